@@ -1,0 +1,2 @@
+//! The `ustack` command (placeholder).
+fn main() {}

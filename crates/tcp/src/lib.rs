@@ -1,0 +1,14 @@
+//! ustack-tcp: the sans-IO engine for one TCP connection (DESIGN.md).
+//!
+//! It never reads a clock, never does I/O and never draws randomness: time arrives as an
+//! [`Instant`] argument and every random value is handed in. The connection engine itself
+//! (states, timers, reliability, flow and congestion control) is being built on top of the
+//! time types here.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod time;
+
+pub use time::Instant;
+pub use core::time::Duration;

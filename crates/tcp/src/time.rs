@@ -1,0 +1,107 @@
+//! Time as a value (STYLE.md 3): the protocol crates are handed `now`, never read a clock.
+
+use core::fmt;
+use core::ops::{Add, AddAssign, Sub};
+use core::time::Duration;
+
+/// A point in time, in nanoseconds since an epoch the caller picks (the start of a
+/// simulation, or the moment a driver mapped its real clock). Only differences matter.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Instant(u64);
+
+impl Instant {
+    /// The epoch.
+    pub const ZERO: Instant = Instant(0);
+    /// A point later than any a connection can reach: "never" for deadlines.
+    pub const MAX: Instant = Instant(u64::MAX);
+
+    /// `nanos` nanoseconds after the epoch.
+    pub const fn from_nanos(nanos: u64) -> Self {
+        Instant(nanos)
+    }
+
+    /// `micros` microseconds after the epoch, saturating.
+    pub const fn from_micros(micros: u64) -> Self {
+        Instant(micros.saturating_mul(1_000))
+    }
+
+    /// `millis` milliseconds after the epoch, saturating.
+    pub const fn from_millis(millis: u64) -> Self {
+        Instant(millis.saturating_mul(1_000_000))
+    }
+
+    /// `secs` seconds after the epoch, saturating.
+    pub const fn from_secs(secs: u64) -> Self {
+        Instant(secs.saturating_mul(1_000_000_000))
+    }
+
+    /// Nanoseconds since the epoch.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Time since the epoch.
+    pub const fn since_epoch(self) -> Duration {
+        Duration::from_nanos(self.0)
+    }
+
+    /// `self - earlier`, or zero when `earlier` is later.
+    pub const fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    /// `self + d`, or `None` past [`Instant::MAX`].
+    pub fn checked_add(self, d: Duration) -> Option<Instant> {
+        let nanos = u64::try_from(d.as_nanos()).ok()?;
+        self.0.checked_add(nanos).map(Instant)
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+    /// Saturates at [`Instant::MAX`] ("never").
+    fn add(self, d: Duration) -> Instant {
+        self.checked_add(d).unwrap_or(Instant::MAX)
+    }
+}
+
+impl AddAssign<Duration> for Instant {
+    fn add_assign(&mut self, d: Duration) {
+        *self = *self + d;
+    }
+}
+
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+    /// Saturates at zero.
+    fn sub(self, earlier: Instant) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:06}s", self.0 / 1_000_000_000, (self.0 % 1_000_000_000) / 1_000)
+    }
+}
+
+impl fmt::Display for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_saturates() {
+        let t = Instant::from_millis(1_500);
+        assert_eq!(t + Duration::from_millis(500), Instant::from_secs(2));
+        assert_eq!(Instant::from_secs(1) - t, Duration::ZERO);
+        assert_eq!(t - Instant::from_secs(1), Duration::from_millis(500));
+        assert_eq!(Instant::MAX + Duration::from_secs(1), Instant::MAX);
+        assert_eq!(format!("{t:?}"), "1.500000s");
+    }
+}
