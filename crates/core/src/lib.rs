@@ -9,3 +9,7 @@
 
 pub use ustack_tcp::{Duration, Instant};
 pub use ustack_wire as wire;
+
+mod addr;
+
+pub use addr::{CidrParseError, Ipv4Cidr};
