@@ -1,0 +1,177 @@
+//! Devices: where IPv4 packets enter and leave a stack (STYLE.md 8).
+//!
+//! A [`Device`] moves one IPv4 packet per call, with no link-layer header. Devices are small
+//! and stack: [`PcapDevice`] wraps any device and records what passes through it.
+//!
+//! - [`MemoryLink::pair`]: two ends of an in-memory point-to-point link, for tests and for
+//!   running two stacks in one process.
+//! - [`Tun`] (Linux): a kernel TUN interface; the kernel routes a prefix into it.
+//! - [`PcapDevice`] / [`PcapSink`]: capture to a pcap file Wireshark and tshark open.
+//!
+//! # Waiting for a device
+//!
+//! A driver owns a stack and a device and sleeps until the earliest of three things: the
+//! device has a packet ([`Device::readiness`]), the stack's next timer is due, or the
+//! application nudged it (a socket call queued data to send). [`Readiness`] says how to wait:
+//!
+//! - [`Readiness::Notify`]: the device signals a [`Notify`]. The driver hands a clone of the
+//!   same `Arc<Notify>` to the application side, which calls [`Notify::notify`] to nudge; the
+//!   driver then waits with `notify.wait_timeout(until_next_timer)`. One wait covers all three
+//!   causes, and a signal sent while the driver was busy is kept, so none is lost.
+//! - [`Readiness::Fd`] (Linux): a file descriptor that polls readable (`POLLIN`) when a packet
+//!   waits. The driver polls it together with a descriptor of its own that the application
+//!   makes readable to nudge (an eventfd or a pipe), with the timer's remaining time as the
+//!   poll timeout. [`Readiness::wait_timeout`] does the single-descriptor wait.
+//!
+//! Either way the driver then calls [`Device::recv`] until it returns
+//! [`io::ErrorKind::WouldBlock`]: readiness is a hint that something may be waiting, never a
+//! count of packets.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+mod memory;
+mod notify;
+mod pcap;
+#[cfg(target_os = "linux")]
+pub mod tun;
+
+pub use memory::{LinkStats, MemoryDevice, MemoryLink};
+pub use notify::Notify;
+pub use pcap::{PcapDevice, PcapSink};
+#[cfg(target_os = "linux")]
+pub use tun::{Tun, TunConfig, TunError};
+
+/// A network device that carries IPv4 packets, one per call, without a link-layer header.
+///
+/// Implementations never block: when nothing is waiting, or the device cannot take a packet
+/// now, the call returns [`io::ErrorKind::WouldBlock`], and the driver waits on
+/// [`Device::readiness`] (see the [module docs](self)).
+///
+/// Batched variants (`recv_batch`, `send_batch`) can join later as default methods without
+/// breaking implementations.
+pub trait Device {
+    /// The largest IP packet, in bytes, the device carries (its MTU).
+    fn mtu(&self) -> usize;
+
+    /// Receives one packet into `buf` and returns its length.
+    ///
+    /// Errors:
+    /// - [`io::ErrorKind::WouldBlock`]: no packet is waiting.
+    /// - [`io::ErrorKind::InvalidInput`] with a [`RecvBufferTooSmall`] inside (reach it with
+    ///   [`io::Error::get_ref`] and `downcast_ref`): the waiting packet is longer than `buf`.
+    ///   That packet is discarded, never delivered truncated. A buffer of [`Device::mtu`]
+    ///   bytes always suffices.
+    /// - other kinds: the device failed.
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Sends one packet.
+    ///
+    /// Errors:
+    /// - [`io::ErrorKind::InvalidInput`]: the packet is longer than [`Device::mtu`].
+    /// - [`io::ErrorKind::WouldBlock`]: the device cannot take it now; try again when the
+    ///   driver next wakes. (A device may instead drop the packet like a real link's full
+    ///   queue; each device documents which.)
+    /// - other kinds: the device failed.
+    fn send(&mut self, packet: &[u8]) -> io::Result<()>;
+
+    /// What a driver waits on for this device to have a packet to receive.
+    fn readiness(&self) -> Readiness;
+}
+
+impl<D: Device + ?Sized> Device for &mut D {
+    fn mtu(&self) -> usize {
+        (**self).mtu()
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (**self).recv(buf)
+    }
+    fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+        (**self).send(packet)
+    }
+    fn readiness(&self) -> Readiness {
+        (**self).readiness()
+    }
+}
+
+impl<D: Device + ?Sized> Device for Box<D> {
+    fn mtu(&self) -> usize {
+        (**self).mtu()
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (**self).recv(buf)
+    }
+    fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+        (**self).send(packet)
+    }
+    fn readiness(&self) -> Readiness {
+        (**self).readiness()
+    }
+}
+
+/// How to wait until a [`Device`] may have a packet (see the [module docs](self)).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Readiness {
+    /// A file descriptor that polls readable (`POLLIN`) when a packet waits. It stays valid
+    /// while the device lives; the driver must not close it.
+    #[cfg(target_os = "linux")]
+    Fd(std::os::fd::RawFd),
+    /// A [`Notify`] the device signals when a packet arrives.
+    Notify(Arc<Notify>),
+}
+
+impl Readiness {
+    /// Waits up to `timeout` for the device to signal. `Ok(true)`: it did (a packet may be
+    /// waiting, or for [`Readiness::Notify`] someone else notified); `Ok(false)`: the time ran
+    /// out, or the wait was interrupted by a signal. Either way, `recv` until `WouldBlock`.
+    ///
+    /// This waits on the device alone; a driver that also takes application nudges waits as
+    /// the [module docs](self) describe.
+    pub fn wait_timeout(&self, timeout: Duration) -> io::Result<bool> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Readiness::Fd(fd) => tun::poll_readable(*fd, timeout),
+            Readiness::Notify(notify) => Ok(notify.wait_timeout(timeout)),
+        }
+    }
+}
+
+/// The error payload of [`Device::recv`] when the waiting packet is longer than the buffer.
+/// The packet has been discarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvBufferTooSmall {
+    /// The length of the discarded packet.
+    pub packet_len: usize,
+    /// The length of the buffer passed to `recv`.
+    pub buf_len: usize,
+}
+
+impl fmt::Display for RecvBufferTooSmall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "received packet of {} bytes does not fit the {}-byte buffer and was discarded \
+             (pass a buffer of at least the device MTU)",
+            self.packet_len, self.buf_len
+        )
+    }
+}
+
+impl std::error::Error for RecvBufferTooSmall {}
+
+impl From<RecvBufferTooSmall> for io::Error {
+    fn from(e: RecvBufferTooSmall) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidInput, e)
+    }
+}
+
+/// The [`io::ErrorKind::InvalidInput`] error of [`Device::send`] for a packet over the MTU.
+pub(crate) fn packet_too_big(len: usize, mtu: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("packet of {len} bytes exceeds the device MTU of {mtu} bytes"),
+    )
+}

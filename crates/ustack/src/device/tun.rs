@@ -1,0 +1,451 @@
+//! Linux TUN devices: the kernel routes a prefix into an interface and ustack reads and writes
+//! the IP packets.
+//!
+//! [`Tun::create`] opens `/dev/net/tun` (non-blocking), creates the interface and configures
+//! the kernel's side of it: the kernel's own address and prefix, the MTU, and up. With
+//! `host_addr` 10.7.0.1/24 the kernel owns 10.7.0.1 and routes the rest of 10.7.0.0/24 into
+//! the TUN, where a ustack stack can own, say, 10.7.0.2.
+//!
+//! All the unsafe code of ustack is in this module's `sys` submodule.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use ustack_core::Ipv4Cidr;
+
+use super::{Device, Readiness, RecvBufferTooSmall, packet_too_big};
+
+#[allow(unsafe_code)]
+mod sys;
+
+const CLONE_DEVICE: &str = "/dev/net/tun";
+
+/// The smallest MTU an IPv4 interface may have (RFC 791: every host takes 68-byte packets).
+const MIN_MTU: usize = 68;
+/// The largest MTU of a TUN interface (and the largest IPv4 packet).
+const MAX_MTU: usize = 65_535;
+
+/// What [`Tun::create`] makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunConfig {
+    /// The interface name: up to 15 bytes, no `/`, `:` or whitespace. A `%d` in it lets the
+    /// kernel pick a free number (`ustack%d` becomes `ustack0`, ...); [`Tun::name`] tells which.
+    pub name: String,
+    /// The interface MTU, 68 to 65,535: the largest IP packet either side sends.
+    pub mtu: usize,
+    /// The kernel side's address and prefix, e.g. 10.7.0.1/24: the kernel takes the address
+    /// and routes the rest of the prefix into the TUN. `None` leaves the interface without an
+    /// address (routes are then the caller's business).
+    pub host_addr: Option<Ipv4Cidr>,
+    /// Create the interface with `IFF_MULTI_QUEUE`, so that [`Tun::new_queue`] can open more
+    /// queues and the kernel spreads flows across them.
+    pub multi_queue: bool,
+}
+
+impl TunConfig {
+    /// A config for interface `name`: MTU 1500, no address, single queue.
+    pub fn new(name: impl Into<String>) -> Self {
+        TunConfig { name: name.into(), mtu: 1500, host_addr: None, multi_queue: false }
+    }
+}
+
+/// Why a TUN device could not be created or configured.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TunError {
+    /// The process lacks root or `CAP_NET_ADMIN`.
+    PermissionDenied,
+    /// `/dev/net/tun` does not exist or its driver is not loaded.
+    NoTunDevice,
+    /// The interface name cannot be used.
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The MTU is outside 68 to 65,535.
+    InvalidMtu {
+        /// The MTU as given.
+        mtu: usize,
+    },
+    /// An interface of that name exists and cannot be attached: a TUN already open elsewhere,
+    /// an interface of another kind, or a TUN created with other flags.
+    NameBusy {
+        /// The name.
+        name: String,
+    },
+    /// Another system call failed.
+    Io {
+        /// What was being done, e.g. "setting the MTU of ustack0".
+        context: String,
+        /// The error of the system call.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for TunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TunError::PermissionDenied => {
+                f.write_str("creating a TUN device needs root or CAP_NET_ADMIN")
+            }
+            TunError::NoTunDevice => write!(
+                f,
+                "{CLONE_DEVICE} is missing or its driver is not loaded; load the tun module: \
+                 modprobe tun"
+            ),
+            TunError::InvalidName { name, reason } => {
+                write!(f, "invalid TUN interface name {name:?}: {reason}")
+            }
+            TunError::InvalidMtu { mtu } => {
+                write!(f, "invalid TUN MTU {mtu}: must be from {MIN_MTU} to {MAX_MTU}")
+            }
+            TunError::NameBusy { name } => write!(
+                f,
+                "network interface {name:?} exists and cannot be attached (open by another \
+                 process, of another kind, or created with other flags)"
+            ),
+            TunError::Io { context, source } => write!(f, "{context}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for TunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TunError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl TunError {
+    /// The [`io::ErrorKind`] this error maps to.
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            TunError::PermissionDenied => io::ErrorKind::PermissionDenied,
+            TunError::NoTunDevice => io::ErrorKind::NotFound,
+            TunError::InvalidName { .. } | TunError::InvalidMtu { .. } => {
+                io::ErrorKind::InvalidInput
+            }
+            TunError::NameBusy { .. } => io::ErrorKind::ResourceBusy,
+            TunError::Io { source, .. } => source.kind(),
+        }
+    }
+
+    /// Classifies the error of a system call made while `context`.
+    fn from_io(context: impl FnOnce() -> String, err: io::Error) -> TunError {
+        if err.kind() == io::ErrorKind::PermissionDenied {
+            TunError::PermissionDenied
+        } else {
+            TunError::Io { context: context(), source: err }
+        }
+    }
+}
+
+impl From<TunError> for io::Error {
+    fn from(e: TunError) -> io::Error {
+        io::Error::new(e.kind(), e)
+    }
+}
+
+/// One queue of a Linux TUN interface, as a [`Device`].
+///
+/// Non-blocking: `recv` returns `WouldBlock` when no packet waits and
+/// [`readiness`](Device::readiness) is the descriptor to poll. Every packet the kernel routes
+/// into the interface is returned, IPv6 included: the caller filters. `send` hands a packet
+/// to the kernel as if it had arrived on the interface.
+///
+/// Dropping the last queue of a non-persistent interface removes the interface, and with it
+/// its address and routes.
+pub struct Tun {
+    file: File,
+    name: String,
+    mtu: usize,
+    multi_queue: bool,
+    /// Catches the part of a packet longer than the caller's buffer, so that `recv` can say
+    /// how long it was instead of handing out a truncated packet.
+    overflow: Box<[u8]>,
+}
+
+impl Tun {
+    /// Creates the interface (or attaches to a persistent one of that name), then sets its
+    /// MTU, its address and netmask when `host_addr` is given, and brings it up.
+    ///
+    /// The interface is created in the network namespace of the calling thread.
+    pub fn create(config: &TunConfig) -> Result<Tun, TunError> {
+        validate_name(&config.name)?;
+        if !(MIN_MTU..=MAX_MTU).contains(&config.mtu) {
+            return Err(TunError::InvalidMtu { mtu: config.mtu });
+        }
+        let tun = Tun::attach(&config.name, config.mtu, config.multi_queue)?;
+        tun.configure(config)?;
+        Ok(tun)
+    }
+
+    /// Opens another queue of this interface. Only for interfaces created with
+    /// [`TunConfig::multi_queue`]; the kernel spreads flows across the queues by hash, so
+    /// each queue can feed its own stack on its own core.
+    pub fn new_queue(&self) -> Result<Tun, TunError> {
+        if !self.multi_queue {
+            return Err(TunError::Io {
+                context: format!("opening another queue of {}", self.name),
+                source: io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "the interface was created without multi_queue",
+                ),
+            });
+        }
+        Tun::attach(&self.name, self.mtu, true)
+    }
+
+    /// The interface name the kernel gave.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn attach(name: &str, mtu: usize, multi_queue: bool) -> Result<Tun, TunError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(CLONE_DEVICE)
+            .map_err(|e| match (e.kind(), e.raw_os_error()) {
+                (io::ErrorKind::NotFound, _) | (_, Some(libc::ENODEV | libc::ENXIO)) => {
+                    TunError::NoTunDevice
+                }
+                _ => TunError::from_io(|| format!("opening {CLONE_DEVICE}"), e),
+            })?;
+        let mut flags = libc::IFF_TUN | libc::IFF_NO_PI;
+        if multi_queue {
+            flags |= libc::IFF_MULTI_QUEUE;
+        }
+        let name = match sys::tun_set_iff(&file, name, flags) {
+            Ok(given) => given,
+            Err(e) => return Err(set_iff_error(name, e)),
+        };
+        Ok(Tun { file, name, mtu, multi_queue, overflow: vec![0; MAX_MTU].into_boxed_slice() })
+    }
+
+    fn configure(&self, config: &TunConfig) -> Result<(), TunError> {
+        let name = self.name.as_str();
+        let sock = sys::inet_socket()
+            .map_err(|e| TunError::from_io(|| "opening a socket for ioctls".into(), e))?;
+        sys::set_mtu(&sock, name, self.mtu as libc::c_int)
+            .map_err(|e| TunError::from_io(|| format!("setting the MTU of {name}"), e))?;
+        if let Some(cidr) = config.host_addr {
+            sys::set_ipv4(&sock, name, sys::AddrKind::Local, cidr.addr()).map_err(|e| {
+                TunError::from_io(|| format!("setting address {} on {name}", cidr.addr()), e)
+            })?;
+            sys::set_ipv4(&sock, name, sys::AddrKind::Netmask, cidr.netmask()).map_err(|e| {
+                TunError::from_io(|| format!("setting netmask {} on {name}", cidr.netmask()), e)
+            })?;
+        }
+        sys::set_up(&sock, name).map_err(|e| TunError::from_io(|| format!("bringing {name} up"), e))
+    }
+}
+
+/// Linux's rules for interface names (`dev_valid_name`), checked here so the error can say
+/// what is wrong; NUL and other control bytes are refused as well.
+fn validate_name(name: &str) -> Result<(), TunError> {
+    let invalid = |reason| Err(TunError::InvalidName { name: name.to_owned(), reason });
+    if name.is_empty() {
+        return invalid("it is empty");
+    }
+    if name.len() >= sys::IFNAMSIZ {
+        return invalid("it is longer than 15 bytes (IFNAMSIZ)");
+    }
+    if name == "." || name == ".." {
+        return invalid("\".\" and \"..\" are reserved");
+    }
+    if name.bytes().any(|b| b == b'/' || b == b':') {
+        return invalid("it contains '/' or ':'");
+    }
+    if name.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return invalid("it contains whitespace or a control character");
+    }
+    Ok(())
+}
+
+/// Classifies a TUNSETIFF failure.
+fn set_iff_error(name: &str, err: io::Error) -> TunError {
+    let busy = || TunError::NameBusy { name: name.to_owned() };
+    match err.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES) => TunError::PermissionDenied,
+        Some(libc::EBUSY) => busy(),
+        // EINVAL also means "an interface of that name exists but is not a TUN with these
+        // flags": look whether one exists to tell which.
+        Some(libc::EINVAL)
+            if sys::inet_socket().is_ok_and(|sock| sys::interface_exists(&sock, name)) =>
+        {
+            busy()
+        }
+        _ => TunError::Io {
+            context: format!("creating TUN interface {name:?} (TUNSETIFF)"),
+            source: err,
+        },
+    }
+}
+
+impl Device for Tun {
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    /// Reads one packet. A packet longer than `buf` is consumed and reported as
+    /// [`RecvBufferTooSmall`] with its full length.
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let buf_len = buf.len();
+        let n = {
+            let mut iov = [IoSliceMut::new(buf), IoSliceMut::new(&mut self.overflow)];
+            self.file.read_vectored(&mut iov)?
+        };
+        if n > buf_len {
+            return Err(RecvBufferTooSmall { packet_len: n, buf_len }.into());
+        }
+        Ok(n)
+    }
+
+    /// Writes one packet. The kernel takes it whole or not at all.
+    fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+        if packet.len() > self.mtu {
+            return Err(packet_too_big(packet.len(), self.mtu));
+        }
+        let n = self.file.write(packet)?;
+        if n != packet.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("TUN {} took {n} of {} bytes", self.name, packet.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Readiness::Fd`]: the TUN descriptor, readable when a packet waits.
+    fn readiness(&self) -> Readiness {
+        Readiness::Fd(self.file.as_raw_fd())
+    }
+}
+
+impl fmt::Debug for Tun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tun")
+            .field("name", &self.name)
+            .field("fd", &self.file.as_raw_fd())
+            .field("mtu", &self.mtu)
+            .field("multi_queue", &self.multi_queue)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsFd for Tun {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+impl AsRawFd for Tun {
+    fn as_raw_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
+/// Moves the calling thread, and only it, into the network namespace at `path`
+/// (`/run/netns/NAME` as made by `ip netns add NAME`, or `/proc/PID/ns/net`).
+///
+/// Network namespaces are per thread: sockets and TUN devices the thread creates afterwards
+/// live in that namespace, and so do threads it spawns afterwards. Meant for tests and tools
+/// that run a TUN inside a namespace; use a dedicated thread, since there is no way back
+/// except entering the original namespace the same way. Needs `CAP_SYS_ADMIN`.
+pub fn enter_netns(path: impl AsRef<Path>) -> io::Result<()> {
+    let path = path.as_ref();
+    let ns = File::open(path).map_err(|e| {
+        io::Error::new(e.kind(), format!("opening network namespace {}: {e}", path.display()))
+    })?;
+    sys::setns_net(&ns).map_err(|e| {
+        io::Error::new(e.kind(), format!("entering network namespace {}: {e}", path.display()))
+    })
+}
+
+/// Waits up to `timeout` for `fd` to poll readable.
+pub(super) fn poll_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
+    sys::poll_readable(fd, timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid_reason(name: &str) -> &'static str {
+        match Tun::create(&TunConfig::new(name)) {
+            Err(TunError::InvalidName { name: got, reason }) => {
+                assert_eq!(got, name);
+                reason
+            }
+            other => panic!("{name:?}: expected InvalidName, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_names_are_refused_before_any_system_call() {
+        assert_eq!(invalid_reason(""), "it is empty");
+        assert!(invalid_reason("0123456789abcdef").contains("IFNAMSIZ"));
+        assert!(invalid_reason("..").contains("reserved"));
+        assert!(invalid_reason("a/b").contains('/'));
+        assert!(invalid_reason("eth0:1").contains(':'));
+        assert!(invalid_reason("a b").contains("whitespace"));
+        assert!(invalid_reason("a\0b").contains("control"));
+        assert!(validate_name("0123456789abcde").is_ok(), "15 bytes fit");
+        assert!(validate_name("ustack%d").is_ok(), "kernel templates pass through");
+    }
+
+    #[test]
+    fn invalid_mtu_is_refused() {
+        for mtu in [0, 67, 65_536] {
+            let config = TunConfig { mtu, ..TunConfig::new("ustack%d") };
+            match Tun::create(&config) {
+                Err(TunError::InvalidMtu { mtu: got }) => assert_eq!(got, mtu),
+                other => panic!("mtu {mtu}: expected InvalidMtu, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn errors_map_to_io_kinds_with_clear_messages() {
+        let cases = [
+            (TunError::PermissionDenied, io::ErrorKind::PermissionDenied, "root or CAP_NET_ADMIN"),
+            (TunError::NoTunDevice, io::ErrorKind::NotFound, "modprobe tun"),
+            (
+                TunError::InvalidName { name: "x y".into(), reason: "r" },
+                io::ErrorKind::InvalidInput,
+                "invalid TUN interface name \"x y\": r",
+            ),
+            (
+                TunError::NameBusy { name: "lo".into() },
+                io::ErrorKind::ResourceBusy,
+                "\"lo\" exists",
+            ),
+            (
+                TunError::Io {
+                    context: "bringing t0 up".into(),
+                    source: io::ErrorKind::Other.into(),
+                },
+                io::ErrorKind::Other,
+                "bringing t0 up: ",
+            ),
+        ];
+        for (err, kind, text) in cases {
+            let msg = err.to_string();
+            assert!(msg.contains(text), "{msg:?} lacks {text:?}");
+            let io_err = io::Error::from(err);
+            assert_eq!(io_err.kind(), kind);
+            assert!(io_err.to_string().contains(text));
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The system calls behind [`Tun`](super::Tun): the only unsafe code of ustack.
+//!
+//! Each function is a safe wrapper over one or two calls into libc; every `unsafe` block says
+//! why it is sound. The callers validate what the kernel cannot (interface names).
+
+use std::fs::File;
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use libc::{c_char, c_int, c_short, c_ulong};
+
+/// The size of an interface name buffer, including its terminating NUL.
+pub(super) const IFNAMSIZ: usize = libc::IFNAMSIZ;
+
+/// The request argument type of `ioctl` differs between C libraries (glibc: `c_ulong`, musl:
+/// `c_int`); the `SIOC*` constants are `c_ulong`.
+#[allow(clippy::unnecessary_cast)]
+const fn request(r: c_ulong) -> libc::Ioctl {
+    r as libc::Ioctl
+}
+
+/// An `ifreq` carrying `name`. The caller has checked that `name` is shorter than
+/// [`IFNAMSIZ`] and holds no NUL.
+fn ifreq(name: &str) -> libc::ifreq {
+    // SAFETY: `ifreq` is a C struct of a byte array and a union of integers, plain structs and
+    // a pointer; the all-zero bit pattern is a valid value of each (a null pointer included).
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    // Copy at most IFNAMSIZ - 1 bytes so the name stays NUL-terminated whatever the caller did.
+    for (dst, &src) in req.ifr_name.iter_mut().zip(name.as_bytes()).take(IFNAMSIZ - 1) {
+        *dst = src as c_char;
+    }
+    req
+}
+
+/// The NUL-terminated name in `req`.
+fn ifreq_name(req: &libc::ifreq) -> String {
+    let bytes: Vec<u8> = req.ifr_name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// `ioctl(fd, request, &mut req)` for the requests that take an `ifreq`.
+fn ioctl_ifreq(fd: RawFd, req_code: libc::Ioctl, req: &mut libc::ifreq) -> io::Result<()> {
+    // SAFETY: every request passed here (TUNSETIFF, SIOCGIFINDEX, SIOCGIFFLAGS, SIOCSIFFLAGS,
+    // SIOCSIFADDR, SIOCSIFNETMASK, SIOCSIFMTU) reads and/or writes exactly one `struct ifreq`
+    // through its third argument; `req` is one, exclusively borrowed for the whole call. An
+    // invalid `fd` makes the call fail with EBADF, nothing worse.
+    let rc = unsafe { libc::ioctl(fd, req_code, req as *mut libc::ifreq) };
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// Attaches the opened `/dev/net/tun` to the TUN interface `name` (creating it when it does
+/// not exist) with `flags` (`IFF_TUN | IFF_NO_PI | ...`). Returns the name the kernel gave,
+/// which differs from `name` when that is a template such as `tun%d`.
+pub(super) fn tun_set_iff(dev: &File, name: &str, flags: c_int) -> io::Result<String> {
+    let mut req = ifreq(name);
+    req.ifr_ifru.ifru_flags = flags as c_short;
+    ioctl_ifreq(dev.as_raw_fd(), libc::TUNSETIFF, &mut req)?;
+    Ok(ifreq_name(&req))
+}
+
+/// An `AF_INET` datagram socket, the handle for the interface-configuration ioctls.
+pub(super) fn inet_socket() -> io::Result<OwnedFd> {
+    // SAFETY: socket() takes no pointers; it returns a new descriptor or -1.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by socket(), is open, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Whether an interface called `name` exists in the socket's network namespace.
+pub(super) fn interface_exists(sock: &OwnedFd, name: &str) -> bool {
+    let mut req = ifreq(name);
+    ioctl_ifreq(sock.as_raw_fd(), request(libc::SIOCGIFINDEX), &mut req).is_ok()
+}
+
+/// Which IPv4 address of an interface to set.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum AddrKind {
+    /// The local address (`SIOCSIFADDR`).
+    Local,
+    /// The netmask (`SIOCSIFNETMASK`).
+    Netmask,
+}
+
+/// Sets the local address or the netmask of interface `name`.
+pub(super) fn set_ipv4(
+    sock: &OwnedFd,
+    name: &str,
+    kind: AddrKind,
+    addr: Ipv4Addr,
+) -> io::Result<()> {
+    // A `sockaddr_in` laid out in a `sockaddr`: family, then port (0) and address, both in
+    // network byte order, in `sa_data`.
+    let mut sa = libc::sockaddr { sa_family: libc::AF_INET as libc::sa_family_t, sa_data: [0; 14] };
+    for (dst, src) in sa.sa_data[2..6].iter_mut().zip(addr.octets()) {
+        *dst = src as c_char;
+    }
+    let mut req = ifreq(name);
+    req.ifr_ifru.ifru_addr = sa;
+    let code = match kind {
+        AddrKind::Local => libc::SIOCSIFADDR,
+        AddrKind::Netmask => libc::SIOCSIFNETMASK,
+    };
+    ioctl_ifreq(sock.as_raw_fd(), request(code), &mut req)
+}
+
+/// Sets the MTU of interface `name`.
+pub(super) fn set_mtu(sock: &OwnedFd, name: &str, mtu: c_int) -> io::Result<()> {
+    let mut req = ifreq(name);
+    req.ifr_ifru.ifru_mtu = mtu;
+    ioctl_ifreq(sock.as_raw_fd(), request(libc::SIOCSIFMTU), &mut req)
+}
+
+/// Brings interface `name` up (`IFF_UP | IFF_RUNNING`), keeping its other flags.
+pub(super) fn set_up(sock: &OwnedFd, name: &str) -> io::Result<()> {
+    let mut req = ifreq(name);
+    ioctl_ifreq(sock.as_raw_fd(), request(libc::SIOCGIFFLAGS), &mut req)?;
+    // SAFETY: SIOCGIFFLAGS succeeded, so the kernel wrote `ifru_flags`, a plain `c_short`
+    // (every bit pattern is valid).
+    let flags = unsafe { req.ifr_ifru.ifru_flags };
+    req.ifr_ifru.ifru_flags = flags | (libc::IFF_UP | libc::IFF_RUNNING) as c_short;
+    ioctl_ifreq(sock.as_raw_fd(), request(libc::SIOCSIFFLAGS), &mut req)
+}
+
+/// Waits up to `timeout` (rounded up to a millisecond) for `fd` to poll readable. `Ok(false)`
+/// on timeout or when a signal interrupted the wait.
+pub(crate) fn poll_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let millis = timeout.as_nanos().div_ceil(1_000_000).min(c_int::MAX as u128) as c_int;
+    // SAFETY: `pfd` is an array of one valid `pollfd`, exclusively borrowed for the call.
+    let rc = unsafe { libc::poll(&mut pfd, 1, millis) };
+    if rc < 0 {
+        let err = io::Error::last_os_error();
+        return if err.kind() == io::ErrorKind::Interrupted { Ok(false) } else { Err(err) };
+    }
+    if pfd.revents & libc::POLLNVAL != 0 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    Ok(rc > 0)
+}
+
+/// Moves the calling thread into the network namespace that `ns` (an open
+/// `/run/netns/NAME` or `/proc/PID/ns/net`) refers to.
+pub(super) fn setns_net(ns: &File) -> io::Result<()> {
+    // SAFETY: setns() takes a descriptor, here open for the whole call, and a flag; no
+    // pointers. It changes only the calling thread's network namespace.
+    let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
