@@ -1,2 +1,48 @@
-//! The `ustack` command (placeholder).
-fn main() {}
+//! The `ustack` command.
+//!
+//! Today: `decode` (a pcap file, tcpdump style, through ustack's own parsers) and `capture`
+//! (what the kernel routes into a ustack TUN device). The lab, the simulator, the TUN-backed
+//! services and `ss` join as the stack grows.
+
+#![forbid(unsafe_code)]
+// A command-line tool prints; the workspace warns about printing only in libraries.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod capture;
+mod decode;
+mod describe;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "ustack", version, about = "ustack: a userspace TCP/IP stack you can watch")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode a pcap file, one line per packet, with ustack's own parsers.
+    Decode(decode::Args),
+    /// Create a TUN device and print (and optionally save) every packet the kernel sends
+    /// into it. Needs root or CAP_NET_ADMIN.
+    Capture(capture::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decode(args) => decode::run(&args),
+        Command::Capture(args) => capture::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ustack: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -10,5 +10,5 @@
 
 mod time;
 
-pub use time::Instant;
 pub use core::time::Duration;
+pub use time::Instant;

@@ -32,7 +32,9 @@ pub use error::ParseError;
 pub use icmpv4::{DstUnreachable, Icmpv4Packet, Icmpv4Repr};
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 pub use seq::SeqNum;
-pub use tcp::{SackBlock, TcpFlags, TcpOptions, TcpPacket, TcpRepr, Timestamps};
+pub use tcp::{
+    FastOpenCookie, SackBlock, SackList, TcpFlags, TcpOptions, TcpPacket, TcpRepr, Timestamps,
+};
 pub use udp::{UdpPacket, UdpRepr};
 
 /// The IPv4 address type used throughout ustack.
