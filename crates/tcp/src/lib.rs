@@ -8,7 +8,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod script;
+mod state;
 mod time;
 
 pub use core::time::Duration;
+pub use state::TcpState;
 pub use time::Instant;
