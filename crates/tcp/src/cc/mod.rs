@@ -1,0 +1,254 @@
+//! Congestion control: the window math, pluggable (STYLE.md 7, after quinn-proto's
+//! `congestion.rs`).
+//!
+//! A [`CongestionControl`] owns two numbers, `cwnd` and `ssthresh` (RFC 5681 §3.1), and the
+//! rules that move them. Everything that decides *when* those rules run lives in the engine, so
+//! every algorithm (NewReno here, CUBIC later) gets the same loss detection and recovery:
+//!
+//! * The engine counts duplicate ACKs and retransmits on the third (RFC 5681 §3.2); the
+//!   controller sets the new `ssthresh` and `cwnd` in
+//!   [`on_congestion_event`]`(FastRetransmit, flight)`.
+//! * Fast recovery is the engine's: `recover` (RFC 6582 §3.2 steps 1–2), window inflation,
+//!   partial ACKs. The controller is not called for ACKs inside recovery.
+//! * The full ACK that ends recovery (RFC 6582 §3.2 step 3): [`on_recovery_exit`]`(flight)`
+//!   deflates `cwnd`.
+//! * The retransmission timer and its backoff are the engine's; each expiry is
+//!   [`on_congestion_event`]`(Timeout or RepeatedTimeout, flight)`.
+//! * ACKs of new data outside recovery, and whether the sender was cwnd-limited, come from the
+//!   engine; [`on_ack`] runs slow start and congestion avoidance.
+//! * The engine notices idle periods longer than the RTO; [`on_idle_restart`] sets the restart
+//!   window.
+//! * MSS negotiation and path MTU changes: [`on_mss_change`].
+//! * The engine emits `Cwnd { cwnd, ssthresh }` trace events from [`metrics`].
+//!
+//! # The engine's contract
+//!
+//! * **Usable window.** Outside recovery the engine may have `min(window(), rwnd)` bytes in
+//!   flight. During fast recovery it keeps its own signed adjustment on top of [`window`]
+//!   (which holds `ssthresh` right after [`FastRetransmit`]): `+3·SMSS` on entry and `+SMSS`
+//!   for every further duplicate ACK, i.e. `dupacks·SMSS` (RFC 5681 §3.2 step 3: "cwnd set to
+//!   ssthresh plus 3*SMSS", step 4: "cwnd MUST be incremented by SMSS"); on a partial ACK it
+//!   subtracts the bytes acknowledged and adds back `SMSS` if at least `SMSS` was acknowledged
+//!   (RFC 6582 §3.2 step 3, "Partial acknowledgments"). The usable window is
+//!   `window() + adjustment`, never below zero. The inflation never enters the controller, so
+//!   no algorithm has to undo it when recovery ends.
+//! * **Flight size** is RFC 5681 §2's FlightSize, "the amount of data that has been sent but
+//!   not yet cumulatively acknowledged" (`SND.MAX − SND.UNA`, measured before the
+//!   retransmission for congestion events, after the ACK for [`on_recovery_exit`]).
+//! * **Entering recovery at most once per window** (RFC 6582 §3.2 step 1: only when the
+//!   cumulative ACK covers more than `recover`; otherwise "the TCP does not enter fast
+//!   retransmit and does not reset ssthresh") and reacting to ECN at most once per window
+//!   (RFC 3168 §6.1.2) are the engine's checks: every event it reports is acted on.
+//! * **After every call** the engine may compare [`metrics`] with the last values it reported
+//!   and emit a `Cwnd` trace event when `cwnd` or `ssthresh` moved.
+//!
+//! Controllers are built by a [`CongestionControlFactory`], found by name with
+//! [`factory_by_name`] (the names are Linux's `tcp_congestion_control` values), so a config
+//! string picks the algorithm and a new one needs only a new entry in the registry.
+//!
+//! No method allocates except [`CongestionControlFactory::build`] and
+//! [`CongestionControl::clone_box`] (one `Box` each); no method panics, whatever its inputs:
+//! all arithmetic saturates.
+//!
+//! [`on_congestion_event`]: CongestionControl::on_congestion_event
+//! [`on_recovery_exit`]: CongestionControl::on_recovery_exit
+//! [`on_ack`]: CongestionControl::on_ack
+//! [`on_idle_restart`]: CongestionControl::on_idle_restart
+//! [`on_mss_change`]: CongestionControl::on_mss_change
+//! [`metrics`]: CongestionControl::metrics
+//! [`window`]: CongestionControl::window
+//! [`FastRetransmit`]: CongestionEvent::FastRetransmit
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::Instant;
+
+mod newreno;
+#[cfg(test)]
+mod tests;
+
+pub use newreno::{NewReno, NewRenoFactory};
+
+/// `ssthresh` before the first congestion event: "The initial value of ssthresh SHOULD be set
+/// arbitrarily high (e.g., to the size of the largest possible advertised window)"
+/// (RFC 5681 §3.1). Linux uses `TCP_INFINITE_SSTHRESH` the same way.
+pub const INFINITE_SSTHRESH: u32 = u32::MAX;
+
+/// The initial window in bytes as Linux computes it: `segments · mss`, saturating
+/// (`tcp_init_cwnd`, `TCP_INIT_CWND` = 10 segments, or the route's `initcwnd`).
+///
+/// RFC 6928 §2 gives `IW = min(10·MSS, max(2·MSS, 14600))` instead
+/// ([`rfc6928_initial_window`]). The two agree for every MSS up to 1460 bytes, so on Ethernet
+/// paths; for a larger MSS (jumbo frames, loopback's 65483) Linux's flat `10·MSS` is larger
+/// than the RFC's 14600-byte cap. ustack follows Linux: the engine passes
+/// `initial_window(mss, cfg.initial_cwnd)` to [`CongestionControlFactory::build`].
+#[must_use]
+pub const fn initial_window(mss: u32, segments: u32) -> u32 {
+    mss.saturating_mul(segments)
+}
+
+/// RFC 6928 §2's initial window: "IW = min (10*MSS, max (2*MSS, 14600))", saturating.
+///
+/// Not the default (see [`initial_window`]); here for configurations and tests that want the
+/// RFC's value.
+#[must_use]
+pub const fn rfc6928_initial_window(mss: u32) -> u32 {
+    let ten = mss.saturating_mul(10);
+    let two = mss.saturating_mul(2);
+    let floor = if two > 14_600 { two } else { 14_600 };
+    if ten < floor { ten } else { floor }
+}
+
+/// What the engine saw that makes the controller back off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CongestionEvent {
+    /// Loss detected by duplicate ACKs (the third one, RFC 5681 §3.2) or, later, by SACK or
+    /// RACK: the engine retransmits and enters fast recovery.
+    FastRetransmit,
+    /// The retransmission timer expired for a segment not yet retransmitted by the timer
+    /// (RFC 5681 §3.1). The engine leaves fast recovery if it was in it.
+    Timeout,
+    /// The retransmission timer expired again for a segment it already retransmitted (RTO
+    /// backoff, no new data acknowledged since): RFC 5681 §3.1, "when a TCP sender detects
+    /// segment loss using the retransmission timer and the given segment has already been
+    /// retransmitted by way of the retransmission timer at least once, the value of ssthresh
+    /// is held constant."
+    RepeatedTimeout,
+    /// An ACK carried ECN-Echo (RFC 3168 §6.1.2): reduce as for a loss, without a
+    /// retransmission. Reserved until ustack negotiates ECN.
+    Ecn,
+}
+
+/// A controller's state for observability (trace events, `ustack ss`, plots).
+///
+/// `#[non_exhaustive]`: build one with [`CcMetrics::new`] and fill the optional fields an
+/// algorithm has; new algorithm-specific fields (CUBIC's `W_max`, ...) can be added later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct CcMetrics {
+    /// Congestion window, bytes.
+    pub cwnd: u32,
+    /// Slow-start threshold, bytes; [`INFINITE_SSTHRESH`] before the first congestion event.
+    pub ssthresh: u32,
+    /// Bytes counted towards the next congestion-avoidance increase (RFC 3465 `bytes_acked`),
+    /// for algorithms that count bytes.
+    pub bytes_acked: Option<u32>,
+    /// Pacing rate in bytes per second, for algorithms that pace (none yet).
+    pub pacing_rate: Option<u64>,
+}
+
+impl CcMetrics {
+    /// Metrics with only the window and threshold set.
+    #[must_use]
+    pub const fn new(cwnd: u32, ssthresh: u32) -> Self {
+        CcMetrics { cwnd, ssthresh, bytes_acked: None, pacing_rate: None }
+    }
+}
+
+/// One connection's congestion controller: the window math only (see the module docs for the
+/// split with the engine). Object safe; the engine holds a `Box<dyn CongestionControl>`.
+///
+/// Every implementation keeps `SMSS ≤ window()` and `2·SMSS ≤ ssthresh()` (saturating) after
+/// any call, and never panics.
+pub trait CongestionControl: Send + fmt::Debug {
+    /// The algorithm's name, as [`factory_by_name`] knows it (`"newreno"`).
+    fn name(&self) -> &'static str;
+
+    /// The congestion window `cwnd`, in bytes.
+    fn window(&self) -> u32;
+
+    /// The slow-start threshold `ssthresh`, in bytes ([`INFINITE_SSTHRESH`] until the first
+    /// congestion event).
+    fn ssthresh(&self) -> u32;
+
+    /// Whether the controller is in slow start. RFC 5681 §3.1: "The slow start algorithm is
+    /// used when cwnd < ssthresh, while the congestion avoidance algorithm is used when cwnd >
+    /// ssthresh. When cwnd and ssthresh are equal, the sender may use either"; like Linux's
+    /// `tcp_in_slow_start`, equal counts as congestion avoidance.
+    fn in_slow_start(&self) -> bool {
+        self.window() < self.ssthresh()
+    }
+
+    /// An ACK outside fast recovery cumulatively acknowledged `acked_bytes` of new data.
+    ///
+    /// `rtt` is the RTT sample this ACK produced, if any (after Karn's rule); NewReno ignores
+    /// it, delay-aware algorithms use it. `app_limited` is true when the sender was not using
+    /// its window, so the ACK says nothing about whether a larger one would be safe; the
+    /// controller then leaves the window alone. The engine computes it like Linux's
+    /// `tcp_is_cwnd_limited`: *not* app-limited if, during the flight this ACK covers, the
+    /// flight reached `window()`, or, in slow start, if `window() < 2 · the largest flight`
+    /// (RFC 7661's test for a validated cwnd: pipeACK ≥ cwnd/2).
+    ///
+    /// Not called for duplicate ACKs, for ACKs during fast recovery, nor for the full ACK that
+    /// ends it ([`on_recovery_exit`](Self::on_recovery_exit) instead).
+    fn on_ack(&mut self, now: Instant, acked_bytes: u32, rtt: Option<Duration>, app_limited: bool);
+
+    /// Congestion was detected; `flight_size` is RFC 5681's FlightSize when it was.
+    fn on_congestion_event(&mut self, now: Instant, event: CongestionEvent, flight_size: u32);
+
+    /// A full ACK (one covering `recover`) ended fast recovery (RFC 6582 §3.2 step 3).
+    /// `flight_size` is the data still outstanding after that ACK. The engine drops its window
+    /// inflation at the same time. Not called when a timeout ends recovery.
+    fn on_recovery_exit(&mut self, now: Instant, flight_size: u32);
+
+    /// The sender's maximum segment size changed (MSS negotiated in the handshake, or a path
+    /// MTU change). `mss` is clamped to at least 1.
+    fn on_mss_change(&mut self, mss: u32);
+
+    /// The engine is about to send after no transmission for longer than the RTO with nothing
+    /// in flight (RFC 5681 §4.1; Linux's `tcp_slow_start_after_idle`, on by default). The
+    /// engine decides when; the controller sets the restart window.
+    fn on_idle_restart(&mut self, now: Instant);
+
+    /// The controller's state for observability.
+    fn metrics(&self) -> CcMetrics {
+        CcMetrics::new(self.window(), self.ssthresh())
+    }
+
+    /// An independent copy of this controller, state included.
+    fn clone_box(&self) -> Box<dyn CongestionControl>;
+}
+
+impl Clone for Box<dyn CongestionControl> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+/// Builds controllers of one algorithm; one factory serves every connection.
+pub trait CongestionControlFactory: Send + Sync + fmt::Debug {
+    /// The algorithm's canonical name (`"newreno"`).
+    fn name(&self) -> &'static str;
+
+    /// A controller for a new connection: `mss` is the sender's MSS (SMSS), `initial_window`
+    /// the initial `cwnd` in bytes (the engine passes [`initial_window`]`(mss,
+    /// cfg.initial_cwnd)`; a value below one SMSS is raised to it).
+    fn build(&self, mss: u32, initial_window: u32) -> Box<dyn CongestionControl>;
+}
+
+/// The registry: every name a config may use, aliases included. A new algorithm is one more
+/// line here; the engine never names an algorithm.
+static REGISTRY: [(&str, &'static dyn CongestionControlFactory); 2] =
+    [("newreno", &NewRenoFactory), ("reno", &NewRenoFactory)];
+
+/// The factory registered under `name` (ASCII case-insensitive): `"newreno"`, or `"reno"`,
+/// which is NewReno too (as in Linux, where `reno` gets RFC 6582's partial-ACK handling
+/// from the generic recovery code in `tcp_input.c`).
+#[must_use]
+pub fn factory_by_name(name: &str) -> Option<&'static dyn CongestionControlFactory> {
+    REGISTRY.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, f)| f)
+}
+
+/// The canonical names of the registered algorithms (aliases left out), as Linux's
+/// `tcp_available_congestion_control` lists them.
+pub fn available() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().filter(|(n, f)| *n == f.name()).map(|&(n, _)| n)
+}
+
+/// The factory used when a config names none: NewReno, until CUBIC is in.
+#[must_use]
+pub fn default_factory() -> &'static dyn CongestionControlFactory {
+    &NewRenoFactory
+}
