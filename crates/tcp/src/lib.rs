@@ -8,11 +8,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod assembler;
+mod buffer;
 pub mod cc;
+mod isn;
 pub mod script;
 mod state;
 mod time;
 
+pub use assembler::{AddOutcome, Assembler, TooManyRanges};
+pub use buffer::RingBuffer;
 pub use core::time::Duration;
+pub use isn::{IsnGenerator, KeyedHash};
 pub use state::TcpState;
 pub use time::Instant;

@@ -1,0 +1,366 @@
+//! Which bytes past RCV.NXT have arrived: reassembly bookkeeping (SPEC S15) and the source of
+//! the SACK blocks a receiver reports (RFC 2018).
+//!
+//! The [`Assembler`] holds no data, only offsets; the bytes themselves go into the receive
+//! [`RingBuffer`](crate::RingBuffer) with `write_at` at the same offsets. Offsets are `u32`
+//! counts of bytes past the in-order point (RCV.NXT), as in sequence space: the engine trims
+//! every segment to the receive window (at most 2^30 bytes) before it gets here. A range
+//! reaching past `u32::MAX` is cut there.
+//!
+//! The receive path, per segment already trimmed to the window:
+//!
+//! ```text
+//! let off = seg.seq - rcv.nxt;                      // >= 0 after trimming
+//! match assembler.add(off, len) {
+//!     Err(TooManyRanges) => { /* drop the segment, count it, send a duplicate ACK */ }
+//!     Ok(outcome) => {
+//!         rx.write_at(off, payload);
+//!         let ready = assembler.pop_front();         // in-order bytes now complete
+//!         rx.commit(ready); rcv.nxt += ready;
+//!         // ACK, with assembler.sack_blocks(rcv.nxt, trigger, max) when SACK is on
+//!     }
+//! }
+//! ```
+//!
+//! Nothing here allocates: ranges and the SACK history live inline in the struct. No method
+//! panics, whatever its arguments.
+
+use core::fmt;
+use core::ops::Range;
+
+use ustack_wire::{SackBlock, SackList, SeqNum};
+
+/// How many recently received segments the assembler remembers for SACK generation: one per
+/// block an option can carry.
+const RECENT: usize = SackList::CAPACITY;
+
+/// A half-open range of offsets, `start < end`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    const EMPTY: Span = Span { start: 0, end: 0 };
+
+    /// The number of offsets in both `self` and `other`.
+    fn overlap(self, other: Span) -> u32 {
+        self.end.min(other.end).saturating_sub(self.start.max(other.start))
+    }
+}
+
+/// The out-of-order ranges received past the in-order point, at most `N` of them.
+///
+/// # State and invariants
+///
+/// - `front`: the bytes `0..front` have all arrived and wait for [`pop_front`](Self::pop_front)
+///   (in-order data never needs a range slot, so it is always accepted).
+/// - Up to `N` out-of-order ranges, sorted and non-empty, each with at least one missing byte
+///   before it: touching or overlapping ranges are merged, and a range reaching `front` is
+///   folded into it. `N` ranges mean `N` holes.
+/// - A history of the last [`SackList::CAPACITY`] out-of-order segments added, most recent
+///   first, at most one per range, for SACK generation (see [`sack_blocks`](Self::sack_blocks)).
+///
+/// # The bound
+///
+/// A segment that would open an `N + 1`-th range is refused with [`TooManyRanges`] and changes
+/// nothing; the caller drops it and counts the drop, as Linux does when it prunes its
+/// out-of-order queue under memory pressure. A segment that touches or overlaps an existing
+/// range, or arrives in order, is always accepted (it cannot raise the count), so the
+/// connection always progresses: the sender's retransmission of the first hole fills it.
+/// The default `N = 32` makes the struct about 310 bytes, held inline in the connection.
+#[derive(Clone)]
+pub struct Assembler<const N: usize = 32> {
+    front: u32,
+    spans: [Span; N],
+    count: usize,
+    recent: [Span; RECENT],
+    recent_count: usize,
+}
+
+/// What [`Assembler::add`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddOutcome {
+    /// Bytes of the range not held before; zero for a complete duplicate (or an empty range).
+    pub new_bytes: u32,
+}
+
+impl AddOutcome {
+    /// Whether every byte had arrived before (SPEC S15: "duplicates are discarded (and
+    /// re-ACKed)"); also true for an empty range.
+    pub const fn is_duplicate(self) -> bool {
+        self.new_bytes == 0
+    }
+}
+
+/// [`Assembler::add`] refused a segment: it would open more out-of-order ranges than the
+/// assembler holds. Nothing changed; drop the segment and count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyRanges;
+
+impl fmt::Display for TooManyRanges {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("out-of-order segment refused: too many holes in the receive queue")
+    }
+}
+
+impl core::error::Error for TooManyRanges {}
+
+impl<const N: usize> Assembler<N> {
+    /// The most out-of-order ranges held at once.
+    pub const CAPACITY: usize = N;
+
+    /// An assembler with nothing received past the in-order point.
+    pub const fn new() -> Self {
+        Assembler {
+            front: 0,
+            spans: [Span::EMPTY; N],
+            count: 0,
+            recent: [Span::EMPTY; RECENT],
+            recent_count: 0,
+        }
+    }
+
+    /// Records that the bytes `offset..offset + len` past the in-order point arrived, merging
+    /// them with what is held, and says how many of them are new.
+    ///
+    /// An empty range changes nothing and reports zero new bytes. An out-of-order range
+    /// (`offset` past [`front_len`](Self::front_len)), even a duplicate, becomes the most
+    /// recent entry of the SACK history: the ACK it triggers must report its block first.
+    pub fn add(&mut self, offset: u32, len: u32) -> Result<AddOutcome, TooManyRanges> {
+        let seg = Span { start: offset, end: offset.saturating_add(len) };
+        if seg.start >= seg.end {
+            return Ok(AddOutcome { new_bytes: 0 });
+        }
+        if seg.start <= self.front {
+            return Ok(AddOutcome { new_bytes: self.extend_front(seg) });
+        }
+        let spans = &self.spans[..self.count];
+        // Ranges `first..last` touch or overlap `seg`: they end at or after its start and
+        // begin at or before its end. Both predicates hold on a prefix of the sorted ranges.
+        let first = spans.partition_point(|s| s.end < seg.start);
+        let last = spans.partition_point(|s| s.start <= seg.end);
+        let new_bytes = if first == last {
+            if self.count == N {
+                return Err(TooManyRanges);
+            }
+            self.spans.copy_within(first..self.count, first + 1);
+            self.spans[first] = seg;
+            self.count += 1;
+            seg.end - seg.start
+        } else {
+            let covered: u32 = spans[first..last].iter().map(|s| s.overlap(seg)).sum();
+            let merged = Span {
+                start: seg.start.min(spans[first].start),
+                end: seg.end.max(spans[last - 1].end),
+            };
+            self.spans[first] = merged;
+            self.spans.copy_within(last..self.count, first + 1);
+            self.count -= last - first - 1;
+            seg.end - seg.start - covered
+        };
+        self.remember(seg);
+        Ok(AddOutcome { new_bytes })
+    }
+
+    /// The number of bytes at offset 0 onwards that have all arrived: in-order data ready to
+    /// be committed to the receive buffer.
+    pub const fn front_len(&self) -> u32 {
+        self.front
+    }
+
+    /// Takes the in-order bytes ready at the front and returns how many: the in-order point
+    /// moves past them (RCV.NXT advances by the returned count) and every remaining offset
+    /// drops by it.
+    pub fn pop_front(&mut self) -> u32 {
+        let n = self.front;
+        self.advance(n);
+        n
+    }
+
+    /// The in-order point moved by `n` bytes (e.g. in-order data handled without
+    /// [`add`](Self::add)): the bytes `0..n` count as received and every offset drops by `n`.
+    /// Ranges wholly below `n` are forgotten; a range that now starts at offset 0 joins the
+    /// ready front.
+    pub fn advance(&mut self, n: u32) {
+        if n == 0 {
+            return;
+        }
+        self.front = self.front.saturating_sub(n);
+        let gone = self.spans[..self.count].partition_point(|s| s.end <= n);
+        self.spans.copy_within(gone..self.count, 0);
+        self.count -= gone;
+        for span in &mut self.spans[..self.count] {
+            span.start = span.start.saturating_sub(n);
+            span.end -= n;
+        }
+        for span in &mut self.recent[..self.recent_count] {
+            span.start = span.start.saturating_sub(n);
+            span.end = span.end.saturating_sub(n);
+        }
+        if self.count > 0 && self.spans[0].start <= self.front {
+            self.front = self.front.max(self.spans[0].end);
+            self.spans.copy_within(1..self.count, 0);
+            self.count -= 1;
+        }
+        self.forget_stale_history();
+    }
+
+    /// Whether nothing is held: no ready bytes, no out-of-order range.
+    pub const fn is_empty(&self) -> bool {
+        self.front == 0 && self.count == 0
+    }
+
+    /// The number of out-of-order ranges held (each one a hole before it), at most
+    /// [`CAPACITY`](Self::CAPACITY).
+    pub const fn range_count(&self) -> usize {
+        self.count
+    }
+
+    /// Every range of received offsets in ascending order: the ready front `0..front_len`
+    /// first when it is not empty, then the out-of-order ranges.
+    pub fn ranges(&self) -> impl Iterator<Item = Range<u32>> + '_ {
+        let front = (self.front > 0).then_some(0..self.front);
+        front.into_iter().chain(self.spans[..self.count].iter().map(|s| s.start..s.end))
+    }
+
+    /// Forgets everything (e.g. when the connection is reset).
+    pub fn clear(&mut self) {
+        self.front = 0;
+        self.count = 0;
+        self.recent_count = 0;
+    }
+
+    /// The SACK blocks to send with an ACK whose acknowledgment number is `rcv_nxt`, which
+    /// must be the sequence number of offset 0 (call [`pop_front`](Self::pop_front) first).
+    ///
+    /// At most `max_blocks` blocks (and never more than [`SackList::CAPACITY`]; the caller
+    /// passes 3 when the timestamps option shares the header, RFC 2018 §3), each a distinct
+    /// out-of-order range, chosen in this order:
+    ///
+    /// 1. The range holding `most_recent` (offset and length of the segment that triggered
+    ///    this ACK, when it was out of order): RFC 2018 §4, "The first SACK block ... MUST
+    ///    specify the contiguous block of data containing the segment which triggered this
+    ///    ACK, unless that segment advanced the Acknowledgment Number field in the header."
+    ///    Pass `None` when it advanced RCV.NXT, or when the ACK has another cause.
+    /// 2. The ranges holding the most recently added out-of-order segments, most recent
+    ///    first: "The SACK option SHOULD be filled out by repeating the most recently
+    ///    reported SACK blocks (based on first SACK blocks in previous SACK options) that are
+    ///    not subsets of a SACK block already included in the SACK option being
+    ///    constructed." Every out-of-order segment triggers an immediate ACK (RFC 5681 §4.2),
+    ///    whose first block holds it, so the history of added segments is the history of
+    ///    first blocks. As in Linux (`tcp_sack_new_ofo_skb`), a block that grows moves to the
+    ///    front.
+    /// 3. If room remains, the other ranges from the lowest offset up: "The data receiver
+    ///    SHOULD include as many distinct SACK blocks as possible in the SACK option." The
+    ///    lowest ones sit next to the sender's SND.UNA, where the retransmissions go.
+    ///
+    /// The ready front, if not yet popped, is not reported: it is not out of order.
+    pub fn sack_blocks(
+        &self,
+        rcv_nxt: SeqNum,
+        most_recent: Option<(u32, u32)>,
+        max_blocks: usize,
+    ) -> SackList {
+        let max_blocks = max_blocks.min(SackList::CAPACITY);
+        let mut chosen = [0usize; SackList::CAPACITY];
+        let mut list = SackList::new();
+        let mut choose = |index: usize, list: &mut SackList| {
+            let n = list.len();
+            if n < max_blocks && !chosen[..n].contains(&index) {
+                let span = self.spans[index];
+                chosen[n] = index;
+                let _ = list.push(SackBlock::new(rcv_nxt + span.start, rcv_nxt + span.end));
+            }
+        };
+        if let Some(index) = most_recent.and_then(|(offset, _)| self.find(offset)) {
+            choose(index, &mut list);
+        }
+        for seg in &self.recent[..self.recent_count] {
+            if let Some(index) = self.find(seg.start) {
+                choose(index, &mut list);
+            }
+        }
+        for index in 0..self.count {
+            choose(index, &mut list);
+        }
+        list
+    }
+
+    /// `seg.start <= front`: grows the ready front over `seg` and over every range it now
+    /// reaches; returns the bytes that were new.
+    fn extend_front(&mut self, seg: Span) -> u32 {
+        if seg.end <= self.front {
+            return 0;
+        }
+        let fresh = Span { start: self.front, end: seg.end };
+        let mut new_bytes = fresh.end - fresh.start;
+        let mut front = seg.end;
+        let mut absorbed = 0;
+        for span in &self.spans[..self.count] {
+            if span.start > front {
+                break;
+            }
+            new_bytes -= span.overlap(fresh);
+            front = front.max(span.end);
+            absorbed += 1;
+        }
+        self.spans.copy_within(absorbed..self.count, 0);
+        self.count -= absorbed;
+        self.front = front;
+        self.forget_stale_history();
+        new_bytes
+    }
+
+    /// The index of the out-of-order range holding `offset`.
+    fn find(&self, offset: u32) -> Option<usize> {
+        let spans = &self.spans[..self.count];
+        let index = spans.partition_point(|s| s.end <= offset);
+        spans.get(index).filter(|s| s.start <= offset).map(|_| index)
+    }
+
+    /// Puts `seg`, just added out of order, at the front of the SACK history.
+    fn remember(&mut self, seg: Span) {
+        let keep = self.recent_count.min(RECENT - 1);
+        self.recent.copy_within(..keep, 1);
+        self.recent[0] = seg;
+        self.recent_count = keep + 1;
+        self.forget_stale_history();
+    }
+
+    /// Drops history entries whose range is gone (delivered in order) or is already named by
+    /// a more recent entry, keeping the order of the rest.
+    fn forget_stale_history(&mut self) {
+        let mut kept = 0;
+        for i in 0..self.recent_count {
+            let seg = self.recent[i];
+            let Some(index) = self.find(seg.start) else { continue };
+            let duplicate = self.recent[..kept].iter().any(|r| self.find(r.start) == Some(index));
+            if !duplicate {
+                self.recent[kept] = seg;
+                kept += 1;
+            }
+        }
+        self.recent_count = kept;
+    }
+}
+
+impl<const N: usize> Default for Assembler<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> fmt::Debug for Assembler<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Assembler")
+            .field("front", &self.front)
+            .field("ranges", &&self.spans[..self.count])
+            .field("recent", &&self.recent[..self.recent_count])
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;
