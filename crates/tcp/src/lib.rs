@@ -11,14 +11,20 @@
 mod assembler;
 mod buffer;
 pub mod cc;
+mod config;
 mod isn;
+mod rtt;
 pub mod script;
 mod state;
 mod time;
+mod timer;
 
 pub use assembler::{AddOutcome, Assembler, TooManyRanges};
 pub use buffer::RingBuffer;
+pub use config::{BufferSizes, CcName, ConfigError, TcpConfig};
 pub use core::time::Duration;
 pub use isn::{IsnGenerator, KeyedHash};
+pub use rtt::RttEstimator;
 pub use state::TcpState;
 pub use time::Instant;
+pub use timer::{TimerKind, TimerTable};
