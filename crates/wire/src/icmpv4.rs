@@ -379,19 +379,7 @@ fn parse_quoted(quoted: &[u8]) -> Result<(Ipv4Repr, &[u8]), ParseError> {
     if data.len() < MIN_QUOTED_DATA {
         return Err(ParseError::Truncated);
     }
-    let header = Ipv4Repr {
-        src: view.src_addr(),
-        dst: view.dst_addr(),
-        protocol: view.protocol(),
-        payload_len: total_len - header_len,
-        ttl: view.ttl(),
-        dscp: view.dscp(),
-        ecn: view.ecn(),
-        ident: view.ident(),
-        dont_frag: view.dont_frag(),
-        more_frags: view.more_frags(),
-        frag_offset: view.frag_offset(),
-    };
+    let header = Ipv4Repr::from_fields(&view);
     Ok((header, data))
 }
 

@@ -342,11 +342,18 @@ impl Ipv4Repr {
         if !packet.verify_checksum() {
             return Err(ParseError::BadChecksum);
         }
-        Ok(Ipv4Repr {
+        Ok(Ipv4Repr::from_fields(packet))
+    }
+
+    /// The repr of a view's fields, with no check: the caller has checked the lengths (the
+    /// quoted header of an ICMP error is read this way, its total length being the original
+    /// datagram's).
+    pub(crate) fn from_fields<T: AsRef<[u8]>>(packet: &Ipv4Packet<T>) -> Ipv4Repr {
+        Ipv4Repr {
             src: packet.src_addr(),
             dst: packet.dst_addr(),
             protocol: packet.protocol(),
-            payload_len: packet.total_len() as usize - packet.header_len(),
+            payload_len: (packet.total_len() as usize).saturating_sub(packet.header_len()),
             ttl: packet.ttl(),
             dscp: packet.dscp(),
             ecn: packet.ecn(),
@@ -354,7 +361,7 @@ impl Ipv4Repr {
             dont_frag: packet.dont_frag(),
             more_frags: packet.more_frags(),
             frag_offset: packet.frag_offset(),
-        })
+        }
     }
 
     /// Whether this is a fragment (MF set or a non-zero offset).
