@@ -1,9 +1,9 @@
 //! ustack-tcp: the sans-IO engine for one TCP connection (DESIGN.md).
 //!
 //! It never reads a clock, never does I/O and never draws randomness: time arrives as an
-//! [`Instant`] argument and every random value is handed in. The connection engine itself
-//! (states, timers, reliability, flow and congestion control) is being built on top of the
-//! time types here.
+//! [`Instant`] argument and every random value is handed in. [`Conn`] is the connection
+//! engine (states, timers, reliability, flow and congestion control); the other modules are
+//! its parts.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -12,6 +12,7 @@ mod assembler;
 mod buffer;
 pub mod cc;
 mod config;
+pub mod conn;
 mod isn;
 mod rtt;
 pub mod script;
@@ -22,6 +23,10 @@ mod timer;
 pub use assembler::{AddOutcome, Assembler, TooManyRanges};
 pub use buffer::RingBuffer;
 pub use config::{BufferSizes, CcName, ConfigError, TcpConfig};
+pub use conn::{
+    Conn, ConnError, ConnStats, DropReason, Event, FourTuple, RecvError, RetransmitReason,
+    SendError,
+};
 pub use core::time::Duration;
 pub use isn::{IsnGenerator, KeyedHash};
 pub use rtt::RttEstimator;

@@ -1,0 +1,295 @@
+//! What a connection reports: application events, trace events, errors and drop counters.
+//!
+//! Observability is data (STYLE.md 11): every state change, timer firing, retransmission (with
+//! its reason), window or RTT change and dropped segment is an [`Event`]. Trace events are only
+//! built when tracing is switched on for the connection ([`super::Conn::set_tracing`]); drops
+//! are always counted in [`ConnStats`].
+
+use core::fmt;
+use core::time::Duration;
+
+use ustack_wire::SeqNum;
+
+use crate::{TcpState, TimerKind};
+
+/// Why a connection ended abnormally. The facade maps each to an `io::ErrorKind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnError {
+    /// A RST answered our SYN (RFC 9293 §3.10.7.3): nobody listens on the remote port
+    /// (`ECONNREFUSED`).
+    Refused,
+    /// The peer reset an established connection (RFC 9293 §3.10.7.4, second check;
+    /// `ECONNRESET`).
+    Reset,
+    /// Retransmissions went unanswered: the SYN after `syn_retries` (SPEC S5), the SYN-ACK
+    /// after `synack_retries`, data after `retries2` (SPEC S17) (`ETIMEDOUT`).
+    TimedOut,
+    /// The application aborted the connection ([`super::Conn::abort`]; `ECONNABORTED`).
+    Aborted,
+}
+
+impl fmt::Display for ConnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnError::Refused => "connection refused",
+            ConnError::Reset => "connection reset by peer",
+            ConnError::TimedOut => "connection timed out",
+            ConnError::Aborted => "connection aborted",
+        })
+    }
+}
+
+impl core::error::Error for ConnError {}
+
+/// Why a segment was sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RetransmitReason {
+    /// A SYN or SYN-ACK whose retransmission timer expired, or a SYN-ACK repeated because the
+    /// peer repeated its SYN (SPEC S5).
+    SynRetry,
+    /// The retransmission timer expired (RFC 6298 §5.4; SPEC S17).
+    Rto,
+    /// Three duplicate ACKs (RFC 5681 §3.2; SPEC S20).
+    FastRetransmit,
+    /// A zero-window probe from the persist timer (RFC 9293 §3.8.6.1; SPEC S19).
+    Probe,
+}
+
+impl RetransmitReason {
+    /// The name traces show.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RetransmitReason::SynRetry => "syn-retry",
+            RetransmitReason::Rto => "rto",
+            RetransmitReason::FastRetransmit => "fast-retransmit",
+            RetransmitReason::Probe => "probe",
+        }
+    }
+}
+
+impl fmt::Display for RetransmitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why an arriving segment was dropped (wholly or in part). Counted per reason in
+/// [`ConnStats`], like the lines of `netstat -s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Outside the receive window (RFC 9293 §3.10.7.4, first check); answered with an ACK.
+    OutOfWindow,
+    /// Its timestamp is older than TS.Recent (PAWS, RFC 7323 §5.3); answered with an ACK.
+    Paws,
+    /// Its ACK acknowledges something not yet sent, or is too old (RFC 5961 §5.2).
+    BadAck,
+    /// The ACK bit is off in a synchronized state (RFC 9293 §3.10.7.4, fifth check).
+    NoAck,
+    /// A RST that failed the RFC 5961 §3.2 checks (outside the window, or answered by a
+    /// challenge ACK), or that the state ignores (RFC 1337 in TIME-WAIT).
+    BadRst,
+    /// A SYN in a synchronized state (RFC 5961 §4; answered by a challenge ACK).
+    UnexpectedSyn,
+    /// Out-of-order data refused because the reassembly queue holds too many ranges
+    /// (`max_reassembly_segments`).
+    ReassemblyFull,
+    /// Data past what the receive buffer can hold.
+    BufferFull,
+    /// Data after the receiving side was closed (our application closed, or the peer's FIN
+    /// was already received), or before the handshake completed.
+    DataNotExpected,
+    /// A segment that the state does not take (e.g. neither SYN nor RST in SYN-SENT).
+    Unexpected,
+}
+
+impl DropReason {
+    /// How many reasons there are.
+    pub const COUNT: usize = 10;
+
+    /// Every reason, in declaration order.
+    pub const ALL: [DropReason; DropReason::COUNT] = [
+        DropReason::OutOfWindow,
+        DropReason::Paws,
+        DropReason::BadAck,
+        DropReason::NoAck,
+        DropReason::BadRst,
+        DropReason::UnexpectedSyn,
+        DropReason::ReassemblyFull,
+        DropReason::BufferFull,
+        DropReason::DataNotExpected,
+        DropReason::Unexpected,
+    ];
+
+    /// The name traces and counters show.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DropReason::OutOfWindow => "out-of-window",
+            DropReason::Paws => "paws",
+            DropReason::BadAck => "bad-ack",
+            DropReason::NoAck => "no-ack",
+            DropReason::BadRst => "bad-rst",
+            DropReason::UnexpectedSyn => "unexpected-syn",
+            DropReason::ReassemblyFull => "reassembly-full",
+            DropReason::BufferFull => "buffer-full",
+            DropReason::DataNotExpected => "data-not-expected",
+            DropReason::Unexpected => "unexpected",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Something the connection reports through [`super::Conn::poll_event`].
+///
+/// The first five are application events and are always reported; the rest are trace events,
+/// reported only while tracing is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The handshake completed: the connection is ESTABLISHED.
+    Connected,
+    /// Data (or the end of the stream) can be read; reported again only after `recv` has
+    /// been called.
+    Readable,
+    /// Room opened in the send buffer after a `send` that did not take everything.
+    Writable,
+    /// The peer's FIN arrived: after the buffered data, `recv` returns 0.
+    PeerClosed,
+    /// The connection reached CLOSED; `None` after an orderly close.
+    Closed(Option<ConnError>),
+    /// Trace: the state changed.
+    StateChanged {
+        /// The state left.
+        from: TcpState,
+        /// The state entered.
+        to: TcpState,
+    },
+    /// Trace: a timer fired.
+    TimerFired(TimerKind),
+    /// Trace: a segment was sent again.
+    Retransmit {
+        /// Why.
+        reason: RetransmitReason,
+        /// Its first sequence number.
+        seq: SeqNum,
+        /// Its length in sequence space (payload, SYN and FIN).
+        len: u32,
+    },
+    /// Trace: the congestion window or slow-start threshold changed.
+    Cwnd {
+        /// Congestion window, bytes.
+        cwnd: u32,
+        /// Slow-start threshold, bytes.
+        ssthresh: u32,
+    },
+    /// Trace: an RTT sample was taken.
+    Rtt {
+        /// The sample.
+        sample: Duration,
+        /// Smoothed RTT after it.
+        srtt: Duration,
+        /// Retransmission timeout after it.
+        rto: Duration,
+    },
+    /// Trace: an arriving segment was dropped.
+    Dropped(DropReason),
+}
+
+impl Event {
+    /// Whether this is a trace event (only reported while tracing is on).
+    pub const fn is_trace(&self) -> bool {
+        !matches!(
+            self,
+            Event::Connected
+                | Event::Readable
+                | Event::Writable
+                | Event::PeerClosed
+                | Event::Closed(_)
+        )
+    }
+}
+
+/// Why [`super::Conn::send`] took nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SendError {
+    /// The send buffer is full; wait for [`Event::Writable`] (`EAGAIN`).
+    Full,
+    /// Our side was shut down (`shutdown_write`, `close`), or the connection closed in order
+    /// (`EPIPE`).
+    Closed,
+    /// The connection failed.
+    Failed(ConnError),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Full => f.write_str("send buffer full"),
+            SendError::Closed => f.write_str("sending side closed"),
+            SendError::Failed(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl core::error::Error for SendError {}
+
+/// Why [`super::Conn::recv`] returned no data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecvError {
+    /// Nothing to read yet; wait for [`Event::Readable`] (`EAGAIN`).
+    WouldBlock,
+    /// The connection failed (after every byte received before the failure was read).
+    Failed(ConnError),
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::WouldBlock => f.write_str("no data to read yet"),
+            RecvError::Failed(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl core::error::Error for RecvError {}
+
+/// Counters of one connection, like `netstat -s` for a single socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnStats {
+    /// Segments handed to `handle_segment`.
+    pub segments_in: u64,
+    /// Segments returned by `poll_transmit`.
+    pub segments_out: u64,
+    /// Segments sent again (every [`RetransmitReason`]).
+    pub retransmits: u64,
+    /// Payload bytes delivered in order.
+    pub bytes_received: u64,
+    /// Payload bytes acknowledged by the peer.
+    pub bytes_acked: u64,
+    /// Trace events lost because the event queue was full.
+    pub events_lost: u64,
+    dropped: [u64; DropReason::COUNT],
+}
+
+impl ConnStats {
+    /// Segments dropped (wholly or in part) for `reason`.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason.index()]
+    }
+
+    /// Segments dropped for any reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+
+    pub(super) fn count_drop(&mut self, reason: DropReason) {
+        self.dropped[reason.index()] += 1;
+    }
+}

@@ -1,0 +1,740 @@
+//! Segment arrival: RFC 9293 §3.10.7, state by state, with RFC 5961 (blind attacks),
+//! RFC 7323 (timestamps, PAWS), RFC 5681 and RFC 6582 (duplicate ACKs and recovery).
+//!
+//! `handle_segment` dispatches on the state: CLOSED (§3.10.7.1), SYN-SENT (§3.10.7.3),
+//! TIME-WAIT (§3.10.7.4 with RFC 1337), and every other state through the eight checks of
+//! §3.10.7.4 in order: sequence number, RST, (security), SYN, ACK, (URG), text, FIN.
+//! Nothing here panics, whatever the segment.
+
+use core::time::Duration;
+
+use ustack_wire::{SeqNum, TcpFlags, TcpRepr};
+
+use super::{Conn, ConnError, DropReason, Event, RecvSpace, Rst, State, reset_for, seq_len};
+use crate::cc::CongestionEvent;
+use crate::{Instant, TimerKind};
+
+/// RFC 7323 §5.5: TS.Recent is invalid after 24 days of idleness.
+const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
+
+/// At most this many quick ACKs at the start (Linux `TCP_MAX_QUICKACKS`).
+const MAX_QUICKACKS: u32 = 16;
+
+impl Conn {
+    /// A segment for this connection's 4-tuple arrived (checksum already verified by the
+    /// host). Call the outputs afterwards.
+    pub fn handle_segment(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        self.stats.segments_in += 1;
+        match self.state {
+            State::Closed { .. } => self.on_closed(seg),
+            State::SynSent => self.on_syn_sent(now, seg),
+            State::TimeWait => self.on_time_wait(now, seg),
+            _ => self.on_synchronized(now, seg),
+        }
+    }
+
+    /// RFC 9293 §3.10.7.1, CLOSED: "An incoming segment containing a RST is discarded. An
+    /// incoming segment not containing a RST causes a RST to be sent in response."
+    fn on_closed(&mut self, seg: &TcpRepr<'_>) {
+        if let Some(rst) = reset_for(seg) {
+            let ack = rst.flags.contains(TcpFlags::ACK).then_some(rst.ack);
+            self.pending_rst = Some(Rst { seq: rst.seq, ack });
+        }
+    }
+
+    /// RFC 9293 §3.10.7.3, SYN-SENT.
+    fn on_syn_sent(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let flags = seg.flags;
+        let has_ack = flags.contains(TcpFlags::ACK);
+        if has_ack {
+            // "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set,
+            // if so drop the segment and return) <SEQ=SEG.ACK><CTL=RST> and discard the
+            // segment. Return."
+            if seg.ack <= self.snd.iss || seg.ack > self.snd.max {
+                if !flags.contains(TcpFlags::RST) {
+                    self.pending_rst = Some(Rst { seq: seg.ack, ack: None });
+                }
+                self.drop_segment(DropReason::BadAck);
+                return;
+            }
+        }
+        if flags.contains(TcpFlags::RST) {
+            // "If the ACK was acceptable, then signal to the user "error: connection reset",
+            // drop the segment, enter CLOSED state, delete TCB, and return. Otherwise (no
+            // ACK), drop the segment and return."
+            if has_ack {
+                self.close_with(Some(ConnError::Refused));
+            } else {
+                self.drop_segment(DropReason::BadRst);
+            }
+            return;
+        }
+        if !flags.contains(TcpFlags::SYN) {
+            // "If neither of the SYN or RST bits is set, then drop the segment and return."
+            self.drop_segment(DropReason::Unexpected);
+            return;
+        }
+        // "If the SYN bit is on [...] RCV.NXT is set to SEG.SEQ+1, IRS is set to SEG.SEQ.
+        // SND.UNA should be advanced to equal SEG.ACK (if there is an ACK)".
+        self.take_peer_syn(now, seg);
+        if has_ack {
+            self.snd.una = seg.ack;
+            self.snd.wl2 = seg.ack;
+        }
+        if self.snd.una > self.snd.iss {
+            // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to
+            // ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send
+            // it." Data in the SYN-ACK is not taken (no TFO): not acknowledged, the peer
+            // sends it again.
+            self.rcv.adv_right = self.rcv.nxt + u32::from(self.syn_window);
+            let sample = self.take_rtt_sample(now, seg);
+            if sample.is_none() && self.syn_retransmitted {
+                self.rtt.apply_syn_fallback();
+            }
+            self.timers.stop(TimerKind::Retransmit);
+            self.establish();
+            self.ack_now = true;
+        } else {
+            // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
+            // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (simultaneous open, SPEC S1)
+            self.set_state(State::SynReceived { passive: false });
+            self.snd.nxt = self.snd.iss;
+            self.syn_fresh = true;
+        }
+    }
+
+    /// The handshake completed (RFC 9293: "enter ESTABLISHED state").
+    fn establish(&mut self) {
+        self.timers.stop(TimerKind::Establish);
+        self.set_state(State::Established);
+        self.cc.on_mss_change(u32::from(self.effective_mss()));
+        self.note_cc();
+        self.recover = self.snd.una;
+        self.pipe_mark = self.snd.una;
+        self.push_event(Event::Connected);
+    }
+
+    /// TIME-WAIT (RFC 9293 §3.10.7.4 with RFC 1337).
+    fn on_time_wait(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let flags = seg.flags;
+        if flags.contains(TcpFlags::RST) {
+            // RFC 1337 §3: "Ignore RST segments in TIME-WAIT state" (SPEC S12). Without it,
+            // RFC 9293's second check: "If the RST bit is set, then enter the CLOSED state"
+            // (for an exact sequence number, RFC 5961 §3.2).
+            if !self.cfg.rfc1337 && seg.seq == self.rcv.nxt {
+                self.close_with(None);
+            } else {
+                self.drop_segment(DropReason::BadRst);
+            }
+            return;
+        }
+        if flags.contains(TcpFlags::SYN) && !flags.contains(TcpFlags::ACK) {
+            // A new SYN for this 4-tuple: whether it may reopen the connection (RFC 6191) is
+            // the host's call; the connection itself answers it as an old duplicate.
+            self.drop_segment(DropReason::UnexpectedSyn);
+            self.oow_ack(now, seg);
+            return;
+        }
+        // RFC 9293 §3.10.7.4, fifth check: "TIME-WAIT STATE: The only thing that can arrive
+        // in this state is a retransmission of the remote FIN. Acknowledge it, and restart
+        // the 2 MSL timeout." Like Linux (`tcp_timewait_state_process`), any segment with
+        // ACK restarts it, and a bare ACK at RCV.NXT is not answered.
+        if flags.contains(TcpFlags::ACK) || flags.contains(TcpFlags::FIN) {
+            self.timers.set(TimerKind::TimeWait, now + self.cfg.time_wait_len());
+        }
+        let bare_ack =
+            seg.payload.is_empty() && !flags.contains(TcpFlags::FIN) && seg.seq == self.rcv.nxt;
+        if !bare_ack {
+            self.oow_ack(now, seg);
+        }
+    }
+
+    /// SYN-RECEIVED and the synchronized states: RFC 9293 §3.10.7.4.
+    fn on_synchronized(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let flags = seg.flags;
+        let rst = flags.contains(TcpFlags::RST);
+        let syn = flags.contains(TcpFlags::SYN);
+
+        if let State::SynReceived { .. } = self.state {
+            if syn && !rst && seg.seq == self.rcv.irs {
+                if !flags.contains(TcpFlags::ACK) {
+                    // The peer repeated its SYN: our SYN-ACK was lost. Like Linux
+                    // (`tcp_check_req`, "Check for pure retransmitted SYN"), send the SYN-ACK
+                    // again now and restart its timer (SPEC S5).
+                    if !self.ack_rate_limited(now) {
+                        self.snd.nxt = self.snd.iss;
+                        self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+                    }
+                    return;
+                }
+                if seg.payload.is_empty()
+                    && !flags.contains(TcpFlags::FIN)
+                    && seg.ack == self.snd.iss + 1u32
+                    && self.snd.una == self.snd.iss
+                {
+                    // Simultaneous open (RFC 9293 Figure 8, line 6): the peer's SYN-ACK
+                    // repeats the SYN we took and acknowledges ours. Linux passes it on as
+                    // the ACK it is (`tcp_validate_incoming`); so do we.
+                    let mut ack_only = *seg;
+                    ack_only.seq = seg.seq + 1u32;
+                    ack_only.flags.remove(TcpFlags::SYN);
+                    let max_wnd = self.snd.max_wnd;
+                    self.on_synchronized(now, &ack_only);
+                    if self.state == State::Established {
+                        // RFC 7323 §2.2: the window of a <SYN,ACK> is not scaled.
+                        self.snd.wnd = u32::from(seg.window);
+                        self.snd.max_wnd = max_wnd.max(self.snd.wnd);
+                    }
+                    return;
+                }
+            }
+        }
+
+        // RFC 7323 §5.3 R1 (PAWS): "If there is a Timestamps option in the arriving segment,
+        // SEG.TSval < TS.Recent, TS.Recent is valid (see later discussion), and if the RST bit
+        // is not set, then treat the arriving segment as not acceptable: Send an
+        // acknowledgment in reply as specified in [RFC793] page 69 and drop the segment."
+        if self.opts.timestamps && !rst {
+            if let Some(ts) = seg.options.timestamps {
+                if self.paws_reject(now, ts.tsval) {
+                    self.drop_segment(DropReason::Paws);
+                    self.oow_ack(now, seg);
+                    return;
+                }
+            }
+        }
+
+        // First, check the sequence number.
+        if !self.acceptable(seg) {
+            // "If an incoming segment is not acceptable, an acknowledgment should be sent in
+            // reply (unless the RST bit is set, if so drop the segment and return)".
+            if !rst {
+                self.oow_ack(now, seg);
+            }
+            self.drop_segment(DropReason::OutOfWindow);
+            return;
+        }
+        // RFC 7323 §4.3 R3: "If SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent, then
+        // record its timestamp in TS.Recent."
+        if let Some(ts) = seg.options.timestamps.filter(|_| self.opts.timestamps) {
+            if ts.tsval.wrapping_sub(self.ts_recent) as i32 >= 0
+                && seg.seq <= self.rcv.last_ack_sent
+            {
+                self.ts_recent = ts.tsval;
+                self.ts_recent_at = now;
+            }
+        }
+
+        // Second, check the RST bit (RFC 9293 with RFC 5961 §3.2).
+        if rst {
+            if seg.seq != self.rcv.nxt {
+                // "If the RST bit is set and the sequence number does not exactly match the
+                // next expected sequence value, yet is within the current receive window, TCP
+                // endpoints MUST send an acknowledgment (challenge ACK)".
+                self.drop_segment(DropReason::BadRst);
+                self.challenge_ack(now);
+                return;
+            }
+            let error = match self.state {
+                // "If this connection was initiated with an active OPEN (i.e., came from
+                // SYN-SENT state), then the connection was refused". A passive one returns to
+                // LISTEN: for us, the host drops it.
+                State::SynReceived { passive: false } => Some(ConnError::Refused),
+                State::SynReceived { passive: true } => Some(ConnError::Reset),
+                // "ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT: [...] any outstanding
+                // RECEIVEs and SEND should receive "reset" responses".
+                State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                    Some(ConnError::Reset)
+                }
+                // "CLOSING, LAST-ACK, TIME-WAIT: If the RST bit is set, then enter the CLOSED
+                // state, delete the TCB, and return."
+                _ => None,
+            };
+            self.close_with(error);
+            return;
+        }
+
+        // Fourth, check the SYN bit.
+        if syn {
+            self.drop_segment(DropReason::UnexpectedSyn);
+            if let State::SynReceived { passive: true } = self.state {
+                // "If the connection was initiated with a passive OPEN, then return this
+                // connection to the LISTEN state and return."
+                self.close_with(Some(ConnError::Reset));
+            } else {
+                // RFC 5961 §4.2: "the receiver MUST send an ACK (challenge ACK) to the remote
+                // peer".
+                self.challenge_ack(now);
+            }
+            return;
+        }
+
+        // Fifth, check the ACK field.
+        if !flags.contains(TcpFlags::ACK) {
+            // "if the ACK bit is off, drop the segment and return"
+            self.drop_segment(DropReason::NoAck);
+            return;
+        }
+        if let State::SynReceived { .. } = self.state {
+            // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and continue
+            // processing with the variables below set to: SND.WND <- SEG.WND, SND.WL1 <-
+            // SEG.SEQ, SND.WL2 <- SEG.ACK. If the segment acknowledgment is not acceptable,
+            // form a reset segment <SEQ=SEG.ACK><CTL=RST> and send it."
+            if !(self.snd.una < seg.ack && seg.ack <= self.snd.max) {
+                self.pending_rst = Some(Rst { seq: seg.ack, ack: None });
+                self.drop_segment(DropReason::BadAck);
+                return;
+            }
+            self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
+            self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
+            self.snd.wl1 = seg.seq;
+            self.snd.wl2 = seg.ack;
+            self.establish();
+        }
+        // RFC 5961 §5.2: "the ACK value is acceptable only if it is in the range of ((SND.UNA
+        // - MAX.SND.WND) =< SEG.ACK =< SND.NXT). All incoming segments whose ACK value
+        // doesn't satisfy the above condition MUST be discarded and an ACK sent back."
+        // RFC 9293: "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an
+        // ACK, drop the segment, and return."
+        if seg.ack > self.snd.max || seq_len(seg.ack, self.snd.una) > self.snd.max_wnd {
+            self.drop_segment(DropReason::BadAck);
+            self.oow_ack(now, seg);
+            return;
+        }
+        if !self.process_ack(now, seg) {
+            return;
+        }
+
+        // Sixth, the URG bit: urgent data is not supported; the pointer is ignored and the
+        // bytes are delivered inline (RFC 6093 §5 advises new applications not to use it).
+
+        // Seventh, process the segment text.
+        let fin_seq = seg.seq + seg.payload.len();
+        let mut fin = flags.contains(TcpFlags::FIN);
+        let skip = seq_len(seg.seq, self.rcv.nxt) as usize;
+        let payload = seg.payload.get(skip..).unwrap_or(&[]);
+        if !payload.is_empty() {
+            match self.state {
+                State::Established | State::FinWait1 | State::FinWait2 => {
+                    if self.orphan {
+                        // The application closed and will never read. Linux
+                        // (`tcp_rcv_state_process`, "TCPAbortOnData") resets the connection.
+                        self.drop_segment(DropReason::DataNotExpected);
+                        self.queue_active_reset();
+                        self.close_with(Some(ConnError::Aborted));
+                        return;
+                    }
+                    let start = seg.seq.max(self.rcv.nxt);
+                    if !self.receive_data(now, start, payload) {
+                        fin = false;
+                    }
+                }
+                // "CLOSE-WAIT STATE, CLOSING STATE, LAST-ACK STATE, TIME-WAIT STATE: This
+                // should not occur since a FIN has been received from the remote side.
+                // Ignore the segment text."
+                _ => {
+                    self.drop_segment(DropReason::DataNotExpected);
+                    fin = false;
+                }
+            }
+        }
+
+        // Eighth, check the FIN bit.
+        if fin {
+            if fin_seq == self.rcv.nxt {
+                self.on_fin(now);
+            } else if fin_seq > self.rcv.nxt {
+                // Ahead of a hole: processed when the data before it arrives.
+                self.rcv.fin = Some(fin_seq);
+            }
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4, the four cases of the acceptability test (with "special allowance
+    /// [...] to accept valid ACKs, URGs, and RSTs" when the window is zero).
+    fn acceptable(&self, seg: &TcpRepr<'_>) -> bool {
+        let len = seg.segment_len() as u32;
+        let nxt = self.rcv.nxt;
+        let wnd = self.rcv.adv_wnd();
+        match (len, wnd) {
+            (0, 0) => seg.seq == nxt,
+            (0, _) => seg.seq.in_window(nxt, wnd),
+            // Zero window: the segment's data is not taken, but its ACK, RST or FIN is looked
+            // at if it starts at RCV.NXT.
+            (_, 0) => seg.seq == nxt,
+            (_, _) => seg.seq.in_window(nxt, wnd) || (seg.seq + (len - 1)).in_window(nxt, wnd),
+        }
+    }
+
+    /// The ACK of an acceptable segment: SND.UNA, the send window, duplicate ACKs, and the
+    /// state changes an ACK of our FIN causes. Returns false when the connection closed.
+    fn process_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) -> bool {
+        let ack = seg.ack;
+        let old_una = self.snd.una;
+        let window = u32::from(seg.window) << self.snd.wscale;
+        if ack > self.snd.una {
+            self.on_new_ack(now, seg);
+        } else if ack == self.snd.una
+            && self.snd.una < self.snd.max
+            && seg.payload.is_empty()
+            && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
+            && window == self.snd.wnd
+        {
+            // RFC 5681 §2, DUPLICATE ACKNOWLEDGMENT: outstanding data, no data, no SYN or
+            // FIN, the same acknowledgment number and the same window.
+            self.on_dup_ack(now);
+        }
+        // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 <
+        // SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND,
+        // set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
+        if old_una <= ack
+            && (self.snd.wl1 < seg.seq || (self.snd.wl1 == seg.seq && self.snd.wl2 <= ack))
+        {
+            let opened = self.snd.wnd == 0 && window > 0;
+            self.snd.wnd = window;
+            self.snd.max_wnd = self.snd.max_wnd.max(window);
+            self.snd.wl1 = seg.seq;
+            self.snd.wl2 = ack;
+            if opened {
+                self.timers.stop(TimerKind::Persist);
+                self.persist_backoff = 0;
+            }
+        }
+        match self.state {
+            // "FIN-WAIT-1 STATE: In addition to the processing for the ESTABLISHED state, if
+            // the FIN segment is now acknowledged, then enter FIN-WAIT-2 and continue
+            // processing in that state."
+            State::FinWait1 if self.snd.fin_acked() => {
+                self.set_state(State::FinWait2);
+                if self.orphan {
+                    self.arm_fin_wait2(now);
+                }
+            }
+            // "CLOSING STATE: In addition to the processing for the ESTABLISHED state, if the
+            // ACK acknowledges our FIN, then enter the TIME-WAIT state; otherwise, ignore the
+            // segment."
+            State::Closing if self.snd.fin_acked() => self.enter_time_wait(now),
+            // "LAST-ACK STATE: The only thing that can arrive in this state is an
+            // acknowledgment of our FIN. If our FIN is now acknowledged, delete the TCB, enter
+            // the CLOSED state, and return."
+            State::LastAck if self.snd.fin_acked() => {
+                self.close_with(None);
+                return false;
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// SND.UNA < SEG.ACK =< SND.MAX: new data acknowledged.
+    fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let ack = seg.ack;
+        let acked = seq_len(self.snd.una, ack);
+        let syn = u32::from(self.snd.una == self.snd.iss);
+        let fin = u32::from(self.snd.fin.is_some_and(|f| ack == f + 1u32));
+        let data_acked = acked.saturating_sub(syn + fin);
+        self.snd.buf.consume(data_acked as usize);
+        // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK."
+        self.snd.una = ack;
+        if self.snd.nxt < ack {
+            self.snd.nxt = ack;
+        }
+        self.stats.bytes_acked += u64::from(data_acked);
+        let sample = self.take_rtt_sample(now, seg);
+        if syn == 1 && sample.is_none() && self.syn_retransmitted {
+            // RFC 6298 (5.7): the SYN-ACK timed out and no sample came: RTO 3 s.
+            self.rtt.apply_syn_fallback();
+        }
+        let mss = u32::from(self.effective_mss());
+        if self.in_recovery {
+            if ack >= self.recover {
+                // RFC 6582 §3.2 step 3, full acknowledgment: leave fast recovery; the
+                // controller deflates the window (cc/mod.rs).
+                self.in_recovery = false;
+                self.inflation = 0;
+                self.dupacks = 0;
+                self.cc.on_recovery_exit(now, self.snd.flight());
+            } else {
+                // RFC 6582 §3.2 step 3, partial acknowledgment: "retransmit the first
+                // unacknowledged segment [...] deflate the congestion window by the amount
+                // of new data acknowledged by the Cumulative Acknowledgment field. If the
+                // partial ACK acknowledges at least one SMSS of new data, then add back SMSS
+                // bytes to the congestion window."
+                self.fast_rtx = true;
+                self.inflation -= i64::from(acked);
+                if acked >= mss {
+                    self.inflation += i64::from(mss);
+                }
+            }
+        } else {
+            self.dupacks = 0;
+            let app_limited = !self.was_cwnd_limited();
+            self.cc.on_ack(now, data_acked, sample, app_limited);
+        }
+        self.note_cc();
+        if ack >= self.pipe_mark {
+            self.pipe_mark = self.snd.max;
+            self.max_pipe = self.snd.pipe();
+        }
+        self.rto_retries = 0;
+        self.retrans_stamp = None;
+        self.rtx_reason = None;
+        if self.snd.una == self.snd.max {
+            // RFC 6298 (5.2): "When all outstanding data has been acknowledged, turn off the
+            // retransmission timer."
+            self.timers.stop(TimerKind::Retransmit);
+        } else {
+            // (5.3): "When an ACK is received that acknowledges new data, restart the
+            // retransmission timer so that it will expire after RTO seconds".
+            self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+        }
+        if self.send_blocked && self.snd.buf.free() > 0 && self.snd.fin.is_none() {
+            self.send_blocked = false;
+            self.push_event(Event::Writable);
+        }
+    }
+
+    /// RFC 5681 §3.2 and RFC 6582 §3.2 steps 1–2 and 4.
+    fn on_dup_ack(&mut self, now: Instant) {
+        self.dupacks += 1;
+        let mss = i64::from(self.effective_mss());
+        if self.in_recovery {
+            // RFC 5681 §3.2 step 4: "For each additional duplicate ACK received (after the
+            // third), cwnd MUST be incremented by SMSS."
+            self.inflation += mss;
+            return;
+        }
+        // RFC 6582 §3.2 step 1: "When the third duplicate ACK is received, the TCP sender
+        // first checks the value of recover to see if the Cumulative Acknowledgment field
+        // covers more than recover." (`recover` holds one past the highest sequence number
+        // sent, so "covers more" is `>=`.)
+        if self.dupacks == 3 && self.snd.una >= self.recover {
+            self.recover = self.snd.max;
+            self.in_recovery = true;
+            // RFC 5681 §3.2 steps 2–3: ssthresh and cwnd are the controller's; the engine
+            // retransmits and inflates by 3·SMSS.
+            self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, self.snd.flight());
+            self.inflation = 3 * mss;
+            self.fast_rtx = true;
+            self.note_cc();
+        }
+    }
+
+    /// Whether the sender used its congestion window in the flight an ACK covers (Linux's
+    /// `tcp_is_cwnd_limited`): in slow start, cwnd < 2·(largest flight); after it, the
+    /// flight came within a segment of cwnd.
+    fn was_cwnd_limited(&self) -> bool {
+        let cwnd = self.cc.window();
+        if self.cc.in_slow_start() {
+            cwnd < self.max_pipe.saturating_mul(2)
+        } else {
+            self.max_pipe.saturating_add(u32::from(self.effective_mss())) > cwnd
+        }
+    }
+
+    /// An RTT sample from an ACK of new data: the echoed timestamp (RFC 7323 §4.1) when
+    /// timestamps are on, else the timed segment if this ACK covers it (Karn's rule is kept
+    /// by never timing a retransmitted segment).
+    fn take_rtt_sample(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Option<Duration> {
+        let mut sample = None;
+        if self.opts.timestamps {
+            if let Some(ts) = seg.options.timestamps {
+                let ms = self.ts_now(now).wrapping_sub(ts.tsecr);
+                if ts.tsecr != 0 && ms < 1 << 31 {
+                    sample = Some(Duration::from_millis(u64::from(ms)));
+                }
+            }
+        }
+        if let Some((end, sent)) = self.timed {
+            if seg.ack >= end {
+                self.timed = None;
+                sample = sample.or(Some(now - sent));
+            }
+        }
+        if let Some(rtt) = sample {
+            self.rtt.on_sample(rtt);
+            if self.tracing {
+                let srtt = self.rtt.srtt().unwrap_or(rtt);
+                self.trace(Event::Rtt { sample: rtt, srtt, rto: self.rtt.rto() });
+            }
+        }
+        sample
+    }
+
+    /// In-order or out-of-order data at `seq` (>= RCV.NXT). Returns whether all of it was
+    /// taken (else a FIN after it is not).
+    fn receive_data(&mut self, now: Instant, seq: SeqNum, payload: &[u8]) -> bool {
+        let offset = seq_len(self.rcv.nxt, seq);
+        // Trim to the window we advertised and to what the buffer holds (RFC 9293: "Segments
+        // with higher beginning sequence numbers [...] the segment text beyond the window is
+        // trimmed").
+        let room = self.rcv.adv_wnd().min(self.rcv.buf.free() as u32);
+        if offset >= room {
+            self.drop_segment(DropReason::BufferFull);
+            self.ack_now = true;
+            return false;
+        }
+        let take = (payload.len() as u32).min(room - offset);
+        if (take as usize) < payload.len() {
+            self.drop_segment(DropReason::BufferFull);
+        }
+        let data = &payload[..take as usize];
+        self.rcv.seg_mss =
+            self.rcv.seg_mss.max(payload.len().min(usize::from(self.rcv.mss)) as u16);
+        if !self.rcv.got_data {
+            // Quick-ACK mode at the start (Linux `tcp_incr_quickack`): ACK every segment at
+            // once, so the sender's slow start is not held back by delayed ACKs.
+            self.rcv.got_data = true;
+            let per = 2 * u32::from(self.rcv.seg_mss);
+            self.rcv.quickacks = (self.rcv.adv_wnd() / per).clamp(2, MAX_QUICKACKS) as u8;
+        }
+        if offset == 0 {
+            let had_holes = self.rcv.asm.range_count() > 0;
+            let stored = self.rcv.buf.write_at(0, data) as u32;
+            // In-order data never needs a range slot, so this cannot fail.
+            let _ = self.rcv.asm.add(0, stored);
+            let ready = self.rcv.asm.pop_front();
+            self.rcv.buf.commit(ready as usize);
+            self.rcv.nxt += ready;
+            self.stats.bytes_received += u64::from(ready);
+            self.rcv.sack_trigger = None;
+            if ready > 0 {
+                self.signal_readable();
+            }
+            if had_holes {
+                // RFC 5681 §4.2: "an immediate ACK SHOULD be generated when [...] a segment
+                // [...] fills in all or part of a gap in the sequence space."
+                self.ack_now = true;
+            } else {
+                self.schedule_ack(now);
+            }
+            if self.rcv.fin == Some(self.rcv.nxt) {
+                self.on_fin(now);
+            }
+        } else {
+            if !self.reassembly_accepts(offset, take) {
+                self.drop_segment(DropReason::ReassemblyFull);
+                self.ack_now = true;
+                return false;
+            }
+            let stored = self.rcv.buf.write_at(offset as usize, data) as u32;
+            if self.rcv.asm.add(offset, stored).is_err() {
+                self.drop_segment(DropReason::ReassemblyFull);
+                self.ack_now = true;
+                return false;
+            }
+            self.rcv.sack_trigger = Some((offset, stored));
+            // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an
+            // out-of-order segment arrives."
+            self.ack_now = true;
+        }
+        take as usize == payload.len()
+    }
+
+    /// Whether out-of-order data at `offset..offset + len` stays within the reassembly
+    /// bound: it touches a range already held, or a new range is still allowed.
+    fn reassembly_accepts(&self, offset: u32, len: u32) -> bool {
+        let max = (self.cfg.max_reassembly_segments as usize).min(RecvSpace::MAX_RANGES);
+        if self.rcv.asm.range_count() < max {
+            return true;
+        }
+        let end = offset.saturating_add(len);
+        self.rcv.asm.ranges().any(|r| r.start <= end && r.end >= offset)
+    }
+
+    /// In-order data arrived: ACK now or arm the delayed-ACK timer. RFC 9293 §3.8.6.3: "an
+    /// ACK SHOULD be generated for at least every second full-sized segment, and MUST be
+    /// generated within 0.5 seconds of the arrival of the first unacknowledged packet".
+    fn schedule_ack(&mut self, now: Instant) {
+        if self.rcv.quickacks > 0 {
+            self.ack_now = true;
+            return;
+        }
+        let unacked = seq_len(self.rcv.last_ack_sent, self.rcv.nxt);
+        if unacked > u32::from(self.rcv.seg_mss) {
+            self.ack_now = true;
+            return;
+        }
+        if !self.timers.is_armed(TimerKind::DelayedAck) {
+            self.timers.set(TimerKind::DelayedAck, now + self.cfg.delack_min);
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4, eighth check: "If the FIN bit is set, signal the user "connection
+    /// closing" and return any pending RECEIVEs with same message, advance RCV.NXT over the
+    /// FIN, and send an acknowledgment for the FIN."
+    fn on_fin(&mut self, now: Instant) {
+        self.rcv.nxt += 1u32;
+        self.rcv.fin = None;
+        self.rcv.eof = true;
+        self.ack_now = true;
+        self.push_event(Event::PeerClosed);
+        self.signal_readable();
+        match self.state {
+            // "SYN-RECEIVED STATE, ESTABLISHED STATE: Enter the CLOSE-WAIT state."
+            State::SynReceived { .. } | State::Established => self.set_state(State::CloseWait),
+            // "FIN-WAIT-1 STATE: If our FIN has been ACKed (perhaps in this segment), then
+            // enter TIME-WAIT, start the time-wait timer, turn off the other timers;
+            // otherwise, enter the CLOSING state."
+            State::FinWait1 => {
+                if self.snd.fin_acked() {
+                    self.enter_time_wait(now);
+                } else {
+                    self.set_state(State::Closing);
+                }
+            }
+            // "FIN-WAIT-2 STATE: Enter the TIME-WAIT state. Start the time-wait timer, turn
+            // off the other timers."
+            State::FinWait2 => self.enter_time_wait(now),
+            _ => {}
+        }
+    }
+
+    fn enter_time_wait(&mut self, now: Instant) {
+        self.set_state(State::TimeWait);
+        self.timers.stop_all();
+        self.timers.set(TimerKind::TimeWait, now + self.cfg.time_wait_len());
+        self.snd.buf.release_if_empty();
+    }
+
+    /// RFC 7323 §5.3 R1 with §5.5's rule that TS.Recent expires after 24 days idle.
+    fn paws_reject(&self, now: Instant, tsval: u32) -> bool {
+        if now - self.ts_recent_at > PAWS_IDLE_LIMIT {
+            return false;
+        }
+        (tsval.wrapping_sub(self.ts_recent) as i32) < 0
+    }
+
+    /// Answers an unacceptable segment with an ACK, rate-limited as Linux does
+    /// (`tcp_oow_rate_limited`): "Data packets without SYNs are not likely part of an ACK
+    /// loop", so a duplicate data segment is always re-ACKed (SPEC S15).
+    fn oow_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let data = !seg.payload.is_empty() && !seg.flags.contains(TcpFlags::SYN);
+        if data || !self.ack_rate_limited(now) {
+            self.ack_now = true;
+        }
+    }
+
+    /// A challenge ACK (RFC 5961 §3.2, §4.2), throttled per RFC 5961 §7 by
+    /// `invalid_ratelimit`.
+    fn challenge_ack(&mut self, now: Instant) {
+        if !self.ack_rate_limited(now) {
+            self.ack_now = true;
+        }
+    }
+
+    /// Whether an answer to an invalid segment must be skipped (`invalid_ratelimit`); if not,
+    /// records that one is sent now.
+    pub(super) fn ack_rate_limited(&mut self, now: Instant) -> bool {
+        let limit = self.cfg.invalid_ratelimit;
+        if !limit.is_zero() {
+            if let Some(last) = self.last_oow_ack {
+                if now - last < limit {
+                    return true;
+                }
+            }
+        }
+        self.last_oow_ack = Some(now);
+        false
+    }
+}

@@ -1,0 +1,824 @@
+//! One TCP connection, sans-IO (docs/tcp-engine.md, STYLE.md 2–5).
+//!
+//! [`Conn`] is the RFC 9293 state machine of one connection with its send and receive spaces,
+//! timers, RTT estimator and congestion controller. It never reads a clock (time is the `now`
+//! argument), never does I/O (segments go in and out as [`TcpRepr`] values) and never
+//! allocates per segment once its buffers have grown to their working size.
+//!
+//! # Call order
+//!
+//! ```text
+//! create:   Conn::connect (active open) or Conn::accept (passive open, from a listener's SYN)
+//! inputs:   handle_segment(now, seg)   a segment for this 4-tuple arrived
+//!           handle_timeout(now)        poll_timeout()'s deadline has passed
+//!           send / recv / shutdown_write / close / abort   the application
+//! outputs:  after every input, in this order, until each returns None:
+//!           poll_transmit(now, scratch)   the next segment to send
+//!           poll_event()                  what happened (application and trace events)
+//!           poll_timeout()                when to call handle_timeout next
+//! ```
+//!
+//! `poll_transmit` borrows the payload straight from the send buffer when the bytes are
+//! contiguous there; when they wrap around the end of the ring they are copied into `scratch`
+//! first. Either way nothing is allocated. A segment's payload is never longer than
+//! `scratch.len()`, so pass a buffer of at least the MSS (a 64 KiB scratch per stack covers
+//! every case).
+//!
+//! The host (ustack-core) owns demultiplexing, IP, the listener (SYN queue, accept queue) and
+//! the keyed timer queue; a closed `Conn` answers further segments with RSTs
+//! (RFC 9293 §3.10.7.1) until the host drops it. [`reset_for`] builds the same RST for
+//! segments that match no connection at all.
+//!
+//! # Where each rule lives
+//!
+//! - `input.rs`: RFC 9293 §3.10.7, segment arrival, state by state.
+//! - `output.rs`: which segment to send next (SYN, data within min(cwnd, peer window), Nagle,
+//!   SWS avoidance, FIN, ACK, RST) and how the receive window is advertised.
+//! - `timers.rs`: what each of the seven timers of SPEC S21 does when it fires.
+//! - this file: creation, the application calls, and the bookkeeping shared by the three.
+
+use core::net::SocketAddrV4;
+use std::collections::VecDeque;
+
+use ustack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr};
+
+use crate::cc::{self, CongestionControl};
+use crate::{
+    Assembler, Instant, RingBuffer, RttEstimator, TcpConfig, TcpState, TimerKind, TimerTable,
+};
+
+mod event;
+mod input;
+mod output;
+mod timers;
+
+#[cfg(test)]
+mod tests;
+
+pub use event::{ConnError, ConnStats, DropReason, Event, RecvError, RetransmitReason, SendError};
+
+/// The two ends of a connection, as seen from this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FourTuple {
+    /// Our address and port.
+    pub local: SocketAddrV4,
+    /// The peer's address and port.
+    pub remote: SocketAddrV4,
+}
+
+/// The connection state, carrying what is valid only in it (STYLE.md 5). The FIN we send is
+/// not part of the state: its sequence number lives in the send space, because output needs
+/// it in FIN-WAIT-1, CLOSING and LAST-ACK alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    SynSent,
+    /// `passive`: entered from a listener's SYN (true) or by simultaneous open from SYN-SENT
+    /// (false); RFC 9293 §3.10.7.4 treats a RST differently in the two.
+    SynReceived {
+        passive: bool,
+    },
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+    Closed {
+        error: Option<ConnError>,
+    },
+}
+
+impl State {
+    const fn name(self) -> TcpState {
+        match self {
+            State::SynSent => TcpState::SynSent,
+            State::SynReceived { .. } => TcpState::SynReceived,
+            State::Established => TcpState::Established,
+            State::FinWait1 => TcpState::FinWait1,
+            State::FinWait2 => TcpState::FinWait2,
+            State::CloseWait => TcpState::CloseWait,
+            State::Closing => TcpState::Closing,
+            State::LastAck => TcpState::LastAck,
+            State::TimeWait => TcpState::TimeWait,
+            State::Closed { .. } => TcpState::Closed,
+        }
+    }
+}
+
+/// The send sequence space (RFC 9293 §3.3.1) and the send buffer.
+#[derive(Debug)]
+struct SendSpace {
+    iss: SeqNum,
+    /// Oldest unacknowledged sequence number.
+    una: SeqNum,
+    /// Next sequence number to send. An RTO pulls it back to `una` (go-back-N); `max` keeps
+    /// the highest sent.
+    nxt: SeqNum,
+    /// One past the highest sequence number ever sent (SND.MAX).
+    max: SeqNum,
+    /// Peer's window, scaled, relative to `una`.
+    wnd: u32,
+    /// The largest window the peer has advertised (RFC 5961 §5.2 MAX.SND.WND; sender SWS).
+    max_wnd: u32,
+    wl1: SeqNum,
+    wl2: SeqNum,
+    /// The segment size the peer accepts (its MSS option, within our path), before options.
+    mss: u16,
+    /// Shift applied to the windows the peer advertises (RFC 7323 §2.3).
+    wscale: u8,
+    /// Bytes from the first unacknowledged data byte on: offset 0 is `data_start()`.
+    buf: RingBuffer,
+    /// Sequence number of our FIN once the application closed its side.
+    fin: Option<SeqNum>,
+}
+
+impl SendSpace {
+    /// The sequence number of the first unacknowledged data byte (past the SYN).
+    fn data_start(&self) -> SeqNum {
+        self.una.max(self.iss + 1u32)
+    }
+
+    /// One past the last byte buffered.
+    fn data_end(&self) -> SeqNum {
+        self.data_start() + self.buf.len()
+    }
+
+    /// Bytes sent and not yet acknowledged, SYN and FIN included (RFC 5681 FlightSize).
+    fn flight(&self) -> u32 {
+        seq_len(self.una, self.max)
+    }
+
+    /// Bytes between `una` and `nxt`: what counts against the windows when sending.
+    fn pipe(&self) -> u32 {
+        seq_len(self.una, self.nxt)
+    }
+
+    /// Whether our FIN has been sent and acknowledged.
+    fn fin_acked(&self) -> bool {
+        self.fin.is_some_and(|f| self.una == f + 1u32)
+    }
+}
+
+/// The receive sequence space and the receive buffer.
+#[derive(Debug)]
+struct RecvSpace {
+    irs: SeqNum,
+    nxt: SeqNum,
+    /// The right edge of the window last advertised: RFC 9293 §3.8.6.2.2, never moved left.
+    adv_right: SeqNum,
+    /// Our window scale shift (0 when scaling is not in effect).
+    wscale: u8,
+    /// The MSS we announce (route MTU − 40).
+    mss: u16,
+    /// The largest payload seen from the peer (Linux's `rcv_mss` estimate), for the
+    /// "every second full-sized segment" ACK rule and receiver SWS avoidance.
+    seg_mss: u16,
+    /// Offset 0 is the first unread byte; readable bytes end at `nxt`.
+    buf: RingBuffer,
+    asm: Assembler<{ RecvSpace::MAX_RANGES }>,
+    /// Sequence number of the peer's FIN when it arrived ahead of a hole.
+    fin: Option<SeqNum>,
+    /// The peer's FIN has been processed: `recv` returns 0 once the buffer is drained.
+    eof: bool,
+    /// The out-of-order segment the next ACK's first SACK block must name (RFC 2018 §4).
+    sack_trigger: Option<(u32, u32)>,
+    /// ACKs still to send at once before delaying (quick-ACK mode at the start).
+    quickacks: u8,
+    /// Whether any data has arrived yet (quick-ACK mode starts with the first).
+    got_data: bool,
+    /// RCV.NXT carried by the last ACK sent (RFC 7323 §4.3 Last.ACK.sent).
+    last_ack_sent: SeqNum,
+}
+
+impl RecvSpace {
+    /// The reassembly bound's hard ceiling; `max_reassembly_segments` is capped at it.
+    const MAX_RANGES: usize = 64;
+
+    /// Bytes of window we advertised and the peer may still fill.
+    fn adv_wnd(&self) -> u32 {
+        seq_len(self.nxt, self.adv_right)
+    }
+}
+
+/// The options in force: offered by both sides in the handshake (before it completes: the
+/// ones we offer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Negotiated {
+    timestamps: bool,
+    sack: bool,
+    window_scaling: bool,
+}
+
+/// A RST to send (RFC 9293 §3.10.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rst {
+    seq: SeqNum,
+    /// With the ACK bit and this acknowledgment number.
+    ack: Option<SeqNum>,
+}
+
+/// A TCP connection: see the [module docs](self) for the call order.
+#[derive(Debug)]
+pub struct Conn {
+    tuple: FourTuple,
+    cfg: TcpConfig,
+    state: State,
+    snd: SendSpace,
+    rcv: RecvSpace,
+    opts: Negotiated,
+    /// TS.Recent (RFC 7323 §4.3) and when it was recorded (for the 24-day rule, §5.5).
+    ts_recent: u32,
+    ts_recent_at: Instant,
+    /// Added to our millisecond clock to form TSval (RFC 7323 §5.4).
+    ts_offset: u32,
+    /// The window field of our SYN or SYN-ACK (unscaled).
+    syn_window: u16,
+    rtt: RttEstimator,
+    cc: Box<dyn CongestionControl>,
+    last_cc: (u32, u32),
+    timers: TimerTable,
+    events: VecDeque<Event>,
+    tracing: bool,
+    stats: ConnStats,
+
+    // ---- output obligations ----
+    /// Send an ACK at the next `poll_transmit` (or piggyback it on data).
+    ack_now: bool,
+    pending_rst: Option<Rst>,
+    /// Why the next segment below SND.MAX is sent again.
+    rtx_reason: Option<RetransmitReason>,
+    /// Retransmit the segment at SND.UNA once, outside the windows (fast retransmit, RFC 5681
+    /// §3.2 step 3; partial ACK, RFC 6582 §3.2 step 3).
+    fast_rtx: bool,
+    /// The persist timer fired: send what fits, or a window probe.
+    force_send: bool,
+    /// The next SYN-ACK is the first of a simultaneous open, not a retransmission.
+    syn_fresh: bool,
+    /// When we last answered an invalid segment (RFC 5961 §7 throttling).
+    last_oow_ack: Option<Instant>,
+
+    // ---- reliability ----
+    /// One segment timed for an RTT sample when timestamps are off (Karn): its end and when
+    /// it was sent.
+    timed: Option<(SeqNum, Instant)>,
+    /// Consecutive RTO expirations without progress.
+    rto_retries: u32,
+    /// When the oldest unacknowledged segment was first sent, once it had to be retransmitted
+    /// (Linux's `retrans_stamp`): the base of the `retries2` deadline.
+    retrans_stamp: Option<Instant>,
+    /// Whether the SYN (or SYN-ACK) had to be retransmitted (RFC 6298 (5.7)).
+    syn_retransmitted: bool,
+    persist_backoff: u32,
+    last_send: Instant,
+    /// End of the last segment sent shorter than the MSS (Linux's `snd_sml`, for Nagle).
+    snd_sml: SeqNum,
+
+    // ---- loss recovery (RFC 5681 §3.2, RFC 6582) ----
+    dupacks: u32,
+    recover: SeqNum,
+    in_recovery: bool,
+    /// Window inflation during fast recovery, on top of `cc.window()` (cc/mod.rs contract).
+    inflation: i64,
+    /// The largest pipe since `pipe_mark` was acknowledged (was the sender cwnd-limited?).
+    max_pipe: u32,
+    pipe_mark: SeqNum,
+
+    // ---- application ----
+    /// `close()` was called: nobody will read (orphaned connection).
+    orphan: bool,
+    /// A `send` took less than offered: report `Writable` when room opens.
+    send_blocked: bool,
+    /// `Readable` was reported and `recv` has not been called since.
+    readable_signalled: bool,
+}
+
+/// At most this many trace events wait in the queue; later ones are counted as lost.
+const MAX_TRACE_EVENTS: usize = 1024;
+
+/// `end - start` in sequence space, or 0 when `end` is before `start`.
+fn seq_len(start: SeqNum, end: SeqNum) -> u32 {
+    let d = end.diff(start);
+    if d > 0 { d as u32 } else { 0 }
+}
+
+/// Our receive window scale: the smallest shift that lets the largest receive buffer
+/// (`rmem.max`) be advertised, at most 14 (RFC 7323 §2.3). Linux's
+/// `tcp_select_initial_window` gives the same 7 for the default 6 MiB.
+fn wscale_for(cfg: &TcpConfig) -> u8 {
+    let mut shift = 0u8;
+    while shift < 14 && (65_535u64 << shift) < u64::from(cfg.rmem.max) {
+        shift += 1;
+    }
+    shift
+}
+
+/// The send MSS the peer's SYN allows: its MSS option, or the default of RFC 9293 §3.7.1
+/// ("If an MSS Option is not received at connection setup, TCP implementations MUST assume a
+/// default send MSS of 536 (576 - 40) for IPv4"), raised to `min_snd_mss` (Linux
+/// CVE-2019-11479) and cut to what our own path carries.
+fn send_mss(cfg: &TcpConfig, option: Option<u16>, local_mss: u16) -> u16 {
+    option.unwrap_or(cfg.mss_default).max(cfg.min_snd_mss).min(local_mss.max(cfg.min_snd_mss))
+}
+
+/// The RST RFC 9293 §3.10.7.1 sends in answer to `seg` when no connection exists (CLOSED, or
+/// a segment no listener takes), or `None` for a segment that itself carries RST:
+///
+/// > If the ACK bit is off, sequence number zero is used, `<SEQ=0><ACK=SEG.SEQ+SEG.LEN>
+/// > <CTL=RST,ACK>`. If the ACK bit is on, `<SEQ=SEG.ACK><CTL=RST>`.
+pub fn reset_for(seg: &TcpRepr<'_>) -> Option<TcpRepr<'static>> {
+    if seg.flags.contains(TcpFlags::RST) {
+        return None;
+    }
+    let (seq, ack, flags) = if seg.flags.contains(TcpFlags::ACK) {
+        (seg.ack, SeqNum(0), TcpFlags::RST)
+    } else {
+        (SeqNum(0), seg.seq + seg.segment_len(), TcpFlags::RST | TcpFlags::ACK)
+    };
+    Some(TcpRepr {
+        src_port: seg.dst_port,
+        dst_port: seg.src_port,
+        seq,
+        ack,
+        flags,
+        window: 0,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload: &[],
+    })
+}
+
+impl Conn {
+    /// Active open (RFC 9293 §3.10.1): a connection in SYN-SENT whose first `poll_transmit`
+    /// is the SYN.
+    ///
+    /// The SYN offers what a Linux SYN offers: MSS `mtu − 40` (IPv4 and TCP headers), window
+    /// scaling with the shift `rmem.max` needs, SACK-permitted and timestamps, each as the
+    /// config enables it. `iss` comes from the host's [`crate::IsnGenerator`] (RFC 6528).
+    /// `cc` is the congestion controller, built with any MSS (e.g. [`Conn::default_cc`]):
+    /// the engine tells it the negotiated MSS when the handshake completes.
+    ///
+    /// `cfg` must have passed [`TcpConfig::validate`]. The connection gives up with
+    /// [`ConnError::TimedOut`] after `syn_retries` retransmissions (SPEC S5).
+    pub fn connect(
+        now: Instant,
+        cfg: &TcpConfig,
+        tuple: FourTuple,
+        iss: SeqNum,
+        mtu: u16,
+        cc: Box<dyn CongestionControl>,
+    ) -> Conn {
+        let opts = Negotiated {
+            timestamps: cfg.timestamps,
+            sack: cfg.sack,
+            window_scaling: cfg.window_scaling,
+        };
+        let mut conn = Conn::new(now, cfg, tuple, iss, mtu, cc, State::SynSent, opts);
+        conn.timers.set(TimerKind::Establish, now + cfg.syn_timeout());
+        conn
+    }
+
+    /// Passive open: the listener (in the host) got `syn` for `tuple` and hands it over. The
+    /// connection is in SYN-RECEIVED and its first `poll_transmit` is the SYN-ACK.
+    ///
+    /// Options are negotiated as RFC 7323 §2.2, §3.2 and RFC 2018 §2 ask: window scaling,
+    /// timestamps and SACK only when the SYN offered them and the config enables them. The
+    /// SYN-ACK announces our own MSS (`mtu − 40`; RFC 9293 §3.7.1: the MSS option says what
+    /// *we* can receive); segments we send use the smaller of the two. The half-open
+    /// connection is dropped with [`ConnError::TimedOut`] after `synack_retries`
+    /// retransmissions. Data in the SYN is not accepted (no TFO yet; the peer sends it
+    /// again).
+    #[allow(clippy::too_many_arguments)]
+    pub fn accept(
+        now: Instant,
+        cfg: &TcpConfig,
+        tuple: FourTuple,
+        iss: SeqNum,
+        mtu: u16,
+        syn: &TcpRepr<'_>,
+        cc: Box<dyn CongestionControl>,
+    ) -> Conn {
+        let offered = Negotiated {
+            timestamps: cfg.timestamps,
+            sack: cfg.sack,
+            window_scaling: cfg.window_scaling,
+        };
+        let state = State::SynReceived { passive: true };
+        let mut conn = Conn::new(now, cfg, tuple, iss, mtu, cc, state, offered);
+        conn.take_peer_syn(now, syn);
+        conn.timers.set(TimerKind::Establish, now + cfg.synack_timeout());
+        conn
+    }
+
+    /// A congestion controller for `cfg`: the algorithm `cfg.congestion_control` names, or
+    /// the default one when the name is unknown, with Linux's initial window of
+    /// `initial_cwnd` segments.
+    pub fn default_cc(cfg: &TcpConfig) -> Box<dyn CongestionControl> {
+        let factory =
+            cc::factory_by_name(cfg.congestion_control.as_str()).unwrap_or(cc::default_factory());
+        let mss = u32::from(cfg.mss_default);
+        factory.build(mss, cc::initial_window(mss, cfg.initial_cwnd))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        now: Instant,
+        cfg: &TcpConfig,
+        tuple: FourTuple,
+        iss: SeqNum,
+        mtu: u16,
+        cc: Box<dyn CongestionControl>,
+        state: State,
+        opts: Negotiated,
+    ) -> Conn {
+        let local_mss = mtu.saturating_sub(40).max(cfg.min_snd_mss);
+        let wscale = if cfg.window_scaling { wscale_for(cfg) } else { 0 };
+        let last_cc = (cc.window(), cc.ssthresh());
+        Conn {
+            tuple,
+            cfg: *cfg,
+            state,
+            snd: SendSpace {
+                iss,
+                una: iss,
+                nxt: iss,
+                max: iss,
+                wnd: 0,
+                max_wnd: 0,
+                wl1: SeqNum(0),
+                wl2: iss,
+                mss: send_mss(cfg, None, local_mss),
+                wscale: 0,
+                buf: RingBuffer::with_limit(cfg.wmem.default as usize),
+                fin: None,
+            },
+            rcv: RecvSpace {
+                irs: SeqNum(0),
+                nxt: SeqNum(0),
+                adv_right: SeqNum(0),
+                wscale,
+                mss: local_mss,
+                seg_mss: local_mss.min(cfg.mss_default),
+                buf: RingBuffer::with_limit(cfg.rmem.default as usize),
+                asm: Assembler::new(),
+                fin: None,
+                eof: false,
+                sack_trigger: None,
+                quickacks: 0,
+                got_data: false,
+                last_ack_sent: SeqNum(0),
+            },
+            opts,
+            ts_recent: 0,
+            ts_recent_at: now,
+            ts_offset: 0,
+            syn_window: 0,
+            rtt: RttEstimator::from_config(cfg),
+            cc,
+            last_cc,
+            timers: TimerTable::new(),
+            events: VecDeque::new(),
+            tracing: false,
+            stats: ConnStats::default(),
+            ack_now: false,
+            pending_rst: None,
+            rtx_reason: None,
+            fast_rtx: false,
+            force_send: false,
+            syn_fresh: false,
+            last_oow_ack: None,
+            timed: None,
+            rto_retries: 0,
+            retrans_stamp: None,
+            syn_retransmitted: false,
+            persist_backoff: 0,
+            last_send: now,
+            snd_sml: iss,
+            dupacks: 0,
+            recover: iss,
+            in_recovery: false,
+            inflation: 0,
+            max_pipe: 0,
+            pipe_mark: iss,
+            orphan: false,
+            send_blocked: false,
+            readable_signalled: false,
+        }
+    }
+
+    /// Takes the peer's SYN (passive open, or simultaneous open): IRS, RCV.NXT, the peer's
+    /// window and MSS, and the options both sides offered.
+    fn take_peer_syn(&mut self, now: Instant, syn: &TcpRepr<'_>) {
+        self.rcv.irs = syn.seq;
+        self.rcv.nxt = syn.seq + 1u32;
+        self.rcv.last_ack_sent = self.rcv.nxt;
+        let o = &syn.options;
+        // RFC 7323 §2.2: scaling only "if a Window Scale option was received in the initial
+        // <SYN> segment" and we offered it; §2.3: a shift above 14 is used as 14.
+        self.opts.window_scaling &= o.window_scale.is_some();
+        if self.opts.window_scaling {
+            self.snd.wscale = o.window_scale.unwrap_or(0).min(14);
+        } else {
+            self.snd.wscale = 0;
+            self.rcv.wscale = 0;
+        }
+        // RFC 7323 §3.2: timestamps only if both SYNs carry the option.
+        self.opts.timestamps &= o.timestamps.is_some();
+        if let Some(ts) = o.timestamps {
+            self.ts_recent = ts.tsval;
+            self.ts_recent_at = now;
+        }
+        // RFC 2018 §2: SACK only if both sent SACK-permitted.
+        self.opts.sack &= o.sack_permitted;
+        self.snd.mss = send_mss(&self.cfg, o.mss, self.rcv.mss);
+        // RFC 7323 §2.2: "The window field in a segment where the SYN bit is set (i.e., a
+        // <SYN> or <SYN,ACK>) MUST NOT be scaled."
+        self.snd.wnd = u32::from(syn.window);
+        self.snd.max_wnd = self.snd.wnd;
+        self.snd.wl1 = syn.seq;
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Application calls
+    // ------------------------------------------------------------------------------------
+
+    /// Copies as much of `data` as the send buffer takes (its limit is `wmem.default`) and
+    /// returns how much. Data sent before the handshake completes waits for it
+    /// (RFC 9293 §3.10.2). `Err(SendError::Full)` when nothing fit: wait for
+    /// [`Event::Writable`].
+    pub fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
+        match self.state {
+            State::Closed { error: Some(e) } => return Err(SendError::Failed(e)),
+            State::SynSent | State::SynReceived { .. } | State::Established | State::CloseWait
+                if self.snd.fin.is_none() => {}
+            _ => return Err(SendError::Closed),
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = self.snd.buf.push(data);
+        if n < data.len() {
+            self.send_blocked = true;
+        }
+        if n == 0 { Err(SendError::Full) } else { Ok(n) }
+    }
+
+    /// Reads in-order data into `buf` and returns how many bytes; `Ok(0)` at the end of the
+    /// stream (the peer's FIN, after every byte before it). Reading may open the receive
+    /// window enough to announce it (RFC 9293 §3.8.6.2.2; see `output.rs`).
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
+        self.readable_signalled = false;
+        if !self.rcv.buf.is_empty() {
+            let n = self.rcv.buf.pop(buf);
+            self.after_read();
+            return Ok(n);
+        }
+        match self.state {
+            _ if self.rcv.eof => Ok(0),
+            State::Closed { error: Some(e) } => Err(RecvError::Failed(e)),
+            State::Closed { error: None } => Ok(0),
+            _ => Err(RecvError::WouldBlock),
+        }
+    }
+
+    /// Closes our sending side (`shutdown(SHUT_WR)`): a FIN follows the data already
+    /// buffered; the connection goes to FIN-WAIT-1 (or LAST-ACK from CLOSE-WAIT) and can
+    /// still receive (SPEC S9). In SYN-SENT the attempt is abandoned, as Linux does.
+    pub fn shutdown_write(&mut self) {
+        match self.state {
+            // RFC 9293 §3.10.4, CLOSE in SYN-SENT: "Delete the TCB and return".
+            State::SynSent => self.close_with(None),
+            // RFC 9293 §3.10.4: "Queue this until all preceding SENDs have been segmentized,
+            // then form a FIN segment and send it. In any case, enter FIN-WAIT-1 state."
+            State::SynReceived { .. } | State::Established => {
+                self.snd.fin = Some(self.snd.data_end());
+                self.set_state(State::FinWait1);
+            }
+            // "Queue this request until all preceding SENDs have been segmentized; then send
+            // a FIN segment, enter LAST-ACK state."
+            State::CloseWait => {
+                self.snd.fin = Some(self.snd.data_end());
+                self.set_state(State::LastAck);
+            }
+            _ => {}
+        }
+    }
+
+    /// Closes the connection for the application (`close()`): afterwards nothing can be
+    /// read or written. Like Linux (`tcp_close`, RFC 2525 §2.17), unread received data makes
+    /// this an abort with RST; otherwise a FIN follows the buffered data and the orphaned
+    /// connection finishes on its own (FIN-WAIT-2 is bounded by `fin_timeout`, SPEC S11).
+    pub fn close(&mut self, now: Instant) {
+        if matches!(self.state, State::Closed { .. }) {
+            return;
+        }
+        self.orphan = true;
+        if !self.rcv.buf.is_empty() && !matches!(self.state, State::SynSent | State::TimeWait) {
+            self.queue_active_reset();
+            self.close_with(None);
+            return;
+        }
+        self.shutdown_write();
+        if self.state == State::FinWait2 {
+            self.arm_fin_wait2(now);
+        }
+    }
+
+    /// Aborts the connection (RFC 9293 §3.10.5 ABORT): a RST goes out in the states where the
+    /// peer holds state for us (SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT; Linux's
+    /// `tcp_need_reset`), everything queued is dropped, and the connection is CLOSED with
+    /// [`ConnError::Aborted`].
+    pub fn abort(&mut self) {
+        match self.state {
+            State::Closed { .. } => return,
+            State::SynReceived { .. }
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait => self.queue_active_reset(),
+            State::SynSent | State::Closing | State::LastAck | State::TimeWait => {}
+        }
+        self.close_with(Some(ConnError::Aborted));
+    }
+
+    /// Turns Nagle's algorithm off (`TCP_NODELAY`, true) or on (false).
+    pub fn set_nodelay(&mut self, nodelay: bool) {
+        self.cfg.nodelay = nodelay;
+    }
+
+    /// Switches trace events on or off (application events are always reported).
+    pub fn set_tracing(&mut self, on: bool) {
+        self.tracing = on;
+    }
+
+    /// Sets the offset added to our millisecond clock in the timestamps we send. RFC 7323
+    /// §5.4 recommends a random offset per connection so TSval does not reveal the host's
+    /// uptime; the host derives it with a keyed hash. Default 0. Call before the first
+    /// `poll_transmit`.
+    pub fn set_timestamp_offset(&mut self, offset: u32) {
+        self.ts_offset = offset;
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Outputs and accessors
+    // ------------------------------------------------------------------------------------
+
+    /// The next event, application or trace.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must be called next, or `None` when no timer runs (a closed
+    /// connection).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_expiry().map(|(_, at)| at)
+    }
+
+    /// The RFC 9293 state.
+    pub fn state(&self) -> TcpState {
+        self.state.name()
+    }
+
+    /// The error that closed the connection, if it closed on one.
+    pub fn error(&self) -> Option<ConnError> {
+        match self.state {
+            State::Closed { error } => error,
+            _ => None,
+        }
+    }
+
+    /// The 4-tuple.
+    pub fn tuple(&self) -> FourTuple {
+        self.tuple
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &ConnStats {
+        &self.stats
+    }
+
+    /// Bytes received and not yet read (netstat's Recv-Q).
+    pub fn recv_queue(&self) -> usize {
+        self.rcv.buf.len()
+    }
+
+    /// Bytes sent by the application and not yet acknowledged (netstat's Send-Q).
+    pub fn send_queue(&self) -> usize {
+        self.snd.buf.len()
+    }
+
+    /// Room left in the send buffer.
+    pub fn send_capacity(&self) -> usize {
+        self.snd.buf.free()
+    }
+
+    /// The segment size we send: the negotiated MSS less the timestamps option when in use.
+    pub fn effective_mss(&self) -> u16 {
+        let ts = if self.opts.timestamps { 12 } else { 0 };
+        self.snd.mss.saturating_sub(ts).max(1)
+    }
+
+    /// The RTT estimator (SRTT, RTTVAR, RTO).
+    pub fn rtt(&self) -> &RttEstimator {
+        &self.rtt
+    }
+
+    /// The congestion controller.
+    pub fn congestion_control(&self) -> &dyn CongestionControl {
+        &*self.cc
+    }
+
+    /// The timers and their deadlines.
+    pub fn timers(&self) -> &TimerTable {
+        &self.timers
+    }
+
+    /// The peer's send window as last advertised, scaled (SND.WND).
+    pub fn peer_window(&self) -> u32 {
+        self.snd.wnd
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Shared bookkeeping
+    // ------------------------------------------------------------------------------------
+
+    fn set_state(&mut self, to: State) {
+        let from = self.state;
+        self.state = to;
+        if from.name() != to.name() {
+            self.trace(Event::StateChanged { from: from.name(), to: to.name() });
+        }
+    }
+
+    /// Enters CLOSED: every timer stops, unsent data is dropped, the application hears
+    /// `Closed(error)`. Received data stays readable.
+    fn close_with(&mut self, error: Option<ConnError>) {
+        if matches!(self.state, State::Closed { .. }) {
+            return;
+        }
+        self.set_state(State::Closed { error });
+        self.timers.stop_all();
+        self.snd.buf.clear();
+        self.ack_now = false;
+        self.fast_rtx = false;
+        self.push_event(Event::Closed(error));
+    }
+
+    /// A RST that ends the connection from our side: Linux's `tcp_send_active_reset`,
+    /// `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>`.
+    fn queue_active_reset(&mut self) {
+        let ack = (!matches!(self.state, State::SynSent)).then_some(self.rcv.nxt);
+        self.pending_rst = Some(Rst { seq: self.snd.max, ack });
+    }
+
+    fn push_event(&mut self, event: Event) {
+        if event.is_trace() && self.events.len() >= MAX_TRACE_EVENTS {
+            self.stats.events_lost += 1;
+            return;
+        }
+        self.events.push_back(event);
+    }
+
+    fn trace(&mut self, event: Event) {
+        if self.tracing {
+            self.push_event(event);
+        }
+    }
+
+    fn drop_segment(&mut self, reason: DropReason) {
+        self.stats.count_drop(reason);
+        self.trace(Event::Dropped(reason));
+    }
+
+    /// Reports `Readable` once per `recv`.
+    fn signal_readable(&mut self) {
+        if !self.readable_signalled && !self.orphan {
+            self.readable_signalled = true;
+            self.push_event(Event::Readable);
+        }
+    }
+
+    /// Emits a `Cwnd` trace event when the controller's numbers moved.
+    fn note_cc(&mut self) {
+        let now = (self.cc.window(), self.cc.ssthresh());
+        if now != self.last_cc {
+            self.last_cc = now;
+            self.trace(Event::Cwnd { cwnd: now.0, ssthresh: now.1 });
+        }
+    }
+
+    /// Our timestamp clock: milliseconds since the epoch plus the offset (RFC 7323 §5.4:
+    /// between 1 ms and 1 s per tick; Linux uses 1 ms).
+    fn ts_now(&self, now: Instant) -> u32 {
+        ((now.as_nanos() / 1_000_000) as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Arms the FIN-WAIT-2 timer of an orphaned connection: Linux's `tcp_fin_time`,
+    /// max(`fin_timeout`, 3.5·RTO) (SPEC S11).
+    fn arm_fin_wait2(&mut self, now: Instant) {
+        let after = self.cfg.fin_wait2_time(self.rtt.rto());
+        self.timers.set(TimerKind::FinWait2, now + after);
+    }
+}

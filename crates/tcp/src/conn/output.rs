@@ -1,0 +1,442 @@
+//! Choosing and building the segments a connection sends: `poll_transmit`.
+//!
+//! Priority, one segment per call:
+//!
+//! 1. a RST owed (an unacceptable ACK in SYN-SENT, `abort`, `close` with unread data);
+//! 2. the SYN or SYN-ACK, while SND.NXT is at the ISS (first send, or after its timer expired);
+//! 3. data and FIN: a fast retransmission first, then from SND.NXT within
+//!    min(cwnd, peer window) (SPEC S14), cut at the MSS less the options, held back by
+//!    Nagle's algorithm and sender SWS avoidance;
+//! 4. a pure ACK (an ACK owed and no data to carry it), or a zero-window probe.
+//!
+//! Every segment but a RST and a SYN carries ACK, our receive window and, when negotiated,
+//! timestamps and SACK blocks.
+
+use ustack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
+
+use super::{Conn, Event, RetransmitReason, Rst, State, seq_len};
+use crate::{Instant, TimerKind};
+
+/// What the data path decided to send.
+#[derive(Debug, Clone, Copy)]
+struct DataSegment {
+    seq: SeqNum,
+    len: u32,
+    fin: bool,
+    /// `Some` when the segment is sent again.
+    reason: Option<RetransmitReason>,
+    /// Whether SND.NXT moves past it (false for a fast retransmission at SND.UNA).
+    advance: bool,
+}
+
+impl Conn {
+    /// The next segment to send, or `None` when there is nothing to send now. Call it after
+    /// every input until it returns `None`.
+    ///
+    /// The payload borrows the send buffer when its bytes are contiguous there, else it is
+    /// copied into `scratch`; it is never longer than `scratch.len()` (pass at least the MSS).
+    /// Headers and checksum are the caller's: emit the returned [`TcpRepr`] with the
+    /// connection's addresses.
+    #[must_use]
+    pub fn poll_transmit<'a>(
+        &'a mut self,
+        now: Instant,
+        scratch: &'a mut [u8],
+    ) -> Option<TcpRepr<'a>> {
+        if let Some(rst) = self.pending_rst.take() {
+            self.stats.segments_out += 1;
+            return Some(self.rst_segment(rst));
+        }
+        if matches!(self.state, State::Closed { .. }) {
+            return None;
+        }
+        if self.snd.nxt == self.snd.iss {
+            return Some(self.syn_segment(now));
+        }
+        if let Some(d) = self.choose_data(now, scratch.len()) {
+            return Some(self.data_segment(now, d, scratch));
+        }
+        if core::mem::take(&mut self.force_send) {
+            // RFC 9293 §3.8.6.1: "The sending TCP must regularly retransmit to the receiving
+            // TCP even when the window is zero". Like Linux (`tcp_xmit_probe_skb`: "Use a
+            // previous sequence. This should cause the other end to send an ack.") the probe
+            // carries SND.UNA − 1 and no data, so it never counts as data in flight.
+            let seq = self.snd.una - 1u32;
+            self.stats.retransmits += 1;
+            self.trace(Event::Retransmit { reason: RetransmitReason::Probe, seq, len: 0 });
+            return Some(self.ack_segment(now, seq));
+        }
+        if self.ack_now {
+            let seq = self.snd.max;
+            return Some(self.ack_segment(now, seq));
+        }
+        None
+    }
+
+    /// The data segment to send next, if any (RFC 9293 §3.7.4, §3.8.6.2.1, RFC 5681).
+    fn choose_data(&mut self, now: Instant, scratch_len: usize) -> Option<DataSegment> {
+        if !matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) || self.snd.una == self.snd.iss
+        {
+            return None;
+        }
+        let options = self.segment_options(now);
+        let max_payload = self.max_payload(&options).min(scratch_len as u32);
+        let data_end = self.snd.data_end();
+
+        if core::mem::take(&mut self.fast_rtx) && self.snd.una < self.snd.max {
+            // RFC 5681 §3.2 step 3 / RFC 6582 §3.2 step 3: retransmit the first
+            // unacknowledged segment, whatever the windows say.
+            let seq = self.snd.una;
+            let len = seq_len(seq, data_end.min(self.snd.max)).min(max_payload);
+            let fin = self.snd.fin.is_some_and(|f| seq + len == f && self.snd.max == f + 1u32);
+            let reason = Some(RetransmitReason::FastRetransmit);
+            return Some(DataSegment { seq, len, fin, reason, advance: false });
+        }
+
+        let seq = self.snd.nxt;
+        let unsent = seq_len(seq, data_end);
+        let fin_pending = self.snd.fin.is_some_and(|f| seq <= f);
+        if unsent == 0 && !fin_pending {
+            return None;
+        }
+        let retransmission = seq < self.snd.max;
+        let pipe = self.snd.pipe();
+        let wnd_avail = seq_len(seq, self.snd.una + self.snd.wnd);
+        let mut cwnd_avail = self.usable_cwnd().saturating_sub(pipe);
+        if let Some(segments) = self.cfg.max_flight_segments {
+            // SPEC S18: at most this many segments in flight (stop-and-wait with 1).
+            let cap = segments.saturating_mul(u32::from(self.effective_mss()));
+            cwnd_avail = cwnd_avail.min(cap.saturating_sub(pipe));
+        }
+        let len = unsent.min(max_payload).min(wnd_avail).min(cwnd_avail);
+        // The FIN rides on the segment that carries the last byte. Like Linux
+        // (`tcp_cwnd_test`: "Don't be strict about the congestion window for the final
+        // FIN"), a bare FIN goes out whatever the windows.
+        let fin = fin_pending && len == unsent;
+        let force = self.force_send;
+        if len == 0 && !fin {
+            if unsent > 0 && pipe == 0 {
+                self.arm_persist(now);
+            }
+            return None;
+        }
+        if !retransmission && !fin && len < max_payload && !force {
+            // Nagle, RFC 9293 §3.7.4: "If there is unacknowledged data (i.e., SND.NXT >
+            // SND.UNA), then the sending TCP endpoint buffers all user data (regardless of
+            // the PSH bit) until the outstanding data has been acknowledged or until the TCP
+            // endpoint can send a full-sized segment (Eff.snd.MSS bytes)." As Linux
+            // (`tcp_minshall_check`), only an unacknowledged *small* segment holds the next
+            // one back (Minshall's variant): the tail of a large write goes out at once
+            // instead of waiting a round trip (or a delayed ACK) behind full segments.
+            let small_unacked = self.snd_sml > self.snd.una;
+            let nagle_ok = self.cfg.nodelay || pipe == 0 || !small_unacked;
+            // Sender SWS avoidance, RFC 9293 §3.8.6.2.1: send "(2) if data is pushed and all
+            // queued data can be sent now" or "(3) if at least a fraction Fs of the maximum
+            // window can be sent now", with Fs = 1/2.
+            let sws_ok = len == unsent || len >= self.snd.max_wnd / 2;
+            if !(nagle_ok && sws_ok) {
+                if pipe == 0 {
+                    // Nothing in flight, so no ACK will come: the persist timer is the
+                    // override timeout of §3.8.6.2.1 (4).
+                    self.arm_persist(now);
+                }
+                return None;
+            }
+        }
+        self.force_send = false;
+        let reason = retransmission.then(|| self.rtx_reason.unwrap_or(RetransmitReason::Rto));
+        Some(DataSegment { seq, len, fin, reason, advance: true })
+    }
+
+    /// Builds a data segment (and does the sender's bookkeeping: SND.NXT, the timers, RTT
+    /// timing, events). The payload is taken last, borrowing the send buffer or `scratch`.
+    fn data_segment<'a>(
+        &'a mut self,
+        now: Instant,
+        d: DataSegment,
+        scratch: &'a mut [u8],
+    ) -> TcpRepr<'a> {
+        let options = self.segment_options(now);
+        let seg_len = d.len + u32::from(d.fin);
+        let mut flags = TcpFlags::ACK;
+        if d.len > 0 && d.seq + d.len == self.snd.data_end() {
+            flags |= TcpFlags::PSH;
+        }
+        if d.fin {
+            flags |= TcpFlags::FIN;
+        }
+        match d.reason {
+            Some(reason) => {
+                self.stats.retransmits += 1;
+                self.trace(Event::Retransmit { reason, seq: d.seq, len: seg_len });
+                // Karn (RFC 6298 §3): "RTT samples MUST NOT be made using segments that
+                // were retransmitted".
+                self.timed = None;
+            }
+            None => {
+                // RFC 5681 §4.1: restart from at most the initial window after an idle
+                // period longer than the RTO.
+                if self.snd.pipe() == 0 && now - self.last_send > self.rtt.rto() {
+                    self.cc.on_idle_restart(now);
+                    self.note_cc();
+                }
+                if !self.opts.timestamps && self.timed.is_none() && d.len > 0 {
+                    self.timed = Some((d.seq + seg_len, now));
+                }
+                if d.len < self.max_payload(&options) {
+                    self.snd_sml = d.seq + d.len;
+                }
+            }
+        }
+        if d.advance {
+            self.snd.nxt = d.seq + seg_len;
+            if self.snd.max < self.snd.nxt {
+                self.snd.max = self.snd.nxt;
+            }
+            self.max_pipe = self.max_pipe.max(self.snd.pipe());
+        }
+        if seg_len > 0 {
+            // RFC 6298 (5.1): "Every time a packet containing data is sent (including a
+            // retransmission), if the timer is not running, start it running so that it will
+            // expire after RTO seconds".
+            if !self.timers.is_armed(TimerKind::Retransmit) {
+                self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+            }
+            self.timers.stop(TimerKind::Persist);
+        }
+        self.last_send = now;
+        let window = self.window_field();
+        self.on_ack_sent();
+        self.stats.segments_out += 1;
+        let offset = seq_len(self.snd.data_start(), d.seq) as usize;
+        let len = d.len as usize;
+        let header = TcpRepr {
+            src_port: self.tuple.local.port(),
+            dst_port: self.tuple.remote.port(),
+            seq: d.seq,
+            ack: self.rcv.nxt,
+            flags,
+            window,
+            urgent: 0,
+            options,
+            payload: &[],
+        };
+        let this: &'a Conn = self;
+        let (a, b) = this.snd.buf.peek(offset, len);
+        let payload: &'a [u8] = if b.is_empty() {
+            a
+        } else {
+            let (first, rest) = scratch.split_at_mut(a.len());
+            first.copy_from_slice(a);
+            rest[..b.len()].copy_from_slice(b);
+            &scratch[..a.len() + b.len()]
+        };
+        TcpRepr { payload, ..header }
+    }
+
+    /// The SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED, and its retransmissions).
+    fn syn_segment(&mut self, now: Instant) -> TcpRepr<'static> {
+        let synack = !matches!(self.state, State::SynSent);
+        let fresh = core::mem::take(&mut self.syn_fresh);
+        if self.snd.max != self.snd.iss && !fresh {
+            self.stats.retransmits += 1;
+            self.syn_retransmitted = true;
+            self.timed = None;
+            let reason = RetransmitReason::SynRetry;
+            self.trace(Event::Retransmit { reason, seq: self.snd.iss, len: 1 });
+        } else if fresh {
+            // The SYN-ACK of a simultaneous open resends our SYN's sequence number: Karn.
+            self.timed = None;
+        } else {
+            // Timed even when timestamps are offered: the peer may not take them, and a
+            // TSecr of 0 gives no sample (Linux ignores it too).
+            self.timed = Some((self.snd.iss + 1u32, now));
+        }
+        // RFC 7323 §2.2: the window of a SYN is never scaled.
+        let window = self.rcv.buf.free().min(65_535) as u16;
+        self.syn_window = window;
+        let options = TcpOptions {
+            mss: Some(self.rcv.mss),
+            window_scale: self.opts.window_scaling.then_some(self.rcv.wscale),
+            sack_permitted: self.opts.sack,
+            timestamps: self.opts.timestamps.then(|| Timestamps {
+                tsval: self.ts_now(now),
+                tsecr: if synack { self.ts_recent } else { 0 },
+            }),
+            ..TcpOptions::default()
+        };
+        let mut flags = TcpFlags::SYN;
+        let mut ack = SeqNum(0);
+        if synack {
+            flags |= TcpFlags::ACK;
+            ack = self.rcv.nxt;
+            let right = self.rcv.nxt + u32::from(window);
+            if self.rcv.adv_right < right {
+                self.rcv.adv_right = right;
+            }
+            self.on_ack_sent();
+        }
+        self.snd.nxt = self.snd.iss + 1u32;
+        if self.snd.max < self.snd.nxt {
+            self.snd.max = self.snd.nxt;
+        }
+        if !self.timers.is_armed(TimerKind::Retransmit) {
+            self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+        }
+        self.last_send = now;
+        self.stats.segments_out += 1;
+        TcpRepr {
+            src_port: self.tuple.local.port(),
+            dst_port: self.tuple.remote.port(),
+            seq: self.snd.iss,
+            ack,
+            flags,
+            window,
+            urgent: 0,
+            options,
+            payload: &[],
+        }
+    }
+
+    /// A segment with no data: an ACK, or a window probe.
+    fn ack_segment(&mut self, now: Instant, seq: SeqNum) -> TcpRepr<'static> {
+        let options = self.segment_options(now);
+        let window = self.window_field();
+        self.on_ack_sent();
+        self.stats.segments_out += 1;
+        TcpRepr {
+            src_port: self.tuple.local.port(),
+            dst_port: self.tuple.remote.port(),
+            seq,
+            ack: self.rcv.nxt,
+            flags: TcpFlags::ACK,
+            window,
+            urgent: 0,
+            options,
+            payload: &[],
+        }
+    }
+
+    fn rst_segment(&self, rst: Rst) -> TcpRepr<'static> {
+        let mut flags = TcpFlags::RST;
+        if rst.ack.is_some() {
+            flags |= TcpFlags::ACK;
+        }
+        TcpRepr {
+            src_port: self.tuple.local.port(),
+            dst_port: self.tuple.remote.port(),
+            seq: rst.seq,
+            ack: rst.ack.unwrap_or(SeqNum(0)),
+            flags,
+            window: 0,
+            urgent: 0,
+            options: TcpOptions::default(),
+            payload: &[],
+        }
+    }
+
+    /// Timestamps (RFC 7323 §3.2: "MUST be sent in every non-<RST> segment" once
+    /// negotiated) and SACK blocks while out-of-order data is held (RFC 2018 §4; three
+    /// blocks beside timestamps, RFC 2018 §3).
+    fn segment_options(&self, now: Instant) -> TcpOptions {
+        let mut options = TcpOptions::default();
+        if self.opts.timestamps {
+            options.timestamps =
+                Some(Timestamps { tsval: self.ts_now(now), tsecr: self.ts_recent });
+        }
+        if self.opts.sack && self.rcv.asm.range_count() > 0 {
+            let max = if self.opts.timestamps { 3 } else { 4 };
+            options.sack_blocks =
+                self.rcv.asm.sack_blocks(self.rcv.nxt, self.rcv.sack_trigger, max);
+        }
+        options
+    }
+
+    /// Payload that fits beside `options` in one segment: RFC 9293 §3.7.1, Eff.snd.MSS is the
+    /// MSS less the TCP options (RFC 6691).
+    fn max_payload(&self, options: &TcpOptions) -> u32 {
+        let opts = options.buffer_len() as u32;
+        u32::from(self.snd.mss).saturating_sub(opts).max(1)
+    }
+
+    /// cwnd plus the fast-recovery inflation (cc/mod.rs: "The usable window is `window() +
+    /// adjustment`, never below zero").
+    pub(super) fn usable_cwnd(&self) -> u32 {
+        let w = i64::from(self.cc.window()) + self.inflation;
+        w.clamp(0, i64::from(u32::MAX)) as u32
+    }
+
+    /// The window field for a non-SYN segment, moving the advertised right edge.
+    ///
+    /// RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): "keep RCV.NXT+RCV.WND fixed until the
+    /// reduction satisfies: RCV.BUFF - RCV.USER - RCV.WND >= min( Fr * RCV.BUFF, Eff.snd.MSS )"
+    /// with Fr = 1/2: the window opens only by at least half the buffer or a segment. And the
+    /// right edge never moves left (§3.8.6.2.2, "shrinking the window" is strongly
+    /// discouraged): a window that the scale factor cannot express exactly is rounded up
+    /// when it keeps the old edge, down when it opens a new one.
+    fn window_field(&mut self) -> u16 {
+        let ws = u32::from(self.rcv.wscale);
+        let max = 65_535u32 << ws;
+        let free = (self.rcv.buf.free() as u64).min(u64::from(max)) as u32;
+        let cur = self.rcv.adv_wnd();
+        let threshold = (self.rcv.buf.limit() as u32 / 2).min(u32::from(self.rcv.seg_mss)).max(1);
+        let field = if free >= cur.saturating_add(threshold) {
+            free >> ws
+        } else {
+            cur.div_ceil(1 << ws).min(65_535)
+        };
+        let right = self.rcv.nxt + (field << ws);
+        if self.rcv.adv_right < right {
+            self.rcv.adv_right = right;
+        }
+        field as u16
+    }
+
+    /// Every segment with ACK acknowledges RCV.NXT: the delayed ACK is no longer owed.
+    fn on_ack_sent(&mut self) {
+        if self.rcv.last_ack_sent != self.rcv.nxt && self.rcv.quickacks > 0 {
+            self.rcv.quickacks -= 1;
+        }
+        self.ack_now = false;
+        self.timers.stop(TimerKind::DelayedAck);
+        self.rcv.last_ack_sent = self.rcv.nxt;
+        self.rcv.sack_trigger = None;
+    }
+
+    /// Starts the persist timer when the peer's window keeps data back and nothing in flight
+    /// will bring an ACK (RFC 9293 §3.8.6.1). Backs off like the RTO.
+    fn arm_persist(&mut self, now: Instant) {
+        if self.timers.is_armed(TimerKind::Persist) || self.timers.is_armed(TimerKind::Retransmit) {
+            return;
+        }
+        let base = self.rtt.base_rto();
+        let backed = base.saturating_mul(1u32 << self.persist_backoff.min(16));
+        self.timers.set(TimerKind::Persist, now + backed.min(self.rtt.rto_max()));
+    }
+
+    /// After the application read: announce the window if it opened enough. Linux's rule
+    /// (`tcp_cleanup_rbuf`): when the window last advertised is at most half the buffer and
+    /// the new one would be at least twice as large, ACK now rather than wait for data.
+    pub(super) fn after_read(&mut self) {
+        if !matches!(self.state, State::Established | State::FinWait1 | State::FinWait2)
+            || self.rcv.eof
+        {
+            return;
+        }
+        let cur = self.rcv.adv_wnd();
+        let limit = self.rcv.buf.limit() as u32;
+        let free = self.rcv.buf.free() as u32;
+        let threshold = (limit / 2).min(u32::from(self.rcv.seg_mss)).max(1);
+        let opens = free >= cur.saturating_add(threshold);
+        if opens && cur.saturating_mul(2) <= limit && free >= cur.saturating_mul(2) {
+            self.ack_now = true;
+        }
+    }
+}

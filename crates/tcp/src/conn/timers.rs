@@ -1,0 +1,107 @@
+//! What each timer of SPEC S21 does when it fires: `handle_timeout`.
+
+use super::{Conn, ConnError, Event, RetransmitReason, State};
+use crate::cc::CongestionEvent;
+use crate::{Instant, TimerKind};
+
+impl Conn {
+    /// Fires every timer due at `now` (deadline at or before it), earliest first. Call it
+    /// when [`Conn::poll_timeout`]'s deadline has passed, then the outputs.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(kind) = self.timers.pop_expired(now) {
+            if matches!(self.state, State::Closed { .. }) {
+                break;
+            }
+            self.trace(Event::TimerFired(kind));
+            match kind {
+                TimerKind::Establish => self.on_establish_timeout(),
+                TimerKind::Retransmit => self.on_rto(now),
+                TimerKind::DelayedAck => self.ack_now = true,
+                TimerKind::Persist => self.on_persist(now),
+                TimerKind::Keepalive => {}
+                // SPEC S11: an orphaned connection whose peer never sends its FIN is closed
+                // after `fin_timeout`. Linux turns it into a FIN-WAIT-2 timewait socket that
+                // expires silently; no RST.
+                TimerKind::FinWait2 => self.close_with(None),
+                // RFC 9293 §3.10.8: "If the time-wait timeout expires on a connection, delete
+                // the TCB, enter the CLOSED state, and return."
+                TimerKind::TimeWait => self.close_with(None),
+            }
+        }
+    }
+
+    /// The handshake took too long: SYN-SENT after `syn_retries` retransmissions (SPEC S5:
+    /// "after the retry limit `connect()` fails with a timeout error"), SYN-RECEIVED after
+    /// `synack_retries`.
+    fn on_establish_timeout(&mut self) {
+        if matches!(self.state, State::SynSent | State::SynReceived { .. }) {
+            self.close_with(Some(ConnError::TimedOut));
+        }
+    }
+
+    /// The retransmission timer expired: RFC 6298 §5.4–5.6.
+    fn on_rto(&mut self, now: Instant) {
+        if self.snd.una == self.snd.iss {
+            // The SYN or SYN-ACK (SPEC S5): resend it with the doubled RTO; the Establish
+            // timer bounds the attempts.
+            self.rtt.backoff();
+            self.snd.nxt = self.snd.iss;
+            self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+            return;
+        }
+        if self.snd.una == self.snd.max {
+            return;
+        }
+        // SPEC S17 / RFC 9293 §3.8.3 R2: give up once the retransmissions have lasted longer
+        // than `retries2` doublings from rto_min would (Linux `retransmits_timed_out`),
+        // counted from when the oldest outstanding segment was sent (approximated by when
+        // the timer that just expired was armed).
+        let stamp = *self.retrans_stamp.get_or_insert(Instant::from_nanos(
+            now.as_nanos().saturating_sub(self.rtt.rto().as_nanos() as u64),
+        ));
+        let limit =
+            if self.orphan { self.cfg.orphan_timeout() } else { self.cfg.retries2_timeout() };
+        if now - stamp >= limit {
+            self.close_with(Some(ConnError::TimedOut));
+            return;
+        }
+        // RFC 5681 §3.1 (the controller sets ssthresh and cwnd), RFC 6582 §3.2 step 4:
+        // "After a retransmit timeout, record the highest sequence number transmitted in the
+        // variable recover, and exit the fast recovery procedure if applicable."
+        let event = if self.rto_retries == 0 {
+            CongestionEvent::Timeout
+        } else {
+            CongestionEvent::RepeatedTimeout
+        };
+        self.cc.on_congestion_event(now, event, self.snd.flight());
+        self.in_recovery = false;
+        self.inflation = 0;
+        self.dupacks = 0;
+        self.recover = self.snd.max;
+        self.note_cc();
+        // (5.4) "Retransmit the earliest segment that has not been acknowledged by the TCP
+        // receiver": go back to SND.UNA, the window now allows one segment.
+        // (5.5) "The host MUST set RTO <- RTO * 2 ("back off the timer")".
+        // (5.6) "Start the retransmission timer, such that it expires after RTO seconds (for
+        // the value of RTO after the doubling operation)."
+        self.rtt.backoff();
+        self.rto_retries += 1;
+        self.snd.nxt = self.snd.una;
+        self.timed = None;
+        self.fast_rtx = false;
+        self.rtx_reason = Some(RetransmitReason::Rto);
+        self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+    }
+
+    /// The persist timer (RFC 9293 §3.8.6.1; SPEC S19): the peer's window keeps our data
+    /// back and nothing is in flight. Send what fits, or a zero-window probe, and back off.
+    fn on_persist(&mut self, now: Instant) {
+        if matches!(self.state, State::TimeWait | State::FinWait2) {
+            return;
+        }
+        self.force_send = true;
+        self.persist_backoff = self.persist_backoff.saturating_add(1);
+        let backed = self.rtt.base_rto().saturating_mul(1u32 << self.persist_backoff.min(16));
+        self.timers.set(TimerKind::Persist, now + backed.min(self.rtt.rto_max()));
+    }
+}
