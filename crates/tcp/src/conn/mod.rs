@@ -512,6 +512,7 @@ impl Conn {
         self.rcv.irs = syn.seq;
         self.rcv.nxt = syn.seq + 1u32;
         self.rcv.last_ack_sent = self.rcv.nxt;
+        self.rcv.adv_right = self.rcv.nxt;
         let o = &syn.options;
         // RFC 7323 §2.2: scaling only "if a Window Scale option was received in the initial
         // <SYN> segment" and we offered it; §2.3: a shift above 14 is used as 14.

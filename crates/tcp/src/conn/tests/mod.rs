@@ -17,7 +17,9 @@ use ustack_wire::{SeqNum, TcpFlags, TcpRepr};
 use super::*;
 use crate::script::{self, Direction, Line, SeqBase, When};
 
+mod data;
 mod handshake;
+mod transfer;
 
 /// Our ISS in every script (relative numbers count from it).
 const LOCAL_ISS: SeqNum = SeqNum(1_000_000);

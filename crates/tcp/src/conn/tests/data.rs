@@ -1,0 +1,352 @@
+//! Established data: SPEC S14 (segmentation), S15 (reassembly, duplicates), S17 (RTO),
+//! S19 (windows), S21 (delayed ACK), Nagle.
+
+use super::*;
+use crate::BufferSizes;
+
+#[test]
+fn s14_segments_are_cut_at_mss() {
+    // The peer's MSS is 1000 (no timestamps): a 3500-byte write leaves as 1000, 1000, 1000
+    // and 500 bytes, PSH on the last. The initial window (10 segments) and the peer's window
+    // (65535) allow all of it at once. Linux's Nagle (Minshall) lets the short tail go:
+    // no short segment is unacknowledged.
+    let mut s = Script::established_client(cfg());
+    s.send(3500);
+    s.run(
+        "
+        +0 > . 1:1001(1000) ack 1
+        +0 > . 1001:2001(1000) ack 1
+        +0 > . 2001:3001(1000) ack 1
+        +0 > P. 3001:3501(500) ack 1
+        +0.1 < . 1:1(0) ack 3501 win 65535
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.send_queue(), 0);
+    assert_eq!(s.conn.stats().bytes_acked, 3500);
+}
+
+#[test]
+fn s14_timestamps_take_twelve_bytes_of_the_mss() {
+    // RFC 9293 §3.7.1 / RFC 6691: the MSS option excludes TCP options, so with timestamps a
+    // 1460-byte MSS carries 1448 bytes.
+    let mut s = Script::client(cfg());
+    s.run(
+        "
+        0    > S 0:0(0)
+        +0.1 < S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 5 ecr 0,nop,wscale 0>
+        +0   > . 1:1(0) ack 1 <nop,nop,TS val 100 ecr 5>
+        ",
+    );
+    s.send(2000);
+    s.run(
+        "
+        +0 > . 1:1449(1448) ack 1 <nop,nop,TS val 100 ecr 5>
+        +0 > P. 1449:2001(552) ack 1 <nop,nop,TS val 100 ecr 5>
+        ",
+    );
+    s.done();
+}
+
+#[test]
+fn s14_flight_is_limited_by_cwnd_and_peer_window() {
+    // SPEC S14/S20: at most min(cwnd, peer window) in flight. The initial window is 10
+    // segments (RFC 6928, Linux TCP_INIT_CWND).
+    let mut s = Script::established_client(cfg());
+    s.send(12_000);
+    for i in 0..10 {
+        s.run(&format!("+0 > . {}:{}(1000) ack 1", 1 + i * 1000, 1001 + i * 1000));
+    }
+    s.done();
+    // An ACK for two segments: slow start grows cwnd by 2000 bytes to 12 segments, so
+    // cwnd would let 4000 more bytes go; but the peer's window now ends at 2001 + 9000 =
+    // 11001, which allows one segment.
+    s.run(
+        "
+        +0.1 < . 1:1(0) ack 2001 win 9000
+        +0   > . 10001:11001(1000) ack 1
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.congestion_control().window(), 12_000);
+    s.run(
+        "
+        +0.1 < . 1:1(0) ack 11001 win 65535
+        +0   > P. 11001:12001(1000) ack 1
+        ",
+    );
+    s.done();
+}
+
+#[test]
+fn nagle_holds_a_small_segment_behind_an_unacknowledged_small_one() {
+    // RFC 9293 §3.7.4 (with Linux's Minshall variant): while a short segment is
+    // unacknowledged, the next short one waits for its ACK.
+    let mut s = Script::established_client(cfg());
+    s.send(100);
+    s.run("+0 > P. 1:101(100) ack 1");
+    s.send(100);
+    s.send(100);
+    s.done();
+    s.run(
+        "
+        +0.1 < . 1:1(0) ack 101 win 65535
+        +0   > P. 101:301(200) ack 1
+        ",
+    );
+    s.done();
+    // TCP_NODELAY: no holding back.
+    s.conn.set_nodelay(true);
+    s.send(10);
+    s.send(10);
+    s.run(
+        "
+        +0 > P. 301:311(10) ack 1
+        +0 > P. 311:321(10) ack 1
+        ",
+    );
+    s.done();
+}
+
+#[test]
+fn s15_out_of_order_reassembled_and_acked() {
+    // RFC 5681 §4.2: an out-of-order segment is answered at once with a duplicate ACK, and
+    // with SACK (RFC 2018 §4) its block comes first; the segment that fills the hole is
+    // ACKed at once and the data is delivered in order.
+    let mut s =
+        Script::server(cfg(), "0 < S 0:0(0) win 65535 <mss 1000,sackOK,nop,nop,nop,wscale 7>");
+    s.run(
+        "
+        0    > S. 0:0(0) ack 1 <mss 1460,sackOK,nop,wscale 7>
+        +0.1 < . 1:1(0) ack 1 win 512
+        +0   < P. 1001:2001(1000) ack 1 win 512
+        +0   > . 1:1(0) ack 1 <nop,nop,sack 1001:2001>
+        +0   < P. 3001:4001(1000) ack 1 win 512
+        +0   > . 1:1(0) ack 1 <nop,nop,sack 3001:4001 1001:2001>
+        +0   < P. 2001:3001(1000) ack 1 win 512
+        +0   > . 1:1(0) ack 1 <nop,nop,sack 1001:4001>
+        +0   < P. 1:1001(1000) ack 1 win 512
+        +0   > . 1:1(0) ack 4001
+        ",
+    );
+    s.done();
+    assert_eq!(s.recv_all(), 4000);
+    assert_eq!(s.conn.stats().bytes_received, 4000);
+}
+
+#[test]
+fn s15_duplicate_is_dropped_and_reacked() {
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < P. 1:1001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 1001
+        +0.1 < P. 1:1001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 1001
+        +0   < P. 501:1501(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 1501
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.stats().dropped(DropReason::OutOfWindow), 1);
+    assert_eq!(s.recv_all(), 1500);
+}
+
+#[test]
+fn s15_reassembly_is_bounded() {
+    // max_reassembly_segments = 1: a second hole is refused, counted, and ACKed; the peer's
+    // retransmission fills in later.
+    let c = TcpConfig { max_reassembly_segments: 1, ..cfg() };
+    let mut s = Script::server(c, "0 < S 0:0(0) win 65535 <mss 1000>");
+    s.run(
+        "
+        0    > S. 0:0(0) ack 1
+        +0.1 < . 1:1(0) ack 1 win 65535
+        +0   < . 1001:2001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 1
+        +0   < . 3001:4001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 1
+        +0   < . 2001:3001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 1
+        +0   < . 1:1001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 3001
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.stats().dropped(DropReason::ReassemblyFull), 1);
+    assert_eq!(s.recv_all(), 3000);
+}
+
+#[test]
+fn s17_rto_backoff_then_give_up() {
+    // The handshake measured 100 ms: RTO = SRTT + max(4·RTTVAR, rto_min) = 100 + 200 ms.
+    // Unanswered, the segment is sent again after 0.3, 0.6, 1.2, 2.4, 4.8 s (RFC 6298 (5.5));
+    // with retries2 = 5 the connection gives up once 5 doublings from rto_min (12.6 s) have
+    // passed since the first transmission: at the expiry 9.6 s after the last one.
+    let c = TcpConfig { retries2: 5, retries1: 3, ..cfg() };
+    assert_eq!(c.retries2_timeout(), Duration::from_millis(12_600));
+    let mut s = Script::established_client(c);
+    assert_eq!(s.conn.rtt().rto(), Duration::from_millis(300));
+    s.send(1000);
+    s.run(
+        "
+        +0   > P. 1:1001(1000) ack 1
+        +0.3 > P. 1:1001(1000) ack 1
+        +0.6 > P. 1:1001(1000) ack 1
+        +1.2 > P. 1:1001(1000) ack 1
+        +2.4 > P. 1:1001(1000) ack 1
+        +4.8 > P. 1:1001(1000) ack 1
+        ",
+    );
+    s.wait_until(18.99);
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Established);
+    s.wait_until(19.0);
+    s.done();
+    assert_eq!(s.event_at(Event::Closed(Some(ConnError::TimedOut))), Some(secs(19.0)));
+    let rtos = s
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Retransmit { reason: RetransmitReason::Rto, .. }))
+        .count();
+    assert_eq!(rtos, 5);
+    // RFC 5681 §3.1: after the timeout cwnd is one segment.
+    assert!(s.events.iter().any(|(_, e)| matches!(e, Event::Cwnd { cwnd: 1000, .. })));
+}
+
+#[test]
+fn s17_rto_go_back_n_and_cwnd_one_segment() {
+    // Three segments lost: the RTO resends the first (cwnd = 1 segment, RFC 5681 §3.1);
+    // its ACK opens cwnd to 2 and the next two follow.
+    let mut s = Script::established_client(cfg());
+    s.send(3000);
+    s.run(
+        "
+        +0   > . 1:1001(1000) ack 1
+        +0   > . 1001:2001(1000) ack 1
+        +0   > P. 2001:3001(1000) ack 1
+        +0.3 > . 1:1001(1000) ack 1
+        +0.1 < . 1:1(0) ack 1001 win 65535
+        +0   > . 1001:2001(1000) ack 1
+        +0   > P. 2001:3001(1000) ack 1
+        +0.1 < . 1:1(0) ack 3001 win 65535
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.timers().get(TimerKind::Retransmit), None);
+}
+
+#[test]
+fn s21_delayed_ack_after_quick_acks() {
+    // Quick-ACK mode first (Linux: rcv window / (2·MSS) segments, here 6000 / 2000 = 3),
+    // then RFC 9293 §3.8.6.3: a lone segment is ACKed after the delayed-ACK timeout (40 ms,
+    // delack_min), a second full-sized segment at once. Reading opens the window: announced
+    // at once when it doubles (Linux `tcp_cleanup_rbuf`).
+    let c = TcpConfig { rmem: BufferSizes { min: 4096, default: 6000, max: 6_291_456 }, ..cfg() };
+    let mut s = Script::server(c, "0 < S 0:0(0) win 65535 <mss 1000>");
+    s.run(
+        "
+        0    > S. 0:0(0) ack 1 win 6000
+        +0.1 < . 1:1(0) ack 1 win 65535
+        +0.1 < . 1:1001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 1001 win 5000
+        +0.1 < . 1001:2001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 2001 win 4000
+        +0.1 < . 2001:3001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 3001 win 3000
+        ",
+    );
+    assert_eq!(s.recv_all(), 3000);
+    s.run(
+        "
+        +0    > . 1:1(0) ack 3001 win 6000
+        +0.1  < . 3001:4001(1000) ack 1 win 65535
+        +0.04 > . 1:1(0) ack 4001 win 5000
+        +0.06 < . 4001:5001(1000) ack 1 win 65535
+        +0.01 < . 5001:6001(1000) ack 1 win 65535
+        +0    > . 1:1(0) ack 6001 win 3000
+        ",
+    );
+    s.done();
+    assert!(s.events.iter().any(|(_, e)| *e == Event::TimerFired(TimerKind::DelayedAck)));
+}
+
+#[test]
+fn s19_zero_window_stops_the_sender_and_the_persist_timer_probes() {
+    // SPEC S19: the peer's window closes; nothing more is sent; the persist timer probes
+    // (Linux: a segment with SND.UNA − 1 that the peer must answer) with backoff until the
+    // window opens.
+    let mut s = Script::established_client(cfg());
+    s.send(3000);
+    s.run(
+        "
+        +0   > . 1:1001(1000) ack 1
+        +0   > . 1001:2001(1000) ack 1
+        +0   > P. 2001:3001(1000) ack 1
+        +0.1 < . 1:1(0) ack 3001 win 0
+        ",
+    );
+    s.send(500);
+    s.done();
+    // RTO 300 ms: probes after 0.3, then 0.6, 1.2 s.
+    s.run(
+        "
+        +0.3 > . 3000:3000(0) ack 1
+        +0.1 < . 1:1(0) ack 3001 win 0
+        +0.5 > . 3000:3000(0) ack 1
+        +0.1 < . 1:1(0) ack 3001 win 0
+        +1.1 > . 3000:3000(0) ack 1
+        +0.1 < . 1:1(0) ack 3001 win 65535
+        +0   > P. 3001:3501(500) ack 1
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Established);
+    assert_eq!(s.conn.timers().get(TimerKind::Persist), None);
+}
+
+#[test]
+fn s19_receiver_advertises_zero_window_and_reopens_on_read() {
+    // Our receive buffer (4096 bytes) fills: the window advertised falls to zero (after two
+    // quick ACKs, one ACK per two full segments); a probe is answered with the zero window;
+    // the application reads and the window update goes out at once.
+    let c = TcpConfig { rmem: BufferSizes { min: 4096, default: 4096, max: 4096 }, ..cfg() };
+    let mut s = Script::server(c, "0 < S 0:0(0) win 65535 <mss 1024>");
+    s.run(
+        "
+        0    > S. 0:0(0) ack 1 win 4096
+        +0.1 < . 1:1(0) ack 1 win 65535
+        +0.1 < . 1:1025(1024) ack 1 win 65535
+        +0   > . 1:1(0) ack 1025 win 3072
+        +0   < . 1025:2049(1024) ack 1 win 65535
+        +0   > . 1:1(0) ack 2049 win 2048
+        +0   < . 2049:3073(1024) ack 1 win 65535
+        +0   < . 3073:4097(1024) ack 1 win 65535
+        +0   > . 1:1(0) ack 4097 win 0
+        +0.3 < . 4097:4098(1) ack 1 win 65535
+        +0   > . 1:1(0) ack 4097 win 0
+        ",
+    );
+    s.done();
+    assert_eq!(s.recv_all(), 4096);
+    s.run("+0 > . 1:1(0) ack 4097 win 4096");
+    s.done();
+}
+
+#[test]
+fn s18_stop_and_wait_keeps_one_segment_in_flight() {
+    let c = TcpConfig { max_flight_segments: Some(1), ..cfg() };
+    let mut s = Script::established_client(c);
+    s.send(2500);
+    s.run(
+        "
+        +0   > . 1:1001(1000) ack 1
+        +0.1 < . 1:1(0) ack 1001 win 65535
+        +0   > . 1001:2001(1000) ack 1
+        +0.1 < . 1:1(0) ack 2001 win 65535
+        +0   > P. 2001:2501(500) ack 1
+        +0.1 < . 1:1(0) ack 2501 win 65535
+        ",
+    );
+    s.done();
+}
