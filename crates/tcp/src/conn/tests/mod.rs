@@ -17,6 +17,7 @@ use ustack_wire::{SeqNum, TcpFlags, TcpRepr};
 use super::*;
 use crate::script::{self, Direction, Line, SeqBase, When};
 
+mod close;
 mod data;
 mod handshake;
 mod transfer;
@@ -64,7 +65,6 @@ impl Sent {
 }
 
 /// One connection under a script.
-#[allow(dead_code)] // (step 1: the data and close suites use the rest)
 struct Script {
     conn: Conn,
     /// Engine time: the latest instant handed to the connection.
@@ -81,7 +81,6 @@ struct Script {
     app_read: u64,
 }
 
-#[allow(dead_code)]
 impl Script {
     /// An active open at time 0 (nothing sent yet: the script's first line is the SYN).
     fn client(cfg: TcpConfig) -> Script {
@@ -263,6 +262,14 @@ impl Script {
         assert_eq!(taken, n, "send buffer took less than asked");
         self.app_sent += n as u64;
         self.collect();
+    }
+
+    /// Like `send`, without polling: the next `close` or `shutdown_write` comes before the
+    /// connection had a chance to send (one write-and-close from the application).
+    fn queue(&mut self, n: usize) {
+        let data = pattern_bytes(self.app_sent, n);
+        assert_eq!(self.conn.send(&data), Ok(n));
+        self.app_sent += n as u64;
     }
 
     /// The application reads everything readable; returns how much, checking the bytes.
