@@ -20,6 +20,7 @@ use crate::script::{self, Direction, Line, SeqBase, When};
 mod close;
 mod data;
 mod handshake;
+mod robustness;
 mod transfer;
 
 /// Our ISS in every script (relative numbers count from it).
