@@ -92,7 +92,7 @@ impl Conn {
                 self.rtt.apply_syn_fallback();
             }
             self.timers.stop(TimerKind::Retransmit);
-            self.establish();
+            self.establish(now);
             self.ack_now = true;
         } else {
             // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
@@ -104,8 +104,11 @@ impl Conn {
     }
 
     /// The handshake completed (RFC 9293: "enter ESTABLISHED state").
-    fn establish(&mut self) {
+    fn establish(&mut self, now: Instant) {
         self.timers.stop(TimerKind::Establish);
+        if self.cfg.keepalive {
+            self.timers.set(TimerKind::Keepalive, now + self.cfg.keepalive_time);
+        }
         self.set_state(State::Established);
         self.cc.on_mss_change(u32::from(self.effective_mss()));
         self.note_cc();
@@ -214,6 +217,9 @@ impl Conn {
             self.drop_segment(DropReason::OutOfWindow);
             return;
         }
+        // A sign of life for keepalive (RFC 9293 §3.8.4).
+        self.last_recv = now;
+        self.keepalive_probes_out = 0;
         // RFC 7323 §4.3 R3: "If SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent, then
         // record its timestamp in TS.Recent."
         if let Some(ts) = seg.options.timestamps.filter(|_| self.opts.timestamps) {
@@ -289,7 +295,7 @@ impl Conn {
             self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
             self.snd.wl1 = seg.seq;
             self.snd.wl2 = seg.ack;
-            self.establish();
+            self.establish(now);
         }
         // RFC 5961 §5.2: "the ACK value is acceptable only if it is in the range of ((SND.UNA
         // - MAX.SND.WND) =< SEG.ACK =< SND.NXT). All incoming segments whose ACK value

@@ -253,6 +253,8 @@ pub struct Conn {
     fast_rtx: bool,
     /// The persist timer fired: send what fits, or a window probe.
     force_send: bool,
+    /// Send a probe (SND.UNA − 1, no data) that the peer must answer: keepalive.
+    probe_now: bool,
     /// The next SYN-ACK is the first of a simultaneous open, not a retransmission.
     syn_fresh: bool,
     /// When we last answered an invalid segment (RFC 5961 §7 throttling).
@@ -271,6 +273,10 @@ pub struct Conn {
     syn_retransmitted: bool,
     persist_backoff: u32,
     last_send: Instant,
+    /// When the last acceptable segment arrived (keepalive idle time).
+    last_recv: Instant,
+    /// Keepalive probes sent since the peer was last heard.
+    keepalive_probes_out: u32,
     /// End of the last segment sent shorter than the MSS (Linux's `snd_sml`, for Nagle).
     snd_sml: SeqNum,
 
@@ -485,6 +491,7 @@ impl Conn {
             rtx_reason: None,
             fast_rtx: false,
             force_send: false,
+            probe_now: false,
             syn_fresh: false,
             last_oow_ack: None,
             timed: None,
@@ -493,6 +500,8 @@ impl Conn {
             syn_retransmitted: false,
             persist_backoff: 0,
             last_send: now,
+            last_recv: now,
+            keepalive_probes_out: 0,
             snd_sml: iss,
             dupacks: 0,
             recover: iss,
@@ -645,6 +654,22 @@ impl Conn {
     /// Turns Nagle's algorithm off (`TCP_NODELAY`, true) or on (false).
     pub fn set_nodelay(&mut self, nodelay: bool) {
         self.cfg.nodelay = nodelay;
+    }
+
+    /// Turns keepalive on or off (`SO_KEEPALIVE`; off by default, RFC 9293 §3.8.4 MUST-25).
+    /// With it on, an idle connection is probed after `keepalive_time`, then every
+    /// `keepalive_intvl`, and reset after `keepalive_probes` unanswered probes.
+    pub fn set_keepalive(&mut self, now: Instant, on: bool) {
+        self.cfg.keepalive = on;
+        if !on {
+            self.timers.stop(TimerKind::Keepalive);
+        } else if matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait1 | State::FinWait2
+        ) && !self.timers.is_armed(TimerKind::Keepalive)
+        {
+            self.timers.set(TimerKind::Keepalive, now + self.cfg.keepalive_time);
+        }
     }
 
     /// Switches trace events on or off (application events are always reported).

@@ -56,6 +56,13 @@ impl Conn {
         if let Some(d) = self.choose_data(now, scratch.len()) {
             return Some(self.data_segment(now, d, scratch));
         }
+        if core::mem::take(&mut self.probe_now) {
+            // Keepalive (RFC 9293 §3.8.4): "sending a segment with SEG.SEQ = SND.NXT-1", which
+            // the peer must answer; Linux uses SND.UNA − 1, the same when nothing is in
+            // flight.
+            let seq = self.snd.una - 1u32;
+            return Some(self.ack_segment(now, seq));
+        }
         if core::mem::take(&mut self.force_send) {
             // RFC 9293 §3.8.6.1: "The sending TCP must regularly retransmit to the receiving
             // TCP even when the window is zero". Like Linux (`tcp_xmit_probe_skb`: "Use a

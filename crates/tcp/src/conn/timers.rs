@@ -18,7 +18,7 @@ impl Conn {
                 TimerKind::Retransmit => self.on_rto(now),
                 TimerKind::DelayedAck => self.ack_now = true,
                 TimerKind::Persist => self.on_persist(now),
-                TimerKind::Keepalive => {}
+                TimerKind::Keepalive => self.on_keepalive(now),
                 // SPEC S11: an orphaned connection whose peer never sends its FIN is closed
                 // after `fin_timeout`. Linux turns it into a FIN-WAIT-2 timewait socket that
                 // expires silently; no RST.
@@ -91,6 +91,39 @@ impl Conn {
         self.fast_rtx = false;
         self.rtx_reason = Some(RetransmitReason::Rto);
         self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+    }
+
+    /// The keepalive timer (RFC 9293 §3.8.4, Linux `tcp_keepalive_timer`): after
+    /// `keepalive_time` without hearing from the peer, probe every `keepalive_intvl`; after
+    /// `keepalive_probes` unanswered probes, reset the connection with
+    /// [`ConnError::TimedOut`]. While data is outstanding or queued the retransmission and
+    /// persist timers are in charge and no probe is sent.
+    fn on_keepalive(&mut self, now: Instant) {
+        if !self.cfg.keepalive
+            || !matches!(
+                self.state,
+                State::Established | State::CloseWait | State::FinWait1 | State::FinWait2
+            )
+        {
+            return;
+        }
+        let idle = now - self.last_recv;
+        if self.snd.una != self.snd.max || !self.snd.buf.is_empty() {
+            self.timers.set(TimerKind::Keepalive, now + self.cfg.keepalive_time);
+            return;
+        }
+        if idle < self.cfg.keepalive_time {
+            self.timers.set(TimerKind::Keepalive, self.last_recv + self.cfg.keepalive_time);
+            return;
+        }
+        if self.keepalive_probes_out >= self.cfg.keepalive_probes {
+            self.queue_active_reset();
+            self.close_with(Some(ConnError::TimedOut));
+            return;
+        }
+        self.keepalive_probes_out += 1;
+        self.probe_now = true;
+        self.timers.set(TimerKind::Keepalive, now + self.cfg.keepalive_intvl);
     }
 
     /// The persist timer (RFC 9293 §3.8.6.1; SPEC S19): the peer's window keeps our data

@@ -20,7 +20,10 @@ use crate::script::{self, Direction, Line, SeqBase, When};
 mod close;
 mod data;
 mod handshake;
+mod recovery;
 mod robustness;
+mod security;
+mod timers;
 mod transfer;
 
 /// Our ISS in every script (relative numbers count from it).

@@ -1,0 +1,103 @@
+//! RFC 5961 (blind in-window attacks) and RFC 7323 PAWS.
+
+use super::*;
+
+#[test]
+fn rfc5961_in_window_syn_gets_a_challenge_ack() {
+    // RFC 5961 §4.2: a SYN in a synchronized state, whatever its sequence number, is
+    // answered by an ACK and dropped; the connection lives on.
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < S 500:500(0) win 65535
+        +0   > . 1:1(0) ack 1
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Established);
+    assert_eq!(s.conn.stats().dropped(DropReason::UnexpectedSyn), 1);
+}
+
+#[test]
+fn rfc5961_challenge_acks_are_rate_limited() {
+    // RFC 5961 §7 / Linux tcp_invalid_ratelimit (500 ms): at most one answer to invalid
+    // segments per half second.
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < R. 500:500(0) ack 1 win 0
+        +0   > . 1:1(0) ack 1
+        +0.1 < R. 600:600(0) ack 1 win 0
+        +0.1 < S 700:700(0) win 65535
+        +0.4 < R. 800:800(0) ack 1 win 0
+        +0   > . 1:1(0) ack 1
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Established);
+    assert_eq!(s.conn.stats().dropped(DropReason::BadRst), 3);
+}
+
+#[test]
+fn rfc5961_ack_outside_the_acceptable_range_is_dropped() {
+    // RFC 5961 §5.2: acceptable is (SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT; otherwise
+    // discard the segment and send an ACK. The data in it is not taken.
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < P. 1:101(100) ack 5000 win 65535
+        +0   > . 1:1(0) ack 1
+        +1   < P. 1:101(100) ack 4294897297 win 65535
+        +0   > . 1:1(0) ack 1
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.stats().dropped(DropReason::BadAck), 2);
+    assert_eq!(s.conn.recv_queue(), 0);
+}
+
+#[test]
+fn rfc7323_paws_drops_an_old_timestamp() {
+    // RFC 7323 §5.3: a segment whose TSval is older than TS.Recent is a duplicate from an
+    // earlier wrap of the sequence space: dropped, and answered with an ACK.
+    let mut s = Script::server(cfg(), "0 < S 0:0(0) win 65535 <mss 1000,TS val 1000 ecr 0>");
+    s.run(
+        "
+        0    > S. 0:0(0) ack 1 <mss 1460,nop,nop,TS val 0 ecr 1000>
+        +0.1 < . 1:1(0) ack 1 win 65535 <nop,nop,TS val 1100 ecr 0>
+        +0.1 < P. 1:1001(1000) ack 1 win 65535 <nop,nop,TS val 1200 ecr 100>
+        +0   > . 1:1(0) ack 1001 <nop,nop,TS val 200 ecr 1200>
+        +0.1 < P. 1001:2001(1000) ack 1 win 65535 <nop,nop,TS val 1150 ecr 100>
+        +0   > . 1:1(0) ack 1001 <nop,nop,TS val 300 ecr 1200>
+        +0   < P. 1001:2001(1000) ack 1 win 65535 <nop,nop,TS val 1300 ecr 100>
+        +0   > . 1:1(0) ack 2001 <nop,nop,TS val 300 ecr 1300>
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.stats().dropped(DropReason::Paws), 1);
+    assert_eq!(s.recv_all(), 2000);
+}
+
+#[test]
+fn rfc7323_rtt_from_the_echoed_timestamp() {
+    // RFC 7323 §4: with timestamps every ACK of new data gives an RTT sample, even for a
+    // retransmitted segment.
+    let mut s = Script::client(cfg());
+    s.run(
+        "
+        0    > S 0:0(0)
+        +0.1 < S. 0:0(0) ack 1 win 65535 <mss 1000,TS val 5 ecr 0>
+        +0   > . 1:1(0) ack 1 <nop,nop,TS val 100 ecr 5>
+        ",
+    );
+    s.send(500);
+    s.run(
+        "
+        +0    > P. 1:501(500) ack 1 <nop,nop,TS val 100 ecr 5>
+        +0.3  > P. 1:501(500) ack 1 <nop,nop,TS val 400 ecr 5>
+        +0.05 < . 1:1(0) ack 501 win 65535 <nop,nop,TS val 6 ecr 400>
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.rtt().latest(), Some(Duration::from_millis(50)));
+}
