@@ -52,6 +52,25 @@ impl Conn {
         if self.snd.una == self.snd.max {
             return;
         }
+        if self.snd.wnd == 0 && !self.orphan {
+            // The peer shrank its window to zero under data in flight. Like Linux
+            // (`tcp_retransmit_timer`: "Receiver dastardly shrinks window. Our retransmits
+            // become zero probes, but we should not timeout this connection"), probe instead
+            // of counting towards retries2, and give up only after rto_max without a sign of
+            // life.
+            if now - self.last_recv > self.rtt.rto_max() {
+                self.close_with(Some(ConnError::TimedOut));
+                return;
+            }
+            self.rtt.backoff();
+            self.snd.nxt = self.snd.una;
+            self.force_send = true;
+            // RFC 6582 §3.2 step 4, as for any timeout: the answers to the probes are
+            // duplicate ACKs that must not start a fast retransmit.
+            self.recover = self.snd.max;
+            self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+            return;
+        }
         // SPEC S17 / RFC 9293 §3.8.3 R2: give up once the retransmissions have lasted longer
         // than `retries2` doublings from rto_min would (Linux `retransmits_timed_out`),
         // counted from when the oldest outstanding segment was sent (approximated by when

@@ -350,3 +350,34 @@ fn s18_stop_and_wait_keeps_one_segment_in_flight() {
     );
     s.done();
 }
+
+#[test]
+fn s19_window_shrunk_to_zero_under_flight_is_probed_not_timed_out() {
+    // The peer ACKs part of the data and closes its window on the rest: the retransmission
+    // timer's expiries become window probes, and retries2 does not end the connection while
+    // the peer answers.
+    let c = TcpConfig { retries2: 3, ..cfg() };
+    let mut s = Script::established_client(c);
+    s.send(2000);
+    s.run(
+        "
+        +0   > . 1:1001(1000) ack 1
+        +0   > P. 1001:2001(1000) ack 1
+        +0.1 < . 1:1(0) ack 1001 win 0
+        +0.3 > . 1000:1000(0) ack 1
+        +0.1 < . 1:1(0) ack 1001 win 0
+        +0.5 > . 1000:1000(0) ack 1
+        +0.1 < . 1:1(0) ack 1001 win 0
+        +1.1 > . 1000:1000(0) ack 1
+        +0.1 < . 1:1(0) ack 1001 win 0
+        +2.3 > . 1000:1000(0) ack 1
+        +0.1 < . 1:1(0) ack 1001 win 0
+        +4.7 > . 1000:1000(0) ack 1
+        +0.1 < . 1:1(0) ack 1001 win 65535
+        +0   > P. 1001:2001(1000) ack 1
+        +0.1 < . 1:1(0) ack 2001 win 65535
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Established);
+}
