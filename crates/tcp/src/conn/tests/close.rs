@@ -313,3 +313,26 @@ fn data_after_close_resets_the_connection() {
     s.done();
     assert_eq!(s.conn.state(), TcpState::Closed);
 }
+
+#[test]
+fn rst_in_last_ack_closes_without_error() {
+    // RFC 9293 §3.10.7.4: "CLOSING, LAST-ACK, TIME-WAIT: If the RST bit is set, then enter
+    // the CLOSED state".
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < F. 1:1(0) ack 1 win 65535
+        +0   > . 1:1(0) ack 2
+        ",
+    );
+    s.close();
+    s.run(
+        "
+        +0   > F. 1:1(0) ack 2
+        +0.1 < R 2:2(0)
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Closed);
+    assert_eq!(s.conn.error(), None);
+}

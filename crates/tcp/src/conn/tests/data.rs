@@ -381,3 +381,38 @@ fn s19_window_shrunk_to_zero_under_flight_is_probed_not_timed_out() {
     s.done();
     assert_eq!(s.conn.state(), TcpState::Established);
 }
+
+#[test]
+fn send_buffer_full_then_writable() {
+    // The send buffer holds wmem.default bytes; a send that does not fit takes what fits,
+    // the next gets Full, and Writable follows the ACK that frees room.
+    let c = TcpConfig { wmem: BufferSizes { min: 4096, default: 4096, max: 4096 }, ..cfg() };
+    let mut s = Script::established_client(c);
+    assert_eq!(s.conn.send(&[7; 5000]), Ok(4096));
+    assert_eq!(s.conn.send(&[7; 10]), Err(SendError::Full));
+    s.collect();
+    // The initial window sends 4096 bytes in five segments.
+    assert_eq!(s.pending.len(), 5);
+    s.pending.clear();
+    assert!(!s.app_events().contains(&Event::Writable));
+    s.run("+0.1 < . 1:1(0) ack 1001 win 65535");
+    s.pending.clear();
+    assert!(s.app_events().contains(&Event::Writable));
+    assert_eq!(s.conn.send_capacity(), 1000);
+}
+
+#[test]
+fn received_data_stays_readable_after_a_reset() {
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < P. 1:101(100) ack 1 win 65535
+        +0   > . 1:1(0) ack 101
+        +0   < R. 101:101(0) ack 1 win 0
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.error(), Some(ConnError::Reset));
+    assert_eq!(s.recv_all(), 100);
+    assert_eq!(s.conn.recv(&mut [0; 8]), Err(RecvError::Failed(ConnError::Reset)));
+}

@@ -291,3 +291,63 @@ fn s3_synack_retransmissions_end_after_synack_retries() {
     s.done();
     assert_eq!(s.event_at(Event::Closed(Some(ConnError::TimedOut))), Some(secs(3.0)));
 }
+
+#[test]
+fn s3_syn_received_answers_a_bad_ack_with_rst() {
+    // RFC 9293 §3.10.7.4, fifth check, SYN-RECEIVED: "If the segment acknowledgment is not
+    // acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> and send it."
+    let mut s = Script::server(cfg(), "0 < S 0:0(0) win 65535");
+    s.run(
+        "
+        0    > S. 0:0(0) ack 1
+        +0.1 < . 1:1(0) ack 0 win 65535
+        +0   > R 0:0(0)
+        +0.1 < . 1:1(0) ack 1 win 65535
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Established);
+}
+
+#[test]
+fn s3_rst_in_syn_received() {
+    // RFC 9293 §3.10.7.4, second check: a passive open "returns to LISTEN" (the host drops
+    // it); a simultaneous open was refused.
+    let mut s = Script::server(cfg(), "0 < S 0:0(0) win 65535");
+    s.run(
+        "
+        0    > S. 0:0(0) ack 1
+        +0.1 < R 1:1(0)
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Closed);
+
+    let mut s = Script::client(cfg());
+    s.run(
+        "
+        0    > S 0:0(0)
+        +0.1 < S 0:0(0) win 65535
+        +0   > S. 0:0(0) ack 1
+        +0.1 < R. 1:1(0) ack 1
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.error(), Some(ConnError::Refused));
+}
+
+#[test]
+fn s3_data_sent_during_the_handshake_leaves_with_the_ack() {
+    // RFC 9293 §3.10.2, SEND in SYN-SENT: "queue the data for transmission after entering
+    // ESTABLISHED state". The first data segment carries the handshake's ACK.
+    let mut s = Script::client(cfg());
+    s.run("0 > S 0:0(0)");
+    s.send(300);
+    s.run(
+        "
+        +0.1 < S. 0:0(0) ack 1 win 65535 <mss 1000>
+        +0   > P. 1:301(300) ack 1
+        ",
+    );
+    s.done();
+}
