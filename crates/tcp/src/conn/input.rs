@@ -212,6 +212,7 @@ impl Conn {
             // "If an incoming segment is not acceptable, an acknowledgment should be sent in
             // reply (unless the RST bit is set, if so drop the segment and return)".
             if !rst {
+                self.take_ts_of_repeated_segment(now, seg);
                 self.oow_ack(now, seg);
             }
             self.drop_segment(DropReason::OutOfWindow);
@@ -353,6 +354,25 @@ impl Conn {
                 // Ahead of a hole: processed when the data before it arrives.
                 self.rcv.fin = Some(fin_seq);
             }
+        }
+    }
+
+    /// A repeat of the segment our last ACK acknowledged (it ends exactly at Last.ACK.sent:
+    /// our ACK was lost and the peer's RTO sent it again) updates TS.Recent although RFC 793's
+    /// test rejects it, so the duplicate ACK echoes the retransmission's timestamp and the
+    /// peer measures the RTT from it (RFC 7323 §4.3, case (C)'s intent). Otherwise the echo is
+    /// of the first transmission, an RTT sample of a whole RTO, and the peer's RTO climbs to
+    /// its cap. Linux accepts such a segment outright (`tcp_sequence`: end_seq >= rcv_wup)
+    /// and updates TS.Recent (`tcp_replace_ts_recent`).
+    fn take_ts_of_repeated_segment(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let Some(ts) = seg.options.timestamps.filter(|_| self.opts.timestamps) else { return };
+        let end = seg.seq + seg.segment_len();
+        if seg.segment_len() > 0
+            && end == self.rcv.last_ack_sent
+            && ts.tsval.wrapping_sub(self.ts_recent) as i32 >= 0
+        {
+            self.ts_recent = ts.tsval;
+            self.ts_recent_at = now;
         }
     }
 
@@ -541,12 +561,28 @@ impl Conn {
     /// An RTT sample from an ACK of new data: the echoed timestamp (RFC 7323 §4.1) when
     /// timestamps are on, else the timed segment if this ACK covers it (Karn's rule is kept
     /// by never timing a retransmitted segment).
+    ///
+    /// An echo older than the last retransmission timeout is not taken: it comes from a
+    /// transmission the timeout already gave up on (its ACK was lost, and the receiver echoes
+    /// TS.Recent, RFC 7323 §4.3), so it measures RTT plus loss plus the whole RTO. Taken, it
+    /// makes the next RTO at least as long, and after a few losses the RTO sits at its cap:
+    /// the ambiguity Karn's rule (RFC 6298 §3) exists to avoid. The ACK still shows that
+    /// the path delivers, so the backoff is cleared ([`RttEstimator::reset_backoff`]): RFC
+    /// 6298 keeps it until a new sample because without timestamps none can be taken after
+    /// a retransmission, but with them (RFC 7323 §4) the next fresh echo gives one. (Keeping
+    /// it, a lossy path whose receiver echoes TS.Recent of duplicates doubles the RTO on every
+    /// further loss while data is being acknowledged, up to its cap.)
+    ///
+    /// [`RttEstimator::reset_backoff`]: crate::RttEstimator::reset_backoff
     fn take_rtt_sample(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Option<Duration> {
         let mut sample = None;
         if self.opts.timestamps {
             if let Some(ts) = seg.options.timestamps {
                 let ms = self.ts_now(now).wrapping_sub(ts.tsecr);
-                if ts.tsecr != 0 && ms < 1 << 31 {
+                let stale = self.rto_tsval.is_some_and(|t| (ts.tsecr.wrapping_sub(t) as i32) < 0);
+                if stale {
+                    self.rtt.reset_backoff();
+                } else if ts.tsecr != 0 && ms < 1 << 31 {
                     sample = Some(Duration::from_millis(u64::from(ms)));
                 }
             }

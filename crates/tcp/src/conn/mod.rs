@@ -269,6 +269,9 @@ pub struct Conn {
     /// When the oldest unacknowledged segment was first sent, once it had to be retransmitted
     /// (Linux's `retrans_stamp`): the base of the `retries2` deadline.
     retrans_stamp: Option<Instant>,
+    /// Our TSval when the retransmission timer last expired: echoes older than it are not
+    /// RTT samples (see `take_rtt_sample`).
+    rto_tsval: Option<u32>,
     /// Whether the SYN (or SYN-ACK) had to be retransmitted (RFC 6298 (5.7)).
     syn_retransmitted: bool,
     persist_backoff: u32,
@@ -497,6 +500,7 @@ impl Conn {
             timed: None,
             rto_retries: 0,
             retrans_stamp: None,
+            rto_tsval: None,
             syn_retransmitted: false,
             persist_backoff: 0,
             last_send: now,

@@ -105,6 +105,7 @@ impl Conn {
         // the value of RTO after the doubling operation)."
         self.rtt.backoff();
         self.rto_retries += 1;
+        self.rto_tsval = Some(self.ts_now(now));
         self.snd.nxt = self.snd.una;
         self.timed = None;
         self.fast_rtx = false;

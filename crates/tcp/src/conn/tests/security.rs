@@ -101,3 +101,65 @@ fn rfc7323_rtt_from_the_echoed_timestamp() {
     s.done();
     assert_eq!(s.conn.rtt().latest(), Some(Duration::from_millis(50)));
 }
+
+/// A client with timestamps on both sides; the peer's TSval is 5 at 0.1 s.
+fn ts_client() -> Script {
+    let mut s = Script::client(cfg());
+    s.run(
+        "
+        0    > S 0:0(0)
+        +0.1 < S. 0:0(0) ack 1 win 65535 <mss 1000,TS val 5 ecr 0>
+        +0   > . 1:1(0) ack 1 <nop,nop,TS val 100 ecr 5>
+        ",
+    );
+    s
+}
+
+#[test]
+fn rfc7323_an_echo_from_before_the_timeout_is_no_rtt_sample() {
+    // The first transmission's ACK was lost; after the RTO the peer's ACK arrives echoing
+    // the first transmission's TSval (its TS.Recent): that "RTT" includes the whole RTO.
+    // It is not taken, but the backoff is cleared (the path delivers).
+    let mut s = ts_client();
+    let srtt = s.conn.rtt().srtt();
+    s.send(500);
+    s.run(
+        "
+        +0    > P. 1:501(500) ack 1 <nop,nop,TS val 100 ecr 5>
+        +0.3  > P. 1:501(500) ack 1 <nop,nop,TS val 400 ecr 5>
+        +0.01 < . 1:1(0) ack 501 win 65535 <nop,nop,TS val 6 ecr 100>
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.rtt().srtt(), srtt);
+    assert_eq!(s.conn.rtt().backoffs(), 0);
+    // The next echo of a fresh transmission is a sample again.
+    s.send(500);
+    s.run(
+        "
+        +0    > P. 501:1001(500) ack 1 <nop,nop,TS val 410 ecr 6>
+        +0.02 < . 1:1(0) ack 1001 win 65535 <nop,nop,TS val 7 ecr 410>
+        ",
+    );
+    assert_eq!(s.conn.rtt().latest(), Some(Duration::from_millis(20)));
+}
+
+#[test]
+fn rfc7323_a_repeat_of_the_last_acked_segment_refreshes_ts_recent() {
+    // Our ACK of 1:1001 is lost and the peer sends the segment again with a new TSval. RFC
+    // 793's test rejects it (it is all old), but it ends exactly at Last.ACK.sent: TS.Recent
+    // takes its TSval (as Linux does), so the duplicate ACK lets the peer time the
+    // retransmission rather than the first transmission.
+    let mut s = ts_client();
+    s.run(
+        "
+        +0.1 < P. 1:1001(1000) ack 1 win 65535 <nop,nop,TS val 10 ecr 100>
+        +0   > . 1:1(0) ack 1001 <nop,nop,TS val 200 ecr 10>
+        +0.3 < P. 1:1001(1000) ack 1 win 65535 <nop,nop,TS val 13 ecr 100>
+        +0   > . 1:1(0) ack 1001 <nop,nop,TS val 500 ecr 13>
+        +0.1 < P. 1:501(500) ack 1 win 65535 <nop,nop,TS val 14 ecr 100>
+        +0   > . 1:1(0) ack 1001 <nop,nop,TS val 600 ecr 13>
+        ",
+    );
+    s.done();
+}
