@@ -380,3 +380,10 @@ fn reset_for_answers_per_rfc_9293_3_10_7_1() {
     let r = parse_one("0 < R 1:1(0)").segment.to_repr(base, (1, 2), &[]);
     assert_eq!(reset_for(&r), None);
 }
+
+#[test]
+fn conn_is_send() {
+    // A host may move connections between threads (one stack per core).
+    fn assert_send<T: Send>() {}
+    assert_send::<Conn>();
+}
