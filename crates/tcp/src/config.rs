@@ -328,7 +328,7 @@ impl TcpConfig {
         let pow = 1u128.checked_shl(doublings + 1).unwrap_or(u128::MAX);
         let capped = u128::from(retries - doublings);
         let total = (pow - 1).saturating_mul(base).saturating_add(capped.saturating_mul(max));
-        duration_from_nanos(total)
+        crate::time::duration_from_nanos(total)
     }
 
     /// How long an active open tries: `syn_retries` doublings from `rto_initial` (127 s by
@@ -600,15 +600,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl core::error::Error for ConfigError {}
-
-/// `nanos` as a `Duration`, saturating at `Duration::MAX`.
-fn duration_from_nanos(nanos: u128) -> Duration {
-    const NANOS_PER_SEC: u128 = 1_000_000_000;
-    match u64::try_from(nanos / NANOS_PER_SEC) {
-        Ok(secs) => Duration::new(secs, (nanos % NANOS_PER_SEC) as u32),
-        Err(_) => Duration::MAX,
-    }
-}
 
 #[cfg(test)]
 mod tests {

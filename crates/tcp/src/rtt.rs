@@ -136,8 +136,8 @@ impl RttEstimator {
                 (((7 * s) + r) / 8, var)
             }
         };
-        self.srtt = Some(duration_from_nanos(srtt));
-        self.rttvar = duration_from_nanos(rttvar);
+        self.srtt = Some(crate::time::duration_from_nanos(srtt));
+        self.rttvar = crate::time::duration_from_nanos(rttvar);
         self.latest = Some(rtt);
         self.base_rto = self.compute_base_rto();
         self.backoffs = 0;
@@ -172,7 +172,7 @@ impl RttEstimator {
             Some(factor) => base.saturating_mul(factor),
             None => u128::MAX,
         };
-        duration_from_nanos(backed_off.min(self.max.as_nanos()))
+        crate::time::duration_from_nanos(backed_off.min(self.max.as_nanos()))
     }
 
     /// Backs the timer off once (RFC 6298 (5.5): RTO <- RTO · 2, up to `rto_max`) and returns
@@ -225,15 +225,6 @@ impl RttEstimator {
                 srtt.saturating_add(margin).clamp(self.min, self.max)
             }
         }
-    }
-}
-
-/// `nanos` as a `Duration`, saturating at `Duration::MAX`.
-fn duration_from_nanos(nanos: u128) -> Duration {
-    const NANOS_PER_SEC: u128 = 1_000_000_000;
-    match u64::try_from(nanos / NANOS_PER_SEC) {
-        Ok(secs) => Duration::new(secs, (nanos % NANOS_PER_SEC) as u32),
-        Err(_) => Duration::MAX,
     }
 }
 

@@ -57,6 +57,16 @@ impl Instant {
     }
 }
 
+/// `nanos` as a `Duration`, saturating at `Duration::MAX` (RTO and timeout arithmetic is
+/// done in `u128` nanoseconds).
+pub(crate) fn duration_from_nanos(nanos: u128) -> Duration {
+    const NANOS_PER_SEC: u128 = 1_000_000_000;
+    match u64::try_from(nanos / NANOS_PER_SEC) {
+        Ok(secs) => Duration::new(secs, (nanos % NANOS_PER_SEC) as u32),
+        Err(_) => Duration::MAX,
+    }
+}
+
 impl Add<Duration> for Instant {
     type Output = Instant;
     /// Saturates at [`Instant::MAX`] ("never").

@@ -210,6 +210,17 @@ struct Negotiated {
     window_scaling: bool,
 }
 
+impl Negotiated {
+    /// What we offer in our SYN or SYN-ACK: every option the config enables.
+    const fn offered_by(cfg: &TcpConfig) -> Negotiated {
+        Negotiated {
+            timestamps: cfg.timestamps,
+            sack: cfg.sack,
+            window_scaling: cfg.window_scaling,
+        }
+    }
+}
+
 /// A RST to send (RFC 9293 §3.10.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Rst {
@@ -377,11 +388,7 @@ impl Conn {
         mtu: u16,
         cc: Box<dyn CongestionControl>,
     ) -> Conn {
-        let opts = Negotiated {
-            timestamps: cfg.timestamps,
-            sack: cfg.sack,
-            window_scaling: cfg.window_scaling,
-        };
+        let opts = Negotiated::offered_by(cfg);
         let mut conn = Conn::new(now, cfg, tuple, iss, mtu, cc, State::SynSent, opts);
         conn.timers.set(TimerKind::Establish, now + cfg.syn_timeout());
         conn
@@ -407,11 +414,7 @@ impl Conn {
         syn: &TcpRepr<'_>,
         cc: Box<dyn CongestionControl>,
     ) -> Conn {
-        let offered = Negotiated {
-            timestamps: cfg.timestamps,
-            sack: cfg.sack,
-            window_scaling: cfg.window_scaling,
-        };
+        let offered = Negotiated::offered_by(cfg);
         let state = State::SynReceived { passive: true };
         let mut conn = Conn::new(now, cfg, tuple, iss, mtu, cc, state, offered);
         conn.take_peer_syn(now, syn);
