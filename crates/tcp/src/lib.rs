@@ -24,8 +24,8 @@ pub use assembler::{AddOutcome, Assembler, TooManyRanges};
 pub use buffer::RingBuffer;
 pub use config::{BufferSizes, CcName, ConfigError, TcpConfig};
 pub use conn::{
-    Conn, ConnError, ConnStats, DropReason, Event, FourTuple, RecvError, RetransmitReason,
-    SendError,
+    Conn, ConnError, ConnStats, DropReason, Event, FourTuple, IcmpError, RecvError,
+    RetransmitReason, SendError,
 };
 pub use core::time::Duration;
 pub use isn::{IsnGenerator, KeyedHash};

@@ -26,6 +26,9 @@ pub enum ConnError {
     TimedOut,
     /// The application aborted the connection ([`super::Conn::abort`]; `ECONNABORTED`).
     Aborted,
+    /// An ICMP destination unreachable (network, host, prohibited) answered the handshake
+    /// (`EHOSTUNREACH`).
+    Unreachable,
 }
 
 impl fmt::Display for ConnError {
@@ -35,6 +38,7 @@ impl fmt::Display for ConnError {
             ConnError::Reset => "connection reset by peer",
             ConnError::TimedOut => "connection timed out",
             ConnError::Aborted => "connection aborted",
+            ConnError::Unreachable => "no route to host",
         })
     }
 }
@@ -100,11 +104,13 @@ pub enum DropReason {
     DataNotExpected,
     /// A segment that the state does not take (e.g. neither SYN nor RST in SYN-SENT).
     Unexpected,
+    /// An ICMP error quoting a sequence number that is not in flight (RFC 5927 §4.1).
+    IcmpOutOfWindow,
 }
 
 impl DropReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
 
     /// Every reason, in declaration order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -118,6 +124,7 @@ impl DropReason {
         DropReason::BufferFull,
         DropReason::DataNotExpected,
         DropReason::Unexpected,
+        DropReason::IcmpOutOfWindow,
     ];
 
     /// The name traces and counters show.
@@ -133,6 +140,7 @@ impl DropReason {
             DropReason::BufferFull => "buffer-full",
             DropReason::DataNotExpected => "data-not-expected",
             DropReason::Unexpected => "unexpected",
+            DropReason::IcmpOutOfWindow => "icmp-out-of-window",
         }
     }
 

@@ -48,6 +48,7 @@ use crate::{
 };
 
 mod event;
+mod icmp;
 mod input;
 mod output;
 mod timers;
@@ -56,6 +57,7 @@ mod timers;
 mod tests;
 
 pub use event::{ConnError, ConnStats, DropReason, Event, RecvError, RetransmitReason, SendError};
+pub use icmp::{IcmpError, MIN_PMTU};
 
 /// The two ends of a connection, as seen from this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

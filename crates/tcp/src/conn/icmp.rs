@@ -1,0 +1,79 @@
+//! ICMP errors about this connection's segments (RFC 1122 §4.2.3.9, RFC 5927, RFC 1191).
+//!
+//! The host parses the ICMP message, finds the connection by the quoted header's 4-tuple and
+//! hands over what matters: which error, and the sequence number of the quoted segment.
+//! Like Linux (`tcp_v4_err`), an error whose quoted sequence number is not in flight
+//! (outside SND.UNA..SND.MAX) is ignored: RFC 5927 §4.1 makes that check the defence against
+//! forged ICMP.
+
+use ustack_wire::SeqNum;
+
+use super::{Conn, State};
+use crate::{ConnError, DropReason, Instant};
+
+/// An ICMP error the host delivers to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcmpError {
+    /// Destination unreachable, port or protocol unreachable (codes 2, 3): nobody is there.
+    PortUnreachable,
+    /// Destination unreachable for another reason (network, host, administratively
+    /// prohibited...).
+    HostUnreachable,
+    /// Fragmentation needed and DF set (code 4), with the next-hop MTU (RFC 1191).
+    FragNeeded {
+        /// The MTU of the next hop, from the ICMP message.
+        mtu: u16,
+    },
+}
+
+/// The smallest MTU we accept from an ICMP "fragmentation needed": Linux's `ip_min_pmtu`
+/// (552), so a forged message cannot shrink segments to nothing.
+pub const MIN_PMTU: u16 = 552;
+
+impl Conn {
+    /// An ICMP error quoting a segment of ours whose sequence number was `seq`. Returns
+    /// whether the connection took it (false: the quoted segment is not in flight, the error
+    /// is stale or forged, and is dropped).
+    ///
+    /// - Unreachable during the handshake (SYN-SENT, SYN-RECEIVED) ends the connection as
+    ///   Linux does: [`ConnError::Refused`] for port/protocol unreachable, otherwise
+    ///   [`ConnError::Unreachable`]. On a synchronized connection it is a soft error
+    ///   (RFC 1122 §4.2.3.9: "SHOULD NOT abort"): retransmissions go on.
+    /// - Fragmentation needed lowers the segment size to `mtu − 40` (not below
+    ///   [`MIN_PMTU`]) and resends what is in flight at the new size (RFC 1191 §6.5, Linux
+    ///   `tcp_simple_retransmit`), without a congestion response.
+    pub fn handle_icmp_error(&mut self, now: Instant, seq: SeqNum, error: IcmpError) -> bool {
+        let in_flight = seq.in_window(self.snd.una, super::seq_len(self.snd.una, self.snd.max));
+        if !in_flight || matches!(self.state, State::Closed { .. }) {
+            self.drop_segment(DropReason::IcmpOutOfWindow);
+            return false;
+        }
+        match error {
+            IcmpError::PortUnreachable | IcmpError::HostUnreachable => {
+                if matches!(self.state, State::SynSent | State::SynReceived { .. }) {
+                    let e = if error == IcmpError::PortUnreachable {
+                        ConnError::Refused
+                    } else {
+                        ConnError::Unreachable
+                    };
+                    self.close_with(Some(e));
+                }
+            }
+            IcmpError::FragNeeded { mtu } => {
+                let mss = mtu.max(MIN_PMTU) - 40;
+                if mss < self.snd.mss {
+                    self.snd.mss = mss;
+                    self.rcv.mss = self.rcv.mss.min(mss);
+                    self.cc.on_mss_change(u32::from(self.effective_mss()));
+                    if self.snd.nxt != self.snd.una && self.snd.una != self.snd.iss {
+                        self.snd.nxt = self.snd.una;
+                        self.timed = None;
+                        self.rtx_reason = Some(crate::RetransmitReason::Rto);
+                    }
+                    self.timers.set(crate::TimerKind::Retransmit, now + self.rtt.rto());
+                }
+            }
+        }
+        true
+    }
+}
