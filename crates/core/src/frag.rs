@@ -29,13 +29,11 @@ use ustack_wire::{IpProtocol, Ipv4Addr, Ipv4Repr};
 
 /// The largest payload a reassembled datagram may carry: the total length field is 16 bits and
 /// the header at least 20 bytes (RFC 791 §3.1).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const MAX_PAYLOAD: usize = 65_535 - 20;
 
 /// Bytes charged against [`FragLimits::max_bytes`] per buffered fragment on top of its payload:
 /// its bookkeeping, so that a flood of 8-byte fragments cannot hold memory the limit does not
 /// see (Linux charges each fragment's `skb->truesize` for the same reason).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const FRAG_OVERHEAD: usize = 64;
 
 /// How many emptied payload buffers are kept for the next datagrams.
@@ -43,7 +41,6 @@ const SPARE_BUFFERS: usize = 4;
 
 /// The limits of a [`Reassembler`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct FragLimits {
     /// Most bytes buffered for all incomplete datagrams together: each fragment's payload plus
     /// [`FRAG_OVERHEAD`]. A fragment that would pass it is dropped (Linux
@@ -64,7 +61,6 @@ impl Default for FragLimits {
 /// What became of a fragment handed to [`Reassembler::push`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) enum FragOutcome<'a> {
     /// Queued (or ignored as a duplicate); the datagram still misses data.
     Incomplete,
@@ -78,7 +74,6 @@ pub(crate) enum FragOutcome<'a> {
 
 /// Why a fragment was dropped; each reason has its counter in [`FragStats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) enum FragDrop {
     /// Buffering it would pass [`FragLimits::max_bytes`]; only this fragment is dropped.
     OverMemory,
@@ -107,7 +102,6 @@ impl fmt::Display for FragDrop {
 /// Counters and occupancy of a [`Reassembler`] (Linux's `Ip: Reasm*` counters of
 /// `netstat -s`, split by drop reason).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct FragStats {
     /// Fragments pushed (Linux `ReasmReqds`).
     pub(crate) fragments: u64,
@@ -321,7 +315,6 @@ impl Datagram {
 /// [`handle_timeout`](Self::handle_timeout) once it has passed. A fragment arriving after its
 /// datagram's deadline starts a new datagram even if `handle_timeout` has not run yet.
 #[derive(Debug)]
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct Reassembler {
     limits: FragLimits,
     /// The incomplete datagrams.
@@ -338,7 +331,6 @@ pub(crate) struct Reassembler {
     stats: FragStats,
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl Reassembler {
     /// An empty reassembler with these limits.
     pub(crate) fn new(limits: FragLimits) -> Self {
@@ -446,6 +438,7 @@ impl Reassembler {
 
     /// The counters and what is buffered now.
     #[must_use]
+    #[cfg(test)]
     pub(crate) fn stats(&self) -> FragStats {
         FragStats {
             datagrams_buffered: self.datagrams.len(),

@@ -1,15 +1,39 @@
 //! ustack-core: the sans-IO host stack (DESIGN.md "Inbound packet", "Outbound write").
 //!
-//! It owns interfaces, routes, IPv4, ICMP, UDP, TCP listeners and the socket table, and is
-//! driven with `handle_packet` / `poll_transmit` / `poll_timeout` / `handle_timeout`. Like
-//! ustack-tcp it never reads a clock: [`Instant`] is an argument everywhere.
+//! [`Stack`] owns interfaces, routes, IPv4 (with fragment reassembly), ICMP, UDP, TCP
+//! listeners and the socket table, and is driven with `handle_packet` / `poll_transmit` /
+//! `poll_event` / `poll_timeout` / `handle_timeout` (the call order is in [`stack`]'s
+//! documentation). Like ustack-tcp it never reads a clock or a random source: [`Instant`]
+//! is an argument everywhere and the secret in [`StackConfig`] keys every hash.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub use ustack_tcp as tcp_engine;
 pub use ustack_tcp::{Duration, Instant};
 pub use ustack_wire as wire;
 
 mod addr;
+mod config;
+mod counters;
+mod frag;
+mod hash;
+mod icmp;
+mod netstat;
+mod ports;
+mod socket;
+pub mod stack;
+mod tcp;
+mod timerq;
+mod udp;
+
+#[cfg(test)]
+mod tests;
 
 pub use addr::{CidrParseError, Ipv4Cidr};
+pub use config::{StackConfig, StackConfigError};
+pub use counters::Counters;
+pub use netstat::{Netstat, Protocol, SocketInfo};
+pub use socket::{BindError, ConnectError, SocketHandle, UdpRecvError, UdpSendError};
+pub use stack::{InterfaceConfig, Route, SocketEvent, SocketEventKind, Stack, Transmit};
+pub use udp::UDP_MAX_PAYLOAD;

@@ -1,0 +1,116 @@
+//! The host stack's settings, named after the Linux sysctls they mirror, with Linux defaults
+//! (SPEC.md, top).
+
+use core::fmt;
+
+use ustack_tcp::{ConfigError, TcpConfig};
+
+use crate::Duration;
+
+/// Settings of a [`crate::Stack`]. Build one with [`StackConfig::new`] (Linux defaults, the
+/// given secret) and change fields; [`crate::Stack::new`] validates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackConfig {
+    /// Per-connection TCP settings (`net.ipv4.tcp_*`).
+    pub tcp: TcpConfig,
+    /// The key of every keyed hash in the stack: RFC 6528 ISNs, RFC 6056 port choice,
+    /// timestamp offsets and the hash tables' hasher. Hand in 16 random bytes in production
+    /// and a fixed value in simulation, so a run replays from its seed.
+    pub secret: [u8; 16],
+    /// TTL of the datagrams we send (`net.ipv4.ip_default_ttl`, 64).
+    pub ip_default_ttl: u8,
+    /// The ephemeral port range (`net.ipv4.ip_local_port_range`, 32768–60999), inclusive.
+    pub ip_local_port_range: (u16, u16),
+    /// Upper bound of a listener's backlog (`net.core.somaxconn`, 4096): `listen(backlog)` is
+    /// clamped to it, as Linux does.
+    pub somaxconn: u32,
+    /// Reset a connection whose final ACK finds the accept queue full instead of dropping
+    /// the ACK (`net.ipv4.tcp_abort_on_overflow`, off).
+    pub tcp_abort_on_overflow: bool,
+    /// Bytes a UDP socket may hold unread before arriving datagrams are dropped and counted
+    /// (`net.core.rmem_default`, 212992).
+    pub udp_rmem: usize,
+    /// Bytes of datagrams (UDP, ICMP, RSTs) waiting for `poll_transmit` before sends fail
+    /// with a full buffer (`net.core.wmem_default`, 212992).
+    pub wmem: usize,
+    /// Memory for IPv4 fragments awaiting reassembly (`net.ipv4.ipfrag_high_thresh`, 4 MiB).
+    pub ipfrag_high_thresh: usize,
+    /// How long an incomplete datagram is kept (`net.ipv4.ipfrag_time`, 30 s).
+    pub ipfrag_time: Duration,
+    /// ICMP errors we send per second at most (`net.ipv4.icmp_msgs_per_sec`, 1000).
+    pub icmp_msgs_per_sec: u32,
+    /// Burst of ICMP errors allowed above the rate (`net.ipv4.icmp_msgs_burst`, 50).
+    pub icmp_msgs_burst: u32,
+    /// Answer ICMP echo requests (`net.ipv4.icmp_echo_ignore_all` = 0).
+    pub icmp_echo: bool,
+}
+
+impl StackConfig {
+    /// Linux defaults with `secret` as the hash key.
+    pub const fn new(secret: [u8; 16]) -> StackConfig {
+        StackConfig {
+            tcp: TcpConfig::LINUX,
+            secret,
+            ip_default_ttl: 64,
+            ip_local_port_range: (32768, 60999),
+            somaxconn: 4096,
+            tcp_abort_on_overflow: false,
+            udp_rmem: 212_992,
+            wmem: 212_992,
+            ipfrag_high_thresh: 4 << 20,
+            ipfrag_time: Duration::from_secs(30),
+            icmp_msgs_per_sec: 1000,
+            icmp_msgs_burst: 50,
+            icmp_echo: true,
+        }
+    }
+
+    /// Checks every setting; [`crate::Stack::new`] calls it.
+    pub fn validate(&self) -> Result<(), StackConfigError> {
+        self.tcp.validate().map_err(StackConfigError::Tcp)?;
+        let (lo, hi) = self.ip_local_port_range;
+        if lo == 0 || lo > hi {
+            return Err(StackConfigError::PortRange(lo, hi));
+        }
+        if self.ip_default_ttl == 0 {
+            return Err(StackConfigError::Invalid("ip_default_ttl must be 1 to 255"));
+        }
+        if self.somaxconn == 0 {
+            return Err(StackConfigError::Invalid("somaxconn must be at least 1"));
+        }
+        if self.udp_rmem == 0 || self.wmem < 65_535 + 20 {
+            return Err(StackConfigError::Invalid(
+                "udp_rmem must be positive and wmem hold one 64 KiB datagram",
+            ));
+        }
+        if self.ipfrag_time.is_zero() {
+            return Err(StackConfigError::Invalid("ipfrag_time must be positive"));
+        }
+        Ok(())
+    }
+}
+
+/// A setting [`StackConfig::validate`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackConfigError {
+    /// A TCP setting.
+    Tcp(ConfigError),
+    /// The ephemeral range is empty or starts at 0.
+    PortRange(u16, u16),
+    /// Another setting, with what is wrong with it.
+    Invalid(&'static str),
+}
+
+impl fmt::Display for StackConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StackConfigError::Tcp(e) => write!(f, "tcp: {e}"),
+            StackConfigError::PortRange(lo, hi) => {
+                write!(f, "ip_local_port_range {lo}-{hi} is empty or starts at 0")
+            }
+            StackConfigError::Invalid(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for StackConfigError {}

@@ -1,0 +1,94 @@
+//! Stack-wide counters, one per event and per drop reason, shown like `netstat -s`
+//! (STYLE.md 11: counters per drop reason).
+
+use core::fmt;
+
+use ustack_tcp::DropReason;
+
+macro_rules! counters {
+    ($( $section:literal { $( $field:ident : $text:literal ),* $(,)? } )*) => {
+        /// What the stack counted since it was created. `Display` prints it like
+        /// `netstat -s`: a section per protocol, a line per counter.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        pub struct Counters {
+            $($(
+                #[doc = $text]
+                pub $field: u64,
+            )*)*
+            /// Segments the TCP connections dropped, per reason (live and closed connections).
+            pub tcp_conn_drops: [u64; DropReason::COUNT],
+        }
+
+        impl fmt::Display for Counters {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                $(
+                    writeln!(f, "{}:", $section)?;
+                    $( writeln!(f, "    {} {}", self.$field, $text)?; )*
+                    if $section == "Tcp" {
+                        for reason in DropReason::ALL {
+                            writeln!(
+                                f,
+                                "    {} segments dropped by connections: {}",
+                                self.tcp_conn_drops[reason as usize],
+                                reason.name()
+                            )?;
+                        }
+                    }
+                )*
+                Ok(())
+            }
+        }
+    };
+}
+
+counters! {
+    "Ip" {
+        ip_in_receives: "total packets received",
+        ip_in_hdr_errors: "with invalid headers (version, length, checksum)",
+        ip_in_addr_errors: "with invalid addresses (not for this host)",
+        ip_in_unknown_protos: "with unknown protocol",
+        ip_in_delivers: "incoming packets delivered",
+        ip_out_requests: "requests sent out",
+        ip_out_no_routes: "dropped because of missing route",
+        ip_out_discards: "outgoing packets dropped (transmit queue full)",
+        ip_reasm_reqds: "fragments received",
+        ip_reasm_oks: "packets reassembled ok",
+        ip_reasm_fails: "fragments dropped (overlap, too long, malformed, memory)",
+        ip_reasm_timeouts: "reassemblies timed out",
+        ip_frag_creates: "fragments created",
+    }
+    "Icmp" {
+        icmp_in_msgs: "ICMP messages received",
+        icmp_in_errors: "input ICMP message failed (checksum, truncated, unsupported)",
+        icmp_in_echos: "echo requests received",
+        icmp_in_dest_unreachs: "destination unreachable received",
+        icmp_out_msgs: "ICMP messages sent",
+        icmp_out_echo_reps: "echo replies sent",
+        icmp_out_dest_unreachs: "destination unreachable sent",
+        icmp_out_rate_limited: "ICMP errors not sent (rate limit)",
+    }
+    "Tcp" {
+        tcp_active_opens: "active connection openings",
+        tcp_passive_opens: "passive connection openings",
+        tcp_attempt_fails: "failed connection attempts (refused, unreachable)",
+        tcp_estab_resets: "connection resets received",
+        tcp_in_segs: "segments received",
+        tcp_out_segs: "segments sent out",
+        tcp_retrans_segs: "segments retransmitted (closed connections)",
+        tcp_in_errs: "bad segments received (length, header, options)",
+        tcp_in_csum_errors: "segments with a bad checksum (dropped silently, SPEC S16)",
+        tcp_out_rsts: "resets sent",
+        tcp_no_socket: "segments for no connection and no listener (answered with RST)",
+        tcp_listen_overflows: "times the listen queue of a socket overflowed",
+        tcp_listen_drops: "SYNs to LISTEN sockets dropped",
+        tcp_listen_bad_acks: "ACKs to LISTEN sockets that matched no connection (answered with RST)",
+        tcp_icmp_unmatched: "ICMP errors for no connection",
+    }
+    "Udp" {
+        udp_in_datagrams: "packets received",
+        udp_no_ports: "packets to unknown port received (answered with ICMP port unreachable)",
+        udp_in_errors: "packet receive errors (length, checksum)",
+        udp_rcvbuf_errors: "receive buffer errors (socket queue full, dropped)",
+        udp_out_datagrams: "packets sent",
+    }
+}

@@ -1,0 +1,201 @@
+//! A snapshot of every socket, shown like `ss -tan` / `ss -uan` (SPEC S2, S10).
+
+use core::fmt;
+use core::net::SocketAddrV4;
+
+use ustack_tcp::{TcpState, TimerKind};
+
+use crate::socket::SocketHandle;
+use crate::stack::{Socket, Stack};
+use crate::{Duration, Instant};
+
+/// The protocol of a socket in a [`Netstat`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+/// One socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketInfo {
+    /// The handle.
+    pub handle: SocketHandle,
+    /// TCP or UDP.
+    pub protocol: Protocol,
+    /// The TCP state (LISTEN for listeners); for UDP, ESTABLISHED when connected, else
+    /// CLOSED (ss prints UNCONN).
+    pub state: TcpState,
+    /// TCP: bytes received and not read (for a listener, connections waiting in the accept
+    /// queue). UDP: bytes queued.
+    pub recv_q: usize,
+    /// TCP: bytes not yet acknowledged (for a listener, the backlog). UDP: 0.
+    pub send_q: usize,
+    /// Our address.
+    pub local: SocketAddrV4,
+    /// The peer's, or `None` (ss prints `0.0.0.0:*`).
+    pub peer: Option<SocketAddrV4>,
+    /// The next timer and how long until it fires (`ss -o`).
+    pub timer: Option<(TimerKind, Duration)>,
+    /// Whether the application still holds the socket (false: orphaned, finishing alone).
+    pub owned: bool,
+}
+
+impl SocketInfo {
+    /// The state as `ss` prints it (`ESTAB`, `CLOSE-WAIT`, `UNCONN` ...).
+    pub fn ss_state(&self) -> &'static str {
+        match (self.protocol, self.state) {
+            (Protocol::Udp, TcpState::Established) => "ESTAB",
+            (Protocol::Udp, _) => "UNCONN",
+            (Protocol::Tcp, s) => s.ss_name(),
+        }
+    }
+
+    /// A listening socket (TCP LISTEN, or UDP not connected), as `ss -l` selects.
+    pub fn is_listening(&self) -> bool {
+        match self.protocol {
+            Protocol::Tcp => self.state == TcpState::Listen,
+            Protocol::Udp => self.peer.is_none(),
+        }
+    }
+}
+
+/// A snapshot of the socket table. `Display` prints it with the columns of `ss -tan`
+/// (State, Recv-Q, Send-Q, Local Address:Port, Peer Address:Port), with a leading Netid
+/// column when it holds both protocols' sockets, like `ss -tuan`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Netstat {
+    /// The sockets, in table order.
+    pub sockets: Vec<SocketInfo>,
+    /// Print the Netid column.
+    pub show_netid: bool,
+}
+
+impl Netstat {
+    /// Keeps TCP and/or UDP sockets, only the listening ones when `listening` (`ss -l`).
+    /// Netid is shown when both protocols are kept.
+    pub fn filter(mut self, tcp: bool, udp: bool, listening: bool) -> Netstat {
+        self.sockets.retain(|s| {
+            let proto = match s.protocol {
+                Protocol::Tcp => tcp,
+                Protocol::Udp => udp,
+            };
+            proto && (!listening || s.is_listening())
+        });
+        self.show_netid = tcp && udp;
+        self
+    }
+
+    /// How many sockets are in `state` (TCP).
+    pub fn count(&self, state: TcpState) -> usize {
+        self.sockets.iter().filter(|s| s.protocol == Protocol::Tcp && s.state == state).count()
+    }
+}
+
+impl fmt::Display for Netstat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.show_netid {
+            write!(f, "{:<6}", "Netid")?;
+        }
+        writeln!(
+            f,
+            "{:<11}{:>7} {:>7} {:>22} {:>22}",
+            "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"
+        )?;
+        for s in &self.sockets {
+            if self.show_netid {
+                let id = match s.protocol {
+                    Protocol::Tcp => "tcp",
+                    Protocol::Udp => "udp",
+                };
+                write!(f, "{id:<6}")?;
+            }
+            let peer = s.peer.map_or_else(|| "0.0.0.0:*".to_string(), |p| p.to_string());
+            write!(
+                f,
+                "{:<11}{:>7} {:>7} {:>22} {:>22}",
+                s.ss_state(),
+                s.recv_q,
+                s.send_q,
+                s.local.to_string(),
+                peer
+            )?;
+            if let Some((kind, left)) = s.timer {
+                write!(f, " timer:({},{:.3}s)", kind.name(), left.as_secs_f64())?;
+            }
+            if !s.owned && s.protocol == Protocol::Tcp && s.state != TcpState::Listen {
+                f.write_str(" orphan")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl Stack {
+    /// Every socket, like `ss -tuan` (S2): state, queues, addresses, next timer.
+    pub fn netstat(&self, now: Instant) -> Netstat {
+        let mut sockets = Vec::with_capacity(self.live);
+        for (i, slot) in self.slots.iter().enumerate() {
+            let Some(sock) = &slot.sock else { continue };
+            let handle = SocketHandle { index: i as u32, generation: slot.generation };
+            let info = match sock {
+                Socket::Listener(l) => SocketInfo {
+                    handle,
+                    protocol: Protocol::Tcp,
+                    state: TcpState::Listen,
+                    recv_q: l.accept_queue.len(),
+                    send_q: l.backlog as usize,
+                    local: l.local,
+                    peer: None,
+                    timer: None,
+                    owned: true,
+                },
+                Socket::Tcp(t) => {
+                    let c = &t.conn;
+                    SocketInfo {
+                        handle,
+                        protocol: Protocol::Tcp,
+                        state: c.state(),
+                        recv_q: c.recv_queue(),
+                        send_q: c.send_queue(),
+                        local: c.tuple().local,
+                        peer: Some(c.tuple().remote),
+                        timer: c
+                            .timers()
+                            .next_expiry()
+                            .map(|(k, at)| (k, at.saturating_duration_since(now))),
+                        owned: t.owned || t.parent.is_some(),
+                    }
+                }
+                Socket::Udp(u) => SocketInfo {
+                    handle,
+                    protocol: Protocol::Udp,
+                    state: if u.peer.is_some() { TcpState::Established } else { TcpState::Closed },
+                    recv_q: u.rx_bytes,
+                    send_q: 0,
+                    local: u.local,
+                    peer: u.peer,
+                    timer: None,
+                    owned: true,
+                },
+            };
+            sockets.push(info);
+        }
+        Netstat { sockets, show_netid: true }
+    }
+
+    /// Closes any socket for the application: a TCP connection finishes on its own (FIN,
+    /// or RST when unread data remains; SPEC S9), a listener resets the connections still in
+    /// its queues, a UDP socket is gone at once. The handle is dead afterwards.
+    pub fn close(&mut self, now: Instant, h: SocketHandle) {
+        match self.slot(h) {
+            Some(Socket::Tcp(_)) => self.close_tcp(now, h),
+            Some(Socket::Listener(_)) => self.close_listener(h),
+            Some(Socket::Udp(_)) => self.close_udp(h),
+            None => panic!("close of {h}, which is not a live socket"),
+        }
+    }
+}

@@ -1,0 +1,707 @@
+//! The host: [`Stack`], its interfaces and routes, IPv4 input and output, the socket table,
+//! the timer queue and the transmit queues (DESIGN.md "Inbound packet", "Outbound write").
+//!
+//! # Call order (STYLE.md 2)
+//!
+//! ```text
+//! inputs:   handle_packet(now, iface, bytes)   an IPv4 packet arrived
+//!           handle_timeout(now)                poll_timeout()'s deadline passed
+//!           the socket API (tcp_*, udp_*, close) the application
+//! outputs:  after every input, in this order:
+//!           poll_transmit(now, buf)   until None: the packets to send, written into buf
+//!           poll_event()              until None: what happened to which socket
+//!           poll_timeout()            when to call handle_timeout next
+//! ```
+//!
+//! Per-packet and per-timer work never scans the sockets: TCP segments are found by hash
+//! demux (exact 4-tuple, then a listener on (address, port), then on (any, port); STYLE.md 6),
+//! a socket with something to send sits in the tx-ready queue, and a socket with a timer sits
+//! in the keyed timer queue ([`crate::timerq`]).
+//!
+//! Sockets live in a table of generational slots. The application owns the sockets it
+//! creates (`tcp_connect`, `tcp_listen`, `tcp_accept`, `udp_bind`) until it calls
+//! [`Stack::close`] or [`Stack::tcp_abort`]; a closed TCP connection then finishes on its own
+//! (FIN exchange, TIME-WAIT) and its slot is freed when it reaches CLOSED. Operations on a
+//! handle the application has released are a caller bug and panic.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+use std::collections::VecDeque;
+
+use ustack_tcp::{DropReason, Event, FourTuple, IsnGenerator, KeyedHash};
+use ustack_wire::{IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr, ipv4};
+
+use crate::config::{StackConfig, StackConfigError};
+use crate::counters::Counters;
+use crate::frag::{FragDrop, FragLimits, FragOutcome, Reassembler};
+use crate::hash::{self, KeyedMap};
+use crate::ports::PortAllocator;
+use crate::socket::SocketHandle;
+use crate::tcp::{Listener, TcpSocket};
+use crate::timerq::TimerQueue;
+use crate::udp::UdpSocket;
+use crate::{Instant, Ipv4Cidr};
+
+/// An interface of the stack: its address (with prefix) and MTU. Devices are layer 3 (TUN,
+/// in-memory links, the simulator): there is no link-layer address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterfaceConfig {
+    /// Our address and the connected network.
+    pub addr: Ipv4Cidr,
+    /// Largest IP packet the interface carries.
+    pub mtu: u16,
+}
+
+/// A route: destinations in `dest` leave through interface `iface`. Longest prefix wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// Destination network (`0.0.0.0/0` for the default route).
+    pub dest: Ipv4Cidr,
+    /// Interface index, as [`Stack::add_interface`] returned it.
+    pub iface: usize,
+}
+
+/// A packet [`Stack::poll_transmit`] wrote: send `buf[..len]` on interface `iface`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Transmit {
+    /// Interface index.
+    pub iface: usize,
+    /// Packet length in the buffer.
+    pub len: usize,
+}
+
+/// Something that happened to a socket, from [`Stack::poll_event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketEvent {
+    /// The socket.
+    pub socket: SocketHandle,
+    /// What happened.
+    pub kind: SocketEventKind,
+}
+
+/// What happened to a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketEventKind {
+    /// An event of a TCP connection (application events always, trace events when tracing
+    /// is on; see [`Event`]).
+    Tcp(Event),
+    /// A listener's accept queue holds a connection: `tcp_accept` returns it.
+    AcceptReady,
+    /// A UDP socket has a datagram to read (reported again after `udp_recv_from` was called).
+    UdpReadable,
+    /// A connected UDP socket got an ICMP port unreachable; the next send or receive
+    /// reports it.
+    UdpError,
+}
+
+/// The stack: see the module documentation for the call order.
+#[derive(Debug)]
+pub struct Stack {
+    pub(crate) cfg: StackConfig,
+    pub(crate) ifaces: Vec<InterfaceConfig>,
+    routes: Vec<Route>,
+    pub(crate) slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    pub(crate) live: usize,
+    /// Exact 4-tuple → connection (SYN-RECEIVED to TIME-WAIT).
+    pub(crate) tcp_conns: KeyedMap<FourTuple, SocketHandle>,
+    /// (address or 0.0.0.0, port) → listener.
+    pub(crate) tcp_listeners: KeyedMap<SocketAddrV4, SocketHandle>,
+    /// Local port → listeners on it.
+    pub(crate) tcp_listen_ports: KeyedMap<u16, u32>,
+    /// Local port → hashed connections using it.
+    pub(crate) tcp_conn_ports: KeyedMap<u16, u32>,
+    /// (address or 0.0.0.0, port) → UDP socket.
+    pub(crate) udp_binds: KeyedMap<SocketAddrV4, SocketHandle>,
+    /// Local port → UDP sockets bound to it.
+    pub(crate) udp_ports: KeyedMap<u16, u32>,
+    timers: TimerQueue,
+    tx_ready: VecDeque<SocketHandle>,
+    pub(crate) out: OutQueue,
+    pub(crate) events: VecDeque<SocketEvent>,
+    pub(crate) counters: Counters,
+    pub(crate) isn: IsnGenerator,
+    pub(crate) ts_hash: KeyedHash,
+    pub(crate) ports: PortAllocator,
+    ip_ident: u16,
+    frag: Reassembler,
+    reasm_buf: Vec<u8>,
+    icmp_tokens: TokenBucket,
+    scratch: Vec<u8>,
+    pub(crate) tracing: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) generation: u32,
+    pub(crate) sock: Option<Socket>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Socket {
+    Listener(Listener),
+    Tcp(Box<TcpSocket>),
+    Udp(UdpSocket),
+}
+
+/// Datagrams built whole (UDP, ICMP, RSTs for no connection), waiting for `poll_transmit`.
+/// Bounded by `wmem` bytes; the buffers are recycled.
+#[derive(Debug)]
+pub(crate) struct OutQueue {
+    queue: VecDeque<(usize, Vec<u8>)>,
+    bytes: usize,
+    limit: usize,
+    pool: Vec<Vec<u8>>,
+}
+
+impl OutQueue {
+    fn new(limit: usize) -> OutQueue {
+        OutQueue { queue: VecDeque::new(), bytes: 0, limit, pool: Vec::new() }
+    }
+
+    pub(crate) fn has_room(&self, len: usize) -> bool {
+        self.bytes + len <= self.limit
+    }
+
+    /// A zeroed buffer of `len` bytes from the pool.
+    pub(crate) fn buffer(&mut self, len: usize) -> Vec<u8> {
+        let mut b = self.pool.pop().unwrap_or_default();
+        b.clear();
+        b.resize(len, 0);
+        b
+    }
+
+    pub(crate) fn push(&mut self, iface: usize, packet: Vec<u8>) {
+        self.bytes += packet.len();
+        self.queue.push_back((iface, packet));
+    }
+
+    fn pop_into(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        let (iface, packet) = self.queue.pop_front()?;
+        self.bytes -= packet.len();
+        let len = packet.len();
+        buf[..len].copy_from_slice(&packet);
+        if self.pool.len() < 64 {
+            self.pool.push(packet);
+        }
+        Some(Transmit { iface, len })
+    }
+}
+
+/// Linux's ICMP rate limit (`icmp_msgs_per_sec`, `icmp_msgs_burst`) as a token bucket.
+#[derive(Debug)]
+struct TokenBucket {
+    per_sec: u64,
+    burst: u64,
+    /// Tokens in millionths.
+    credit: u64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.as_nanos().saturating_sub(self.last.as_nanos());
+        self.last = now;
+        let refill = (u128::from(elapsed) * u128::from(self.per_sec) / 1000) as u64;
+        self.credit = self.credit.saturating_add(refill).min(self.burst * 1_000_000);
+        if self.credit >= 1_000_000 {
+            self.credit -= 1_000_000;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The IP header fields a packet we send needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IpOut {
+    pub(crate) src: Ipv4Addr,
+    pub(crate) dst: Ipv4Addr,
+    pub(crate) protocol: IpProtocol,
+    pub(crate) dont_frag: bool,
+}
+
+impl Stack {
+    /// A stack with no interface yet. Fails when the configuration does not validate.
+    pub fn new(cfg: StackConfig) -> Result<Stack, StackConfigError> {
+        cfg.validate()?;
+        let s = cfg.secret;
+        let mut ts_key = s;
+        ts_key[15] ^= 0x75;
+        Ok(Stack {
+            ifaces: Vec::new(),
+            routes: Vec::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            live: 0,
+            tcp_conns: hash::map(s, 1),
+            tcp_listeners: hash::map(s, 2),
+            tcp_listen_ports: hash::map(s, 3),
+            tcp_conn_ports: hash::map(s, 4),
+            udp_binds: hash::map(s, 5),
+            udp_ports: hash::map(s, 7),
+            timers: TimerQueue::default(),
+            tx_ready: VecDeque::new(),
+            out: OutQueue::new(cfg.wmem),
+            events: VecDeque::new(),
+            counters: Counters::default(),
+            isn: IsnGenerator::new(s),
+            ts_hash: KeyedHash::new(ts_key),
+            ports: PortAllocator::new(cfg.ip_local_port_range, s),
+            ip_ident: (KeyedHash::new(s).hash(b"ip-ident") & 0xffff) as u16,
+            frag: Reassembler::new(FragLimits {
+                max_bytes: cfg.ipfrag_high_thresh,
+                timeout: cfg.ipfrag_time,
+            }),
+            reasm_buf: Vec::new(),
+            icmp_tokens: TokenBucket {
+                per_sec: u64::from(cfg.icmp_msgs_per_sec),
+                burst: u64::from(cfg.icmp_msgs_burst),
+                credit: u64::from(cfg.icmp_msgs_burst) * 1_000_000,
+                last: Instant::from_nanos(0),
+            },
+            scratch: vec![0; 65_536],
+            tracing: false,
+            cfg,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &StackConfig {
+        &self.cfg
+    }
+
+    /// Adds an interface and its connected route; returns its index.
+    pub fn add_interface(&mut self, iface: InterfaceConfig) -> usize {
+        let index = self.ifaces.len();
+        self.ifaces.push(iface);
+        let dest = Ipv4Cidr::new(iface.addr.network(), iface.addr.prefix_len())
+            .expect("prefix length of a valid Ipv4Cidr");
+        self.routes.push(Route { dest, iface: index });
+        index
+    }
+
+    /// The interfaces, by index.
+    pub fn interfaces(&self) -> &[InterfaceConfig] {
+        &self.ifaces
+    }
+
+    /// Adds a route (`0.0.0.0/0` for a default route). Panics if `route.iface` does not exist.
+    pub fn add_route(&mut self, route: Route) {
+        assert!(
+            route.iface < self.ifaces.len(),
+            "route to interface {} which does not exist",
+            route.iface
+        );
+        self.routes.push(route);
+    }
+
+    /// Switches trace events on or off for every connection created from now on (and those
+    /// alive now).
+    pub fn set_tracing(&mut self, on: bool) {
+        self.tracing = on;
+        for slot in &mut self.slots {
+            if let Some(Socket::Tcp(t)) = &mut slot.sock {
+                t.conn.set_tracing(on);
+            }
+        }
+    }
+
+    /// The counters, with the drops of the live connections added in.
+    pub fn counters(&self) -> Counters {
+        let mut c = self.counters;
+        for slot in &self.slots {
+            if let Some(Socket::Tcp(t)) = &slot.sock {
+                for r in DropReason::ALL {
+                    c.tcp_conn_drops[r as usize] += t.conn.stats().dropped(r);
+                }
+            }
+        }
+        c
+    }
+
+    /// How many sockets are alive (listeners, connections in any state, UDP).
+    pub fn socket_count(&self) -> usize {
+        self.live
+    }
+
+    /// Whether `h` still names a live socket.
+    pub fn contains(&self, h: SocketHandle) -> bool {
+        self.slot(h).is_some()
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Inputs
+    // ------------------------------------------------------------------------------------
+
+    /// An IPv4 packet arrived on interface `iface`. Bad packets are counted (per reason) and
+    /// dropped; nothing else happens for them.
+    pub fn handle_packet(&mut self, now: Instant, iface: usize, packet: &[u8]) {
+        self.counters.ip_in_receives += 1;
+        let Ok(view) = Ipv4Packet::new_checked(packet) else {
+            self.counters.ip_in_hdr_errors += 1;
+            return;
+        };
+        let Ok(ip) = Ipv4Repr::parse(&view) else {
+            self.counters.ip_in_hdr_errors += 1;
+            return;
+        };
+        if !self.is_local(ip.dst) {
+            self.counters.ip_in_addr_errors += 1;
+            return;
+        }
+        let payload = view.payload();
+        if ip.is_fragment() {
+            self.counters.ip_reasm_reqds += 1;
+            let mut whole = std::mem::take(&mut self.reasm_buf);
+            match self.frag.push(now, &ip, payload) {
+                FragOutcome::Incomplete => {}
+                FragOutcome::Complete(bytes) => {
+                    self.counters.ip_reasm_oks += 1;
+                    whole.clear();
+                    whole.extend_from_slice(bytes);
+                    let ip = Ipv4Repr {
+                        more_frags: false,
+                        frag_offset: 0,
+                        payload_len: whole.len(),
+                        ..ip
+                    };
+                    self.deliver(now, iface, &ip, &whole);
+                }
+                FragOutcome::Dropped(
+                    FragDrop::OverMemory
+                    | FragDrop::Overlap
+                    | FragDrop::TooLong
+                    | FragDrop::Malformed,
+                ) => {
+                    self.counters.ip_reasm_fails += 1;
+                }
+            }
+            self.reasm_buf = whole;
+            return;
+        }
+        self.deliver(now, iface, &ip, payload);
+    }
+
+    fn deliver(&mut self, now: Instant, iface: usize, ip: &Ipv4Repr, payload: &[u8]) {
+        self.counters.ip_in_delivers += 1;
+        match ip.protocol {
+            IpProtocol::TCP => self.tcp_input(now, iface, ip, payload),
+            IpProtocol::UDP => self.udp_input(now, iface, ip, payload),
+            IpProtocol::ICMP => self.icmp_input(now, iface, ip, payload),
+            _ => {
+                self.counters.ip_in_unknown_protos += 1;
+                // RFC 1122 §3.2.2.1: a host SHOULD send protocol unreachable.
+                self.send_dst_unreachable(
+                    now,
+                    ustack_wire::DstUnreachable::ProtoUnreachable,
+                    ip,
+                    payload,
+                );
+            }
+        }
+    }
+
+    /// Timers whose deadline has passed fire: connections' timers (through the keyed queue)
+    /// and fragment reassembly timeouts.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some((at, h)) = self.timers.pop_due(now) {
+            let Some(Socket::Tcp(t)) = self.socket_mut(h) else { continue };
+            if t.timer_at != Some(at) {
+                continue;
+            }
+            t.timer_at = None;
+            t.conn.handle_timeout(now);
+            self.after_input(h);
+        }
+        self.counters.ip_reasm_timeouts += self.frag.handle_timeout(now) as u64;
+        let live = self.live;
+        let slots = &self.slots;
+        self.timers.compact_if_needed(live, || {
+            slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| match &s.sock {
+                    Some(Socket::Tcp(t)) => t
+                        .timer_at
+                        .map(|at| (at, SocketHandle { index: i as u32, generation: s.generation })),
+                    _ => None,
+                })
+                .collect()
+        });
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Outputs
+    // ------------------------------------------------------------------------------------
+
+    /// The next packet to send, written into `buf` (which must hold the largest interface
+    /// MTU), or `None` when nothing is ready.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        loop {
+            if let Some(t) = self.out.pop_into(buf) {
+                self.counters.ip_out_requests += 1;
+                return Some(t);
+            }
+            let h = *self.tx_ready.front()?;
+            let slot =
+                self.slots.get_mut(h.index as usize).filter(|s| s.generation == h.generation);
+            let Some(Slot { sock: Some(Socket::Tcp(t)), .. }) = slot else {
+                self.tx_ready.pop_front();
+                continue;
+            };
+            let tuple = t.conn.tuple();
+            let iface = t.iface;
+            match t.conn.poll_transmit(now, &mut self.scratch) {
+                Some(seg) => {
+                    let ip = IpOut {
+                        src: *tuple.local.ip(),
+                        dst: *tuple.remote.ip(),
+                        protocol: IpProtocol::TCP,
+                        dont_frag: true,
+                    };
+                    let is_rst = seg.flags.contains(ustack_wire::TcpFlags::RST);
+                    let len = emit_tcp(buf, &mut self.ip_ident, self.cfg.ip_default_ttl, ip, &seg);
+                    self.counters.tcp_out_segs += 1;
+                    self.counters.tcp_out_rsts += u64::from(is_rst);
+                    self.counters.ip_out_requests += 1;
+                    return Some(Transmit { iface, len });
+                }
+                None => {
+                    t.in_tx = false;
+                    self.tx_ready.pop_front();
+                    self.after_output(h);
+                }
+            }
+        }
+    }
+
+    /// The next socket event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.events.pop_front()
+    }
+
+    /// When to call `handle_timeout` next. Never late; occasionally early (a timer that was
+    /// re-armed), in which case `handle_timeout` does nothing.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.timers.peek(), self.frag.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Shared bookkeeping
+    // ------------------------------------------------------------------------------------
+
+    pub(crate) fn slot(&self, h: SocketHandle) -> Option<&Socket> {
+        self.slots.get(h.index as usize).filter(|s| s.generation == h.generation)?.sock.as_ref()
+    }
+
+    pub(crate) fn socket_mut(&mut self, h: SocketHandle) -> Option<&mut Socket> {
+        self.slots.get_mut(h.index as usize).filter(|s| s.generation == h.generation)?.sock.as_mut()
+    }
+
+    pub(crate) fn insert(&mut self, sock: Socket) -> SocketHandle {
+        self.live += 1;
+        if let Some(index) = self.free_slots.pop() {
+            let slot = &mut self.slots[index as usize];
+            slot.sock = Some(sock);
+            SocketHandle { index, generation: slot.generation }
+        } else {
+            let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 sockets");
+            self.slots.push(Slot { generation: 0, sock: Some(sock) });
+            SocketHandle { index, generation: 0 }
+        }
+    }
+
+    /// Frees a slot; the handle is dead from now on.
+    pub(crate) fn remove(&mut self, h: SocketHandle) -> Option<Socket> {
+        let slot = self.slots.get_mut(h.index as usize).filter(|s| s.generation == h.generation)?;
+        let sock = slot.sock.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free_slots.push(h.index);
+        self.live -= 1;
+        Some(sock)
+    }
+
+    /// After an input to a TCP connection (segment, timer, application call): its events are
+    /// handled and queued, its timer re-armed, and it waits in the tx-ready queue.
+    pub(crate) fn after_input(&mut self, h: SocketHandle) {
+        self.drain_conn(h);
+        if let Some(Socket::Tcp(t)) = self.socket_mut(h)
+            && !t.in_tx
+        {
+            t.in_tx = true;
+            self.tx_ready.push_back(h);
+        }
+    }
+
+    /// After a connection has sent all it had: events again (sending may change state), the
+    /// timer (sending arms the retransmission timer), and a finished orphan is freed.
+    fn after_output(&mut self, h: SocketHandle) {
+        self.drain_conn(h);
+        if let Some(Socket::Tcp(t)) = self.slot(h)
+            && t.is_finished()
+        {
+            self.free_tcp(h);
+        }
+    }
+
+    fn drain_conn(&mut self, h: SocketHandle) {
+        loop {
+            let Some(Socket::Tcp(t)) = self.socket_mut(h) else { return };
+            let Some(ev) = t.conn.poll_event() else { break };
+            self.on_conn_event(h, ev);
+        }
+        let Some(Socket::Tcp(t)) = self.socket_mut(h) else { return };
+        let next = t.conn.poll_timeout();
+        if next != t.timer_at {
+            t.timer_at = next;
+            if let Some(at) = next {
+                self.timers.push(at, h);
+            }
+        }
+    }
+
+    pub(crate) fn push_event(&mut self, socket: SocketHandle, kind: SocketEventKind) {
+        self.events.push_back(SocketEvent { socket, kind });
+    }
+
+    fn is_local(&self, addr: Ipv4Addr) -> bool {
+        self.ifaces.iter().any(|i| i.addr.addr() == addr)
+    }
+
+    /// Whether `addr` may be bound: one of ours, or the unspecified address.
+    pub(crate) fn is_bindable(&self, addr: Ipv4Addr) -> bool {
+        addr.is_unspecified() || self.is_local(addr)
+    }
+
+    /// The route to `dst`: the interface and our address on it. Longest prefix wins.
+    pub(crate) fn route(&self, dst: Ipv4Addr) -> Option<(usize, Ipv4Addr)> {
+        let r = self
+            .routes
+            .iter()
+            .filter(|r| r.dest.contains(dst))
+            .max_by_key(|r| r.dest.prefix_len())?;
+        Some((r.iface, self.ifaces[r.iface].addr.addr()))
+    }
+
+    /// Queues a datagram of `payload_len` bytes whose transport header and payload
+    /// `write` fills in, fragmenting it when it exceeds the interface MTU (RFC 791). Returns
+    /// false when the transmit queue is full.
+    pub(crate) fn queue_datagram(
+        &mut self,
+        iface: usize,
+        ip: IpOut,
+        payload_len: usize,
+        write: impl FnOnce(&mut [u8]),
+    ) -> bool {
+        let total = ipv4::HEADER_LEN + payload_len;
+        let mtu = usize::from(self.ifaces[iface].mtu);
+        if !self.out.has_room(total + total / mtu.max(1) * ipv4::HEADER_LEN) {
+            self.counters.ip_out_discards += 1;
+            return false;
+        }
+        let mut packet = self.out.buffer(total);
+        write(&mut packet[ipv4::HEADER_LEN..]);
+        let ident = self.next_ident();
+        let mut repr = Ipv4Repr {
+            src: ip.src,
+            dst: ip.dst,
+            protocol: ip.protocol,
+            payload_len,
+            ttl: self.cfg.ip_default_ttl,
+            dscp: 0,
+            ecn: 0,
+            ident,
+            dont_frag: ip.dont_frag && total <= mtu,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        if total <= mtu {
+            repr.emit(&mut Ipv4Packet::new_unchecked(&mut packet[..]));
+            self.out.push(iface, packet);
+            return true;
+        }
+        // RFC 791 fragmentation: every fragment but the last carries a multiple of 8 bytes.
+        let chunk = (mtu - ipv4::HEADER_LEN) & !7;
+        let mut offset = 0;
+        while offset < payload_len {
+            let len = chunk.min(payload_len - offset);
+            let mut frag = self.out.buffer(ipv4::HEADER_LEN + len);
+            let start = ipv4::HEADER_LEN + offset;
+            frag[ipv4::HEADER_LEN..].copy_from_slice(&packet[start..start + len]);
+            repr.payload_len = len;
+            repr.frag_offset = offset as u16;
+            repr.more_frags = offset + len < payload_len;
+            repr.emit(&mut Ipv4Packet::new_unchecked(&mut frag[..]));
+            self.out.push(iface, frag);
+            self.counters.ip_frag_creates += 1;
+            offset += len;
+        }
+        true
+    }
+
+    fn next_ident(&mut self) -> u16 {
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        self.ip_ident
+    }
+
+    /// Takes an ICMP error token (Linux `icmp_global_allow`).
+    pub(crate) fn icmp_allowed(&mut self, now: Instant) -> bool {
+        let ok = self.icmp_tokens.take(now);
+        if !ok {
+            self.counters.icmp_out_rate_limited += 1;
+        }
+        ok
+    }
+
+    /// Builds a TCP segment that belongs to no connection (a RST) into the transmit queue.
+    pub(crate) fn queue_tcp(
+        &mut self,
+        iface: usize,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        seg: &TcpRepr<'_>,
+    ) {
+        let ip = IpOut { src, dst, protocol: IpProtocol::TCP, dont_frag: true };
+        let sent = self.queue_datagram(iface, ip, seg.buffer_len(), |out| {
+            seg.emit(&mut TcpPacket::new_unchecked(out), src, dst);
+        });
+        if sent {
+            self.counters.tcp_out_segs += 1;
+            self.counters.tcp_out_rsts += u64::from(seg.flags.contains(ustack_wire::TcpFlags::RST));
+        }
+    }
+}
+
+/// Writes an IPv4 packet carrying `seg` into `buf`; returns its length.
+fn emit_tcp(buf: &mut [u8], ident: &mut u16, ttl: u8, ip: IpOut, seg: &TcpRepr<'_>) -> usize {
+    let len = ipv4::HEADER_LEN + seg.buffer_len();
+    assert!(
+        buf.len() >= len,
+        "poll_transmit buffer of {} bytes is smaller than the {len}-byte packet: pass one of at least the largest interface MTU",
+        buf.len()
+    );
+    *ident = ident.wrapping_add(1);
+    let repr = Ipv4Repr {
+        src: ip.src,
+        dst: ip.dst,
+        protocol: ip.protocol,
+        payload_len: seg.buffer_len(),
+        ttl,
+        dscp: 0,
+        ecn: 0,
+        ident: *ident,
+        dont_frag: ip.dont_frag,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    seg.emit(&mut TcpPacket::new_unchecked(&mut buf[ipv4::HEADER_LEN..len]), ip.src, ip.dst);
+    repr.emit(&mut Ipv4Packet::new_unchecked(&mut buf[..len]));
+    len
+}

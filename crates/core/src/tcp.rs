@@ -1,0 +1,508 @@
+//! TCP in the host: demux of arriving segments, listeners with a SYN queue and an accept
+//! queue (SPEC S4), port use and bind rules (SPEC S13, S25), and the TCP socket API.
+//!
+//! Demux (STYLE.md 6, gVisor `transport_demuxer.go`): the exact 4-tuple (connections from
+//! SYN-RECEIVED to TIME-WAIT), then a listener on (local address, port), then on
+//! (0.0.0.0, port), else a RST (RFC 9293 §3.10.7.1).
+//!
+//! A listener's SYN queue holds its connections in SYN-RECEIVED, its accept queue those that
+//! completed the handshake and wait for `tcp_accept`; both are bounded by the backlog as in
+//! Linux: a SYN is dropped (and counted) when either queue is full, and a final ACK that finds
+//! the accept queue full is dropped (the SYN-ACK is retransmitted, so the peer's ACK comes
+//! again) or, with `tcp_abort_on_overflow`, answered by a RST.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+use std::collections::VecDeque;
+
+use ustack_tcp::{Conn, ConnError, DropReason, Event, FourTuple, RecvError, SendError, TcpState};
+use ustack_wire::{TcpFlags, TcpPacket, TcpRepr};
+
+use crate::hash::KeyedSet;
+use crate::socket::{BindError, ConnectError, SocketHandle};
+use crate::stack::{Socket, SocketEventKind, Stack};
+use crate::{Instant, hash};
+
+/// A TCP connection in the socket table.
+#[derive(Debug)]
+pub(crate) struct TcpSocket {
+    pub(crate) conn: Conn,
+    pub(crate) iface: usize,
+    /// The listener whose queues hold this connection, until `tcp_accept` takes it.
+    pub(crate) parent: Option<SocketHandle>,
+    /// In the parent's accept queue (else in its SYN queue).
+    pub(crate) in_accept_queue: bool,
+    /// The application holds the handle.
+    pub(crate) owned: bool,
+    /// In `tcp_conns` (and counted in `tcp_conn_ports`).
+    pub(crate) hashed: bool,
+    /// The deadline queued in the timer queue.
+    pub(crate) timer_at: Option<Instant>,
+    /// Queued in the tx-ready queue.
+    pub(crate) in_tx: bool,
+}
+
+impl TcpSocket {
+    /// Nobody will touch it again: closed, released by the application, in no listener queue.
+    pub(crate) fn is_finished(&self) -> bool {
+        !self.owned && self.parent.is_none() && self.conn.state() == TcpState::Closed
+    }
+}
+
+/// A listening socket.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    pub(crate) local: SocketAddrV4,
+    pub(crate) backlog: u32,
+    /// Connections in SYN-RECEIVED.
+    pub(crate) syn_queue: KeyedSet<SocketHandle>,
+    /// Connections established and not yet accepted.
+    pub(crate) accept_queue: VecDeque<SocketHandle>,
+}
+
+impl Listener {
+    /// Linux `sk_acceptq_is_full`: more than `backlog` waiting.
+    fn accept_queue_full(&self) -> bool {
+        self.accept_queue.len() > self.backlog as usize
+    }
+}
+
+impl Stack {
+    // ------------------------------------------------------------------------------------
+    // Socket API
+    // ------------------------------------------------------------------------------------
+
+    /// Opens a listener on `local` (`0.0.0.0` for every address; port 0 picks an ephemeral
+    /// port) with room for `backlog` connections in each queue (clamped to `somaxconn`, at
+    /// least 1). Without `reuse_addr`, connections still using the port — TIME-WAIT ones
+    /// among them — make the bind fail with [`BindError::AddrInUse`] (SPEC S13); with it,
+    /// only another listener does.
+    pub fn tcp_listen(
+        &mut self,
+        local: SocketAddrV4,
+        backlog: u32,
+        reuse_addr: bool,
+    ) -> Result<SocketHandle, BindError> {
+        if !self.is_bindable(*local.ip()) {
+            return Err(BindError::AddrNotAvailable);
+        }
+        let port = if local.port() == 0 {
+            let listen_ports = &self.tcp_listen_ports;
+            let conn_ports = &self.tcp_conn_ports;
+            self.ports
+                .pick(*local.ip(), None, |p| {
+                    !listen_ports.contains_key(&p) && !conn_ports.contains_key(&p)
+                })
+                .ok_or(BindError::NoEphemeralPort)?
+        } else {
+            local.port()
+        };
+        let local = SocketAddrV4::new(*local.ip(), port);
+        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+        let listener_conflict = if local.ip().is_unspecified() {
+            self.tcp_listen_ports.contains_key(&port)
+        } else {
+            self.tcp_listeners.contains_key(&local) || self.tcp_listeners.contains_key(&any)
+        };
+        if listener_conflict || (!reuse_addr && self.tcp_conn_ports.contains_key(&port)) {
+            return Err(BindError::AddrInUse);
+        }
+        let backlog = backlog.clamp(1, self.cfg.somaxconn);
+        let h = self.insert(Socket::Listener(Listener {
+            local,
+            backlog,
+            syn_queue: hash::set(self.cfg.secret, 6),
+            accept_queue: VecDeque::new(),
+        }));
+        self.tcp_listeners.insert(local, h);
+        *self.tcp_listen_ports.entry(port).or_insert(0) += 1;
+        Ok(h)
+    }
+
+    /// Takes the oldest connection from a listener's accept queue, or `None` when it is empty
+    /// (`EAGAIN`; wait for [`SocketEventKind::AcceptReady`]). The connection may already have
+    /// data, or even have been reset: its own calls tell.
+    pub fn tcp_accept(&mut self, listener: SocketHandle) -> Option<SocketHandle> {
+        let Some(Socket::Listener(l)) = self.socket_mut(listener) else {
+            panic!("tcp_accept on {listener}, which is not a listener")
+        };
+        let h = l.accept_queue.pop_front()?;
+        let t = self.tcp_mut(h);
+        t.parent = None;
+        t.in_accept_queue = false;
+        t.owned = true;
+        Some(h)
+    }
+
+    /// Opens a connection to `remote` (active open, SPEC S3). `local` picks our address
+    /// and/or port (`None`, address 0.0.0.0 or port 0: the route's address and an ephemeral
+    /// port chosen per RFC 6056). The SYN goes out on the next `poll_transmit`;
+    /// [`Event::Connected`] or [`Event::Closed`] tells how it went.
+    pub fn tcp_connect(
+        &mut self,
+        now: Instant,
+        local: Option<SocketAddrV4>,
+        remote: SocketAddrV4,
+    ) -> Result<SocketHandle, ConnectError> {
+        let rip = *remote.ip();
+        if rip.is_unspecified() || rip.is_broadcast() || rip.is_multicast() || remote.port() == 0 {
+            return Err(ConnectError::InvalidDestination);
+        }
+        let (iface, route_src) = self.route(rip).ok_or(ConnectError::NoRoute)?;
+        let local = local.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+        let src = if local.ip().is_unspecified() {
+            route_src
+        } else if self.is_bindable(*local.ip()) {
+            *local.ip()
+        } else {
+            return Err(ConnectError::AddrNotAvailable);
+        };
+        let port = if local.port() == 0 {
+            let conns = &self.tcp_conns;
+            let listen_ports = &self.tcp_listen_ports;
+            self.ports
+                .pick(src, Some(remote), |p| {
+                    !listen_ports.contains_key(&p)
+                        && !conns
+                            .contains_key(&FourTuple { local: SocketAddrV4::new(src, p), remote })
+                })
+                .ok_or(ConnectError::NoEphemeralPort)?
+        } else {
+            local.port()
+        };
+        let tuple = FourTuple { local: SocketAddrV4::new(src, port), remote };
+        if self.tcp_conns.contains_key(&tuple) {
+            return Err(ConnectError::AddrInUse);
+        }
+        let iss = self.isn.isn(now, tuple.local, tuple.remote);
+        let mtu = self.ifaces[iface].mtu;
+        let mut conn =
+            Conn::connect(now, &self.cfg.tcp, tuple, iss, mtu, Conn::default_cc(&self.cfg.tcp));
+        self.prepare_conn(&mut conn, tuple);
+        let h = self.insert(Socket::Tcp(Box::new(TcpSocket {
+            conn,
+            iface,
+            parent: None,
+            in_accept_queue: false,
+            owned: true,
+            hashed: false,
+            timer_at: None,
+            in_tx: false,
+        })));
+        self.hash_conn(h, tuple);
+        self.counters.tcp_active_opens += 1;
+        self.after_input(h);
+        Ok(h)
+    }
+
+    /// Queues data to send; see [`Conn::send`].
+    pub fn tcp_send(&mut self, h: SocketHandle, data: &[u8]) -> Result<usize, SendError> {
+        let r = self.tcp_mut(h).conn.send(data);
+        self.after_input(h);
+        r
+    }
+
+    /// Reads received data; see [`Conn::recv`].
+    pub fn tcp_recv(&mut self, h: SocketHandle, buf: &mut [u8]) -> Result<usize, RecvError> {
+        let r = self.tcp_mut(h).conn.recv(buf);
+        self.after_input(h);
+        r
+    }
+
+    /// Closes the sending side (`shutdown(SHUT_WR)`); see [`Conn::shutdown_write`].
+    pub fn tcp_shutdown_write(&mut self, h: SocketHandle) {
+        self.tcp_mut(h).conn.shutdown_write();
+        self.after_input(h);
+    }
+
+    /// Aborts a connection with a RST ([`Conn::abort`]) and releases the handle.
+    pub fn tcp_abort(&mut self, h: SocketHandle) {
+        let t = self.tcp_mut(h);
+        t.conn.abort();
+        t.owned = false;
+        self.after_input(h);
+    }
+
+    /// Turns Nagle's algorithm off (true) or on.
+    pub fn tcp_set_nodelay(&mut self, h: SocketHandle, nodelay: bool) {
+        self.tcp_mut(h).conn.set_nodelay(nodelay);
+        self.after_input(h);
+    }
+
+    /// Turns keepalive on or off.
+    pub fn tcp_set_keepalive(&mut self, now: Instant, h: SocketHandle, on: bool) {
+        self.tcp_mut(h).conn.set_keepalive(now, on);
+        self.after_input(h);
+    }
+
+    /// The connection, to read its state, queues, counters and timers.
+    pub fn tcp_conn(&self, h: SocketHandle) -> &Conn {
+        match self.slot(h) {
+            Some(Socket::Tcp(t)) => &t.conn,
+            _ => panic!("{h} is not a live TCP connection"),
+        }
+    }
+
+    /// The address a listener is bound to (its port filled in when it was 0).
+    pub fn tcp_listener_addr(&self, h: SocketHandle) -> SocketAddrV4 {
+        match self.slot(h) {
+            Some(Socket::Listener(l)) => l.local,
+            _ => panic!("{h} is not a listener"),
+        }
+    }
+
+    pub(crate) fn tcp_mut(&mut self, h: SocketHandle) -> &mut TcpSocket {
+        match self.socket_mut(h) {
+            Some(Socket::Tcp(t)) => t,
+            _ => panic!("{h} is not a live TCP connection"),
+        }
+    }
+
+    /// Closes a listener: connections waiting in its queues are reset (Linux
+    /// `inet_csk_listen_stop`).
+    pub(crate) fn close_listener(&mut self, h: SocketHandle) {
+        let Some(Socket::Listener(l)) = self.remove(h) else { unreachable!("checked by close") };
+        self.tcp_listeners.remove(&l.local);
+        release_port(&mut self.tcp_listen_ports, l.local.port());
+        for child in l.syn_queue.iter().copied().chain(l.accept_queue.iter().copied()) {
+            let t = self.tcp_mut(child);
+            t.parent = None;
+            t.conn.abort();
+            self.after_input(child);
+        }
+    }
+
+    /// Closes a connection for the application (`close()`): it finishes on its own.
+    pub(crate) fn close_tcp(&mut self, now: Instant, h: SocketHandle) {
+        let t = self.tcp_mut(h);
+        t.owned = false;
+        t.conn.close(now);
+        self.after_input(h);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Input
+    // ------------------------------------------------------------------------------------
+
+    pub(crate) fn tcp_input(
+        &mut self,
+        now: Instant,
+        iface: usize,
+        ip: &ustack_wire::Ipv4Repr,
+        payload: &[u8],
+    ) {
+        let Ok(view) = TcpPacket::new_checked(payload) else {
+            self.counters.tcp_in_errs += 1;
+            return;
+        };
+        let seg = match TcpRepr::parse(&view, ip.src, ip.dst) {
+            Ok(seg) => seg,
+            Err(ustack_wire::ParseError::BadChecksum) => {
+                // SPEC S16: dropped silently, not ACKed.
+                self.counters.tcp_in_csum_errors += 1;
+                self.counters.tcp_in_errs += 1;
+                return;
+            }
+            Err(_) => {
+                self.counters.tcp_in_errs += 1;
+                return;
+            }
+        };
+        self.counters.tcp_in_segs += 1;
+        let tuple = FourTuple {
+            local: SocketAddrV4::new(ip.dst, seg.dst_port),
+            remote: SocketAddrV4::new(ip.src, seg.src_port),
+        };
+        if let Some(&h) = self.tcp_conns.get(&tuple) {
+            self.conn_segment(now, h, &seg);
+            return;
+        }
+        let listener = self
+            .tcp_listeners
+            .get(&tuple.local)
+            .or_else(|| {
+                self.tcp_listeners.get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, seg.dst_port))
+            })
+            .copied();
+        match listener {
+            Some(l) => self.listener_segment(now, iface, l, tuple, &seg),
+            None => {
+                self.counters.tcp_no_socket += 1;
+                self.reply_reset(iface, tuple, &seg);
+            }
+        }
+    }
+
+    fn conn_segment(&mut self, now: Instant, h: SocketHandle, seg: &TcpRepr<'_>) {
+        let t = self.tcp_mut(h);
+        // SPEC S4: the final ACK of a handshake whose listener's accept queue is full is
+        // dropped (Linux `tcp_check_req` → `listen_overflow`), or answered by a RST with
+        // tcp_abort_on_overflow.
+        if t.conn.state() == TcpState::SynReceived
+            && seg.flags.contains(TcpFlags::ACK)
+            && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::RST)
+            && let Some(p) = t.parent
+            && matches!(self.slot(p), Some(Socket::Listener(l)) if l.accept_queue_full())
+        {
+            self.counters.tcp_listen_overflows += 1;
+            self.counters.tcp_listen_drops += 1;
+            if self.cfg.tcp_abort_on_overflow {
+                self.tcp_mut(h).conn.abort();
+                self.after_input(h);
+            }
+            return;
+        }
+        let t = self.tcp_mut(h);
+        t.conn.handle_segment(now, seg);
+        self.after_input(h);
+    }
+
+    fn listener_segment(
+        &mut self,
+        now: Instant,
+        iface: usize,
+        lh: SocketHandle,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+    ) {
+        let f = seg.flags;
+        // RFC 9293 §3.10.7.2, LISTEN: "first check for a RST ... should be ignored";
+        // "second check for an ACK ... form a reset"; "third check for a SYN".
+        if f.contains(TcpFlags::RST) {
+            return;
+        }
+        if f.contains(TcpFlags::ACK) {
+            self.counters.tcp_listen_bad_acks += 1;
+            self.reply_reset(iface, tuple, seg);
+            return;
+        }
+        if !f.contains(TcpFlags::SYN) {
+            return;
+        }
+        let Some(Socket::Listener(l)) = self.slot(lh) else { return };
+        if l.accept_queue_full() {
+            self.counters.tcp_listen_overflows += 1;
+            self.counters.tcp_listen_drops += 1;
+            return;
+        }
+        if l.syn_queue.len() >= l.backlog as usize {
+            self.counters.tcp_listen_drops += 1;
+            return;
+        }
+        let iss = self.isn.isn(now, tuple.local, tuple.remote);
+        let mtu = self.ifaces[iface].mtu;
+        let cc = Conn::default_cc(&self.cfg.tcp);
+        let mut conn = Conn::accept(now, &self.cfg.tcp, tuple, iss, mtu, seg, cc);
+        self.prepare_conn(&mut conn, tuple);
+        let h = self.insert(Socket::Tcp(Box::new(TcpSocket {
+            conn,
+            iface,
+            parent: Some(lh),
+            in_accept_queue: false,
+            owned: false,
+            hashed: false,
+            timer_at: None,
+            in_tx: false,
+        })));
+        self.hash_conn(h, tuple);
+        if let Some(Socket::Listener(l)) = self.socket_mut(lh) {
+            l.syn_queue.insert(h);
+        }
+        self.counters.tcp_passive_opens += 1;
+        self.after_input(h);
+    }
+
+    /// RFC 9293 §3.10.7.1: a segment for no connection gets a RST (unless it is one).
+    fn reply_reset(&mut self, iface: usize, tuple: FourTuple, seg: &TcpRepr<'_>) {
+        if let Some(rst) = ustack_tcp::conn::reset_for(seg) {
+            self.queue_tcp(iface, *tuple.local.ip(), *tuple.remote.ip(), &rst);
+        }
+    }
+
+    fn prepare_conn(&self, conn: &mut Conn, tuple: FourTuple) {
+        conn.set_tracing(self.tracing);
+        // RFC 7323 §5.4: a per-connection random offset for TSval.
+        conn.set_timestamp_offset(self.ts_hash.hash_four_tuple(tuple.local, tuple.remote, 0) as u32);
+    }
+
+    fn hash_conn(&mut self, h: SocketHandle, tuple: FourTuple) {
+        self.tcp_conns.insert(tuple, h);
+        *self.tcp_conn_ports.entry(tuple.local.port()).or_insert(0) += 1;
+        self.tcp_mut(h).hashed = true;
+    }
+
+    /// Takes a connection out of the demux table (it reached CLOSED, or is freed).
+    fn unhash_conn(&mut self, h: SocketHandle) {
+        let t = self.tcp_mut(h);
+        if !t.hashed {
+            return;
+        }
+        t.hashed = false;
+        let tuple = t.conn.tuple();
+        if self.tcp_conns.get(&tuple) == Some(&h) {
+            self.tcp_conns.remove(&tuple);
+        }
+        release_port(&mut self.tcp_conn_ports, tuple.local.port());
+    }
+
+    /// Frees a finished connection's slot; its drop counters go into the stack's.
+    pub(crate) fn free_tcp(&mut self, h: SocketHandle) {
+        self.unhash_conn(h);
+        if let Some(Socket::Tcp(t)) = self.remove(h) {
+            let stats = t.conn.stats();
+            self.counters.tcp_retrans_segs += stats.retransmits;
+            for r in DropReason::ALL {
+                self.counters.tcp_conn_drops[r as usize] += stats.dropped(r);
+            }
+        }
+    }
+
+    /// A connection reported `ev`: listener queues move, CLOSED leaves the demux table, and
+    /// the event goes to the application.
+    pub(crate) fn on_conn_event(&mut self, h: SocketHandle, ev: Event) {
+        match ev {
+            Event::Connected => {
+                let t = self.tcp_mut(h);
+                t.in_accept_queue = t.parent.is_some();
+                if let Some(p) = t.parent
+                    && let Some(Socket::Listener(l)) = self.socket_mut(p)
+                {
+                    l.syn_queue.remove(&h);
+                    l.accept_queue.push_back(h);
+                    self.push_event(p, SocketEventKind::AcceptReady);
+                }
+            }
+            Event::Closed(error) => {
+                self.unhash_conn(h);
+                match error {
+                    Some(ConnError::Refused) | Some(ConnError::Unreachable) => {
+                        self.counters.tcp_attempt_fails += 1
+                    }
+                    Some(ConnError::Reset) => self.counters.tcp_estab_resets += 1,
+                    _ => {}
+                }
+                // A connection still in the SYN queue leaves it: nobody will accept it. One
+                // in the accept queue stays, so accept() returns it with its error (Linux).
+                let t = self.tcp_mut(h);
+                if let Some(p) = t.parent
+                    && !t.in_accept_queue
+                {
+                    t.parent = None;
+                    if let Some(Socket::Listener(l)) = self.socket_mut(p) {
+                        l.syn_queue.remove(&h);
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.push_event(h, SocketEventKind::Tcp(ev));
+    }
+}
+
+pub(crate) fn release_port(map: &mut crate::hash::KeyedMap<u16, u32>, port: u16) {
+    if let Some(n) = map.get_mut(&port) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(&port);
+        }
+    }
+}
