@@ -1,11 +1,37 @@
 //! ustack-sim: a deterministic, event-driven network of simulated hosts (DESIGN.md).
 //!
 //! Virtual time only: a run jumps from event to event and replays exactly from its seed.
+//!
+//! - [`Host`]: what the network drives, sans-IO (a `Stack`, or a test fixture).
+//! - [`Network`]: hosts joined by point-to-point links; [`step`](Network::step),
+//!   [`run_until`](Network::run_until), [`run_while`](Network::run_while) within [`Bounds`].
+//! - [`LinkConfig`]: rate, propagation delay, drop-tail queue, MTU, and the impairments
+//!   (random and [Gilbert-Elliott](GilbertElliott) loss, duplication, reordering, corruption,
+//!   timed partitions), applied in the fixed order its documentation lists.
+//! - [`LinkStats`]: per link direction, what was sent, delivered, and dropped and why.
+//! - Per-link pcap taps ([`Network::tap`], [`TapPoint`]) with virtual timestamps.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod clock;
+mod config;
+mod event;
+mod host;
+mod impair;
+mod link;
+mod net;
+mod pcap;
+mod rng;
+mod run;
 
 pub use clock::VirtualClock;
+pub use config::{
+    GilbertElliott, LinkConfig, LinkConfigError, MAX_MTU, Partition, QueueLimit, Reorder,
+};
+pub use host::{Endpoint, Host, HostCounters, HostId};
+pub use link::{Direction, Drops, LinkId, LinkStats};
+pub use net::{ConnectError, Network};
+pub use pcap::{TapId, TapPoint};
+pub use run::{Bounds, RunError, RunSummary};
 pub use ustack_core::{Duration, Instant};

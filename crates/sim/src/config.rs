@@ -1,0 +1,424 @@
+//! How a link behaves: [`LinkConfig`], built with chained methods and checked when the link
+//! is connected.
+
+use core::fmt;
+
+use ustack_core::{Duration, Instant};
+
+/// The largest IPv4 packet, and so the largest MTU a link takes.
+pub const MAX_MTU: usize = 65_535;
+
+/// One direction of a point-to-point link: its rate, delay, queue, MTU and impairments.
+///
+/// [`Network::connect`](crate::Network::connect) uses one config for both directions,
+/// [`Network::connect_asymmetric`](crate::Network::connect_asymmetric) one per direction;
+/// the two directions never share state. Defaults ([`LinkConfig::new`]): unlimited rate, no
+/// delay, a queue of 1,000 packets (Linux's `txqueuelen`), MTU 1500, no impairment.
+///
+/// ```
+/// use ustack_sim::{Duration, GilbertElliott, Instant, LinkConfig};
+///
+/// let wan = LinkConfig::new()
+///     .rate_bps(10_000_000)
+///     .delay(Duration::from_millis(10))
+///     .queue_packets(64)
+///     .loss(0.01)
+///     .burst_loss(GilbertElliott::new(0.001, 0.3))
+///     .duplicate(0.001)
+///     .reorder(0.01, Duration::from_millis(2))
+///     .corrupt(0.0001)
+///     .partition(Instant::from_secs(5), Instant::from_secs(7));
+/// assert!(wan.validate().is_ok());
+/// ```
+///
+/// What happens to a packet, in this order, each step counted in
+/// [`LinkStats`](crate::LinkStats):
+///
+/// 1. longer than the MTU: dropped (a host bug, `dropped.mtu`);
+/// 2. the link is partitioned now: dropped (`dropped.partition`);
+/// 3. the queue is full: dropped (`dropped.queue`); otherwise it waits behind the packets
+///    before it, then takes `len * 8 / rate` to serialize;
+/// 4. random loss (`dropped.loss`), then 5. Gilbert-Elliott loss (`dropped.burst_loss`):
+///    lost on the wire, after using its share of the rate;
+/// 6. corruption: one random bit flipped (`corrupted`);
+/// 7. duplication: a second, identical copy arrives right behind it (`duplicated`);
+/// 8. reordering: held back by an extra delay, so later packets can overtake it
+///    (`reordered`);
+/// 9. after the propagation delay, the link is partitioned at the arrival time: dropped
+///    (`dropped.partition`); otherwise delivered.
+///
+/// Each of steps 4 to 8 draws from its own random stream, for every packet that got past the
+/// queue, so turning one impairment on does not change which packets another one hits.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LinkConfig {
+    /// Bits per second, or `None` for no limit (no serialization time, the queue never fills).
+    pub rate_bps: Option<u64>,
+    /// One-way propagation delay, added after serialization.
+    pub delay: Duration,
+    /// The drop-tail queue limit.
+    pub queue: QueueLimit,
+    /// The largest packet the link carries, in bytes (the IP packet, no link header).
+    pub mtu: usize,
+    /// Probability that a packet is lost at random.
+    pub loss: f64,
+    /// Bursty loss, or `None`.
+    pub burst_loss: Option<GilbertElliott>,
+    /// Probability that a packet arrives twice.
+    pub duplicate: f64,
+    /// Reordering, or `None`.
+    pub reorder: Option<Reorder>,
+    /// Probability that one bit of a packet is flipped.
+    pub corrupt: f64,
+    /// Intervals during which the link carries nothing.
+    pub partitions: Vec<Partition>,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            rate_bps: None,
+            delay: Duration::ZERO,
+            queue: QueueLimit::Packets(1_000),
+            mtu: 1_500,
+            loss: 0.0,
+            burst_loss: None,
+            duplicate: 0.0,
+            reorder: None,
+            corrupt: 0.0,
+            partitions: Vec::new(),
+        }
+    }
+}
+
+impl LinkConfig {
+    /// The defaults: unlimited rate, no delay, 1,000 packets of queue, MTU 1500, no
+    /// impairment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Limits the rate to `bps` bits per second.
+    pub fn rate_bps(mut self, bps: u64) -> Self {
+        self.rate_bps = Some(bps);
+        self
+    }
+
+    /// Removes the rate limit (the default).
+    pub fn unlimited_rate(mut self) -> Self {
+        self.rate_bps = None;
+        self
+    }
+
+    /// Sets the one-way propagation delay.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// The queue holds at most `packets` packets.
+    pub fn queue_packets(mut self, packets: usize) -> Self {
+        self.queue = QueueLimit::Packets(packets);
+        self
+    }
+
+    /// The queue holds at most `bytes` bytes.
+    pub fn queue_bytes(mut self, bytes: usize) -> Self {
+        self.queue = QueueLimit::Bytes(bytes);
+        self
+    }
+
+    /// The queue never drops.
+    pub fn unlimited_queue(mut self) -> Self {
+        self.queue = QueueLimit::Unlimited;
+        self
+    }
+
+    /// Sets the MTU in bytes.
+    pub fn mtu(mut self, mtu: usize) -> Self {
+        self.mtu = mtu;
+        self
+    }
+
+    /// Loses each packet with probability `p`, independently.
+    pub fn loss(mut self, p: f64) -> Self {
+        self.loss = p;
+        self
+    }
+
+    /// Loses packets in bursts, as `model` says.
+    pub fn burst_loss(mut self, model: GilbertElliott) -> Self {
+        self.burst_loss = Some(model);
+        self
+    }
+
+    /// Delivers each packet twice with probability `p`.
+    pub fn duplicate(mut self, p: f64) -> Self {
+        self.duplicate = p;
+        self
+    }
+
+    /// Holds each packet back by `extra_delay` with probability `p`, so that packets sent
+    /// after it within `extra_delay` overtake it.
+    pub fn reorder(mut self, p: f64, extra_delay: Duration) -> Self {
+        self.reorder = Some(Reorder { probability: p, extra_delay });
+        self
+    }
+
+    /// Flips one random bit of each packet with probability `p`; checksums catch it.
+    pub fn corrupt(mut self, p: f64) -> Self {
+        self.corrupt = p;
+        self
+    }
+
+    /// Cuts the link from `start` (inclusive) to `end` (exclusive): nothing enters it and
+    /// nothing comes out of it in that interval. Several partitions may be added.
+    pub fn partition(mut self, start: Instant, end: Instant) -> Self {
+        self.partitions.push(Partition { start, end });
+        self
+    }
+
+    /// Checks every value, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), LinkConfigError> {
+        if self.rate_bps == Some(0) {
+            return Err(LinkConfigError::ZeroRate);
+        }
+        if self.mtu == 0 {
+            return Err(LinkConfigError::ZeroMtu);
+        }
+        if self.mtu > MAX_MTU {
+            return Err(LinkConfigError::MtuTooLarge(self.mtu));
+        }
+        match self.queue {
+            QueueLimit::Packets(0) | QueueLimit::Bytes(0) => {
+                return Err(LinkConfigError::ZeroQueue);
+            }
+            QueueLimit::Bytes(bytes) if bytes < self.mtu => {
+                return Err(LinkConfigError::QueueBelowMtu { bytes, mtu: self.mtu });
+            }
+            _ => {}
+        }
+        probability("loss", self.loss)?;
+        if let Some(ge) = &self.burst_loss {
+            probability("burst_loss: p (good to bad)", ge.p)?;
+            probability("burst_loss: r (bad to good)", ge.r)?;
+            probability("burst_loss: loss_in_bad", ge.loss_in_bad)?;
+            probability("burst_loss: loss_in_good", ge.loss_in_good)?;
+        }
+        probability("duplicate", self.duplicate)?;
+        if let Some(reorder) = &self.reorder {
+            probability("reorder", reorder.probability)?;
+        }
+        probability("corrupt", self.corrupt)?;
+        for p in &self.partitions {
+            if p.start >= p.end {
+                return Err(LinkConfigError::EmptyPartition { start: p.start, end: p.end });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the link is cut at `now`.
+    pub(crate) fn partitioned_at(&self, now: Instant) -> bool {
+        self.partitions.iter().any(|p| p.contains(now))
+    }
+}
+
+fn probability(what: &'static str, value: f64) -> Result<(), LinkConfigError> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(LinkConfigError::Probability { what, value })
+    }
+}
+
+/// How much a link's drop-tail queue holds.
+///
+/// The queue holds every packet that has entered the link and not finished serializing,
+/// including the one being serialized (a FIFO in front of the wire, like a NIC ring). A
+/// packet that would take it past its limit is dropped. With an unlimited rate nothing waits,
+/// so nothing is ever dropped here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueLimit {
+    /// At most this many packets.
+    Packets(usize),
+    /// At most this many bytes.
+    Bytes(usize),
+    /// No limit.
+    Unlimited,
+}
+
+/// The Gilbert-Elliott model of bursty loss: a two-state Markov chain stepped once per
+/// packet, then a loss drawn with the new state's probability.
+///
+/// From Good the chain moves to Bad with probability `p`, from Bad back to Good with
+/// probability `r`, so a stay in Bad lasts `1 / r` packets on average and the chain spends
+/// `p / (p + r)` of the packets in Bad. With the defaults of [`GilbertElliott::new`] (every
+/// packet lost in Bad, none in Good) the mean loss burst is `1 / r` packets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct GilbertElliott {
+    /// Probability of moving from Good to Bad, per packet.
+    pub p: f64,
+    /// Probability of moving from Bad to Good, per packet.
+    pub r: f64,
+    /// Probability of loss in Bad (`1 - h` in Elliott's notation).
+    pub loss_in_bad: f64,
+    /// Probability of loss in Good (`1 - k` in Elliott's notation).
+    pub loss_in_good: f64,
+}
+
+impl GilbertElliott {
+    /// The simple Gilbert model: Good to Bad with probability `p`, Bad to Good with `r`,
+    /// every packet lost in Bad, none in Good.
+    pub fn new(p: f64, r: f64) -> Self {
+        GilbertElliott { p, r, loss_in_bad: 1.0, loss_in_good: 0.0 }
+    }
+
+    /// Sets the probability of loss in Bad.
+    pub fn loss_in_bad(mut self, loss: f64) -> Self {
+        self.loss_in_bad = loss;
+        self
+    }
+
+    /// Sets the probability of loss in Good.
+    pub fn loss_in_good(mut self, loss: f64) -> Self {
+        self.loss_in_good = loss;
+        self
+    }
+}
+
+/// Reordering: a packet held back by `extra_delay` with probability `probability`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Reorder {
+    /// Probability that a packet is held back.
+    pub probability: f64,
+    /// How long it is held back, on top of the propagation delay.
+    pub extra_delay: Duration,
+}
+
+/// An interval `[start, end)` during which a link carries nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    /// First instant of the cut.
+    pub start: Instant,
+    /// First instant after the cut.
+    pub end: Instant,
+}
+
+impl Partition {
+    /// Whether `now` lies in `[start, end)`.
+    pub fn contains(&self, now: Instant) -> bool {
+        self.start <= now && now < self.end
+    }
+}
+
+/// A [`LinkConfig`] value out of range.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum LinkConfigError {
+    /// A probability outside `0..=1` (or NaN).
+    Probability {
+        /// Which setting.
+        what: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// A rate of 0 bits per second: nothing would ever be sent.
+    ZeroRate,
+    /// An MTU of 0.
+    ZeroMtu,
+    /// An MTU larger than the largest IPv4 packet.
+    MtuTooLarge(usize),
+    /// A queue limit of 0: every packet would be dropped.
+    ZeroQueue,
+    /// A byte limit too small for one MTU-sized packet.
+    QueueBelowMtu {
+        /// The limit.
+        bytes: usize,
+        /// The MTU.
+        mtu: usize,
+    },
+    /// A partition whose end is not after its start.
+    EmptyPartition {
+        /// Its start.
+        start: Instant,
+        /// Its end.
+        end: Instant,
+    },
+}
+
+impl fmt::Display for LinkConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkConfigError::Probability { what, value } => {
+                write!(f, "link config: {what} probability {value} is outside 0..=1")
+            }
+            LinkConfigError::ZeroRate => write!(f, "link config: a rate of 0 bit/s sends nothing"),
+            LinkConfigError::ZeroMtu => write!(f, "link config: an MTU of 0 carries nothing"),
+            LinkConfigError::MtuTooLarge(mtu) => {
+                write!(f, "link config: MTU {mtu} is over {MAX_MTU}, the largest IPv4 packet")
+            }
+            LinkConfigError::ZeroQueue => {
+                write!(f, "link config: a queue limit of 0 drops every packet")
+            }
+            LinkConfigError::QueueBelowMtu { bytes, mtu } => {
+                write!(f, "link config: a queue of {bytes} bytes cannot hold one {mtu}-byte packet")
+            }
+            LinkConfigError::EmptyPartition { start, end } => {
+                write!(f, "link config: partition from {start} to {end} is empty")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LinkConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_names_the_bad_value() {
+        assert_eq!(LinkConfig::new().validate(), Ok(()));
+        assert_eq!(
+            LinkConfig::new().loss(1.5).validate(),
+            Err(LinkConfigError::Probability { what: "loss", value: 1.5 })
+        );
+        assert!(matches!(
+            LinkConfig::new().corrupt(f64::NAN).validate(),
+            Err(LinkConfigError::Probability { what: "corrupt", .. })
+        ));
+        assert!(matches!(
+            LinkConfig::new().burst_loss(GilbertElliott::new(0.1, -0.1)).validate(),
+            Err(LinkConfigError::Probability { what: "burst_loss: r (bad to good)", .. })
+        ));
+        assert_eq!(LinkConfig::new().mtu(0).validate(), Err(LinkConfigError::ZeroMtu));
+        assert_eq!(
+            LinkConfig::new().mtu(70_000).validate(),
+            Err(LinkConfigError::MtuTooLarge(70_000))
+        );
+        assert_eq!(LinkConfig::new().rate_bps(0).validate(), Err(LinkConfigError::ZeroRate));
+        assert_eq!(LinkConfig::new().queue_packets(0).validate(), Err(LinkConfigError::ZeroQueue));
+        assert_eq!(
+            LinkConfig::new().queue_bytes(1000).validate(),
+            Err(LinkConfigError::QueueBelowMtu { bytes: 1000, mtu: 1500 })
+        );
+        let t = Instant::from_secs(1);
+        assert_eq!(
+            LinkConfig::new().partition(t, t).validate(),
+            Err(LinkConfigError::EmptyPartition { start: t, end: t })
+        );
+        assert_eq!(
+            LinkConfig::new().loss(2.0).to_string_err(),
+            "link config: loss probability 2 is outside 0..=1"
+        );
+    }
+
+    impl LinkConfig {
+        fn to_string_err(&self) -> String {
+            self.validate().unwrap_err().to_string()
+        }
+    }
+}
