@@ -103,18 +103,24 @@ impl Conn {
         }
     }
 
-    /// The handshake completed (RFC 9293: "enter ESTABLISHED state").
+    /// The handshake completed (RFC 9293: "enter ESTABLISHED state"). A connection the
+    /// application shut down in SYN-RECEIVED is in FIN-WAIT-1 already and stays there
+    /// (RFC 9293 §3.10.4); it is set up all the same, and an orphaned one is not announced.
     fn establish(&mut self, now: Instant) {
         self.timers.stop(TimerKind::Establish);
         if self.cfg.keepalive {
             self.timers.set(TimerKind::Keepalive, now + self.cfg.keepalive_time);
         }
-        self.set_state(State::Established);
+        if matches!(self.state, State::SynSent | State::SynReceived { .. }) {
+            self.set_state(State::Established);
+        }
         self.cc.on_mss_change(u32::from(self.effective_mss()));
         self.note_cc();
         self.recover = self.snd.una;
         self.pipe_mark = self.snd.una;
-        self.push_event(Event::Connected);
+        if !self.orphan {
+            self.push_event(Event::Connected);
+        }
     }
 
     /// TIME-WAIT (RFC 9293 §3.10.7.4 with RFC 1337).
@@ -158,38 +164,38 @@ impl Conn {
         let rst = flags.contains(TcpFlags::RST);
         let syn = flags.contains(TcpFlags::SYN);
 
-        if let State::SynReceived { .. } = self.state {
-            if syn && !rst && seg.seq == self.rcv.irs {
-                if !flags.contains(TcpFlags::ACK) {
-                    // The peer repeated its SYN: our SYN-ACK was lost. Like Linux
-                    // (`tcp_check_req`, "Check for pure retransmitted SYN"), send the SYN-ACK
-                    // again now and restart its timer (SPEC S5).
-                    if !self.ack_rate_limited(now) {
-                        self.snd.nxt = self.snd.iss;
-                        self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
-                    }
-                    return;
+        // The handshake is open while our SYN is unacknowledged: SYN-RECEIVED, or FIN-WAIT-1
+        // entered from it by a CLOSE (RFC 9293 §3.10.4).
+        let handshake_open = self.snd.una == self.snd.iss;
+        if handshake_open && syn && !rst && seg.seq == self.rcv.irs {
+            if !flags.contains(TcpFlags::ACK) {
+                // The peer repeated its SYN: our SYN-ACK was lost. Like Linux
+                // (`tcp_check_req`, "Check for pure retransmitted SYN"), send the SYN-ACK
+                // again now and restart its timer (SPEC S5).
+                if !self.ack_rate_limited(now) {
+                    self.snd.nxt = self.snd.iss;
+                    self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
                 }
-                if seg.payload.is_empty()
-                    && !flags.contains(TcpFlags::FIN)
-                    && seg.ack == self.snd.iss + 1u32
-                    && self.snd.una == self.snd.iss
-                {
-                    // Simultaneous open (RFC 9293 Figure 8, line 6): the peer's SYN-ACK
-                    // repeats the SYN we took and acknowledges ours. Linux passes it on as
-                    // the ACK it is (`tcp_validate_incoming`); so do we.
-                    let mut ack_only = *seg;
-                    ack_only.seq = seg.seq + 1u32;
-                    ack_only.flags.remove(TcpFlags::SYN);
-                    let max_wnd = self.snd.max_wnd;
-                    self.on_synchronized(now, &ack_only);
-                    if self.state == State::Established {
-                        // RFC 7323 §2.2: the window of a <SYN,ACK> is not scaled.
-                        self.snd.wnd = u32::from(seg.window);
-                        self.snd.max_wnd = max_wnd.max(self.snd.wnd);
-                    }
-                    return;
+                return;
+            }
+            if seg.payload.is_empty()
+                && !flags.contains(TcpFlags::FIN)
+                && seg.ack == self.snd.iss + 1u32
+            {
+                // Simultaneous open (RFC 9293 Figure 8, line 6): the peer's SYN-ACK
+                // repeats the SYN we took and acknowledges ours. Linux passes it on as
+                // the ACK it is (`tcp_validate_incoming`); so do we.
+                let mut ack_only = *seg;
+                ack_only.seq = seg.seq + 1u32;
+                ack_only.flags.remove(TcpFlags::SYN);
+                let max_wnd = self.snd.max_wnd;
+                self.on_synchronized(now, &ack_only);
+                if self.snd.una != self.snd.iss {
+                    // RFC 7323 §2.2: the window of a <SYN,ACK> is not scaled.
+                    self.snd.wnd = u32::from(seg.window);
+                    self.snd.max_wnd = max_wnd.max(self.snd.wnd);
                 }
+                return;
             }
         }
 
@@ -282,7 +288,7 @@ impl Conn {
             self.drop_segment(DropReason::NoAck);
             return;
         }
-        if let State::SynReceived { .. } = self.state {
+        if handshake_open {
             // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and continue
             // processing with the variables below set to: SND.WND <- SEG.WND, SND.WL1 <-
             // SEG.SEQ, SND.WL2 <- SEG.ACK. If the segment acknowledgment is not acceptable,

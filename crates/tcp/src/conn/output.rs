@@ -89,7 +89,15 @@ impl Conn {
                 | State::FinWait1
                 | State::Closing
                 | State::LastAck
-        ) || self.snd.una == self.snd.iss
+        ) {
+            return None;
+        }
+        // Nothing but the SYN-ACK while our SYN is unacknowledged, except a FIN: RFC 9293
+        // §3.10.4, CLOSE in SYN-RECEIVED: "If no SENDs have been issued and there is no
+        // pending data to send, then form a FIN segment and send it, and enter FIN-WAIT-1
+        // state; otherwise, queue for processing after entering ESTABLISHED state."
+        if self.snd.una == self.snd.iss
+            && !(self.state == State::FinWait1 && self.snd.buf.is_empty())
         {
             return None;
         }

@@ -32,9 +32,11 @@ impl Conn {
 
     /// The handshake took too long: SYN-SENT after `syn_retries` retransmissions (SPEC S5:
     /// "after the retry limit `connect()` fails with a timeout error"), SYN-RECEIVED after
-    /// `synack_retries`.
+    /// `synack_retries`, and so does a FIN-WAIT-1 entered from SYN-RECEIVED by a CLOSE
+    /// (RFC 9293 §3.10.4) whose SYN-ACK is still unacknowledged: its SYN-ACK is what is
+    /// being retransmitted.
     fn on_establish_timeout(&mut self) {
-        if matches!(self.state, State::SynSent | State::SynReceived { .. }) {
+        if self.snd.una == self.snd.iss {
             self.close_with(Some(ConnError::TimedOut));
         }
     }

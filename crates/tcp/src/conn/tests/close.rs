@@ -174,6 +174,28 @@ fn s12_time_wait_reacks_fin_and_restarts() {
 }
 
 #[test]
+fn s12_time_wait_acks_stale_segments_and_delivers_nothing() {
+    // SPEC S12: TIME-WAIT keeps the 4-tuple's sequence space alive so that stale segments of
+    // this connection cannot be taken by a new one. Old data is not delivered and is
+    // answered with an ACK of RCV.NXT (RFC 9293 §3.10.7.4: "If an incoming segment is not
+    // acceptable, an acknowledgment should be sent in reply"); so is a SYN (RFC 5961 §4.2;
+    // whether a SYN may reopen the 4-tuple, RFC 6191, is the host's call).
+    let mut s = client_in_time_wait();
+    s.run(
+        "
+        +1 < P. 1:101(100) ack 2 win 65535
+        +0 > . 2:2(0) ack 2
+        +1 < S 5000:5000(0) win 65535
+        +0 > . 2:2(0) ack 2
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::TimeWait);
+    assert_eq!(s.recv_all(), 0);
+    assert_eq!(s.conn.stats().bytes_received, 0);
+}
+
+#[test]
 fn s12_rst_does_not_kill_time_wait() {
     // SPEC S12, RFC 1337 §3: "Ignore RST segments in TIME-WAIT state."
     let mut s = client_in_time_wait();

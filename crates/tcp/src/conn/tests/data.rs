@@ -352,6 +352,78 @@ fn s18_stop_and_wait_keeps_one_segment_in_flight() {
 }
 
 #[test]
+fn s18_stop_and_wait_lost_data_is_sent_again_after_the_timeout() {
+    // The note's second case: the segment is lost (or corrupted: a bad checksum is dropped
+    // by the host before the engine sees it, SPEC S16, so it is lost too). No ACK comes;
+    // the retransmission timer sends it again after the RTO (300 ms), then the next one
+    // follows its ACK.
+    let c = TcpConfig { max_flight_segments: Some(1), ..cfg() };
+    let mut s = Script::established_client(c);
+    s.send(2000);
+    s.run(
+        "
+        +0   > . 1:1001(1000) ack 1
+        +0.3 > . 1:1001(1000) ack 1
+        +0.1 < . 1:1(0) ack 1001 win 65535
+        +0   > P. 1001:2001(1000) ack 1
+        +0.1 < . 1:1(0) ack 2001 win 65535
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.stats().retransmits, 1);
+}
+
+#[test]
+fn s18_stop_and_wait_lost_ack_the_receiver_drops_the_copy_and_acks_again() {
+    // The note's third case, at the receiver: our ACK is lost, the sender's timer sends the
+    // segment again; the copy is discarded (delivered once) and acknowledged again, which
+    // lets the sender go on. (At the sender a lost ACK looks like lost data: see above.)
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < P. 1:1001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 1001
+        +0.3 < P. 1:1001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 1001
+        +0.1 < P. 1001:2001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 2001
+        ",
+    );
+    s.done();
+    assert_eq!(s.recv_all(), 2000);
+    assert_eq!(s.conn.stats().bytes_received, 2000);
+}
+
+#[test]
+fn s18_stop_and_wait_late_ack() {
+    // The note's fourth case: the ACK is late, not lost. The timer has already sent the
+    // segment again; the late ACK still acknowledges it and the next segment goes; the ACK
+    // of the needless copy is a duplicate and changes nothing. Karn's rule (RFC 6298 §3,
+    // SPEC S17): no RTT sample from an ACK of a retransmitted segment, and the backed-off
+    // RTO (600 ms) is kept for the next segment.
+    let c = TcpConfig { max_flight_segments: Some(1), ..cfg() };
+    let mut s = Script::established_client(c);
+    let srtt = s.conn.rtt().srtt();
+    s.send(2000);
+    s.run(
+        "
+        +0    > . 1:1001(1000) ack 1
+        +0.3  > . 1:1001(1000) ack 1
+        +0.05 < . 1:1(0) ack 1001 win 65535
+        +0    > P. 1001:2001(1000) ack 1
+        +0.1  < . 1:1(0) ack 1001 win 65535
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.rtt().srtt(), srtt);
+    assert_eq!(s.conn.rtt().rto(), Duration::from_millis(600));
+    assert_eq!(s.conn.timers().get(TimerKind::Retransmit), Some(secs(1.05)));
+    s.run("+0.1 < . 1:1(0) ack 2001 win 65535");
+    s.done();
+    assert_eq!(s.conn.stats().retransmits, 1);
+}
+
+#[test]
 fn s19_window_shrunk_to_zero_under_flight_is_probed_not_timed_out() {
     // The peer ACKs part of the data and closes its window on the rest: the retransmission
     // timer's expiries become window probes, and retries2 does not end the connection while

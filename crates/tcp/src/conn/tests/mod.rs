@@ -19,8 +19,10 @@ use crate::script::{self, Direction, Line, SeqBase, When};
 
 mod close;
 mod data;
+mod events;
 mod handshake;
 mod recovery;
+mod rfc9293;
 mod robustness;
 mod security;
 mod timers;
@@ -313,6 +315,15 @@ impl Script {
     /// Whether `event` was reported, and when.
     fn event_at(&self, event: Event) -> Option<Instant> {
         self.events.iter().find(|(_, e)| *e == event).map(|(at, _)| *at)
+    }
+
+    /// When `kind` fired (its `TimerFired` trace events), in order.
+    fn fired(&self, kind: TimerKind) -> Vec<Instant> {
+        self.events
+            .iter()
+            .filter(|(_, e)| *e == Event::TimerFired(kind))
+            .map(|(at, _)| *at)
+            .collect()
     }
 
     fn app_events(&self) -> Vec<Event> {

@@ -8,7 +8,7 @@ use super::*;
 
 /// A connection in `state` (by index into the fixtures below), built by a script.
 fn fixture(which: u8) -> Script {
-    match which % 10 {
+    match which % 11 {
         0 => {
             let mut s = Script::client(cfg());
             s.run("0 > S 0:0(0)");
@@ -90,7 +90,7 @@ fn fixture(which: u8) -> Script {
             s.pending.clear();
             s
         }
-        _ => {
+        9 => {
             let mut s = Script::established_client(cfg());
             s.close();
             s.run(
@@ -100,6 +100,17 @@ fn fixture(which: u8) -> Script {
                 +0   > . 2:2(0) ack 2
                 ",
             );
+            s
+        }
+        _ => {
+            // FIN-WAIT-1 entered from SYN-RECEIVED: the SYN-ACK not yet acknowledged.
+            let mut s = Script::server(
+                cfg(),
+                "0 < S 0:0(0) win 65535 <mss 1000,sackOK,TS val 1 ecr 0,nop,wscale 7>",
+            );
+            s.run("0 > S. 0:0(0) ack 1");
+            s.close();
+            s.run("0 > F. 1:1(0) ack 1 <nop,nop,TS val 0 ecr 1>");
             s
         }
     }
@@ -239,7 +250,7 @@ proptest! {
 
     #[test]
     fn never_panics_on_any_segment_in_any_state(
-        which in 0u8..10,
+        which in 0u8..11,
         actions in proptest::collection::vec(arb_action(), 1..40),
     ) {
         let mut s = fixture(which);
@@ -262,6 +273,7 @@ fn every_fixture_is_in_its_state() {
         TcpState::Closing,
         TcpState::LastAck,
         TcpState::TimeWait,
+        TcpState::FinWait1,
     ];
     for (i, state) in expected.into_iter().enumerate() {
         assert_eq!(fixture(i as u8).conn.state(), state, "fixture {i}");

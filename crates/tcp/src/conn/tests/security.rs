@@ -1,9 +1,88 @@
-//! RFC 5961 (blind in-window attacks) and RFC 7323 PAWS.
+//! The issue's Security item: RFC 5961 (blind in-window attacks), under SPEC S15 (sequence
+//! numbers), and RFC 7323 timestamps (PAWS and RTT measurement), under SPEC S17. ISNs
+//! (RFC 6528) are tested in `isn/tests.rs`.
 
 use super::*;
 
 #[test]
-fn rfc5961_in_window_syn_gets_a_challenge_ack() {
+fn s15_rfc5961_in_window_rst_gets_a_challenge_ack() {
+    // RFC 5961 §3.2: "If the RST bit is set and the sequence number does not exactly match
+    // the next expected sequence value, yet is within the current receive window, TCP
+    // endpoints MUST send an acknowledgment (challenge ACK): <SEQ=SND.NXT><ACK=RCV.NXT>
+    // <CTL=ACK>". The connection lives on: data still flows both ways.
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < R. 1001:1001(0) ack 1 win 0
+        +0   > . 1:1(0) ack 1
+        +0.1 < P. 1:101(100) ack 1 win 65535
+        +0   > . 1:1(0) ack 101
+        ",
+    );
+    s.send(50);
+    s.run("+0 > P. 1:51(50) ack 101");
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Established);
+    assert_eq!(s.conn.stats().dropped(DropReason::BadRst), 1);
+    assert_eq!(s.recv_all(), 100);
+}
+
+#[test]
+fn s15_rfc5961_rst_at_rcv_nxt_resets() {
+    // RFC 5961 §3.2: "If the RST bit is set and the sequence number exactly matches the next
+    // expected sequence number (RCV.NXT), then TCP MUST reset the connection." Nothing is
+    // sent in answer; the application hears ECONNRESET.
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < P. 1:101(100) ack 1 win 65535
+        +0   > . 1:1(0) ack 101
+        +0.1 < R. 101:101(0) ack 1 win 0
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.error(), Some(ConnError::Reset));
+    assert_eq!(s.event_at(Event::Closed(Some(ConnError::Reset))), Some(secs(0.3)));
+    assert_eq!(s.conn.poll_timeout(), None);
+}
+
+#[test]
+fn s15_rfc5961_out_of_window_rst_is_dropped_silently() {
+    // RFC 5961 §3.2: "If the RST bit is set and the sequence number is outside the current
+    // receive window, silently drop the segment." No challenge ACK (RFC 9293 §3.10.7.4
+    // too: an unacceptable segment is answered "unless the RST bit is set").
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < R. 70000:70000(0) ack 1 win 0
+        +0.1 < R 4294967000:4294967000(0)
+        +0.1 < R. 0:0(0) ack 1 win 0
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Established);
+    assert_eq!(s.conn.stats().dropped(DropReason::OutOfWindow), 3);
+}
+
+#[test]
+fn s15_rfc5961_out_of_window_syn_gets_an_ack() {
+    // RFC 5961 §4.2: "If the SYN bit is set, irrespective of the sequence number, TCP MUST
+    // send an ACK (also referred to as challenge ACK) to the remote peer". One far outside
+    // the window is answered too (RFC 9293's first check), and the connection lives on.
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < S 2000000:2000000(0) win 65535
+        +0   > . 1:1(0) ack 1
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Established);
+    assert_eq!(s.conn.stats().dropped(DropReason::OutOfWindow), 1);
+}
+
+#[test]
+fn s15_rfc5961_in_window_syn_gets_a_challenge_ack() {
     // RFC 5961 §4.2: a SYN in a synchronized state, whatever its sequence number, is
     // answered by an ACK and dropped; the connection lives on.
     let mut s = Script::established_server(cfg());
@@ -19,7 +98,7 @@ fn rfc5961_in_window_syn_gets_a_challenge_ack() {
 }
 
 #[test]
-fn rfc5961_challenge_acks_are_rate_limited() {
+fn s15_rfc5961_challenge_acks_are_rate_limited() {
     // RFC 5961 §7 / Linux tcp_invalid_ratelimit (500 ms): at most one answer to invalid
     // segments per half second.
     let mut s = Script::established_server(cfg());
@@ -39,7 +118,7 @@ fn rfc5961_challenge_acks_are_rate_limited() {
 }
 
 #[test]
-fn rfc5961_ack_outside_the_acceptable_range_is_dropped() {
+fn s15_rfc5961_ack_outside_the_acceptable_range_is_dropped() {
     // RFC 5961 §5.2: acceptable is (SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT; otherwise
     // discard the segment and send an ACK. The data in it is not taken.
     let mut s = Script::established_server(cfg());
@@ -57,7 +136,7 @@ fn rfc5961_ack_outside_the_acceptable_range_is_dropped() {
 }
 
 #[test]
-fn rfc7323_paws_drops_an_old_timestamp() {
+fn s17_rfc7323_paws_drops_an_old_timestamp() {
     // RFC 7323 §5.3: a segment whose TSval is older than TS.Recent is a duplicate from an
     // earlier wrap of the sequence space: dropped, and answered with an ACK.
     let mut s = Script::server(cfg(), "0 < S 0:0(0) win 65535 <mss 1000,TS val 1000 ecr 0>");
@@ -79,7 +158,7 @@ fn rfc7323_paws_drops_an_old_timestamp() {
 }
 
 #[test]
-fn rfc7323_rtt_from_the_echoed_timestamp() {
+fn s17_rfc7323_rtt_from_the_echoed_timestamp() {
     // RFC 7323 §4: with timestamps every ACK of new data gives an RTT sample, even for a
     // retransmitted segment.
     let mut s = Script::client(cfg());
@@ -116,7 +195,7 @@ fn ts_client() -> Script {
 }
 
 #[test]
-fn rfc7323_an_echo_from_before_the_timeout_is_no_rtt_sample() {
+fn s17_rfc7323_an_echo_from_before_the_timeout_is_no_rtt_sample() {
     // The first transmission's ACK was lost; after the RTO the peer's ACK arrives echoing
     // the first transmission's TSval (its TS.Recent): that "RTT" includes the whole RTO.
     // It is not taken, but the backoff is cleared (the path delivers).
@@ -145,7 +224,7 @@ fn rfc7323_an_echo_from_before_the_timeout_is_no_rtt_sample() {
 }
 
 #[test]
-fn rfc7323_a_repeat_of_the_last_acked_segment_refreshes_ts_recent() {
+fn s17_rfc7323_a_repeat_of_the_last_acked_segment_refreshes_ts_recent() {
     // Our ACK of 1:1001 is lost and the peer sends the segment again with a new TSval. RFC
     // 793's test rejects it (it is all old), but it ends exactly at Last.ACK.sent: TS.Recent
     // takes its TSval (as Linux does), so the duplicate ACK lets the peer time the
