@@ -378,6 +378,11 @@ pub(super) fn poll_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
     sys::poll_readable(fd, timeout)
 }
 
+/// Waits up to `timeout` for either descriptor to poll readable; returns which are.
+pub(crate) fn poll_readable2(fds: [RawFd; 2], timeout: Duration) -> io::Result<[bool; 2]> {
+    sys::poll_readable2(fds, timeout)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,6 +143,24 @@ pub(crate) fn poll_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
     Ok(rc > 0)
 }
 
+/// Waits up to `timeout` (rounded up to a millisecond) for either descriptor to poll
+/// readable; returns which are. Both false on timeout or when a signal interrupted the wait.
+pub(crate) fn poll_readable2(fds: [RawFd; 2], timeout: Duration) -> io::Result<[bool; 2]> {
+    let mut pfds = fds.map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
+    let millis = timeout.as_nanos().div_ceil(1_000_000).min(c_int::MAX as u128) as c_int;
+    // SAFETY: `pfds` is an array of two valid `pollfd`s, exclusively borrowed for the call,
+    // and 2 is its length.
+    let rc = unsafe { libc::poll(pfds.as_mut_ptr(), 2, millis) };
+    if rc < 0 {
+        let err = io::Error::last_os_error();
+        return if err.kind() == io::ErrorKind::Interrupted { Ok([false; 2]) } else { Err(err) };
+    }
+    if pfds.iter().any(|p| p.revents & libc::POLLNVAL != 0) {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    Ok(pfds.map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0))
+}
+
 /// Moves the calling thread into the network namespace that `ns` (an open
 /// `/run/netns/NAME` or `/proc/PID/ns/net`) refers to.
 pub(super) fn setns_net(ns: &File) -> io::Result<()> {

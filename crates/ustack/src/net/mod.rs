@@ -1,0 +1,452 @@
+//! The driver and the socket APIs: a [`NetStack`] runs a [`Stack`] over a [`Device`] on a
+//! thread of its own; [`TcpListener`], [`TcpStream`] and [`UdpSocket`] are shaped like
+//! `std::net`'s and block; the `tokio` feature adds async twins ([`crate::tokio`]).
+//!
+//! # How it runs (DESIGN.md "Inbound packet", "Outbound write")
+//!
+//! The driver thread owns the device. It loops: receive every waiting packet and hand it to
+//! the stack, fire due timers, send what the stack has to send, wake the sockets the stack
+//! reported events for, then sleep until the earliest of the next timer, device readiness
+//! and a nudge from a socket call. The clock is mapped once: [`Instant`] 0 is when the
+//! driver started.
+//!
+//! Socket calls lock the stack, act on it and nudge the driver when they may have produced
+//! something to send; a call that must wait (read with nothing to read, accept on an empty
+//! queue) sleeps on its socket's condition variable (or registers its task's waker) until
+//! the driver reports an event for that socket.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+use std::thread;
+use std::time::Duration;
+
+use ustack_core::{
+    Counters, Instant, InterfaceConfig, Ipv4Cidr, Netstat, Route, SocketHandle, Stack, StackConfig,
+};
+
+use ustack_core::tcp_engine::TcpState;
+
+use crate::device::{Device, Notify, Readiness};
+
+mod error;
+mod tcp;
+mod udp;
+
+pub use tcp::{Incoming, ListenOptions, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+
+pub(crate) use error::{
+    bind_error, conn_error, connect_error, recv_error, resolve, send_error, udp_recv_error,
+    udp_send_error,
+};
+
+/// How to set up a [`NetStack`].
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Our address and prefix on the device, e.g. 10.7.0.2/24.
+    pub addr: Ipv4Cidr,
+    /// MTU; `None` takes the device's.
+    pub mtu: Option<u16>,
+    /// Send everything outside `addr`'s network through the device too (a default route).
+    pub default_route: bool,
+    /// The stack's settings. [`NetConfig::new`] fills the secret with random bytes.
+    pub stack: StackConfig,
+    /// Switch trace events on (they go to the observer, see [`NetStack::set_observer`]).
+    pub tracing: bool,
+}
+
+impl NetConfig {
+    /// Linux defaults, a random secret, a default route through the device.
+    pub fn new(addr: Ipv4Cidr) -> NetConfig {
+        NetConfig {
+            addr,
+            mtu: None,
+            default_route: true,
+            stack: StackConfig::new(random_secret()),
+            tracing: false,
+        }
+    }
+}
+
+/// 16 bytes from the kernel's random source (the keys of the stack's hashes: ISNs, ports).
+fn random_secret() -> [u8; 16] {
+    use std::io::Read;
+    let mut key = [0u8; 16];
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut key)).is_err() {
+        // No /dev/urandom: fall back on the clock and the process id, still unpredictable
+        // enough to keep ISNs apart between runs.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        key[..16].copy_from_slice(&(t ^ u128::from(std::process::id()) << 64).to_le_bytes());
+    }
+    key
+}
+
+/// A function the driver calls with every socket event (trace events included when tracing
+/// is on), under the stack lock: keep it short.
+pub type Observer = Box<dyn FnMut(Instant, &ustack_core::SocketEvent) + Send>;
+
+/// A running stack: the handle sockets are opened on. Cloning it is cheap; the driver stops
+/// when [`NetStack::shutdown`] is called or the last clone and socket are dropped.
+#[derive(Clone)]
+pub struct NetStack {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for NetStack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetStack").finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) inner: Mutex<Inner>,
+    nudge: Nudge,
+    driver: Mutex<Option<thread::JoinHandle<io::Result<()>>>>,
+}
+
+/// What the lock protects: the stack and who waits on which socket.
+pub(crate) struct Inner {
+    pub(crate) stack: Stack,
+    epoch: std::time::Instant,
+    waits: HashMap<SocketHandle, Waits>,
+    observer: Option<Observer>,
+    stop: bool,
+    /// Why the driver stopped, when it failed.
+    failed: Option<String>,
+}
+
+/// The waiters of one socket.
+#[derive(Default)]
+struct Waits {
+    cv: Arc<Condvar>,
+    wakers: Vec<Waker>,
+}
+
+/// How socket calls wake the driver.
+enum Nudge {
+    Notify(Arc<Notify>),
+    Pipe(UnixStream),
+}
+
+impl Inner {
+    /// The stack's clock: time since the driver started.
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64)
+    }
+
+    /// The condition variable a blocking call on `h` waits on.
+    pub(crate) fn condvar(&mut self, h: SocketHandle) -> Arc<Condvar> {
+        Arc::clone(&self.waits.entry(h).or_default().cv)
+    }
+
+    /// Registers a task to wake on `h`'s next event.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn register_waker(&mut self, h: SocketHandle, waker: &Waker) {
+        let w = &mut self.waits.entry(h).or_default().wakers;
+        if !w.iter().any(|x| x.will_wake(waker)) {
+            w.push(waker.clone());
+        }
+    }
+
+    pub(crate) fn forget(&mut self, h: SocketHandle) {
+        if let Some(w) = self.waits.remove(&h) {
+            w.cv.notify_all();
+            w.wakers.into_iter().for_each(Waker::wake);
+        }
+    }
+
+    /// The driver failed or was shut down: sockets calls fail with this.
+    pub(crate) fn check_running(&self) -> io::Result<()> {
+        if let Some(why) = &self.failed {
+            return Err(io::Error::other(format!("the stack's driver stopped: {why}")));
+        }
+        if self.stop {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "the stack was shut down"));
+        }
+        Ok(())
+    }
+
+    fn wake(&mut self, h: SocketHandle) {
+        if let Some(w) = self.waits.get_mut(&h) {
+            w.cv.notify_all();
+            w.wakers.drain(..).for_each(Waker::wake);
+        }
+    }
+
+    fn wake_all(&mut self) {
+        for w in self.waits.values_mut() {
+            w.cv.notify_all();
+            w.wakers.drain(..).for_each(Waker::wake);
+        }
+    }
+}
+
+impl NetStack {
+    /// Starts a stack at `cfg.addr` over `device`, with its driver on a new thread.
+    pub fn spawn<D: Device + Send + 'static>(device: D, cfg: NetConfig) -> io::Result<NetStack> {
+        let mtu = match cfg.mtu {
+            Some(m) => m,
+            None => u16::try_from(device.mtu()).unwrap_or(u16::MAX),
+        };
+        let mut stack = Stack::new(cfg.stack)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let iface = stack.add_interface(InterfaceConfig { addr: cfg.addr, mtu });
+        if cfg.default_route {
+            let any = Ipv4Cidr::new(std::net::Ipv4Addr::UNSPECIFIED, 0).expect("a /0 prefix");
+            stack.add_route(Route { dest: any, iface });
+        }
+        stack.set_tracing(cfg.tracing);
+        let readiness = device.readiness();
+        let (nudge, wake_rx) = match &readiness {
+            Readiness::Notify(n) => (Nudge::Notify(Arc::clone(n)), None),
+            #[cfg(target_os = "linux")]
+            Readiness::Fd(_) => {
+                let (tx, rx) = UnixStream::pair()?;
+                tx.set_nonblocking(true)?;
+                rx.set_nonblocking(true)?;
+                (Nudge::Pipe(tx), Some(rx))
+            }
+        };
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                stack,
+                epoch: std::time::Instant::now(),
+                waits: HashMap::new(),
+                observer: None,
+                stop: false,
+                failed: None,
+            }),
+            nudge,
+            driver: Mutex::new(None),
+        });
+        let driver_shared = Arc::clone(&shared);
+        let handle = thread::Builder::new().name("ustack-driver".into()).spawn(move || {
+            let r = drive(&driver_shared, device, readiness, wake_rx, usize::from(mtu));
+            let mut inner = driver_shared.lock();
+            if let Err(e) = &r {
+                inner.failed = Some(e.to_string());
+            }
+            inner.stop = true;
+            inner.wake_all();
+            r
+        })?;
+        *shared.driver.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
+        Ok(NetStack { shared })
+    }
+
+    /// Every socket, like `ss -tuan` (SPEC S2).
+    pub fn netstat(&self) -> Netstat {
+        let inner = self.shared.lock();
+        let now = inner.now();
+        inner.stack.netstat(now)
+    }
+
+    /// The stack's counters, like `netstat -s`.
+    pub fn counters(&self) -> Counters {
+        self.shared.lock().stack.counters()
+    }
+
+    /// Calls `observer` with every socket event from now on (trace events too when tracing
+    /// is on: [`NetStack::set_tracing`]).
+    pub fn set_observer(&self, observer: Observer) {
+        self.shared.lock().observer = Some(observer);
+    }
+
+    /// Switches trace events on or off.
+    pub fn set_tracing(&self, on: bool) {
+        self.shared.lock().stack.set_tracing(on);
+    }
+
+    /// Runs `f` on the stack under the lock, e.g. to read a connection's counters. The
+    /// driver is nudged afterwards in case `f` queued something to send.
+    pub fn with_stack<R>(&self, f: impl FnOnce(&mut Stack, Instant) -> R) -> R {
+        let r = {
+            let mut inner = self.shared.lock();
+            let now = inner.now();
+            f(&mut inner.stack, now)
+        };
+        self.shared.nudge();
+        r
+    }
+
+    /// Closes every socket (connections gracefully: FIN after their data), waits up to
+    /// `grace` for the connections to finish their exchange (TIME-WAIT counts as finished:
+    /// the stack goes away with it), then stops the driver and drops the device. Socket calls
+    /// fail afterwards. Returns how many connections had not finished in time.
+    pub fn shutdown(&self, grace: Duration) -> io::Result<usize> {
+        {
+            let mut inner = self.shared.lock();
+            let now = inner.now();
+            let handles: Vec<SocketHandle> = inner
+                .stack
+                .netstat(now)
+                .sockets
+                .iter()
+                .filter(|s| s.owned)
+                .map(|s| s.handle)
+                .collect();
+            for h in handles {
+                if inner.stack.contains(h) {
+                    inner.stack.close(now, h);
+                }
+                inner.forget(h);
+            }
+        }
+        self.shared.nudge();
+        let deadline = std::time::Instant::now() + grace;
+        let unfinished = loop {
+            let left = {
+                let inner = self.shared.lock();
+                let now = inner.now();
+                inner
+                    .stack
+                    .netstat(now)
+                    .sockets
+                    .iter()
+                    .filter(|s| {
+                        !matches!(s.state, TcpState::TimeWait | TcpState::Closed)
+                            && s.protocol == ustack_core::Protocol::Tcp
+                    })
+                    .count()
+            };
+            if left == 0 || std::time::Instant::now() >= deadline {
+                break left;
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        self.stop()?;
+        Ok(unfinished)
+    }
+
+    /// Stops the driver now (no goodbye to the peers) and waits for its thread.
+    pub fn stop(&self) -> io::Result<()> {
+        {
+            let mut inner = self.shared.lock();
+            inner.stop = true;
+            inner.wake_all();
+        }
+        self.shared.nudge();
+        let handle = self.shared.driver.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match handle {
+            Some(h) => h.join().map_err(|_| io::Error::other("the driver thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes the driver: a socket call queued something to send.
+    pub(crate) fn nudge(&self) {
+        match &self.nudge {
+            Nudge::Notify(n) => n.notify(),
+            Nudge::Pipe(tx) => {
+                use std::io::Write;
+                // A full pipe already holds a wake-up; nothing is lost.
+                let _ = (&*tx).write(&[1]);
+            }
+        }
+    }
+}
+
+/// The driver loop (module docs).
+fn drive<D: Device>(
+    shared: &Shared,
+    mut device: D,
+    readiness: Readiness,
+    wake_rx: Option<UnixStream>,
+    mtu: usize,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; mtu.max(65_536)];
+    let mut events = Vec::new();
+    loop {
+        // Receive: one lock per packet, so socket calls interleave with a burst.
+        let mut received = 0;
+        loop {
+            match device.recv(&mut buf) {
+                Ok(n) => {
+                    let mut inner = shared.lock();
+                    let now = inner.now();
+                    inner.stack.handle_packet(now, 0, &buf[..n]);
+                    received += 1;
+                    if received % 64 == 0 {
+                        flush(&mut inner, &mut device, &mut buf, &mut events)?;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::InvalidInput => continue, // oversized: counted by the device
+                Err(e) => return Err(io::Error::new(e.kind(), format!("device receive: {e}"))),
+            }
+        }
+        let timeout = {
+            let mut inner = shared.lock();
+            if inner.stop {
+                return Ok(());
+            }
+            let now = inner.now();
+            if inner.stack.poll_timeout().is_some_and(|t| t <= now) {
+                inner.stack.handle_timeout(now);
+            }
+            flush(&mut inner, &mut device, &mut buf, &mut events)?;
+            let now = inner.now();
+            match inner.stack.poll_timeout() {
+                Some(t) => Duration::from_nanos(t.as_nanos().saturating_sub(now.as_nanos())),
+                None => Duration::from_secs(3600),
+            }
+        };
+        match (&readiness, &wake_rx) {
+            #[cfg(target_os = "linux")]
+            (Readiness::Fd(fd), Some(rx)) => {
+                use std::os::fd::AsRawFd;
+                let [_, woken] =
+                    crate::device::tun::poll_readable2([*fd, rx.as_raw_fd()], timeout)?;
+                if woken {
+                    use std::io::Read;
+                    let mut sink = [0u8; 64];
+                    while matches!((&*rx).read(&mut sink), Ok(n) if n > 0) {}
+                }
+            }
+            (r, _) => {
+                r.wait_timeout(timeout)?;
+            }
+        }
+    }
+}
+
+/// Sends everything the stack has to send and delivers its events.
+fn flush<D: Device>(
+    inner: &mut Inner,
+    device: &mut D,
+    buf: &mut [u8],
+    events: &mut Vec<ustack_core::SocketEvent>,
+) -> io::Result<()> {
+    let now = inner.now();
+    while let Some(t) = inner.stack.poll_transmit(now, buf) {
+        match device.send(&buf[..t.len]) {
+            Ok(()) => {}
+            // A full device queue is a loss on the wire: TCP retransmits.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("device send: {e}"))),
+        }
+    }
+    events.clear();
+    while let Some(ev) = inner.stack.poll_event() {
+        events.push(ev);
+    }
+    for ev in events.iter() {
+        if let Some(obs) = inner.observer.as_mut() {
+            obs(now, ev);
+        }
+        inner.wake(ev.socket);
+    }
+    Ok(())
+}
