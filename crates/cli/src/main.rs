@@ -1,8 +1,8 @@
 //! The `ustack` command.
 //!
-//! Today: `decode` (a pcap file, tcpdump style, through ustack's own parsers) and `capture`
-//! (what the kernel routes into a ustack TUN device). The lab, the simulator, the TUN-backed
-//! services and `ss` join as the stack grows.
+//! `decode` (a pcap file, tcpdump style, through ustack's own parsers), `capture` (what the
+//! kernel routes into a ustack TUN device), `tun` (the stack on a TUN device running a
+//! service), `ss` (the sockets of a running `tun`). The lab joins as the stack grows.
 
 #![forbid(unsafe_code)]
 // A command-line tool prints; the workspace warns about printing only in libraries.
@@ -11,6 +11,9 @@
 mod capture;
 mod decode;
 mod describe;
+mod ss;
+mod tun;
+mod units;
 
 use std::process::ExitCode;
 
@@ -30,6 +33,11 @@ enum Command {
     /// Create a TUN device and print (and optionally save) every packet the kernel sends
     /// into it. Needs root or CAP_NET_ADMIN.
     Capture(capture::Args),
+    /// Run the stack on a TUN device with a service (echo, discard, source, udp-echo, http,
+    /// connect) until SIGINT/SIGTERM. Needs root or CAP_NET_ADMIN.
+    Tun(tun::Args),
+    /// List the sockets of a running `ustack tun --control PATH`, like `ss -tan`.
+    Ss(ss::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +45,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => decode::run(&args),
         Command::Capture(args) => capture::run(&args),
+        Command::Tun(args) => tun::run(&args),
+        Command::Ss(args) => ss::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,127 @@
+//! `ustack tun`: a TUN device, the stack at `--addr` on it, and a service, until SIGINT or
+//! SIGTERM, when connections are closed gracefully and the device goes away.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ustack::core::Ipv4Cidr;
+use ustack::device::{PcapDevice, Tun, TunConfig};
+use ustack::{NetConfig, NetStack};
+
+mod control;
+mod http;
+mod services;
+
+pub(crate) use control::query;
+
+/// Arguments of `ustack tun`.
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Name of the TUN device to create (up to 15 bytes; `%d` lets the kernel number it).
+    #[arg(long)]
+    dev: String,
+    /// The stack's address and prefix on the device, e.g. 10.77.0.2/24.
+    #[arg(long)]
+    addr: Ipv4Cidr,
+    /// The kernel side's address and prefix, e.g. 10.77.0.1/24.
+    #[arg(long)]
+    host_addr: Ipv4Cidr,
+    /// The device MTU.
+    #[arg(long, default_value_t = 1500)]
+    mtu: u16,
+    /// Write every packet in and out to this pcap file.
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// A Unix socket where `ustack ss --control PATH` reads the sockets and counters.
+    #[arg(long)]
+    control: Option<PathBuf>,
+    /// Seconds to let connections finish (FIN exchange) on SIGINT/SIGTERM.
+    #[arg(long, default_value_t = 2.0)]
+    grace: f64,
+    /// Switch the stack's trace events on and print them to stderr.
+    #[arg(long)]
+    trace: bool,
+    /// What to run on the stack.
+    #[command(subcommand)]
+    service: services::Service,
+}
+
+pub(crate) fn run(args: &Args) -> Result<(), String> {
+    if args.addr.addr() == args.host_addr.addr() {
+        return Err(format!(
+            "--addr and --host-addr are both {}: the stack and the kernel need different addresses",
+            args.addr.addr()
+        ));
+    }
+    if !args.host_addr.contains(args.addr.addr()) {
+        return Err(format!(
+            "--addr {} is outside --host-addr {}: the kernel routes only its own prefix into the device",
+            args.addr, args.host_addr
+        ));
+    }
+    let grace = Duration::try_from_secs_f64(args.grace).map_err(|e| format!("--grace: {e}"))?;
+    let config = TunConfig {
+        name: args.dev.clone(),
+        mtu: usize::from(args.mtu),
+        host_addr: Some(args.host_addr),
+        multi_queue: false,
+    };
+    let tun = Tun::create(&config).map_err(|e| e.to_string())?;
+    let dev_name = tun.name().to_string();
+    let mut net_cfg = NetConfig::new(args.addr);
+    net_cfg.mtu = Some(args.mtu);
+    net_cfg.tracing = args.trace;
+    let net = match &args.pcap {
+        Some(path) => {
+            let dev = PcapDevice::create(tun, path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            NetStack::spawn(dev, net_cfg)
+        }
+        None => NetStack::spawn(tun, net_cfg),
+    }
+    .map_err(|e| format!("cannot start the stack: {e}"))?;
+    if args.trace {
+        net.set_observer(Box::new(|now, ev| {
+            eprintln!("{:>12.6} {} {:?}", now.since_epoch().as_secs_f64(), ev.socket, ev.kind);
+        }));
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .map_err(|e| format!("cannot install the SIGINT/SIGTERM handler: {e}"))?;
+    let _control = match &args.control {
+        Some(path) => Some(control::serve(&net, path)?),
+        None => None,
+    };
+    eprintln!(
+        "ustack: {} up, stack at {}, kernel at {}, mtu {}; {}",
+        dev_name,
+        args.addr,
+        args.host_addr,
+        args.mtu,
+        args.service.describe()
+    );
+    let done = services::start(&net, &args.service, Arc::clone(&stop))?;
+    // Wait for a signal, or for a service that ends on its own (connect).
+    let outcome = loop {
+        if stop.load(Ordering::SeqCst) {
+            break Ok(());
+        }
+        if let Some(r) = done.try_take() {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let unfinished = net.shutdown(grace).map_err(|e| format!("stopping the stack: {e}"))?;
+    if unfinished > 0 {
+        eprintln!(
+            "ustack: {unfinished} connections had not finished closing after {:.1} s",
+            grace.as_secs_f64()
+        );
+    }
+    eprintln!("ustack: stopped; {dev_name} removed");
+    outcome
+}
