@@ -313,23 +313,43 @@ impl Stack {
             remote: SocketAddrV4::new(ip.src, seg.src_port),
         };
         if let Some(&h) = self.tcp_conns.get(&tuple) {
-            self.conn_segment(now, h, &seg);
-            return;
+            if !self.syn_reopens_time_wait(h, &seg) {
+                self.conn_segment(now, h, &seg);
+                return;
+            }
+            // RFC 9293 §3.6.1 / RFC 6191, as Linux `tcp_timewait_state_process` (TCP_TW_SYN):
+            // a new SYN above the old connection's sequence space ends TIME-WAIT early and
+            // opens a new connection through the listener.
+            self.unhash_conn(h);
+            let t = self.tcp_mut(h);
+            t.conn.abort();
+            self.after_input(h);
         }
-        let listener = self
-            .tcp_listeners
-            .get(&tuple.local)
-            .or_else(|| {
-                self.tcp_listeners.get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, seg.dst_port))
-            })
-            .copied();
-        match listener {
+        match self.listener_for(tuple.local) {
             Some(l) => self.listener_segment(now, iface, l, tuple, &seg),
             None => {
                 self.counters.tcp_no_socket += 1;
                 self.reply_reset(iface, tuple, &seg);
             }
         }
+    }
+
+    /// Whether `seg` is a SYN that may reuse the 4-tuple of connection `h`, which sits in
+    /// TIME-WAIT: a bare SYN whose sequence number is past the old connection's RCV.NXT, and a
+    /// listener to take it.
+    fn syn_reopens_time_wait(&self, h: SocketHandle, seg: &TcpRepr<'_>) -> bool {
+        let Some(Socket::Tcp(t)) = self.slot(h) else { return false };
+        t.conn.state() == TcpState::TimeWait
+            && seg.flags.contains(TcpFlags::SYN)
+            && !seg.flags.intersects(TcpFlags::ACK | TcpFlags::RST)
+            && seg.seq > t.conn.recv_next()
+            && self.listener_for(t.conn.tuple().local).is_some()
+    }
+
+    /// The listener that takes SYNs for `local`: on its address, else on any address.
+    fn listener_for(&self, local: SocketAddrV4) -> Option<SocketHandle> {
+        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
+        self.tcp_listeners.get(&local).or_else(|| self.tcp_listeners.get(&any)).copied()
     }
 
     fn conn_segment(&mut self, now: Instant, h: SocketHandle, seg: &TcpRepr<'_>) {

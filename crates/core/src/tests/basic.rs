@@ -49,3 +49,30 @@ fn s3_s9_connect_accept_transfer_and_close_through_two_stacks() {
     p.run_for(Duration::from_secs(61));
     assert_eq!(p.a.socket_count(), 0, "TIME-WAIT ended after 2 MSL");
 }
+
+/// S13/S26: the server closed first and holds TIME-WAIT; the same client port connects again
+/// within 2 MSL with a higher sequence number and gets a new connection (RFC 6191, Linux
+/// `tcp_timewait_state_process`), instead of a re-ACK of the old one.
+#[test]
+fn s13_new_syn_above_the_old_sequence_space_reopens_time_wait() {
+    let mut p = Pair::new();
+    let l = p.b.tcp_listen(sa(B, 80), 16, false).unwrap();
+    let client = sa(A, 40000);
+    let c = p.a.tcp_connect(p.now, Some(client), sa(B, 80)).unwrap();
+    p.settle();
+    let s = p.b.tcp_accept(l).unwrap();
+    p.b.close(p.now, s); // the server closes first
+    p.settle();
+    p.a.close(p.now, c);
+    p.settle();
+    assert_eq!(p.b.netstat(p.now).count(TcpState::TimeWait), 1);
+    assert_eq!(p.a.socket_count(), 0, "the client went LAST-ACK -> CLOSED");
+
+    p.run_for(Duration::from_secs(1));
+    let c2 = p.a.tcp_connect(p.now, Some(client), sa(B, 80)).unwrap();
+    p.settle();
+    assert_eq!(p.a.tcp_conn(c2).state(), TcpState::Established);
+    let s2 = p.b.tcp_accept(l).expect("the reopened connection is accepted");
+    assert_eq!(p.b.tcp_conn(s2).tuple().remote, client);
+    assert_eq!(p.b.netstat(p.now).count(TcpState::TimeWait), 0);
+}

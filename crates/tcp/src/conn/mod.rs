@@ -775,6 +775,11 @@ impl Conn {
         self.snd.wnd
     }
 
+    /// The next sequence number expected from the peer (RCV.NXT).
+    pub fn recv_next(&self) -> SeqNum {
+        self.rcv.nxt
+    }
+
     // ------------------------------------------------------------------------------------
     // Shared bookkeeping
     // ------------------------------------------------------------------------------------
