@@ -39,8 +39,14 @@ impl Stack {
         let ip = *local.ip();
         let port = if local.port() == 0 {
             let binds = &self.udp_binds;
+            let ports = &self.udp_ports;
+            // Linux `udp_lib_get_port`: only a port that passes the conflict check below;
+            // 0.0.0.0 conflicts with a socket on any address of the port.
             self.ports
                 .pick(ip, None, |p| {
+                    if ip.is_unspecified() {
+                        return !ports.contains_key(&p);
+                    }
                     !binds.contains_key(&SocketAddrV4::new(ip, p))
                         && !binds.contains_key(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, p))
                 })

@@ -2,9 +2,24 @@
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
-use crate::{Instant, InterfaceConfig, Ipv4Cidr, SocketEvent, Stack, StackConfig};
+use ustack_wire::{
+    Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, SeqNum, TcpFlags, TcpOptions,
+    TcpPacket, TcpRepr, UdpPacket, UdpRepr,
+};
+
+use crate::{
+    Instant, InterfaceConfig, Ipv4Cidr, SocketEvent, SocketEventKind, SocketHandle, Stack,
+    StackConfig,
+};
 
 mod basic;
+mod demux;
+mod icmp;
+mod listen;
+mod netstat;
+mod ports;
+mod timers;
+mod udp;
 
 pub(crate) const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 pub(crate) const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -136,5 +151,298 @@ impl Pair {
             }
         }
         panic!("run did not settle");
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// Packets: build them with the wire reprs, parse what the stacks sent.
+// ----------------------------------------------------------------------------------------
+
+pub(crate) fn config(secret: u8) -> StackConfig {
+    StackConfig::new([secret; 16])
+}
+
+/// An IPv4 packet from `src` to `dst` around `payload` (TTL 64, no DF).
+pub(crate) fn ip_packet(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: IpProtocol,
+    payload: &[u8],
+) -> Vec<u8> {
+    let repr = Ipv4Repr {
+        src,
+        dst,
+        protocol,
+        payload_len: payload.len(),
+        ttl: 64,
+        dscp: 0,
+        ecn: 0,
+        ident: 0x4242,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut buf = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut Ipv4Packet::new_unchecked(&mut buf[..]));
+    buf[ustack_wire::ipv4::HEADER_LEN..].copy_from_slice(payload);
+    buf
+}
+
+/// A TCP segment in an IPv4 packet, with a window of 65535 and no options.
+pub(crate) fn tcp_packet(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    payload: &[u8],
+) -> Vec<u8> {
+    let repr = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq: SeqNum(seq),
+        ack: SeqNum(ack),
+        flags,
+        window: 65535,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload,
+    };
+    let mut seg = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut TcpPacket::new_unchecked(&mut seg[..]), *src.ip(), *dst.ip());
+    ip_packet(*src.ip(), *dst.ip(), IpProtocol::TCP, &seg)
+}
+
+/// A SYN with an MSS option of 1460, as a plain client sends it.
+pub(crate) fn syn_packet(src: SocketAddrV4, dst: SocketAddrV4, seq: u32) -> Vec<u8> {
+    let repr = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq: SeqNum(seq),
+        ack: SeqNum(0),
+        flags: TcpFlags::SYN,
+        window: 65535,
+        urgent: 0,
+        options: TcpOptions { mss: Some(1460), ..TcpOptions::default() },
+        payload: &[],
+    };
+    let mut seg = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut TcpPacket::new_unchecked(&mut seg[..]), *src.ip(), *dst.ip());
+    ip_packet(*src.ip(), *dst.ip(), IpProtocol::TCP, &seg)
+}
+
+pub(crate) fn udp_packet(src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) -> Vec<u8> {
+    let repr = UdpRepr { src_port: src.port(), dst_port: dst.port(), payload };
+    let mut dgram = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut UdpPacket::new_unchecked(&mut dgram[..]), *src.ip(), *dst.ip());
+    ip_packet(*src.ip(), *dst.ip(), IpProtocol::UDP, &dgram)
+}
+
+pub(crate) fn icmp_packet(src: Ipv4Addr, dst: Ipv4Addr, msg: &Icmpv4Repr<'_>) -> Vec<u8> {
+    let mut body = vec![0u8; msg.buffer_len()];
+    msg.emit(&mut Icmpv4Packet::new_unchecked(&mut body[..]));
+    ip_packet(src, dst, IpProtocol::ICMP, &body)
+}
+
+/// An ICMP destination unreachable from `from` about `original` (a packet one of the stacks
+/// sent), quoting its IP header and the first 8 bytes of its payload as RFC 792 asks.
+pub(crate) fn icmp_error_about(
+    from: Ipv4Addr,
+    original: &[u8],
+    reason: ustack_wire::DstUnreachable,
+    next_hop_mtu: u16,
+) -> Vec<u8> {
+    let header = ip(original);
+    let payload = &original[ustack_wire::ipv4::HEADER_LEN..];
+    let msg = Icmpv4Repr::DstUnreachable {
+        reason,
+        next_hop_mtu,
+        header,
+        data: &payload[..8.min(payload.len())],
+    };
+    icmp_packet(from, header.src, &msg)
+}
+
+/// The IP header of a packet the stacks sent.
+pub(crate) fn ip(pkt: &[u8]) -> Ipv4Repr {
+    Ipv4Repr::parse(&Ipv4Packet::new_checked(pkt).expect("a valid IPv4 packet"))
+        .expect("a valid IPv4 header")
+}
+
+/// A TCP segment as the tests look at it (owned, with its addresses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Seg {
+    pub(crate) src: SocketAddrV4,
+    pub(crate) dst: SocketAddrV4,
+    pub(crate) seq: u32,
+    pub(crate) ack: u32,
+    pub(crate) flags: TcpFlags,
+    pub(crate) payload: Vec<u8>,
+    /// Length of the whole IP packet.
+    pub(crate) ip_len: usize,
+}
+
+impl Seg {
+    pub(crate) fn is(&self, flags: TcpFlags) -> bool {
+        self.flags == flags
+    }
+    pub(crate) fn has(&self, flags: TcpFlags) -> bool {
+        self.flags.contains(flags)
+    }
+}
+
+/// The TCP segment in `pkt`, or `None` for another protocol or a fragment.
+pub(crate) fn tcp(pkt: &[u8]) -> Option<Seg> {
+    let view = Ipv4Packet::new_checked(pkt).ok()?;
+    let ip = Ipv4Repr::parse(&view).ok()?;
+    if ip.protocol != IpProtocol::TCP || ip.is_fragment() {
+        return None;
+    }
+    let tv = TcpPacket::new_checked(view.payload()).ok()?;
+    let t = TcpRepr::parse(&tv, ip.src, ip.dst).expect("the stack sends valid TCP checksums");
+    Some(Seg {
+        src: SocketAddrV4::new(ip.src, t.src_port),
+        dst: SocketAddrV4::new(ip.dst, t.dst_port),
+        seq: t.seq.0,
+        ack: t.ack.0,
+        flags: t.flags,
+        payload: t.payload.to_vec(),
+        ip_len: pkt.len(),
+    })
+}
+
+/// The UDP datagram in `pkt` (unfragmented): (source, destination, payload).
+pub(crate) fn udp(pkt: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4, Vec<u8>)> {
+    let view = Ipv4Packet::new_checked(pkt).ok()?;
+    let ip = Ipv4Repr::parse(&view).ok()?;
+    if ip.protocol != IpProtocol::UDP || ip.is_fragment() {
+        return None;
+    }
+    let uv = UdpPacket::new_checked(view.payload()).ok()?;
+    let u = UdpRepr::parse(&uv, ip.src, ip.dst).expect("the stack sends valid UDP checksums");
+    Some((
+        SocketAddrV4::new(ip.src, u.src_port),
+        SocketAddrV4::new(ip.dst, u.dst_port),
+        u.payload.to_vec(),
+    ))
+}
+
+/// An ICMP message as the tests look at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Icmp {
+    EchoReply {
+        ident: u16,
+        seq_no: u16,
+        data: Vec<u8>,
+    },
+    EchoRequest {
+        ident: u16,
+        seq_no: u16,
+        data: Vec<u8>,
+    },
+    Unreachable {
+        reason: ustack_wire::DstUnreachable,
+        /// The quoted IP header.
+        header: Ipv4Repr,
+        /// The quoted bytes after it.
+        data: Vec<u8>,
+    },
+}
+
+/// The ICMP message in `pkt` with the IP source and destination.
+pub(crate) fn icmp(pkt: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, Icmp)> {
+    let view = Ipv4Packet::new_checked(pkt).ok()?;
+    let ip = Ipv4Repr::parse(&view).ok()?;
+    if ip.protocol != IpProtocol::ICMP || ip.is_fragment() {
+        return None;
+    }
+    let payload = view.payload();
+    let iv = Icmpv4Packet::new_checked(payload).ok()?;
+    let msg = match Icmpv4Repr::parse(&iv).expect("the stack sends valid ICMP") {
+        Icmpv4Repr::EchoReply { ident, seq_no, data } => {
+            Icmp::EchoReply { ident, seq_no, data: data.to_vec() }
+        }
+        Icmpv4Repr::EchoRequest { ident, seq_no, data } => {
+            Icmp::EchoRequest { ident, seq_no, data: data.to_vec() }
+        }
+        Icmpv4Repr::DstUnreachable { reason, header, data, .. } => {
+            Icmp::Unreachable { reason, header, data: data.to_vec() }
+        }
+    };
+    Some((ip.src, ip.dst, msg))
+}
+
+/// Everything a lone stack has to send now.
+pub(crate) fn drain(s: &mut Stack, now: Instant) -> Vec<Vec<u8>> {
+    let mut buf = vec![0u8; 65_536];
+    let mut out = Vec::new();
+    while let Some(t) = s.poll_transmit(now, &mut buf) {
+        out.push(buf[..t.len].to_vec());
+    }
+    out
+}
+
+/// Every event a lone stack has queued.
+pub(crate) fn events(s: &mut Stack) -> Vec<SocketEvent> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+/// The TCP events of socket `h` in `events`.
+pub(crate) fn tcp_events(events: &[SocketEvent], h: SocketHandle) -> Vec<ustack_tcp::Event> {
+    events
+        .iter()
+        .filter(|e| e.socket == h)
+        .filter_map(|e| match e.kind {
+            SocketEventKind::Tcp(ev) => Some(ev),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Pair {
+    /// The TCP segments one side sent, from log entry `from` on.
+    pub(crate) fn segs(&self, from_a: bool, from: usize) -> Vec<Seg> {
+        self.log[from..].iter().filter(|l| l.1 == from_a).filter_map(|l| tcp(&l.2)).collect()
+    }
+
+    /// The packets one side sent, from log entry `from` on.
+    pub(crate) fn sent(&self, from_a: bool, from: usize) -> Vec<Vec<u8>> {
+        self.log[from..].iter().filter(|l| l.1 == from_a).map(|l| l.2.clone()).collect()
+    }
+
+    /// Hands a crafted packet to B (`to_b`) or A now; what it answers goes out on the next
+    /// run.
+    pub(crate) fn inject(&mut self, to_b: bool, pkt: &[u8]) {
+        if to_b {
+            self.b.handle_packet(self.now, 0, pkt)
+        } else {
+            self.a.handle_packet(self.now, 0, pkt)
+        }
+    }
+
+    /// A connection from A to a listener `l` of B, accepted: (A's handle, B's handle).
+    pub(crate) fn connect_accept(
+        &mut self,
+        l: SocketHandle,
+        port: u16,
+    ) -> (SocketHandle, SocketHandle) {
+        let c = self.a.tcp_connect(self.now, None, sa(B, port)).expect("connect");
+        self.settle();
+        let s = self.b.tcp_accept(l).expect("a connection to accept");
+        assert_eq!(self.b.tcp_conn(s).tuple().remote, self.a.tcp_conn(c).tuple().local);
+        (c, s)
+    }
+
+    /// Reads everything `h` of B has (until WouldBlock or end of stream).
+    pub(crate) fn read_all_b(&mut self, h: SocketHandle) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        while let Ok(n) = self.b.tcp_recv(h, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
     }
 }

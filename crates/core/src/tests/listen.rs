@@ -1,0 +1,241 @@
+//! SPEC S4: a listener's SYN queue and accept queue, both bounded by the backlog as in Linux
+//! (`tcp_conn_request`, `tcp_check_req`, `inet_csk_listen_stop`).
+
+use ustack_tcp::{ConnError, Event, TcpState};
+use ustack_wire::TcpFlags;
+
+use super::*;
+use crate::{Duration, SocketEventKind};
+
+const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 9);
+
+/// A lone server stack B with a listener on port 80.
+fn server(cfg: StackConfig, backlog: u32) -> (Stack, SocketHandle, Instant) {
+    let mut b = stack_with(B, cfg);
+    let l = b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), backlog, false).unwrap();
+    (b, l, Instant::from_secs(1))
+}
+
+#[test]
+fn s4_syn_queue_holds_backlog_half_open_connections_and_drops_further_syns() {
+    // Expected (Linux without SYN cookies, `inet_csk_reqsk_queue_is_full`): with backlog 3,
+    // three SYNs get a SYN-ACK (ack = their seq + 1) and wait in SYN-RECV; the fourth and
+    // fifth get nothing at all and are counted in ListenDrops (not ListenOverflows, which
+    // is for the accept queue).
+    let (mut b, l, now) = server(config(2), 3);
+    let mut synacks = Vec::new();
+    for i in 0..5u16 {
+        b.handle_packet(now, 0, &syn_packet(sa(CLIENT, 1000 + i), sa(B, 80), 7000 * u32::from(i)));
+        let out: Vec<Seg> = drain(&mut b, now).iter().filter_map(|p| tcp(p)).collect();
+        if i < 3 {
+            assert_eq!(out.len(), 1, "SYN {i} gets one SYN-ACK: {out:?}");
+            assert!(out[0].is(TcpFlags::SYN | TcpFlags::ACK));
+            assert_eq!(out[0].ack, 7000 * u32::from(i) + 1);
+            assert_eq!(out[0].dst, sa(CLIENT, 1000 + i));
+            synacks.push(out[0].clone());
+        } else {
+            assert!(out.is_empty(), "SYN {i} is dropped silently: {out:?}");
+        }
+    }
+    let c = b.counters();
+    assert_eq!(c.tcp_listen_drops, 2);
+    assert_eq!(c.tcp_listen_overflows, 0);
+    assert_eq!(c.tcp_passive_opens, 3);
+    assert_eq!(b.netstat(now).count(TcpState::SynReceived), 3);
+    assert_eq!(b.socket_count(), 4);
+
+    // The final ACK of the first moves it to the accept queue (SPEC S4: the ACK is matched
+    // against the SYN queue), which makes room in the SYN queue for one more SYN.
+    let first = &synacks[0];
+    b.handle_packet(
+        now,
+        0,
+        &tcp_packet(first.dst, first.src, 1, first.seq + 1, TcpFlags::ACK, &[]),
+    );
+    assert!(drain(&mut b, now).is_empty());
+    assert!(events(&mut b).iter().any(|e| e.socket == l && e.kind == SocketEventKind::AcceptReady));
+    b.handle_packet(now, 0, &syn_packet(sa(CLIENT, 2000), sa(B, 80), 5));
+    let out: Vec<Seg> = drain(&mut b, now).iter().filter_map(|p| tcp(p)).collect();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].is(TcpFlags::SYN | TcpFlags::ACK));
+    b.handle_packet(now, 0, &syn_packet(sa(CLIENT, 2001), sa(B, 80), 5));
+    assert!(drain(&mut b, now).is_empty(), "the SYN queue is full again");
+    assert_eq!(b.counters().tcp_listen_drops, 3);
+    let s = b.tcp_accept(l).expect("the completed connection");
+    assert_eq!(b.tcp_conn(s).tuple().remote, sa(CLIENT, 1000));
+}
+
+#[test]
+fn s4_backlog_is_clamped_to_somaxconn() {
+    // Linux `__sys_listen`: backlog = min(backlog, somaxconn). ss shows the backlog in the
+    // Send-Q column of a LISTEN socket.
+    let mut cfg = config(2);
+    cfg.somaxconn = 2;
+    let (mut b, l, now) = server(cfg, 100);
+    let info = b.netstat(now).sockets.into_iter().find(|s| s.handle == l).unwrap();
+    assert_eq!(info.send_q, 2, "backlog 100 clamped to somaxconn 2");
+    let mut answered = 0;
+    for i in 0..4u16 {
+        b.handle_packet(now, 0, &syn_packet(sa(CLIENT, 1000 + i), sa(B, 80), 1));
+        answered += drain(&mut b, now).len();
+    }
+    assert_eq!(answered, 2, "two half-open connections, not 100");
+    assert_eq!(b.counters().tcp_listen_drops, 2);
+}
+
+/// B listens on port 80 with backlog 2; two connections complete and wait in the accept queue.
+fn two_waiting(cfg_b: StackConfig) -> (Pair, SocketHandle, Vec<SocketHandle>) {
+    let mut p = Pair::with(stack(A, 1), stack_with(B, cfg_b));
+    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 2, false).unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        clients.push(p.a.tcp_connect(p.now, None, sa(B, 80)).unwrap());
+        p.settle();
+    }
+    assert_eq!(p.b.netstat(p.now).count(TcpState::Established), 2);
+    (p, l, clients)
+}
+
+#[test]
+fn s4_accept_queue_overflow_drops_final_ack_and_completes_once_accept_makes_room() {
+    // Linux: the accept queue is full when it holds more than the backlog
+    // (`sk_acceptq_is_full`: ack_backlog > max_ack_backlog), so backlog 2 holds 3. Two wait;
+    // two more SYNs arrive together and both get into the SYN queue. The first final ACK
+    // fills the accept queue to 3; the second finds it full: `tcp_check_req` drops it and
+    // counts ListenOverflows and ListenDrops. The client believes it is established and
+    // sends data; the server keeps SYN-RECV and retransmits its SYN-ACK (1 s, then 2 s
+    // later); the client's ACKs (and data) are dropped while the queue is full. Once
+    // accept() makes room the next ACK completes the handshake and the data arrives.
+    let (mut p, l, mut clients) = two_waiting(config(2));
+    let c3 = p.a.tcp_connect(p.now, None, sa(B, 80)).unwrap();
+    let c4 = p.a.tcp_connect(p.now, None, sa(B, 80)).unwrap();
+    clients.push(c3);
+    let port4 = p.a.tcp_conn(c4).tuple().local.port();
+    p.settle();
+    assert_eq!(p.a.tcp_conn(c4).state(), TcpState::Established, "the client thinks it is open");
+    let c = p.b.counters();
+    assert_eq!((c.tcp_listen_overflows, c.tcp_listen_drops), (1, 1));
+    let ns = p.b.netstat(p.now);
+    assert_eq!(ns.count(TcpState::SynReceived), 1, "{ns}");
+    assert_eq!(ns.count(TcpState::Established), 3, "{ns}");
+    let li = ns.sockets.iter().find(|s| s.handle == l).unwrap();
+    assert_eq!(li.recv_q, 3, "three connections wait in the accept queue");
+
+    assert_eq!(p.a.tcp_send(c4, b"hello").unwrap(), 5);
+    let mark = p.log.len();
+    p.run_for(Duration::from_millis(1500));
+    let synacks: Vec<Seg> = p
+        .segs(false, mark)
+        .into_iter()
+        .filter(|s| s.dst.port() == port4 && s.is(TcpFlags::SYN | TcpFlags::ACK))
+        .collect();
+    assert_eq!(synacks.len(), 1, "the SYN-ACK is retransmitted after 1 s");
+    assert!(p.b.counters().tcp_listen_overflows >= 2, "the client's answer is dropped again");
+    assert_eq!(p.b.netstat(p.now).count(TcpState::SynReceived), 1);
+
+    let first = p.b.tcp_accept(l).unwrap();
+    assert_eq!(p.b.tcp_conn(first).tuple().remote, p.a.tcp_conn(clients[0]).tuple().local);
+    p.run_for(Duration::from_secs(10));
+    let ns = p.b.netstat(p.now);
+    assert_eq!(ns.count(TcpState::SynReceived), 0, "{ns}");
+    let mut order = Vec::new();
+    while let Some(s) = p.b.tcp_accept(l) {
+        order.push(s);
+    }
+    assert_eq!(order.len(), 3);
+    let s4 = order[2];
+    assert_eq!(p.b.tcp_conn(s4).tuple().remote.port(), port4, "c4 completed last");
+    assert_eq!(p.read_all_b(s4), b"hello");
+    assert_eq!(p.a.tcp_conn(c4).state(), TcpState::Established);
+}
+
+#[test]
+fn s4_abort_on_overflow_answers_the_final_ack_with_rst() {
+    // Linux with tcp_abort_on_overflow = 1: `tcp_check_req` resets the embryonic connection
+    // instead of dropping the ACK. The client, established, gets ECONNRESET; the server
+    // frees the half-open connection and never retransmits its SYN-ACK.
+    let mut cfg = config(2);
+    cfg.tcp_abort_on_overflow = true;
+    let (mut p, _l, _) = two_waiting(cfg);
+    let c3 = p.a.tcp_connect(p.now, None, sa(B, 80)).unwrap();
+    let c4 = p.a.tcp_connect(p.now, None, sa(B, 80)).unwrap();
+    let port4 = p.a.tcp_conn(c4).tuple().local.port();
+    let mark = p.log.len();
+    p.settle();
+    let to4: Vec<Seg> = p.segs(false, mark).into_iter().filter(|s| s.dst.port() == port4).collect();
+    assert_eq!(to4.len(), 2, "SYN-ACK then RST: {to4:?}");
+    assert!(to4[1].has(TcpFlags::RST));
+    assert_eq!(to4[1].seq, to4[0].seq + 1, "the RST's seq is the ACK the client sent");
+    assert_eq!(p.a.tcp_conn(c4).state(), TcpState::Closed);
+    assert!(tcp_events(&p.events_a, c4).contains(&Event::Closed(Some(ConnError::Reset))));
+    assert_eq!(p.a.tcp_conn(c3).state(), TcpState::Established);
+    assert_eq!(p.b.counters().tcp_listen_overflows, 1);
+    assert_eq!(p.b.socket_count(), 4, "listener and three connections; c4 is freed");
+    let mark = p.log.len();
+    p.run_for(Duration::from_secs(10));
+    assert!(p.segs(false, mark).iter().all(|s| s.dst.port() != port4), "no SYN-ACK retransmit");
+}
+
+#[test]
+fn s4_accept_returns_connections_in_the_order_they_completed() {
+    let mut p = Pair::new();
+    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 16, false).unwrap();
+    let mut ports = Vec::new();
+    for _ in 0..5 {
+        let c = p.a.tcp_connect(p.now, None, sa(B, 80)).unwrap();
+        ports.push(p.a.tcp_conn(c).tuple().local.port());
+        p.settle();
+        p.run_for(Duration::from_millis(3));
+    }
+    let ready = p
+        .events_b
+        .iter()
+        .filter(|e| e.socket == l && e.kind == SocketEventKind::AcceptReady)
+        .count();
+    assert_eq!(ready, 5);
+    let accepted: Vec<SocketHandle> = std::iter::from_fn(|| p.b.tcp_accept(l)).collect();
+    let accepted: Vec<u16> =
+        accepted.into_iter().map(|s| p.b.tcp_conn(s).tuple().remote.port()).collect();
+    assert_eq!(accepted, ports, "FIFO");
+    assert_eq!(p.b.tcp_accept(l), None);
+}
+
+#[test]
+fn s4_closing_a_listener_resets_the_connections_in_its_queues() {
+    // Linux `inet_csk_listen_stop`: children waiting in the accept queue are disconnected
+    // with a RST (`tcp_disconnect` → `tcp_need_reset`); half-open ones are dropped (ustack
+    // resets them too). Every one of them is freed on the server; the clients get
+    // ECONNRESET, and the port answers SYNs with RST from then on.
+    let mut p = Pair::new();
+    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 4, false).unwrap();
+    let c1 = p.a.tcp_connect(p.now, None, sa(B, 80)).unwrap();
+    let c2 = p.a.tcp_connect(p.now, None, sa(B, 80)).unwrap();
+    p.settle();
+    // The third's final ACK is lost: it stays half-open in the SYN queue.
+    let c3 = p.a.tcp_connect(p.now, None, sa(B, 80)).unwrap();
+    let port3 = p.a.tcp_conn(c3).tuple().local.port();
+    p.drop_if = Some(Box::new(move |from_a, pkt| {
+        from_a && tcp(pkt).is_some_and(|s| s.src.port() == port3 && s.is(TcpFlags::ACK))
+    }));
+    p.settle();
+    p.drop_if = None;
+    let ns = p.b.netstat(p.now);
+    assert_eq!((ns.count(TcpState::Established), ns.count(TcpState::SynReceived)), (2, 1), "{ns}");
+
+    let mark = p.log.len();
+    p.b.close(p.now, l);
+    p.settle();
+    let rsts: Vec<u16> =
+        p.segs(false, mark).iter().filter(|s| s.has(TcpFlags::RST)).map(|s| s.dst.port()).collect();
+    for c in [c1, c2, c3] {
+        let port = p.a.tcp_conn(c).tuple().local.port();
+        assert!(rsts.contains(&port), "RST to {port}: {rsts:?}");
+        assert_eq!(p.a.tcp_conn(c).state(), TcpState::Closed);
+        assert!(tcp_events(&p.events_a, c).contains(&Event::Closed(Some(ConnError::Reset))));
+    }
+    assert_eq!(p.b.socket_count(), 0, "{}", p.b.netstat(p.now));
+    assert!(!p.b.contains(l));
+    let c = p.a.tcp_connect(p.now, None, sa(B, 80)).unwrap();
+    p.settle();
+    assert!(tcp_events(&p.events_a, c).contains(&Event::Closed(Some(ConnError::Refused))));
+}

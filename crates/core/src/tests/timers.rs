@@ -1,0 +1,137 @@
+//! The stack's keyed timer queue (STYLE.md 4): `poll_timeout` is the earliest deadline of all
+//! connections without a scan, `handle_timeout` fires exactly the due ones, and stale entries
+//! left by re-armed timers (and the queue's compaction) lose no deadline.
+
+use std::collections::BTreeMap;
+
+use ustack_tcp::{ConnError, Event, TcpState};
+use ustack_wire::TcpFlags;
+
+use super::*;
+use crate::Duration;
+
+/// The true earliest deadline, from the connections themselves.
+fn earliest(s: &Stack, conns: &[SocketHandle]) -> Option<Instant> {
+    conns.iter().filter(|h| s.contains(**h)).filter_map(|h| s.tcp_conn(*h).poll_timeout()).min()
+}
+
+#[test]
+fn timer_queue_of_1000_connections_fires_the_due_ones_in_order() {
+    // 1000 SYNs sent 1 ms apart, nobody answers. Connection i's SYN is retransmitted at
+    // t0 + i ms + 1 s (initial RTO), then 2, 4 ... 32 s later (RFC 6298 backoff, SPEC S5), and
+    // after syn_retries (6) it fails with ETIMEDOUT 127 s after its first SYN.
+    let mut a = stack(A, 1);
+    let t0 = Instant::from_secs(1);
+    let mut conns = Vec::new();
+    let mut port_of = BTreeMap::new();
+    for i in 0..1000u64 {
+        let now = t0 + Duration::from_millis(i);
+        let c = a.tcp_connect(now, None, sa(B, 80)).unwrap();
+        assert_eq!(drain(&mut a, now).len(), 1);
+        port_of.insert(a.tcp_conn(c).tuple().local.port(), i);
+        conns.push(c);
+    }
+    assert_eq!(a.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+    assert_eq!(a.poll_timeout(), earliest(&a, &conns));
+
+    // Half a second later exactly the first 500 are due.
+    let mid = t0 + Duration::from_millis(1499) + Duration::from_micros(500);
+    a.handle_timeout(mid);
+    let fired: Vec<u64> =
+        drain(&mut a, mid).iter().map(|x| port_of[&tcp(x).unwrap().src.port()]).collect();
+    assert_eq!(fired, (0..500).collect::<Vec<_>>(), "the due ones, earliest first");
+    assert_eq!(a.poll_timeout(), Some(t0 + Duration::from_millis(1500)));
+    assert_eq!(a.poll_timeout(), earliest(&a, &conns));
+    a.handle_timeout(mid);
+    assert!(drain(&mut a, mid).is_empty(), "nothing fires twice");
+
+    // Run every timer: each connection sends 6 retransmissions and then times out.
+    let mut syns = vec![1u32; 1000];
+    for &i in &fired {
+        syns[i as usize] += 1;
+    }
+    let mut closed = 0;
+    let mut steps = 0;
+    while let Some(t) = a.poll_timeout() {
+        steps += 1;
+        assert!(steps < 100_000, "timers do not run dry");
+        let true_min = earliest(&a, &conns);
+        assert!(true_min.is_none_or(|m| t <= m), "poll_timeout is never late");
+        a.handle_timeout(t);
+        for x in drain(&mut a, t) {
+            let s = tcp(&x).unwrap();
+            assert!(s.is(TcpFlags::SYN));
+            syns[port_of[&s.src.port()] as usize] += 1;
+        }
+        for e in events(&mut a) {
+            if e.kind == crate::SocketEventKind::Tcp(Event::Closed(Some(ConnError::TimedOut))) {
+                let i = conns.iter().position(|c| *c == e.socket).unwrap();
+                let expected = t0 + Duration::from_millis(i as u64) + Duration::from_secs(127);
+                assert_eq!(t, expected, "connection {i} gave up 127 s after its SYN");
+                closed += 1;
+            }
+        }
+    }
+    assert_eq!(closed, 1000);
+    assert!(syns.iter().all(|&n| n == 7), "one SYN and six retransmissions each");
+    assert!(conns.iter().all(|c| a.tcp_conn(*c).state() == TcpState::Closed));
+    for c in conns {
+        a.close(t0, c);
+    }
+    let _ = drain(&mut a, t0);
+    assert_eq!(a.socket_count(), 0);
+}
+
+#[test]
+fn timer_queue_keeps_idle_deadlines_through_a_busy_transfer() {
+    // Fifty idle connections with keepalive (probe after 7200 s) and one bulk transfer
+    // whose every ACK re-arms the retransmission timer: thousands of stale entries pile up
+    // in the queue (and it gets compacted). The idle deadlines must survive: each idle
+    // connection sends exactly one keepalive probe, 7200 s after keepalive was turned on.
+    let mut p = Pair::new();
+    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 128, false).unwrap();
+    let idle: Vec<SocketHandle> = (0..50).map(|_| p.connect_accept(l, 80).0).collect();
+    let armed_at = p.now;
+    for &c in &idle {
+        p.a.tcp_set_keepalive(p.now, c, true);
+    }
+    let idle_ports: Vec<u16> = idle.iter().map(|c| p.a.tcp_conn(*c).tuple().local.port()).collect();
+    let (bulk, sink) = p.connect_accept(l, 80);
+    let mut all = idle.clone();
+    all.push(bulk);
+
+    let data = vec![0x5au8; 4 << 20];
+    let (mut sent, mut got) = (0, 0);
+    let mut steps = 0;
+    while got < data.len() {
+        steps += 1;
+        assert!(steps < 100_000);
+        if sent < data.len() {
+            sent += p.a.tcp_send(bulk, &data[sent..]).unwrap_or(0);
+        }
+        p.run_for(Duration::from_millis(5));
+        got += p.read_all_b(sink).len();
+        let true_min = earliest(&p.a, &all);
+        assert!(
+            true_min.is_none_or(|m| p.a.poll_timeout().is_some_and(|t| t <= m)),
+            "poll_timeout is never late"
+        );
+    }
+    let transfer_done = p.now;
+    assert!(transfer_done < armed_at + Duration::from_secs(60));
+    assert!(p.a.tcp_conn(bulk).stats().segments_out > 2800);
+
+    let mark = p.log.len();
+    p.run_for(Duration::from_secs(7300) - transfer_done.saturating_duration_since(armed_at));
+    let probes: Vec<(Instant, Seg)> = p.log[mark..]
+        .iter()
+        .filter(|x| x.1)
+        .filter_map(|x| tcp(&x.2).map(|s| (x.0, s)))
+        .filter(|(_, s)| idle_ports.contains(&s.src.port()))
+        .collect();
+    assert_eq!(probes.len(), 50, "one probe per idle connection");
+    for (at, s) in &probes {
+        assert_eq!(*at, armed_at + Duration::from_secs(7200), "{s:?}");
+    }
+    assert!(idle.iter().all(|c| p.a.tcp_conn(*c).state() == TcpState::Established));
+}
