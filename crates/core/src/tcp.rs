@@ -15,7 +15,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::VecDeque;
 
 use ustack_tcp::{Conn, ConnError, DropReason, Event, FourTuple, RecvError, SendError, TcpState};
-use ustack_wire::{TcpFlags, TcpPacket, TcpRepr};
+use ustack_wire::{SeqNum, TcpFlags, TcpPacket, TcpRepr};
 
 use crate::hash::KeyedSet;
 use crate::socket::{BindError, ConnectError, SocketHandle};
@@ -35,6 +35,8 @@ pub(crate) struct TcpSocket {
     pub(crate) owned: bool,
     /// In `tcp_conns` (and counted in `tcp_conn_ports`).
     pub(crate) hashed: bool,
+    /// Our initial sequence number: in SYN-RECEIVED the only acceptable ACK is ISS + 1.
+    pub(crate) iss: SeqNum,
     /// The deadline queued in the timer queue.
     pub(crate) timer_at: Option<Instant>,
     /// Queued in the tx-ready queue.
@@ -185,6 +187,7 @@ impl Stack {
             in_accept_queue: false,
             owned: true,
             hashed: false,
+            iss,
             timer_at: None,
             in_tx: false,
         })));
@@ -356,10 +359,13 @@ impl Stack {
         let t = self.tcp_mut(h);
         // SPEC S4: the final ACK of a handshake whose listener's accept queue is full is
         // dropped (Linux `tcp_check_req` → `listen_overflow`), or answered by a RST with
-        // tcp_abort_on_overflow.
+        // tcp_abort_on_overflow. Only an ACK of our SYN-ACK can overflow: Linux checks
+        // `ack_seq == snt_isn + 1` first, and a bad ACK gets the connection's own RST
+        // (RFC 9293 §3.10.7.4), so a blind ACK cannot abort a half-open connection.
         if t.conn.state() == TcpState::SynReceived
             && seg.flags.contains(TcpFlags::ACK)
             && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::RST)
+            && seg.ack == t.iss + 1u32
             && let Some(p) = t.parent
             && matches!(self.slot(p), Some(Socket::Listener(l)) if l.accept_queue_full())
         {
@@ -420,6 +426,7 @@ impl Stack {
             in_accept_queue: false,
             owned: false,
             hashed: false,
+            iss,
             timer_at: None,
             in_tx: false,
         })));

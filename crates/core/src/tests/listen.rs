@@ -239,3 +239,76 @@ fn s4_closing_a_listener_resets_the_connections_in_its_queues() {
     p.settle();
     assert!(tcp_events(&p.events_a, c).contains(&Event::Closed(Some(ConnError::Refused))));
 }
+
+/// Sends a SYN from CLIENT:`port` to a lone server and returns its SYN-ACK (none: `None`).
+fn raw_syn(b: &mut Stack, now: Instant, port: u16) -> Option<Seg> {
+    b.handle_packet(now, 0, &syn_packet(sa(CLIENT, port), sa(B, 80), u32::from(port) << 16));
+    let out: Vec<Seg> = drain(b, now).iter().filter_map(|p| tcp(p)).collect();
+    assert!(out.len() <= 1, "{out:?}");
+    out.into_iter().next()
+}
+
+/// The client's final ACK for `synack`; returns what the server sent back.
+fn raw_ack(b: &mut Stack, now: Instant, synack: &Seg, ack: u32) -> Vec<Seg> {
+    let seq = synack.ack;
+    b.handle_packet(now, 0, &tcp_packet(synack.dst, synack.src, seq, ack, TcpFlags::ACK, &[]));
+    drain(b, now).iter().filter_map(|p| tcp(p)).collect()
+}
+
+/// Backlog 2: two connections wait in the accept queue, a third completes and fills it
+/// (3 > 2), a fourth is half-open. Returns the fourth's SYN-ACK.
+fn full_accept_queue(b: &mut Stack, now: Instant) -> Seg {
+    for port in [1001, 1002] {
+        let sa_ = raw_syn(b, now, port).unwrap();
+        assert!(raw_ack(b, now, &sa_, sa_.seq + 1).is_empty());
+    }
+    let s3 = raw_syn(b, now, 1003).unwrap();
+    let s4 = raw_syn(b, now, 1004).unwrap();
+    assert!(raw_ack(b, now, &s3, s3.seq + 1).is_empty());
+    assert_eq!(b.netstat(now).count(TcpState::Established), 3);
+    assert_eq!(b.counters().tcp_listen_overflows, 0);
+    s4
+}
+
+#[test]
+fn s4_accept_queue_full_drops_new_syns() {
+    // Linux `tcp_conn_request`: "if (sk_acceptq_is_full(sk)) { LISTENOVERFLOWS; goto drop }"
+    // (and the drop counts ListenDrops): no SYN-ACK while the accept queue is full.
+    let (mut b, l, now) = server(config(2), 2);
+    let _ = full_accept_queue(&mut b, now);
+    assert!(raw_syn(&mut b, now, 1005).is_none());
+    let c = b.counters();
+    assert_eq!((c.tcp_listen_overflows, c.tcp_listen_drops), (1, 1));
+    b.tcp_accept(l).unwrap();
+    b.tcp_accept(l).unwrap();
+    assert!(raw_syn(&mut b, now, 1006).is_some(), "room again");
+}
+
+#[test]
+fn s4_a_bad_ack_while_the_accept_queue_is_full_gets_rst_and_leaves_the_half_open_connection() {
+    // Linux `tcp_check_req` validates the ACK before it tries to create the child: an ACK
+    // that does not acknowledge our SYN-ACK (SEG.ACK ≠ ISS + 1) is answered with
+    // <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.4 in SYN-RECEIVED) and the request stays; only
+    // an acceptable ACK can overflow the accept queue. So a blind ACK cannot make
+    // tcp_abort_on_overflow reset somebody else's half-open connection.
+    for abort_on_overflow in [false, true] {
+        let mut cfg = config(2);
+        cfg.tcp_abort_on_overflow = abort_on_overflow;
+        let (mut b, _l, now) = server(cfg, 2);
+        let s4 = full_accept_queue(&mut b, now);
+        let bad = s4.seq.wrapping_add(1000);
+        let out = raw_ack(&mut b, now, &s4, bad);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].is(TcpFlags::RST) && out[0].seq == bad, "{:?}", out[0]);
+        assert_eq!(b.counters().tcp_listen_overflows, 0, "not an overflow");
+        assert_eq!(b.netstat(now).count(TcpState::SynReceived), 1, "the request stays");
+        // The real ACK does overflow.
+        let out = raw_ack(&mut b, now, &s4, s4.seq + 1);
+        assert_eq!(b.counters().tcp_listen_overflows, 1);
+        if abort_on_overflow {
+            assert!(out.len() == 1 && out[0].has(TcpFlags::RST) && out[0].seq == s4.seq + 1);
+        } else {
+            assert!(out.is_empty(), "{out:?}");
+        }
+    }
+}
