@@ -115,7 +115,7 @@ pub struct Stack {
     pub(crate) udp_binds: KeyedMap<SocketAddrV4, SocketHandle>,
     /// Local port → UDP sockets bound to it.
     pub(crate) udp_ports: KeyedMap<u16, u32>,
-    timers: TimerQueue,
+    pub(crate) timers: TimerQueue,
     tx_ready: VecDeque<SocketHandle>,
     pub(crate) out: OutQueue,
     pub(crate) events: VecDeque<SocketEvent>,

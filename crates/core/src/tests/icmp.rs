@@ -185,3 +185,26 @@ fn icmp_errors_are_rate_limited_to_the_burst_then_the_rate() {
     p.settle();
     assert_eq!(unreachables(&p, mark), 50, "refilled up to the burst, not beyond");
 }
+
+#[test]
+fn icmp_port_unreachable_for_our_synack_drops_the_half_open_connection() {
+    // Linux `tcp_req_err`: a hard ICMP error quoting the SYN-ACK's sequence number
+    // (snt_isn) removes the request from the SYN queue silently; nothing reaches accept().
+    let mut b = stack(B, 2);
+    let now = Instant::from_secs(1);
+    let l = b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 1, false).unwrap();
+    b.handle_packet(now, 0, &syn_packet(sa(A, 1000), sa(B, 80), 77));
+    let out = drain(&mut b, now);
+    assert_eq!(b.socket_count(), 2);
+    b.handle_packet(now, 0, &icmp_error_about(A, &out[0], DstUnreachable::PortUnreachable, 0));
+    let _ = drain(&mut b, now);
+    assert_eq!(b.socket_count(), 1, "{}", b.netstat(now));
+    assert_eq!(b.tcp_accept(l), None);
+    let later = now + Duration::from_secs(2);
+    while let Some(t) = b.poll_timeout().filter(|t| *t <= later) {
+        b.handle_timeout(t);
+    }
+    assert!(drain(&mut b, later).is_empty(), "no SYN-ACK retransmission");
+    b.handle_packet(later, 0, &syn_packet(sa(A, 1001), sa(B, 80), 77));
+    assert_eq!(drain(&mut b, later).len(), 1, "its place in the SYN queue is free");
+}

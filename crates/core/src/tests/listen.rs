@@ -312,3 +312,48 @@ fn s4_a_bad_ack_while_the_accept_queue_is_full_gets_rst_and_leaves_the_half_open
         }
     }
 }
+
+#[test]
+fn s5_half_open_connection_is_dropped_after_synack_retries_and_a_late_ack_gets_rst() {
+    // SPEC S5, lost final ACK, second outcome (Linux `reqsk_timer_handler`): the server
+    // retransmits its SYN-ACK tcp_synack_retries (5) times, at 1, 3, 7, 15 and 31 s, gives
+    // up at 63 s and drops the entry silently, freeing its place in the SYN queue. The
+    // client's data arriving afterwards meets only the listener: RST <SEQ=SEG.ACK>.
+    let (mut b, _l, t0) = server(config(2), 1);
+    let synack = raw_syn(&mut b, t0, 1001).unwrap();
+    let mut sent_at = vec![0u64];
+    let mut freed_at = None;
+    while let Some(t) = b.poll_timeout() {
+        assert!(t <= t0 + Duration::from_secs(100));
+        b.handle_timeout(t);
+        for s in drain(&mut b, t).iter().filter_map(|p| tcp(p)) {
+            assert!(s.is(TcpFlags::SYN | TcpFlags::ACK) && s.seq == synack.seq, "{s:?}");
+            sent_at.push(t.saturating_duration_since(t0).as_secs());
+        }
+        if freed_at.is_none() && b.socket_count() == 1 {
+            freed_at = Some(t.saturating_duration_since(t0));
+        }
+    }
+    assert_eq!(sent_at, [0, 1, 3, 7, 15, 31]);
+    assert_eq!(freed_at, Some(Duration::from_secs(63)));
+    assert_eq!(b.netstat(t0).count(TcpState::SynReceived), 0);
+    assert!(!events(&mut b).iter().any(|e| e.kind == SocketEventKind::AcceptReady));
+
+    let late = t0 + Duration::from_secs(64);
+    b.handle_packet(
+        late,
+        0,
+        &tcp_packet(
+            synack.dst,
+            synack.src,
+            synack.ack,
+            synack.seq + 1,
+            TcpFlags::ACK | TcpFlags::PSH,
+            b"GET /",
+        ),
+    );
+    let out: Vec<Seg> = drain(&mut b, late).iter().filter_map(|p| tcp(p)).collect();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].is(TcpFlags::RST) && out[0].seq == synack.seq + 1, "{:?}", out[0]);
+    assert!(raw_syn(&mut b, late, 1002).is_some(), "the SYN queue has room again");
+}

@@ -83,11 +83,14 @@ fn timer_queue_of_1000_connections_fires_the_due_ones_in_order() {
 }
 
 #[test]
-fn timer_queue_keeps_idle_deadlines_through_a_busy_transfer() {
-    // Fifty idle connections with keepalive (probe after 7200 s) and one bulk transfer
-    // whose every ACK re-arms the retransmission timer: thousands of stale entries pile up
-    // in the queue (and it gets compacted). The idle deadlines must survive: each idle
-    // connection sends exactly one keepalive probe, 7200 s after keepalive was turned on.
+fn timer_queue_keeps_idle_deadlines_through_busy_connections() {
+    // Fifty idle connections with keepalive (probe after 7200 s, a deadline that never
+    // moves), then a bulk transfer whose ACKs re-arm the retransmission timer over and over,
+    // and 2000 small exchanges on a keepalive connection: each exchange moves that
+    // connection's earliest deadline to its RTO and back to its (fixed) keepalive deadline,
+    // leaving a stale copy in the queue each time. The queue must stay bounded (it is
+    // compacted when stale entries dominate) and lose no live deadline: each idle connection
+    // sends exactly one keepalive probe, 7200 s after keepalive was turned on.
     let mut p = Pair::new();
     let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 128, false).unwrap();
     let idle: Vec<SocketHandle> = (0..50).map(|_| p.connect_accept(l, 80).0).collect();
@@ -97,32 +100,46 @@ fn timer_queue_keeps_idle_deadlines_through_a_busy_transfer() {
     }
     let idle_ports: Vec<u16> = idle.iter().map(|c| p.a.tcp_conn(*c).tuple().local.port()).collect();
     let (bulk, sink) = p.connect_accept(l, 80);
+    let (chatty, chatty_peer) = p.connect_accept(l, 80);
+    p.a.tcp_set_keepalive(p.now, chatty, true);
     let mut all = idle.clone();
-    all.push(bulk);
-
-    let data = vec![0x5au8; 4 << 20];
-    let (mut sent, mut got) = (0, 0);
-    let mut steps = 0;
-    while got < data.len() {
-        steps += 1;
-        assert!(steps < 100_000);
-        if sent < data.len() {
-            sent += p.a.tcp_send(bulk, &data[sent..]).unwrap_or(0);
-        }
-        p.run_for(Duration::from_millis(5));
-        got += p.read_all_b(sink).len();
+    all.extend([bulk, chatty]);
+    let check = |p: &Pair| {
         let true_min = earliest(&p.a, &all);
         assert!(
             true_min.is_none_or(|m| p.a.poll_timeout().is_some_and(|t| t <= m)),
             "poll_timeout is never late"
         );
+        assert!(p.a.timers.len() <= 2 * p.a.socket_count() + 1024 + 8, "{}", p.a.timers.len());
+    };
+
+    let data = vec![0x5au8; 4 << 20];
+    let (mut sent, mut got) = (0, 0);
+    for _ in 0..100_000 {
+        if got == data.len() {
+            break;
+        }
+        if sent < data.len() {
+            sent += p.a.tcp_send(bulk, &data[sent..]).unwrap_or(0);
+        }
+        p.run_for(Duration::from_millis(5));
+        got += p.read_all_b(sink).len();
+        check(&p);
     }
-    let transfer_done = p.now;
-    assert!(transfer_done < armed_at + Duration::from_secs(60));
+    assert_eq!(got, data.len());
     assert!(p.a.tcp_conn(bulk).stats().segments_out > 2800);
 
+    for i in 0..2000u32 {
+        p.a.tcp_send(chatty, &i.to_be_bytes()).unwrap();
+        p.run_for(Duration::from_millis(50));
+        assert_eq!(p.read_all_b(chatty_peer), i.to_be_bytes());
+        check(&p);
+    }
+    let busy_until = p.now;
+    assert!(busy_until < armed_at + Duration::from_secs(200));
+
     let mark = p.log.len();
-    p.run_for(Duration::from_secs(7300) - transfer_done.saturating_duration_since(armed_at));
+    p.run_for(Duration::from_secs(7300) - busy_until.saturating_duration_since(armed_at));
     let probes: Vec<(Instant, Seg)> = p.log[mark..]
         .iter()
         .filter(|x| x.1)
