@@ -45,6 +45,13 @@ pub(crate) enum Service {
         #[arg(long)]
         port: u16,
     },
+    /// Accepts connections and never reads or closes them: a leaked socket, to show
+    /// CLOSE-WAIT in `ustack ss` (SPEC S10).
+    Hold {
+        /// Port to listen on.
+        #[arg(long)]
+        port: u16,
+    },
     /// Like netcat: stdin to the connection, the connection to stdout; shutdown(Write) at
     /// stdin's end; exits 0 when the peer has closed.
     Connect {
@@ -61,6 +68,7 @@ impl Service {
             Service::Source { port, bytes } => format!("source of {bytes} bytes on port {port}"),
             Service::UdpEcho { port } => format!("udp-echo on port {port}"),
             Service::Http { port } => format!("http on port {port}"),
+            Service::Hold { port } => format!("hold (never read, never close) on port {port}"),
             Service::Connect { target } => format!("connecting to {target}"),
         }
     }
@@ -115,6 +123,16 @@ pub(crate) fn start(
                 if let Err(e) = super::http::serve(l, stop) {
                     d.set(Err(format!("http: {e}")));
                 }
+            });
+        }
+        Service::Hold { port } => {
+            let l = listen(net, any(port))?;
+            // The streams stay here, unread and open, until the stack stops.
+            let held = Arc::new(Mutex::new(Vec::new()));
+            spawn_acceptor(l, stop, move |s, peer| {
+                eprintln!("ustack: holding the connection from {peer}");
+                held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(s);
+                Ok(())
             });
         }
         Service::Connect { target } => {

@@ -1,0 +1,983 @@
+//! The issue's acceptance tests: the `ustack` binary (`ustack tun ... SERVICE`) on a TUN device
+//! inside a network namespace, against the Linux kernel's own TCP and UDP in the same
+//! namespace.
+//!
+//! **Layout.** Each test makes its own namespace (`ust-<pid>-<n>`) and starts one
+//! `ip netns exec NS ustack tun --dev ut<pid>x<n> ... --control /tmp/ust-<pid>-<n>.sock SERVICE`
+//! in it, so tests run in parallel without sharing a name, a device, a path or an address.
+//! The stack is at [`STACK`], the kernel at [`HOST`]. Kernel sockets are made on a thread that
+//! entered the namespace ([`in_netns`]); a socket belongs to the namespace it was created in,
+//! so it can be used from any thread afterwards. Kernel tools (`curl`, `ss`) run under
+//! `ip netns exec`.
+//!
+//! **Waiting.** Readiness is polled, never slept on: the control socket listing the service's
+//! socket, a line on ustack's stdout, a row in the kernel's `ss`. Every wait and every socket
+//! operation is bounded; a timeout fails the test with ustack's stderr.
+//!
+//! **Cleanup.** A [`Lab`] kills its ustack process, removes the control socket and then
+//! deletes the namespace when dropped, also when the test panics; namespaces left behind by a
+//! killed earlier run (named after a dead process) are deleted at the start.
+//!
+//! **Preconditions.** Root, `ip`, and per test `curl`, `ss` or `tshark`. Without one the test
+//! prints why and returns, unless the environment variable `CI` is set and non-empty: then it
+//! fails, so CI can never pass by skipping.
+
+// The tests report what they skipped and how long they took.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ustack::device::tun::enter_netns;
+
+/// The kernel's side of the TUN, in every namespace.
+const HOST: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
+/// The stack's address.
+const STACK: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
+/// Bound on a single socket read or write, and on every poll loop.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on waiting for ustack to come up or to stop.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+// ---- 1. echo ----
+
+/// 100 kernel connections at once to `echo`, each with its own seeded random payload of
+/// 1 B to 256 KiB, written and read concurrently, checked byte for byte.
+#[test]
+fn echo_100_concurrent_kernel_connections() {
+    const PORT: u16 = 7;
+    const CONNS: usize = 100;
+    const SEED: u64 = 0x5eed_ec40;
+    let Some(lab) = Lab::start("echo", &["echo", "--port", "7"], Io::Collect) else { return };
+    lab.wait_listening("t", PORT);
+
+    let mut rng = SplitMix64(SEED);
+    let payloads: Vec<Arc<Vec<u8>>> = (0..CONNS)
+        .map(|_| {
+            let len = 1 + rng.below(256 * 1024);
+            Arc::new((0..len).map(|_| rng.next() as u8).collect())
+        })
+        .collect();
+    let total: usize = payloads.iter().map(|p| p.len()).sum();
+
+    let results = in_netns(&lab.ns, move || {
+        let threads: Vec<_> = payloads
+            .into_iter()
+            .enumerate()
+            .map(|(i, payload)| {
+                thread::spawn(move || {
+                    echo_once(&payload).map_err(|e| format!("connection {i}: {e}"))
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().expect("an echo thread panicked")).collect::<Vec<_>>()
+    });
+    let failed: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {CONNS} echo connections failed (seed {SEED:#x}): {failed:#?}\nustack stderr:\n{}",
+        failed.len(),
+        lab.stderr()
+    );
+    lab.assert_no_errors();
+    lab.report(&format!("{CONNS} connections, {total} bytes each way"));
+}
+
+/// One echo connection: a writer thread sends `payload` then FIN, this thread reads until
+/// the echo's FIN and compares.
+fn echo_once(payload: &Arc<Vec<u8>>) -> Result<(), String> {
+    let s = TcpStream::connect_timeout(&SocketAddr::from((STACK, 7)), IO_TIMEOUT)
+        .map_err(|e| format!("connect: {e}"))?;
+    set_timeouts(&s);
+    let mut w = s.try_clone().map_err(|e| e.to_string())?;
+    let p = Arc::clone(payload);
+    let writer = thread::spawn(move || {
+        w.write_all(&p)
+            .and_then(|()| w.shutdown(Shutdown::Write))
+            .map_err(|e| format!("write: {e}"))
+    });
+    let mut got = Vec::with_capacity(payload.len());
+    let read =
+        (&s).read_to_end(&mut got).map_err(|e| format!("read after {} bytes: {e}", got.len()));
+    writer.join().expect("the writer thread panicked")?;
+    read?;
+    if got != **payload {
+        let at = got.iter().zip(payload.iter()).position(|(a, b)| a != b);
+        return Err(format!(
+            "sent {} bytes, got back {}; first difference at {:?}",
+            payload.len(),
+            got.len(),
+            at.unwrap_or(got.len().min(payload.len()))
+        ));
+    }
+    Ok(())
+}
+
+// ---- 2. discard ----
+
+/// 256 MiB into `discard`; ustack's line for the connection names exactly that many bytes.
+#[test]
+fn discard_256_mib_counted_exactly() {
+    const PORT: u16 = 9;
+    const TOTAL: u64 = 256 << 20;
+    let Some(lab) = Lab::start("discard", &["discard", "--port", "9"], Io::Collect) else {
+        return;
+    };
+    lab.wait_listening("t", PORT);
+
+    let local = in_netns(&lab.ns, || {
+        let mut s = TcpStream::connect_timeout(&SocketAddr::from((STACK, PORT)), IO_TIMEOUT)
+            .expect("connecting to discard");
+        set_timeouts(&s);
+        let local = s.local_addr().expect("local address");
+        let chunk: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 253) as u8).collect();
+        for _ in 0..TOTAL / chunk.len() as u64 {
+            s.write_all(&chunk).expect("writing to discard");
+        }
+        s.shutdown(Shutdown::Write).expect("shutdown(Write)");
+        // discard closes once it has read our FIN.
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).expect("reading discard's FIN");
+        assert!(rest.is_empty(), "discard sent {} bytes", rest.len());
+        local
+    });
+
+    let prefix = format!("discard: {local}: ");
+    let line = lab.wait_for("ustack's discard line", || {
+        lab.stdout().lines().find(|l| l.starts_with(&prefix)).map(str::to_string)
+    });
+    let bytes: u64 = line[prefix.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no byte count in {line:?}"));
+    assert_eq!(bytes, TOTAL, "{line}");
+    lab.assert_no_errors();
+    lab.report(&line);
+}
+
+// ---- 3. source ----
+
+/// `source --bytes N`: the kernel reads exactly N bytes, byte i = i % 251, then EOF.
+#[test]
+fn source_bytes_received_exactly() {
+    const PORT: u16 = 19;
+    const N: usize = 3_000_017;
+    let Some(lab) =
+        Lab::start("source", &["source", "--port", "19", "--bytes", &N.to_string()], Io::Collect)
+    else {
+        return;
+    };
+    lab.wait_listening("t", PORT);
+
+    let got = in_netns(&lab.ns, || {
+        let mut s = TcpStream::connect_timeout(&SocketAddr::from((STACK, PORT)), IO_TIMEOUT)
+            .expect("connecting to source");
+        set_timeouts(&s);
+        let mut got = Vec::with_capacity(N);
+        s.read_to_end(&mut got).expect("reading from source");
+        got
+    });
+    assert_eq!(got.len(), N, "bytes received");
+    if let Some(i) = got.iter().enumerate().position(|(i, &b)| b != (i % 251) as u8) {
+        panic!("byte {i} is {}, expected {}", got[i], i % 251);
+    }
+    lab.assert_no_errors();
+    lab.report(&format!("{N} bytes"));
+}
+
+// ---- 4. http ----
+
+/// curl gets the page; then 1,000 requests by one curl on one keep-alive connection.
+#[test]
+fn http_page_and_1000_keep_alive_requests() {
+    const PORT: u16 = 80;
+    const REQUESTS: usize = 1000;
+    let Some(lab) = Lab::start("http", &["http", "--port", "80"], Io::Collect) else { return };
+    if !precondition(command_runs("curl", &["--version"]), "curl is not installed") {
+        return;
+    }
+    lab.wait_listening("t", PORT);
+    let url = format!("http://{STACK}:{PORT}/");
+
+    let out = lab.ns.run("curl", &["-sS", "-m", "10", "-w", "\n%{http_code}", &url]);
+    assert!(out.status.success(), "curl {url}: {}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (body, status) = text.rsplit_once('\n').expect("curl printed the status");
+    assert_eq!(status, "200", "status of GET {url}; body: {body}");
+    assert!(body.contains("ustack"), "the page does not say ustack: {body}");
+    let opens_before = lab.counter("passive connection openings");
+
+    // One curl, 1,000 URLs: curl keeps the connection and reuses it for the next URL.
+    let config = PathBuf::from(format!("{}.curlrc", lab.tmp_prefix));
+    let mut lines = String::new();
+    for i in 0..REQUESTS {
+        lines.push_str(&format!("url = \"{url}?n={i}\"\noutput = \"/dev/null\"\n"));
+    }
+    std::fs::write(&config, lines).expect("writing the curl config");
+    let out = lab.ns.run(
+        "curl",
+        &[
+            "-sS",
+            "-m",
+            "60",
+            "-K",
+            config.to_str().expect("UTF-8 path"),
+            "-w",
+            "%{http_code} %{num_connects}\n",
+        ],
+    );
+    let _ = std::fs::remove_file(&config);
+    assert!(out.status.success(), "curl with {REQUESTS} URLs: {}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut connects = 0;
+    let mut statuses = 0;
+    for line in text.lines() {
+        let (code, n) = line.split_once(' ').unwrap_or_else(|| panic!("curl -w line {line:?}"));
+        assert_eq!(code, "200", "a keep-alive request failed: {line:?}");
+        statuses += 1;
+        connects += n.parse::<u32>().unwrap_or_else(|_| panic!("num_connects in {line:?}"));
+    }
+    assert_eq!(statuses, REQUESTS, "one status line per request");
+    assert_eq!(connects, 1, "curl opened {connects} connections for {REQUESTS} requests");
+    let opens = lab.counter("passive connection openings") - opens_before;
+    assert_eq!(opens, 1, "ustack accepted {opens} connections for the keep-alive run");
+    lab.assert_no_errors();
+    lab.report(&format!("1 + {REQUESTS} requests, the {REQUESTS} on one connection"));
+}
+
+// ---- 5. udp-echo ----
+
+/// Datagrams of several sizes (one needing fragmentation both ways) come back unchanged.
+#[test]
+fn udp_echo_round_trip() {
+    const PORT: u16 = 7;
+    let Some(lab) = Lab::start("udp", &["udp-echo", "--port", "7"], Io::Collect) else {
+        return;
+    };
+    lab.wait_listening("u", PORT);
+    let sizes = [0usize, 1, 512, 1472, 4000];
+    in_netns(&lab.ns, move || {
+        let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("binding a UDP socket");
+        sock.connect((STACK, PORT)).expect("connecting the UDP socket");
+        sock.set_read_timeout(Some(Duration::from_secs(1))).expect("read timeout");
+        let mut buf = vec![0u8; 65_536];
+        for (k, &size) in sizes.iter().enumerate() {
+            let msg: Vec<u8> = (0..size).map(|i| (i * 7 + k) as u8).collect();
+            // UDP may lose a datagram: a few tries, each bounded.
+            let echoed = (0..5).find_map(|_| {
+                sock.send(&msg).expect("sending a datagram");
+                match sock.recv(&mut buf) {
+                    Ok(n) => Some(buf[..n].to_vec()),
+                    Err(e) if timed_out(&e) => None,
+                    Err(e) => panic!("recv of the {size}-byte echo: {e}"),
+                }
+            });
+            let echoed = echoed.unwrap_or_else(|| panic!("no echo of {size} bytes in 5 tries"));
+            assert_eq!(echoed, msg, "the echo of a {size}-byte datagram");
+        }
+    });
+    lab.assert_no_errors();
+    lab.report(&format!("datagrams of {sizes:?} bytes"));
+}
+
+/// A read timeout's error (Linux says EAGAIN, `WouldBlock`).
+fn timed_out(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+// ---- 6. closed ports ----
+
+/// A kernel connect to a port nobody listens on is refused (ustack's RST); a datagram to a
+/// closed UDP port brings the kernel ICMP port unreachable, so a connected UDP socket's next
+/// recv fails with ECONNREFUSED. Captured with `--pcap`, decoded by tshark with nothing
+/// malformed and checksums good.
+#[test]
+fn closed_ports_refuse_with_rst_and_icmp() {
+    const OPEN: u16 = 7;
+    const CLOSED: u16 = 8;
+    let Some(mut lab) = Lab::start_with(
+        "refused",
+        &["udp-echo", "--port", "7"],
+        Io::Collect,
+        &["--pcap", "{tmp}.pcap"],
+    ) else {
+        return;
+    };
+    if !precondition(command_runs("tshark", &["-v"]), "tshark is not installed") {
+        return;
+    }
+    lab.wait_listening("u", OPEN);
+
+    in_netns(&lab.ns, || {
+        match TcpStream::connect_timeout(&SocketAddr::from((STACK, CLOSED)), IO_TIMEOUT) {
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "TCP connect: {e}"),
+            Ok(s) => panic!("connected to a closed port: {:?}", s.peer_addr()),
+        }
+        let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("binding a UDP socket");
+        sock.connect((STACK, CLOSED)).expect("connecting the UDP socket");
+        sock.set_read_timeout(Some(IO_TIMEOUT)).expect("read timeout");
+        sock.send(b"anyone?").expect("sending to the closed port");
+        let mut buf = [0u8; 64];
+        match sock.recv(&mut buf) {
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "UDP recv: {e}"),
+            Ok(n) => panic!("a {n}-byte answer from a closed port"),
+        }
+    });
+    assert!(lab.counter("resets sent") >= 1, "ustack counted no RST");
+    assert!(lab.counter("destination unreachable sent") >= 1, "ustack counted no ICMP error");
+
+    let status = lab.stop();
+    assert!(status.success(), "ustack after SIGTERM: {status}; stderr:\n{}", lab.stderr());
+    assert!(lab.stderr().contains("removed"), "no graceful stop:\n{}", lab.stderr());
+    let pcap = format!("{}.pcap", lab.tmp_prefix);
+    let decoded = tshark_verbose(&pcap);
+    for want in [
+        "Flags: 0x014 (RST, ACK)".to_string(),
+        format!("Src Port: {CLOSED}, Dst Port:"),
+        "Type: 3 (Destination unreachable)".to_string(),
+        "Code: 3 (Port unreachable)".to_string(),
+    ] {
+        assert!(decoded.contains(&want), "tshark output of {pcap} lacks {want:?}:\n{decoded}");
+    }
+    let _ = std::fs::remove_file(&pcap);
+    lab.report("RST and ICMP port unreachable, pcap decoded clean");
+}
+
+/// `tshark -V` of `pcap` with checksums verified; fails on anything malformed or bad.
+fn tshark_verbose(pcap: &str) -> String {
+    let out = Command::new("tshark")
+        .args(["-r", pcap, "-V", "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE"])
+        .args(["-o", "udp.check_checksum:TRUE"])
+        .output()
+        .expect("running tshark");
+    assert!(out.status.success(), "tshark -r {pcap}: {}", describe(&out));
+    let text = String::from_utf8(out.stdout).expect("tshark prints UTF-8");
+    for bad in ["Malformed", "[Expert Info (Error", "Checksum Status: Bad"] {
+        assert!(!text.contains(bad), "tshark found {bad:?} in {pcap}:\n{text}");
+    }
+    text
+}
+
+// ---- 7. ustack against kernel servers ----
+
+/// `connect` to a kernel listener: stdin reaches the kernel, then ustack half-closes while
+/// the kernel keeps sending, which reaches stdout; the kernel closes last. ustack closed
+/// first, so ustack holds TIME-WAIT and the kernel does not (SPEC S26).
+#[test]
+fn connect_ustack_closes_first_and_holds_time_wait() {
+    const PORT: u16 = 5001;
+    let Some(mut sandbox) = Netns::for_test() else { return };
+    if !precondition(command_runs("ss", &["-V"]), "ss (iproute2) is not installed") {
+        return;
+    }
+    let listener = kernel_listener(&sandbox, PORT);
+    let target = format!("{HOST}:{PORT}");
+    let mut lab = Lab::start_in(sandbox.take(), "connect1", &["connect", &target], Io::Piped, &[]);
+    let mut rng = SplitMix64(0xc0ffee);
+    let to_kernel = Arc::new(rng.bytes(300 * 1024));
+    let to_ustack = rng.bytes(500 * 1024);
+
+    let stdin = lab.stdin.take().expect("ustack's stdin");
+    let sent = Arc::clone(&to_kernel);
+    // stdin → ustack, then EOF: ustack sends its FIN first.
+    let feeder = thread::spawn(move || feed(stdin, &sent));
+    let stdout = lab.stdout.take().expect("ustack's stdout");
+    let drain = thread::spawn(move || read_all(stdout));
+
+    let conn = accept_within(&listener, &lab);
+    let port = conn.peer_addr().expect("peer address").port();
+    let mut from_ustack = Vec::new();
+    (&conn).read_to_end(&mut from_ustack).expect("the kernel reading ustack's data");
+    assert!(
+        from_ustack == *to_kernel,
+        "kernel got {} of {} bytes, or different ones",
+        from_ustack.len(),
+        to_kernel.len()
+    );
+    // Half-closed by ustack; the kernel (CLOSE-WAIT) keeps sending, then closes.
+    (&conn).write_all(&to_ustack).expect("the kernel sending after ustack's FIN");
+    drop(conn);
+    feeder.join().expect("the stdin feeder");
+    let got = drain.join().expect("the stdout reader");
+    assert!(
+        got == to_ustack,
+        "stdout had {} of {} bytes, or different ones",
+        got.len(),
+        to_ustack.len()
+    );
+
+    let status = lab.wait_exit();
+    let err = lab.stderr();
+    assert!(status.success(), "ustack connect: {status}; stderr:\n{err}");
+    assert!(err.contains("ustack: connection closed, state TIME-WAIT"), "stderr:\n{err}");
+    // The kernel was the passive closer: LAST-ACK, then CLOSED on ustack's ACK; never
+    // TIME-WAIT.
+    let rows = wait_until("the kernel's socket to leave LAST-ACK", || {
+        let rows = kernel_ss_rows(&lab.ns, port);
+        (!rows.iter().any(|r| r.starts_with("LAST-ACK"))).then_some(rows)
+    });
+    assert!(
+        !rows.iter().any(|r| r.starts_with("TIME-WAIT")),
+        "the kernel holds TIME-WAIT though ustack closed first: {rows:#?}"
+    );
+    lab.ns.assert_kernel_tcp_clean();
+    lab.report("300 KiB up, 500 KiB down after ustack's FIN; TIME-WAIT in ustack");
+}
+
+/// `connect` to a kernel server that sends and shuts down first: the kernel's FIN reaches
+/// ustack (CLOSE-WAIT, seen in `ustack ss`) while ustack's stdout is not yet read; ustack keeps
+/// sending stdin, then closes. The kernel closed first, so the kernel holds TIME-WAIT (S26).
+#[test]
+fn connect_kernel_closes_first_and_holds_time_wait() {
+    const PORT: u16 = 5002;
+    let Some(mut sandbox) = Netns::for_test() else { return };
+    if !precondition(command_runs("ss", &["-V"]), "ss (iproute2) is not installed") {
+        return;
+    }
+    let listener = kernel_listener(&sandbox, PORT);
+    let target = format!("{HOST}:{PORT}");
+    let mut lab = Lab::start_in(sandbox.take(), "connect2", &["connect", &target], Io::Piped, &[]);
+    let mut rng = SplitMix64(0xbeef);
+    // More than the stdout pipe (64 KiB) and ustack's 64 KiB read buffer hold, so ustack's
+    // reader blocks on stdout before it can read the FIN.
+    let to_ustack = Arc::new(rng.bytes(192 * 1024));
+    let to_kernel = rng.bytes(300 * 1024);
+
+    let conn = accept_within(&listener, &lab);
+    let port = conn.peer_addr().expect("peer address").port();
+    (&conn).write_all(&to_ustack).expect("the kernel sending");
+    conn.shutdown(Shutdown::Write).expect("the kernel's shutdown(Write)");
+    let kernel_reader = thread::spawn(move || {
+        let mut got = Vec::new();
+        (&conn).read_to_end(&mut got).map(|_| got)
+    });
+    lab.wait_for("ustack ss to show the connection in CLOSE-WAIT", || {
+        lab.query("ss t").lines().find(|l| l.starts_with("CLOSE-WAIT")).map(str::to_string)
+    });
+
+    // ustack keeps sending after the kernel's FIN, then closes.
+    let stdin = lab.stdin.take().expect("ustack's stdin");
+    feed(stdin, &to_kernel);
+    let from_ustack = kernel_reader.join().expect("the kernel reader").expect("kernel read");
+    assert!(
+        from_ustack == to_kernel,
+        "kernel got {} of {} bytes, or different ones",
+        from_ustack.len(),
+        to_kernel.len()
+    );
+    // ustack is still running: its reader waits for stdout to be read.
+    lab.assert_no_errors();
+    let got = read_all(lab.stdout.take().expect("ustack's stdout"));
+    assert!(
+        got == *to_ustack,
+        "stdout had {} of {} bytes, or different ones",
+        got.len(),
+        to_ustack.len()
+    );
+
+    let status = lab.wait_exit();
+    let err = lab.stderr();
+    assert!(status.success(), "ustack connect: {status}; stderr:\n{err}");
+    assert!(err.contains("ustack: connection closed, state CLOSED"), "stderr:\n{err}");
+    let rows = wait_until("the kernel's socket in TIME-WAIT", || {
+        let rows = kernel_ss_rows(&lab.ns, port);
+        rows.iter().any(|r| r.starts_with("TIME-WAIT")).then_some(rows)
+    });
+    assert_eq!(rows.len(), 1, "one kernel socket for the connection: {rows:#?}");
+    lab.ns.assert_kernel_tcp_clean();
+    lab.report("192 KiB down then the kernel's FIN, 300 KiB up after it; TIME-WAIT in the kernel");
+}
+
+/// A kernel listener on (any, `port`), made in the namespace before the TUN exists.
+fn kernel_listener(ns: &Netns, port: u16) -> TcpListener {
+    in_netns(ns, move || {
+        let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).expect("binding the listener");
+        l.set_nonblocking(true).expect("a non-blocking listener");
+        l
+    })
+}
+
+/// Accepts ustack's connection, polling so the wait is bounded.
+fn accept_within(listener: &TcpListener, lab: &Lab) -> TcpStream {
+    let conn =
+        lab.wait_for("ustack to connect to the kernel listener", || match listener.accept() {
+            Ok((s, _)) => Some(s),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) => panic!("accept: {e}"),
+        });
+    conn.set_nonblocking(false).expect("a blocking connection");
+    set_timeouts(&conn);
+    conn
+}
+
+/// Writes `data` to ustack's stdin and closes it.
+fn feed(mut stdin: ChildStdin, data: &[u8]) {
+    stdin.write_all(data).expect("writing ustack's stdin");
+}
+
+fn read_all(mut stdout: ChildStdout) -> Vec<u8> {
+    let mut got = Vec::new();
+    stdout.read_to_end(&mut got).expect("reading ustack's stdout");
+    got
+}
+
+/// The kernel's TCP sockets in the namespace with `port` at either end, as `ss -tan` rows.
+fn kernel_ss_rows(ns: &Netns, port: u16) -> Vec<String> {
+    let out = ns.run("ss", &["-tan"]);
+    assert!(out.status.success(), "ss -tan: {}", describe(&out));
+    let suffix = format!(":{port}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().skip(3).take(2).any(|a| a.ends_with(&suffix)))
+        .map(str::to_string)
+        .collect()
+}
+
+// ---- 8. CLOSE-WAIT in ustack ss ----
+
+/// `hold` never reads nor closes: after the kernel sends 1234 bytes and closes, `ustack ss -t`
+/// shows the connection in CLOSE-WAIT with the 1234 bytes unread (SPEC S10).
+#[test]
+fn ss_shows_leaked_socket_in_close_wait_with_unread_bytes() {
+    const PORT: u16 = 4000;
+    let Some(lab) = Lab::start("hold", &["hold", "--port", "4000"], Io::Collect) else { return };
+    lab.wait_listening("t", PORT);
+    let local = in_netns(&lab.ns, || {
+        let mut s = TcpStream::connect_timeout(&SocketAddr::from((STACK, PORT)), IO_TIMEOUT)
+            .expect("connecting to hold");
+        set_timeouts(&s);
+        s.write_all(&[0x42; 1234]).expect("sending 1234 bytes");
+        s.local_addr().expect("local address")
+        // Dropped: closed, FIN sent.
+    });
+    let peer = local.to_string();
+    let control = lab.control.to_str().expect("UTF-8 path").to_string();
+    let row = lab.wait_for("`ustack ss -t` to show CLOSE-WAIT with 1234 bytes", || {
+        let out = Command::new(env!("CARGO_BIN_EXE_ustack"))
+            .args(["ss", "--control", &control, "-t"])
+            .output()
+            .expect("running ustack ss");
+        assert!(out.status.success(), "ustack ss: {}", describe(&out));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let row = text.lines().find(|l| l.split_whitespace().nth(4) == Some(&peer))?;
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        (cols[0] == "CLOSE-WAIT" && cols[1] == "1234").then(|| row.to_string())
+    });
+    assert!(row.contains(&format!("{STACK}:{PORT}")), "{row}");
+    lab.assert_no_errors();
+    lab.report(&row);
+}
+
+// ---- the lab: a namespace and a ustack process in it ----
+
+/// How the test talks to ustack's stdin and stdout.
+#[derive(Clone, Copy, PartialEq)]
+enum Io {
+    /// stdin is /dev/null; stdout is collected by a thread (see [`Lab::stdout`]).
+    Collect,
+    /// stdin and stdout are pipes the test takes from [`Lab::stdin`] and [`Lab::stdout`].
+    Piped,
+}
+
+/// One test's namespace and the `ustack tun` running in it. Dropping it kills ustack, removes
+/// its files, then deletes the namespace.
+struct Lab {
+    name: &'static str,
+    started: Instant,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    out: Arc<Mutex<Vec<u8>>>,
+    err: Arc<Mutex<Vec<u8>>>,
+    control: PathBuf,
+    /// `/tmp/ust-<pid>-<n>`: the control socket and any other file of the test start with it.
+    tmp_prefix: String,
+    /// Last field: deleted after the process is gone.
+    ns: Netns,
+}
+
+impl Lab {
+    /// Checks the preconditions, makes a namespace and starts ustack with `service`; `None`
+    /// when the test is skipped.
+    fn start(name: &'static str, service: &[&str], io: Io) -> Option<Lab> {
+        Lab::start_with(name, service, io, &[])
+    }
+
+    /// As [`Lab::start`], with extra `tun` options; `{tmp}` in them becomes the test's prefix.
+    fn start_with(name: &'static str, service: &[&str], io: Io, extra: &[&str]) -> Option<Lab> {
+        let ns = Netns::for_test()?;
+        Some(Lab::start_in(ns, name, service, io, extra))
+    }
+
+    fn start_in(ns: Netns, name: &'static str, service: &[&str], io: Io, extra: &[&str]) -> Lab {
+        let tmp_prefix = format!("/tmp/{}", ns.name);
+        let control = PathBuf::from(format!("{tmp_prefix}.sock"));
+        let dev = format!("ut{}x{}", std::process::id(), ns.n);
+        let extra: Vec<String> = extra.iter().map(|a| a.replace("{tmp}", &tmp_prefix)).collect();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_ustack"), "tun", "--dev", &dev])
+            .args(["--addr", &format!("{STACK}/24"), "--host-addr", &format!("{HOST}/24")])
+            .arg("--control")
+            .arg(&control)
+            .args(&extra)
+            .args(service)
+            .stdin(if io == Io::Piped { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting ustack: {e}"));
+        let err = Arc::new(Mutex::new(Vec::new()));
+        collect(child.stderr.take().expect("piped stderr"), Arc::clone(&err));
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let mut stdout = child.stdout.take();
+        if io == Io::Collect {
+            collect(stdout.take().expect("piped stdout"), Arc::clone(&out));
+        }
+        let stdin = child.stdin.take();
+        Lab {
+            name,
+            started: Instant::now(),
+            child,
+            stdin,
+            stdout,
+            out,
+            err,
+            control,
+            tmp_prefix,
+            ns,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.err.lock().expect("stderr buffer")).into_owned()
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().expect("stdout buffer")).into_owned()
+    }
+
+    /// Polls `probe` until it gives a value; fails after [`IO_TIMEOUT`], or as soon as
+    /// ustack has exited while `probe` still gives nothing.
+    fn wait_for<T>(&self, what: &str, probe: impl FnMut() -> Option<T>) -> T {
+        poll_until(probe, || self.child_exited()).unwrap_or_else(|| {
+            let why = if self.child_exited() { "ustack exited" } else { "timed out" };
+            panic!("{}: waiting for {what}: {why}; ustack stderr:\n{}", self.name, self.stderr())
+        })
+    }
+
+    fn child_exited(&self) -> bool {
+        // try_wait needs &mut; the pid's /proc entry tells the same without reaping.
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()));
+        stat.map_or(true, |s| {
+            s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
+    }
+
+    /// The control socket's answer to `request`, or `""` while it is not answering yet.
+    fn query(&self, request: &str) -> String {
+        let Ok(mut conn) = std::os::unix::net::UnixStream::connect(&self.control) else {
+            return String::new();
+        };
+        let mut answer = String::new();
+        let _ = conn.set_read_timeout(Some(IO_TIMEOUT));
+        let ok = conn.write_all(format!("{request}\n").as_bytes()).is_ok()
+            && conn.read_to_string(&mut answer).is_ok();
+        if ok { answer } else { String::new() }
+    }
+
+    /// Waits until ustack lists a listening socket (`proto` "t" or "u") on `port`.
+    fn wait_listening(&self, proto: &str, port: u16) {
+        let local = format!("0.0.0.0:{port}");
+        self.wait_for(&format!("a listening socket on port {port}"), || {
+            let table = self.query(&format!("ss {proto} l"));
+            table.lines().any(|l| l.split_whitespace().nth(3) == Some(&local)).then_some(())
+        });
+    }
+
+    /// A counter from `ustack ss -s`, by its text.
+    fn counter(&self, text: &str) -> u64 {
+        let stats = self.query("stats");
+        stats
+            .lines()
+            .find_map(|l| l.trim().strip_suffix(text)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no counter {text:?} in:\n{stats}"))
+    }
+
+    /// Waits (bounded) for ustack to exit on its own.
+    fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for ustack") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: ustack did not exit:\n{}",
+                self.name,
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGTERM, then waits (bounded) for the graceful stop.
+    fn stop(&mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let out = Command::new("kill").args(["-TERM", &pid]).output().expect("running kill");
+        assert!(out.status.success(), "kill -TERM {pid}: {}", describe(&out));
+        self.wait_exit()
+    }
+
+    /// Neither side reset a connection or saw a bad segment: ustack's counters (over the
+    /// control socket) and the kernel's (`/proc/net/snmp` in the namespace).
+    fn assert_no_errors(&self) {
+        for text in [
+            "resets sent",
+            "connection resets received",
+            "bad segments received (length, header, options)",
+            "segments with a bad checksum (dropped silently, SPEC S16)",
+        ] {
+            let n = self.counter(text);
+            assert_eq!(n, 0, "ustack counted {n} {text}:\n{}", self.query("stats"));
+        }
+        self.ns.assert_kernel_tcp_clean();
+    }
+
+    /// Prints the test's wall time and what it did.
+    fn report(&self, what: &str) {
+        println!("{}: {:.2?} ({what})", self.name, self.started.elapsed());
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_file(&self.control);
+        // self.ns drops next: the namespace goes after the process.
+    }
+}
+
+/// Polls `probe` every 10 ms until it gives a value; `None` after [`IO_TIMEOUT`] or as soon
+/// as `give_up()`.
+fn poll_until<T>(
+    mut probe: impl FnMut() -> Option<T>,
+    mut give_up: impl FnMut() -> bool,
+) -> Option<T> {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        if let Some(v) = probe() {
+            return Some(v);
+        }
+        if give_up() || Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Polls `probe` (on the kernel's side, whether or not ustack still runs) until it gives a
+/// value; fails after [`IO_TIMEOUT`].
+fn wait_until<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    poll_until(probe, || false).unwrap_or_else(|| panic!("waiting for {what}: timed out"))
+}
+
+/// Appends everything from `from` to `into`, on a thread of its own.
+fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) {
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock().expect("output buffer").extend_from_slice(&buf[..n]);
+        }
+    });
+}
+
+fn set_timeouts(s: &TcpStream) {
+    s.set_read_timeout(Some(IO_TIMEOUT)).expect("read timeout");
+    s.set_write_timeout(Some(IO_TIMEOUT)).expect("write timeout");
+}
+
+/// Runs `f` on a thread that entered `ns`; threads it spawns are in `ns` too. A panic in `f`
+/// is the caller's panic.
+fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = ns.path();
+    let t = thread::Builder::new()
+        .name(format!("in-{}", ns.name))
+        .spawn(move || {
+            enter_netns(&path).unwrap_or_else(|e| panic!("{e}"));
+            f()
+        })
+        .expect("spawning the namespace thread");
+    t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// SplitMix64: a seeded generator for payloads (no dependency needed).
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+// ---- preconditions ----
+
+fn under_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// `true` when `ok`; otherwise prints why the test is skipped and returns `false`, or fails
+/// when running under CI.
+fn precondition(ok: bool, why: &str) -> bool {
+    if !ok {
+        assert!(!under_ci(), "{why} (CI is set: this test must run, not skip)");
+        eprintln!("SKIPPED: {why}");
+    }
+    ok
+}
+
+/// Whether the effective user is root (the second field of `Uid:` in /proc/self/status).
+fn am_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
+        .unwrap_or(false)
+}
+
+fn command_runs(program: &str, args: &[&str]) -> bool {
+    Command::new(program).args(args).output().is_ok_and(|out| out.status.success())
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "{}; stdout: {}; stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout).trim(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    )
+}
+
+// ---- the namespace ----
+
+const NETNS_PREFIX: &str = "ust-";
+
+/// A network namespace made with `ip netns add`, deleted on drop.
+struct Netns {
+    name: String,
+    /// Numbers this process's namespaces, TUN devices and files.
+    n: u32,
+}
+
+impl Netns {
+    /// Checks root and `ip`, clears namespaces of dead earlier runs, makes a fresh one.
+    /// `None` when the test is skipped.
+    fn for_test() -> Option<Netns> {
+        if !precondition(am_root(), "not root: creating namespaces and TUN devices needs root")
+            || !precondition(command_runs("ip", &["-V"]), "the `ip` command is missing")
+        {
+            return None;
+        }
+        remove_stale_namespaces();
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{NETNS_PREFIX}{}-{n}", std::process::id());
+        let out = Command::new("ip").args(["netns", "add", &name]).output();
+        match out {
+            Ok(out) if out.status.success() => Some(Netns { name, n }),
+            Ok(out) => panic!("ip netns add {name}: {}", describe(&out)),
+            Err(e) => panic!("ip netns add {name}: {e}"),
+        }
+    }
+
+    /// Moves the namespace out (into a [`Lab`]), leaving an empty guard behind.
+    fn take(&mut self) -> Netns {
+        Netns { name: std::mem::take(&mut self.name), n: self.n }
+    }
+
+    fn path(&self) -> PathBuf {
+        Path::new("/run/netns").join(&self.name)
+    }
+
+    /// The kernel sent no RST, saw none, and took no bad segment in this namespace (the Tcp
+    /// lines of `/proc/net/snmp`).
+    fn assert_kernel_tcp_clean(&self) {
+        let out = self.run("cat", &["/proc/net/snmp"]);
+        assert!(out.status.success(), "cat /proc/net/snmp: {}", describe(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut tcp = text.lines().filter_map(|l| l.strip_prefix("Tcp:"));
+        let (names, values) = (tcp.next().expect("Tcp names"), tcp.next().expect("Tcp values"));
+        for (name, value) in names.split_whitespace().zip(values.split_whitespace()) {
+            if ["AttemptFails", "EstabResets", "InErrs", "OutRsts", "InCsumErrors"].contains(&name)
+            {
+                assert_eq!(value, "0", "the kernel's Tcp {name} in {}:\n{text}", self.name);
+            }
+        }
+    }
+
+    /// Runs `program` in the namespace and waits for it.
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("ip netns exec {} {program}: {e}", self.name))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if self.name.is_empty() {
+            return;
+        }
+        match Command::new("ip").args(["netns", "delete", &self.name]).output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!("ip netns delete {}: {}", self.name, describe(&out)),
+            Err(e) => eprintln!("ip netns delete {}: {e}", self.name),
+        }
+    }
+}
+
+/// Deletes namespaces left by earlier runs that were killed before their guard ran: those
+/// named after a process that no longer exists.
+fn remove_stale_namespaces() {
+    let Ok(entries) = std::fs::read_dir("/run/netns") else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(NETNS_PREFIX).and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        if !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && !Path::new("/proc").join(pid).exists()
+        {
+            drop(Netns { name, n: 0 });
+        }
+    }
+}
