@@ -347,7 +347,9 @@ impl Stack {
             self.counters.ip_in_hdr_errors += 1;
             return;
         };
-        if !self.is_local(ip.dst) {
+        // RFC 1122 §3.2.1.3: "A host MUST silently discard an incoming datagram containing
+        // an IP source address that is invalid" (Linux drops these martians on input).
+        if !self.is_local(ip.dst) || self.is_martian_source(ip.src) {
             self.counters.ip_in_addr_errors += 1;
             return;
         }
@@ -573,6 +575,20 @@ impl Stack {
 
     fn is_local(&self, addr: Ipv4Addr) -> bool {
         self.ifaces.iter().any(|i| i.addr.addr() == addr)
+    }
+
+    /// A source address no single host can have (RFC 1122 §3.2.1.3): 0.0.0.0, loopback
+    /// (unless we have a loopback interface), limited or directed broadcast, class D
+    /// (multicast) or E.
+    fn is_martian_source(&self, src: Ipv4Addr) -> bool {
+        let directed = |i: &InterfaceConfig| {
+            i.addr.prefix_len() < 31
+                && u32::from(src) == u32::from(i.addr.network()) | !u32::from(i.addr.netmask())
+        };
+        src.is_unspecified()
+            || (src.is_loopback() && !self.is_local(src))
+            || src.octets()[0] >= 224
+            || self.ifaces.iter().any(directed)
     }
 
     /// Whether `addr` may be bound: one of ours, or the unspecified address.

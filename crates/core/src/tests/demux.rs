@@ -214,3 +214,44 @@ fn demux_packet_to_an_address_not_ours_is_dropped_and_counted() {
     assert_eq!((c.ip_in_receives, c.ip_in_addr_errors, c.ip_in_delivers), (3, 3, 0));
     assert_eq!((c.tcp_in_segs, c.udp_no_ports, c.icmp_out_msgs), (0, 0, 0));
 }
+
+#[test]
+fn ip_packets_from_martian_source_addresses_are_dropped_silently() {
+    // RFC 1122 §3.2.1.3: "A host MUST silently discard an incoming datagram containing an IP
+    // source address that is invalid by the rules of this section": 0.0.0.0 (only while
+    // booting), 127/8, 255.255.255.255, a directed broadcast such as 10.0.0.255, class D
+    // (multicast) and class E. Linux drops them as martians (`ip_route_input_slow`,
+    // `fib_validate_source`). Answering them would send a SYN-ACK, RST, ICMP error or echo
+    // reply to a broadcast or multicast group, and create half-open connections for nobody.
+    let (mut b, _l, now) = lone_listener();
+    let ping = ustack_wire::Icmpv4Repr::EchoRequest { ident: 1, seq_no: 1, data: b"x" };
+    let probes = |src: Ipv4Addr| {
+        [
+            syn_packet(sa(src, 2000), sa(B, 80), 1),
+            syn_packet(sa(src, 2000), sa(B, 81), 1),
+            udp_packet(sa(src, 2000), sa(B, 9), b"x"),
+            icmp_packet(src, B, &ping),
+        ]
+    };
+    let martians = [
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::BROADCAST,
+        Ipv4Addr::new(10, 0, 0, 255),
+        Ipv4Addr::new(127, 0, 0, 1),
+        Ipv4Addr::new(224, 0, 0, 1),
+        Ipv4Addr::new(240, 0, 0, 1),
+    ];
+    for src in martians {
+        for pkt in probes(src) {
+            b.handle_packet(now, 0, &pkt);
+        }
+        assert!(drain(&mut b, now).is_empty(), "answered {src}");
+    }
+    assert_eq!(b.socket_count(), 1);
+    assert_eq!(b.counters().ip_in_addr_errors, 4 * martians.len() as u64);
+    // The same four from a host get four answers: SYN-ACK, RST, port unreachable, reply.
+    for pkt in probes(CLIENT) {
+        b.handle_packet(now, 0, &pkt);
+    }
+    assert_eq!(drain(&mut b, now).len(), 4);
+}
