@@ -208,3 +208,41 @@ fn icmp_port_unreachable_for_our_synack_drops_the_half_open_connection() {
     b.handle_packet(later, 0, &syn_packet(sa(A, 1001), sa(B, 80), 77));
     assert_eq!(drain(&mut b, later).len(), 1, "its place in the SYN queue is free");
 }
+
+#[test]
+fn icmp_protocol_unreachable_for_an_unknown_protocol() {
+    // RFC 1122 §3.2.2.1: a host SHOULD send "protocol unreachable" (code 2) for a transport
+    // it does not have; the error quotes the datagram's header and first bytes.
+    let mut b = stack(B, 2);
+    let now = Instant::from_secs(1);
+    let gre = ip_packet(A, B, ustack_wire::IpProtocol(47), b"0123456789");
+    b.handle_packet(now, 0, &gre);
+    let out = drain(&mut b, now);
+    assert_eq!(out.len(), 1);
+    let Some((B, A, Icmp::Unreachable { reason, header, data })) = icmp(&out[0]) else {
+        panic!("{:?}", icmp(&out[0]))
+    };
+    assert_eq!(reason, DstUnreachable::ProtoUnreachable);
+    assert_eq!((header.src, header.dst, header.protocol), (A, B, ustack_wire::IpProtocol(47)));
+    assert_eq!(data, b"0123456789");
+    assert_eq!(b.counters().ip_in_unknown_protos, 1);
+}
+
+#[test]
+fn icmp_echo_replies_are_not_rate_limited() {
+    // Linux `icmpv4_global_allow` only limits the types in icmp_ratemask (destination
+    // unreachable, source quench, time exceeded, parameter problem): 200 pings at one
+    // instant get 200 replies, while the error budget (50) stays untouched.
+    let mut b = stack(B, 2);
+    let now = Instant::from_secs(1);
+    for seq_no in 0..200 {
+        let ping = Icmpv4Repr::EchoRequest { ident: 9, seq_no, data: b"abc" };
+        b.handle_packet(now, 0, &icmp_packet(A, B, &ping));
+    }
+    assert_eq!(drain(&mut b, now).len(), 200);
+    for port in 0..60 {
+        b.handle_packet(now, 0, &udp_packet(sa(A, 5000), sa(B, 20000 + port), b"x"));
+    }
+    assert_eq!(drain(&mut b, now).len(), 50, "errors: the burst");
+    assert_eq!(b.counters().icmp_out_rate_limited, 10);
+}

@@ -256,3 +256,62 @@ fn s23_datagram_larger_than_the_mtu_leaves_in_fragments_and_arrives_whole() {
     assert_eq!(p.b.counters().ip_reasm_timeouts, 1);
     assert_eq!(recv(&mut p.b, ub), Err(UdpRecvError::WouldBlock));
 }
+
+#[test]
+fn s23_udp_checksum_zero_is_accepted_and_a_bad_one_dropped_without_icmp() {
+    // RFC 768: "An all zero transmitted checksum value means that the transmitter generated
+    // no checksum"; such a datagram is delivered. A wrong non-zero checksum: the datagram is
+    // dropped and counted (Linux InErrors/InCsumErrors), nobody is told.
+    let mut b = stack(B, 2);
+    let now = Instant::from_secs(1);
+    let u = b.udp_bind(sa(ANY, 7000)).unwrap();
+    let mut no_sum = udp_packet(sa(A, 5000), sa(B, 7000), b"unchecked");
+    no_sum[26..28].copy_from_slice(&[0, 0]);
+    b.handle_packet(now, 0, &no_sum);
+    assert_eq!(recv(&mut b, u), Ok((b"unchecked".to_vec(), sa(A, 5000))));
+    for port in [7000, 7001] {
+        let mut bad = udp_packet(sa(A, 5000), sa(B, port), b"garbled");
+        let last = bad.len() - 1;
+        bad[last] ^= 0x20;
+        b.handle_packet(now, 0, &bad);
+    }
+    assert_eq!(recv(&mut b, u), Err(UdpRecvError::WouldBlock));
+    assert!(
+        drain(&mut b, now).is_empty(),
+        "no ICMP for a corrupted datagram, even to a closed port"
+    );
+    let c = b.counters();
+    assert_eq!((c.udp_in_datagrams, c.udp_in_errors, c.udp_no_ports), (1, 2, 0));
+}
+
+#[test]
+fn s23_udp_bind_conflicts_and_send_errors() {
+    // Linux UDP without SO_REUSEADDR: one socket per (address, port), and 0.0.0.0 overlaps
+    // every address. A closed socket frees its port at once (UDP has no TIME-WAIT).
+    let mut s = stack(A, 1);
+    let now = Instant::from_secs(1);
+    let u = s.udp_bind(sa(ANY, 5000)).unwrap();
+    assert_eq!(s.udp_bind(sa(ANY, 5000)), Err(BindError::AddrInUse));
+    assert_eq!(s.udp_bind(sa(A, 5000)), Err(BindError::AddrInUse));
+    let v = s.udp_bind(sa(A, 5001)).unwrap();
+    assert_eq!(s.udp_bind(sa(ANY, 5001)), Err(BindError::AddrInUse));
+    assert!(s.tcp_listen(sa(ANY, 5000), 1, false).is_ok(), "TCP ports are another space");
+    s.close(now, u);
+    assert!(s.udp_bind(sa(ANY, 5000)).is_ok());
+    // Send errors: no route (ENETUNREACH), too large (EMSGSIZE), bad destination.
+    let far = sa(Ipv4Addr::new(192, 0, 2, 1), 53);
+    assert_eq!(s.udp_send_to(now, v, far, b"x"), Err(UdpSendError::NoRoute));
+    assert_eq!(s.udp_connect(v, far), Err(crate::ConnectError::NoRoute));
+    let huge = vec![0u8; crate::UDP_MAX_PAYLOAD + 1];
+    assert_eq!(s.udp_send_to(now, v, sa(B, 53), &huge), Err(UdpSendError::TooLarge));
+    assert_eq!(s.udp_send_to(now, v, sa(B, 0), b"x"), Err(UdpSendError::InvalidDestination));
+    assert_eq!(s.udp_send_to(now, v, sa(ANY, 53), b"x"), Err(UdpSendError::InvalidDestination));
+    assert!(drain(&mut s, now).is_empty());
+    assert_eq!(s.counters().ip_out_no_routes, 1);
+    // The largest datagram goes out (in 45 fragments).
+    let max = vec![1u8; crate::UDP_MAX_PAYLOAD];
+    assert_eq!(s.udp_send_to(now, v, sa(B, 53), &max), Ok(crate::UDP_MAX_PAYLOAD));
+    let frags = drain(&mut s, now);
+    assert_eq!(frags.len(), 45);
+    assert_eq!(frags.iter().map(|f| f.len() - 20).sum::<usize>(), 65_535 - 20);
+}
