@@ -198,3 +198,24 @@ fn generational_handle_close_of_a_stale_handle_panics() {
     let _u2 = s.udp_bind(sa(ANY, 5000)).unwrap();
     s.close(now, u1);
 }
+
+#[test]
+fn connect_errors_before_anything_is_sent() {
+    // Linux connect(): ENETUNREACH without a route, EINVAL-like for 0.0.0.0, broadcast,
+    // multicast or port 0, EADDRINUSE for a 4-tuple that exists (explicit local port).
+    let mut s = stack(A, 1);
+    let now = Instant::from_secs(1);
+    let far = sa(Ipv4Addr::new(192, 0, 2, 1), 80);
+    assert_eq!(s.tcp_connect(now, None, far), Err(ConnectError::NoRoute));
+    for bad in
+        [sa(ANY, 80), sa(Ipv4Addr::BROADCAST, 80), sa(Ipv4Addr::new(224, 0, 0, 1), 80), sa(B, 0)]
+    {
+        assert_eq!(s.tcp_connect(now, None, bad), Err(ConnectError::InvalidDestination), "{bad}");
+    }
+    let c = s.tcp_connect(now, Some(sa(A, 4000)), sa(B, 80)).unwrap();
+    assert_eq!(s.tcp_conn(c).tuple().local, sa(A, 4000));
+    assert_eq!(s.tcp_connect(now, Some(sa(A, 4000)), sa(B, 80)), Err(ConnectError::AddrInUse));
+    assert!(s.tcp_connect(now, Some(sa(A, 4000)), sa(B, 81)).is_ok(), "another 4-tuple");
+    assert_eq!(drain(&mut s, now).len(), 2, "two SYNs, nothing for the failed calls");
+    assert_eq!(s.socket_count(), 2);
+}
