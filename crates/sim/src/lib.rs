@@ -10,10 +10,16 @@
 //!   timed partitions), applied in the fixed order its documentation lists.
 //! - [`LinkStats`]: per link direction, what was sent, delivered, and dropped and why.
 //! - Per-link pcap taps ([`Network::tap`], [`TapPoint`]) with virtual timestamps.
+//! - Hosts running ustack: a [`Stack`](ustack_core::Stack) is a [`Host`]; a [`SimHost`] runs
+//!   an [`App`] (a state machine driven by the stack's socket events) on one, and
+//!   [`Network::derive_secret`] gives each stack a secret that follows from the seed.
+//! - [`scenario`]: reusable two-host scenarios (bulk transfer, request/response, many
+//!   connections), checked byte by byte, bounded, and reported.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod app;
 mod clock;
 mod config;
 mod event;
@@ -24,7 +30,10 @@ mod net;
 mod pcap;
 mod rng;
 mod run;
+pub mod scenario;
+mod stack_host;
 
+pub use app::{App, SimHost};
 pub use clock::VirtualClock;
 pub use config::{
     GilbertElliott, LinkConfig, LinkConfigError, MAX_MTU, Partition, QueueLimit, Reorder,

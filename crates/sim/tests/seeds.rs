@@ -1,0 +1,147 @@
+//! The simulator's acceptance test: over a link that loses, duplicates, reorders and corrupts
+//! 5% of the packets each way, a bulk transfer delivers every byte exactly once and in order,
+//! for every one of 1,000 seeds; both ends reach CLOSED (the client through TIME-WAIT) and no
+//! socket is left. `USTACK_SIM_SEEDS=n` runs n seeds instead; a failure names its seed, and
+//! `BulkTransfer::new(bytes_for(seed)).run(&Setup::new(impaired()), seed)` replays it.
+
+use std::thread;
+
+use ustack_core::tcp_engine::TcpState;
+use ustack_sim::scenario::{BulkTransfer, ScenarioError, ScenarioRun, Setup};
+use ustack_sim::{Duration, LinkConfig, LinkStats};
+
+/// 10 Mbit/s, 5 ms each way, 100 packets of queue; 5% loss, 5% duplication, 5% reordering
+/// (held back 3 ms, over two packet times), 5% corruption.
+fn impaired() -> LinkConfig {
+    LinkConfig::new()
+        .rate_bps(10_000_000)
+        .delay(Duration::from_millis(5))
+        .queue_packets(100)
+        .loss(0.05)
+        .duplicate(0.05)
+        .reorder(0.05, Duration::from_millis(3))
+        .corrupt(0.05)
+}
+
+/// 64 KiB to 256 KiB, a different size for each seed.
+fn bytes_for(seed: u64) -> u64 {
+    64 * 1024 + (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % (192 * 1024 + 1)
+}
+
+fn seeds() -> u64 {
+    match std::env::var("USTACK_SIM_SEEDS") {
+        Ok(n) => n.parse().expect("USTACK_SIM_SEEDS is a number of seeds"),
+        Err(_) => 1_000,
+    }
+}
+
+/// What the seeds of one thread added up to.
+#[derive(Default)]
+struct Totals {
+    failures: Vec<(u64, String)>,
+    link: LinkStats,
+    retransmits: u64,
+    bytes: u64,
+}
+
+impl Totals {
+    fn add_link(&mut self, s: &LinkStats) {
+        let t = &mut self.link;
+        t.sent += s.sent;
+        t.dropped.loss += s.dropped.loss;
+        t.dropped.queue += s.dropped.queue;
+        t.duplicated += s.duplicated;
+        t.reordered += s.reordered;
+        t.corrupted += s.corrupted;
+    }
+
+    fn merge(&mut self, other: Totals) {
+        self.failures.extend(other.failures);
+        self.add_link(&other.link);
+        self.retransmits += other.retransmits;
+        self.bytes += other.bytes;
+    }
+}
+
+/// Runs one seed; checks what the runner does not.
+fn one(seed: u64, totals: &mut Totals) -> Result<(), ScenarioError> {
+    let bytes = bytes_for(seed);
+    let scenario = BulkTransfer::new(bytes);
+    let mut run = ScenarioRun::new(&scenario, &Setup::new(impaired()), seed)?;
+    run.run()?;
+    let report = ustack_sim::scenario::Scenario::report(&scenario, &run);
+    let check = |ok: bool, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            let failure = ustack_sim::scenario::Failure::Api {
+                side: ustack_sim::scenario::Side::Client,
+                detail: format!("{what}: {report:?}"),
+            };
+            Err(ScenarioError::Failed { seed, failure })
+        }
+    };
+    check(report.delivered == bytes, "bytes delivered")?;
+    check(report.client.state_at_done == Some(TcpState::TimeWait), "client state when done")?;
+    check(report.server.state_at_done == Some(TcpState::LastAck), "server state when done")?;
+    check(report.client.state_at_end == Some(TcpState::Closed), "client final state")?;
+    check(report.server.state_at_end == Some(TcpState::Closed), "server final state")?;
+    check(report.client.error.is_none() && report.server.error.is_none(), "errors")?;
+    check(run.client().stack().socket_count() == 0, "client sockets")?;
+    check(run.server().stack().socket_count() == 0, "server sockets")?;
+    for s in &report.link {
+        totals.add_link(s);
+    }
+    totals.retransmits += report.client.retransmits + report.server.retransmits;
+    totals.bytes += bytes;
+    Ok(())
+}
+
+#[test]
+fn bulk_transfer_over_5_percent_loss_dup_reorder_corruption_delivers_every_byte_once() {
+    let n = seeds();
+    let threads = thread::available_parallelism().map_or(1, |t| t.get()) as u64;
+    let mut totals = Totals::default();
+    thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let mut totals = Totals::default();
+                    for seed in (t..n).step_by(threads as usize) {
+                        if let Err(e) = one(seed, &mut totals) {
+                            totals.failures.push((seed, e.to_string()));
+                        }
+                    }
+                    totals
+                })
+            })
+            .collect();
+        for w in workers {
+            totals.merge(w.join().expect("a worker panicked"));
+        }
+    });
+    totals.failures.sort_by_key(|f| f.0);
+    let shown: Vec<String> =
+        totals.failures.iter().take(10).map(|(seed, e)| format!("seed {seed}: {e}")).collect();
+    assert!(
+        totals.failures.is_empty(),
+        "{} of {n} seeds failed (first seeds first):\n{}",
+        totals.failures.len(),
+        shown.join("\n")
+    );
+    // Every impairment happened, and TCP had to recover from it.
+    let l = &totals.link;
+    if n >= 10 {
+        for (what, count) in [
+            ("loss", l.dropped.loss),
+            ("duplication", l.duplicated),
+            ("reordering", l.reordered),
+            ("corruption", l.corrupted),
+            ("retransmission", totals.retransmits),
+        ] {
+            assert!(count > 0, "no {what} over {n} seeds");
+        }
+        let lost = l.dropped.loss as f64 / l.sent as f64;
+        assert!((0.04..0.06).contains(&lost), "loss rate {lost}");
+    }
+}
