@@ -1,0 +1,130 @@
+//! `ustack sim`: a transfer between two simulated hosts, its report, its pcap, its replay, and
+//! its errors.
+
+use std::process::Command;
+
+fn ustack(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ustack")).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// The value of the report line `label: value`.
+fn field<'a>(out: &'a str, label: &str) -> &'a str {
+    let prefix = format!("{label}:");
+    out.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no '{label}:' line in:\n{out}"))
+        .trim()
+}
+
+#[test]
+fn a_transfer_reports_goodput_retransmissions_and_states_and_replays_from_its_seed() {
+    let dir = std::env::temp_dir();
+    let pcap = |n| dir.join(format!("ustack-sim-{}-{n}.pcap", std::process::id()));
+    let run = |file: &std::path::Path| {
+        ustack(&[
+            "sim",
+            "--rate",
+            "10mbit",
+            "--delay",
+            "5ms",
+            "--loss",
+            "2%",
+            "--bytes",
+            "64KiB",
+            "--seed",
+            "3",
+            "--pcap",
+            file.to_str().unwrap(),
+        ])
+    };
+    let (code, out, err) = run(&pcap(1));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.starts_with("ustack sim: 65536 bytes from 10.0.0.1 to 10.0.0.2:5001"), "{out}");
+    assert!(out.lines().next().unwrap().ends_with("2% loss, seed 3"), "{out}");
+    assert!(field(&out, "transfer").starts_with("complete: 65536 of 65536 bytes"), "{out}");
+    assert!(field(&out, "completion time").ends_with("(virtual)"), "{out}");
+    let goodput = field(&out, "goodput");
+    assert!(goodput.contains(" Mbit/s (") && goodput.ends_with(" bit/s)"), "{goodput}");
+    let retransmissions = field(&out, "retransmissions");
+    assert!(retransmissions.starts_with("client ") && retransmissions.contains(", server "));
+    assert_eq!(field(&out, "client"), "TIME-WAIT -> CLOSED");
+    assert_eq!(field(&out, "server"), "LAST-ACK -> CLOSED");
+    let link = field(&out, "link client->server");
+    assert!(link.contains("packets sent") && link.contains("(loss "), "{link}");
+    assert!(field(&out, "link server->client").contains("dropped"), "{out}");
+    assert!(field(&out, "pcap").ends_with(" packets)"), "{out}");
+
+    // A pcap of raw IPv4 packets, nanosecond timestamps.
+    let bytes = std::fs::read(pcap(1)).unwrap();
+    assert_eq!(bytes[..4], [0x4d, 0x3c, 0xb2, 0xa1], "nanosecond pcap magic, little-endian");
+    assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 101, "LINKTYPE_RAW");
+    assert_eq!(bytes[24 + 16] >> 4, 4, "an IPv4 packet");
+
+    // The same seed replays: the same report, the same capture, byte for byte.
+    let (code, again, _) = run(&pcap(2));
+    assert_eq!(code, Some(0));
+    let strip_pcap = |s: &str| -> String {
+        s.lines().filter(|l| !l.starts_with("pcap:")).collect::<Vec<_>>().join("\n")
+    };
+    assert_eq!(strip_pcap(&out), strip_pcap(&again));
+    assert!(bytes == std::fs::read(pcap(2)).unwrap(), "seed 3 gave two different captures");
+    for n in [1, 2] {
+        std::fs::remove_file(pcap(n)).unwrap();
+    }
+}
+
+#[test]
+fn a_transfer_that_misses_its_time_limit_fails_naming_the_seed() {
+    let (code, out, err) = ustack(&[
+        "sim",
+        "--rate",
+        "100kbit",
+        "--delay",
+        "10ms",
+        "--loss",
+        "0",
+        "--bytes",
+        "1MB",
+        "--seed",
+        "9",
+        "--time-limit",
+        "2s",
+    ]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(field(&out, "transfer").starts_with("INCOMPLETE: "), "{out}");
+    assert_eq!(field(&out, "goodput"), "-");
+    assert_eq!(field(&out, "client"), "- -> ESTABLISHED");
+    assert!(err.contains("virtual-time bound") && err.contains("seed 9"), "{err}");
+}
+
+#[test]
+fn bad_input_is_refused_with_the_reason() {
+    let base = ["sim", "--rate", "10mbit", "--delay", "10ms", "--loss", "0.01", "--bytes", "1000"];
+    let with = |flag: &str, value: &str| {
+        let mut args: Vec<&str> = base.to_vec();
+        match args.iter().position(|a| *a == flag) {
+            Some(i) => args[i + 1] = value,
+            None => args.extend([flag, value]),
+        }
+        let (code, out, err) = ustack(&args.iter().map(|s| &**s).collect::<Vec<_>>());
+        assert_ne!(code, Some(0), "{flag} {value} accepted: {out}");
+        err
+    };
+    assert!(with("--loss", "1.5").contains("loss must be between 0 and 1"));
+    assert!(with("--loss", "150%").contains("loss must be between 0 and 1"));
+    assert!(with("--dup", "-0.1").contains("dup must be between 0 and 1"));
+    assert!(with("--rate", "fast").contains("does not start with a number"));
+    assert!(with("--rate", "10mbits").contains("unknown rate unit"));
+    assert!(with("--delay", "10").contains("needs a unit"));
+    assert!(with("--bytes", "1 parsec").contains("unknown size unit"));
+    assert!(with("--bytes", "0").contains("bytes must be between 1"));
+    assert!(with("--mtu", "40").contains("--mtu"));
+    let (code, _, err) = ustack(&["sim", "--rate", "10mbit", "--delay", "1ms", "--loss", "0"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--bytes <N>"), "{err}");
+}
