@@ -2,7 +2,8 @@
 //!
 //! `decode` (a pcap file, tcpdump style, through ustack's own parsers), `capture` (what the
 //! kernel routes into a ustack TUN device), `tun` (the stack on a TUN device running a
-//! service), `ss` (the sockets of a running `tun`). The lab joins as the stack grows.
+//! service), `ss` (the sockets of a running `tun`), `sim` (a transfer between two simulated
+//! hosts in virtual time). The lab joins as the stack grows.
 
 #![forbid(unsafe_code)]
 // A command-line tool prints; the workspace warns about printing only in libraries.
@@ -11,6 +12,7 @@
 mod capture;
 mod decode;
 mod describe;
+mod sim;
 mod ss;
 mod tun;
 mod units;
@@ -34,10 +36,13 @@ enum Command {
     /// into it. Needs root or CAP_NET_ADMIN.
     Capture(capture::Args),
     /// Run the stack on a TUN device with a service (echo, discard, source, udp-echo, http,
-    /// connect) until SIGINT/SIGTERM. Needs root or CAP_NET_ADMIN.
+    /// connect, hold) until SIGINT/SIGTERM. Needs root or CAP_NET_ADMIN.
     Tun(tun::Args),
     /// List the sockets of a running `ustack tun --control PATH`, like `ss -tan`.
     Ss(ss::Args),
+    /// Run a TCP transfer between two simulated hosts over one link, in virtual time, and
+    /// print goodput, retransmissions and both ends' final states.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
         Command::Capture(args) => capture::run(&args),
         Command::Tun(args) => tun::run(&args),
         Command::Ss(args) => ss::run(&args),
+        Command::Sim(args) => sim::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

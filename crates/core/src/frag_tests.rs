@@ -34,7 +34,7 @@ fn payload(len: usize) -> Vec<u8> {
 /// `data` cut into fragments of `size` bytes (a multiple of 8; the last may be shorter):
 /// (header, payload) pairs in order.
 fn fragment(ident: u16, data: &[u8], size: usize) -> Vec<(Ipv4Repr, Vec<u8>)> {
-    assert!(size % 8 == 0 && size > 0);
+    assert!(size.is_multiple_of(8) && size > 0);
     data.chunks(size)
         .enumerate()
         .map(|(i, chunk)| {

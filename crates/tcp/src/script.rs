@@ -393,15 +393,15 @@ impl SegmentSpec {
         if actual.payload.len() != self.len as usize {
             return Err(Mismatch::Len);
         }
-        if let Some(ack) = self.ack {
-            if actual.ack != base.remote_iss + ack {
-                return Err(Mismatch::Ack);
-            }
+        if let Some(ack) = self.ack
+            && actual.ack != base.remote_iss + ack
+        {
+            return Err(Mismatch::Ack);
         }
-        if let Some(w) = self.window {
-            if !w.matches(&actual.window) {
-                return Err(Mismatch::Window);
-            }
+        if let Some(w) = self.window
+            && !w.matches(&actual.window)
+        {
+            return Err(Mismatch::Window);
         }
         if let Some((opts, n)) = &self.options {
             check_options(&opts[..*n], base, &actual.options)?;

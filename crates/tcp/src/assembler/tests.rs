@@ -390,11 +390,10 @@ proptest! {
                         prop_assert!(ofo.contains(block), "{:?} is not a held range", block);
                         prop_assert!(!got[..i].contains(block), "{:?} repeated", block);
                     }
-                    if let (Some((offset, _)), Some(first)) = (trigger, got.first()) {
-                        if let Some(held) = ofo.iter().find(|r| r.contains(&offset)) {
+                    if let (Some((offset, _)), Some(first)) = (trigger, got.first())
+                        && let Some(held) = ofo.iter().find(|r| r.contains(&offset)) {
                             prop_assert_eq!(first, held);
                         }
-                    }
                 }
             }
             let model = model_ranges(&set);

@@ -203,14 +203,14 @@ impl Conn {
         // SEG.TSval < TS.Recent, TS.Recent is valid (see later discussion), and if the RST bit
         // is not set, then treat the arriving segment as not acceptable: Send an
         // acknowledgment in reply as specified in [RFC793] page 69 and drop the segment."
-        if self.opts.timestamps && !rst {
-            if let Some(ts) = seg.options.timestamps {
-                if self.paws_reject(now, ts.tsval) {
-                    self.drop_segment(DropReason::Paws);
-                    self.oow_ack(now, seg);
-                    return;
-                }
-            }
+        if self.opts.timestamps
+            && !rst
+            && let Some(ts) = seg.options.timestamps
+            && self.paws_reject(now, ts.tsval)
+        {
+            self.drop_segment(DropReason::Paws);
+            self.oow_ack(now, seg);
+            return;
         }
 
         // First, check the sequence number.
@@ -229,13 +229,12 @@ impl Conn {
         self.keepalive_probes_out = 0;
         // RFC 7323 §4.3 R3: "If SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent, then
         // record its timestamp in TS.Recent."
-        if let Some(ts) = seg.options.timestamps.filter(|_| self.opts.timestamps) {
-            if ts.tsval.wrapping_sub(self.ts_recent) as i32 >= 0
-                && seg.seq <= self.rcv.last_ack_sent
-            {
-                self.ts_recent = ts.tsval;
-                self.ts_recent_at = now;
-            }
+        if let Some(ts) = seg.options.timestamps.filter(|_| self.opts.timestamps)
+            && ts.tsval.wrapping_sub(self.ts_recent) as i32 >= 0
+            && seg.seq <= self.rcv.last_ack_sent
+        {
+            self.ts_recent = ts.tsval;
+            self.ts_recent_at = now;
         }
 
         // Second, check the RST bit (RFC 9293 with RFC 5961 §3.2).
@@ -582,22 +581,22 @@ impl Conn {
     /// [`RttEstimator::reset_backoff`]: crate::RttEstimator::reset_backoff
     fn take_rtt_sample(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Option<Duration> {
         let mut sample = None;
-        if self.opts.timestamps {
-            if let Some(ts) = seg.options.timestamps {
-                let ms = self.ts_now(now).wrapping_sub(ts.tsecr);
-                let stale = self.rto_tsval.is_some_and(|t| (ts.tsecr.wrapping_sub(t) as i32) < 0);
-                if stale {
-                    self.rtt.reset_backoff();
-                } else if ts.tsecr != 0 && ms < 1 << 31 {
-                    sample = Some(Duration::from_millis(u64::from(ms)));
-                }
+        if self.opts.timestamps
+            && let Some(ts) = seg.options.timestamps
+        {
+            let ms = self.ts_now(now).wrapping_sub(ts.tsecr);
+            let stale = self.rto_tsval.is_some_and(|t| (ts.tsecr.wrapping_sub(t) as i32) < 0);
+            if stale {
+                self.rtt.reset_backoff();
+            } else if ts.tsecr != 0 && ms < 1 << 31 {
+                sample = Some(Duration::from_millis(u64::from(ms)));
             }
         }
-        if let Some((end, sent)) = self.timed {
-            if seg.ack >= end {
-                self.timed = None;
-                sample = sample.or(Some(now - sent));
-            }
+        if let Some((end, sent)) = self.timed
+            && seg.ack >= end
+        {
+            self.timed = None;
+            sample = sample.or(Some(now - sent));
         }
         if let Some(rtt) = sample {
             self.rtt.on_sample(rtt);
@@ -775,12 +774,11 @@ impl Conn {
     /// records that one is sent now.
     pub(super) fn ack_rate_limited(&mut self, now: Instant) -> bool {
         let limit = self.cfg.invalid_ratelimit;
-        if !limit.is_zero() {
-            if let Some(last) = self.last_oow_ack {
-                if now - last < limit {
-                    return true;
-                }
-            }
+        if !limit.is_zero()
+            && let Some(last) = self.last_oow_ack
+            && now - last < limit
+        {
+            return true;
         }
         self.last_oow_ack = Some(now);
         false

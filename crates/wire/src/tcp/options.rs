@@ -208,7 +208,8 @@ impl FastOpenCookie {
     /// A cookie holding `bytes`, or `None` unless the length is 0 or even in 4..=16.
     pub fn new(bytes: &[u8]) -> Option<FastOpenCookie> {
         let len = bytes.len();
-        let allowed = len == 0 || (len % 2 == 0 && (Self::MIN_LEN..=Self::MAX_LEN).contains(&len));
+        let allowed =
+            len == 0 || (len.is_multiple_of(2) && (Self::MIN_LEN..=Self::MAX_LEN).contains(&len));
         if !allowed {
             return None;
         }
@@ -561,7 +562,7 @@ impl<'a> TcpOptionIter<'a> {
 
 /// The blocks of a SACK option's data: 8n bytes, n in 1..=4 (RFC 2018 §3).
 fn parse_sack(data: &[u8]) -> Option<SackList> {
-    if data.is_empty() || data.len() % 8 != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(8) {
         return None;
     }
     let mut list = SackList::new();
