@@ -147,7 +147,13 @@ struct Pair {
 
 impl Pair {
     fn new() -> Pair {
-        let cfg = TcpConfig::default();
+        // The send buffer stays at `wmem.default`: with it the sender writes each message in
+        // 16 KiB steps, so the message's last segment waits alone for the delayed-ACK timer and
+        // the measured phase exercises that timer too. (A growing buffer reaches its size in
+        // the warm-up and would not allocate later either, but it sends each message in one
+        // flight whose ACKs all go out at once.)
+        let mut cfg = TcpConfig::default();
+        cfg.wmem.max = cfg.wmem.default;
         let tuple = FourTuple { local: CLIENT, remote: SERVER };
         let iss = SeqNum(1_000_000);
         let client = Conn::connect(Instant::ZERO, &cfg, tuple, iss, MTU, Conn::default_cc(&cfg));

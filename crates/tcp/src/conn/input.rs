@@ -503,6 +503,7 @@ impl Conn {
             self.cc.on_ack(now, data_acked, sample, app_limited);
         }
         self.note_cc();
+        self.expand_send_buffer();
         if ack >= self.pipe_mark {
             self.pipe_mark = self.snd.max;
             self.max_pipe = self.snd.pipe();
@@ -522,6 +523,18 @@ impl Conn {
         if self.send_blocked && self.snd.buf.free() > 0 && self.snd.fin.is_none() {
             self.send_blocked = false;
             self.push_event(Event::Writable);
+        }
+    }
+
+    /// Linux `tcp_sndbuf_expand`: the send buffer grows towards twice the congestion window,
+    /// so one window can be in flight while the application queues the next. It is bounded
+    /// by twice the peer's largest window (more could never be sent in one round trip) and by
+    /// `wmem.max`; it never shrinks. The ring allocates only as data actually fills it.
+    fn expand_send_buffer(&mut self) {
+        let window = self.cc.window().min(self.snd.max_wnd.max(u32::from(self.snd.mss)));
+        let want = (2 * u64::from(window)).min(u64::from(self.cfg.wmem.max)) as usize;
+        if want > self.snd.buf.limit() {
+            self.snd.buf.set_limit(want);
         }
     }
 

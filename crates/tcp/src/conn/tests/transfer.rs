@@ -280,6 +280,24 @@ fn s14_transfer_one_megabyte_between_two_connections() {
     assert_eq!(pair.client.stats().bytes_acked, 1 << 20);
 }
 
+/// Linux `tcp_sndbuf_expand`: the send buffer starts at `wmem.default` (16 KiB, which would
+/// allow 16 KiB per round trip) and grows with the congestion window, bounded by twice the
+/// peer's window and by `wmem.max`.
+#[test]
+fn s20_send_buffer_grows_with_the_congestion_window() {
+    let data = stream(1 << 20);
+    let mut pair = Pair::new(cfg(), Impairments::CLEAN, 1, data.clone());
+    pair.run(1_000_000, secs(600.0));
+    assert!(pair.received == data);
+    let limit = pair.client.send_capacity() + pair.client.send_queue();
+    let c = cfg();
+    assert!(
+        limit >= 4 * c.wmem.default as usize && limit <= c.wmem.max as usize,
+        "send buffer limit {limit}"
+    );
+    assert!(limit <= 2 * pair.client.peer_window().max(c.rmem.default) as usize + 2 * 1460);
+}
+
 #[test]
 fn lossy_reordering_channel_delivers_every_byte_in_order() {
     let link = Impairments {
