@@ -14,11 +14,11 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ustack_core::SocketHandle;
-use ustack_core::tcp_engine::{RecvError, TcpState};
+use ustack_core::tcp_engine::RecvError;
 
 use crate::net::{
-    ListenOptions, NetStack, bind_error, conn_error, connect_error, recv_error, resolve,
-    send_error, udp_recv_error, udp_send_error,
+    ListenOptions, NetStack, connect_error, connect_progress, recv_error, resolve, send_error,
+    udp_recv_error, udp_send_error,
 };
 
 /// Polls `op` under the stack lock: `WouldBlock` registers the task's waker on `h`.
@@ -65,11 +65,7 @@ impl TcpListener {
         addr: impl ToSocketAddrs,
         opts: ListenOptions,
     ) -> io::Result<TcpListener> {
-        let addr = resolve(addr)?;
-        let mut inner = net.shared.lock();
-        inner.check_running()?;
-        let h =
-            inner.stack.tcp_listen(addr, opts.backlog, opts.reuse_address).map_err(bind_error)?;
+        let h = net.open_listener(addr, opts)?;
         Ok(TcpListener { net: net.clone(), h })
     }
 
@@ -94,19 +90,8 @@ impl TcpListener {
 
 impl Drop for TcpListener {
     fn drop(&mut self) {
-        close(&self.net, self.h);
+        self.net.release(self.h);
     }
-}
-
-fn close(net: &NetStack, h: SocketHandle) {
-    let mut inner = net.shared.lock();
-    let now = inner.now();
-    if inner.stack.contains(h) {
-        inner.stack.close(now, h);
-    }
-    inner.forget(h);
-    drop(inner);
-    net.shared.nudge();
 }
 
 /// An async TCP connection.
@@ -120,28 +105,9 @@ pub struct TcpStream {
 impl TcpStream {
     /// Connects to `addr`.
     pub async fn connect(net: &NetStack, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        let remote = resolve(addr)?;
-        let h = {
-            let mut inner = net.shared.lock();
-            inner.check_running()?;
-            let now = inner.now();
-            inner.stack.tcp_connect(now, None, remote).map_err(connect_error)?
-        };
-        net.shared.nudge();
+        let h = net.start_connect(addr)?;
         let stream = TcpStream { net: net.clone(), h, read_shut: false };
-        poll_fn(|cx| {
-            poll_op(net, h, cx, |inner| {
-                let conn = inner.stack.tcp_conn(h);
-                match conn.state() {
-                    TcpState::SynSent | TcpState::SynReceived => {
-                        Err(io::ErrorKind::WouldBlock.into())
-                    }
-                    TcpState::Closed => conn.error().map_or(Ok(()), |e| Err(conn_error(e))),
-                    _ => Ok(()),
-                }
-            })
-        })
-        .await?;
+        poll_fn(|cx| poll_op(net, h, cx, |inner| connect_progress(inner, h))).await?;
         Ok(stream)
     }
 
@@ -227,7 +193,7 @@ impl AsyncWrite for TcpStream {
 
 impl Drop for TcpStream {
     fn drop(&mut self) {
-        close(&self.net, self.h);
+        self.net.release(self.h);
     }
 }
 
@@ -241,10 +207,7 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// Binds to `addr`.
     pub fn bind(net: &NetStack, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        let addr = resolve(addr)?;
-        let mut inner = net.shared.lock();
-        inner.check_running()?;
-        let h = inner.stack.udp_bind(addr).map_err(bind_error)?;
+        let h = net.open_udp(addr)?;
         Ok(UdpSocket { net: net.clone(), h })
     }
 
@@ -303,6 +266,6 @@ impl UdpSocket {
 
 impl Drop for UdpSocket {
     fn drop(&mut self) {
-        close(&self.net, self.h);
+        self.net.release(self.h);
     }
 }

@@ -340,6 +340,69 @@ impl NetStack {
     }
 }
 
+/// The socket operations the blocking and the async APIs share.
+impl NetStack {
+    /// Opens a listener (both APIs' `bind_with`).
+    pub(crate) fn open_listener(
+        &self,
+        addr: impl std::net::ToSocketAddrs,
+        opts: ListenOptions,
+    ) -> io::Result<SocketHandle> {
+        let addr = resolve(addr)?;
+        let mut inner = self.shared.lock();
+        inner.check_running()?;
+        inner.stack.tcp_listen(addr, opts.backlog, opts.reuse_address).map_err(bind_error)
+    }
+
+    /// Binds a UDP socket.
+    pub(crate) fn open_udp(&self, addr: impl std::net::ToSocketAddrs) -> io::Result<SocketHandle> {
+        let addr = resolve(addr)?;
+        let mut inner = self.shared.lock();
+        inner.check_running()?;
+        inner.stack.udp_bind(addr).map_err(bind_error)
+    }
+
+    /// Starts an active open; the SYN leaves when the driver runs.
+    pub(crate) fn start_connect(
+        &self,
+        addr: impl std::net::ToSocketAddrs,
+    ) -> io::Result<SocketHandle> {
+        let remote = resolve(addr)?;
+        let h = {
+            let mut inner = self.shared.lock();
+            inner.check_running()?;
+            let now = inner.now();
+            inner.stack.tcp_connect(now, None, remote).map_err(connect_error)?
+        };
+        self.shared.nudge();
+        Ok(h)
+    }
+
+    /// Releases a socket when its handle is dropped: `close` (TCP finishes in the
+    /// background), its waiters woken and forgotten.
+    pub(crate) fn release(&self, h: SocketHandle) {
+        let mut inner = self.shared.lock();
+        let now = inner.now();
+        if inner.stack.contains(h) {
+            inner.stack.close(now, h);
+        }
+        inner.forget(h);
+        drop(inner);
+        self.shared.nudge();
+    }
+}
+
+/// Where an active open stands: `WouldBlock` while the handshake runs, then connected or the
+/// error that ended it.
+pub(crate) fn connect_progress(inner: &Inner, h: SocketHandle) -> io::Result<()> {
+    let conn = inner.stack.tcp_conn(h);
+    match conn.state() {
+        TcpState::SynSent | TcpState::SynReceived => Err(io::ErrorKind::WouldBlock.into()),
+        TcpState::Closed => conn.error().map_or(Ok(()), |e| Err(conn_error(e))),
+        _ => Ok(()),
+    }
+}
+
 impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)

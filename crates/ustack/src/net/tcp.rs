@@ -6,11 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ustack_core::SocketHandle;
-use ustack_core::tcp_engine::{RecvError, TcpState};
+use ustack_core::tcp_engine::RecvError;
 
-use super::{
-    Inner, NetStack, Shared, bind_error, conn_error, connect_error, recv_error, resolve, send_error,
-};
+use super::{Inner, NetStack, Shared, connect_progress, recv_error, send_error};
 
 /// Options of [`TcpListener::bind_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,11 +96,7 @@ impl TcpListener {
         addr: impl ToSocketAddrs,
         opts: ListenOptions,
     ) -> io::Result<TcpListener> {
-        let addr = resolve(addr)?;
-        let mut inner = net.shared.lock();
-        inner.check_running()?;
-        let h =
-            inner.stack.tcp_listen(addr, opts.backlog, opts.reuse_address).map_err(bind_error)?;
+        let h = net.open_listener(addr, opts)?;
         Ok(TcpListener { net: net.clone(), h })
     }
 
@@ -134,14 +128,7 @@ impl TcpListener {
 
 impl Drop for TcpListener {
     fn drop(&mut self) {
-        let mut inner = self.net.shared.lock();
-        let now = inner.now();
-        if inner.stack.contains(self.h) {
-            inner.stack.close(now, self.h);
-        }
-        inner.forget(self.h);
-        drop(inner);
-        self.net.shared.nudge();
+        self.net.release(self.h);
     }
 }
 
@@ -209,26 +196,9 @@ impl TcpStream {
         addr: impl ToSocketAddrs,
         timeout: Option<Duration>,
     ) -> io::Result<TcpStream> {
-        let remote = resolve(addr)?;
-        let h = {
-            let mut inner = net.shared.lock();
-            inner.check_running()?;
-            let now = inner.now();
-            inner.stack.tcp_connect(now, None, remote).map_err(connect_error)?
-        };
-        net.shared.nudge();
+        let h = net.start_connect(addr)?;
         let stream = TcpStream::from_handle(net, h);
-        let r = blocking(&net.shared, h, timeout, |inner| {
-            let conn = inner.stack.tcp_conn(h);
-            match conn.state() {
-                TcpState::SynSent | TcpState::SynReceived => Err(io::ErrorKind::WouldBlock.into()),
-                TcpState::Closed => match conn.error() {
-                    Some(e) => Err(conn_error(e)),
-                    None => Ok(()),
-                },
-                _ => Ok(()),
-            }
-        });
+        let r = blocking(&net.shared, h, timeout, |inner| connect_progress(inner, h));
         match r {
             Ok(()) => Ok(stream),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -369,13 +339,6 @@ impl Drop for TcpStream {
     /// Closes like `close(2)`: a FIN after the queued data (a RST when received data was
     /// left unread, as Linux); the connection finishes in the background.
     fn drop(&mut self) {
-        let mut inner = self.net.shared.lock();
-        let now = inner.now();
-        if inner.stack.contains(self.h) {
-            inner.stack.close(now, self.h);
-        }
-        inner.forget(self.h);
-        drop(inner);
-        self.net.shared.nudge();
+        self.net.release(self.h);
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use ustack_core::{SocketHandle, UdpSendError};
 
 use super::tcp::blocking;
-use super::{NetStack, bind_error, connect_error, resolve, udp_recv_error, udp_send_error};
+use super::{NetStack, connect_error, resolve, udp_recv_error, udp_send_error};
 
 /// A UDP socket (`std::net::UdpSocket`).
 #[derive(Debug)]
@@ -21,10 +21,7 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// Binds to `addr` (port 0: an ephemeral port).
     pub fn bind(net: &NetStack, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        let addr = resolve(addr)?;
-        let mut inner = net.shared.lock();
-        inner.check_running()?;
-        let h = inner.stack.udp_bind(addr).map_err(bind_error)?;
+        let h = net.open_udp(addr)?;
         Ok(UdpSocket { net: net.clone(), h, read_timeout: AtomicU64::new(0) })
     }
 
@@ -132,11 +129,6 @@ impl UdpSocket {
 
 impl Drop for UdpSocket {
     fn drop(&mut self) {
-        let mut inner = self.net.shared.lock();
-        let now = inner.now();
-        if inner.stack.contains(self.h) {
-            inner.stack.close(now, self.h);
-        }
-        inner.forget(self.h);
+        self.net.release(self.h);
     }
 }
