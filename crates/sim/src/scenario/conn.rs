@@ -4,6 +4,8 @@
 use ustack_core::tcp_engine::{ConnError, TcpState};
 use ustack_core::{Instant, SocketHandle, Stack};
 
+use super::{Failure, Side};
+
 /// How one connection went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -53,8 +55,27 @@ impl Tracked {
         self.summary.retransmits = conn.stats().retransmits;
     }
 
-    /// The connection reached CLOSED: record how, and release it.
-    pub(crate) fn close(&mut self, now: Instant, stack: &mut Stack, error: Option<ConnError>) {
+    /// The connection reached CLOSED: record how, release it, and say what went wrong if it
+    /// closed on an error or before the application had done its part (`unfinished` says
+    /// what was missing). `side` and `conn` name it in the failure.
+    pub(crate) fn close(
+        &mut self,
+        now: Instant,
+        stack: &mut Stack,
+        error: Option<ConnError>,
+        (side, conn): (Side, usize),
+        unfinished: &str,
+    ) -> Option<Failure> {
+        let done = self.is_done();
+        self.record_close(now, stack, error);
+        match error {
+            Some(error) => Some(Failure::Conn { side, conn, error, at: now }),
+            None if !done => Some(Failure::Data { side, conn, detail: unfinished.to_string() }),
+            None => None,
+        }
+    }
+
+    fn record_close(&mut self, now: Instant, stack: &mut Stack, error: Option<ConnError>) {
         let conn = stack.tcp_conn(self.handle);
         self.summary.state_at_end = Some(conn.state());
         self.summary.closed_at = Some(now);

@@ -227,15 +227,10 @@ impl RrClient {
 
     fn closed(&mut self, now: Instant, stack: &mut Stack, error: Option<ConnError>) {
         let Some(t) = &mut self.conn else { return };
-        let done = t.is_done();
-        t.close(now, stack, error);
-        match error {
-            Some(error) => set_failure(
-                &mut self.failure,
-                Failure::Conn { side: Side::Client, conn: 0, error, at: now },
-            ),
-            None if !done => self.fail("closed before the last response".to_string()),
-            None => {}
+        if let Some(f) =
+            t.close(now, stack, error, (Side::Client, 0), "closed before the last response")
+        {
+            set_failure(&mut self.failure, f);
         }
     }
 }
@@ -407,15 +402,10 @@ impl RrServer {
 
     fn closed(&mut self, now: Instant, stack: &mut Stack, error: Option<ConnError>) {
         let Some(t) = &mut self.conn else { return };
-        let done = t.is_done();
-        t.close(now, stack, error);
-        match error {
-            Some(error) => set_failure(
-                &mut self.failure,
-                Failure::Conn { side: Side::Server, conn: 0, error, at: now },
-            ),
-            None if !done => self.fail("closed before the last request".to_string()),
-            None => {}
+        if let Some(f) =
+            t.close(now, stack, error, (Side::Server, 0), "closed before the last request")
+        {
+            set_failure(&mut self.failure, f);
         }
         if let Some(l) = self.listener.take() {
             stack.close(now, l);

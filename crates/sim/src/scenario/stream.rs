@@ -135,17 +135,12 @@ impl StreamClient {
 
     fn closed(&mut self, i: usize, now: Instant, stack: &mut Stack, error: Option<ConnError>) {
         let c = &mut self.conns[i];
-        let done = c.t.is_done();
-        c.t.close(now, stack, error);
+        let failure =
+            c.t.close(now, stack, error, (Side::Client, i), "closed before the transfer finished");
         self.by_handle.remove(&c.t.handle);
         self.released += 1;
-        match error {
-            Some(error) => self.fail(Failure::Conn { side: Side::Client, conn: i, error, at: now }),
-            None if !done => {
-                let detail = "closed before the transfer finished".to_string();
-                self.fail(Failure::Data { side: Side::Client, conn: i, detail });
-            }
-            None => {}
+        if let Some(f) = failure {
+            self.fail(f);
         }
     }
 }
@@ -347,17 +342,12 @@ impl StreamServer {
 
     fn closed(&mut self, i: usize, now: Instant, stack: &mut Stack, error: Option<ConnError>) {
         let c = &mut self.conns[i];
-        let done = c.t.is_done();
-        c.t.close(now, stack, error);
+        let failure =
+            c.t.close(now, stack, error, (Side::Server, i), "closed before the transfer finished");
         self.by_handle.remove(&c.t.handle);
         self.released += 1;
-        match error {
-            Some(error) => self.fail(Failure::Conn { side: Side::Server, conn: i, error, at: now }),
-            None if !done => {
-                let detail = "closed before the transfer finished".to_string();
-                self.fail(Failure::Data { side: Side::Server, conn: i, detail });
-            }
-            None => {}
+        if let Some(f) = failure {
+            self.fail(f);
         }
         if self.released == self.connections
             && let Some(l) = self.listener.take()
