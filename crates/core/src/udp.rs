@@ -12,6 +12,12 @@ use crate::Instant;
 use crate::socket::{BindError, ConnectError, SocketHandle, UdpRecvError, UdpSendError};
 use crate::stack::{IpOut, Socket, SocketEventKind, Stack};
 
+/// How many read datagram buffers a socket keeps for reuse.
+const SPARE_BUFFERS: usize = 16;
+/// Only buffers up to this capacity are kept (one MTU-sized datagram and more), so an idle
+/// socket holds at most 16 × 4 KiB.
+const SPARE_MAX_CAPACITY: usize = 4096;
+
 /// The largest UDP payload over IPv4: 65535 − 20 − 8.
 pub const UDP_MAX_PAYLOAD: usize = 65_507;
 
@@ -21,6 +27,9 @@ pub(crate) struct UdpSocket {
     pub(crate) local: SocketAddrV4,
     pub(crate) peer: Option<SocketAddrV4>,
     rx: VecDeque<(SocketAddrV4, Vec<u8>)>,
+    /// Buffers of datagrams already read, reused for the next ones: no allocation per
+    /// datagram once the queue has reached its working depth.
+    spare: Vec<Vec<u8>>,
     pub(crate) rx_bytes: usize,
     /// Datagrams dropped because the receive queue was full.
     pub(crate) drops: u64,
@@ -68,6 +77,7 @@ impl Stack {
             local,
             peer: None,
             rx: VecDeque::new(),
+            spare: Vec::new(),
             rx_bytes: 0,
             drops: 0,
             refused: false,
@@ -167,7 +177,11 @@ impl Stack {
         u.rx_bytes -= data.len();
         let n = data.len().min(buf.len());
         buf[..n].copy_from_slice(&data[..n]);
-        Ok((data.len(), from))
+        let len = data.len();
+        if u.spare.len() < SPARE_BUFFERS && data.capacity() <= SPARE_MAX_CAPACITY {
+            u.spare.push(data);
+        }
+        Ok((len, from))
     }
 
     /// The address a UDP socket is bound to.
@@ -251,7 +265,10 @@ impl Stack {
             self.counters.udp_rcvbuf_errors += 1;
             return;
         }
-        u.rx.push_back((remote, repr.payload.to_vec()));
+        let mut data = u.spare.pop().unwrap_or_default();
+        data.clear();
+        data.extend_from_slice(repr.payload);
+        u.rx.push_back((remote, data));
         u.rx_bytes += len;
         let signal = !u.readable_signalled;
         u.readable_signalled = true;
