@@ -32,7 +32,7 @@ use ustack_wire::{IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr, ipv4};
 
 use crate::config::{StackConfig, StackConfigError};
 use crate::counters::Counters;
-use crate::frag::{FragDrop, FragLimits, FragOutcome, Reassembler};
+use crate::frag::{FragLimits, FragOutcome, Reassembler};
 use crate::hash::{self, KeyedMap};
 use crate::ports::PortAllocator;
 use crate::socket::SocketHandle;
@@ -371,12 +371,7 @@ impl Stack {
                     };
                     self.deliver(now, iface, &ip, &whole);
                 }
-                FragOutcome::Dropped(
-                    FragDrop::OverMemory
-                    | FragDrop::Overlap
-                    | FragDrop::TooLong
-                    | FragDrop::Malformed,
-                ) => {
+                FragOutcome::Dropped(_) => {
                     self.counters.ip_reasm_fails += 1;
                 }
             }
