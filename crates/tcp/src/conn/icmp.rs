@@ -65,7 +65,7 @@ impl Conn {
                     self.snd.mss = mss;
                     self.rcv.mss = self.rcv.mss.min(mss);
                     self.cc.on_mss_change(u32::from(self.effective_mss()));
-                    if self.snd.nxt != self.snd.una && self.snd.una != self.snd.iss {
+                    if self.snd.nxt != self.snd.una && self.snd.syn_acked {
                         self.snd.nxt = self.snd.una;
                         self.timed = None;
                         self.rtx_reason = Some(crate::RetransmitReason::Rto);

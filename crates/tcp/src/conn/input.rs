@@ -80,8 +80,9 @@ impl Conn {
         if has_ack {
             self.snd.una = seg.ack;
             self.snd.wl2 = seg.ack;
+            self.snd.syn_acked = true;
         }
-        if self.snd.una > self.snd.iss {
+        if self.snd.syn_acked {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to
             // ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send
             // it." Data in the SYN-ACK is not taken (no TFO): not acknowledged, the peer
@@ -166,7 +167,7 @@ impl Conn {
 
         // The handshake is open while our SYN is unacknowledged: SYN-RECEIVED, or FIN-WAIT-1
         // entered from it by a CLOSE (RFC 9293 §3.10.4).
-        let handshake_open = self.snd.una == self.snd.iss;
+        let handshake_open = !self.snd.syn_acked;
         if handshake_open && syn && !rst && seg.seq == self.rcv.irs {
             if !flags.contains(TcpFlags::ACK) {
                 // The peer repeated its SYN: our SYN-ACK was lost. Like Linux
@@ -190,7 +191,7 @@ impl Conn {
                 ack_only.flags.remove(TcpFlags::SYN);
                 let max_wnd = self.snd.max_wnd;
                 self.on_synchronized(now, &ack_only);
-                if self.snd.una != self.snd.iss {
+                if self.snd.syn_acked {
                     // RFC 7323 §2.2: the window of a <SYN,ACK> is not scaled.
                     self.snd.wnd = u32::from(seg.window);
                     self.snd.max_wnd = max_wnd.max(self.snd.wnd);
@@ -461,7 +462,8 @@ impl Conn {
     fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         let ack = seg.ack;
         let acked = seq_len(self.snd.una, ack);
-        let syn = u32::from(self.snd.una == self.snd.iss);
+        let syn = u32::from(!self.snd.syn_acked);
+        self.snd.syn_acked = true;
         let fin = u32::from(self.snd.fin.is_some_and(|f| ack == f + 1u32));
         let data_acked = acked.saturating_sub(syn + fin);
         self.snd.buf.consume(data_acked as usize);
@@ -501,6 +503,15 @@ impl Conn {
             self.dupacks = 0;
             let app_limited = !self.was_cwnd_limited();
             self.cc.on_ack(now, data_acked, sample, app_limited);
+        }
+        // `recover` and `snd_sml` are only ever compared with SND.UNA, and such a comparison
+        // holds only within 2^31: a mark left behind reads as *ahead* after 2 GiB more. Keep
+        // both in [SND.UNA, SND.MAX]; a mark SND.UNA has passed means the same as one at it.
+        if self.recover < ack {
+            self.recover = ack;
+        }
+        if self.snd_sml < ack {
+            self.snd_sml = ack;
         }
         self.note_cc();
         self.expand_send_buffer();

@@ -133,12 +133,24 @@ struct SendSpace {
     buf: RingBuffer,
     /// Sequence number of our FIN once the application closed its side.
     fin: Option<SeqNum>,
+    /// Whether our SYN has been acknowledged. A flag, not `una != iss`: sequence numbers
+    /// wrap, and after 2^32 bytes `una` (and `nxt`) come round to `iss` again.
+    syn_acked: bool,
 }
 
 impl SendSpace {
     /// The sequence number of the first unacknowledged data byte (past the SYN).
+    ///
+    /// Never a sequence-space `max` with the ISS: comparisons are only valid within 2^31 of
+    /// each other, and SND.UNA leaves the ISS that far behind after 2 GiB.
     fn data_start(&self) -> SeqNum {
-        self.una.max(self.iss + 1u32)
+        if self.syn_acked { self.una } else { self.iss + 1u32 }
+    }
+
+    /// Whether the SYN (or SYN-ACK) is the next segment to send: at the start, or after its
+    /// retransmission timer pulled SND.NXT back to the ISS.
+    fn syn_owed(&self) -> bool {
+        !self.syn_acked && self.nxt == self.iss
     }
 
     /// One past the last byte buffered.
@@ -465,6 +477,7 @@ impl Conn {
                 wscale: 0,
                 buf: RingBuffer::with_limit(cfg.wmem.default as usize),
                 fin: None,
+                syn_acked: false,
             },
             rcv: RecvSpace {
                 irs: SeqNum(0),

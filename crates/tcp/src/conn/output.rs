@@ -50,7 +50,7 @@ impl Conn {
         if matches!(self.state, State::Closed { .. }) {
             return None;
         }
-        if self.snd.nxt == self.snd.iss {
+        if self.snd.syn_owed() {
             return Some(self.syn_segment(now));
         }
         if let Some(d) = self.choose_data(now, scratch.len()) {
@@ -96,9 +96,8 @@ impl Conn {
         // §3.10.4, CLOSE in SYN-RECEIVED: "If no SENDs have been issued and there is no
         // pending data to send, then form a FIN segment and send it, and enter FIN-WAIT-1
         // state; otherwise, queue for processing after entering ESTABLISHED state."
-        if self.snd.una == self.snd.iss
-            && !(self.state == State::FinWait1 && self.snd.buf.is_empty())
-        {
+        let bare_fin = self.state == State::FinWait1 && self.snd.buf.is_empty();
+        if !self.snd.syn_acked && !bare_fin {
             return None;
         }
         let options = self.segment_options(now);
@@ -392,21 +391,32 @@ impl Conn {
     ///
     /// RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): "keep RCV.NXT+RCV.WND fixed until the
     /// reduction satisfies: RCV.BUFF - RCV.USER - RCV.WND >= min( Fr * RCV.BUFF, Eff.snd.MSS )"
-    /// with Fr = 1/2: the window opens only by at least half the buffer or a segment. And the
-    /// right edge never moves left (§3.8.6.2.2, "shrinking the window" is strongly
-    /// discouraged): a window that the scale factor cannot express exactly is rounded up
-    /// when it keeps the old edge, down when it opens a new one.
+    /// with Fr = 1/2: the window opens only by at least half the buffer or a segment.
+    ///
+    /// With a scale factor the field counts units of `2^wscale` bytes, so a window is rarely
+    /// expressible exactly. RFC 7323 §2.4: the TCP "will have to either advertise a new window
+    /// that is beyond what it previously advertised (and perhaps beyond the buffer) or will
+    /// have to advertise a smaller window", and "the receiver must honor, as in a window, any
+    /// segment that would have been in window for any ACK sent". So the window is rounded
+    /// *down*: nothing is ever offered that the buffer cannot hold (rounded up on every ACK,
+    /// the edge would creep up to a unit per segment past the buffer's end, and the data the
+    /// peer then sends would be dropped while the window still looked open). The one
+    /// exception keeps the edge already offered from moving left (RFC 9293 §3.8.6.2.2), by
+    /// rounding up when the buffer has room for that. When it has not, the field shows the
+    /// edge less than one unit short, and `adv_right` still accepts up to the old edge.
     fn window_field(&mut self) -> u16 {
         let ws = u32::from(self.rcv.wscale);
         let max = 65_535u32 << ws;
+        // The buffer's end is RCV.NXT + free: the limit of anything we may offer.
         let free = (self.rcv.buf.free() as u64).min(u64::from(max)) as u32;
         let cur = self.rcv.adv_wnd();
         let threshold = (self.rcv.buf.limit() as u32 / 2).min(u32::from(self.rcv.seg_mss)).max(1);
-        let field = if free >= cur.saturating_add(threshold) {
-            free >> ws
-        } else {
-            cur.div_ceil(1 << ws).min(65_535)
-        };
+        let wanted = if free >= cur.saturating_add(threshold) { free } else { cur };
+        let mut field = wanted >> ws;
+        if (field << ws) < cur && (field + 1) << ws <= free {
+            field += 1;
+        }
+        let field = field.min(65_535);
         let right = self.rcv.nxt + (field << ws);
         if self.rcv.adv_right < right {
             self.rcv.adv_right = right;

@@ -36,14 +36,14 @@ impl Conn {
     /// (RFC 9293 §3.10.4) whose SYN-ACK is still unacknowledged: its SYN-ACK is what is
     /// being retransmitted.
     fn on_establish_timeout(&mut self) {
-        if self.snd.una == self.snd.iss {
+        if !self.snd.syn_acked {
             self.close_with(Some(ConnError::TimedOut));
         }
     }
 
     /// The retransmission timer expired: RFC 6298 §5.4–5.6.
     fn on_rto(&mut self, now: Instant) {
-        if self.snd.una == self.snd.iss {
+        if !self.snd.syn_acked {
             // The SYN or SYN-ACK (SPEC S5): resend it with the doubled RTO; the Establish
             // timer bounds the attempts.
             self.rtt.backoff();

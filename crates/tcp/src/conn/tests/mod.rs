@@ -27,6 +27,8 @@ mod robustness;
 mod security;
 mod timers;
 mod transfer;
+mod window;
+mod wrap;
 
 /// Our ISS in every script (relative numbers count from it).
 const LOCAL_ISS: SeqNum = SeqNum(1_000_000);
