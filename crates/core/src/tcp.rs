@@ -392,7 +392,8 @@ impl Stack {
     ) {
         let f = seg.flags;
         // RFC 9293 §3.10.7.2, LISTEN: "first check for a RST ... should be ignored";
-        // "second check for an ACK ... form a reset"; "third check for a SYN".
+        // "second check for an ACK ... form a reset"; "third check for a SYN". (Linux checks
+        // ACK before RST, but never answers a RST, so RST+ACK is ignored either way.)
         if f.contains(TcpFlags::RST) {
             return;
         }
@@ -401,7 +402,10 @@ impl Stack {
             self.reply_reset(iface, tuple, seg);
             return;
         }
-        if !f.contains(TcpFlags::SYN) {
+        // Linux `tcp_rcv_state_process`, LISTEN: a segment without SYN, or a SYN with FIN
+        // (no connection opens and closes in one segment; SKB_DROP_REASON_TCP_FLAGS), is
+        // dropped silently. URG, PSH, ECE and CWR beside SYN change nothing.
+        if !f.contains(TcpFlags::SYN) || f.contains(TcpFlags::FIN) {
             return;
         }
         let Some(Socket::Listener(l)) = self.slot(lh) else { return };

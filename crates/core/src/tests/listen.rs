@@ -357,3 +357,94 @@ fn s5_half_open_connection_is_dropped_after_synack_retries_and_a_late_ack_gets_r
     assert!(out[0].is(TcpFlags::RST) && out[0].seq == synack.seq + 1, "{:?}", out[0]);
     assert!(raw_syn(&mut b, late, 1002).is_some(), "the SYN queue has room again");
 }
+
+/// What a listener does with a segment, as Linux's `tcp_rcv_state_process` (LISTEN) and
+/// `tcp_v4_send_reset` do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListenAnswer {
+    /// A SYN-ACK: a half-open connection in the SYN queue.
+    SynAck,
+    /// `<SEQ=SEG.ACK><CTL=RST>` (RFC 9293 §3.10.7.2, "second check for an ACK").
+    Reset,
+    /// Nothing, and no state.
+    Silent,
+}
+
+/// Hands `flags` (seq 7000, ack 5000) to a fresh listener and says what came back.
+fn listen_answer(flags: TcpFlags) -> ListenAnswer {
+    let (mut b, _, now) = server(config(2), 8);
+    let pkt = tcp_packet(sa(CLIENT, 4000), sa(B, 80), 7000, 5000, flags, &[]);
+    b.handle_packet(now, 0, &pkt);
+    let out: Vec<Seg> = drain(&mut b, now).iter().filter_map(|p| tcp(p)).collect();
+    let half_open = b.netstat(now).count(TcpState::SynReceived);
+    match out.as_slice() {
+        [] => {
+            assert_eq!(half_open, 0, "{flags:?}: state kept without an answer");
+            ListenAnswer::Silent
+        }
+        [s] if s.is(TcpFlags::SYN | TcpFlags::ACK) => {
+            assert_eq!((s.ack, half_open), (7001, 1), "{flags:?}");
+            ListenAnswer::SynAck
+        }
+        [s] if s.is(TcpFlags::RST) => {
+            assert_eq!((s.seq, half_open), (5000, 0), "{flags:?}: RST must carry SEG.ACK");
+            ListenAnswer::Reset
+        }
+        other => panic!("{flags:?}: unexpected answer {other:?}"),
+    }
+}
+
+#[test]
+fn s4_listener_answers_each_flag_combination_as_linux() {
+    use ListenAnswer::{Reset, Silent, SynAck};
+    let f = |bits: &[TcpFlags]| bits.iter().fold(TcpFlags::empty(), |a, &b| a | b);
+    let (syn, ack, rst, fin, psh, urg) =
+        (TcpFlags::SYN, TcpFlags::ACK, TcpFlags::RST, TcpFlags::FIN, TcpFlags::PSH, TcpFlags::URG);
+    let (ece, cwr) = (TcpFlags::ECE, TcpFlags::CWR);
+    let table = [
+        (f(&[syn]), SynAck),
+        // URG and PSH change nothing on a SYN; ECE+CWR ask for ECN, which is not offered back.
+        (f(&[syn, urg]), SynAck),
+        (f(&[syn, psh]), SynAck),
+        (f(&[syn, ece, cwr]), SynAck),
+        // Linux: "if (th->fin) goto discard" before conn_request. (ustack used to open a
+        // connection for it.)
+        (f(&[syn, fin]), Silent),
+        (f(&[syn, fin, psh, urg]), Silent),
+        // RFC 9293 §3.10.7.2: "An incoming RST should be ignored", whatever comes with it.
+        (f(&[rst]), Silent),
+        (f(&[syn, rst]), Silent),
+        (f(&[rst, ack]), Silent),
+        (f(&[syn, rst, ack]), Silent),
+        // "Any acknowledgment is bad if it arrives on a connection still in the LISTEN
+        // state. An acceptable reset segment should be formed".
+        (f(&[ack]), Reset),
+        (f(&[syn, ack]), Reset),
+        (f(&[fin, ack]), Reset),
+        (f(&[psh, ack]), Reset),
+        (f(&[syn, fin, ack]), Reset),
+        // Neither SYN, RST nor ACK: "drop the segment and return".
+        (TcpFlags::empty(), Silent),
+        (f(&[fin]), Silent),
+        (f(&[psh]), Silent),
+        (f(&[urg]), Silent),
+        (f(&[fin, psh, urg]), Silent),
+    ];
+    for (flags, want) in table {
+        assert_eq!(listen_answer(flags), want, "{flags:?}");
+    }
+    // And every combination of the six classic bits follows the same three rules.
+    for bits in 0u16..64 {
+        let flags = TcpFlags::from_bits_truncate(bits);
+        let want = if flags.contains(rst) {
+            Silent
+        } else if flags.contains(ack) {
+            Reset
+        } else if flags.contains(syn) && !flags.contains(fin) {
+            SynAck
+        } else {
+            Silent
+        };
+        assert_eq!(listen_answer(flags), want, "{flags:?}");
+    }
+}
