@@ -20,6 +20,7 @@ use crate::script::{self, Direction, Line, SeqBase, When};
 mod close;
 mod data;
 mod events;
+mod flags;
 mod handshake;
 mod recovery;
 mod rfc9293;
