@@ -10,12 +10,13 @@ use std::path::PathBuf;
 use ustack::core::Counters;
 use ustack::core::tcp_engine::{BufferSizes, DropReason, TcpConfig, TcpState};
 use ustack_sim::scenario::{BulkReport, BulkTransfer, ConnSummary, Scenario, ScenarioRun, Setup};
-use ustack_sim::{Bounds, Duration, LinkConfig, LinkStats, TapPoint};
+use ustack_sim::{Bounds, Duration, GilbertElliott, LinkConfig, LinkStats, TapPoint, TimedBursts};
 
 use crate::units;
 
 /// Arguments of `ustack sim`.
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("burst_model").args(["burst_len", "burst_packets"])))]
 pub(crate) struct SimArgs {
     /// Link rate, each direction: bits per second (`100000`) or with a unit: `500kbit`,
     /// `10mbit`, `1gbit` (powers of 1000; `kibit`, `mibit`, `gibit` for powers of 1024; as in
@@ -27,7 +28,9 @@ pub(crate) struct SimArgs {
     #[arg(long, value_name = "D", value_parser = parse_duration)]
     delay: Duration,
 
-    /// Probability that a packet is lost, each direction: `0.05` or `5%`.
+    /// Probability that a packet is lost, each direction: `0.05` or `5%`. Drawn for each
+    /// packet on its own, so losses come one at a time (for losses in bursts, see
+    /// --burst-loss).
     #[arg(long, value_name = "P", allow_negative_numbers = true,
           value_parser = |s: &str| parse_probability("loss", s))]
     loss: f64,
@@ -50,6 +53,30 @@ pub(crate) struct SimArgs {
     #[arg(long, value_name = "PACKETS", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..))]
     queue: u32,
+
+    /// Bursty loss, each direction, on top of --loss: the link is bad this share of the time
+    /// (--burst-len) or of the packets (--burst-packets), `0.07` or `7%`; every packet sent
+    /// while it is bad is lost, none while it is good. Needs one of --burst-len or
+    /// --burst-packets, which say how long a burst lasts.
+    #[arg(long, value_name = "P", allow_negative_numbers = true, requires = "burst_model",
+          value_parser = parse_burst_loss)]
+    burst_loss: Option<f64>,
+
+    /// Bursty loss per time: bad periods ("fades") last D on average (`50ms`), good periods
+    /// D x (1 - P) / P, both of random (exponential) length in virtual time. A fade ends when
+    /// its time is up, however few packets were sent in it, so a sender that backed off to a
+    /// packet a second gets through after it, as on a real link.
+    #[arg(long, value_name = "D", requires = "burst_loss", conflicts_with = "burst_packets",
+          value_parser = parse_burst_len)]
+    burst_len: Option<Duration>,
+
+    /// Bursty loss per packet (the Gilbert-Elliott model): a burst lasts N packets on average,
+    /// the link's state changing only when a packet is sent, whatever the time between
+    /// packets. A sender backed off to one packet per retransmission timeout stays in a
+    /// burst for N of its timeouts, often past its retry limit; --burst-len is the model
+    /// that ends a burst with time.
+    #[arg(long, value_name = "N", requires = "burst_loss", value_parser = parse_burst_packets)]
+    burst_packets: Option<f64>,
 
     /// Probability that a packet arrives twice: `0.01` or `1%`.
     #[arg(long, value_name = "P", default_value = "0", allow_negative_numbers = true,
@@ -75,13 +102,14 @@ pub(crate) struct SimArgs {
           value_parser = clap::value_parser!(u16).range(68..))]
     mtu: u16,
 
-    /// Each host's send buffer, bytes (Linux's tcp_wmem default is 16 KiB; ustack does not
-    /// grow it on its own yet, so it bounds goodput to about wmem per round trip).
+    /// Each host's initial send buffer, bytes (Linux's tcp_wmem default is 16 KiB). As in
+    /// Linux (tcp_sndbuf_expand), it grows with the congestion window, to twice the window,
+    /// up to tcp_wmem's max (4 MiB, or N if larger).
     #[arg(long, value_name = "N", value_parser = parse_bytes)]
     wmem: Option<u64>,
 
     /// Each host's receive buffer, bytes (Linux's tcp_rmem default is 128 KiB): the largest
-    /// window a receiver offers.
+    /// window a receiver offers. It does not grow: ustack does not tune it as Linux does.
     #[arg(long, value_name = "N", value_parser = parse_bytes)]
     rmem: Option<u64>,
 
@@ -93,7 +121,7 @@ pub(crate) struct SimArgs {
 
 /// Runs the transfer and prints its report; an error when it did not complete.
 pub(crate) fn run(args: &SimArgs) -> Result<(), String> {
-    let link = LinkConfig::new()
+    let mut link = LinkConfig::new()
         .rate_bps(args.rate)
         .delay(args.delay)
         .queue_packets(args.queue as usize)
@@ -102,6 +130,11 @@ pub(crate) fn run(args: &SimArgs) -> Result<(), String> {
         .duplicate(args.dup)
         .reorder(args.reorder, args.reorder_delay)
         .corrupt(args.corrupt);
+    match burst(args)? {
+        Some(Burst::Time(model)) => link = link.timed_burst_loss(model),
+        Some(Burst::Packets(model)) => link = link.burst_loss(model),
+        None => {}
+    }
     link.validate().map_err(|e| e.to_string())?;
     let mut tcp = TcpConfig::LINUX;
     if let Some(wmem) = args.wmem {
@@ -141,6 +174,36 @@ pub(crate) fn run(args: &SimArgs) -> Result<(), String> {
     result.map(drop).map_err(|e| e.to_string())
 }
 
+/// The bursty-loss model the arguments ask for.
+enum Burst {
+    Time(TimedBursts),
+    Packets(GilbertElliott),
+}
+
+/// The model of --burst-loss with --burst-len or --burst-packets (clap has checked that
+/// exactly one comes with it), or `None` without bursty loss (or at 0).
+fn burst(args: &SimArgs) -> Result<Option<Burst>, String> {
+    let Some(loss) = args.burst_loss.filter(|p| *p > 0.0) else {
+        return Ok(None);
+    };
+    if let Some(len) = args.burst_len {
+        return Ok(Some(Burst::Time(TimedBursts::from_mean_loss(loss, len))));
+    }
+    let Some(packets) = args.burst_packets else {
+        return Err("--burst-loss needs --burst-len or --burst-packets".to_string());
+    };
+    // Good to Bad with probability loss / (packets (1 - loss)), at most 1.
+    let shortest = loss / (1.0 - loss);
+    if packets < shortest {
+        return Err(format!(
+            "--burst-loss {} needs bursts of at least {shortest:.3} packets (--burst-packets): \
+             shorter ones cannot add up to that much loss",
+            percent(loss)
+        ));
+    }
+    Ok(Some(Burst::Packets(GilbertElliott::from_mean_loss(loss, packets))))
+}
+
 /// `sizes` with its default set to `bytes` (its max raised to it if need be).
 fn buffer(sizes: BufferSizes, bytes: u64, what: &str) -> Result<BufferSizes, String> {
     let bytes = u32::try_from(bytes).map_err(|_| format!("{what} must be below 4 GiB"))?;
@@ -168,6 +231,19 @@ fn print_report(args: &SimArgs, r: &BulkReport) {
         args.seed
     );
     let mut link = format!("queue {} packets, MTU {}", args.queue, args.mtu);
+    match burst(args) {
+        Ok(Some(Burst::Time(m))) => link.push_str(&format!(
+            ", burst loss {} in fades of {} on average (per time)",
+            percent(m.mean_loss()),
+            fmt_duration(m.mean_bad)
+        )),
+        Ok(Some(Burst::Packets(m))) => link.push_str(&format!(
+            ", burst loss {} in bursts of {} packets on average (per packet)",
+            percent(m.mean_loss()),
+            (1.0 / m.r * 1e3).round() / 1e3
+        )),
+        Ok(None) | Err(_) => {}
+    }
     for (what, p) in [("dup", args.dup), ("reorder", args.reorder), ("corrupt", args.corrupt)] {
         if p > 0.0 {
             link.push_str(&format!(", {what} {}", percent(p)));
@@ -253,7 +329,8 @@ fn link_line(s: &LinkStats) -> String {
         d.total(),
         d.loss,
         d.queue,
-        d.burst_loss,
+        // Only one of the two bursty models is ever on here.
+        d.burst_loss + d.timed_burst_loss,
         d.partition,
         d.mtu,
         s.duplicated,
@@ -359,6 +436,34 @@ fn parse_probability(what: &str, s: &str) -> Result<f64, String> {
         return Err(format!("{what} must be between 0 and 1 (or 0% and 100%)"));
     }
     Ok(p)
+}
+
+/// --burst-loss: a probability below 1.
+fn parse_burst_loss(s: &str) -> Result<f64, String> {
+    let p = parse_probability("burst-loss", s)?;
+    if p >= 1.0 {
+        return Err("burst-loss must be below 1 (100%): the link would never come back; \
+                    --loss 1 loses every packet"
+            .to_string());
+    }
+    Ok(p)
+}
+
+/// --burst-len: a duration of at least [`TimedBursts::MIN_MEAN`].
+fn parse_burst_len(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < TimedBursts::MIN_MEAN {
+        return Err(format!("burst-len must be at least {}", fmt_duration(TimedBursts::MIN_MEAN)));
+    }
+    Ok(d)
+}
+
+/// --burst-packets: a mean of at least one packet.
+fn parse_burst_packets(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(n) if (1.0..=1e12).contains(&n) => Ok(n),
+        _ => Err("burst-packets must be a number of packets from 1 (e.g. 10 or 2.5)".to_string()),
+    }
 }
 
 /// Bytes: `1000`, `1kB`, `1MB`, `1GB` (powers of 1000), `1KiB`, `64MiB`, `1GiB` (of 1024).

@@ -103,6 +103,53 @@ fn a_transfer_that_misses_its_time_limit_fails_naming_the_seed() {
 }
 
 #[test]
+fn bursty_loss_per_time_and_per_packet_are_named_counted_and_replayed() {
+    let run = |model: &[&str]| {
+        let mut args = vec![
+            "sim",
+            "--rate",
+            "10mbit",
+            "--delay",
+            "5ms",
+            "--loss",
+            "0",
+            "--bytes",
+            "64KiB",
+            "--seed",
+            "2",
+            "--burst-loss",
+            "20%",
+        ];
+        args.extend(model);
+        let (code, out, err) = ustack(&args);
+        assert_eq!(code, Some(0), "{out}{err}");
+        assert!(field(&out, "transfer").starts_with("complete: 65536 of 65536 bytes"), "{out}");
+        out
+    };
+    let burst_drops = |out: &str| -> u64 {
+        let link = field(out, "link client->server");
+        let n = link.split("burst loss ").nth(1).unwrap().split(',').next().unwrap();
+        n.parse().unwrap()
+    };
+
+    let timed = run(&["--burst-len", "20ms"]);
+    assert!(
+        field(&timed, "link").ends_with("burst loss 20% in fades of 20 ms on average (per time)"),
+        "{timed}"
+    );
+    assert!(burst_drops(&timed) > 0, "{timed}");
+    assert_eq!(timed, run(&["--burst-len", "20ms"]), "seed 2 replays");
+
+    let per_packet = run(&["--burst-packets", "4"]);
+    assert!(
+        field(&per_packet, "link")
+            .ends_with("burst loss 20% in bursts of 4 packets on average (per packet)"),
+        "{per_packet}"
+    );
+    assert!(burst_drops(&per_packet) > 0, "{per_packet}");
+}
+
+#[test]
 fn bad_input_is_refused_with_the_reason() {
     let base = ["sim", "--rate", "10mbit", "--delay", "10ms", "--loss", "0.01", "--bytes", "1000"];
     let with = |flag: &str, value: &str| {
@@ -124,6 +171,18 @@ fn bad_input_is_refused_with_the_reason() {
     assert!(with("--bytes", "1 parsec").contains("unknown size unit"));
     assert!(with("--bytes", "0").contains("bytes must be between 1"));
     assert!(with("--mtu", "40").contains("--mtu"));
+    assert!(with("--burst-len", "5ms").contains("--burst-loss <P>"));
+    assert!(with("--burst-loss", "5%").contains("<--burst-len <D>|--burst-packets <N>>"));
+    assert!(with("--burst-loss", "100%").contains("burst-loss must be below 1"));
+    let both = ["--burst-loss", "5%", "--burst-len", "5ms", "--burst-packets", "3"];
+    let (code, _, err) = ustack(&[&base[..], &both].concat());
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot be used with"), "{err}");
+    let short = ["--burst-loss", "60%", "--burst-packets", "1"];
+    let (code, _, err) = ustack(&[&base[..], &short].concat());
+    assert_eq!(code, Some(1));
+    assert!(err.contains("needs bursts of at least 1.500 packets"), "{err}");
+    assert!(with("--burst-len", "0").contains("burst-len must be at least 1 us"));
     let (code, _, err) = ustack(&["sim", "--rate", "10mbit", "--delay", "1ms", "--loss", "0"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("--bytes <N>"), "{err}");

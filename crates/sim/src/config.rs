@@ -16,7 +16,7 @@ pub const MAX_MTU: usize = 65_535;
 /// delay, a queue of 1,000 packets (Linux's `txqueuelen`), MTU 1500, no impairment.
 ///
 /// ```
-/// use ustack_sim::{Duration, GilbertElliott, Instant, LinkConfig};
+/// use ustack_sim::{Duration, GilbertElliott, Instant, LinkConfig, TimedBursts};
 ///
 /// let wan = LinkConfig::new()
 ///     .rate_bps(10_000_000)
@@ -24,6 +24,7 @@ pub const MAX_MTU: usize = 65_535;
 ///     .queue_packets(64)
 ///     .loss(0.01)
 ///     .burst_loss(GilbertElliott::new(0.001, 0.3))
+///     .timed_burst_loss(TimedBursts::from_mean_loss(0.02, Duration::from_millis(50)))
 ///     .duplicate(0.001)
 ///     .reorder(0.01, Duration::from_millis(2))
 ///     .corrupt(0.0001)
@@ -38,17 +39,27 @@ pub const MAX_MTU: usize = 65_535;
 /// 2. the link is partitioned now: dropped (`dropped.partition`);
 /// 3. the queue is full: dropped (`dropped.queue`); otherwise it waits behind the packets
 ///    before it, then takes `len * 8 / rate` to serialize;
-/// 4. random loss (`dropped.loss`), then 5. Gilbert-Elliott loss (`dropped.burst_loss`):
-///    lost on the wire, after using its share of the rate;
-/// 6. corruption: one random bit flipped (`corrupted`);
-/// 7. duplication: a second, identical copy arrives right behind it (`duplicated`);
-/// 8. reordering: held back by an extra delay, so later packets can overtake it
+/// 4. random loss (`dropped.loss`), then 5. bursty loss per packet, [`GilbertElliott`]
+///    (`dropped.burst_loss`), then 6. bursty loss in time, [`TimedBursts`]
+///    (`dropped.timed_burst_loss`): lost on the wire, after using its share of the rate;
+/// 7. corruption: one random bit flipped (`corrupted`);
+/// 8. duplication: a second, identical copy arrives right behind it (`duplicated`);
+/// 9. reordering: held back by an extra delay, so later packets can overtake it
 ///    (`reordered`);
-/// 9. after the propagation delay, the link is partitioned at the arrival time: dropped
-///    (`dropped.partition`); otherwise delivered.
+/// 10. after the propagation delay, the link is partitioned at the arrival time: dropped
+///     (`dropped.partition`); otherwise delivered.
 ///
-/// Each of steps 4 to 8 draws from its own random stream, for every packet that got past the
-/// queue, so turning one impairment on does not change which packets another one hits.
+/// Each of steps 4 to 9 draws from its own random stream, for every packet that got past the
+/// queue, so turning one impairment on does not change which packets another one hits. The
+/// good and bad periods of [`TimedBursts`] have a stream of their own too, drawn as virtual
+/// time passes rather than per packet.
+///
+/// The two bursty models differ in what a burst is made of. [`GilbertElliott`] moves between
+/// its states once per packet, so a burst lasts a number of packets whatever the time between
+/// them: a sender that backs off to one packet a second stays in a burst of ten packets for
+/// ten seconds. [`TimedBursts`] moves between its states as time passes, so a burst lasts a
+/// time whatever the number of packets sent in it, as a fading radio link or a flapping path
+/// does.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LinkConfig {
@@ -62,8 +73,10 @@ pub struct LinkConfig {
     pub mtu: usize,
     /// Probability that a packet is lost at random.
     pub loss: f64,
-    /// Bursty loss, or `None`.
+    /// Bursty loss whose state changes per packet, or `None`.
     pub burst_loss: Option<GilbertElliott>,
+    /// Bursty loss whose state changes with time, or `None`.
+    pub timed_burst_loss: Option<TimedBursts>,
     /// Probability that a packet arrives twice.
     pub duplicate: f64,
     /// Reordering, or `None`.
@@ -83,6 +96,7 @@ impl Default for LinkConfig {
             mtu: 1_500,
             loss: 0.0,
             burst_loss: None,
+            timed_burst_loss: None,
             duplicate: 0.0,
             reorder: None,
             corrupt: 0.0,
@@ -146,9 +160,15 @@ impl LinkConfig {
         self
     }
 
-    /// Loses packets in bursts, as `model` says.
+    /// Loses packets in bursts of a number of packets, as `model` says.
     pub fn burst_loss(mut self, model: GilbertElliott) -> Self {
         self.burst_loss = Some(model);
+        self
+    }
+
+    /// Loses packets in bad periods of a length in time, as `model` says.
+    pub fn timed_burst_loss(mut self, model: TimedBursts) -> Self {
+        self.timed_burst_loss = Some(model);
         self
     }
 
@@ -205,6 +225,18 @@ impl LinkConfig {
             probability("burst_loss: loss_in_bad", ge.loss_in_bad)?;
             probability("burst_loss: loss_in_good", ge.loss_in_good)?;
         }
+        if let Some(tb) = &self.timed_burst_loss {
+            for (what, mean) in [
+                ("timed_burst_loss: mean_good", tb.mean_good),
+                ("timed_burst_loss: mean_bad", tb.mean_bad),
+            ] {
+                if mean < TimedBursts::MIN_MEAN {
+                    return Err(LinkConfigError::PeriodTooShort { what, mean });
+                }
+            }
+            probability("timed_burst_loss: loss_in_bad", tb.loss_in_bad)?;
+            probability("timed_burst_loss: loss_in_good", tb.loss_in_good)?;
+        }
         probability("duplicate", self.duplicate)?;
         if let Some(reorder) = &self.reorder {
             probability("reorder", reorder.probability)?;
@@ -248,13 +280,19 @@ pub enum QueueLimit {
     Unlimited,
 }
 
-/// The Gilbert-Elliott model of bursty loss: a two-state Markov chain stepped once per
-/// packet, then a loss drawn with the new state's probability.
+/// Bursty loss per packet, the Gilbert-Elliott model: a two-state Markov chain stepped once
+/// per packet, then a loss drawn with the new state's probability.
 ///
 /// From Good the chain moves to Bad with probability `p`, from Bad back to Good with
 /// probability `r`, so a stay in Bad lasts `1 / r` packets on average and the chain spends
 /// `p / (p + r)` of the packets in Bad. With the defaults of [`GilbertElliott::new`] (every
-/// packet lost in Bad, none in Good) the mean loss burst is `1 / r` packets.
+/// packet lost in Bad, none in Good) the mean loss burst is `1 / r` packets. The chain starts
+/// in Good.
+///
+/// The chain only moves when a packet is sent: time between packets does not count. A flow
+/// that backs off to a packet every few seconds stays in a burst for `1 / r` of its packets,
+/// however long that takes, which no real link does; for losses that last a time, use
+/// [`TimedBursts`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct GilbertElliott {
@@ -275,6 +313,16 @@ impl GilbertElliott {
         GilbertElliott { p, r, loss_in_bad: 1.0, loss_in_good: 0.0 }
     }
 
+    /// The simple Gilbert model that loses `mean_loss` of the packets, in bursts of
+    /// `mean_burst` packets on average: `r = 1 / mean_burst`, `p = mean_loss * r / (1 -
+    /// mean_loss)`. For `mean_loss` in `0..1` and `mean_burst` of at least 1; `p` comes out
+    /// above 1 (refused by [`LinkConfig::validate`]) when bursts that short cannot add up to
+    /// that much loss.
+    pub fn from_mean_loss(mean_loss: f64, mean_burst: f64) -> Self {
+        let r = 1.0 / mean_burst;
+        Self::new(mean_loss * r / (1.0 - mean_loss), r)
+    }
+
     /// Sets the probability of loss in Bad.
     pub fn loss_in_bad(mut self, loss: f64) -> Self {
         self.loss_in_bad = loss;
@@ -285,6 +333,107 @@ impl GilbertElliott {
     pub fn loss_in_good(mut self, loss: f64) -> Self {
         self.loss_in_good = loss;
         self
+    }
+
+    /// The share of packets sent in Bad once the chain has settled: `p / (p + r)`.
+    pub fn bad_fraction(&self) -> f64 {
+        if self.p + self.r == 0.0 { 0.0 } else { self.p / (self.p + self.r) }
+    }
+
+    /// The long-run loss rate: `loss_in_bad` in Bad, `loss_in_good` in Good, weighted by
+    /// [`bad_fraction`](Self::bad_fraction).
+    pub fn mean_loss(&self) -> f64 {
+        let bad = self.bad_fraction();
+        bad * self.loss_in_bad + (1.0 - bad) * self.loss_in_good
+    }
+}
+
+/// Bursty loss in time: the link alternates good and bad periods of random length, and a
+/// packet is lost with the probability of the period it is sent in.
+///
+/// Each period's length is drawn from an exponential distribution, with mean
+/// [`mean_good`](Self::mean_good) or [`mean_bad`](Self::mean_bad), so the link is a
+/// two-state Markov process in continuous time: it leaves Bad at rate `1 / mean_bad` and
+/// Good at rate `1 / mean_good`, and it is Bad for `mean_bad / (mean_good + mean_bad)` of the
+/// time. With the defaults of [`TimedBursts::new`] (every packet lost in Bad, none in Good)
+/// a loss burst lasts `mean_bad` on average however many packets are sent in it, and that
+/// fraction is the loss rate of a flow whose send times do not follow the periods (TCP, which
+/// stops sending in a fade until its RTO, loses less).
+///
+/// The periods are a timeline of virtual time, fixed by the network's seed and the link
+/// direction alone: what is sent, and when, does not change them. The link starts in Bad with
+/// probability `mean_bad / (mean_good + mean_bad)`, so the loss rate holds from time zero. A
+/// packet takes the state at the instant its last bit leaves the sender. The timeline is not
+/// stepped on a clock: when a packet comes, the periods that ended since the last one are
+/// drawn, one draw each (hence [`MIN_MEAN`](Self::MIN_MEAN)).
+///
+/// ```
+/// use ustack_sim::{Duration, LinkConfig, TimedBursts};
+///
+/// // Lost 7% of the time, in fades of 50 ms on average (good periods of 664 ms).
+/// let fading = TimedBursts::from_mean_loss(0.07, Duration::from_millis(50));
+/// assert_eq!(fading.mean_good, Duration::from_nanos(664_285_714));
+/// assert!((fading.mean_loss() - 0.07).abs() < 1e-9);
+/// let link = LinkConfig::new().timed_burst_loss(fading);
+/// assert!(link.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct TimedBursts {
+    /// Mean length of a good period.
+    pub mean_good: Duration,
+    /// Mean length of a bad period.
+    pub mean_bad: Duration,
+    /// Probability that a packet sent in a bad period is lost.
+    pub loss_in_bad: f64,
+    /// Probability that a packet sent in a good period is lost.
+    pub loss_in_good: f64,
+}
+
+impl TimedBursts {
+    /// The shortest mean period [`LinkConfig::validate`] takes: 1 µs. Each period costs a
+    /// random draw; this bounds the work to a million draws per second of virtual time.
+    pub const MIN_MEAN: Duration = Duration::from_micros(1);
+
+    /// Good periods of `mean_good` on average, bad ones of `mean_bad`; every packet lost in
+    /// a bad period, none in a good one.
+    pub fn new(mean_good: Duration, mean_bad: Duration) -> Self {
+        TimedBursts { mean_good, mean_bad, loss_in_bad: 1.0, loss_in_good: 0.0 }
+    }
+
+    /// Bad `mean_loss` of the time, in bad periods of `mean_bad` on average: good periods
+    /// of `mean_bad * (1 - mean_loss) / mean_loss`, rounded to the nanosecond. For
+    /// `mean_loss` in `0..1`; at 0 the good periods never end.
+    pub fn from_mean_loss(mean_loss: f64, mean_bad: Duration) -> Self {
+        let good = mean_bad.as_nanos() as f64 * (1.0 - mean_loss) / mean_loss;
+        // `as` saturates: infinite (mean_loss 0) becomes the longest Duration; NaN and
+        // negative values (mean_loss above 1) become 0 ns, which validate refuses.
+        Self::new(Duration::from_nanos(good.round() as u64), mean_bad)
+    }
+
+    /// Sets the probability of loss in a bad period.
+    pub fn loss_in_bad(mut self, loss: f64) -> Self {
+        self.loss_in_bad = loss;
+        self
+    }
+
+    /// Sets the probability of loss in a good period.
+    pub fn loss_in_good(mut self, loss: f64) -> Self {
+        self.loss_in_good = loss;
+        self
+    }
+
+    /// The share of time in bad periods: `mean_bad / (mean_good + mean_bad)`.
+    pub fn bad_fraction(&self) -> f64 {
+        let (good, bad) = (self.mean_good.as_secs_f64(), self.mean_bad.as_secs_f64());
+        if good + bad == 0.0 { 0.0 } else { bad / (good + bad) }
+    }
+
+    /// The loss rate of a flow whose send times do not follow the periods: `loss_in_bad`
+    /// in Bad, `loss_in_good` in Good, weighted by [`bad_fraction`](Self::bad_fraction).
+    pub fn mean_loss(&self) -> f64 {
+        let bad = self.bad_fraction();
+        bad * self.loss_in_bad + (1.0 - bad) * self.loss_in_good
     }
 }
 
@@ -340,6 +489,13 @@ pub enum LinkConfigError {
         /// The MTU.
         mtu: usize,
     },
+    /// A mean period of [`TimedBursts`] below [`TimedBursts::MIN_MEAN`].
+    PeriodTooShort {
+        /// Which setting.
+        what: &'static str,
+        /// The value given.
+        mean: Duration,
+    },
     /// A partition whose end is not after its start.
     EmptyPartition {
         /// Its start.
@@ -365,6 +521,9 @@ impl fmt::Display for LinkConfigError {
             }
             LinkConfigError::QueueBelowMtu { bytes, mtu } => {
                 write!(f, "link config: a queue of {bytes} bytes cannot hold one {mtu}-byte packet")
+            }
+            LinkConfigError::PeriodTooShort { what, mean } => {
+                write!(f, "link config: {what} of {mean:?} is below {:?}", TimedBursts::MIN_MEAN)
             }
             LinkConfigError::EmptyPartition { start, end } => {
                 write!(f, "link config: partition from {start} to {end} is empty")
@@ -393,6 +552,36 @@ mod tests {
         assert!(matches!(
             LinkConfig::new().burst_loss(GilbertElliott::new(0.1, -0.1)).validate(),
             Err(LinkConfigError::Probability { what: "burst_loss: r (bad to good)", .. })
+        ));
+        assert_eq!(
+            LinkConfig::new()
+                .timed_burst_loss(TimedBursts::new(
+                    Duration::from_secs(1),
+                    Duration::from_nanos(999)
+                ))
+                .validate(),
+            Err(LinkConfigError::PeriodTooShort {
+                what: "timed_burst_loss: mean_bad",
+                mean: Duration::from_nanos(999)
+            })
+        );
+        assert!(matches!(
+            LinkConfig::new()
+                .timed_burst_loss(TimedBursts::from_mean_loss(1.0, Duration::from_millis(1)))
+                .validate(),
+            Err(LinkConfigError::PeriodTooShort { what: "timed_burst_loss: mean_good", .. })
+        ));
+        assert!(matches!(
+            LinkConfig::new()
+                .timed_burst_loss(
+                    TimedBursts::from_mean_loss(0.1, Duration::from_millis(1)).loss_in_good(2.0)
+                )
+                .validate(),
+            Err(LinkConfigError::Probability { what: "timed_burst_loss: loss_in_good", .. })
+        ));
+        assert!(matches!(
+            LinkConfig::new().burst_loss(GilbertElliott::from_mean_loss(0.6, 1.0)).validate(),
+            Err(LinkConfigError::Probability { what: "burst_loss: p (good to bad)", .. })
         ));
         assert_eq!(LinkConfig::new().mtu(0).validate(), Err(LinkConfigError::ZeroMtu));
         assert_eq!(

@@ -6,8 +6,9 @@
 //! - [`Network`]: hosts joined by point-to-point links; [`step`](Network::step),
 //!   [`run_until`](Network::run_until), [`run_while`](Network::run_while) within [`Bounds`].
 //! - [`LinkConfig`]: rate, propagation delay, drop-tail queue, MTU, and the impairments
-//!   (random and [Gilbert-Elliott](GilbertElliott) loss, duplication, reordering, corruption,
-//!   timed partitions), applied in the fixed order its documentation lists.
+//!   (random loss, bursty loss per packet ([`GilbertElliott`]) or in time ([`TimedBursts`]),
+//!   duplication, reordering, corruption, timed partitions), applied in the fixed order its
+//!   documentation lists.
 //! - [`LinkStats`]: per link direction, what was sent, delivered, and dropped and why.
 //! - Per-link pcap taps ([`Network::tap`], [`TapPoint`]) with virtual timestamps.
 //! - Hosts running ustack: a [`Stack`](ustack_core::Stack) is a [`Host`]; a [`SimHost`] runs
@@ -37,6 +38,7 @@ pub use app::{App, SimHost};
 pub use clock::VirtualClock;
 pub use config::{
     GilbertElliott, LinkConfig, LinkConfigError, MAX_MTU, Partition, QueueLimit, Reorder,
+    TimedBursts,
 };
 pub use host::{Endpoint, Host, HostCounters, HostId};
 pub use link::{Direction, Drops, LinkId, LinkStats};

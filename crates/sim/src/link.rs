@@ -80,14 +80,16 @@ pub struct Drops {
     pub queue: u64,
     /// Random loss.
     pub loss: u64,
-    /// Gilbert-Elliott loss.
+    /// Bursty loss per packet ([`GilbertElliott`](crate::GilbertElliott)).
     pub burst_loss: u64,
+    /// Bursty loss in time: sent in a bad period ([`TimedBursts`](crate::TimedBursts)).
+    pub timed_burst_loss: u64,
 }
 
 impl Drops {
     /// All drops.
     pub fn total(&self) -> u64 {
-        self.mtu + self.partition + self.queue + self.loss + self.burst_loss
+        self.mtu + self.partition + self.queue + self.loss + self.burst_loss + self.timed_burst_loss
     }
 }
 
@@ -149,7 +151,7 @@ impl Channel {
             return [None, None];
         };
         let mut packet = packet.to_vec();
-        let effects = match self.impair.on_wire(&self.cfg, &mut packet) {
+        let effects = match self.impair.on_wire(&self.cfg, serialized, &mut packet) {
             Ok(effects) => effects,
             Err(WireLoss::Random) => {
                 self.stats.dropped.loss += 1;
@@ -157,6 +159,10 @@ impl Channel {
             }
             Err(WireLoss::Burst) => {
                 self.stats.dropped.burst_loss += 1;
+                return [None, None];
+            }
+            Err(WireLoss::TimedBurst) => {
+                self.stats.dropped.timed_burst_loss += 1;
                 return [None, None];
             }
         };

@@ -17,6 +17,10 @@ pub(crate) enum Stream {
     Corrupt = 2,
     Duplicate = 3,
     Reorder = 4,
+    /// The good and bad periods of [`TimedBursts`](crate::TimedBursts), drawn in time order.
+    TimedBurstPeriods = 5,
+    /// The per-packet loss draw of [`TimedBursts`](crate::TimedBursts).
+    TimedBurstLoss = 6,
 }
 
 const STREAMS_PER_DIRECTION: u64 = 8;

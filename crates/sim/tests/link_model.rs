@@ -1,12 +1,11 @@
 //! The link model, one behaviour per test: rate and delay in exact virtual time, the drop-tail
-//! queue, and each impairment, counted.
+//! queue, and each impairment, counted. The bursty-loss models: burst_loss.rs.
 
 mod fixtures;
 
 use fixtures::{Node, packet};
 use ustack_sim::{
-    Bounds, Direction, Duration, GilbertElliott, HostId, Instant, LinkConfig, LinkId, LinkStats,
-    Network,
+    Bounds, Direction, Duration, HostId, Instant, LinkConfig, LinkId, LinkStats, Network,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -107,43 +106,6 @@ fn loss_rate_is_within_statistical_bounds() {
         assert_eq!(net.host(rx).arrivals.len() as u64, N - s.dropped.loss);
         assert_eq!(s.dropped.total(), s.dropped.loss);
     }
-}
-
-/// Lengths of the runs of consecutive ids missing from `ids` (sorted) among `0..n`.
-fn loss_bursts(ids: &[u64], n: u64) -> Vec<u64> {
-    let mut bursts = Vec::new();
-    let mut expected = 0;
-    for &id in ids.iter().chain([n].iter()) {
-        if id > expected {
-            bursts.push(id - expected);
-        }
-        expected = id + 1;
-    }
-    bursts
-}
-
-#[test]
-fn gilbert_elliott_loses_in_bursts_of_mean_one_over_r() {
-    const N: u64 = 50_000;
-    let (p, r) = (0.02, 0.25);
-    let tx = Node::new().send_every(Instant::ZERO, US, 0, N, 20);
-    let (net, rx, link) = run_pair(5, tx, LinkConfig::new().burst_loss(GilbertElliott::new(p, r)));
-    let s = stats(&net, link);
-    let bursts = loss_bursts(&net.host(rx).ids(), N);
-    let lost: u64 = bursts.iter().sum();
-    assert_eq!(lost, s.dropped.burst_loss);
-    let mean_burst = lost as f64 / bursts.len() as f64;
-    assert!((mean_burst - 1.0 / r).abs() < 0.1 / r, "mean burst {mean_burst}, want {}", 1.0 / r);
-    let rate = lost as f64 / N as f64;
-    let stationary = p / (p + r);
-    assert!((rate - stationary).abs() < 0.15 * stationary, "loss rate {rate}, want {stationary}");
-
-    // Random loss at the same rate loses mostly single packets.
-    let tx = Node::new().send_every(Instant::ZERO, US, 0, N, 20);
-    let (net, rx, _) = run_pair(5, tx, LinkConfig::new().loss(stationary));
-    let bursts = loss_bursts(&net.host(rx).ids(), N);
-    let mean_random = bursts.iter().sum::<u64>() as f64 / bursts.len() as f64;
-    assert!(mean_random < 1.2, "random loss mean burst {mean_random}");
 }
 
 #[test]

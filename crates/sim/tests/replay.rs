@@ -8,6 +8,7 @@ use pcap_file::DataLink;
 use pcap_file::pcap::PcapReader;
 use ustack_sim::{
     Direction, Duration, GilbertElliott, Instant, LinkConfig, LinkStats, Network, TapPoint,
+    TimedBursts,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -19,6 +20,7 @@ fn impaired() -> LinkConfig {
         .queue_packets(8)
         .loss(0.05)
         .burst_loss(GilbertElliott::new(0.01, 0.3))
+        .timed_burst_loss(TimedBursts::from_mean_loss(0.05, 20 * MS))
         .duplicate(0.05)
         .reorder(0.05, 3 * MS)
         .corrupt(0.05)
@@ -79,6 +81,7 @@ fn same_seed_replays_arrivals_and_pcap_bytes() {
         t.dropped.queue += s.dropped.queue;
         t.dropped.loss += s.dropped.loss;
         t.dropped.burst_loss += s.dropped.burst_loss;
+        t.dropped.timed_burst_loss += s.dropped.timed_burst_loss;
         t.dropped.partition += s.dropped.partition;
         t.duplicated += s.duplicated;
         t.reordered += s.reordered;
@@ -89,6 +92,7 @@ fn same_seed_replays_arrivals_and_pcap_bytes() {
         ("queue", total.dropped.queue),
         ("loss", total.dropped.loss),
         ("burst loss", total.dropped.burst_loss),
+        ("timed burst loss", total.dropped.timed_burst_loss),
         ("partition", total.dropped.partition),
         ("duplicated", total.duplicated),
         ("reordered", total.reordered),

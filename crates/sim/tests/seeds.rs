@@ -1,14 +1,16 @@
-//! The simulator's acceptance test: over a link that loses, duplicates, reorders and corrupts
-//! 5% of the packets each way, a bulk transfer delivers every byte exactly once and in order,
-//! for every one of 1,000 seeds; both ends reach CLOSED (the client through TIME-WAIT) and no
-//! socket is left. `USTACK_SIM_SEEDS=n` runs n seeds instead; a failure names its seed, and
-//! `BulkTransfer::new(bytes_for(seed)).run(&Setup::new(impaired()), seed)` replays it.
+//! The simulator's acceptance tests: over a link that loses, duplicates, reorders and
+//! corrupts 5% of the packets each way, and over a link that fades 7% of the time, a bulk
+//! transfer delivers every byte exactly once and in order, for every one of 1,000 seeds; both
+//! ends reach CLOSED (the client through TIME-WAIT) and no socket is left.
+//! `USTACK_SIM_SEEDS=n` runs n seeds instead; a failure names its seed, and
+//! `BulkTransfer::new(bytes_for(seed)).run(&Setup::new(impaired()), seed)` (or
+//! `fading(seed)`) replays it.
 
 use std::thread;
 
 use ustack_core::tcp_engine::TcpState;
 use ustack_sim::scenario::{BulkTransfer, ScenarioError, ScenarioRun, Setup};
-use ustack_sim::{Duration, LinkConfig, LinkStats};
+use ustack_sim::{Duration, LinkConfig, LinkStats, TimedBursts};
 
 /// 10 Mbit/s, 5 ms each way, 100 packets of queue; 5% loss, 5% duplication, 5% reordering
 /// (held back 3 ms, over two packet times), 5% corruption.
@@ -21,6 +23,17 @@ fn impaired() -> LinkConfig {
         .duplicate(0.05)
         .reorder(0.05, Duration::from_millis(3))
         .corrupt(0.05)
+}
+
+/// 10 Mbit/s, 5 ms each way, 100 packets of queue; bursty loss in time, 7% of the time in
+/// bad periods (every packet lost) of mean 10 ms, 50 ms, 200 ms or 1 s by seed.
+fn fading(seed: u64) -> LinkConfig {
+    let mean_bad = [10, 50, 200, 1_000][(seed % 4) as usize];
+    LinkConfig::new()
+        .rate_bps(10_000_000)
+        .delay(Duration::from_millis(5))
+        .queue_packets(100)
+        .timed_burst_loss(TimedBursts::from_mean_loss(0.07, Duration::from_millis(mean_bad)))
 }
 
 /// 64 KiB to 256 KiB, a different size for each seed.
@@ -50,6 +63,7 @@ impl Totals {
         t.sent += s.sent;
         t.dropped.loss += s.dropped.loss;
         t.dropped.queue += s.dropped.queue;
+        t.dropped.timed_burst_loss += s.dropped.timed_burst_loss;
         t.duplicated += s.duplicated;
         t.reordered += s.reordered;
         t.corrupted += s.corrupted;
@@ -63,11 +77,11 @@ impl Totals {
     }
 }
 
-/// Runs one seed; checks what the runner does not.
-fn one(seed: u64, totals: &mut Totals) -> Result<(), ScenarioError> {
+/// Runs one seed over `link`; checks what the runner does not.
+fn one(seed: u64, link: LinkConfig, totals: &mut Totals) -> Result<(), ScenarioError> {
     let bytes = bytes_for(seed);
     let scenario = BulkTransfer::new(bytes);
-    let mut run = ScenarioRun::new(&scenario, &Setup::new(impaired()), seed)?;
+    let mut run = ScenarioRun::new(&scenario, &Setup::new(link), seed)?;
     run.run()?;
     let report = ustack_sim::scenario::Scenario::report(&scenario, &run);
     let check = |ok: bool, what: &str| {
@@ -97,9 +111,9 @@ fn one(seed: u64, totals: &mut Totals) -> Result<(), ScenarioError> {
     Ok(())
 }
 
-#[test]
-fn bulk_transfer_over_5_percent_loss_dup_reorder_corruption_delivers_every_byte_once() {
-    let n = seeds();
+/// Runs seeds `0..n` on every core, each over `link(seed)`: what they added up to, failures
+/// sorted by seed.
+fn run_seeds(n: u64, link: fn(u64) -> LinkConfig) -> Totals {
     let threads = thread::available_parallelism().map_or(1, |t| t.get()) as u64;
     let mut totals = Totals::default();
     thread::scope(|scope| {
@@ -108,7 +122,7 @@ fn bulk_transfer_over_5_percent_loss_dup_reorder_corruption_delivers_every_byte_
                 scope.spawn(move || {
                     let mut totals = Totals::default();
                     for seed in (t..n).step_by(threads as usize) {
-                        if let Err(e) = one(seed, &mut totals) {
+                        if let Err(e) = one(seed, link(seed), &mut totals) {
                             totals.failures.push((seed, e.to_string()));
                         }
                     }
@@ -129,6 +143,13 @@ fn bulk_transfer_over_5_percent_loss_dup_reorder_corruption_delivers_every_byte_
         totals.failures.len(),
         shown.join("\n")
     );
+    totals
+}
+
+#[test]
+fn bulk_transfer_over_5_percent_loss_dup_reorder_corruption_delivers_every_byte_once() {
+    let n = seeds();
+    let totals = run_seeds(n, |_| impaired());
     // Every impairment happened, and TCP had to recover from it.
     let l = &totals.link;
     if n >= 10 {
@@ -143,5 +164,23 @@ fn bulk_transfer_over_5_percent_loss_dup_reorder_corruption_delivers_every_byte_
         }
         let lost = l.dropped.loss as f64 / l.sent as f64;
         assert!((0.04..0.06).contains(&lost), "loss rate {lost}");
+    }
+}
+
+/// Bursty loss per packet at this rate (`GilbertElliott::from_mean_loss(0.07, 10.0)`, bursts
+/// of ten packets) times out about 7% of these transfers: a sender backed off to one segment
+/// per RTO stays in a burst for ten RTOs, past `retries2`. A link that fades for a time lets
+/// the backed-off sender through once the fade is over.
+#[test]
+fn bulk_transfer_over_7_percent_timed_burst_loss_delivers_every_byte_once() {
+    let n = seeds();
+    let totals = run_seeds(n, fading);
+    let l = &totals.link;
+    if n >= 10 {
+        assert!(totals.retransmits > 0, "no retransmission over {n} seeds");
+        // Fades happened; a sender waits out a fade (for its RTO) rather than sending into
+        // it, so it loses a smaller share of its packets than the 7% of time the link is bad.
+        let lost = l.dropped.timed_burst_loss as f64 / l.sent as f64;
+        assert!(lost > 0.0 && lost < 0.07, "loss rate {lost}");
     }
 }
