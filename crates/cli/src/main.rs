@@ -4,6 +4,9 @@
 //! kernel routes into a ustack TUN device), `tun` (the stack on a TUN device running a
 //! service), `ss` (the sockets of a running `tun`), `sim` (a transfer between two simulated
 //! hosts in virtual time). The lab joins as the stack grows.
+//!
+//! Exit status: 0 on success, 1 on an error, 101 (as for a panic of the main thread) when any
+//! thread panicked, whatever the command's own outcome.
 
 #![forbid(unsafe_code)]
 // A command-line tool prints; the workspace warns about printing only in libraries.
@@ -18,6 +21,7 @@ mod tun;
 mod units;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
 
@@ -36,7 +40,8 @@ enum Command {
     /// into it. Needs root or CAP_NET_ADMIN.
     Capture(capture::Args),
     /// Run the stack on a TUN device with a service (echo, discard, source, udp-echo, http,
-    /// connect, hold) until SIGINT/SIGTERM. Needs root or CAP_NET_ADMIN.
+    /// connect, hold) until SIGINT/SIGTERM. Needs root or CAP_NET_ADMIN. Exits 0 after a
+    /// clean stop, non-zero on an error or when any thread panicked.
     Tun(tun::Args),
     /// List the sockets of a running `ustack tun --control PATH`, like `ss -tan`.
     Ss(ss::Args),
@@ -45,7 +50,35 @@ enum Command {
     Sim(sim::SimArgs),
 }
 
+/// The exit status when a thread panicked (Rust's own for a panic of the main thread).
+const PANIC_EXIT: u8 = 101;
+
+/// Set by the panic hook: a panic on any thread, even one nobody joins, makes `ustack` exit
+/// with [`PANIC_EXIT`].
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a thread has panicked.
+pub(crate) fn panicked() -> bool {
+    PANICKED.load(Ordering::SeqCst)
+}
+
+/// The exit code for a command whose own outcome is `code`: [`PANIC_EXIT`] after a panic.
+pub(crate) fn exit_code(code: u8) -> u8 {
+    if panicked() { PANIC_EXIT } else { code }
+}
+
+/// Installs a panic hook that records the panic (for [`panicked`]) and then prints it as the
+/// default hook does.
+fn record_panics() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICKED.store(true, Ordering::SeqCst);
+        default_hook(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    record_panics();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode(args) => decode::run(&args),
@@ -54,11 +87,30 @@ fn main() -> ExitCode {
         Command::Ss(args) => ss::run(&args),
         Command::Sim(args) => sim::run(&args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match result {
+        Ok(()) => 0,
         Err(e) => {
             eprintln!("ustack: {e}");
-            ExitCode::FAILURE
+            1
         }
+    };
+    if panicked() {
+        eprintln!("ustack: a thread panicked (see above)");
+    }
+    ExitCode::from(exit_code(code))
+}
+
+#[cfg(test)]
+mod tests {
+    /// A panic on a thread nobody joins (a service's accept thread, say) still turns the
+    /// command's outcome into exit status 101, a success included.
+    #[test]
+    fn a_panic_on_any_thread_makes_the_exit_status_101() {
+        super::record_panics();
+        assert_eq!((super::exit_code(0), super::exit_code(1)), (0, 1), "no panic yet");
+        let t = std::thread::spawn(|| panic!("a deliberate panic on a service thread"));
+        assert!(t.join().is_err());
+        assert!(super::panicked());
+        assert_eq!((super::exit_code(0), super::exit_code(1)), (101, 101));
     }
 }

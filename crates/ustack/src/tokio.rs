@@ -3,8 +3,12 @@
 //! `hyper_util::rt::TokioIo`), [`UdpSocket`] has async send and receive.
 //!
 //! The same driver thread serves both APIs: a task that must wait registers its waker on the
-//! socket, under the stack lock, and the driver wakes it when the socket reports an event.
-//! Nothing here needs a particular tokio runtime flavour.
+//! socket, under the stack lock, and the driver wakes it when the socket reports an event
+//! (for a UDP send, when the driver has emptied the full transmit queue). Nothing here needs
+//! a particular tokio runtime flavour.
+//!
+//! After [`NetStack::shutdown`] every call fails with `NotConnected`, and tasks waiting in a
+//! call are woken to fail the same way, as in the blocking API.
 
 use std::future::poll_fn;
 use std::io;
@@ -18,24 +22,38 @@ use ustack_core::tcp_engine::RecvError;
 
 use crate::net::{
     ListenOptions, NetStack, connect_error, connect_progress, recv_error, resolve, send_error,
-    udp_recv_error, udp_send_error,
+    udp_recv_error,
 };
 
-/// Polls `op` under the stack lock: `WouldBlock` registers the task's waker on `h`.
+/// Polls `op` under the stack lock: `WouldBlock` registers the task's waker on `h`. Fails
+/// once the socket is closed or the stack shut down, so `op` only sees a live handle.
 fn poll_op<T>(
     net: &NetStack,
     h: SocketHandle,
     cx: &mut Context<'_>,
     op: impl FnOnce(&mut crate::net::Inner) -> io::Result<T>,
 ) -> Poll<io::Result<T>> {
+    poll_op_inner(net, h, cx, false, op)
+}
+
+fn poll_op_inner<T>(
+    net: &NetStack,
+    h: SocketHandle,
+    cx: &mut Context<'_>,
+    nudge_before_wait: bool,
+    op: impl FnOnce(&mut crate::net::Inner) -> io::Result<T>,
+) -> Poll<io::Result<T>> {
     let mut inner = net.shared.lock();
-    if let Err(e) = inner.check_running() {
+    if let Err(e) = inner.live(h) {
         return Poll::Ready(Err(e));
     }
     let r = op(&mut inner);
     match r {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
             inner.register_waker(h, cx.waker());
+            if nudge_before_wait {
+                net.shared.nudge();
+            }
             Poll::Pending
         }
         r => {
@@ -69,7 +87,8 @@ impl TcpListener {
         Ok(TcpListener { net: net.clone(), h })
     }
 
-    /// Waits for a connection.
+    /// Waits for a connection. Fails with `NotConnected` once the stack is shut down, also
+    /// when already waiting.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let h = poll_fn(|cx| {
             poll_op(&self.net, self.h, cx, |inner| {
@@ -84,7 +103,9 @@ impl TcpListener {
 
     /// The address it listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::V4(self.net.shared.lock().stack.tcp_listener_addr(self.h)))
+        let inner = self.net.shared.lock();
+        inner.live(self.h)?;
+        Ok(SocketAddr::V4(inner.stack.tcp_listener_addr(self.h)))
     }
 }
 
@@ -113,27 +134,36 @@ impl TcpStream {
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::V4(self.net.shared.lock().stack.tcp_conn(self.h).tuple().remote))
+        let inner = self.net.shared.lock();
+        inner.live(self.h)?;
+        Ok(SocketAddr::V4(inner.stack.tcp_conn(self.h).tuple().remote))
     }
 
     /// Our address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::V4(self.net.shared.lock().stack.tcp_conn(self.h).tuple().local))
+        let inner = self.net.shared.lock();
+        inner.live(self.h)?;
+        Ok(SocketAddr::V4(inner.stack.tcp_conn(self.h).tuple().local))
     }
 
     /// `TCP_NODELAY`.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.net.shared.lock().stack.tcp_set_nodelay(self.h, nodelay);
+        let mut inner = self.net.shared.lock();
+        inner.live(self.h)?;
+        inner.stack.tcp_set_nodelay(self.h, nodelay);
         Ok(())
     }
 
     /// Shuts down reading, writing or both (see [`crate::TcpStream::shutdown`]).
     pub fn shutdown_std(&mut self, how: Shutdown) -> io::Result<()> {
+        let mut inner = self.net.shared.lock();
+        inner.live(self.h)?;
         if matches!(how, Shutdown::Read | Shutdown::Both) {
             self.read_shut = true;
         }
         if matches!(how, Shutdown::Write | Shutdown::Both) {
-            self.net.shared.lock().stack.tcp_shutdown_write(self.h);
+            inner.stack.tcp_shutdown_write(self.h);
+            drop(inner);
             self.net.shared.nudge();
         }
         Ok(())
@@ -148,7 +178,7 @@ impl AsyncRead for TcpStream {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.read_shut || buf.remaining() == 0 {
-            return Poll::Ready(Ok(()));
+            return Poll::Ready(this.net.shared.lock().live(this.h));
         }
         let h = this.h;
         let dst = buf.initialize_unfilled();
@@ -174,14 +204,14 @@ impl AsyncWrite for TcpStream {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         if data.is_empty() {
-            return Poll::Ready(Ok(0));
+            return Poll::Ready(self.net.shared.lock().live(self.h).map(|()| 0));
         }
         let h = self.h;
         poll_op(&self.net, h, cx, |inner| inner.stack.tcp_send(h, data).map_err(send_error))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+        Poll::Ready(self.net.shared.lock().live(self.h))
     }
 
     /// `shutdown(Write)`: a FIN follows the queued data.
@@ -214,32 +244,37 @@ impl UdpSocket {
     /// Sets the peer.
     pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let addr = resolve(addr)?;
-        self.net.shared.lock().stack.udp_connect(self.h, addr).map_err(connect_error)
+        let mut inner = self.net.shared.lock();
+        inner.live(self.h)?;
+        inner.stack.udp_connect(self.h, addr).map_err(connect_error)
     }
 
-    /// Sends to the connected peer.
+    /// Sends to the connected peer. When the stack's transmit queue is full, waits until the
+    /// driver has emptied it (as tokio's `send` waits for the socket to be writable).
     pub async fn send(&self, data: &[u8]) -> io::Result<usize> {
-        let r = {
-            let mut inner = self.net.shared.lock();
-            inner.check_running()?;
-            let now = inner.now();
-            inner.stack.udp_send(now, self.h, data)
-        };
-        self.net.shared.nudge();
-        r.map_err(udp_send_error)
+        let h = self.h;
+        poll_fn(|cx| {
+            poll_op_inner(&self.net, h, cx, true, |inner| {
+                let now = inner.now();
+                let r = inner.stack.udp_send(now, h, data);
+                crate::net::udp_send_or_wait(inner, h, r)
+            })
+        })
+        .await
     }
 
-    /// Sends to `addr`.
+    /// Sends to `addr`, waiting for room like [`UdpSocket::send`].
     pub async fn send_to(&self, data: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = resolve(addr)?;
-        let r = {
-            let mut inner = self.net.shared.lock();
-            inner.check_running()?;
-            let now = inner.now();
-            inner.stack.udp_send_to(now, self.h, addr, data)
-        };
-        self.net.shared.nudge();
-        r.map_err(udp_send_error)
+        let h = self.h;
+        poll_fn(|cx| {
+            poll_op_inner(&self.net, h, cx, true, |inner| {
+                let now = inner.now();
+                let r = inner.stack.udp_send_to(now, h, addr, data);
+                crate::net::udp_send_or_wait(inner, h, r)
+            })
+        })
+        .await
     }
 
     /// Waits for a datagram; returns its length (at most `buf.len()` kept) and sender.
@@ -260,7 +295,9 @@ impl UdpSocket {
 
     /// Our address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::V4(self.net.shared.lock().stack.udp_local_addr(self.h)))
+        let inner = self.net.shared.lock();
+        inner.live(self.h)?;
+        Ok(SocketAddr::V4(inner.stack.udp_local_addr(self.h)))
     }
 }
 

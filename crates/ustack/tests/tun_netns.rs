@@ -94,6 +94,7 @@ fn exchange_in_netns(ns: &Path, pcap: &Path) -> SynSeen {
     assert_eq!(tun.name(), TUN_NAME);
     check_busy_names(&config);
     check_multi_queue();
+    check_persistent_tun_is_refused_and_left_alone(ns);
 
     let mut dev = PcapDevice::create(tun, pcap).expect("creating the pcap file");
     let connect = thread::spawn(|| {
@@ -215,6 +216,38 @@ fn check_busy_names(config: &TunConfig) {
         }
         other => panic!("a TUN named lo: expected NameBusy, got {other:?}"),
     }
+}
+
+/// A persistent TUN (`ip tuntap add`) of the name asked for is refused, and left exactly as
+/// it was: down, no address, its own MTU. `Tun::create` used to attach to it, configure it,
+/// and leave it configured and up when dropped.
+fn check_persistent_tun_is_refused_and_left_alone(ns: &Path) {
+    const NAME: &str = "ustkp0";
+    let ns = ns.file_name().and_then(|n| n.to_str()).expect("a namespace name");
+    let ip = |args: &[&str]| {
+        let out = Command::new("ip").args(["-n", ns]).args(args).output().expect("running ip");
+        assert!(out.status.success(), "ip -n {ns} {args:?}: {}", describe(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ip(&["tuntap", "add", "dev", NAME, "mode", "tun"]);
+    let before = (ip(&["-o", "link", "show", NAME]), ip(&["-o", "addr", "show", "dev", NAME]));
+    let config = TunConfig {
+        name: NAME.into(),
+        mtu: 1400,
+        host_addr: Some(Ipv4Cidr::new(Ipv4Addr::new(10, 77, 9, 1), 24).unwrap()),
+        multi_queue: false,
+    };
+    match Tun::create(&config) {
+        Err(e @ TunError::NameBusy { .. }) => {
+            assert!(e.to_string().contains("already exists"), "{e}");
+        }
+        other => panic!("a persistent TUN {NAME}: expected NameBusy, got {other:?}"),
+    }
+    let after = (ip(&["-o", "link", "show", NAME]), ip(&["-o", "addr", "show", "dev", NAME]));
+    ip(&["tuntap", "del", "dev", NAME, "mode", "tun"]);
+    assert_eq!(after, before, "the persistent TUN was changed");
+    assert!(!after.0.contains(",UP") && !after.0.contains("<UP"), "{NAME} is up: {}", after.0);
+    assert!(after.1.is_empty(), "{NAME} has addresses: {}", after.1);
 }
 
 /// A multi-queue interface takes a second queue; a single-queue one refuses.

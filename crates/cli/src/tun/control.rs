@@ -5,49 +5,123 @@
 //! counters, like `netstat -s`).
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::thread;
 
 use ustack::NetStack;
 
-/// Removes the socket file when the service stops.
+/// The bound control socket, not answering yet: claimed before the TUN device is made, so a
+/// bad `--control` path fails without touching the network.
+pub(crate) struct Control {
+    listener: UnixListener,
+    guard: ControlGuard,
+}
+
+/// Removes the socket file when the service stops, if it is still the socket this process
+/// bound (not a file someone put in its place since).
 pub(crate) struct ControlGuard {
     path: PathBuf,
+    /// Device and inode of the socket file bound.
+    id: (u64, u64),
 }
 
 impl Drop for ControlGuard {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if std::fs::symlink_metadata(&self.path)
+            .is_ok_and(|m| m.file_type().is_socket() && (m.dev(), m.ino()) == self.id)
+        {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
-pub(crate) fn serve(net: &NetStack, path: &Path) -> Result<ControlGuard, String> {
-    // A socket file left by an earlier run that is not answering any more is stale.
-    if path.exists() {
-        if UnixStream::connect(path).is_ok() {
-            return Err(format!("{} is in use by another running ustack", path.display()));
+/// Binds the control socket at `path`. Only a stale Unix socket is replaced there (one that
+/// nothing listens on, left by an earlier run that did not clean up); a socket in use, or
+/// anything else at `path` (a regular file, a directory, a symbolic link, ...), is refused.
+pub(crate) fn claim(path: &Path) -> Result<Control, String> {
+    let shown = path.display();
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("--control {shown}: cannot inspect it: {e}")),
+        Ok(meta) if !meta.file_type().is_socket() => {
+            return Err(format!(
+                "--control {shown} exists and is {}, not a Unix socket: refusing to replace \
+                 it; choose another path",
+                kind_of(meta.file_type())
+            ));
         }
-        std::fs::remove_file(path)
-            .map_err(|e| format!("cannot remove stale {}: {e}", path.display()))?;
-    }
-    let listener = UnixListener::bind(path)
-        .map_err(|e| format!("cannot bind control socket {}: {e}", path.display()))?;
-    let net = net.clone();
-    thread::Builder::new()
-        .name("ustack-control".into())
-        .spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let net = net.clone();
-                let _ =
-                    thread::Builder::new().name("ustack-control-conn".into()).spawn(move || {
-                        let _ = answer(&net, conn);
-                    });
+        Ok(_) => match UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(format!(
+                    "--control {shown} is in use: something listens on it (another running \
+                     ustack?)"
+                ));
             }
-        })
-        .map_err(|e| format!("cannot start the control thread: {e}"))?;
-    Ok(ControlGuard { path: path.to_path_buf() })
+            // Nothing listens on it: a stale socket.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                std::fs::remove_file(path).map_err(|e| {
+                    format!("--control {shown}: cannot remove the stale socket: {e}")
+                })?;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "--control {shown} is a socket that cannot be checked ({e}): refusing to \
+                     remove it"
+                ));
+            }
+        },
+    }
+    let listener =
+        UnixListener::bind(path).map_err(|e| format!("cannot bind control socket {shown}: {e}"))?;
+    let meta = std::fs::symlink_metadata(path)
+        .map_err(|e| format!("control socket {shown}: cannot inspect it: {e}"))?;
+    Ok(Control {
+        listener,
+        guard: ControlGuard { path: path.to_path_buf(), id: (meta.dev(), meta.ino()) },
+    })
+}
+
+/// What a file type is, for an error message.
+fn kind_of(t: std::fs::FileType) -> &'static str {
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device node"
+    } else {
+        "not a socket"
+    }
+}
+
+impl Control {
+    /// Answers requests about `net` on a thread of its own; the returned guard removes the
+    /// socket file when dropped.
+    pub(crate) fn serve(self, net: &NetStack) -> Result<ControlGuard, String> {
+        let Control { listener, guard } = self;
+        let net = net.clone();
+        thread::Builder::new()
+            .name("ustack-control".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    let Ok(conn) = conn else { continue };
+                    let net = net.clone();
+                    let _ = thread::Builder::new().name("ustack-control-conn".into()).spawn(
+                        move || {
+                            let _ = answer(&net, conn);
+                        },
+                    );
+                }
+            })
+            .map_err(|e| format!("cannot start the control thread: {e}"))?;
+        Ok(guard)
+    }
 }
 
 fn answer(net: &NetStack, conn: UnixStream) -> std::io::Result<()> {

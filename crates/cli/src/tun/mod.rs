@@ -19,7 +19,8 @@ pub(crate) use control::query;
 /// Arguments of `ustack tun`.
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// Name of the TUN device to create (up to 15 bytes; `%d` lets the kernel number it).
+    /// Name of the TUN device to create (up to 15 bytes; `%d` lets the kernel number it). It
+    /// must not exist yet (a persistent TUN is refused too): ustack removes it when it stops.
     #[arg(long)]
     dev: String,
     /// The stack's address and prefix on the device, e.g. 10.77.0.2/24.
@@ -34,7 +35,8 @@ pub(crate) struct Args {
     /// Write every packet in and out to this pcap file.
     #[arg(long)]
     pcap: Option<PathBuf>,
-    /// A Unix socket where `ustack ss --control PATH` reads the sockets and counters.
+    /// A Unix socket where `ustack ss --control PATH` reads the sockets and counters. A stale
+    /// socket left there by an earlier run is replaced; anything else at PATH is refused.
     #[arg(long)]
     control: Option<PathBuf>,
     /// Seconds to let connections finish (FIN exchange) on SIGINT/SIGTERM.
@@ -62,6 +64,8 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         ));
     }
     let grace = Duration::try_from_secs_f64(args.grace).map_err(|e| format!("--grace: {e}"))?;
+    // Before the device, so a bad path leaves the network untouched.
+    let control = args.control.as_deref().map(control::claim).transpose()?;
     let config = TunConfig {
         name: args.dev.clone(),
         mtu: usize::from(args.mtu),
@@ -92,10 +96,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     let flag = Arc::clone(&stop);
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .map_err(|e| format!("cannot install the SIGINT/SIGTERM handler: {e}"))?;
-    let _control = match &args.control {
-        Some(path) => Some(control::serve(&net, path)?),
-        None => None,
-    };
+    let _control = control.map(|c| c.serve(&net)).transpose()?;
     eprintln!(
         "ustack: {} up, stack at {}, kernel at {}, mtu {}; {}",
         dev_name,
@@ -105,8 +106,12 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         args.service.describe()
     );
     let done = services::start(&net, &args.service, Arc::clone(&stop))?;
-    // Wait for a signal, or for a service that ends on its own (connect).
+    // Wait for a signal, for a service that ends on its own (connect), or for a panic (the
+    // service may be dead: stop, and exit non-zero).
     let outcome = loop {
+        if crate::panicked() {
+            break Err("a thread panicked (see above); stopping".to_string());
+        }
         if stop.load(Ordering::SeqCst) {
             break Ok(());
         }

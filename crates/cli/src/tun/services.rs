@@ -153,7 +153,8 @@ fn listen(net: &NetStack, addr: (Ipv4Addr, u16)) -> Result<TcpListener, String> 
     TcpListener::bind(net, addr).map_err(|e| format!("listen on port {}: {e}", addr.1))
 }
 
-/// Accepts until the stack stops; each connection gets a thread running `handle`.
+/// Accepts until the stack stops; each connection gets a thread running `handle`. Errors
+/// are reported, except those of a stop (every call fails once the stack shuts down).
 fn spawn_acceptor(
     l: TcpListener,
     stop: Arc<AtomicBool>,
@@ -164,8 +165,11 @@ fn spawn_acceptor(
             match l.accept() {
                 Ok((s, peer)) => {
                     let h = handle.clone();
+                    let stop = Arc::clone(&stop);
                     thread::spawn(move || {
-                        if let Err(e) = h(s, peer) {
+                        if let Err(e) = h(s, peer)
+                            && !stop.load(Ordering::SeqCst)
+                        {
                             eprintln!("ustack: {peer}: {e}");
                         }
                     });
@@ -226,7 +230,9 @@ fn udp_echo(sock: &UdpSocket, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         match sock.recv_from(&mut buf) {
             Ok((n, from)) => {
-                if let Err(e) = sock.send_to(&buf[..n], from) {
+                if let Err(e) = sock.send_to(&buf[..n], from)
+                    && !stop.load(Ordering::SeqCst)
+                {
                     eprintln!("ustack: udp-echo to {from}: {e}");
                 }
             }
@@ -276,32 +282,43 @@ fn connect(net: &NetStack, addr: SocketAddr) -> Result<(), String> {
         // The peer closed. If stdin is still open, stop reading it: netcat exits here.
         if !stdin_done.load(Ordering::SeqCst) {
             let _ = s.shutdown(Shutdown::Write);
-            // The stdin thread stays blocked in read(); the process exits without it.
-            std::process::exit(finish(net, &s));
+            // The stdin thread stays blocked in read(); the process exits without it, unless
+            // a signal is stopping the stack: then the main thread finishes the stop and exits.
+            match finish(net, &s) {
+                Some(code) => std::process::exit(i32::from(crate::exit_code(code))),
+                None => loop {
+                    thread::park();
+                },
+            }
         }
         Ok(())
     })?;
-    let code = finish(net, &s);
-    if code == 0 { Ok(()) } else { Err("connection did not close cleanly".into()) }
+    match finish(net, &s) {
+        Some(0) | None => Ok(()),
+        Some(_) => Err("connection did not close cleanly".into()),
+    }
 }
 
 /// Lets the FIN exchange finish and reports the connection's final state (TIME-WAIT when we
-/// closed first, SPEC S26).
-fn finish(net: &NetStack, s: &TcpStream) -> i32 {
+/// closed first, SPEC S26). Returns the exit code, 0 when it finished; `None` when the stack
+/// is being shut down (a signal), which ends the connection its own way.
+fn finish(net: &NetStack, s: &TcpStream) -> Option<u8> {
     let h = s.handle();
     let deadline = Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let state = net.with_stack(|st, _| st.tcp_conn(h).state());
+        // Fails once the stack is shut down, which releases the handle.
+        s.local_addr().ok()?;
+        let state = net.with_stack(|st, _| st.contains(h).then(|| st.tcp_conn(h).state()))?;
         use ustack::core::tcp_engine::TcpState::*;
         match state {
             TimeWait | Closed => {
                 eprintln!("ustack: connection closed, state {}", state.rfc_name());
                 let _ = io::stdout().flush();
-                return 0;
+                return Some(0);
             }
             _ if Instant::now() > deadline => {
                 eprintln!("ustack: connection still in {} after 5 s", state.rfc_name());
-                return 1;
+                return Some(1);
             }
             _ => thread::sleep(std::time::Duration::from_millis(10)),
         }

@@ -6,6 +6,11 @@
 //! `host_addr` 10.7.0.1/24 the kernel owns 10.7.0.1 and routes the rest of 10.7.0.0/24 into
 //! the TUN, where a ustack stack can own, say, 10.7.0.2.
 //!
+//! The interface is always a new one, never persistent: dropping the `Tun` (its last queue)
+//! removes it with its address and routes. An existing interface of the same name, a
+//! persistent TUN included, is refused ([`TunError::NameBusy`]) before anything about it is
+//! changed, so nothing is left configured that ustack did not create.
+//!
 //! All the unsafe code of ustack is in this module's `sys` submodule.
 
 use std::fmt;
@@ -74,8 +79,9 @@ pub enum TunError {
         /// The MTU as given.
         mtu: usize,
     },
-    /// An interface of that name exists and cannot be attached: a TUN already open elsewhere,
-    /// an interface of another kind, or a TUN created with other flags.
+    /// An interface of that name exists: a TUN open elsewhere, a persistent TUN (`ip tuntap
+    /// add`), or an interface of another kind. [`Tun::create`] makes a new interface and
+    /// never takes over an existing one.
     NameBusy {
         /// The name.
         name: String,
@@ -108,8 +114,10 @@ impl fmt::Display for TunError {
             }
             TunError::NameBusy { name } => write!(
                 f,
-                "network interface {name:?} exists and cannot be attached (open by another \
-                 process, of another kind, or created with other flags)"
+                "network interface {name:?} already exists (ustack creates its own TUN device \
+                 and removes it when done, so it does not take over an existing one, a \
+                 persistent TUN included): choose another name, or delete that interface \
+                 (ip link delete {name})"
             ),
             TunError::Io { context, source } => write!(f, "{context}: {source}"),
         }
@@ -162,8 +170,8 @@ impl From<TunError> for io::Error {
 /// into the interface is returned, IPv6 included: the caller filters. `send` hands a packet
 /// to the kernel as if it had arrived on the interface.
 ///
-/// Dropping the last queue of a non-persistent interface removes the interface, and with it
-/// its address and routes.
+/// Dropping the last queue removes the interface (it is never persistent, see
+/// [`Tun::create`]), and with it its address and routes.
 pub struct Tun {
     file: File,
     name: String,
@@ -175,8 +183,9 @@ pub struct Tun {
 }
 
 impl Tun {
-    /// Creates the interface (or attaches to a persistent one of that name), then sets its
-    /// MTU, its address and netmask when `host_addr` is given, and brings it up.
+    /// Creates the interface, then sets its MTU, its address and netmask when `host_addr` is
+    /// given, and brings it up. An interface of that name that exists already, a persistent
+    /// TUN included, is refused with [`TunError::NameBusy`] and left as it was.
     ///
     /// The interface is created in the network namespace of the calling thread.
     pub fn create(config: &TunConfig) -> Result<Tun, TunError> {
@@ -184,7 +193,23 @@ impl Tun {
         if !(MIN_MTU..=MAX_MTU).contains(&config.mtu) {
             return Err(TunError::InvalidMtu { mtu: config.mtu });
         }
+        // A name without a `%d` template may name an interface that exists: refuse it before
+        // TUNSETIFF, which would attach to a persistent TUN (or join a multi-queue one).
+        let busy = || TunError::NameBusy { name: config.name.clone() };
+        if !config.name.contains('%')
+            && sys::inet_socket().is_ok_and(|sock| sys::interface_exists(&sock, &config.name))
+        {
+            return Err(busy());
+        }
         let tun = Tun::attach(&config.name, config.mtu, config.multi_queue)?;
+        // A persistent TUN made between the check above and TUNSETIFF: we attached to it.
+        // Detach (dropping the descriptor leaves a persistent interface as it was).
+        let flags = sys::tun_flags(&tun.file).map_err(|e| {
+            TunError::from_io(|| format!("reading the flags of {} (TUNGETIFF)", tun.name), e)
+        })?;
+        if flags & libc::IFF_PERSIST != 0 {
+            return Err(busy());
+        }
         tun.configure(config)?;
         Ok(tun)
     }
@@ -434,7 +459,7 @@ mod tests {
             (
                 TunError::NameBusy { name: "lo".into() },
                 io::ErrorKind::ResourceBusy,
-                "\"lo\" exists",
+                "\"lo\" already exists",
             ),
             (
                 TunError::Io {

@@ -13,7 +13,17 @@
 //! Socket calls lock the stack, act on it and nudge the driver when they may have produced
 //! something to send; a call that must wait (read with nothing to read, accept on an empty
 //! queue) sleeps on its socket's condition variable (or registers its task's waker) until
-//! the driver reports an event for that socket.
+//! the driver reports an event for that socket. A UDP send that finds the stack's transmit
+//! queue full waits the same way until the driver has emptied it.
+//!
+//! # Shutdown
+//!
+//! [`NetStack::shutdown`] first marks the stack closed, then closes the sockets: from that
+//! moment every call on a socket of the stack, and every call that was waiting, fails with
+//! `NotConnected` ("the stack was shut down"); none reaches a handle the stack has already
+//! released. The same holds after [`NetStack::stop`], after the driver failed (the error then
+//! says why), and for a socket whose handle was closed behind its back through
+//! [`NetStack::with_stack`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -38,10 +48,12 @@ mod udp;
 
 pub use tcp::{Incoming, ListenOptions, TcpListener, TcpStream};
 pub use udp::UdpSocket;
+#[cfg(feature = "tokio")]
+pub(crate) use udp::send_or_wait as udp_send_or_wait;
 
+use error::udp_send_error;
 pub(crate) use error::{
     bind_error, conn_error, connect_error, recv_error, resolve, send_error, udp_recv_error,
-    udp_send_error,
 };
 
 /// How to set up a [`NetStack`].
@@ -92,7 +104,8 @@ fn random_secret() -> [u8; 16] {
 pub type Observer = Box<dyn FnMut(Instant, &ustack_core::SocketEvent) + Send>;
 
 /// A running stack: the handle sockets are opened on. Cloning it is cheap; the driver stops
-/// when [`NetStack::shutdown`] is called or the last clone and socket are dropped.
+/// when [`NetStack::shutdown`] or [`NetStack::stop`] is called, or (as abruptly as `stop`)
+/// when the last clone and the last socket are dropped, and the device is dropped with it.
 #[derive(Clone)]
 pub struct NetStack {
     pub(crate) shared: Arc<Shared>,
@@ -116,9 +129,16 @@ pub(crate) struct Inner {
     epoch: std::time::Instant,
     waits: HashMap<SocketHandle, Waits>,
     observer: Option<Observer>,
+    /// Socket calls fail: set first thing by `shutdown` and `stop`, before any handle is
+    /// released, so no call can reach a released handle.
+    closed: bool,
+    /// The driver is to exit (or has exited).
     stop: bool,
     /// Why the driver stopped, when it failed.
     failed: Option<String>,
+    /// Sockets whose send found the transmit queue full: woken once the driver has emptied
+    /// it.
+    tx_waiting: Vec<SocketHandle>,
 }
 
 /// The waiters of one socket.
@@ -161,15 +181,34 @@ impl Inner {
         }
     }
 
-    /// The driver failed or was shut down: sockets calls fail with this.
+    /// The driver failed or the stack was shut down (or is shutting down): socket calls
+    /// fail with this.
     pub(crate) fn check_running(&self) -> io::Result<()> {
         if let Some(why) = &self.failed {
             return Err(io::Error::other(format!("the stack's driver stopped: {why}")));
         }
-        if self.stop {
+        if self.closed || self.stop {
             return Err(io::Error::new(io::ErrorKind::NotConnected, "the stack was shut down"));
         }
         Ok(())
+    }
+
+    /// Whether a call may use the socket `h`: the stack runs and the handle still names a
+    /// socket. Every socket call checks this before it touches the stack, whose lookups
+    /// panic on a released handle.
+    pub(crate) fn live(&self, h: SocketHandle) -> io::Result<()> {
+        self.check_running()?;
+        if !self.stack.contains(h) {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "the socket was closed"));
+        }
+        Ok(())
+    }
+
+    /// Wakes `h` once the driver has emptied the transmit queue.
+    pub(crate) fn wait_tx_room(&mut self, h: SocketHandle) {
+        if !self.tx_waiting.contains(&h) {
+            self.tx_waiting.push(h);
+        }
     }
 
     fn wake(&mut self, h: SocketHandle) {
@@ -180,6 +219,7 @@ impl Inner {
     }
 
     fn wake_all(&mut self) {
+        self.tx_waiting.clear();
         for w in self.waits.values_mut() {
             w.cv.notify_all();
             w.wakers.drain(..).for_each(Waker::wake);
@@ -219,21 +259,28 @@ impl NetStack {
                 epoch: std::time::Instant::now(),
                 waits: HashMap::new(),
                 observer: None,
+                closed: false,
                 stop: false,
                 failed: None,
+                tx_waiting: Vec::new(),
             }),
             nudge,
             driver: Mutex::new(None),
         });
-        let driver_shared = Arc::clone(&shared);
+        // The driver holds the stack weakly: when the last NetStack and socket are gone, the
+        // stack is dropped (which nudges the driver) and the driver ends.
+        let driver_shared = Arc::downgrade(&shared);
         let handle = thread::Builder::new().name("ustack-driver".into()).spawn(move || {
             let r = drive(&driver_shared, device, readiness, wake_rx, usize::from(mtu));
-            let mut inner = driver_shared.lock();
-            if let Err(e) = &r {
-                inner.failed = Some(e.to_string());
+            if let Some(shared) = driver_shared.upgrade() {
+                let mut inner = shared.lock();
+                if let Err(e) = &r {
+                    inner.failed = Some(e.to_string());
+                }
+                inner.closed = true;
+                inner.stop = true;
+                inner.wake_all();
             }
-            inner.stop = true;
-            inner.wake_all();
             r
         })?;
         *shared.driver.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
@@ -277,11 +324,16 @@ impl NetStack {
 
     /// Closes every socket (connections gracefully: FIN after their data), waits up to
     /// `grace` for the connections to finish their exchange (TIME-WAIT counts as finished:
-    /// the stack goes away with it), then stops the driver and drops the device. Socket calls
-    /// fail afterwards. Returns how many connections had not finished in time.
+    /// the stack goes away with it), then stops the driver and drops the device. From the
+    /// start, every socket call fails with `NotConnected`, and calls that were waiting
+    /// (accept, read, connect, ...) wake and fail the same way. Returns how many connections
+    /// had not finished in time.
     pub fn shutdown(&self, grace: Duration) -> io::Result<usize> {
         {
             let mut inner = self.shared.lock();
+            // Closed before any handle is released: a call that comes now, or wakes up now,
+            // fails instead of reaching a released handle.
+            inner.closed = true;
             let now = inner.now();
             let handles: Vec<SocketHandle> = inner
                 .stack
@@ -295,8 +347,8 @@ impl NetStack {
                 if inner.stack.contains(h) {
                     inner.stack.close(now, h);
                 }
-                inner.forget(h);
             }
+            inner.wake_all();
         }
         self.shared.nudge();
         let deadline = std::time::Instant::now() + grace;
@@ -324,10 +376,12 @@ impl NetStack {
         Ok(unfinished)
     }
 
-    /// Stops the driver now (no goodbye to the peers) and waits for its thread.
+    /// Stops the driver now (no goodbye to the peers) and waits for its thread. Socket calls
+    /// fail with `NotConnected` afterwards; calls that were waiting wake and fail.
     pub fn stop(&self) -> io::Result<()> {
         {
             let mut inner = self.shared.lock();
+            inner.closed = true;
             inner.stop = true;
             inner.wake_all();
         }
@@ -379,11 +433,12 @@ impl NetStack {
     }
 
     /// Releases a socket when its handle is dropped: `close` (TCP finishes in the
-    /// background), its waiters woken and forgotten.
+    /// background), its waiters woken and forgotten. After a shutdown the stack has closed
+    /// it already.
     pub(crate) fn release(&self, h: SocketHandle) {
         let mut inner = self.shared.lock();
         let now = inner.now();
-        if inner.stack.contains(h) {
+        if !inner.closed && inner.stack.contains(h) {
             inner.stack.close(now, h);
         }
         inner.forget(h);
@@ -395,11 +450,19 @@ impl NetStack {
 /// Where an active open stands: `WouldBlock` while the handshake runs, then connected or the
 /// error that ended it.
 pub(crate) fn connect_progress(inner: &Inner, h: SocketHandle) -> io::Result<()> {
+    inner.live(h)?;
     let conn = inner.stack.tcp_conn(h);
     match conn.state() {
         TcpState::SynSent | TcpState::SynReceived => Err(io::ErrorKind::WouldBlock.into()),
         TcpState::Closed => conn.error().map_or(Ok(()), |e| Err(conn_error(e))),
         _ => Ok(()),
+    }
+}
+
+impl Drop for Shared {
+    /// The last NetStack and socket are gone: wake the driver so that it sees it and ends.
+    fn drop(&mut self) {
+        self.nudge();
     }
 }
 
@@ -421,9 +484,9 @@ impl Shared {
     }
 }
 
-/// The driver loop (module docs).
+/// The driver loop (module docs). It ends when the stack is stopped or dropped.
 fn drive<D: Device>(
-    shared: &Shared,
+    shared: &std::sync::Weak<Shared>,
     mut device: D,
     readiness: Readiness,
     wake_rx: Option<UnixStream>,
@@ -432,6 +495,9 @@ fn drive<D: Device>(
     let mut buf = vec![0u8; mtu.max(65_536)];
     let mut events = Vec::new();
     loop {
+        // Held for one round, never across the wait below, so that dropping the last
+        // NetStack drops the stack.
+        let Some(shared) = shared.upgrade() else { return Ok(()) };
         // Receive: one lock per packet, so socket calls interleave with a burst.
         let mut received = 0;
         loop {
@@ -466,6 +532,7 @@ fn drive<D: Device>(
                 None => Duration::from_secs(3600),
             }
         };
+        drop(shared);
         match (&readiness, &wake_rx) {
             #[cfg(target_os = "linux")]
             (Readiness::Fd(fd), Some(rx)) => {
@@ -500,6 +567,10 @@ fn flush<D: Device>(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(io::Error::new(e.kind(), format!("device send: {e}"))),
         }
+    }
+    // The transmit queue is empty now: senders that found it full can try again.
+    while let Some(h) = inner.tx_waiting.pop() {
+        inner.wake(h);
     }
     events.clear();
     while let Some(ev) = inner.stack.poll_event() {

@@ -28,23 +28,47 @@ impl Default for ListenOptions {
 
 /// Runs `op` under the stack lock until it returns something other than `WouldBlock`,
 /// sleeping on the socket's condition variable in between; the driver is nudged afterwards.
-/// With a `timeout`, gives up with `WouldBlock` (as a `std` socket with `SO_RCVTIMEO` does)
-/// or with what `on_timeout` says.
+/// With a `timeout`, gives up with `WouldBlock` (as a `std` socket with `SO_RCVTIMEO` does).
+/// Fails as soon as the socket is closed or the stack shut down, also while waiting
+/// ([`Inner::live`]), so `op` only ever sees a live handle.
 pub(crate) fn blocking<T>(
     shared: &Shared,
     h: SocketHandle,
     timeout: Option<Duration>,
+    op: impl FnMut(&mut Inner) -> io::Result<T>,
+) -> io::Result<T> {
+    blocking_inner(shared, h, timeout, false, op)
+}
+
+/// As [`blocking`], nudging the driver before each wait: for a wait on the driver's own
+/// work (emptying the transmit queue) rather than on the peer.
+pub(crate) fn blocking_nudged<T>(
+    shared: &Shared,
+    h: SocketHandle,
+    op: impl FnMut(&mut Inner) -> io::Result<T>,
+) -> io::Result<T> {
+    blocking_inner(shared, h, None, true, op)
+}
+
+fn blocking_inner<T>(
+    shared: &Shared,
+    h: SocketHandle,
+    timeout: Option<Duration>,
+    nudge_before_wait: bool,
     mut op: impl FnMut(&mut Inner) -> io::Result<T>,
 ) -> io::Result<T> {
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
     let mut inner = shared.lock();
     let result = loop {
-        if let Err(e) = inner.check_running() {
+        if let Err(e) = inner.live(h) {
             break Err(e);
         }
         match op(&mut inner) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             other => break other,
+        }
+        if nudge_before_wait {
+            shared.nudge();
         }
         let cv = inner.condvar(h);
         inner = match deadline {
@@ -100,7 +124,8 @@ impl TcpListener {
         Ok(TcpListener { net: net.clone(), h })
     }
 
-    /// Waits for a connection and returns it with the peer's address.
+    /// Waits for a connection and returns it with the peer's address. Fails with
+    /// `NotConnected` once the stack is shut down, also when already waiting.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let h = blocking(&self.net.shared, self.h, None, |inner| {
             inner.stack.tcp_accept(self.h).ok_or_else(|| io::ErrorKind::WouldBlock.into())
@@ -117,7 +142,9 @@ impl TcpListener {
 
     /// The address it listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::V4(self.net.shared.lock().stack.tcp_listener_addr(self.h)))
+        let inner = self.net.shared.lock();
+        inner.live(self.h)?;
+        Ok(SocketAddr::V4(inner.stack.tcp_listener_addr(self.h)))
     }
 
     /// The stack it lives on.
@@ -210,23 +237,27 @@ impl TcpStream {
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::V4(self.net.shared.lock().stack.tcp_conn(self.h).tuple().remote))
+        let inner = self.net.shared.lock();
+        inner.live(self.h)?;
+        Ok(SocketAddr::V4(inner.stack.tcp_conn(self.h).tuple().remote))
     }
 
     /// Our address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::V4(self.net.shared.lock().stack.tcp_conn(self.h).tuple().local))
+        let inner = self.net.shared.lock();
+        inner.live(self.h)?;
+        Ok(SocketAddr::V4(inner.stack.tcp_conn(self.h).tuple().local))
     }
 
     /// Shuts down reading (reads return 0), writing (a FIN follows the queued data, SPEC S9),
     /// or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        let mut inner = self.net.shared.lock();
+        inner.live(self.h)?;
         if matches!(how, Shutdown::Read | Shutdown::Both) {
             self.read_shut.store(true, Ordering::Relaxed);
         }
         if matches!(how, Shutdown::Write | Shutdown::Both) {
-            let mut inner = self.net.shared.lock();
-            inner.check_running()?;
             inner.stack.tcp_shutdown_write(self.h);
             drop(inner);
             self.net.shared.nudge();
@@ -237,7 +268,7 @@ impl TcpStream {
     /// `TCP_NODELAY`: true turns Nagle's algorithm off.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         let mut inner = self.net.shared.lock();
-        inner.check_running()?;
+        inner.live(self.h)?;
         inner.stack.tcp_set_nodelay(self.h, nodelay);
         self.nodelay.store(nodelay, Ordering::Relaxed);
         Ok(())
@@ -245,29 +276,39 @@ impl TcpStream {
 
     /// Whether Nagle's algorithm is off.
     pub fn nodelay(&self) -> io::Result<bool> {
+        self.check_live()?;
         Ok(self.nodelay.load(Ordering::Relaxed))
     }
 
     /// Bounds how long a read waits (`None`: forever); expiry is `WouldBlock`, as std.
     pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.check_live()?;
         self.read_timeout.store(timeout_to_nanos(t)?, Ordering::Relaxed);
         Ok(())
     }
 
     /// Bounds how long a write waits for room in the send buffer.
     pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.check_live()?;
         self.write_timeout.store(timeout_to_nanos(t)?, Ordering::Relaxed);
         Ok(())
     }
 
     /// The read timeout.
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.check_live()?;
         Ok(nanos_to_timeout(self.read_timeout.load(Ordering::Relaxed)))
     }
 
     /// The write timeout.
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        self.check_live()?;
         Ok(nanos_to_timeout(self.write_timeout.load(Ordering::Relaxed)))
+    }
+
+    /// `NotConnected` once the stack is shut down or the connection's handle released.
+    fn check_live(&self) -> io::Result<()> {
+        self.net.shared.lock().live(self.h)
     }
 
     /// The stack it lives on.
@@ -282,6 +323,7 @@ impl TcpStream {
 
     fn read_inner(&self, buf: &mut [u8]) -> io::Result<usize> {
         if self.read_shut.load(Ordering::Relaxed) || buf.is_empty() {
+            self.check_live()?;
             return Ok(0);
         }
         let timeout = nanos_to_timeout(self.read_timeout.load(Ordering::Relaxed));
@@ -296,6 +338,7 @@ impl TcpStream {
 
     fn write_inner(&self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
+            self.check_live()?;
             return Ok(0);
         }
         let timeout = nanos_to_timeout(self.write_timeout.load(Ordering::Relaxed));
@@ -322,7 +365,7 @@ impl Write for TcpStream {
         self.write_inner(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.check_live()
     }
 }
 
@@ -331,7 +374,7 @@ impl Write for &TcpStream {
         self.write_inner(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.check_live()
     }
 }
 

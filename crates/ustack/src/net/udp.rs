@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ustack_core::{SocketHandle, UdpSendError};
 
-use super::tcp::blocking;
+use super::tcp::{blocking, blocking_nudged};
 use super::{NetStack, connect_error, resolve, udp_recv_error, udp_send_error};
 
 /// A UDP socket (`std::net::UdpSocket`).
@@ -30,24 +30,25 @@ impl UdpSocket {
     pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let addr = resolve(addr)?;
         let mut inner = self.net.shared.lock();
-        inner.check_running()?;
+        inner.live(self.h)?;
         inner.stack.udp_connect(self.h, addr).map_err(connect_error)
     }
 
     /// Forgets the peer (`connect(AF_UNSPEC)`).
     pub fn disconnect(&self) -> io::Result<()> {
         let mut inner = self.net.shared.lock();
-        inner.check_running()?;
+        inner.live(self.h)?;
         inner.stack.udp_disconnect(self.h);
         Ok(())
     }
 
-    /// Sends a datagram to the connected peer.
+    /// Sends a datagram to the connected peer. When the stack's transmit queue is full, waits
+    /// until the driver has emptied it, as a blocking send waits for buffer space.
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.send_with(|inner, now| inner.stack.udp_send(now, self.h, buf))
     }
 
-    /// Sends a datagram to `addr`.
+    /// Sends a datagram to `addr`, waiting for room like [`UdpSocket::send`].
     pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = resolve(addr)?;
         self.send_with(|inner, now| inner.stack.udp_send_to(now, self.h, addr, buf))
@@ -57,22 +58,11 @@ impl UdpSocket {
         &self,
         mut send: impl FnMut(&mut super::Inner, ustack_core::Instant) -> Result<usize, UdpSendError>,
     ) -> io::Result<usize> {
-        // The transmit queue drains as soon as the driver runs: when it is full, nudge the
-        // driver and try again for a while, as a blocking send waits for buffer space.
-        for _ in 0..1000 {
-            let r = {
-                let mut inner = self.net.shared.lock();
-                inner.check_running()?;
-                let now = inner.now();
-                send(&mut inner, now)
-            };
-            self.net.shared.nudge();
-            match r {
-                Err(UdpSendError::BufferFull) => std::thread::sleep(Duration::from_millis(1)),
-                r => return r.map_err(udp_send_error),
-            }
-        }
-        Err(udp_send_error(UdpSendError::BufferFull))
+        blocking_nudged(&self.net.shared, self.h, |inner| {
+            let now = inner.now();
+            let r = send(inner, now);
+            send_or_wait(inner, self.h, r)
+        })
     }
 
     /// Waits for a datagram from the connected peer.
@@ -92,6 +82,7 @@ impl UdpSocket {
 
     /// Bounds how long a receive waits (`None`: forever); expiry is `WouldBlock`.
     pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.net.shared.lock().live(self.h)?;
         if t.is_some_and(|d| d.is_zero()) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -107,14 +98,16 @@ impl UdpSocket {
 
     /// Our address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::V4(self.net.shared.lock().stack.udp_local_addr(self.h)))
+        let inner = self.net.shared.lock();
+        inner.live(self.h)?;
+        Ok(SocketAddr::V4(inner.stack.udp_local_addr(self.h)))
     }
 
     /// The connected peer.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.net
-            .shared
-            .lock()
+        let inner = self.net.shared.lock();
+        inner.live(self.h)?;
+        inner
             .stack
             .udp_peer_addr(self.h)
             .map(SocketAddr::V4)
@@ -122,8 +115,26 @@ impl UdpSocket {
     }
 
     /// Datagrams dropped because the receive queue was full.
-    pub fn drops(&self) -> u64 {
-        self.net.shared.lock().stack.udp_drops(self.h)
+    pub fn drops(&self) -> io::Result<u64> {
+        let inner = self.net.shared.lock();
+        inner.live(self.h)?;
+        Ok(inner.stack.udp_drops(self.h))
+    }
+}
+
+/// A send's outcome for both APIs: a full transmit queue becomes `WouldBlock` with `h`
+/// registered to be woken once the driver has emptied the queue.
+pub(crate) fn send_or_wait(
+    inner: &mut super::Inner,
+    h: SocketHandle,
+    r: Result<usize, UdpSendError>,
+) -> io::Result<usize> {
+    match r {
+        Err(UdpSendError::BufferFull) => {
+            inner.wait_tx_room(h);
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+        r => r.map_err(udp_send_error),
     }
 }
 

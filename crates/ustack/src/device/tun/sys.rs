@@ -42,10 +42,10 @@ fn ifreq_name(req: &libc::ifreq) -> String {
 
 /// `ioctl(fd, request, &mut req)` for the requests that take an `ifreq`.
 fn ioctl_ifreq(fd: RawFd, req_code: libc::Ioctl, req: &mut libc::ifreq) -> io::Result<()> {
-    // SAFETY: every request passed here (TUNSETIFF, SIOCGIFINDEX, SIOCGIFFLAGS, SIOCSIFFLAGS,
-    // SIOCSIFADDR, SIOCSIFNETMASK, SIOCSIFMTU) reads and/or writes exactly one `struct ifreq`
-    // through its third argument; `req` is one, exclusively borrowed for the whole call. An
-    // invalid `fd` makes the call fail with EBADF, nothing worse.
+    // SAFETY: every request passed here (TUNSETIFF, TUNGETIFF, SIOCGIFINDEX, SIOCGIFFLAGS,
+    // SIOCSIFFLAGS, SIOCSIFADDR, SIOCSIFNETMASK, SIOCSIFMTU) reads and/or writes exactly one
+    // `struct ifreq` through its third argument; `req` is one, exclusively borrowed for the
+    // whole call. An invalid `fd` makes the call fail with EBADF, nothing worse.
     let rc = unsafe { libc::ioctl(fd, req_code, req as *mut libc::ifreq) };
     if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
@@ -58,6 +58,19 @@ pub(super) fn tun_set_iff(dev: &File, name: &str, flags: c_int) -> io::Result<St
     req.ifr_ifru.ifru_flags = flags as c_short;
     ioctl_ifreq(dev.as_raw_fd(), libc::TUNSETIFF, &mut req)?;
     Ok(ifreq_name(&req))
+}
+
+/// The flags of the TUN interface the descriptor is attached to (`TUNGETIFF`): `IFF_TUN`,
+/// `IFF_NO_PI`, `IFF_MULTI_QUEUE`, `IFF_PERSIST`, ...
+pub(super) fn tun_flags(dev: &File) -> io::Result<c_int> {
+    let mut req = ifreq("");
+    ioctl_ifreq(dev.as_raw_fd(), libc::TUNGETIFF, &mut req)?;
+    // SAFETY: TUNGETIFF succeeded, so the kernel wrote the interface's name and its flags in
+    // `ifru_flags`, a plain `c_short` (every bit pattern is valid).
+    let flags = unsafe { req.ifr_ifru.ifru_flags };
+    // The kernel stores the flags as an unsigned short: read them back without sign
+    // extension.
+    Ok(c_int::from(flags as u16))
 }
 
 /// An `AF_INET` datagram socket, the handle for the interface-configuration ioctls.
