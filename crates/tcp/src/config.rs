@@ -82,12 +82,14 @@ pub struct TcpConfig {
     /// Shortest delay of a delayed ACK (Linux constants `TCP_DELACK_MIN` and `TCP_ATO_MIN`,
     /// both 40 ms at HZ >= 100). Linux starts a connection's ACK timeout (`ato`) here.
     pub delack_min: Duration,
-    /// Longest delay of a delayed ACK. Default 40 ms, as SPEC asks ("delayed ACK at most
-    /// 40 ms"). Linux's constant `TCP_DELACK_MAX` is 200 ms, but Linux only gets there when its
-    /// adaptive `ato` grows (interactive "ping-pong" connections); it starts at 40 ms and a
-    /// lone delayed ACK in a capture is 40 ms late, which is what users compare against. Set
-    /// 200 ms for Linux's full range. RFC 9293 §3.8.6.3: "the delay MUST be less than 0.5
-    /// seconds (MUST-40)", which [`TcpConfig::validate`] enforces.
+    /// Longest delay of a delayed ACK (Linux's per-socket `icsk_delack_max`, default the
+    /// constant `TCP_DELACK_MAX`, 200 ms). The delay adapts as in Linux: it starts at
+    /// `delack_min`, doubles each time a delayed ACK has to fire, follows the gaps between
+    /// arriving segments, and is capped by the smoothed RTT and by this. Default **40 ms**
+    /// here, as SPEC asks ("delayed ACK at most 40 ms"): every delayed ACK then leaves after
+    /// 40 ms, which is also what a lone delayed ACK in a Linux capture shows. Set 200 ms for
+    /// Linux's full range. RFC 9293 §3.8.6.3: "the delay MUST be less than 0.5 seconds
+    /// (MUST-40)", which [`TcpConfig::validate`] enforces.
     pub delack_max: Duration,
 
     // ---- closing ----
@@ -163,7 +165,9 @@ pub struct TcpConfig {
     /// `tcp_congestion_control`: the algorithm's name, resolved by the congestion-control
     /// factory when the connection is created. Default `"newreno"` (RFC 5681 + RFC 6582, SPEC
     /// S20). Linux kernels are usually built with `cubic` as default; Linux's `"reno"` is the
-    /// same NewReno window math, since Linux runs fast recovery in the engine as we do.
+    /// same NewReno window math, since Linux runs fast recovery in the engine as we do. A
+    /// name the registry does not know ([`crate::cc::names`]) fails [`TcpConfig::validate`],
+    /// as Linux refuses an algorithm it has not loaded.
     pub congestion_control: CcName,
     /// How many out-of-order pieces of data the receiver keeps for reassembly (default 64),
     /// counted after adjacent and overlapping segments are merged, i.e. disjoint ranges past
@@ -302,6 +306,12 @@ impl TcpConfig {
         }
         if self.max_flight_segments == Some(0) {
             return Err(ConfigError::MaxFlightSegmentsZero);
+        }
+        // Linux refuses to set tcp_congestion_control to an algorithm it does not have
+        // (ENOENT), and so do we: a name that runs something else would be a setting that
+        // lies.
+        if crate::cc::factory_by_name(self.congestion_control.as_str()).is_none() {
+            return Err(ConfigError::UnknownCongestionControl(self.congestion_control));
         }
         Ok(())
     }
@@ -545,6 +555,9 @@ pub enum ConfigError {
     MaxFlightSegmentsZero,
     /// A congestion-control name must be 1..=15 ASCII letters, digits, `_` or `-`.
     BadCongestionControlName,
+    /// `congestion_control` names an algorithm the registry does not have
+    /// ([`crate::cc::available`] lists those it has).
+    UnknownCongestionControl(CcName),
 }
 
 impl fmt::Display for ConfigError {
@@ -595,6 +608,13 @@ impl fmt::Display for ConfigError {
             ConfigError::BadCongestionControlName => f.write_str(
                 "congestion control name is not 1 to 15 ASCII letters, digits, '_' or '-'",
             ),
+            ConfigError::UnknownCongestionControl(name) => {
+                write!(f, "tcp_congestion_control {name:?} is not available (available:")?;
+                for n in crate::cc::names() {
+                    write!(f, " {n}")?;
+                }
+                f.write_str(")")
+            }
         }
     }
 }
@@ -791,6 +811,28 @@ mod tests {
         assert_eq!(CcName::new("abcdefghijklmno").map(|n| n.as_str().len()), Ok(15));
         for bad in ["", "abcdefghijklmnop", "new reno", "cübic", "a/b"] {
             assert_eq!(CcName::new(bad), Err(ConfigError::BadCongestionControlName), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_algorithm_that_is_not_implemented_is_a_configuration_error_not_newreno() {
+        // "cubic" used to be accepted and silently run NewReno.
+        for name in ["cubic", "bbr", "vegas"] {
+            let cfg =
+                TcpConfig { congestion_control: CcName::new(name).unwrap(), ..TcpConfig::LINUX };
+            let err = cfg.validate().unwrap_err();
+            assert_eq!(err, ConfigError::UnknownCongestionControl(CcName::new(name).unwrap()));
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "tcp_congestion_control \"{name}\" is not available (available: newreno reno)"
+                )
+            );
+        }
+        for name in ["newreno", "reno", "NewReno"] {
+            let cfg =
+                TcpConfig { congestion_control: CcName::new(name).unwrap(), ..TcpConfig::LINUX };
+            assert_eq!(cfg.validate(), Ok(()), "{name}");
         }
     }
 

@@ -17,9 +17,6 @@ use crate::{Instant, TimerKind};
 /// RFC 7323 §5.5: TS.Recent is invalid after 24 days of idleness.
 const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
 
-/// At most this many quick ACKs at the start (Linux `TCP_MAX_QUICKACKS`).
-const MAX_QUICKACKS: u32 = 16;
-
 impl Conn {
     /// A segment for this connection's 4-tuple arrived (checksum already verified by the
     /// host). Call the outputs afterwards.
@@ -656,8 +653,10 @@ impl Conn {
             // Quick-ACK mode at the start (Linux `tcp_incr_quickack`): ACK every segment at
             // once, so the sender's slow start is not held back by delayed ACKs.
             self.rcv.got_data = true;
-            let per = 2 * u32::from(self.rcv.seg_mss);
-            self.rcv.quickacks = (self.rcv.adv_wnd() / per).clamp(2, MAX_QUICKACKS) as u8;
+            self.rcv.last_data_at = now;
+            self.enter_quickack();
+        } else if offset == 0 {
+            self.note_data_gap(now);
         }
         if offset == 0 {
             let had_holes = self.rcv.asm.range_count() > 0;
@@ -717,7 +716,9 @@ impl Conn {
     /// ACK SHOULD be generated for at least every second full-sized segment, and MUST be
     /// generated within 0.5 seconds of the arrival of the first unacknowledged packet".
     fn schedule_ack(&mut self, now: Instant) {
-        if self.rcv.quickacks > 0 {
+        // Linux `tcp_in_quickack_mode`: quick ACKs, unless the connection is interactive
+        // (its ACKs ride on the replies).
+        if self.rcv.quickacks > 0 && self.rcv.pingpong == 0 {
             self.ack_now = true;
             return;
         }
@@ -727,7 +728,7 @@ impl Conn {
             return;
         }
         if !self.timers.is_armed(TimerKind::DelayedAck) {
-            self.timers.set(TimerKind::DelayedAck, now + self.cfg.delack_min);
+            self.timers.set(TimerKind::DelayedAck, now + self.delayed_ack_timeout());
         }
     }
 

@@ -47,6 +47,7 @@ use crate::{
     Assembler, Instant, RingBuffer, RttEstimator, TcpConfig, TcpState, TimerKind, TimerTable,
 };
 
+mod ack;
 mod event;
 mod icmp;
 mod input;
@@ -201,6 +202,15 @@ struct RecvSpace {
     quickacks: u8,
     /// Whether any data has arrived yet (quick-ACK mode starts with the first).
     got_data: bool,
+    /// The delayed-ACK timeout as Linux adapts it (`icsk_ack.ato`): it starts at
+    /// `delack_min`, follows the gaps between arriving segments, grows when a delayed ACK
+    /// had to fire, and is capped by `delack_max` when the timer is armed (`ack.rs`).
+    ato: core::time::Duration,
+    /// When in-order data last arrived (`icsk_ack.lrcvtime`).
+    last_data_at: Instant,
+    /// Interactive mode (`icsk_ack.pingpong`): data we sent within `ato` of receiving
+    /// (a reply) counts up; in it, ACKs wait to ride on the next reply.
+    pingpong: u8,
     /// RCV.NXT carried by the last ACK sent (RFC 7323 §4.3 Last.ACK.sent).
     last_ack_sent: SeqNum,
 }
@@ -436,9 +446,10 @@ impl Conn {
         conn
     }
 
-    /// A congestion controller for `cfg`: the algorithm `cfg.congestion_control` names, or
-    /// the default one when the name is unknown, with Linux's initial window of
-    /// `initial_cwnd` segments.
+    /// A congestion controller for `cfg`: the algorithm `cfg.congestion_control` names, with
+    /// Linux's initial window of `initial_cwnd` segments. `cfg` must have passed
+    /// [`TcpConfig::validate`], which refuses a name the registry does not know; should an
+    /// unvalidated one come here anyway, the default algorithm runs.
     pub fn default_cc(cfg: &TcpConfig) -> Box<dyn CongestionControl> {
         let factory =
             cc::factory_by_name(cfg.congestion_control.as_str()).unwrap_or(cc::default_factory());
@@ -493,6 +504,9 @@ impl Conn {
                 sack_trigger: None,
                 quickacks: 0,
                 got_data: false,
+                ato: cfg.delack_min,
+                last_data_at: now,
+                pingpong: 0,
                 last_ack_sent: SeqNum(0),
             },
             opts,

@@ -207,6 +207,9 @@ impl Conn {
                 if d.len < self.max_payload(&options) {
                     self.snd_sml = d.seq + d.len;
                 }
+                if d.len > 0 {
+                    self.note_data_sent(now);
+                }
             }
         }
         if d.advance {

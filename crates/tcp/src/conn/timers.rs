@@ -16,7 +16,7 @@ impl Conn {
             match kind {
                 TimerKind::Establish => self.on_establish_timeout(),
                 TimerKind::Retransmit => self.on_rto(now),
-                TimerKind::DelayedAck => self.ack_now = true,
+                TimerKind::DelayedAck => self.on_delayed_ack_timeout(),
                 TimerKind::Persist => self.on_persist(now),
                 TimerKind::Keepalive => self.on_keepalive(now),
                 // SPEC S11: an orphaned connection whose peer never sends its FIN is closed
