@@ -50,10 +50,14 @@ pub struct TcpConfig {
     pub synack_retries: u32,
 
     // ---- retransmission ----
-    /// `tcp_retries1` (default 3): after this many unanswered RTO retransmissions the path is
-    /// suspect: Linux then re-checks the route and probes the path MTU; the engine can report
-    /// it. RFC 9293 §3.8.3: "The value of R1 SHOULD correspond to at least 3 retransmissions,
-    /// at the current RTO (SHLD-10)".
+    /// `tcp_retries1` (default 3): once unanswered RTO retransmissions have lasted as long as
+    /// this many would ([`TcpConfig::retries1_timeout`], 3 s), the path is suspect, and every
+    /// further timeout takes Linux's black-hole step (`tcp_write_timeout`): with
+    /// `mtu_probing` on, the segment size drops to `base_mss` and then halves, in case large
+    /// packets are being dropped without an ICMP message. (Linux also gives the route
+    /// "negative advice", dropping a cached route; ustack looks the route up for every packet,
+    /// so there is nothing to drop.) RFC 9293 §3.8.3: "The value of R1 SHOULD correspond to at
+    /// least 3 retransmissions, at the current RTO (SHLD-10)".
     pub retries1: u32,
     /// `tcp_retries2` (default 15): an established connection whose RTO retransmissions stay
     /// unanswered is aborted once the time since the first retransmission exceeds the time
@@ -137,10 +141,17 @@ pub struct TcpConfig {
     /// for IPv4 or 1220 (1280 - 60) for IPv6 (MUST-15)." This is the IPv4 value; an IPv6
     /// connection uses 1220.
     pub mss_default: u16,
-    /// `tcp_base_mss` (default 1024): the MSS packetization-layer path MTU discovery (RFC 4821,
-    /// Linux `tcp_mtu_probing`) starts its search from. It is not the MSS used without an MSS
-    /// option (that is `mss_default`); it only matters once MTU probing exists.
+    /// `tcp_base_mss` (default 1024): the segment size a connection falls back to when
+    /// `mtu_probing` finds a black hole (see `retries1`), the start of Linux's search. It is
+    /// not the MSS used without an MSS option (that is `mss_default`).
     pub base_mss: u16,
+    /// `tcp_mtu_probing` (default 0, as Linux): 0 off; 1 on once a black hole is suspected
+    /// (`retries1`): the segment size drops to `base_mss`, then halves at each further
+    /// timeout (not below 48 bytes nor `min_snd_mss`, Linux's `tcp_mtu_probe_floor`). Linux's
+    /// 2 (probe from `base_mss` upwards from the start, RFC 4821) is not implemented and
+    /// fails [`TcpConfig::validate`]: ustack never probes upwards, so a size lowered here
+    /// stays lowered for the connection.
+    pub mtu_probing: u8,
     /// `tcp_min_snd_mss` (default 48): a peer's MSS option below this is raised to it, so a
     /// peer cannot make us cut the stream into tiny segments (Linux added it for
     /// CVE-2019-11479).
@@ -219,6 +230,7 @@ impl TcpConfig {
         sack: true,
         mss_default: 536,
         base_mss: 1024,
+        mtu_probing: 0,
         min_snd_mss: 48,
         rmem: BufferSizes { min: 4096, default: 131_072, max: 6_291_456 },
         wmem: BufferSizes { min: 4096, default: 16_384, max: 4_194_304 },
@@ -288,6 +300,15 @@ impl TcpConfig {
         }
         if self.min_snd_mss == 0 {
             return Err(ConfigError::MinSndMssZero);
+        }
+        if self.mtu_probing > 1 {
+            return Err(ConfigError::MtuProbingUnsupported(self.mtu_probing));
+        }
+        if self.base_mss < self.min_snd_mss {
+            return Err(ConfigError::BaseMssBelowMinSndMss {
+                base_mss: self.base_mss,
+                min_snd_mss: self.min_snd_mss,
+            });
         }
         if self.mss_default < self.min_snd_mss {
             return Err(ConfigError::MssDefaultBelowMinSndMss {
@@ -545,6 +566,16 @@ pub enum ConfigError {
         /// The `min_snd_mss` given.
         min_snd_mss: u16,
     },
+    /// `mtu_probing` must be 0 or 1 (Linux's 2, probing upwards from the start, is not
+    /// implemented).
+    MtuProbingUnsupported(u8),
+    /// `base_mss` must be at least `min_snd_mss`.
+    BaseMssBelowMinSndMss {
+        /// The `base_mss` given.
+        base_mss: u16,
+        /// The `min_snd_mss` given.
+        min_snd_mss: u16,
+    },
     /// `rmem` must have `0 < min <= default <= max`.
     RmemInvalid(BufferSizes),
     /// `wmem` must have `0 < min <= default <= max`.
@@ -608,6 +639,14 @@ impl fmt::Display for ConfigError {
             ConfigError::BadCongestionControlName => f.write_str(
                 "congestion control name is not 1 to 15 ASCII letters, digits, '_' or '-'",
             ),
+            ConfigError::MtuProbingUnsupported(n) => write!(
+                f,
+                "tcp_mtu_probing {n} is not supported: 0 (off) and 1 (on a black hole) are; \
+                 2 (probing upwards from tcp_base_mss) is not implemented"
+            ),
+            ConfigError::BaseMssBelowMinSndMss { base_mss, min_snd_mss } => {
+                write!(f, "tcp_base_mss {base_mss} is below tcp_min_snd_mss {min_snd_mss}")
+            }
             ConfigError::UnknownCongestionControl(name) => {
                 write!(f, "tcp_congestion_control {name:?} is not available (available:")?;
                 for n in crate::cc::names() {
@@ -715,7 +754,16 @@ mod tests {
     #[test]
     fn each_bad_value_has_its_error() {
         let d = TcpConfig::default();
-        let cases: [(TcpConfig, ConfigError); 21] = [
+        let cases: [(TcpConfig, ConfigError); 24] = [
+            (TcpConfig { mtu_probing: 2, ..d }, ConfigError::MtuProbingUnsupported(2)),
+            (
+                TcpConfig { base_mss: 40, ..d },
+                ConfigError::BaseMssBelowMinSndMss { base_mss: 40, min_snd_mss: 48 },
+            ),
+            (
+                TcpConfig { congestion_control: CcName::CUBIC, ..d },
+                ConfigError::UnknownCongestionControl(CcName::CUBIC),
+            ),
             (TcpConfig { syn_retries: 0, ..d }, ConfigError::SynRetriesOutOfRange(0)),
             (TcpConfig { syn_retries: 128, ..d }, ConfigError::SynRetriesOutOfRange(128)),
             (TcpConfig { synack_retries: 256, ..d }, ConfigError::SynackRetriesOutOfRange(256)),

@@ -317,6 +317,9 @@ pub struct Conn {
     keepalive_probes_out: u32,
     /// End of the last segment sent shorter than the MSS (Linux's `snd_sml`, for Nagle).
     snd_sml: SeqNum,
+    /// The segment size black-hole detection allows (`mtu_probing`, see `timers.rs`), once
+    /// it has found one; Linux's `icsk_mtup.search_low` as an MSS.
+    black_hole_mss: Option<u16>,
 
     // ---- loss recovery (RFC 5681 §3.2, RFC 6582) ----
     dupacks: u32,
@@ -539,6 +542,7 @@ impl Conn {
             last_recv: now,
             keepalive_probes_out: 0,
             snd_sml: iss,
+            black_hole_mss: None,
             dupacks: 0,
             recover: iss,
             in_recovery: false,

@@ -86,6 +86,9 @@ impl Conn {
             self.close_with(Some(ConnError::TimedOut));
             return;
         }
+        if now - stamp >= self.cfg.retries1_timeout() {
+            self.black_hole_step();
+        }
         // RFC 5681 §3.1 (the controller sets ssthresh and cwnd), RFC 6582 §3.2 step 4:
         // "After a retransmit timeout, record the highest sequence number transmitted in the
         // variable recover, and exit the fast recovery procedure if applicable."
@@ -113,6 +116,27 @@ impl Conn {
         self.fast_rtx = false;
         self.rtx_reason = Some(RetransmitReason::Rto);
         self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+    }
+
+    /// `retries1` timeouts have gone unanswered: the path may be a black hole for large
+    /// packets (Linux `tcp_mtu_probing`, called from `tcp_write_timeout`). With
+    /// `mtu_probing` on, the first time the segment size drops to `base_mss`, each later time
+    /// it halves, not below 48 bytes (Linux's `tcp_mtu_probe_floor`) nor `min_snd_mss`; what
+    /// is in flight goes again at the new size, since the timeout pulled SND.NXT back.
+    fn black_hole_step(&mut self) {
+        if self.cfg.mtu_probing == 0 {
+            return;
+        }
+        let mss = match self.black_hole_mss {
+            None => self.cfg.base_mss,
+            Some(mss) => (mss / 2).min(self.cfg.base_mss).max(48).max(self.cfg.min_snd_mss),
+        };
+        self.black_hole_mss = Some(mss);
+        if mss < self.snd.mss {
+            self.snd.mss = mss;
+            self.cc.on_mss_change(u32::from(self.effective_mss()));
+            self.note_cc();
+        }
     }
 
     /// The keepalive timer (RFC 9293 §3.8.4, Linux `tcp_keepalive_timer`): after
