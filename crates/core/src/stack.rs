@@ -121,6 +121,8 @@ pub struct Stack {
     pub(crate) events: VecDeque<SocketEvent>,
     pub(crate) counters: Counters,
     pub(crate) isn: IsnGenerator,
+    /// The host-wide challenge-ACK allowance (`challenge_ack_limit`).
+    pub(crate) challenge_acks: crate::challenge::ChallengeBudget,
     pub(crate) ts_hash: KeyedHash,
     pub(crate) ports: PortAllocator,
     ip_ident: u16,
@@ -247,6 +249,7 @@ impl Stack {
             events: VecDeque::new(),
             counters: Counters::default(),
             isn: IsnGenerator::new(s),
+            challenge_acks: crate::challenge::ChallengeBudget::new(s),
             ts_hash: KeyedHash::new(ts_key),
             ports: PortAllocator::new(cfg.ip_local_port_range, s),
             ip_ident: (KeyedHash::new(s).hash(b"ip-ident") & 0xffff) as u16,

@@ -197,7 +197,9 @@ pub struct TcpConfig {
     /// "Off-Path TCP Exploits", USENIX Security 2016). The per-connection limit
     /// `invalid_ratelimit` does the throttling RFC 5961 §7 asks for ("An implementation SHOULD
     /// include an ACK throttling mechanism to be conservative"). The host stack applies this
-    /// one, since it spans connections.
+    /// one, since it spans connections: as Linux 5.x+, each second's allowance is drawn at
+    /// random between half the limit and one and a half times it (ustack-core
+    /// `challenge.rs`); 0 sends none.
     pub challenge_ack_limit: u32,
     /// `tcp_invalid_ratelimit` (default 500 ms): least time between two ACKs a connection sends
     /// in answer to invalid segments (out-of-window sequence or ACK, PAWS failure) and between

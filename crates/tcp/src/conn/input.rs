@@ -301,14 +301,20 @@ impl Conn {
             self.snd.wl2 = seg.ack;
             self.establish(now);
         }
-        // RFC 5961 §5.2: "the ACK value is acceptable only if it is in the range of ((SND.UNA
-        // - MAX.SND.WND) =< SEG.ACK =< SND.NXT). All incoming segments whose ACK value
-        // doesn't satisfy the above condition MUST be discarded and an ACK sent back."
         // RFC 9293: "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an
         // ACK, drop the segment, and return."
-        if seg.ack > self.snd.max || seq_len(seg.ack, self.snd.una) > self.snd.max_wnd {
+        if seg.ack > self.snd.max {
             self.drop_segment(DropReason::BadAck);
             self.oow_ack(now, seg);
+            return;
+        }
+        // RFC 5961 §5.2: "the ACK value is acceptable only if it is in the range of ((SND.UNA
+        // - MAX.SND.WND) =< SEG.ACK =< SND.NXT). All incoming segments whose ACK value
+        // doesn't satisfy the above condition MUST be discarded and an ACK sent back." Linux
+        // (`tcp_ack`) makes that ACK a challenge ACK.
+        if seq_len(seg.ack, self.snd.una) > self.snd.max_wnd {
+            self.drop_segment(DropReason::BadAck);
+            self.challenge_ack(now);
             return;
         }
         if !self.process_ack(now, seg) {
@@ -787,12 +793,26 @@ impl Conn {
         }
     }
 
-    /// A challenge ACK (RFC 5961 §3.2, §4.2), throttled per RFC 5961 §7 by
-    /// `invalid_ratelimit`.
+    /// A challenge ACK (RFC 5961 §3.2, §4.2, §5.2), throttled per RFC 5961 §7 by
+    /// `invalid_ratelimit` here, and host-wide by `challenge_ack_limit` in the host, which may
+    /// withdraw it ([`Conn::suppress_challenge_ack`]) before the next `poll_transmit`.
     fn challenge_ack(&mut self, now: Instant) {
         if !self.ack_rate_limited(now) {
-            self.ack_now = true;
+            self.challenge_owed = true;
         }
+    }
+
+    /// Whether the last input asked for a challenge ACK (RFC 5961) that `poll_transmit` is
+    /// about to send. The host counts these against its host-wide `challenge_ack_limit`.
+    pub fn challenge_ack_pending(&self) -> bool {
+        self.challenge_owed
+    }
+
+    /// Withdraws the pending challenge ACK: the host's per-second budget
+    /// (`challenge_ack_limit`, Linux's `tcp_challenge_ack_limit`) is spent. Call it between
+    /// the input and `poll_transmit`.
+    pub fn suppress_challenge_ack(&mut self) {
+        self.challenge_owed = false;
     }
 
     /// Whether an answer to an invalid segment must be skipped (`invalid_ratelimit`); if not,

@@ -280,6 +280,8 @@ pub struct Conn {
     // ---- output obligations ----
     /// Send an ACK at the next `poll_transmit` (or piggyback it on data).
     ack_now: bool,
+    /// A challenge ACK (RFC 5961) is owed; the host may withdraw it (host-wide limit).
+    challenge_owed: bool,
     pending_rst: Option<Rst>,
     /// Why the next segment below SND.MAX is sent again.
     rtx_reason: Option<RetransmitReason>,
@@ -525,6 +527,7 @@ impl Conn {
             tracing: false,
             stats: ConnStats::default(),
             ack_now: false,
+            challenge_owed: false,
             pending_rst: None,
             rtx_reason: None,
             fast_rtx: false,
@@ -833,6 +836,7 @@ impl Conn {
         self.timers.stop_all();
         self.snd.buf.clear();
         self.ack_now = false;
+        self.challenge_owed = false;
         self.fast_rtx = false;
         self.push_event(Event::Closed(error));
     }

@@ -73,7 +73,7 @@ impl Conn {
             self.trace(Event::Retransmit { reason: RetransmitReason::Probe, seq, len: 0 });
             return Some(self.ack_segment(now, seq));
         }
-        if self.ack_now {
+        if self.ack_now || self.challenge_owed {
             let seq = self.snd.max;
             return Some(self.ack_segment(now, seq));
         }
@@ -433,6 +433,7 @@ impl Conn {
             self.rcv.quickacks -= 1;
         }
         self.ack_now = false;
+        self.challenge_owed = false;
         self.timers.stop(TimerKind::DelayedAck);
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.sack_trigger = None;
