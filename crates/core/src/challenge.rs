@@ -37,7 +37,7 @@ impl ChallengeBudget {
             self.second = Some(second);
             // Linux: get_random_u32_inclusive(half, limit + half - 1), half = (limit + 1) / 2.
             let limit = u64::from(limit);
-            let half = (limit + 1) / 2;
+            let half = limit.div_ceil(2);
             self.left =
                 if limit == 0 { 0 } else { half + self.key.hash(&second.to_le_bytes()) % limit };
         }
