@@ -161,8 +161,11 @@ impl OutQueue {
         OutQueue { queue: VecDeque::new(), bytes: 0, limit, pool: Vec::new() }
     }
 
+    /// Whether `len` more bytes may be queued: they fit under the limit, or the queue is
+    /// empty (one packet always goes, however large, as Linux's `sock_alloc_send_pskb` only
+    /// looks at what is queued already; else it could never be sent).
     pub(crate) fn has_room(&self, len: usize) -> bool {
-        self.bytes + len <= self.limit
+        self.bytes == 0 || self.bytes + len <= self.limit
     }
 
     /// A zeroed buffer of `len` bytes from the pool.
