@@ -4,9 +4,11 @@
 use super::*;
 
 /// An established client with 15000 bytes to send; the first 10 segments (the initial
-/// window) leave at 0.1 s.
+/// window) leave at 0.1 s. NewReno's window math: these tests check RFC 5681's and RFC 6582's
+/// numbers (CUBIC's reduction is β = 0.7, RFC 9438 §4.6).
 fn ten_segments_out() -> Script {
-    let mut s = Script::established_client(cfg());
+    let cfg = TcpConfig { congestion_control: crate::CcName::NEWRENO, ..cfg() };
+    let mut s = Script::established_client(cfg);
     s.send(15_000);
     for i in 0..10 {
         s.run(&format!("+0 > . {}:{}(1000) ack 1", 1 + i * 1000, 1001 + i * 1000));
