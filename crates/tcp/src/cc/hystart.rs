@@ -86,8 +86,9 @@ enum RoundEnd {
 /// set to SND.NXT". With [`on_ack`](Self::on_ack) the engine's [`AckInfo`] supplies both
 /// numbers. [`on_ack_unsequenced`](Self::on_ack_unsequenced) serves callers without them: the
 /// round then ends once as many bytes have been acknowledged as were outstanding when it
-/// began, estimated as `cwnd` less the bytes the starting ACK covered, which is exact while
-/// the sender is cwnd-limited (and HyStart++ only takes samples then, see below).
+/// began, estimated as `cwnd` less the bytes the starting ACK covered: while the sender is
+/// cwnd-limited (HyStart++ only takes samples then, see below) that is the flight to within
+/// the part of a segment the window has room for but the sender does not send.
 ///
 /// ACKs the engine marks app-limited grow nothing and give no RTT sample: a sender that does
 /// not fill its window builds no queue of its own, so a rise in RTT then says nothing about

@@ -410,7 +410,12 @@ fn undo_restores_the_state_before_a_spurious_reduction() {
 
 /// A cwnd-limited sender over a loss-free path, for HyStart++ through the controller:
 /// each ACK covers one segment, an RTT (given by the segment's send time) after it left.
-fn run_first_slow_start(rtt: impl Fn(Instant) -> Duration, acks: u32) -> (Cubic, Instant) {
+/// With `sequenced` the ACKs go to `on_ack_info`, else to `on_ack`.
+fn run_first_slow_start(
+    rtt: impl Fn(Instant) -> Duration,
+    acks: u32,
+    sequenced: bool,
+) -> (Cubic, Instant) {
     let mut cc = Cubic::new(MSS, 10 * MSS);
     let (mut una, mut max) = (SeqNum(0), SeqNum(0));
     let mut flight: VecDeque<(SeqNum, Instant)> = VecDeque::new();
@@ -423,7 +428,11 @@ fn run_first_slow_start(rtt: impl Fn(Instant) -> Duration, acks: u32) -> (Cubic,
         let (end, sent) = flight.pop_front().unwrap();
         now = now.max(sent + rtt(sent));
         una = end;
-        cc.on_ack_info(now, &AckInfo::new(MSS, Some(now - sent), false, una, max));
+        if sequenced {
+            cc.on_ack_info(now, &AckInfo::new(MSS, Some(now - sent), false, una, max));
+        } else {
+            cc.on_ack(now, MSS, Some(now - sent), false);
+        }
         if cc.ssthresh != INFINITE_SSTHRESH {
             break;
         }
@@ -438,22 +447,28 @@ fn hystart_ends_slow_start_without_loss_into_a_k_zero_stage() {
     // switches to congestion avoidance ... K is set to 0, and W_max is set to the congestion
     // window size at the beginning of the current congestion avoidance stage."
     let rtt = |sent: Instant| if sent >= Instant::from_millis(450) { ms(120) } else { ms(100) };
-    let (cc, now) = run_first_slow_start(rtt, 100_000);
-    assert_ne!(cc.ssthresh, INFINITE_SSTHRESH, "slow start ended");
-    assert_eq!(cc.hystart_phase(), None);
-    assert_eq!(cc.cwnd_prior, f64::from(cc.ssthresh));
-    let epoch = cc.epoch.as_ref().expect("the exiting ACK starts congestion avoidance");
-    assert_eq!((epoch.k, cc.w_max), (0.0, Some(f64::from(cc.ssthresh))));
-    // Five rounds of CSS at a quarter of the rate: the window ended far below what plain
-    // slow start would have reached by then (it doubles each 100 ms round).
-    let plain = 10u64 << (now.as_nanos() / 100_000_000);
-    assert!(u64::from(cc.cwnd / MSS) < plain / 4, "{} segments, not {plain}", cc.cwnd / MSS);
+    let mut exits = vec![];
+    for sequenced in [true, false] {
+        let (cc, now) = run_first_slow_start(rtt, 100_000, sequenced);
+        assert_ne!(cc.ssthresh, INFINITE_SSTHRESH, "slow start ended");
+        assert_eq!(cc.hystart_phase(), None);
+        assert_eq!(cc.cwnd_prior, f64::from(cc.ssthresh));
+        let epoch = cc.epoch.as_ref().expect("the exiting ACK starts congestion avoidance");
+        assert_eq!((epoch.k, cc.w_max), (0.0, Some(f64::from(cc.ssthresh))));
+        // Five rounds of CSS at a quarter of the rate: the window ended far below what plain
+        // slow start would have reached by then (it doubles each 100 ms round).
+        let plain = 10u64 << (now.as_nanos() / 100_000_000);
+        assert!(u64::from(cc.cwnd / MSS) < plain / 4, "{} segments, not {plain}", cc.cwnd / MSS);
+        exits.push((cc.ssthresh, now));
+    }
+    // Rounds counted from bytes (on_ack) end where RFC 9406's windowEnd ends them for a
+    // cwnd-limited sender, to within the part of a segment the sender cannot send.
+    let ((a, at_a), (b, at_b)) = (exits[0], exits[1]);
+    assert!(a.abs_diff(b) <= MSS && at_a.max(at_b) - at_a.min(at_b) <= ms(100), "{exits:?}");
     // Without the rise, slow start continues.
-    let (cc, _) = run_first_slow_start(|_| ms(100), 3_000);
-    assert_eq!(
-        (cc.ssthresh, cc.hystart_phase()),
-        (INFINITE_SSTHRESH, Some(HyStartPhase::SlowStart))
-    );
+    let (cc, _) = run_first_slow_start(|_| ms(100), 3_000, true);
+    assert_eq!(cc.ssthresh, INFINITE_SSTHRESH);
+    assert_eq!(cc.hystart_phase(), Some(HyStartPhase::SlowStart));
     assert_eq!(cc.cwnd, 3_010 * MSS);
 }
 
