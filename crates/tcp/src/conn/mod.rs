@@ -346,9 +346,20 @@ impl Conn {
                 buf: RingBuffer::with_limit(cfg.wmem.default as usize),
                 fin: None,
                 syn_acked: false,
-                rtx_reason: None,
-                fast_rtx: false,
+                sb: send::Scoreboard::default(),
+                phase: send::Phase::Open,
+                recover: iss,
+                rtx_now: false,
+                inflation: 0,
+                prr: send::Prr::default(),
+                rack: send::Rack::default(),
+                tlp: None,
+                tlp_pending: false,
+                undo: None,
+                rtx_timer: send::RtxTimer::Rto,
+                dupacks: 0,
                 timed: None,
+                min_rtt: None,
                 rto_retries: 0,
                 retrans_stamp: None,
                 rto_tsval: None,
@@ -357,10 +368,6 @@ impl Conn {
                 last_send: now,
                 sml: iss,
                 black_hole_mss: None,
-                dupacks: 0,
-                recover: iss,
-                in_recovery: false,
-                inflation: 0,
                 max_pipe: 0,
                 pipe_mark: iss,
             },
@@ -689,7 +696,7 @@ impl Conn {
         self.snd.buf.clear();
         self.ack_now = false;
         self.challenge_owed = false;
-        self.snd.fast_rtx = false;
+        self.snd.rtx_now = false;
         self.push_event(Event::Closed(error));
     }
 
