@@ -56,21 +56,24 @@ pub(crate) enum Service {
         #[arg(long)]
         port: u16,
     },
-    /// HTTP/1.1 with keep-alive (hyper on the tokio API): GET / answers 200.
+    /// HTTP/1.1 with keep-alive (hyper on the tokio API): GET or HEAD / answers 200 with a
+    /// small page, another path 404, another method 405.
     Http {
         /// Port to listen on.
         #[arg(long)]
         port: u16,
     },
     /// Accepts connections and never reads or closes them: a leaked socket, to show
-    /// CLOSE-WAIT in `ustack ss` (SPEC S10).
+    /// CLOSE-WAIT in `ustack ss`.
     Hold {
         /// Port to listen on.
         #[arg(long)]
         port: u16,
     },
     /// Like netcat: stdin to the connection, the connection to stdout; shutdown(Write) at
-    /// stdin's end; exits 0 when the peer has closed.
+    /// stdin's end; exits once the peer has closed: 0 when the connection then finishes
+    /// closing (its state, TIME-WAIT or CLOSED, goes to stderr), 1 when it has not within 5 s
+    /// or on an error.
     Connect {
         /// Where to connect, HOST:PORT.
         target: String,
