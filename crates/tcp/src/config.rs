@@ -1,12 +1,10 @@
 //! Every setting a connection uses, named after its Linux sysctl, with Linux's defaults.
 //!
-//! SPEC.md states the rule:
-//!
-//! > Defaults follow Linux, because that is what users compare against: initial RTO 1 s,
-//! > minimum RTO 200 ms, SYN retries 6, SYN-ACK retries 5, initial window 10 segments, delayed
-//! > ACK at most 40 ms, MSL 30 s (TIME-WAIT 60 s), `tcp_fin_timeout` 60 s, keepalive 7200 s /
-//! > 75 s / 9 probes, ephemeral ports 32768–60999, `somaxconn` 4096. Every one of them is a
-//! > setting a user can change, named after its Linux sysctl.
+//! The rule: defaults follow Linux, because that is what users compare against: initial RTO
+//! 1 s, minimum RTO 200 ms, SYN retries 6, SYN-ACK retries 5, initial window 10 segments,
+//! delayed ACK at most 40 ms, MSL 30 s (TIME-WAIT 60 s), `tcp_fin_timeout` 60 s, keepalive
+//! 7200 s / 75 s / 9 probes, ephemeral ports 32768–60999, `somaxconn` 4096. Every one of them
+//! is a setting a user can change, named after its Linux sysctl.
 //!
 //! Ephemeral ports and `somaxconn` belong to the host stack (ustack-core), which owns ports and
 //! listeners; everything else in that list is a field of [`TcpConfig`]. A field is named after
@@ -699,7 +697,7 @@ mod tests {
     fn defaults_are_specs_linux_values() {
         let c = TcpConfig::default();
         assert_eq!(c, TcpConfig::LINUX);
-        // The list in SPEC.md's top paragraph.
+        // The list in the module documentation.
         assert_eq!(c.rto_initial, secs(1));
         assert_eq!(c.rto_min, ms(200));
         assert_eq!(c.syn_retries, 6);

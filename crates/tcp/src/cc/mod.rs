@@ -1,5 +1,4 @@
-//! Congestion control: the window math, pluggable (STYLE.md 7, after quinn-proto's
-//! `congestion.rs`).
+//! Congestion control: the window math, pluggable (after quinn-proto's `congestion.rs`).
 //!
 //! A [`CongestionControl`] owns two numbers, `cwnd` and `ssthresh` (RFC 5681 §3.1), and the
 //! rules that move them. Everything that decides *when* those rules run lives in the engine, so

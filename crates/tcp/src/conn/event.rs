@@ -1,6 +1,6 @@
 //! What a connection reports: application events, trace events, errors and drop counters.
 //!
-//! Observability is data (STYLE.md 11): every state change, timer firing, retransmission (with
+//! Observability is data: every state change, timer firing, retransmission (with
 //! its reason), window or RTT change and dropped segment is an [`Event`]. Trace events are only
 //! built when tracing is switched on for the connection ([`super::Conn::set_tracing`]); drops
 //! are always counted in [`ConnStats`].

@@ -1,4 +1,4 @@
-//! One TCP connection, sans-IO (docs/tcp-engine.md, STYLE.md 2–5).
+//! One TCP connection, sans-IO (docs/tcp-engine.md).
 //!
 //! [`Conn`] is the RFC 9293 state machine of one connection with its send and receive spaces,
 //! timers, RTT estimator and congestion controller. It never reads a clock (time is the `now`
@@ -72,7 +72,7 @@ pub struct FourTuple {
     pub remote: SocketAddrV4,
 }
 
-/// The connection state, carrying what is valid only in it (STYLE.md 5). The FIN we send is
+/// The connection state, carrying what is valid only in it. The FIN we send is
 /// not part of the state: its sequence number lives in the send space, because output needs
 /// it in FIN-WAIT-1, CLOSING and LAST-ACK alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
