@@ -14,8 +14,8 @@ use core::time::Duration;
 
 use super::hystart::HyStart;
 use super::{
-    AckInfo, CcMetrics, CongestionControl, CongestionControlFactory, CongestionEvent, HyStartPhase,
-    INFINITE_SSTHRESH,
+    CcMetrics, CongestionControl, CongestionControlFactory, CongestionEvent, HyStartPhase,
+    INFINITE_SSTHRESH, NewAck,
 };
 use crate::Instant;
 
@@ -115,7 +115,8 @@ struct Saved {
 ///   must not include idle periods, "otherwise W_cubic(t) might be very high after restarting
 ///   from these periods").
 /// * **Undo** (§4.9.2): a fast retransmit or timeout saves `cwnd`, `cwnd_prior`, `ssthresh`,
-///   `W_max`, `K`, `t_epoch` and `W_est`; [`CongestionControl::undo`] restores them "if the
+///   `W_max`, `K`, `t_epoch` and `W_est`; [`CongestionControl::undo`], which the engine calls
+///   when D-SACKs or timestamps show the retransmissions were spurious, restores them "if the
 ///   current cwnd is lower than cwnd_prior".
 ///
 /// [`CSS_ROUNDS`]: super::hystart::CSS_ROUNDS
@@ -262,14 +263,14 @@ impl Cubic {
         self.epoch = Some(epoch);
     }
 
-    /// One ACK outside recovery; `seq` is the engine's [`AckInfo`] when it gave one.
+    /// One ACK outside recovery; `seq` is the engine's [`NewAck`] when it gave one.
     fn ack(
         &mut self,
         now: Instant,
         acked_bytes: u32,
         rtt: Option<Duration>,
         app_limited: bool,
-        seq: Option<&AckInfo>,
+        seq: Option<&NewAck>,
     ) {
         if let Some(sample) = rtt {
             // RFC 6298 (2.2)/(2.3): SRTT <- R, then SRTT <- (1 - 1/8)·SRTT + 1/8·R'.
@@ -374,7 +375,7 @@ impl CongestionControl for Cubic {
         self.ack(now, acked_bytes, rtt, app_limited, None);
     }
 
-    fn on_ack_info(&mut self, now: Instant, ack: &AckInfo) {
+    fn on_new_ack(&mut self, now: Instant, ack: &NewAck) {
         self.ack(now, ack.acked_bytes, ack.rtt, ack.app_limited, Some(ack));
     }
 
@@ -469,13 +470,18 @@ impl CongestionControl for Cubic {
 
     /// RFC 9438 §4.9.2: "CUBIC MAY restore the original values of the above-mentioned
     /// variables as follows if the current cwnd is lower than cwnd_prior"; otherwise "CUBIC
-    /// SHOULD continue to use the current and the most recent values of these variables".
-    fn undo(&mut self) -> bool {
+    /// SHOULD continue to use the current and the most recent values of these variables". The
+    /// values are the ones saved at the fast retransmit or timeout (the engine's
+    /// `prior_cwnd` and `prior_ssthresh` are the same window and threshold). Without a saved
+    /// state (an MSS change came in between), Linux's generic undo:
+    /// `cwnd = max(cwnd, prior_cwnd)`, `ssthresh = max(ssthresh, prior_ssthresh)`.
+    fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
         let Some(saved) = self.saved.take() else {
-            return false;
+            self.restore(self.cwnd.max(prior_cwnd), self.ssthresh.max(prior_ssthresh));
+            return;
         };
         if self.cwnd_f64() >= self.cwnd_prior {
-            return false;
+            return;
         }
         self.cwnd = saved.cwnd;
         self.cwnd_frac = saved.cwnd_frac;
@@ -483,7 +489,15 @@ impl CongestionControl for Cubic {
         self.ssthresh = saved.ssthresh;
         self.w_max = saved.w_max;
         self.epoch = saved.epoch;
-        true
+    }
+
+    /// Sets `cwnd` and `ssthresh` (at least one and two SMSS); the congestion-avoidance stage
+    /// ends, so the next one starts from this window.
+    fn restore(&mut self, cwnd: u32, ssthresh: u32) {
+        self.cwnd = cwnd.max(self.smss);
+        self.cwnd_frac = 0.0;
+        self.ssthresh = ssthresh.max(self.smss.saturating_mul(2));
+        self.epoch = None;
     }
 
     fn metrics(&self) -> CcMetrics {

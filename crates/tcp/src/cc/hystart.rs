@@ -16,7 +16,7 @@ use core::time::Duration;
 
 use ustack_wire::SeqNum;
 
-use super::AckInfo;
+use super::NewAck;
 
 #[cfg(test)]
 mod tests;
@@ -83,7 +83,7 @@ enum RoundEnd {
 ///
 /// Rounds are counted as RFC 9406 §4.2 says: "Define windowEnd as a sequence number
 /// initialized to SND.NXT. When windowEnd is ACKed, the current round ends and windowEnd is
-/// set to SND.NXT". With [`on_ack`](Self::on_ack) the engine's [`AckInfo`] supplies both
+/// set to SND.NXT". With [`on_ack`](Self::on_ack) the engine's [`NewAck`] supplies both
 /// numbers. [`on_ack_unsequenced`](Self::on_ack_unsequenced) serves callers without them: the
 /// round then ends once as many bytes have been acknowledged as were outstanding when it
 /// began, estimated as `cwnd` less the bytes the starting ACK covered: while the sender is
@@ -153,7 +153,7 @@ impl HyStart {
 
     /// One ACK during slow start, with the engine's sequence numbers; `smss` is the sender's
     /// MSS.
-    pub fn on_ack(&mut self, ack: &AckInfo, smss: u32) -> SlowStartStep {
+    pub fn on_ack(&mut self, ack: &NewAck, smss: u32) -> SlowStartStep {
         self.delivered = self.delivered.saturating_add(u64::from(ack.acked_bytes));
         // RFC 9406 §4.2: "When windowEnd is ACKed, the current round ends and windowEnd is
         // set to SND.NXT." (A round end SND.UNA has passed by 2^31 or more would compare as

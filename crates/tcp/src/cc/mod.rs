@@ -1,5 +1,4 @@
-//! Congestion control: the window math, pluggable (STYLE.md 7, after quinn-proto's
-//! `congestion.rs`).
+//! Congestion control: the window math, pluggable (after quinn-proto's `congestion.rs`).
 //!
 //! A [`CongestionControl`] owns two numbers, `cwnd` and `ssthresh` (RFC 5681 §3.1), and the
 //! rules that move them. Everything that decides *when* those rules run lives in the engine, so
@@ -16,15 +15,15 @@
 //! * The retransmission timer and its backoff are the engine's; each expiry is
 //!   [`on_congestion_event`]`(Timeout or RepeatedTimeout, flight)`.
 //! * ACKs of new data outside recovery, and whether the sender was cwnd-limited, come from the
-//!   engine; [`on_ack_info`] (or the older [`on_ack`], without sequence numbers) runs slow
-//!   start and congestion avoidance. [`AckInfo`] carries `SND.UNA` and `SND.MAX`, from which a
+//!   engine; [`on_new_ack`] (or the older [`on_ack`], without sequence numbers) runs slow
+//!   start and congestion avoidance. [`NewAck`] carries `SND.UNA` and `SND.MAX`, from which a
 //!   controller counts round trips the way RFC 9406 (HyStart++) defines them.
 //! * The engine notices idle periods longer than the RTO; [`on_idle_restart`] sets the restart
 //!   window.
 //! * MSS negotiation and path MTU changes: [`on_mss_change`].
-//! * When the engine proves that the retransmissions of the last congestion event were all
-//!   spurious (D-SACK, RFC 3708; Eifel, RFC 3522; F-RTO, RFC 5682), [`undo`] restores the
-//!   window from before the event (RFC 9438 §4.9).
+//! * When D-SACKs (RFC 3708) or timestamps (Eifel, RFC 3522) show that the retransmissions of
+//!   the last reduction were all spurious, [`undo`] goes back to the window from before it
+//!   (Linux's `tcp_undo_cwnd_reduction`; RFC 9438 §4.9 for CUBIC).
 //! * The engine emits `Cwnd { cwnd, ssthresh }` trace events from [`metrics`].
 //!
 //! # The engine's contract
@@ -59,7 +58,7 @@
 //! [`on_congestion_event`]: CongestionControl::on_congestion_event
 //! [`on_recovery_exit`]: CongestionControl::on_recovery_exit
 //! [`on_ack`]: CongestionControl::on_ack
-//! [`on_ack_info`]: CongestionControl::on_ack_info
+//! [`on_new_ack`]: CongestionControl::on_new_ack
 //! [`undo`]: CongestionControl::undo
 //! [`on_idle_restart`]: CongestionControl::on_idle_restart
 //! [`on_mss_change`]: CongestionControl::on_mss_change
@@ -164,13 +163,13 @@ impl CcMetrics {
     }
 }
 
-/// One ACK of new data outside fast recovery, as the engine hands it to
-/// [`CongestionControl::on_ack_info`].
+/// One "new ACK" (RFC 9438 §4.1.2: an ACK "that cumulatively acknowledges the delivery of new
+/// data") outside fast recovery, as the engine hands it to [`CongestionControl::on_new_ack`].
 ///
-/// `#[non_exhaustive]`: build one with [`AckInfo::new`].
+/// `#[non_exhaustive]`: build one with [`NewAck::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct AckInfo {
+pub struct NewAck {
     /// Bytes of new data the ACK cumulatively acknowledged (SYN and FIN not counted).
     pub acked_bytes: u32,
     /// The RTT sample the ACK produced, if any (after Karn's rule).
@@ -181,13 +180,13 @@ pub struct AckInfo {
     /// `SND.UNA` after the ACK: every sequence number before it is acknowledged.
     pub snd_una: SeqNum,
     /// `SND.MAX` when the ACK arrived, before anything the ACK lets the engine send: one past
-    /// the highest sequence number sent so far. RFC 9406 §4.2 calls it `SND.NXT` ("windowEnd
-    /// ... initialized to SND.NXT"); ustack's `SND.NXT` moves back after a timeout
-    /// (go-back-N), `SND.MAX` does not.
+    /// the highest sequence number sent so far. RFC 9406 §4.2 says `SND.NXT` ("windowEnd ...
+    /// initialized to SND.NXT"), which is the same as long as retransmissions do not move
+    /// `SND.NXT` back.
     pub snd_max: SeqNum,
 }
 
-impl AckInfo {
+impl NewAck {
     /// An ACK of `acked_bytes` new bytes with the given RTT sample and cwnd-limited flag,
     /// leaving `SND.UNA` at `snd_una` while `SND.MAX` is `snd_max`.
     #[must_use]
@@ -198,7 +197,7 @@ impl AckInfo {
         snd_una: SeqNum,
         snd_max: SeqNum,
     ) -> Self {
-        AckInfo { acked_bytes, rtt, app_limited, snd_una, snd_max }
+        NewAck { acked_bytes, rtt, app_limited, snd_una, snd_max }
     }
 }
 
@@ -239,7 +238,7 @@ pub trait CongestionControl: Send + fmt::Debug {
     /// Not called for duplicate ACKs, for ACKs during fast recovery, nor for the full ACK that
     /// ends it ([`on_recovery_exit`](Self::on_recovery_exit) instead).
     ///
-    /// [`on_ack_info`](Self::on_ack_info) is the same call with the send sequence numbers; an
+    /// [`on_new_ack`](Self::on_new_ack) is the same call with the send sequence numbers; an
     /// engine calls one or the other for each ACK, never both. Without sequence numbers a
     /// controller that counts round trips (CUBIC's HyStart++) estimates them from the bytes
     /// acknowledged (see [`HyStart`]).
@@ -249,7 +248,7 @@ pub trait CongestionControl: Send + fmt::Debug {
     /// round trips in sequence space (RFC 9406 §4.2's `windowEnd`). Called for the same ACKs,
     /// instead of `on_ack`. The default drops the sequence numbers and calls `on_ack`, which
     /// is all an algorithm that does not count rounds (NewReno) needs.
-    fn on_ack_info(&mut self, now: Instant, ack: &AckInfo) {
+    fn on_new_ack(&mut self, now: Instant, ack: &NewAck) {
         self.on_ack(now, ack.acked_bytes, ack.rtt, ack.app_limited);
     }
 
@@ -270,25 +269,24 @@ pub trait CongestionControl: Send + fmt::Debug {
     /// engine decides when; the controller sets the restart window.
     fn on_idle_restart(&mut self, now: Instant);
 
-    /// The retransmissions of the last [`FastRetransmit`](CongestionEvent::FastRetransmit)
-    /// or [`Timeout`](CongestionEvent::Timeout) (with the
-    /// [`RepeatedTimeout`](CongestionEvent::RepeatedTimeout)s after it) turned out to be
-    /// spurious: the data had arrived, so the reduction answered no congestion. Restores the
-    /// window and threshold from before that event (RFC 9438 §4.9; Linux's
-    /// `tcp_undo_cwnd_reduction`), if the window is still below it, and returns whether it did.
-    /// An ECN-Echo reduction is never undone: the network did signal congestion.
-    ///
-    /// The engine calls it at most once per event, only when every retransmission of the
-    /// event was shown to be needless (D-SACK for each, RFC 3708; a timestamp echo older than
-    /// the retransmission, RFC 3522; F-RTO, RFC 5682), and leaves recovery before (its window
-    /// inflation goes, `window()` is the restored window). A second call, or one after a new
-    /// congestion event, does nothing.
-    ///
-    /// The default keeps the reduction and returns `false`, which is always safe: a controller
-    /// that cannot undo only loses throughput to spurious retransmissions.
-    fn undo(&mut self) -> bool {
-        false
+    /// The last reduction was spurious (Linux `tcp_undo_cwnd_reduction`: D-SACKs showed
+    /// every retransmission arrived twice, or timestamps showed the original arrived): go
+    /// back to the window and threshold from before it. `prior_cwnd` and `prior_ssthresh`
+    /// are what [`window`](Self::window) and [`ssthresh`](Self::ssthresh) returned just before
+    /// the [`on_congestion_event`](Self::on_congestion_event) being undone. The default
+    /// restores them as Linux's Reno does (`cwnd = max(cwnd, prior_cwnd)`, `ssthresh =
+    /// max(ssthresh, prior_ssthresh)`) through [`restore`](Self::restore). CUBIC restores
+    /// its own state from before the event as RFC 9438 §4.9.2 says (`W_max`, `K`, `t_epoch`,
+    /// `W_est`, `cwnd_prior` with the window), if `cwnd` is still below `cwnd_prior`.
+    fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        let cwnd = self.window().max(prior_cwnd);
+        let ssthresh = self.ssthresh().max(prior_ssthresh);
+        self.restore(cwnd, ssthresh);
     }
+
+    /// Sets the window and threshold outright (for [`undo`](Self::undo)); an algorithm with
+    /// more state resets what depends on them. The default does nothing.
+    fn restore(&mut self, _cwnd: u32, _ssthresh: u32) {}
 
     /// The controller's state for observability.
     fn metrics(&self) -> CcMetrics {

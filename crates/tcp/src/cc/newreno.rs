@@ -30,8 +30,6 @@ use crate::Instant;
 /// * **App-limited ACKs** change nothing, not even the accumulator, as in Linux's
 ///   `tcp_reno_cong_avoid` (`if (!tcp_is_cwnd_limited(sk)) return;`): a window the sender
 ///   did not fill was not probed.
-/// * **Undo** after a spurious fast retransmit or timeout restores the `cwnd` and `ssthresh`
-///   from before it, as Linux's `tcp_undo_cwnd_reduction` with `tcp_reno_undo_cwnd`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewReno {
     /// SMSS, at least 1.
@@ -45,8 +43,6 @@ pub struct NewReno {
     bytes_acked: u64,
     /// IW, for the restart window after idle (RFC 5681 §4.1).
     initial_window: u32,
-    /// `(cwnd, ssthresh)` before the last fast retransmit or timeout, for `undo`.
-    saved: Option<(u32, u32)>,
 }
 
 impl NewReno {
@@ -57,14 +53,7 @@ impl NewReno {
     pub fn new(mss: u32, initial_window: u32) -> Self {
         let smss = mss.max(1);
         let iw = initial_window.max(smss);
-        NewReno {
-            smss,
-            cwnd: iw,
-            ssthresh: INFINITE_SSTHRESH,
-            bytes_acked: 0,
-            initial_window: iw,
-            saved: None,
-        }
+        NewReno { smss, cwnd: iw, ssthresh: INFINITE_SSTHRESH, bytes_acked: 0, initial_window: iw }
     }
 
     /// RFC 5681 eq. 4: `ssthresh = max(FlightSize / 2, 2*SMSS)`.
@@ -131,14 +120,6 @@ impl CongestionControl for NewReno {
 
     fn on_congestion_event(&mut self, _now: Instant, event: CongestionEvent, flight_size: u32) {
         match event {
-            CongestionEvent::FastRetransmit | CongestionEvent::Timeout => {
-                self.saved = Some((self.cwnd, self.ssthresh));
-            }
-            // ECN-Echo is never spurious; a repeated timeout keeps what the first one saved.
-            CongestionEvent::Ecn => self.saved = None,
-            CongestionEvent::RepeatedTimeout => {}
-        }
-        match event {
             // RFC 5681 §3.2 step 2: "ssthresh = max (FlightSize / 2, 2*SMSS)"; step 3 sets
             // "cwnd to ssthresh plus 3*SMSS": the `3*SMSS` (and every later `+SMSS`) is the
             // engine's inflation on top of `window()`, so cwnd itself is ssthresh.
@@ -194,7 +175,6 @@ impl CongestionControl for NewReno {
         }
         let acked = self.bytes_acked * u64::from(new) / u64::from(old);
         self.bytes_acked = acked.min(u64::from(self.cwnd).saturating_sub(1));
-        self.saved = None;
     }
 
     /// RFC 5681 §4.1: "a TCP SHOULD set cwnd to no more than RW before beginning
@@ -210,21 +190,10 @@ impl CongestionControl for NewReno {
         self.bytes_acked = 0;
     }
 
-    /// Linux's `tcp_undo_cwnd_reduction`: `cwnd` back to its value before the event
-    /// (`tcp_reno_undo_cwnd`: the larger of the two), `ssthresh` to the larger of its value
-    /// then and now; done only while `cwnd` is below the saved value, as CUBIC's (RFC 9438
-    /// §4.9.2).
-    fn undo(&mut self) -> bool {
-        let Some((cwnd, ssthresh)) = self.saved.take() else {
-            return false;
-        };
-        if self.cwnd >= cwnd {
-            return false;
-        }
-        self.cwnd = cwnd;
-        self.ssthresh = self.ssthresh.max(ssthresh);
+    fn restore(&mut self, cwnd: u32, ssthresh: u32) {
+        self.cwnd = cwnd.max(self.smss);
+        self.ssthresh = ssthresh.max(self.smss.saturating_mul(2));
         self.bytes_acked = 0;
-        true
     }
 
     fn metrics(&self) -> CcMetrics {

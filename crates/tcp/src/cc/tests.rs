@@ -321,48 +321,45 @@ fn mss_change_keeps_windows_in_segments() {
 
 #[test]
 fn undo_restores_newreno_after_a_spurious_reduction() {
-    // Linux tcp_undo_cwnd_reduction with tcp_reno_undo_cwnd: cwnd back to its value before
-    // the event, ssthresh to the larger of then and now.
+    // Linux tcp_undo_cwnd_reduction with tcp_reno_undo_cwnd: cwnd = max(cwnd, prior_cwnd),
+    // ssthresh = max(ssthresh, prior_ssthresh), the values from before the event.
     let mut cc = reno();
     round_trip(&mut *cc); // 20 segments, ssthresh infinite
     cc.on_congestion_event(T0, CongestionEvent::FastRetransmit, 20 * MSS);
     cc.on_recovery_exit(T0, 10 * MSS);
-    assert!(cc.undo());
+    cc.undo(20 * MSS, INFINITE_SSTHRESH);
     assert_eq!((segs(&*cc), cc.ssthresh()), (20, INFINITE_SSTHRESH));
     assert!(cc.in_slow_start(), "a spurious loss in slow start resumes slow start");
-    assert!(!cc.undo(), "once per event");
     // A timeout and its repeats.
     cc.on_congestion_event(T0, CongestionEvent::FastRetransmit, 20 * MSS); // 10, 10
     cc.on_recovery_exit(T0, 10 * MSS);
     cc.on_congestion_event(T0, CongestionEvent::Timeout, 10 * MSS);
     cc.on_congestion_event(T0, CongestionEvent::RepeatedTimeout, 10 * MSS);
     assert_eq!((segs(&*cc), cc.ssthresh()), (1, 5 * MSS));
-    assert!(cc.undo());
+    cc.undo(10 * MSS, 10 * MSS);
     assert_eq!((segs(&*cc), cc.ssthresh()), (10, 10 * MSS));
-    // Not when the window has regrown past it, nor for ECN-Echo.
+    assert_eq!(cc.metrics().bytes_acked, Some(0));
+    // A window that regrew past the old one keeps the larger.
     cc.on_congestion_event(T0, CongestionEvent::FastRetransmit, 4 * MSS); // 2, 2
-    ack(&mut *cc, 50 * MSS); // 2 + 3 + ... + 9 = 44 segments: cwnd 10 again
-    assert_eq!(segs(&*cc), 10);
-    assert!(!cc.undo());
-    cc.on_congestion_event(T0, CongestionEvent::Ecn, 10 * MSS);
-    assert!(!cc.undo());
-    assert_eq!(segs(&*cc), 5);
+    ack(&mut *cc, 54 * MSS); // 2 + 3 + ... + 10 = 54 segments: cwnd 11
+    cc.undo(10 * MSS, 10 * MSS);
+    assert_eq!((segs(&*cc), cc.ssthresh()), (11, 10 * MSS));
 }
 
 #[test]
-fn on_ack_info_defaults_to_on_ack() {
+fn on_new_ack_defaults_to_on_ack() {
     // NewReno counts no rounds: the sequence numbers change nothing.
     let mut with_info = reno();
     let mut plain = reno();
     for i in 1..=30u32 {
-        let info = AckInfo::new(
+        let info = NewAck::new(
             MSS,
             Some(Duration::from_millis(100)),
             i % 7 == 0,
             SeqNum(i * MSS),
             SeqNum(40 * MSS),
         );
-        with_info.on_ack_info(T0, &info);
+        with_info.on_new_ack(T0, &info);
         plain.on_ack(T0, MSS, Some(Duration::from_millis(100)), i % 7 == 0);
     }
     assert_eq!(with_info.metrics(), plain.metrics());
@@ -486,6 +483,8 @@ proptest! {
         let mut cc = factory.build(mss, iw);
         let mut smss = mss.max(1);
         let mut now = Instant::ZERO;
+        // What the engine passes to undo: the window and threshold before the last event.
+        let mut prior = (cc.window(), cc.ssthresh());
         for op in ops {
             let before = cc.metrics();
             match op {
@@ -493,8 +492,8 @@ proptest! {
                     let rtt = rtt.map(Duration::from_millis);
                     match seq {
                         Some((una, max)) => {
-                            let info = AckInfo::new(bytes, rtt, app_limited, SeqNum(una), SeqNum(max));
-                            cc.on_ack_info(now, &info);
+                            let info = NewAck::new(bytes, rtt, app_limited, SeqNum(una), SeqNum(max));
+                            cc.on_new_ack(now, &info);
                         }
                         None => cc.on_ack(now, bytes, rtt, app_limited),
                     }
@@ -503,11 +502,12 @@ proptest! {
                         prop_assert_eq!(cc.window(), before.cwnd, "app-limited: no growth");
                     }
                 }
-                Op::Undo => {
-                    let _ = cc.undo();
-                }
+                Op::Undo => cc.undo(prior.0, prior.1),
                 Op::Wait(ms) => now += Duration::from_millis(ms),
-                Op::Event { event, flight } => cc.on_congestion_event(now, event, flight),
+                Op::Event { event, flight } => {
+                    prior = (cc.window(), cc.ssthresh());
+                    cc.on_congestion_event(now, event, flight);
+                }
                 Op::RecoveryExit { flight } => cc.on_recovery_exit(now, flight),
                 Op::Mss(m) => {
                     cc.on_mss_change(m);

@@ -1,4 +1,4 @@
-//! One TCP connection, sans-IO (docs/tcp-engine.md, STYLE.md 2–5).
+//! One TCP connection, sans-IO (docs/tcp-engine.md).
 //!
 //! [`Conn`] is the RFC 9293 state machine of one connection with its send and receive spaces,
 //! timers, RTT estimator and congestion controller. It never reads a clock (time is the `now`
@@ -46,12 +46,15 @@ use crate::cc::{self, CongestionControl};
 use crate::{
     Assembler, Instant, RingBuffer, RttEstimator, TcpConfig, TcpState, TimerKind, TimerTable,
 };
+use recv::Receiver;
+use send::Sender;
 
-mod ack;
 mod event;
 mod icmp;
 mod input;
 mod output;
+mod recv;
+mod send;
 mod timers;
 
 #[cfg(test)]
@@ -69,7 +72,7 @@ pub struct FourTuple {
     pub remote: SocketAddrV4,
 }
 
-/// The connection state, carrying what is valid only in it (STYLE.md 5). The FIN we send is
+/// The connection state, carrying what is valid only in it. The FIN we send is
 /// not part of the state: its sequence number lives in the send space, because output needs
 /// it in FIN-WAIT-1, CLOSING and LAST-ACK alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,122 +112,6 @@ impl State {
     }
 }
 
-/// The send sequence space (RFC 9293 §3.3.1) and the send buffer.
-#[derive(Debug)]
-struct SendSpace {
-    iss: SeqNum,
-    /// Oldest unacknowledged sequence number.
-    una: SeqNum,
-    /// Next sequence number to send. An RTO pulls it back to `una` (go-back-N); `max` keeps
-    /// the highest sent.
-    nxt: SeqNum,
-    /// One past the highest sequence number ever sent (SND.MAX).
-    max: SeqNum,
-    /// Peer's window, scaled, relative to `una`.
-    wnd: u32,
-    /// The largest window the peer has advertised (RFC 5961 §5.2 MAX.SND.WND; sender SWS).
-    max_wnd: u32,
-    wl1: SeqNum,
-    wl2: SeqNum,
-    /// The segment size the peer accepts (its MSS option, within our path), before options.
-    mss: u16,
-    /// Shift applied to the windows the peer advertises (RFC 7323 §2.3).
-    wscale: u8,
-    /// Bytes from the first unacknowledged data byte on: offset 0 is `data_start()`.
-    buf: RingBuffer,
-    /// Sequence number of our FIN once the application closed its side.
-    fin: Option<SeqNum>,
-    /// Whether our SYN has been acknowledged. A flag, not `una != iss`: sequence numbers
-    /// wrap, and after 2^32 bytes `una` (and `nxt`) come round to `iss` again.
-    syn_acked: bool,
-}
-
-impl SendSpace {
-    /// The sequence number of the first unacknowledged data byte (past the SYN).
-    ///
-    /// Never a sequence-space `max` with the ISS: comparisons are only valid within 2^31 of
-    /// each other, and SND.UNA leaves the ISS that far behind after 2 GiB.
-    fn data_start(&self) -> SeqNum {
-        if self.syn_acked { self.una } else { self.iss + 1u32 }
-    }
-
-    /// Whether the SYN (or SYN-ACK) is the next segment to send: at the start, or after its
-    /// retransmission timer pulled SND.NXT back to the ISS.
-    fn syn_owed(&self) -> bool {
-        !self.syn_acked && self.nxt == self.iss
-    }
-
-    /// One past the last byte buffered.
-    fn data_end(&self) -> SeqNum {
-        self.data_start() + self.buf.len()
-    }
-
-    /// Bytes sent and not yet acknowledged, SYN and FIN included (RFC 5681 FlightSize).
-    fn flight(&self) -> u32 {
-        seq_len(self.una, self.max)
-    }
-
-    /// Bytes between `una` and `nxt`: what counts against the windows when sending.
-    fn pipe(&self) -> u32 {
-        seq_len(self.una, self.nxt)
-    }
-
-    /// Whether our FIN has been sent and acknowledged.
-    fn fin_acked(&self) -> bool {
-        self.fin.is_some_and(|f| self.una == f + 1u32)
-    }
-}
-
-/// The receive sequence space and the receive buffer.
-#[derive(Debug)]
-struct RecvSpace {
-    irs: SeqNum,
-    nxt: SeqNum,
-    /// The right edge of the window last advertised: RFC 9293 §3.8.6.2.2, never moved left.
-    adv_right: SeqNum,
-    /// Our window scale shift (0 when scaling is not in effect).
-    wscale: u8,
-    /// The MSS we announce (route MTU − 40).
-    mss: u16,
-    /// The largest payload seen from the peer (Linux's `rcv_mss` estimate), for the
-    /// "every second full-sized segment" ACK rule and receiver SWS avoidance.
-    seg_mss: u16,
-    /// Offset 0 is the first unread byte; readable bytes end at `nxt`.
-    buf: RingBuffer,
-    asm: Assembler<{ RecvSpace::MAX_RANGES }>,
-    /// Sequence number of the peer's FIN when it arrived ahead of a hole.
-    fin: Option<SeqNum>,
-    /// The peer's FIN has been processed: `recv` returns 0 once the buffer is drained.
-    eof: bool,
-    /// The out-of-order segment the next ACK's first SACK block must name (RFC 2018 §4).
-    sack_trigger: Option<(u32, u32)>,
-    /// ACKs still to send at once before delaying (quick-ACK mode at the start).
-    quickacks: u8,
-    /// Whether any data has arrived yet (quick-ACK mode starts with the first).
-    got_data: bool,
-    /// The delayed-ACK timeout as Linux adapts it (`icsk_ack.ato`): it starts at
-    /// `delack_min`, follows the gaps between arriving segments, grows when a delayed ACK
-    /// had to fire, and is capped by `delack_max` when the timer is armed (`ack.rs`).
-    ato: core::time::Duration,
-    /// When in-order data last arrived (`icsk_ack.lrcvtime`).
-    last_data_at: Instant,
-    /// Interactive mode (`icsk_ack.pingpong`): data we sent within `ato` of receiving
-    /// (a reply) counts up; in it, ACKs wait to ride on the next reply.
-    pingpong: u8,
-    /// RCV.NXT carried by the last ACK sent (RFC 7323 §4.3 Last.ACK.sent).
-    last_ack_sent: SeqNum,
-}
-
-impl RecvSpace {
-    /// The reassembly bound's hard ceiling; `max_reassembly_segments` is capped at it.
-    const MAX_RANGES: usize = 64;
-
-    /// Bytes of window we advertised and the peer may still fill.
-    fn adv_wnd(&self) -> u32 {
-        seq_len(self.nxt, self.adv_right)
-    }
-}
-
 /// The options in force: offered by both sides in the handshake (before it completes: the
 /// ones we offer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,8 +146,8 @@ pub struct Conn {
     tuple: FourTuple,
     cfg: TcpConfig,
     state: State,
-    snd: SendSpace,
-    rcv: RecvSpace,
+    snd: Sender,
+    rcv: Receiver,
     opts: Negotiated,
     /// TS.Recent (RFC 7323 §4.3) and when it was recorded (for the 24-day rule, §5.5).
     ts_recent: u32,
@@ -283,11 +170,6 @@ pub struct Conn {
     /// A challenge ACK (RFC 5961) is owed; the host may withdraw it (host-wide limit).
     challenge_owed: bool,
     pending_rst: Option<Rst>,
-    /// Why the next segment below SND.MAX is sent again.
-    rtx_reason: Option<RetransmitReason>,
-    /// Retransmit the segment at SND.UNA once, outside the windows (fast retransmit, RFC 5681
-    /// §3.2 step 3; partial ACK, RFC 6582 §3.2 step 3).
-    fast_rtx: bool,
     /// The persist timer fired: send what fits, or a window probe.
     force_send: bool,
     /// Send a probe (SND.UNA − 1, no data) that the peer must answer: keepalive.
@@ -298,40 +180,10 @@ pub struct Conn {
     last_oow_ack: Option<Instant>,
 
     // ---- reliability ----
-    /// One segment timed for an RTT sample when timestamps are off (Karn): its end and when
-    /// it was sent.
-    timed: Option<(SeqNum, Instant)>,
-    /// Consecutive RTO expirations without progress.
-    rto_retries: u32,
-    /// When the oldest unacknowledged segment was first sent, once it had to be retransmitted
-    /// (Linux's `retrans_stamp`): the base of the `retries2` deadline.
-    retrans_stamp: Option<Instant>,
-    /// Our TSval when the retransmission timer last expired: echoes older than it are not
-    /// RTT samples (see `take_rtt_sample`).
-    rto_tsval: Option<u32>,
-    /// Whether the SYN (or SYN-ACK) had to be retransmitted (RFC 6298 (5.7)).
-    syn_retransmitted: bool,
-    persist_backoff: u32,
-    last_send: Instant,
     /// When the last acceptable segment arrived (keepalive idle time).
     last_recv: Instant,
     /// Keepalive probes sent since the peer was last heard.
     keepalive_probes_out: u32,
-    /// End of the last segment sent shorter than the MSS (Linux's `snd_sml`, for Nagle).
-    snd_sml: SeqNum,
-    /// The segment size black-hole detection allows (`mtu_probing`, see `timers.rs`), once
-    /// it has found one; Linux's `icsk_mtup.search_low` as an MSS.
-    black_hole_mss: Option<u16>,
-
-    // ---- loss recovery (RFC 5681 §3.2, RFC 6582) ----
-    dupacks: u32,
-    recover: SeqNum,
-    in_recovery: bool,
-    /// Window inflation during fast recovery, on top of `cc.window()` (cc/mod.rs contract).
-    inflation: i64,
-    /// The largest pipe since `pipe_mark` was acknowledged (was the sender cwnd-limited?).
-    max_pipe: u32,
-    pipe_mark: SeqNum,
 
     // ---- application ----
     /// `close()` was called: nobody will read (orphaned connection).
@@ -480,7 +332,7 @@ impl Conn {
             tuple,
             cfg: *cfg,
             state,
-            snd: SendSpace {
+            snd: Sender {
                 iss,
                 una: iss,
                 nxt: iss,
@@ -494,8 +346,32 @@ impl Conn {
                 buf: RingBuffer::with_limit(cfg.wmem.default as usize),
                 fin: None,
                 syn_acked: false,
+                sb: send::Scoreboard::default(),
+                phase: send::Phase::Open,
+                recover: iss,
+                rtx_now: false,
+                inflation: 0,
+                prr: send::Prr::default(),
+                rack: send::Rack::default(),
+                tlp: None,
+                tlp_pending: false,
+                undo: None,
+                rtx_timer: send::RtxTimer::Rto,
+                dupacks: 0,
+                timed: None,
+                min_rtt: None,
+                rto_retries: 0,
+                retrans_stamp: None,
+                rto_tsval: None,
+                syn_retransmitted: false,
+                persist_backoff: 0,
+                last_send: now,
+                sml: iss,
+                black_hole_mss: None,
+                max_pipe: 0,
+                pipe_mark: iss,
             },
-            rcv: RecvSpace {
+            rcv: Receiver {
                 irs: SeqNum(0),
                 nxt: SeqNum(0),
                 adv_right: SeqNum(0),
@@ -503,7 +379,9 @@ impl Conn {
                 mss: local_mss,
                 seg_mss: local_mss.min(cfg.mss_default),
                 buf: RingBuffer::with_limit(cfg.rmem.default as usize),
-                asm: Assembler::new(),
+                asm: Assembler::with_limit(recv::Tune::reassembly_limit(cfg.rmem.default as usize)),
+                dsack: None,
+                tune: recv::Tune::default(),
                 fin: None,
                 eof: false,
                 sack_trigger: None,
@@ -529,29 +407,12 @@ impl Conn {
             ack_now: false,
             challenge_owed: false,
             pending_rst: None,
-            rtx_reason: None,
-            fast_rtx: false,
             force_send: false,
             probe_now: false,
             syn_fresh: false,
             last_oow_ack: None,
-            timed: None,
-            rto_retries: 0,
-            retrans_stamp: None,
-            rto_tsval: None,
-            syn_retransmitted: false,
-            persist_backoff: 0,
-            last_send: now,
             last_recv: now,
             keepalive_probes_out: 0,
-            snd_sml: iss,
-            black_hole_mss: None,
-            dupacks: 0,
-            recover: iss,
-            in_recovery: false,
-            inflation: 0,
-            max_pipe: 0,
-            pipe_mark: iss,
             orphan: false,
             send_blocked: false,
             readable_signalled: false,
@@ -623,6 +484,7 @@ impl Conn {
         self.readable_signalled = false;
         if !self.rcv.buf.is_empty() {
             let n = self.rcv.buf.pop(buf);
+            self.rcv.tune.read += n as u64;
             self.after_read();
             return Ok(n);
         }
@@ -837,7 +699,7 @@ impl Conn {
         self.snd.buf.clear();
         self.ack_now = false;
         self.challenge_owed = false;
-        self.fast_rtx = false;
+        self.snd.rtx_now = false;
         self.push_event(Event::Closed(error));
     }
 

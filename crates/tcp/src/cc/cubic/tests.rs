@@ -365,7 +365,9 @@ fn idle_restart_starts_a_new_stage() {
 #[test]
 fn undo_restores_the_state_before_a_spurious_reduction() {
     // §4.9.2: save cwnd, cwnd_prior, ssthresh, W_max, K, t_epoch and W_est before the
-    // reduction; restore them "if the current cwnd is lower than cwnd_prior".
+    // reduction; restore them "if the current cwnd is lower than cwnd_prior". The engine
+    // passes the window and threshold it saw before the event (Linux's prior_cwnd and
+    // prior_ssthresh).
     let rtt = ms(100);
     let mut cc = after_loss(100);
     let mut now = Instant::from_secs(1);
@@ -373,44 +375,51 @@ fn undo_restores_the_state_before_a_spurious_reduction() {
         round(&mut cc, &mut now, rtt);
     }
     let before = cc.clone();
+    let prior = (cc.cwnd, cc.ssthresh);
     cc.on_congestion_event(now, CongestionEvent::FastRetransmit, cc.cwnd);
     cc.on_recovery_exit(now, cc.cwnd);
     assert!(cc.cwnd < before.cwnd);
-    assert!(cc.undo());
+    cc.undo(prior.0, prior.1);
     assert_eq!((cc.cwnd, cc.ssthresh, cc.w_max), (before.cwnd, before.ssthresh, before.w_max));
     assert_eq!((cc.cwnd_prior, &cc.epoch), (before.cwnd_prior, &before.epoch));
-    assert!(!cc.undo(), "once");
     // A timeout (and its repeats) too.
     cc.on_congestion_event(now, CongestionEvent::Timeout, cc.cwnd);
     cc.on_congestion_event(now, CongestionEvent::RepeatedTimeout, cc.cwnd);
-    assert!(cc.undo());
+    cc.undo(prior.0, prior.1);
     assert_eq!((cc.cwnd, cc.ssthresh, cc.w_max), (before.cwnd, before.ssthresh, before.w_max));
+    assert_eq!(cc.epoch, before.epoch);
     // "In rare cases, when the detection happens long after a spurious loss event and the
     // current cwnd is already higher than cwnd_prior, CUBIC SHOULD continue to use the
     // current and the most recent values of these variables."
+    let prior = (cc.cwnd, cc.ssthresh);
     cc.on_congestion_event(now, CongestionEvent::FastRetransmit, cc.cwnd);
     cc.on_recovery_exit(now, cc.cwnd);
     while cc.cwnd_f64() < cc.cwnd_prior {
         round(&mut cc, &mut now, rtt);
     }
     let grown = cc.clone();
-    assert!(!cc.undo());
+    cc.undo(prior.0, prior.1);
     assert_eq!(cc, Cubic { saved: None, ..grown });
-    // ECN-Echo is congestion: nothing to undo.
+    // Nothing saved (here an ECN-Echo reduction): Linux's generic undo, the larger window
+    // and threshold, and a new stage from there.
+    let prior = (cc.cwnd, cc.ssthresh);
     cc.on_congestion_event(now, CongestionEvent::Ecn, cc.cwnd);
-    assert!(!cc.undo());
+    let reduced = beta_of(prior.0);
+    assert_eq!((cc.cwnd, cc.ssthresh), (reduced, reduced));
+    cc.undo(prior.0, prior.1);
+    assert_eq!((cc.cwnd, cc.ssthresh, &cc.epoch), (prior.0, prior.1.max(reduced), &None));
     // A loss in the first slow start: undo resumes it, HyStart++ included.
     let mut cc = grown_to(50);
     cc.on_congestion_event(now, CongestionEvent::FastRetransmit, 50 * MSS);
     assert!(cc.hystart_phase().is_none());
-    assert!(cc.undo());
+    cc.undo(50 * MSS, INFINITE_SSTHRESH);
     assert_eq!((cc.cwnd, cc.ssthresh), (50 * MSS, INFINITE_SSTHRESH));
     assert_eq!(cc.hystart_phase(), Some(HyStartPhase::SlowStart));
 }
 
 /// A cwnd-limited sender over a loss-free path, for HyStart++ through the controller:
 /// each ACK covers one segment, an RTT (given by the segment's send time) after it left.
-/// With `sequenced` the ACKs go to `on_ack_info`, else to `on_ack`.
+/// With `sequenced` the ACKs go to `on_new_ack`, else to `on_ack`.
 fn run_first_slow_start(
     rtt: impl Fn(Instant) -> Duration,
     acks: u32,
@@ -429,7 +438,7 @@ fn run_first_slow_start(
         now = now.max(sent + rtt(sent));
         una = end;
         if sequenced {
-            cc.on_ack_info(now, &AckInfo::new(MSS, Some(now - sent), false, una, max));
+            cc.on_new_ack(now, &NewAck::new(MSS, Some(now - sent), false, una, max));
         } else {
             cc.on_ack(now, MSS, Some(now - sent), false);
         }

@@ -75,7 +75,7 @@ impl<F: Fn(Instant) -> Duration> Sender<F> {
         let before = self.hs.round_end;
         let step = match self.feed {
             Feed::Sequenced => {
-                self.hs.on_ack(&AckInfo::new(MSS, Some(rtt), false, self.una, self.max), MSS)
+                self.hs.on_ack(&NewAck::new(MSS, Some(rtt), false, self.una, self.max), MSS)
             }
             Feed::Unsequenced => self.hs.on_ack_unsequenced(MSS, Some(rtt), false, self.cwnd, MSS),
         };
@@ -116,7 +116,7 @@ fn slow_start_grows_by_each_ack_up_to_l_segments() {
     // RFC 9406 §4.2: "cwnd = cwnd + min(N, L * SMSS)" with L = 8 for a sender that does not
     // pace (§4.3).
     let mut hs = HyStart::new();
-    let ack = |n: u32| AckInfo::new(n * MSS, None, false, SeqNum(n * MSS), SeqNum(40 * MSS));
+    let ack = |n: u32| NewAck::new(n * MSS, None, false, SeqNum(n * MSS), SeqNum(40 * MSS));
     assert_eq!(hs.on_ack(&ack(1), MSS), SlowStartStep { growth: MSS, exit: false });
     assert_eq!(hs.on_ack(&ack(2), MSS).growth, 2 * MSS);
     assert_eq!(hs.on_ack(&ack(8), MSS).growth, 8 * MSS);
@@ -127,7 +127,7 @@ fn slow_start_grows_by_each_ack_up_to_l_segments() {
 fn app_limited_acks_neither_grow_nor_sample() {
     let mut hs = HyStart::new();
     for i in 1..=20 {
-        let ack = AckInfo::new(MSS, Some(ms(100 + i)), true, SeqNum(i as u32 * MSS), SeqNum(0));
+        let ack = NewAck::new(MSS, Some(ms(100 + i)), true, SeqNum(i as u32 * MSS), SeqNum(0));
         assert_eq!(hs.on_ack(&ack, MSS).growth, 0);
     }
     assert_eq!(hs.round_min_rtts(), (None, None));
@@ -182,7 +182,7 @@ fn css_needs_a_previous_round_and_eight_samples() {
     let mut una = 0;
     let mut ack = |hs: &mut HyStart, rtt: u64| {
         una += MSS;
-        let info = AckInfo::new(MSS, Some(ms(rtt)), false, SeqNum(una), SeqNum(una + 10 * MSS));
+        let info = NewAck::new(MSS, Some(ms(rtt)), false, SeqNum(una), SeqNum(una + 10 * MSS));
         let _ = hs.on_ack(&info, MSS);
     };
     for rtt in [100, 100, 100, 100, 100, 200, 400, 600, 800, 1000] {
@@ -219,13 +219,13 @@ fn css_grows_a_quarter_as_fast() {
     // Quarters of odd sizes add up exactly: 3 × 333 bytes grow 249 (999 / 4), not 3 × 83.
     let mut hs = HyStart { phase: s.hs.phase(), ..HyStart::new() };
     let grown: u32 = (1..=3u32)
-        .map(|i| hs.on_ack(&AckInfo::new(333, None, false, SeqNum(i), SeqNum(9)), MSS).growth)
+        .map(|i| hs.on_ack(&NewAck::new(333, None, false, SeqNum(i), SeqNum(9)), MSS).growth)
         .sum();
     assert_eq!(grown, 249);
     // A stretch ACK: min(N, L·SMSS) / 4.
-    let _ = hs.on_ack(&AckInfo::new(1, None, false, SeqNum(4), SeqNum(9)), MSS); // 1000 / 4
+    let _ = hs.on_ack(&NewAck::new(1, None, false, SeqNum(4), SeqNum(9)), MSS); // 1000 / 4
     assert_eq!(
-        hs.on_ack(&AckInfo::new(20 * MSS, None, false, SeqNum(5), SeqNum(9)), MSS).growth,
+        hs.on_ack(&NewAck::new(20 * MSS, None, false, SeqNum(5), SeqNum(9)), MSS).growth,
         2 * MSS
     );
 }

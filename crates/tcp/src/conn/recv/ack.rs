@@ -19,8 +19,9 @@
 
 use core::time::Duration;
 
-use super::Conn;
+use super::super::Conn;
 use crate::Instant;
+use crate::TimerKind;
 
 /// Linux's `TCP_MAX_QUICKACKS`: at most this many quick ACKs at a time.
 const MAX_QUICKACKS: u32 = 16;
@@ -32,7 +33,7 @@ const BULK_MAX: Duration = Duration::from_millis(500);
 impl Conn {
     /// Quick-ACK mode (Linux `tcp_incr_quickack`): the next ACKs go at once, as many as
     /// half the window in segments (2 to 16), so a sender in slow start is not held back.
-    pub(super) fn enter_quickack(&mut self) {
+    pub(in crate::conn) fn enter_quickack(&mut self) {
         let per = 2 * u32::from(self.rcv.seg_mss);
         let quick = (self.rcv.adv_wnd() / per).clamp(2, MAX_QUICKACKS) as u8;
         self.rcv.quickacks = self.rcv.quickacks.max(quick);
@@ -41,7 +42,7 @@ impl Conn {
     /// In-order data arrived on a connection that had data before (Linux
     /// `tcp_event_data_recv`): adapt `ato` to the gap since the last, or, after a gap longer
     /// than the RTO, go back to quick ACKs ("apparently sender failed to restart window").
-    pub(super) fn note_data_gap(&mut self, now: Instant) {
+    pub(in crate::conn) fn note_data_gap(&mut self, now: Instant) {
         let gap = now - self.rcv.last_data_at;
         let half_min = self.cfg.delack_min / 2;
         let rto = self.rtt.rto();
@@ -57,14 +58,14 @@ impl Conn {
 
     /// We sent new data (Linux `tcp_event_data_sent`): sent within `ato` of the last data
     /// received, it is a reply, and the connection counts as interactive.
-    pub(super) fn note_data_sent(&mut self, now: Instant) {
+    pub(in crate::conn) fn note_data_sent(&mut self, now: Instant) {
         if self.rcv.got_data && now - self.rcv.last_data_at < self.rcv.ato {
             self.rcv.pingpong = self.rcv.pingpong.saturating_add(1);
         }
     }
 
     /// How long to delay an ACK now (Linux `tcp_send_delayed_ack`).
-    pub(super) fn delayed_ack_timeout(&self) -> Duration {
+    pub(in crate::conn) fn delayed_ack_timeout(&self) -> Duration {
         let min = self.cfg.delack_min;
         let mut ato = self.rcv.ato.max(min);
         if ato > min {
@@ -80,7 +81,7 @@ impl Conn {
     /// The delayed-ACK timer fired (Linux `tcp_delack_timer_handler`): the ACK goes now, and
     /// the delay adapts: doubled (up to the RTO) on a bulk connection; on an interactive one,
     /// whose reply did not come in time, interactive mode ends and the delay starts over.
-    pub(super) fn on_delayed_ack_timeout(&mut self) {
+    pub(in crate::conn) fn on_delayed_ack_timeout(&mut self) {
         if self.rcv.pingpong > 0 {
             self.rcv.pingpong = 0;
             self.rcv.ato = self.cfg.delack_min;
@@ -88,5 +89,17 @@ impl Conn {
             self.rcv.ato = (self.rcv.ato * 2).min(self.rtt.rto());
         }
         self.ack_now = true;
+    }
+    /// Every segment with ACK acknowledges RCV.NXT: the delayed ACK is no longer owed.
+    pub(in crate::conn) fn on_ack_sent(&mut self) {
+        if self.rcv.last_ack_sent != self.rcv.nxt && self.rcv.quickacks > 0 {
+            self.rcv.quickacks -= 1;
+        }
+        self.ack_now = false;
+        self.challenge_owed = false;
+        self.timers.stop(TimerKind::DelayedAck);
+        self.rcv.last_ack_sent = self.rcv.nxt;
+        self.rcv.sack_trigger = None;
+        self.rcv.dsack = None;
     }
 }
