@@ -100,9 +100,9 @@ struct Saved {
 ///   smoothed RTT kept from the samples the engine passes (RFC 6298's gain of 1/8); Linux
 ///   uses its minimum RTT there instead.
 /// * **Multiplicative decrease** (§4.6, Figure 5): `ssthresh = max(FlightSize·β_cubic,
-///   2·SMSS)`, `cwnd = ssthresh` on loss, `max(FlightSize·β_cubic, SMSS)` on ECN-Echo. RFC
-///   9438 allows `cwnd` instead of FlightSize (Linux uses it) only with measures against a
-///   `cwnd` larger than what is in flight; FlightSize needs none.
+///   2·SMSS)`, `cwnd = ssthresh` on loss, `max(FlightSize·β_cubic, SMSS)` on ECN-Echo, with
+///   FlightSize taken as at most `cwnd` (Linux uses `cwnd`; see `reduction_base` for why
+///   the smaller of the two).
 /// * **Fast convergence** (§4.7), on as in Linux (`fast_convergence = 1`): a loss below the
 ///   last `W_max` sets `W_max = cwnd·(1 + β_cubic)/2`, else `W_max = cwnd`.
 /// * **Timeout** (§4.8): Reno's loss window (`cwnd = SMSS`) with `ssthresh` as above;
@@ -334,7 +334,7 @@ impl Cubic {
     }
 
     /// RFC 9438 §4.6 and §4.7: `cwnd_prior`, `W_max` with fast convergence, and `ssthresh`;
-    /// returns `FlightSize·β_cubic`.
+    /// returns `β_cubic` of the reduction's base (see [`Cubic::reduction_base`]).
     fn reduce(&mut self, flight_size: u32) -> u32 {
         let cwnd = self.cwnd_f64();
         // §4.7: "W_max = cwnd · (1 + β_cubic)/2 if cwnd < W_max and fast convergence
@@ -346,9 +346,22 @@ impl Cubic {
         // Figure 5: "cwnd_prior = cwnd" (save cwnd), "ssthresh = flight_size · β_cubic",
         // "ssthresh = max(ssthresh, 2)" (at least 2 MSS).
         self.cwnd_prior = cwnd;
-        let reduced = beta_of(flight_size);
+        let reduced = beta_of(self.reduction_base(flight_size));
         self.ssthresh = reduced.max(self.smss.saturating_mul(2));
         reduced
+    }
+
+    /// What `β_cubic` multiplies: FlightSize (Figure 5), but never more than `cwnd`. RFC 9438
+    /// §4.6 uses FlightSize so that a sender using little of its window does not keep a
+    /// window it never tested; Linux uses `cwnd`, which the RFC allows with measures against a
+    /// `cwnd` larger than the flight (the engine's cwnd-limited test is one). The smaller of
+    /// the two does both: with SACK, FlightSize (`SND.MAX − SND.UNA`) also counts data the
+    /// receiver already holds above a hole, since the sender keeps its pipe, not FlightSize,
+    /// within `cwnd`; a loss right after another recovery then finds FlightSize well above
+    /// `cwnd`, and `β·FlightSize` would raise `ssthresh` above the window the loss happened
+    /// at (seen in `ustack sim` at 1% loss: the window grew through every loss).
+    fn reduction_base(&self, flight_size: u32) -> u32 {
+        flight_size.min(self.cwnd)
     }
 }
 
@@ -403,7 +416,8 @@ impl CongestionControl for Cubic {
             CongestionEvent::Timeout => {
                 self.saved = Some(self.save());
                 self.cwnd_prior = self.cwnd_f64();
-                self.ssthresh = beta_of(flight_size).max(self.smss.saturating_mul(2));
+                let reduced = beta_of(self.reduction_base(flight_size));
+                self.ssthresh = reduced.max(self.smss.saturating_mul(2));
                 self.w_max = None;
                 self.cwnd = self.smss;
             }

@@ -96,6 +96,14 @@ fn loss_reduces_by_beta_cubic_of_the_flight() {
     let mut cc = grown_to(100);
     cc.on_congestion_event(T0, CongestionEvent::FastRetransmit, 40 * MSS);
     assert_eq!((cc.cwnd, cc.ssthresh), (28 * MSS, 28 * MSS));
+    // But never more than cwnd (Linux's base): with SACK, SND.MAX − SND.UNA also counts data
+    // SACKed above a hole, and may exceed the window; a reduction still reduces.
+    let mut cc = grown_to(100);
+    cc.on_congestion_event(T0, CongestionEvent::FastRetransmit, 300 * MSS);
+    assert_eq!((cc.cwnd, cc.ssthresh), (70 * MSS, 70 * MSS));
+    let mut cc = grown_to(100);
+    cc.on_congestion_event(T0, CongestionEvent::Timeout, 300 * MSS);
+    assert_eq!((cc.cwnd, cc.ssthresh), (MSS, 70 * MSS));
     // Two segments at least.
     cc.on_congestion_event(T0, CongestionEvent::FastRetransmit, 2 * MSS);
     assert_eq!((cc.cwnd, cc.ssthresh), (2 * MSS, 2 * MSS));
