@@ -65,3 +65,8 @@ pub fn s(t: ustack_core::Instant) -> String {
     let text = text.trim_end_matches('0');
     text.trim_end_matches('.').to_string() + " s"
 }
+
+/// Times as short decimals, for comparing lists of times.
+pub fn times(list: &[ustack_core::Instant]) -> Vec<String> {
+    list.iter().map(|t| s(*t)).collect()
+}

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 
-use ustack_core::tcp_engine::{Event, TcpState};
+use ustack_core::tcp_engine::{ConnError, Event, TcpState};
 use ustack_core::{Instant, Protocol, SocketEvent, SocketEventKind, SocketHandle, Stack};
 use ustack_sim::Host;
 
@@ -129,6 +129,19 @@ impl Node {
     /// Every socket event so far.
     pub fn events(&self) -> &[(Instant, SocketEvent)] {
         &self.events
+    }
+
+    /// Whether `h`'s handshake completed.
+    pub fn connected(&self, h: SocketHandle) -> bool {
+        self.events.iter().any(|(_, e)| e.socket == h && e.kind == SocketEventKind::Tcp(Event::Connected))
+    }
+
+    /// How `h` closed, once it has: `Some(None)` in order, `Some(Some(e))` on an error.
+    pub fn closed(&self, h: SocketHandle) -> Option<Option<ConnError>> {
+        self.events.iter().find_map(|(_, e)| match e.kind {
+            SocketEventKind::Tcp(Event::Closed(err)) if e.socket == h => Some(err),
+            _ => None,
+        })
     }
 
     /// The ports of `h` (local, remote), when known.
@@ -528,6 +541,9 @@ impl Host for Node {
     fn handle_packet(&mut self, now: Instant, iface: usize, packet: &[u8]) {
         self.rec.borrow_mut().arrive(self.side.peer(), now, packet);
         self.stack.handle_packet(now, iface, packet);
+        // The application sees the events first, as SimHost's does, so that the socket
+        // table diff finds only what no event told.
+        self.drive(now);
         self.diff_counters(now);
         self.watch_sockets(now);
         self.take_samples(now);

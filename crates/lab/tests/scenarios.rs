@@ -34,5 +34,11 @@ macro_rules! scenario_tests {
 }
 
 scenario_tests! {
+    s1_simultaneous_open_goes_syn_sent_syn_received_established => "s1-simultaneous-open",
+    s3_handshake_numbers_and_old_duplicate_syn_reset => "s3-handshake",
+    s4_accept_queue_overflow_drops_ack_and_syn_until_accept => "s4-accept-queue-overflow",
     s5_lost_syn_backs_off_1_2_4_s_then_connect_times_out => "s5-lost-syn",
+    s5_lost_synack_both_ends_retransmit => "s5-lost-synack",
+    s5_lost_final_ack_first_data_completes_handshake => "s5-lost-final-ack",
+    s5_lost_final_ack_after_server_gave_up_data_gets_rst => "s5-lost-final-ack-after-giveup",
 }
