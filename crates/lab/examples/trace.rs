@@ -6,6 +6,9 @@ fn main() {
     let ustack_lab::registry::Status::Ready(f) = s.status else { panic!("not ready") };
     let run = f(1);
     print!("{}", run.trace.to_text());
+    for (t, body) in &run.extras {
+        println!("## {t}\n{body}");
+    }
     for c in &run.checks.items {
         println!("{} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.claim, c.detail);
     }

@@ -41,6 +41,8 @@ struct Pump {
 struct Known {
     ports: Option<(u16, u16)>,
     state: TcpState,
+    /// The stack freed it.
+    released: bool,
 }
 
 /// A simulated host running ustack, recording into the run's trace.
@@ -185,7 +187,7 @@ impl Node {
         {
             let ports = s.peer.map(|p| (s.local.port(), p.port()));
             if !self.known.contains_key(&h) {
-                self.known.insert(h, Known { ports, state: s.state });
+                self.known.insert(h, Known { ports, state: s.state, released: false });
                 if s.state != TcpState::Listen {
                     self.note(now, ports, Note::State { from: None, to: s.state });
                 }
@@ -218,13 +220,21 @@ impl Node {
     /// returns whether there was any.
     fn drive(&mut self, now: Instant) -> bool {
         let mut ran = false;
-        while let Some(event) = self.stack.poll_event() {
+        loop {
+            let mut any = false;
+            while let Some(event) = self.stack.poll_event() {
+                any = true;
+                self.events.push((now, event));
+                self.on_event(now, event);
+            }
+            if !any {
+                break;
+            }
             ran = true;
-            self.events.push((now, event));
-            self.on_event(now, event);
+            // Writing may close a connection, which reports more events.
+            self.run_pumps(now);
         }
         if ran {
-            self.run_pumps(now);
             self.watch_sockets(now);
         }
         ran
@@ -241,7 +251,7 @@ impl Node {
                     } else if self.stack.contains(h) {
                         let t = self.stack.tcp_conn(h).tuple();
                         let ports = Some((t.local.port(), t.remote.port()));
-                        self.known.insert(h, Known { ports, state: to });
+                        self.known.insert(h, Known { ports, state: to, released: false });
                     }
                     self.note(now, self.ports(h), Note::State { from: Some(from), to });
                 }
@@ -383,7 +393,7 @@ impl Node {
             let ports = s.peer.map(|p| (s.local.port(), p.port()));
             match self.known.get_mut(&s.handle) {
                 None => {
-                    self.known.insert(s.handle, Known { ports, state: s.state });
+                    self.known.insert(s.handle, Known { ports, state: s.state, released: false });
                     self.note(now, ports, Note::State { from: None, to: s.state });
                 }
                 Some(k) if k.state != s.state => {
@@ -397,14 +407,16 @@ impl Node {
         let gone: Vec<SocketHandle> = self
             .known
             .iter()
-            .filter(|(h, k)| k.state != TcpState::Listen && !live.contains(h) && k.ports.is_some())
+            .filter(|(h, k)| {
+                k.state != TcpState::Listen && !k.released && !live.contains(h) && k.ports.is_some()
+            })
             .map(|(h, _)| *h)
             .collect();
         for h in gone {
             let Some(k) = self.known.get_mut(&h) else { continue };
             let (from, ports) = (k.state, k.ports);
             k.state = TcpState::Closed;
-            k.ports = None;
+            k.released = true;
             if from != TcpState::Closed {
                 self.note(now, ports, Note::State { from: Some(from), to: TcpState::Closed });
             }
@@ -450,7 +462,7 @@ impl Node {
         let mut rec = self.rec.borrow_mut();
         for (h, k) in &self.known {
             let Some(conn) = k.ports else { continue };
-            if !self.stack.contains(*h) {
+            if k.released || !self.stack.contains(*h) {
                 continue;
             }
             let c = self.stack.tcp_conn(*h);

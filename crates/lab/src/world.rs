@@ -333,7 +333,7 @@ impl World {
 
     /// The socket table of `side` now, like `ss -tan`.
     pub fn ss(&self, side: Side) -> String {
-        self.stack(side).netstat(self.now()).filter(true, true, false).to_string()
+        self.stack(side).netstat(self.now()).filter(true, false, false).to_string()
     }
 
     // ---- running ----

@@ -35,10 +35,17 @@ macro_rules! scenario_tests {
 
 scenario_tests! {
     s1_simultaneous_open_goes_syn_sent_syn_received_established => "s1-simultaneous-open",
+    s1_simultaneous_close_closing_then_time_wait_on_both => "s1-simultaneous-close",
     s3_handshake_numbers_and_old_duplicate_syn_reset => "s3-handshake",
     s4_accept_queue_overflow_drops_ack_and_syn_until_accept => "s4-accept-queue-overflow",
     s5_lost_syn_backs_off_1_2_4_s_then_connect_times_out => "s5-lost-syn",
     s5_lost_synack_both_ends_retransmit => "s5-lost-synack",
     s5_lost_final_ack_first_data_completes_handshake => "s5-lost-final-ack",
     s5_lost_final_ack_after_server_gave_up_data_gets_rst => "s5-lost-final-ack-after-giveup",
+    s9_half_close_passive_closer_sends_all_before_its_fin => "s9-half-close",
+    s10_close_wait_leak_shows_in_ss_with_unread_bytes => "s10-close-wait-leak",
+    s11_orphan_fin_wait_2_closed_after_fin_timeout => "s11-fin-wait-2-timeout",
+    s12_retransmitted_fin_reacked_and_time_wait_restarted => "s12-time-wait-lost-last-ack",
+    s13_bind_needs_reuseaddr_while_time_wait => "s13-reuseaddr",
+    s26_time_wait_on_active_closer_close_wait_on_passive => "s26-who-holds-time-wait",
 }

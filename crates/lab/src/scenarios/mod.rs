@@ -4,6 +4,7 @@
 use crate::node::Auto;
 use crate::registry::{Scenario, Status};
 
+mod close;
 mod open;
 
 /// The port servers listen on.
@@ -31,6 +32,20 @@ pub static ALL: &[Scenario] = &[
                      received a SYN and sent its SYN-ACK, and, as here, the state of either end \
                      of a simultaneous open."),
         status: Status::Ready(open::simultaneous_open),
+    },
+    Scenario {
+        id: "s1-simultaneous-close",
+        spec: "S1",
+        title: "Simultaneous close: FIN-WAIT-1 -> CLOSING -> TIME-WAIT",
+        shows: "Both ends call close() at the same moment; the FINs cross. Each end, in \
+                FIN-WAIT-1, receives the other's FIN before the ACK of its own, moves to \
+                CLOSING and ACKs it; the ACK of its own FIN then takes it to TIME-WAIT, which \
+                lasts 2·MSL (60 s) on both ends, since both closed actively.",
+        notes: Some("The notes say TIME-WAIT is entered from CLOSING when no ACK came for a \
+                     while. It is the other way round: CLOSING moves to TIME-WAIT when the \
+                     ACK of our FIN arrives (RFC 9293 Figure 5); FIN-WAIT-2 moves there on the \
+                     peer's FIN."),
+        status: Status::Ready(close::simultaneous_close),
     },
     Scenario {
         id: "s3-handshake",
@@ -125,7 +140,127 @@ pub static ALL: &[Scenario] = &[
                      because the server gave up, not because the ACK was lost."),
         status: Status::Ready(open::lost_final_ack_after_giveup),
     },
+    Scenario {
+        id: "s6-fastopen",
+        spec: "S6",
+        title: "TCP Fast Open: data in the SYN, one round trip saved",
+        shows: "A client that got a Fast Open cookie on an earlier connection sends its \
+                request in the SYN; the server checks the cookie and hands the data to the \
+                application before the handshake completes, so the answer comes one round \
+                trip earlier (RFC 7413). Off by default, as Linux's tcp_fastopen.",
+        notes: Some("The notes' sketch is right in outline (sendto with MSG_FASTOPEN on the \
+                     client, the TCP_FASTOPEN option with a queue length on the server); they \
+                     leave out the cookie that makes the first connection a normal one."),
+        status: Status::NotYet(NEEDS),
+    },
+    Scenario {
+        id: "s7-defer-accept",
+        spec: "S7",
+        title: "TCP_DEFER_ACCEPT: accept() waits for data",
+        shows: "A listener with TCP_DEFER_ACCEPT does not hand a connection to accept() when \
+                the handshake completes, but when the first data arrives on it (or the defer \
+                timeout passes), so a server thread never waits on an idle connection.",
+        notes: Some("The notes say the server skips waiting for the final ACK after its \
+                     SYN-ACK. It does not: the handshake is the same; only the moment the \
+                     connection is handed to accept() moves (Linux also ignores the bare final \
+                     ACK while deferring)."),
+        status: Status::NotYet(NEEDS),
+    },
+    Scenario {
+        id: "s8-syn-flood-cookies",
+        spec: "S8",
+        title: "SYN flood and SYN cookies",
+        shows: "A flood of SYNs fills the SYN queue; the listener then answers with SYN \
+                cookies (RFC 4987): the SYN-ACK's sequence number encodes the connection, no \
+                state is kept, and a legitimate client's final ACK still opens its \
+                connection.",
+        notes: None,
+        status: Status::NotYet(NEEDS),
+    },
+    Scenario {
+        id: "s9-half-close",
+        spec: "S9",
+        title: "Four-way close and half-close",
+        shows: "The client sends a request and shuts down its sending side (shutdown \
+                SHUT_WR): FIN-WAIT-1, then FIN-WAIT-2 once its FIN is ACKed. The server reads \
+                the request and the end of the stream, and, in CLOSE-WAIT, still sends its \
+                whole 30,000-byte answer, which the client receives in FIN-WAIT-2; its FIN \
+                follows the last byte (LAST-ACK). The client ACKs it and holds TIME-WAIT for \
+                60 s.",
+        notes: Some("The notes' LAST-ACK is entered when the remote end, after a while, \
+                     closes passively. LAST-ACK is entered when the passive closer's \
+                     application calls close() in CLOSE-WAIT and its FIN is sent; nothing \
+                     happens by itself after a while."),
+        status: Status::Ready(close::half_close),
+    },
+    Scenario {
+        id: "s10-close-wait-leak",
+        spec: "S10",
+        title: "CLOSE-WAIT leak, seen with ss",
+        shows: "The client sends 23 bytes and closes. The server's application never reads \
+                and never closes: its socket sits in CLOSE-WAIT with the 23 bytes in Recv-Q, \
+                exactly the picture of the notes' netstat output, and is still there ten \
+                minutes later. The client, orphaned in FIN-WAIT-2, is freed after \
+                tcp_fin_timeout.",
+        notes: Some("The notes say a CLOSE-WAIT socket lasts at least two hours and that \
+                     system settings can shorten it. Nothing in TCP ends CLOSE-WAIT but the \
+                     application's close(): no timer runs in it (keepalive, when enabled, \
+                     only probes a peer that has vanished)."),
+        status: Status::Ready(close::close_wait_leak),
+    },
+    Scenario {
+        id: "s11-fin-wait-2-timeout",
+        spec: "S11",
+        title: "FIN-WAIT-2 timeout of an orphaned socket",
+        shows: "Two connections whose peer never sends its FIN. The one the application \
+                closed (an orphan) is freed 60 s after it entered FIN-WAIT-2 (tcp_fin_timeout, \
+                never less than 3.5 RTO), without a RST. The one the application only shut \
+                down and still holds stays in FIN-WAIT-2, as in Linux.",
+        notes: Some("The notes quote tcp_fin_timeout correctly; they do not say it applies \
+                     only to sockets the application has closed."),
+        status: Status::Ready(close::fin_wait_2_timeout),
+    },
+    Scenario {
+        id: "s12-time-wait-lost-last-ack",
+        spec: "S12",
+        title: "TIME-WAIT: the last ACK lost, the FIN retransmitted and re-ACKed",
+        shows: "The client closes first; the server closes in turn. The client's ACK of the \
+                server's FIN is lost, so the server, in LAST-ACK, retransmits its FIN after \
+                its RTO. The client, in TIME-WAIT, ACKs it again and restarts its 2·MSL timer: \
+                TIME-WAIT ends 60 s after the retransmitted FIN, not after the first. 20 s in, \
+                a RST for the connection arrives and is ignored (RFC 1337): TIME-WAIT cannot \
+                be cut short by it.",
+        notes: Some("The notes explain TIME-WAIT's purpose well (re-ACKing a lost last ACK's \
+                     FIN, keeping stale segments from a new connection) but say it is entered \
+                     from CLOSING after a timeout: it is entered from FIN-WAIT-2 on the peer's \
+                     FIN, or from CLOSING on the ACK of our FIN."),
+        status: Status::Ready(close::time_wait_lost_last_ack),
+    },
+    Scenario {
+        id: "s13-reuseaddr",
+        spec: "S13",
+        title: "SO_REUSEADDR and TIME-WAIT build-up",
+        shows: "A server answers five short requests and closes each connection first: it \
+                holds five TIME-WAIT sockets on its port. Restarted (its listener closed and \
+                opened again), it cannot bind the port without SO_REUSEADDR (address in use); \
+                with it, it can, while the old connections finish their TIME-WAIT, which \
+                SO_REUSEADDR does not shorten.",
+        notes: Some("The notes say SO_REUSEADDR lets the port in TIME-WAIT be reclaimed and \
+                     reused quickly. It lets a new listener bind the port while connections \
+                     on it sit in TIME-WAIT; the TIME-WAIT sockets stay for their 2·MSL."),
+        status: Status::Ready(close::reuseaddr),
+    },
+    Scenario {
+        id: "s26-who-holds-time-wait",
+        spec: "S26",
+        title: "Who holds TIME-WAIT and CLOSE-WAIT",
+        shows: "Two connections, closed in opposite orders. Whoever closes first goes through \
+                FIN-WAIT and ends in TIME-WAIT; the other end sits in CLOSE-WAIT until it \
+                closes too. Then a server closes twenty short connections first: it, not \
+                its clients, pays twenty TIME-WAIT sockets, and each client waits in \
+                CLOSE-WAIT.",
+        notes: Some("The notes have this right: TIME-WAIT always on the active closer, \
+                     CLOSE-WAIT on the passive one."),
+        status: Status::Ready(close::who_holds_time_wait),
+    },
 ];
-
-#[allow(dead_code)]
-const _NEEDS: &str = NEEDS;
