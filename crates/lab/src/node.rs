@@ -486,10 +486,14 @@ impl Node {
         let len = t.len;
         let bytes = buf[..len].to_vec();
         let segment = Segment::parse(&bytes);
-        let verdict = self
-            .rules
-            .iter_mut()
-            .find_map(|r| r.offer(segment.as_ref(), now).map(|(a, why)| (a, why.to_string())));
+        // Every rule counts the packet; the first that takes it decides its fate.
+        let mut verdict = None;
+        for rule in &mut self.rules {
+            let v = rule.offer(segment.as_ref(), now).map(|(a, why)| (a, why.to_string()));
+            if verdict.is_none() {
+                verdict = v;
+            }
+        }
         let mut rec = self.rec.borrow_mut();
         Some(match verdict {
             None => {

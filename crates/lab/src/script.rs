@@ -3,8 +3,10 @@
 //! segment") rather than by chance, so that each behaviour shows up exactly where the notes
 //! describe it.
 //!
-//! A [`Rule`] is a matcher, an [`Action`] and how many matching packets it takes. Rules are
-//! tried in the order given; the first one that takes a packet decides its fate.
+//! A [`Rule`] is a matcher, an [`Action`] and which of the matching packets it takes. Every
+//! rule counts every packet the stack sends, whatever the others do with it ("the 4th data
+//! segment" is the 4th the stack sent); when several take a packet, the first one added
+//! decides its fate.
 
 use core::fmt;
 

@@ -47,5 +47,11 @@ scenario_tests! {
     s11_orphan_fin_wait_2_closed_after_fin_timeout => "s11-fin-wait-2-timeout",
     s12_retransmitted_fin_reacked_and_time_wait_restarted => "s12-time-wait-lost-last-ack",
     s13_bind_needs_reuseaddr_while_time_wait => "s13-reuseaddr",
+    s14_segments_no_larger_than_negotiated_mss => "s14-mss",
+    s15_reordered_and_duplicate_segments_delivered_once_in_order => "s15-reorder-duplicate",
+    s16_bad_checksum_dropped_silently_then_retransmitted => "s16-bad-checksum",
+    s17_rto_doubles_karn_rule_and_gives_up_after_retries2 => "s17-rto-backoff",
+    s18_stop_and_wait_four_cases => "s18-stop-and-wait",
+    s19_zero_window_persist_probes_survive_lost_update => "s19-zero-window-persist",
     s26_time_wait_on_active_closer_close_wait_on_passive => "s26-who-holds-time-wait",
 }

@@ -6,6 +6,7 @@ use crate::registry::{Scenario, Status};
 
 mod close;
 mod open;
+mod reliability;
 
 /// The port servers listen on.
 const PORT: u16 = 5001;
@@ -249,6 +250,88 @@ pub static ALL: &[Scenario] = &[
                      reused quickly. It lets a new listener bind the port while connections \
                      on it sit in TIME-WAIT; the TIME-WAIT sockets stay for their 2·MSL."),
         status: Status::Ready(close::reuseaddr),
+    },
+    Scenario {
+        id: "s14-mss",
+        spec: "S14",
+        title: "Segmentation and the MSS option",
+        shows: "The server's interface has an MTU of 1000, the client's 1500. Each SYN \
+                announces what its sender can receive (MSS = MTU - 40: 1460 and 960); each \
+                end then sends at most the smaller, less the 12 bytes of the timestamps \
+                option: 948 bytes of data per segment, both ways, and no packet larger than \
+                the server's MTU.",
+        notes: Some("The notes say TCP cuts data into the blocks it finds best; the rule is \
+                     the MSS each end announces in its SYN (RFC 9293 §3.7.1), 536 when absent."),
+        status: Status::Ready(reliability::mss),
+    },
+    Scenario {
+        id: "s15-reorder-duplicate",
+        spec: "S15",
+        title: "Reordering, duplicates, cumulative ACKs, unpredictable ISNs",
+        shows: "Ten segments in a burst; the network holds the second back 3 ms and delivers \
+                the sixth twice. The receiver ACKs the out-of-order third at once with the \
+                cumulative ACK still at the second (a duplicate ACK) and a SACK block, buffers \
+                it, and when the second arrives ACKs everything held in one cumulative ACK. \
+                The duplicate is discarded and ACKed again. Two duplicate ACKs are below the \
+                fast-retransmit threshold, so nothing is resent. ISNs come from a clock plus a \
+                keyed hash of the 4-tuple (RFC 6528): a later connection's ISN cannot be \
+                predicted from an earlier one.",
+        notes: None,
+        status: Status::Ready(reliability::reorder_duplicate),
+    },
+    Scenario {
+        id: "s16-bad-checksum",
+        spec: "S16",
+        title: "A bad checksum: dropped silently, retransmitted",
+        shows: "One bit of a data segment flips on the wire. The receiver's ones-complement sum \
+                over the pseudo-header, header and data no longer checks (the working is \
+                below); it drops the segment, counts it, and sends nothing. The sender's \
+                retransmission timer recovers it.",
+        notes: None,
+        status: Status::Ready(reliability::bad_checksum),
+    },
+    Scenario {
+        id: "s17-rto-backoff",
+        spec: "S17",
+        title: "Retransmission timeout: backoff, Karn's rule, giving up",
+        shows: "Timestamps off. First connection: the first three transmissions of a segment \
+                are lost; each retransmission waits twice as long as the previous one; the \
+                ACK that finally comes gives no RTT sample, since it cannot say which copy it \
+                answers (Karn's rule); the next segment does. Second connection: the path is \
+                gone; the waits double up to the 120 s cap, and about 924.6 s after the first \
+                retransmission (tcp_retries2 15) the connection is given up with ETIMEDOUT.",
+        notes: Some("The notes describe retransmission after a timeout and giving up with a \
+                     reset after some tries; the RTO comes from the smoothed RTT and its \
+                     variance (RFC 6298), doubles on each timeout, and the error is reported \
+                     to the application (ETIMEDOUT)."),
+        status: Status::Ready(reliability::rto_backoff),
+    },
+    Scenario {
+        id: "s18-stop-and-wait",
+        spec: "S18",
+        title: "Stop-and-wait ARQ: the note's four cases",
+        shows: "A connection limited to one segment in flight sends five 1000-byte segments. \
+                Segment 1: no error. Segment 2 is lost and segment 3 damaged (the receiver \
+                drops it): the receiver says nothing and the sender retransmits on timeout. \
+                Segment 4's ACK is lost: the sender retransmits, the receiver discards the \
+                duplicate and ACKs again. Segment 5's ACK is late: the sender has already \
+                retransmitted, the receiver re-ACKs, and the late ACK, when it comes, is \
+                ignored.",
+        notes: None,
+        status: Status::Ready(reliability::stop_and_wait),
+    },
+    Scenario {
+        id: "s19-zero-window-persist",
+        spec: "S19",
+        title: "Flow control: zero window and the persist timer",
+        shows: "The server's application does not read and its 8 KiB receive buffer fills: it \
+                advertises a zero window and the sender stops. The sender's persist timer \
+                sends window probes, backing off. At 3 s the application reads everything and \
+                the server sends a window update, which is lost; without the probes both ends \
+                would wait forever. The next probe draws an ACK with the open window and the \
+                transfer completes.",
+        notes: None,
+        status: Status::Ready(reliability::zero_window_persist),
     },
     Scenario {
         id: "s26-who-holds-time-wait",
