@@ -14,6 +14,7 @@ pub use ustack_tcp::{Duration, Instant};
 pub use ustack_wire as wire;
 
 mod addr;
+mod challenge;
 mod config;
 mod counters;
 mod frag;

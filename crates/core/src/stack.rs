@@ -121,6 +121,8 @@ pub struct Stack {
     pub(crate) events: VecDeque<SocketEvent>,
     pub(crate) counters: Counters,
     pub(crate) isn: IsnGenerator,
+    /// The host-wide challenge-ACK allowance (`challenge_ack_limit`).
+    pub(crate) challenge_acks: crate::challenge::ChallengeBudget,
     pub(crate) ts_hash: KeyedHash,
     pub(crate) ports: PortAllocator,
     ip_ident: u16,
@@ -159,8 +161,11 @@ impl OutQueue {
         OutQueue { queue: VecDeque::new(), bytes: 0, limit, pool: Vec::new() }
     }
 
+    /// Whether `len` more bytes may be queued: they fit under the limit, or the queue is
+    /// empty (one packet always goes, however large, as Linux's `sock_alloc_send_pskb` only
+    /// looks at what is queued already; else it could never be sent).
     pub(crate) fn has_room(&self, len: usize) -> bool {
-        self.bytes + len <= self.limit
+        self.bytes == 0 || self.bytes + len <= self.limit
     }
 
     /// A zeroed buffer of `len` bytes from the pool.
@@ -247,6 +252,7 @@ impl Stack {
             events: VecDeque::new(),
             counters: Counters::default(),
             isn: IsnGenerator::new(s),
+            challenge_acks: crate::challenge::ChallengeBudget::new(s),
             ts_hash: KeyedHash::new(ts_key),
             ports: PortAllocator::new(cfg.ip_local_port_range, s),
             ip_ident: (KeyedHash::new(s).hash(b"ip-ident") & 0xffff) as u16,

@@ -379,6 +379,17 @@ impl Stack {
         }
         let t = self.tcp_mut(h);
         t.conn.handle_segment(now, seg);
+        if t.conn.challenge_ack_pending() {
+            // RFC 5961 §7, Linux `tcp_send_challenge_ack`: the connection's own rate limit let
+            // it through; the host-wide one may not.
+            let limit = self.cfg.tcp.challenge_ack_limit;
+            if self.challenge_acks.take(now, limit) {
+                self.counters.tcp_challenge_acks += 1;
+            } else {
+                self.counters.tcp_challenge_acks_skipped += 1;
+                self.tcp_mut(h).conn.suppress_challenge_ack();
+            }
+        }
         self.after_input(h);
     }
 

@@ -247,6 +247,11 @@ pub fn available() -> impl Iterator<Item = &'static str> {
     REGISTRY.iter().filter(|(n, f)| *n == f.name()).map(|&(n, _)| n)
 }
 
+/// Every name a config may use, aliases included (`"newreno"`, `"reno"`).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|&(n, _)| n)
+}
+
 /// The factory used when a config names none: NewReno, until CUBIC is in.
 #[must_use]
 pub fn default_factory() -> &'static dyn CongestionControlFactory {

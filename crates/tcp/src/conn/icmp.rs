@@ -67,8 +67,8 @@ impl Conn {
                     self.cc.on_mss_change(u32::from(self.effective_mss()));
                     if self.snd.nxt != self.snd.una && self.snd.syn_acked {
                         self.snd.nxt = self.snd.una;
-                        self.timed = None;
-                        self.rtx_reason = Some(crate::RetransmitReason::Rto);
+                        self.snd.timed = None;
+                        self.snd.rtx_reason = Some(crate::RetransmitReason::Rto);
                     }
                     self.timers.set(crate::TimerKind::Retransmit, now + self.rtt.rto());
                 }

@@ -73,7 +73,7 @@ impl Conn {
             self.trace(Event::Retransmit { reason: RetransmitReason::Probe, seq, len: 0 });
             return Some(self.ack_segment(now, seq));
         }
-        if self.ack_now {
+        if self.ack_now || self.challenge_owed {
             let seq = self.snd.max;
             return Some(self.ack_segment(now, seq));
         }
@@ -104,7 +104,7 @@ impl Conn {
         let max_payload = self.max_payload(&options).min(scratch_len as u32);
         let data_end = self.snd.data_end();
 
-        if core::mem::take(&mut self.fast_rtx) && self.snd.una < self.snd.max {
+        if core::mem::take(&mut self.snd.fast_rtx) && self.snd.una < self.snd.max {
             // RFC 5681 §3.2 step 3 / RFC 6582 §3.2 step 3: retransmit the first
             // unacknowledged segment, whatever the windows say.
             let seq = self.snd.una;
@@ -149,7 +149,7 @@ impl Conn {
             // (`tcp_minshall_check`), only an unacknowledged *small* segment holds the next
             // one back (Minshall's variant): the tail of a large write goes out at once
             // instead of waiting a round trip (or a delayed ACK) behind full segments.
-            let small_unacked = self.snd_sml > self.snd.una;
+            let small_unacked = self.snd.sml > self.snd.una;
             let nagle_ok = self.cfg.nodelay || pipe == 0 || !small_unacked;
             // Sender SWS avoidance, RFC 9293 §3.8.6.2.1: send "(2) if data is pushed and all
             // queued data can be sent now" or "(3) if at least a fraction Fs of the maximum
@@ -165,7 +165,7 @@ impl Conn {
             }
         }
         self.force_send = false;
-        let reason = retransmission.then(|| self.rtx_reason.unwrap_or(RetransmitReason::Rto));
+        let reason = retransmission.then(|| self.snd.rtx_reason.unwrap_or(RetransmitReason::Rto));
         Some(DataSegment { seq, len, fin, reason, advance: true })
     }
 
@@ -192,20 +192,23 @@ impl Conn {
                 self.trace(Event::Retransmit { reason, seq: d.seq, len: seg_len });
                 // Karn (RFC 6298 §3): "RTT samples MUST NOT be made using segments that
                 // were retransmitted".
-                self.timed = None;
+                self.snd.timed = None;
             }
             None => {
                 // RFC 5681 §4.1: restart from at most the initial window after an idle
                 // period longer than the RTO.
-                if self.snd.pipe() == 0 && now - self.last_send > self.rtt.rto() {
+                if self.snd.pipe() == 0 && now - self.snd.last_send > self.rtt.rto() {
                     self.cc.on_idle_restart(now);
                     self.note_cc();
                 }
-                if !self.opts.timestamps && self.timed.is_none() && d.len > 0 {
-                    self.timed = Some((d.seq + seg_len, now));
+                if !self.opts.timestamps && self.snd.timed.is_none() && d.len > 0 {
+                    self.snd.timed = Some((d.seq + seg_len, now));
                 }
                 if d.len < self.max_payload(&options) {
-                    self.snd_sml = d.seq + d.len;
+                    self.snd.sml = d.seq + d.len;
+                }
+                if d.len > 0 {
+                    self.note_data_sent(now);
                 }
             }
         }
@@ -214,7 +217,7 @@ impl Conn {
             if self.snd.max < self.snd.nxt {
                 self.snd.max = self.snd.nxt;
             }
-            self.max_pipe = self.max_pipe.max(self.snd.pipe());
+            self.snd.max_pipe = self.snd.max_pipe.max(self.snd.pipe());
         }
         if seg_len > 0 {
             // RFC 6298 (5.1): "Every time a packet containing data is sent (including a
@@ -225,7 +228,7 @@ impl Conn {
             }
             self.timers.stop(TimerKind::Persist);
         }
-        self.last_send = now;
+        self.snd.last_send = now;
         let window = self.window_field();
         self.on_ack_sent();
         self.stats.segments_out += 1;
@@ -261,17 +264,17 @@ impl Conn {
         let fresh = core::mem::take(&mut self.syn_fresh);
         if self.snd.max != self.snd.iss && !fresh {
             self.stats.retransmits += 1;
-            self.syn_retransmitted = true;
-            self.timed = None;
+            self.snd.syn_retransmitted = true;
+            self.snd.timed = None;
             let reason = RetransmitReason::SynRetry;
             self.trace(Event::Retransmit { reason, seq: self.snd.iss, len: 1 });
         } else if fresh {
             // The SYN-ACK of a simultaneous open resends our SYN's sequence number: Karn.
-            self.timed = None;
+            self.snd.timed = None;
         } else {
             // Timed even when timestamps are offered: the peer may not take them, and a
             // TSecr of 0 gives no sample (Linux ignores it too).
-            self.timed = Some((self.snd.iss + 1u32, now));
+            self.snd.timed = Some((self.snd.iss + 1u32, now));
         }
         // RFC 7323 §2.2: the window of a SYN is never scaled.
         let window = self.rcv.buf.free().min(65_535) as u16;
@@ -304,7 +307,7 @@ impl Conn {
         if !self.timers.is_armed(TimerKind::Retransmit) {
             self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
         }
-        self.last_send = now;
+        self.snd.last_send = now;
         self.stats.segments_out += 1;
         TcpRepr {
             src_port: self.tuple.local.port(),
@@ -383,56 +386,8 @@ impl Conn {
     /// cwnd plus the fast-recovery inflation (cc/mod.rs: "The usable window is `window() +
     /// adjustment`, never below zero").
     pub(super) fn usable_cwnd(&self) -> u32 {
-        let w = i64::from(self.cc.window()) + self.inflation;
+        let w = i64::from(self.cc.window()) + self.snd.inflation;
         w.clamp(0, i64::from(u32::MAX)) as u32
-    }
-
-    /// The window field for a non-SYN segment, moving the advertised right edge.
-    ///
-    /// RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): "keep RCV.NXT+RCV.WND fixed until the
-    /// reduction satisfies: RCV.BUFF - RCV.USER - RCV.WND >= min( Fr * RCV.BUFF, Eff.snd.MSS )"
-    /// with Fr = 1/2: the window opens only by at least half the buffer or a segment.
-    ///
-    /// With a scale factor the field counts units of `2^wscale` bytes, so a window is rarely
-    /// expressible exactly. RFC 7323 §2.4: the TCP "will have to either advertise a new window
-    /// that is beyond what it previously advertised (and perhaps beyond the buffer) or will
-    /// have to advertise a smaller window", and "the receiver must honor, as in a window, any
-    /// segment that would have been in window for any ACK sent". So the window is rounded
-    /// *down*: nothing is ever offered that the buffer cannot hold (rounded up on every ACK,
-    /// the edge would creep up to a unit per segment past the buffer's end, and the data the
-    /// peer then sends would be dropped while the window still looked open). The one
-    /// exception keeps the edge already offered from moving left (RFC 9293 §3.8.6.2.2), by
-    /// rounding up when the buffer has room for that. When it has not, the field shows the
-    /// edge less than one unit short, and `adv_right` still accepts up to the old edge.
-    fn window_field(&mut self) -> u16 {
-        let ws = u32::from(self.rcv.wscale);
-        let max = 65_535u32 << ws;
-        // The buffer's end is RCV.NXT + free: the limit of anything we may offer.
-        let free = (self.rcv.buf.free() as u64).min(u64::from(max)) as u32;
-        let cur = self.rcv.adv_wnd();
-        let threshold = (self.rcv.buf.limit() as u32 / 2).min(u32::from(self.rcv.seg_mss)).max(1);
-        let wanted = if free >= cur.saturating_add(threshold) { free } else { cur };
-        let mut field = wanted >> ws;
-        if (field << ws) < cur && (field + 1) << ws <= free {
-            field += 1;
-        }
-        let field = field.min(65_535);
-        let right = self.rcv.nxt + (field << ws);
-        if self.rcv.adv_right < right {
-            self.rcv.adv_right = right;
-        }
-        field as u16
-    }
-
-    /// Every segment with ACK acknowledges RCV.NXT: the delayed ACK is no longer owed.
-    fn on_ack_sent(&mut self) {
-        if self.rcv.last_ack_sent != self.rcv.nxt && self.rcv.quickacks > 0 {
-            self.rcv.quickacks -= 1;
-        }
-        self.ack_now = false;
-        self.timers.stop(TimerKind::DelayedAck);
-        self.rcv.last_ack_sent = self.rcv.nxt;
-        self.rcv.sack_trigger = None;
     }
 
     /// Starts the persist timer when the peer's window keeps data back and nothing in flight
@@ -442,26 +397,7 @@ impl Conn {
             return;
         }
         let base = self.rtt.base_rto();
-        let backed = base.saturating_mul(1u32 << self.persist_backoff.min(16));
+        let backed = base.saturating_mul(1u32 << self.snd.persist_backoff.min(16));
         self.timers.set(TimerKind::Persist, now + backed.min(self.rtt.rto_max()));
-    }
-
-    /// After the application read: announce the window if it opened enough. Linux's rule
-    /// (`tcp_cleanup_rbuf`): when the window last advertised is at most half the buffer and
-    /// the new one would be at least twice as large, ACK now rather than wait for data.
-    pub(super) fn after_read(&mut self) {
-        if !matches!(self.state, State::Established | State::FinWait1 | State::FinWait2)
-            || self.rcv.eof
-        {
-            return;
-        }
-        let cur = self.rcv.adv_wnd();
-        let limit = self.rcv.buf.limit() as u32;
-        let free = self.rcv.buf.free() as u32;
-        let threshold = (limit / 2).min(u32::from(self.rcv.seg_mss)).max(1);
-        let opens = free >= cur.saturating_add(threshold);
-        if opens && cur.saturating_mul(2) <= limit && free >= cur.saturating_mul(2) {
-            self.ack_now = true;
-        }
     }
 }

@@ -16,7 +16,7 @@ impl Conn {
             match kind {
                 TimerKind::Establish => self.on_establish_timeout(),
                 TimerKind::Retransmit => self.on_rto(now),
-                TimerKind::DelayedAck => self.ack_now = true,
+                TimerKind::DelayedAck => self.on_delayed_ack_timeout(),
                 TimerKind::Persist => self.on_persist(now),
                 TimerKind::Keepalive => self.on_keepalive(now),
                 // SPEC S11: an orphaned connection whose peer never sends its FIN is closed
@@ -69,7 +69,7 @@ impl Conn {
             self.force_send = true;
             // RFC 6582 §3.2 step 4, as for any timeout: the answers to the probes are
             // duplicate ACKs that must not start a fast retransmit.
-            self.recover = self.snd.max;
+            self.snd.recover = self.snd.max;
             self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
             return;
         }
@@ -77,7 +77,7 @@ impl Conn {
         // than `retries2` doublings from rto_min would (Linux `retransmits_timed_out`),
         // counted from when the oldest outstanding segment was sent (approximated by when
         // the timer that just expired was armed).
-        let stamp = *self.retrans_stamp.get_or_insert(Instant::from_nanos(
+        let stamp = *self.snd.retrans_stamp.get_or_insert(Instant::from_nanos(
             now.as_nanos().saturating_sub(self.rtt.rto().as_nanos() as u64),
         ));
         let limit =
@@ -86,19 +86,22 @@ impl Conn {
             self.close_with(Some(ConnError::TimedOut));
             return;
         }
+        if now - stamp >= self.cfg.retries1_timeout() {
+            self.black_hole_step();
+        }
         // RFC 5681 §3.1 (the controller sets ssthresh and cwnd), RFC 6582 §3.2 step 4:
         // "After a retransmit timeout, record the highest sequence number transmitted in the
         // variable recover, and exit the fast recovery procedure if applicable."
-        let event = if self.rto_retries == 0 {
+        let event = if self.snd.rto_retries == 0 {
             CongestionEvent::Timeout
         } else {
             CongestionEvent::RepeatedTimeout
         };
         self.cc.on_congestion_event(now, event, self.snd.flight());
-        self.in_recovery = false;
-        self.inflation = 0;
-        self.dupacks = 0;
-        self.recover = self.snd.max;
+        self.snd.in_recovery = false;
+        self.snd.inflation = 0;
+        self.snd.dupacks = 0;
+        self.snd.recover = self.snd.max;
         self.note_cc();
         // (5.4) "Retransmit the earliest segment that has not been acknowledged by the TCP
         // receiver": go back to SND.UNA, the window now allows one segment.
@@ -106,13 +109,34 @@ impl Conn {
         // (5.6) "Start the retransmission timer, such that it expires after RTO seconds (for
         // the value of RTO after the doubling operation)."
         self.rtt.backoff();
-        self.rto_retries += 1;
-        self.rto_tsval = Some(self.ts_now(now));
+        self.snd.rto_retries += 1;
+        self.snd.rto_tsval = Some(self.ts_now(now));
         self.snd.nxt = self.snd.una;
-        self.timed = None;
-        self.fast_rtx = false;
-        self.rtx_reason = Some(RetransmitReason::Rto);
+        self.snd.timed = None;
+        self.snd.fast_rtx = false;
+        self.snd.rtx_reason = Some(RetransmitReason::Rto);
         self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+    }
+
+    /// `retries1` timeouts have gone unanswered: the path may be a black hole for large
+    /// packets (Linux `tcp_mtu_probing`, called from `tcp_write_timeout`). With
+    /// `mtu_probing` on, the first time the segment size drops to `base_mss`, each later time
+    /// it halves, not below 48 bytes (Linux's `tcp_mtu_probe_floor`) nor `min_snd_mss`; what
+    /// is in flight goes again at the new size, since the timeout pulled SND.NXT back.
+    fn black_hole_step(&mut self) {
+        if self.cfg.mtu_probing == 0 {
+            return;
+        }
+        let mss = match self.snd.black_hole_mss {
+            None => self.cfg.base_mss,
+            Some(mss) => (mss / 2).min(self.cfg.base_mss).max(48).max(self.cfg.min_snd_mss),
+        };
+        self.snd.black_hole_mss = Some(mss);
+        if mss < self.snd.mss {
+            self.snd.mss = mss;
+            self.cc.on_mss_change(u32::from(self.effective_mss()));
+            self.note_cc();
+        }
     }
 
     /// The keepalive timer (RFC 9293 §3.8.4, Linux `tcp_keepalive_timer`): after
@@ -155,8 +179,8 @@ impl Conn {
             return;
         }
         self.force_send = true;
-        self.persist_backoff = self.persist_backoff.saturating_add(1);
-        let backed = self.rtt.base_rto().saturating_mul(1u32 << self.persist_backoff.min(16));
+        self.snd.persist_backoff = self.snd.persist_backoff.saturating_add(1);
+        let backed = self.rtt.base_rto().saturating_mul(1u32 << self.snd.persist_backoff.min(16));
         self.timers.set(TimerKind::Persist, now + backed.min(self.rtt.rto_max()));
     }
 }

@@ -19,6 +19,7 @@ use crate::script::{self, Direction, Line, SeqBase, When};
 
 mod close;
 mod data;
+mod delack;
 mod events;
 mod flags;
 mod handshake;

@@ -114,5 +114,5 @@ fn s20_no_second_fast_retransmit_for_the_same_window_after_rto() {
         dup_ack(&mut s, "+0.01");
     }
     s.done();
-    assert!(!s.conn.in_recovery);
+    assert!(!s.conn.snd.in_recovery);
 }
