@@ -121,26 +121,28 @@ fn drawn(run: &Run, n: &NoteRecord) -> bool {
 pub fn layout(run: &Run) -> Layout {
     let trace = &run.trace;
     let until = run.ladder_until.unwrap_or(Instant::from_nanos(u64::MAX));
+    let from = run.ladder_from.unwrap_or(Instant::ZERO);
+    let shown = |t: Instant| t >= from && t <= until;
     let mut rows: BTreeMap<Instant, Row> = BTreeMap::new();
     let mut omitted = 0;
     for item in &trace.items {
         match *item {
             Item::Sent(id) => {
                 let p = trace.packet(id);
-                if p.sent_at > until {
+                if !shown(p.sent_at) {
                     omitted += 1;
                     continue;
                 }
                 rows.entry(p.sent_at).or_default().sends.push(id);
             }
             Item::Arrived(id, at) => {
-                if trace.packet(id).sent_at <= until {
+                if shown(trace.packet(id).sent_at) {
                     rows.entry(at).or_default();
                 }
             }
             Item::Note(n) => {
                 let r = &trace.notes[n];
-                if r.at <= until && drawn(run, r) {
+                if shown(r.at) && drawn(run, r) {
                     rows.entry(r.at).or_default().notes[r.side.index()].push(n);
                 }
             }
@@ -495,9 +497,10 @@ pub fn render(run: &Run, id: &str, title: &str, verdict: &str) -> String {
     if lay.omitted > 0 {
         let _ = writeln!(
             svg,
-            r##"<text x="16" y="{y:.1}" font-size="12" fill="#b71c1c">… {} more packets after {} are not drawn: the pcap, the text trace and the plots have the whole run.</text>"##,
+            r##"<text x="16" y="{y:.1}" font-size="12" fill="#b71c1c">{} packets outside {} .. {} are not drawn: the pcap, the text trace and the plots have the whole run.</text>"##,
             lay.omitted,
-            time_label(run.ladder_until.unwrap_or(Instant::ZERO))
+            time_label(run.ladder_from.unwrap_or(Instant::ZERO)),
+            run.ladder_until.map_or_else(|| "the end".to_string(), time_label)
         );
         y += 20.0;
     }

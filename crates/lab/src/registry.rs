@@ -22,6 +22,8 @@ pub struct Run {
     pub plots: bool,
     /// The ladder leaves out notes of these kinds (e.g. `"cwnd"`, `"rtt"` in long transfers).
     pub quiet: Vec<&'static str>,
+    /// The ladder starts at this time (a transfer's interesting moment).
+    pub ladder_from: Option<ustack_core::Instant>,
     /// The ladder stops at this time (long transfers: the pcap and the plots have the rest).
     pub ladder_until: Option<ustack_core::Instant>,
     /// Draw every stretch of time in proportion, however long (for backoffs, whose

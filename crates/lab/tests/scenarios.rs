@@ -53,5 +53,9 @@ scenario_tests! {
     s17_rto_doubles_karn_rule_and_gives_up_after_retries2 => "s17-rto-backoff",
     s18_stop_and_wait_four_cases => "s18-stop-and-wait",
     s19_zero_window_persist_probes_survive_lost_update => "s19-zero-window-persist",
+    s20_slow_start_doubles_every_round_trip => "s20-slow-start",
+    s20_congestion_avoidance_one_segment_per_round_trip => "s20-congestion-avoidance",
+    s20_fast_retransmit_on_third_dup_ack_and_recovery => "s20-fast-retransmit-recovery",
+    s20_rto_collapses_cwnd_to_one_segment => "s20-rto-collapse",
     s26_time_wait_on_active_closer_close_wait_on_passive => "s26-who-holds-time-wait",
 }

@@ -5,6 +5,7 @@ use crate::node::Auto;
 use crate::registry::{Scenario, Status};
 
 mod close;
+mod congestion;
 mod open;
 mod reliability;
 
@@ -332,6 +333,83 @@ pub static ALL: &[Scenario] = &[
                 transfer completes.",
         notes: None,
         status: Status::Ready(reliability::zero_window_persist),
+    },
+    Scenario {
+        id: "s20-slow-start",
+        spec: "S20",
+        title: "Slow start: the window doubles every round trip",
+        shows: "A 1 MB transfer over 100 Mbit/s with a 40 ms round trip. The sender starts with \
+                10 segments (Linux's initial window) and each ACK grows cwnd by what it \
+                acknowledges, one segment per segment ACKed; so each round trip's flight is \
+                twice the last: 10, 20, 40, 80, 160 segments. Nothing is lost and ssthresh \
+                stays infinite. The plots show cwnd, the flight and the time-sequence graph.",
+        notes: Some("The notes say slow start starts from cwnd = 1 and doubles cwnd on every \
+                     ACK. cwnd grows by one segment per ACKed segment, which doubles it once \
+                     per round trip, not per ACK; and the initial window is 10 segments \
+                     (RFC 6928, Linux), not 1."),
+        status: Status::Ready(congestion::slow_start),
+    },
+    Scenario {
+        id: "s20-congestion-avoidance",
+        spec: "S20",
+        title: "Congestion avoidance: one segment more per round trip",
+        shows: "The same path; one segment of the fifth flight is lost. Fast retransmit sets \
+                ssthresh to half the flight, and from then on cwnd is above ssthresh: it grows \
+                by one segment per window of data acknowledged, one segment per round trip, \
+                and each flight is one segment longer than the last.",
+        notes: None,
+        status: Status::Ready(congestion::congestion_avoidance),
+    },
+    Scenario {
+        id: "s20-fast-retransmit-recovery",
+        spec: "S20",
+        title: "Fast retransmit and fast recovery (NewReno)",
+        shows: "One segment of a 160-segment flight is lost. Every later segment draws a \
+                duplicate ACK; the third makes the sender retransmit at once, without waiting \
+                for a timeout, and enter fast recovery: ssthresh = FlightSize / 2, cwnd = \
+                ssthresh + 3 segments, one more segment for every further duplicate ACK, \
+                which lets new data out while the hole is being filled. The ACK that covers \
+                the retransmission ends recovery and deflates cwnd to at most ssthresh \
+                (RFC 5681 §3.2, RFC 6582). The ladder shows the moment of the loss.",
+        notes: Some("The notes' fast recovery sets cwnd to the halved ssthresh and goes on \
+                     in congestion avoidance. RFC 5681 adds the 3 segments the duplicate ACKs \
+                     say have left the network and inflates cwnd by one segment per further \
+                     duplicate ACK, deflating it when the new ACK comes."),
+        status: Status::Ready(congestion::fast_retransmit_recovery),
+    },
+    Scenario {
+        id: "s20-rto-collapse",
+        spec: "S20",
+        title: "Timeout: cwnd collapses to one segment",
+        shows: "The path drops everything for 60 ms in the middle of a flight: no segment gets \
+                through, no duplicate ACK comes back, and only the retransmission timer can \
+                recover. On the timeout ssthresh = FlightSize / 2 and cwnd = 1 segment; slow \
+                start regrows the window to ssthresh in a few round trips, then congestion \
+                avoidance takes over.",
+        notes: Some("The notes halve ssthresh from the window \"when congestion happened\". \
+                     RFC 5681 halves the data in flight (FlightSize), which can be less than \
+                     cwnd."),
+        status: Status::Ready(congestion::rto_collapse),
+    },
+    Scenario {
+        id: "s20-sack-recovery",
+        spec: "S20",
+        title: "SACK-based loss recovery",
+        shows: "Several segments of one flight are lost. With SACK (RFC 2018, RFC 6675) the \
+                sender learns every hole from the receiver's SACK blocks and retransmits them \
+                all in one round trip, where NewReno repairs one hole per round trip.",
+        notes: None,
+        status: Status::NotYet(NEEDS),
+    },
+    Scenario {
+        id: "s20-cubic-vs-newreno",
+        spec: "S20",
+        title: "CUBIC against NewReno",
+        shows: "The same lossy path with CUBIC (RFC 9438, Linux's default) and with NewReno: \
+                CUBIC's window grows as a cubic function of the time since the last loss and \
+                regains its old size faster on a long, fat path.",
+        notes: None,
+        status: Status::NotYet(NEEDS),
     },
     Scenario {
         id: "s26-who-holds-time-wait",
