@@ -22,17 +22,18 @@ use crate::registry::Run;
 use crate::trace::{Fate, Item, Note, NoteRecord, Packet, Side};
 
 /// Page width.
-pub const WIDTH: f64 = 1180.0;
+pub const WIDTH: f64 = 1320.0;
 /// The client's lifeline.
-pub const CLIENT_X: f64 = 390.0;
+pub const CLIENT_X: f64 = 500.0;
 /// The server's lifeline.
-pub const SERVER_X: f64 = 790.0;
+pub const SERVER_X: f64 = 900.0;
 /// Where the first row is.
 pub const TOP: f64 = 110.0;
 /// The longest a stretch of nothing is drawn; longer ones get a break mark.
-pub const MAX_GAP: f64 = 620.0;
-/// The page height the time scale aims for.
-const TARGET_HEIGHT: f64 = 2600.0;
+pub const MAX_GAP: f64 = 160.0;
+/// The least page height the time scale aims for; a run with much to draw aims for half as
+/// much again as its rows need, so that time shows without drowning the rows in space.
+const MIN_TARGET: f64 = 1000.0;
 /// Height of one note line.
 const LINE: f64 = 13.0;
 /// Height of one sent packet's start within a row.
@@ -159,10 +160,15 @@ pub fn layout(run: &Run) -> Layout {
             .map(|(w, need)| need.max(((w[1] - w[0]).as_secs_f64() * p).min(cap)))
             .sum()
     };
+    let target = MIN_TARGET.max(1.5 * needs.iter().sum::<f64>());
     let (mut lo, mut hi) = (1e-3f64, 1e7f64);
     for _ in 0..60 {
         let mid = (lo * hi).sqrt();
-        if height(mid) <= TARGET_HEIGHT { lo = mid } else { hi = mid }
+        if height(mid) <= target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
     }
     let p = lo;
     let mut knots = Vec::with_capacity(times.len());
@@ -383,6 +389,22 @@ pub fn render(run: &Run, id: &str, title: &str, verdict: &str) -> String {
             Note::Error(e) => ("#b71c1c", "bold", e.clone(), "note error"),
             Note::App(a) => ("#0d47a1", "normal", a.clone(), "note app"),
             Note::Counter { .. } => ("#4e342e", "normal", n.note.to_string(), "note counter"),
+            Note::Rtt { sample, rto, .. } => (
+                "#424242",
+                "normal",
+                format!("rtt {:.1} ms, rto {:.0} ms", sample.as_secs_f64() * 1e3, rto.as_secs_f64() * 1e3),
+                "note",
+            ),
+            Note::Cwnd { cwnd, ssthresh } => (
+                "#424242",
+                "normal",
+                if *ssthresh == u32::MAX {
+                    format!("cwnd {cwnd}, ssthresh ∞")
+                } else {
+                    format!("cwnd {cwnd}, ssthresh {ssthresh}")
+                },
+                "note",
+            ),
             _ => ("#424242", "normal", n.note.to_string(), "note"),
         };
         if let Note::Timer(_) = n.note {
@@ -394,7 +416,7 @@ pub fn render(run: &Run, id: &str, title: &str, verdict: &str) -> String {
         }
         let _ = writeln!(
             svg,
-            r#"<text class="{class}" x="{tx}" y="{:.1}" text-anchor="{anchor}" fill="{colour}" font-weight="{weight}" data-t="{}">{}</text>"#,
+            r#"<text class="{class}" x="{tx}" y="{:.1}" text-anchor="{anchor}" fill="{colour}" font-weight="{weight}" font-size="10.5" data-t="{}">{}</text>"#,
             y + 4.0,
             n.at.as_nanos(),
             esc(&format!("{port}{text}"))

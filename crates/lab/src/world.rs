@@ -331,6 +331,62 @@ impl World {
         node.stack.tcp_shutdown_write(h);
     }
 
+    // ---- UDP, recorded ----
+
+    /// `bind()` a UDP socket on `port` (0: an ephemeral one).
+    pub fn udp_bind(&mut self, side: Side, port: u16) -> Result<SocketHandle, BindError> {
+        let now = self.now();
+        let node = self.node_mut(side);
+        let r = node.stack.udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
+        let text = match &r {
+            Ok(h) => format!("udp bind(:{port}) -> {}", node.stack.udp_local_addr(*h)),
+            Err(e) => format!("udp bind(:{port}) failed: {e}"),
+        };
+        node.note(now, None, Note::App(text));
+        r
+    }
+
+    /// `connect()` a UDP socket to the other side's `port`.
+    pub fn udp_connect(&mut self, side: Side, h: SocketHandle, port: u16) {
+        let now = self.now();
+        let remote = SocketAddrV4::new(addr(side.peer()), port);
+        let node = self.node_mut(side);
+        let r = node.stack.udp_connect(h, remote);
+        let local = node.stack.udp_local_addr(h).port();
+        node.note(now, None, Note::App(format!("udp :{local} connect({remote}) -> {r:?}")));
+    }
+
+    /// `connect(AF_UNSPEC)`: forget the peer.
+    pub fn udp_disconnect(&mut self, side: Side, h: SocketHandle) {
+        let now = self.now();
+        let node = self.node_mut(side);
+        node.stack.udp_disconnect(h);
+        let local = node.stack.udp_local_addr(h).port();
+        node.note(now, None, Note::App(format!("udp :{local} disconnect")));
+    }
+
+    /// `sendto()` the other side's `port` (`None`: `send()` to the connected peer).
+    pub fn udp_send(&mut self, side: Side, h: SocketHandle, port: Option<u16>, data: &[u8]) -> bool {
+        let now = self.now();
+        let node = self.node_mut(side);
+        let r = match port {
+            Some(p) => node.stack.udp_send_to(now, h, SocketAddrV4::new(addr(side.peer()), p), data),
+            None => node.stack.udp_send(now, h, data),
+        };
+        let local = node.stack.udp_local_addr(h).port();
+        let what = port.map_or_else(|| "send".to_string(), |p| format!("sendto(:{p})"));
+        match r {
+            Ok(_) => {
+                node.note(now, None, Note::App(format!("udp :{local} {what} {} bytes", data.len())));
+                true
+            }
+            Err(e) => {
+                node.note(now, None, Note::Error(format!("udp :{local} {what} failed: {e}")));
+                false
+            }
+        }
+    }
+
     /// The socket table of `side` now, like `ss -tan`.
     pub fn ss(&self, side: Side) -> String {
         self.stack(side).netstat(self.now()).filter(true, false, false).to_string()

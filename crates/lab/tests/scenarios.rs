@@ -57,5 +57,9 @@ scenario_tests! {
     s20_congestion_avoidance_one_segment_per_round_trip => "s20-congestion-avoidance",
     s20_fast_retransmit_on_third_dup_ack_and_recovery => "s20-fast-retransmit-recovery",
     s20_rto_collapses_cwnd_to_one_segment => "s20-rto-collapse",
+    s21_all_seven_timers_fire_when_configured => "s21-timers",
+    s22_syn_and_sack_decoded_field_by_field => "s22-header-and-options",
+    s23_udp_bind_connect_filter_and_full_buffer => "s23-udp-connect",
+    s25_ephemeral_ports_exhausted_per_remote_endpoint => "s25-port-exhaustion",
     s26_time_wait_on_active_closer_close_wait_on_passive => "s26-who-holds-time-wait",
 }

@@ -8,6 +8,9 @@ mod close;
 mod congestion;
 mod open;
 mod reliability;
+mod scale;
+mod segments;
+mod timers;
 
 /// The port servers listen on.
 const PORT: u16 = 5001;
@@ -410,6 +413,77 @@ pub static ALL: &[Scenario] = &[
                 regains its old size faster on a long, fat path.",
         notes: None,
         status: Status::NotYet(NEEDS),
+    },
+    Scenario {
+        id: "s21-timers",
+        spec: "S21",
+        title: "The seven timers, each firing",
+        shows: "One run in which every timer of a connection fires, each set away from Linux's \
+                default to show it is a setting: connection establishment (tcp_syn_retries 2: \
+                connect() fails at 7 s), retransmission (the SYNs, then a lost data segment), \
+                delayed ACK (a lone segment ACKed 40 ms late), persist (a full receive \
+                buffer), keepalive (tcp_keepalive_time 20 s: a probe after 20 s idle), \
+                FIN-WAIT-2 (tcp_fin_timeout 15 s) and TIME-WAIT (MSL 5 s: 10 s).",
+        notes: Some("The notes' connection-establishment timer starts at 3 s. RFC 6298 made it \
+                     1 s, and the retries back off; the notes describe only two of the seven \
+                     timers in detail."),
+        status: Status::Ready(timers::timers),
+    },
+    Scenario {
+        id: "s22-header-and-options",
+        spec: "S22",
+        title: "The TCP header and its options, field by field",
+        shows: "The client's SYN decoded byte by byte: ports, sequence and acknowledgment \
+                numbers, data offset, flags, window, checksum (verified over the \
+                pseudo-header), urgent pointer, and the options MSS, SACK-permitted, \
+                timestamps, NOP and window scale. Then a duplicate ACK carrying a SACK block, \
+                and an option list ending in EOL as ustack's parser reads it.",
+        notes: None,
+        status: Status::Ready(segments::header_and_options),
+    },
+    Scenario {
+        id: "s23-udp-connect",
+        spec: "S23",
+        title: "UDP: bind, connect, a full receive buffer",
+        shows: "No handshake: the first packet is the first datagram, behind an 8-byte header; \
+                a lost datagram is never resent. bind to port 0 picks an ephemeral port. \
+                connect() only records the peer: a connected socket takes datagrams from it \
+                alone (a stranger's datagram gets ICMP port unreachable), connect() again \
+                changes the peer, and disconnecting undoes it. A receive buffer of 4096 bytes \
+                that nobody reads takes four 1000-byte datagrams and drops (and counts) the \
+                other six.",
+        notes: Some("The notes say UDP has no send buffer and that bind or connect mainly \
+                     save the kernel work. What matters is that connect() filters incoming \
+                     datagrams and lets errors (ICMP) be reported; the receive buffer is what \
+                     drops datagrams."),
+        status: Status::Ready(segments::udp_connect),
+    },
+    Scenario {
+        id: "s24-loopback-vs-unix",
+        spec: "S24",
+        title: "ustack's loopback against kernel 127.0.0.1 and AF_UNIX",
+        shows: "The same request/response and bulk exchanges over ustack's own loopback \
+                interface, over the kernel's TCP on 127.0.0.1 and over an AF_UNIX stream \
+                socket, measured in real time in one run.",
+        notes: Some("The notes say AF_UNIX beats 127.0.0.1 because it skips headers and \
+                     routing; the measurement says by how much on this machine."),
+        status: Status::NotYet("needs ustack's loopback interface, not on main yet"),
+    },
+    Scenario {
+        id: "s25-port-exhaustion",
+        spec: "S25",
+        title: "Ephemeral ports run out",
+        shows: "The client's ephemeral range is narrowed to 100 ports (Linux's default has \
+                28,232: 32768-60999). 100 connections to the server's port 5001 take them \
+                all; the 101st connect() fails at once with EADDRNOTAVAIL, without sending a \
+                SYN. The same ports serve 100 more connections to port 5002: a port is only \
+                needed per (local address, remote address, remote port). Closed first by the \
+                client, the 100 connections hold their ports in TIME-WAIT, and connect() \
+                fails until 2·MSL has passed.",
+        notes: Some("The notes put a client's limit at 65,535 ports. The limit is the \
+                     ephemeral range, per remote address and port, and TIME-WAIT holds ports \
+                     too."),
+        status: Status::Ready(scale::port_exhaustion),
     },
     Scenario {
         id: "s26-who-holds-time-wait",
