@@ -29,13 +29,15 @@ impl Checks {
     }
 
     /// Records `claim` as holding when `seen == expected`.
-    pub fn equal<T: PartialEq + Debug>(&mut self, claim: impl Into<String>, expected: T, seen: T) -> bool {
+    pub fn equal<T: PartialEq + Debug>(
+        &mut self,
+        claim: impl Into<String>,
+        expected: T,
+        seen: T,
+    ) -> bool {
         let ok = seen == expected;
-        let detail = if ok {
-            format!("{seen:?}")
-        } else {
-            format!("expected {expected:?}, seen {seen:?}")
-        };
+        let detail =
+            if ok { format!("{seen:?}") } else { format!("expected {expected:?}, seen {seen:?}") };
         self.that(claim, ok, detail)
     }
 

@@ -284,10 +284,8 @@ pub fn render(run: &Run, id: &str, title: &str, verdict: &str) -> String {
             side.name()
         );
     }
-    let _ = writeln!(
-        svg,
-        r##"<text x="8" y="96" font-size="10" fill="#555">time (virtual)</text>"##
-    );
+    let _ =
+        writeln!(svg, r##"<text x="8" y="96" font-size="10" fill="#555">time (virtual)</text>"##);
 
     // Lifelines coloured by state: the state of each side's connections as notes tell it.
     for side in Side::BOTH {
@@ -392,7 +390,11 @@ pub fn render(run: &Run, id: &str, title: &str, verdict: &str) -> String {
             Note::Rtt { sample, rto, .. } => (
                 "#424242",
                 "normal",
-                format!("rtt {:.1} ms, rto {:.0} ms", sample.as_secs_f64() * 1e3, rto.as_secs_f64() * 1e3),
+                format!(
+                    "rtt {:.1} ms, rto {:.0} ms",
+                    sample.as_secs_f64() * 1e3,
+                    rto.as_secs_f64() * 1e3
+                ),
                 "note",
             ),
             Note::Cwnd { cwnd, ssthresh } => (
@@ -432,7 +434,8 @@ pub fn render(run: &Run, id: &str, title: &str, verdict: &str) -> String {
             Side::Client => (CLIENT_X, 1.0),
             Side::Server => (SERVER_X, -1.0),
         };
-        let dash_attr = if dash.is_empty() { String::new() } else { format!(r#" stroke-dasharray="{dash}""#) };
+        let dash_attr =
+            if dash.is_empty() { String::new() } else { format!(r#" stroke-dasharray="{dash}""#) };
         let arrived = p.arrived_at();
         let (x2, y2) = match arrived {
             Some(at) => (x1 + dir * 2.0 * half, lay.axis.y(at)),
@@ -449,11 +452,14 @@ pub fn render(run: &Run, id: &str, title: &str, verdict: &str) -> String {
             let _ = write!(svg, r#" data-arrived="{}""#, at.as_nanos());
         }
         let _ = writeln!(svg, ">");
-        let label = p.segment.as_ref().map_or_else(|| format!("{} bytes", p.bytes.len()), |s| s.label());
+        let label =
+            p.segment.as_ref().map_or_else(|| format!("{} bytes", p.bytes.len()), |s| s.label());
         let options = p.tcp().map(|t| t.options_label()).unwrap_or_default();
         let fate = match &p.fate {
             Fate::Delivered if p.lost() && p.injected.is_none() => "lost in the link".to_string(),
-            Fate::Delivered => p.injected.clone().map(|w| format!("injected: {w}")).unwrap_or_default(),
+            Fate::Delivered => {
+                p.injected.clone().map(|w| format!("injected: {w}")).unwrap_or_default()
+            }
             Fate::Lost(w) => format!("lost: {w}"),
             Fate::Corrupted(w) => format!("corrupted: {w}"),
             Fate::Delayed(d, w) => format!("held {:.0} ms: {w}", d.as_secs_f64() * 1e3),
@@ -502,7 +508,8 @@ pub fn render(run: &Run, id: &str, title: &str, verdict: &str) -> String {
             ly - 3.0,
             esc(&format!("#{} {label}", p.id))
         );
-        let second = [options, fate].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("  ·  ");
+        let second =
+            [options, fate].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("  ·  ");
         if !second.is_empty() {
             let _ = writeln!(
                 svg,
@@ -583,4 +590,3 @@ pub fn render(run: &Run, id: &str, title: &str, verdict: &str) -> String {
     svg.push_str("</svg>\n");
     svg
 }
-

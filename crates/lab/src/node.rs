@@ -135,7 +135,9 @@ impl Node {
 
     /// Whether `h`'s handshake completed.
     pub fn connected(&self, h: SocketHandle) -> bool {
-        self.events.iter().any(|(_, e)| e.socket == h && e.kind == SocketEventKind::Tcp(Event::Connected))
+        self.events
+            .iter()
+            .any(|(_, e)| e.socket == h && e.kind == SocketEventKind::Tcp(Event::Connected))
     }
 
     /// How `h` closed, once it has: `Some(None)` in order, `Some(Some(e))` on an error.
@@ -186,8 +188,8 @@ impl Node {
             && s.protocol == Protocol::Tcp
         {
             let ports = s.peer.map(|p| (s.local.port(), p.port()));
-            if !self.known.contains_key(&h) {
-                self.known.insert(h, Known { ports, state: s.state, released: false });
+            if let std::collections::btree_map::Entry::Vacant(e) = self.known.entry(h) {
+                e.insert(Known { ports, state: s.state, released: false });
                 if s.state != TcpState::Listen {
                     self.note(now, ports, Note::State { from: None, to: s.state });
                 }
@@ -274,7 +276,11 @@ impl Node {
                 }
                 Event::Writable => {}
                 Event::PeerClosed => {
-                    self.note(now, conn, Note::App("peer's FIN: end of stream after the data".into()));
+                    self.note(
+                        now,
+                        conn,
+                        Note::App("peer's FIN: end of stream after the data".into()),
+                    );
                     if self.auto.read && !self.closed.contains(&h) {
                         self.read_all(now, h);
                     }
@@ -302,7 +308,11 @@ impl Node {
                 }
             }
             SocketEventKind::UdpError => {
-                self.note(now, None, Note::Error("ICMP port unreachable for a connected UDP socket".into()));
+                self.note(
+                    now,
+                    None,
+                    Note::Error("ICMP port unreachable for a connected UDP socket".into()),
+                );
             }
         }
     }

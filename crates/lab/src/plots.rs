@@ -66,7 +66,12 @@ pub fn series(trace: &Trace) -> Series {
     let theirs = |p: &crate::trace::Packet| {
         p.tcp().is_some_and(|x| x.src.port() == remote && x.dst.port() == local)
     };
-    let Some(isn) = trace.packets.iter().filter(|p| ours(p)).find_map(|p| p.tcp().filter(|x| x.is_syn()).map(|x| x.seq)) else {
+    let Some(isn) = trace
+        .packets
+        .iter()
+        .filter(|p| ours(p))
+        .find_map(|p| p.tcp().filter(|x| x.is_syn()).map(|x| x.seq))
+    else {
         return s;
     };
     let scale = trace
@@ -128,12 +133,7 @@ pub fn window_plot(s: &Series, title: &str) -> String {
             .y_label_area_size(56)
             .build_cartesian_2d(0.0..end, 0.0..ymax)
             .expect("chart");
-        chart
-            .configure_mesh()
-            .x_desc("time (s, virtual)")
-            .y_desc("segments")
-            .draw()
-            .expect("mesh");
+        chart.configure_mesh().x_desc("time (s, virtual)").y_desc("segments").draw().expect("mesh");
         let cwnd = RGBColor(21, 101, 192);
         let ssth = RGBColor(198, 40, 40);
         let flight = RGBColor(46, 125, 50);
@@ -168,12 +168,7 @@ pub fn window_plot(s: &Series, title: &str) -> String {
             .y_label_area_size(56)
             .build_cartesian_2d(0.0..end, 0.0..rmax)
             .expect("chart");
-        chart
-            .configure_mesh()
-            .x_desc("time (s, virtual)")
-            .y_desc("ms")
-            .draw()
-            .expect("mesh");
+        chart.configure_mesh().x_desc("time (s, virtual)").y_desc("ms").draw().expect("mesh");
         let rto = RGBColor(239, 108, 0);
         let srtt = RGBColor(106, 27, 154);
         chart
@@ -211,15 +206,11 @@ pub fn time_sequence_plot(s: &Series, title: &str) -> String {
             .chain(s.acks.iter().map(|x| x.0))
             .fold(0.0, f64::max)
             .max(1e-3);
-        let top = s
-            .segments
-            .iter()
-            .map(|x| x.2)
-            .chain(s.acks.iter().map(|x| x.2))
-            .fold(0.0, f64::max)
-            / 1024.0
-            * 1.05
-            + 1.0;
+        let top =
+            s.segments.iter().map(|x| x.2).chain(s.acks.iter().map(|x| x.2)).fold(0.0, f64::max)
+                / 1024.0
+                * 1.05
+                + 1.0;
         let mut chart = ChartBuilder::on(&root)
             .caption(format!("{title}: time-sequence graph"), ("sans-serif", 18))
             .margin(12)
@@ -250,7 +241,9 @@ pub fn time_sequence_plot(s: &Series, title: &str) -> String {
             }))
             .expect("retransmissions")
             .label("retransmitted")
-            .legend(move |(x, y)| PathElement::new([(x, y - 6), (x, y + 6)], rexmit.stroke_width(3)));
+            .legend(move |(x, y)| {
+                PathElement::new([(x, y - 6), (x, y + 6)], rexmit.stroke_width(3))
+            });
         let steps = |f: fn(&(f64, f64, f64)) -> f64| {
             let mut pts = Vec::new();
             let mut last: Option<f64> = None;

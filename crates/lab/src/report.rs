@@ -197,7 +197,11 @@ img.ladder, img.plot { max-width: 100%; border: 1px solid #e0e0e0; }
         );
         let _ = writeln!(h, "<p>{}</p>", esc(s.shows));
         if let Some(n) = s.notes {
-            let _ = writeln!(h, r#"<p class="notes"><b>Where the notes are wrong or loose.</b> {}</p>"#, esc(n));
+            let _ = writeln!(
+                h,
+                r#"<p class="notes"><b>Where the notes are wrong or loose.</b> {}</p>"#,
+                esc(n)
+            );
         }
         match &e.verdict {
             Verdict::NotYet(why) => {
@@ -231,7 +235,9 @@ img.ladder, img.plot { max-width: 100%; border: 1px solid #e0e0e0; }
                 let _ = write!(h, r#"<a href="{f}">{f}</a>"#);
             }
             h.push_str("</p>\n");
-            for f in e.files.iter().filter(|f| f.ends_with("-window.svg") || f.ends_with("-tseq.svg")) {
+            for f in
+                e.files.iter().filter(|f| f.ends_with("-window.svg") || f.ends_with("-tseq.svg"))
+            {
                 let _ = writeln!(h, r#"<p><img class="plot" src="{f}" alt="{f}"></p>"#);
             }
             if e.files.iter().any(|f| *f == format!("{}.svg", s.id)) {

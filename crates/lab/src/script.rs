@@ -27,6 +27,9 @@ pub enum Action {
     Duplicate(Duration),
 }
 
+/// A scenario's own test of a segment, given the time it is sent.
+pub type Predicate = Box<dyn Fn(&TcpSummary, Instant) -> bool>;
+
 /// Which packets a rule looks at.
 pub enum Match {
     /// SYN without ACK.
@@ -44,7 +47,7 @@ pub enum Match {
     /// Any packet.
     Any,
     /// A test of the scenario's own.
-    Custom(Box<dyn Fn(&TcpSummary, Instant) -> bool>),
+    Custom(Predicate),
 }
 
 impl fmt::Debug for Match {

@@ -246,7 +246,13 @@ pub fn build_tcp(src: SocketAddrV4, dst: SocketAddrV4, seg: &TcpRepr<'_>) -> Vec
 }
 
 /// A bare segment with these fields, no options, no payload, for [`build_tcp`].
-pub fn bare_segment(src_port: u16, dst_port: u16, seq: u32, ack: u32, flags: TcpFlags) -> TcpRepr<'static> {
+pub fn bare_segment(
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+) -> TcpRepr<'static> {
     TcpRepr {
         src_port,
         dst_port,

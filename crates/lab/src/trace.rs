@@ -300,10 +300,7 @@ impl Trace {
 
     /// The times `side`'s `kind` timer fired.
     pub fn timer_firings(&self, side: Side, kind: TimerKind) -> Vec<Instant> {
-        self.notes_of(side)
-            .filter(|n| n.note == Note::Timer(kind))
-            .map(|n| n.at)
-            .collect()
+        self.notes_of(side).filter(|n| n.note == Note::Timer(kind)).map(|n| n.at).collect()
     }
 
     /// The states `side`'s connection with local port `port` went through, with when it

@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use ustack_core::tcp_engine::TcpConfig;
 use ustack_core::{
-    BindError, ConnectError, Duration, InterfaceConfig, Instant, Ipv4Cidr, SocketHandle, Stack,
+    BindError, ConnectError, Duration, Instant, InterfaceConfig, Ipv4Cidr, SocketHandle, Stack,
     StackConfig,
 };
 use ustack_sim::{Bounds, HostId, LinkConfig, Network, RunError};
@@ -267,7 +267,9 @@ impl World {
                 node.note(now, ports, Note::App(format!("connect() to {remote}")));
                 node.learn(now, h);
             }
-            Err(e) => node.note(now, None, Note::Error(format!("connect() to {remote} failed: {e}"))),
+            Err(e) => {
+                node.note(now, None, Note::Error(format!("connect() to {remote} failed: {e}")))
+            }
         }
         r
     }
@@ -366,18 +368,30 @@ impl World {
     }
 
     /// `sendto()` the other side's `port` (`None`: `send()` to the connected peer).
-    pub fn udp_send(&mut self, side: Side, h: SocketHandle, port: Option<u16>, data: &[u8]) -> bool {
+    pub fn udp_send(
+        &mut self,
+        side: Side,
+        h: SocketHandle,
+        port: Option<u16>,
+        data: &[u8],
+    ) -> bool {
         let now = self.now();
         let node = self.node_mut(side);
         let r = match port {
-            Some(p) => node.stack.udp_send_to(now, h, SocketAddrV4::new(addr(side.peer()), p), data),
+            Some(p) => {
+                node.stack.udp_send_to(now, h, SocketAddrV4::new(addr(side.peer()), p), data)
+            }
             None => node.stack.udp_send(now, h, data),
         };
         let local = node.stack.udp_local_addr(h).port();
         let what = port.map_or_else(|| "send".to_string(), |p| format!("sendto(:{p})"));
         match r {
             Ok(_) => {
-                node.note(now, None, Note::App(format!("udp :{local} {what} {} bytes", data.len())));
+                node.note(
+                    now,
+                    None,
+                    Note::App(format!("udp :{local} {what} {} bytes", data.len())),
+                );
                 true
             }
             Err(e) => {

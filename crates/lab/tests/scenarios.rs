@@ -6,9 +6,7 @@ use ustack_lab::registry::{self, Status};
 
 fn run(id: &str) {
     let scenario = registry::find(id).unwrap_or_else(|| panic!("no scenario {id}"));
-    let Status::Ready(f) = scenario.status else {
-        panic!("{id} is not available: it has no test")
-    };
+    let Status::Ready(f) = scenario.status else { panic!("{id} is not available: it has no test") };
     let run = f(registry::DEFAULT_SEED);
     if !run.checks.passed() {
         let failed: Vec<String> =

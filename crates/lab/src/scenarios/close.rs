@@ -61,7 +61,9 @@ pub(crate) fn simultaneous_close(seed: u64) -> Run {
         let names = trace.state_names(side, p);
         let from = names.iter().position(|n| *n == "ESTABLISHED").map_or(0, |i| i + 1);
         checks.equal(
-            format!("the {side} goes FIN-WAIT-1 -> CLOSING -> TIME-WAIT -> CLOSED (RFC 9293 Figure 13)"),
+            format!(
+                "the {side} goes FIN-WAIT-1 -> CLOSING -> TIME-WAIT -> CLOSED (RFC 9293 Figure 13)"
+            ),
             vec!["FIN-WAIT-1", "CLOSING", "TIME-WAIT", "CLOSED"],
             names[from..].to_vec(),
         );
@@ -78,7 +80,11 @@ pub(crate) fn simultaneous_close(seed: u64) -> Run {
         .map(|p| p.from)
         .collect();
     checks.equal("one FIN each way, crossing", 2, fins.len());
-    checks.that("both sides hold TIME-WAIT: each sent a FIN before it received one", fins.contains(&Side::Client) && fins.contains(&Side::Server), "");
+    checks.that(
+        "both sides hold TIME-WAIT: each sent a FIN before it received one",
+        fins.contains(&Side::Client) && fins.contains(&Side::Server),
+        "",
+    );
     Run { trace, checks, ..Run::default() }
 }
 
@@ -104,7 +110,11 @@ pub(crate) fn half_close(seed: u64) -> Run {
     let trace = w.finish();
 
     let mut checks = Checks::default();
-    checks.that("the server reads the client's 2,000 bytes, then the end of its stream", server_got == request, format!("{} bytes", server_got.len()));
+    checks.that(
+        "the server reads the client's 2,000 bytes, then the end of its stream",
+        server_got == request,
+        format!("{} bytes", server_got.len()),
+    );
     let cs = trace.state_names(Side::Client, cp);
     checks.equal(
         "the active closer goes ESTABLISHED -> FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT -> CLOSED",
@@ -133,8 +143,15 @@ pub(crate) fn half_close(seed: u64) -> Run {
         ok && client_got == crate::pattern(30_000),
         format!("{} bytes", client_got.len()),
     );
-    let last_data = trace.sent_by(Side::Server).filter(|p| p.tcp().is_some_and(|t| t.has_data())).map(|p| p.sent_at).max();
-    let fin = trace.sent_by(Side::Server).find(|p| p.tcp().is_some_and(|t| t.is_fin())).map(|p| p.sent_at);
+    let last_data = trace
+        .sent_by(Side::Server)
+        .filter(|p| p.tcp().is_some_and(|t| t.has_data()))
+        .map(|p| p.sent_at)
+        .max();
+    let fin = trace
+        .sent_by(Side::Server)
+        .find(|p| p.tcp().is_some_and(|t| t.is_fin()))
+        .map(|p| p.sent_at);
     checks.that(
         "the server's FIN follows its last data",
         fin.zip(last_data).is_some_and(|(f, d)| f >= d && f > after_fin),
@@ -160,7 +177,11 @@ pub(crate) fn close_wait_leak(seed: u64) -> Run {
     let trace = w.finish();
 
     let mut checks = Checks::default();
-    let line = |ss: &str| ss.lines().find(|l| l.contains("CLOSE-WAIT")).map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    let line = |ss: &str| {
+        ss.lines()
+            .find(|l| l.contains("CLOSE-WAIT"))
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+    };
     checks.equal(
         "ss on the server shows CLOSE-WAIT with the 23 unread bytes in Recv-Q",
         Some("CLOSE-WAIT 23 0".to_string()),
@@ -277,7 +298,11 @@ pub(crate) fn time_wait_lost_last_ack(seed: u64) -> Run {
     // An attacker's RST, in window, 20 s into TIME-WAIT.
     let recv_next = w.stack(Side::Client).tcp_conn(c).recv_next();
     let rst = bare_segment(tuple.remote.port(), tuple.local.port(), recv_next.0, 0, TcpFlags::RST);
-    w.inject(Side::Server, build_tcp(tuple.remote, tuple.local, &rst), "a RST for the connection in TIME-WAIT");
+    w.inject(
+        Side::Server,
+        build_tcp(tuple.remote, tuple.local, &rst),
+        "a RST for the connection in TIME-WAIT",
+    );
     w.run_until(entered + Duration::from_secs(120)).expect("run");
     let trace = w.finish();
 
@@ -306,7 +331,8 @@ pub(crate) fn time_wait_lost_last_ack(seed: u64) -> Run {
         format!("retransmitted FIN arrived {:?}", rexmit_arrival.map(s)),
     );
     let tw = trace.entered(Side::Client, cp, TcpState::TimeWait);
-    let closed = trace.states(Side::Client, cp).into_iter().find(|x| x.1 == TcpState::Closed).map(|x| x.0);
+    let closed =
+        trace.states(Side::Client, cp).into_iter().find(|x| x.1 == TcpState::Closed).map(|x| x.0);
     checks.equal(
         "TIME-WAIT is restarted by the retransmitted FIN: it ends 2·MSL = 60 s after that FIN, not after entering",
         rexmit_arrival.map(|t| s(t + Duration::from_secs(60))),
@@ -331,7 +357,13 @@ pub(crate) fn time_wait_lost_last_ack(seed: u64) -> Run {
     checks.equal(
         "the server ends when the re-ACK arrives: LAST-ACK -> CLOSED",
         Some(TcpState::Closed),
-        trace.notes_of(Side::Server).filter_map(|n| match n.note { Note::State { to, .. } if n.conn.is_some_and(|c| c.1 == cp) => Some(to), _ => None }).last(),
+        trace
+            .notes_of(Side::Server)
+            .filter_map(|n| match n.note {
+                Note::State { to, .. } if n.conn.is_some_and(|c| c.1 == cp) => Some(to),
+                _ => None,
+            })
+            .last(),
     );
     Run { trace, checks, ..Run::default() }
 }
@@ -359,14 +391,26 @@ pub(crate) fn reuseaddr(seed: u64) -> Run {
     let trace = w.finish();
 
     let mut checks = Checks::default();
-    checks.equal("the server, which closed each connection first, holds 5 TIME-WAIT sockets", 5, tw);
+    checks.equal(
+        "the server, which closed each connection first, holds 5 TIME-WAIT sockets",
+        5,
+        tw,
+    );
     checks.equal(
         "a restarted server's bind without SO_REUSEADDR fails: address in use",
         Err(BindError::AddrInUse),
         without.map(drop),
     );
-    checks.that("with SO_REUSEADDR the bind succeeds while they are in TIME-WAIT", with.is_ok(), format!("{with:?}"));
-    checks.equal("SO_REUSEADDR does not end TIME-WAIT: 2·MSL later they are gone on their own", 0, tw_after);
+    checks.that(
+        "with SO_REUSEADDR the bind succeeds while they are in TIME-WAIT",
+        with.is_ok(),
+        format!("{with:?}"),
+    );
+    checks.equal(
+        "SO_REUSEADDR does not end TIME-WAIT: 2·MSL later they are gone on their own",
+        0,
+        tw_after,
+    );
     let client_tw = trace
         .notes_of(Side::Client)
         .any(|n| matches!(n.note, Note::State { to: TcpState::TimeWait, .. }));
@@ -420,7 +464,11 @@ pub(crate) fn who_holds_time_wait(seed: u64) -> Run {
         has(&client_mid, pb, "CLOSE-WAIT"),
         "",
     );
-    checks.that("after both close, A's TIME-WAIT is on the client", has(&client_tw, pa, "TIME-WAIT"), "");
+    checks.that(
+        "after both close, A's TIME-WAIT is on the client",
+        has(&client_tw, pa, "TIME-WAIT"),
+        "",
+    );
     checks.that(
         "and B's TIME-WAIT is on the server",
         server_tw.lines().any(|l| l.starts_with("TIME-WAIT") && l.contains(&format!(":{pb}"))),
@@ -429,11 +477,17 @@ pub(crate) fn who_holds_time_wait(seed: u64) -> Run {
     checks.that(
         "and never the other way round",
         !has(&client_tw, pb, "TIME-WAIT")
-            && !server_tw.lines().any(|l| l.starts_with("TIME-WAIT") && l.contains(&format!(":{pa}"))),
+            && !server_tw
+                .lines()
+                .any(|l| l.starts_with("TIME-WAIT") && l.contains(&format!(":{pa}"))),
         "",
     );
     checks.equal("a server that closes 20 short connections first pays 20 more TIME-WAIT sockets (21 with B)", 21, server_many);
-    checks.equal("its clients, which closed second, hold none (the one TIME-WAIT on the client is A's)", 1, client_many);
+    checks.equal(
+        "its clients, which closed second, hold none (the one TIME-WAIT on the client is A's)",
+        1,
+        client_many,
+    );
     let extras = vec![
         ("ss -tan on the client after one close each".to_string(), client_mid),
         ("ss -tan on the server after one close each".to_string(), server_mid),

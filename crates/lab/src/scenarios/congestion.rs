@@ -23,7 +23,9 @@ const MSS: u32 = 1448;
 fn setup() -> Setup {
     Setup::new()
         .link(LinkConfig::new().rate_bps(100_000_000).delay(Duration::from_millis(20)))
-        .stack(Side::Server, |s| s.tcp.rmem = BufferSizes { min: 4096, default: 4 << 20, max: 4 << 20 })
+        .stack(Side::Server, |s| {
+            s.tcp.rmem = BufferSizes { min: 4096, default: 4 << 20, max: 4 << 20 }
+        })
 }
 
 /// Opens a connection, adds the client's `rules`, sends `bytes` from the client, runs until
@@ -50,7 +52,11 @@ fn data(trace: &Trace) -> Vec<(Instant, u32, bool)> {
     let mut highest = 0;
     trace
         .sent_by(Side::Client)
-        .filter_map(|p| p.tcp().filter(|t| t.has_data()).map(|t| (p.sent_at, t.seq.wrapping_sub(isn.wrapping_add(1)), t.len)))
+        .filter_map(|p| {
+            p.tcp()
+                .filter(|t| t.has_data())
+                .map(|t| (p.sent_at, t.seq.wrapping_sub(isn.wrapping_add(1)), t.len))
+        })
         .map(|(at, off, len)| {
             let rexmit = off < highest;
             highest = highest.max(off + len);
@@ -146,14 +152,17 @@ pub(crate) fn slow_start(seed: u64) -> Run {
     // While the sender still has data to send (afterwards it is application-limited, and
     // an application-limited ACK does not grow the window, as in Linux).
     let last_new = data(&trace).iter().filter(|d| !d.2).map(|d| d.0).max().unwrap_or(Instant::ZERO);
-    let acks: Vec<(Instant, u32)> = acks_at_client(&trace).into_iter().filter(|a| a.0 < last_new).collect();
+    let acks: Vec<(Instant, u32)> =
+        acks_at_client(&trace).into_iter().filter(|a| a.0 < last_new).collect();
     let notes = cwnd_notes(&trace);
     let mut prev_ack = 0u32;
     let mut prev_cwnd = 10 * MSS;
     let mut bad = Vec::new();
     let mut checked = 0;
     for (at, ack) in acks {
-        let Some((_, cwnd, ssthresh)) = notes.iter().rev().find(|n| n.0 <= at).copied() else { continue };
+        let Some((_, cwnd, ssthresh)) = notes.iter().rev().find(|n| n.0 <= at).copied() else {
+            continue;
+        };
         if ssthresh != u32::MAX || ack <= prev_ack {
             prev_ack = prev_ack.max(ack);
             continue;
@@ -181,7 +190,8 @@ const LOST: u32 = 170;
 /// S20: after a loss, congestion avoidance adds one segment per round trip.
 pub(crate) fn congestion_avoidance(seed: u64) -> Run {
     let bytes = 4_000_000;
-    let (w, _, sv) = bulk(seed, bytes, vec![Rule::nth(Match::Data, LOST, Action::Drop, "one segment lost")]);
+    let (w, _, sv) =
+        bulk(seed, bytes, vec![Rule::nth(Match::Data, LOST, Action::Drop, "one segment lost")]);
     let got = w.node(Side::Server).received(sv).len();
     let trace = w.finish();
     let mut checks = Checks::default();
@@ -219,13 +229,21 @@ pub(crate) fn congestion_avoidance(seed: u64) -> Run {
 }
 
 fn finish_run(trace: Trace, checks: Checks, until: Option<Instant>) -> Run {
-    Run { trace, checks, plots: true, quiet: vec!["cwnd", "rtt", "app"], ladder_until: until, ..Run::default() }
+    Run {
+        trace,
+        checks,
+        plots: true,
+        quiet: vec!["cwnd", "rtt", "app"],
+        ladder_until: until,
+        ..Run::default()
+    }
 }
 
 /// S20: three duplicate ACKs: fast retransmit, then fast recovery.
 pub(crate) fn fast_retransmit_recovery(seed: u64) -> Run {
     let bytes = 1_500_000;
-    let (w, _, sv) = bulk(seed, bytes, vec![Rule::nth(Match::Data, LOST, Action::Drop, "one segment lost")]);
+    let (w, _, sv) =
+        bulk(seed, bytes, vec![Rule::nth(Match::Data, LOST, Action::Drop, "one segment lost")]);
     let got = w.node(Side::Server).received(sv).len();
     let trace = w.finish();
     let mut checks = Checks::default();
@@ -265,14 +283,18 @@ pub(crate) fn fast_retransmit_recovery(seed: u64) -> Run {
     // releases one new segment.
     let end = full.map_or(at, |f| f.0);
     let d = dups.iter().skip(1).filter(|t| **t <= end).count() as u32;
-    let new_sent = data(&trace).into_iter().filter(|(t, _, r)| *t > at && *t < end && !r).count() as i64;
-    let expected = (i64::from(halved) + i64::from(d) * i64::from(MSS) - i64::from(flight)) / i64::from(MSS);
+    let new_sent =
+        data(&trace).into_iter().filter(|(t, _, r)| *t > at && *t < end && !r).count() as i64;
+    let expected =
+        (i64::from(halved) + i64::from(d) * i64::from(MSS) - i64::from(flight)) / i64::from(MSS);
     checks.that(
         "while the duplicate ACKs keep coming, the inflated window (ssthresh + one segment per duplicate ACK) lets new segments out",
         new_sent > 0 && (new_sent - expected.max(0)).abs() <= 1,
         format!("{d} duplicate ACKs, flight {} segments at entry: {new_sent} new segments sent, {} expected", flight / MSS, expected.max(0)),
     );
-    let rto = trace.notes_of(Side::Client).any(|n| matches!(n.note, Note::Retransmit { reason: RetransmitReason::Rto, .. }));
+    let rto = trace
+        .notes_of(Side::Client)
+        .any(|n| matches!(n.note, Note::Retransmit { reason: RetransmitReason::Rto, .. }));
     checks.that("no timeout: fast recovery kept the ACK clock going", !rto, "");
     finish_run(trace, checks, None).with_ladder(at)
 }
@@ -285,7 +307,15 @@ pub(crate) fn rto_collapse(seed: u64) -> Run {
     let blackout = |t: &crate::segment::TcpSummary, now: Instant| {
         t.has_data() && now >= Instant::from_millis(150) && now < Instant::from_millis(210)
     };
-    let (w, _, sv) = bulk(seed, bytes, vec![Rule::every(Match::Custom(Box::new(blackout)), Action::Drop, "the path drops everything for 60 ms")]);
+    let (w, _, sv) = bulk(
+        seed,
+        bytes,
+        vec![Rule::every(
+            Match::Custom(Box::new(blackout)),
+            Action::Drop,
+            "the path drops everything for 60 ms",
+        )],
+    );
     let got = w.node(Side::Server).received(sv).len();
     let trace = w.finish();
     let mut checks = Checks::default();
@@ -294,7 +324,11 @@ pub(crate) fn rto_collapse(seed: u64) -> Run {
         Note::Retransmit { reason: RetransmitReason::Rto, .. } => Some(n.at),
         _ => None,
     });
-    checks.that("the whole flight is lost: no duplicate ACKs, the retransmission timer fires", rto.is_some(), format!("{:?}", rto.map(s)));
+    checks.that(
+        "the whole flight is lost: no duplicate ACKs, the retransmission timer fires",
+        rto.is_some(),
+        format!("{:?}", rto.map(s)),
+    );
     let at = rto.unwrap_or(Instant::ZERO);
     let flight = flight_before(&trace, at);
     let notes = cwnd_notes(&trace);
@@ -340,4 +374,3 @@ impl SubDuration for Instant {
         Instant::from_nanos(self.as_nanos().saturating_sub(d.as_nanos() as u64))
     }
 }
-

@@ -19,7 +19,8 @@ const PORT: u16 = 5001;
 const SERVE: Auto = Auto { accept: true, read: true, close_on_eof: true };
 
 /// The reason of the scenarios that wait for the stack.
-const NEEDS: &str = "needs SYN cookies / Fast Open / DEFER_ACCEPT / SACK recovery / CUBIC, not implemented yet";
+const NEEDS: &str =
+    "needs SYN cookies / Fast Open / DEFER_ACCEPT / SACK recovery / CUBIC, not implemented yet";
 
 /// Every scenario.
 pub static ALL: &[Scenario] = &[
@@ -32,10 +33,12 @@ pub static ALL: &[Scenario] = &[
                 SYN-RECEIVED and answers with a SYN-ACK; each SYN-ACK then completes the other \
                 side. Four segments, no listener, and both ends go SYN-SENT -> SYN-RECEIVED -> \
                 ESTABLISHED: the transition of the RFC 9293 diagram most stacks never show.",
-        notes: Some("The notes describe SYN-RECEIVED as the state a client enters when it \
+        notes: Some(
+            "The notes describe SYN-RECEIVED as the state a client enters when it \
                      receives the ACK of its request. It is the server's state after it \
                      received a SYN and sent its SYN-ACK, and, as here, the state of either end \
-                     of a simultaneous open."),
+                     of a simultaneous open.",
+        ),
         status: Status::Ready(open::simultaneous_open),
     },
     Scenario {
@@ -46,10 +49,12 @@ pub static ALL: &[Scenario] = &[
                 FIN-WAIT-1, receives the other's FIN before the ACK of its own, moves to \
                 CLOSING and ACKs it; the ACK of its own FIN then takes it to TIME-WAIT, which \
                 lasts 2·MSL (60 s) on both ends, since both closed actively.",
-        notes: Some("The notes say TIME-WAIT is entered from CLOSING when no ACK came for a \
+        notes: Some(
+            "The notes say TIME-WAIT is entered from CLOSING when no ACK came for a \
                      while. It is the other way round: CLOSING moves to TIME-WAIT when the \
                      ACK of our FIN arrives (RFC 9293 Figure 5); FIN-WAIT-2 moves there on the \
-                     peer's FIN."),
+                     peer's FIN.",
+        ),
         status: Status::Ready(close::simultaneous_close),
     },
     Scenario {
@@ -64,10 +69,12 @@ pub static ALL: &[Scenario] = &[
                 that sequence number, resets the half-open connection, and only then does its \
                 real SYN open one (RFC 9293 §3.5, Figure 9). With two steps the server would \
                 already have opened a connection for the stale SYN.",
-        notes: Some("The notes justify the third step by the server's wasted resources and \
+        notes: Some(
+            "The notes justify the third step by the server's wasted resources and \
                      by each side checking that it can send and receive. The reason RFC 9293 \
                      gives is the one shown here: stale duplicate SYNs must not open \
-                     connections."),
+                     connections.",
+        ),
         status: Status::Ready(open::handshake),
     },
     Scenario {
@@ -82,9 +89,11 @@ pub static ALL: &[Scenario] = &[
                 thinks it is ESTABLISHED); the fifth connection's SYNs are dropped and counted. \
                 At 2.5 s the application accepts; the next SYN-ACK and SYN retransmissions \
                 complete both.",
-        notes: Some("The notes describe the two queues well. They do not say what happens \
+        notes: Some(
+            "The notes describe the two queues well. They do not say what happens \
                      when one is full; Linux drops (and counts) the SYN or the ACK, which the \
-                     peer's retransmission recovers, or with tcp_abort_on_overflow resets."),
+                     peer's retransmission recovers, or with tcp_abort_on_overflow resets.",
+        ),
         status: Status::Ready(open::accept_queue_overflow),
     },
     Scenario {
@@ -96,9 +105,11 @@ pub static ALL: &[Scenario] = &[
                 1 s (RFC 6298 §5.5, Linux tcp_syn_retries = 6): SYNs leave at 0, 1, 3, 7, 15, 31 \
                 and 63 s, and 127 s after the first one the connection-establishment timer \
                 gives up and connect() fails with a timeout (ETIMEDOUT).",
-        notes: Some("The notes say the SYN is retried after a fixed 3 s. That was the initial \
+        notes: Some(
+            "The notes say the SYN is retried after a fixed 3 s. That was the initial \
                      timeout of RFC 1122; RFC 6298 lowered it to 1 s, and the retries back off \
-                     exponentially rather than repeat at one interval."),
+                     exponentially rather than repeat at one interval.",
+        ),
         status: Status::Ready(open::lost_syn),
     },
     Scenario {
@@ -109,10 +120,12 @@ pub static ALL: &[Scenario] = &[
                 after its 1 s RTO; the server, whose SYN-ACK is not acknowledged, retransmits \
                 it after its own 1 s RTO (or on the repeated SYN). The handshake completes \
                 about one RTO late, with the same initial sequence numbers.",
-        notes: Some("The notes say the server then blocks in accept() waiting for the ACK. \
+        notes: Some(
+            "The notes say the server then blocks in accept() waiting for the ACK. \
                      accept() knows nothing of a half-open connection: it only returns \
                      connections from the accept queue, which this one joins when the \
-                     handshake completes."),
+                     handshake completes.",
+        ),
         status: Status::Ready(open::lost_synack),
     },
     Scenario {
@@ -125,10 +138,12 @@ pub static ALL: &[Scenario] = &[
                 SYN-RECEIVED to ESTABLISHED when it arrives and delivers the data. Nothing is \
                 reset; had the client stayed silent, the server's SYN-ACK retransmission (1 s) \
                 would have drawn a new ACK.",
-        notes: Some("The notes say a lost third ACK leads to a RST when the client sends data. \
+        notes: Some(
+            "The notes say a lost third ACK leads to a RST when the client sends data. \
                      That is only so once the server has given up (see \
                      s5-lost-final-ack-after-giveup); usually the data or the re-ACK simply \
-                     completes the handshake."),
+                     completes the handshake.",
+        ),
         status: Status::Ready(open::lost_final_ack),
     },
     Scenario {
@@ -141,8 +156,10 @@ pub static ALL: &[Scenario] = &[
                 ESTABLISHED. When the client finally sends data at 70 s, the server has no \
                 connection for it and answers with a RST: the client's connection fails with \
                 ECONNRESET.",
-        notes: Some("This is the case the notes describe, but only this one: the RST comes \
-                     because the server gave up, not because the ACK was lost."),
+        notes: Some(
+            "This is the case the notes describe, but only this one: the RST comes \
+                     because the server gave up, not because the ACK was lost.",
+        ),
         status: Status::Ready(open::lost_final_ack_after_giveup),
     },
     Scenario {
@@ -153,9 +170,11 @@ pub static ALL: &[Scenario] = &[
                 request in the SYN; the server checks the cookie and hands the data to the \
                 application before the handshake completes, so the answer comes one round \
                 trip earlier (RFC 7413). Off by default, as Linux's tcp_fastopen.",
-        notes: Some("The notes' sketch is right in outline (sendto with MSG_FASTOPEN on the \
+        notes: Some(
+            "The notes' sketch is right in outline (sendto with MSG_FASTOPEN on the \
                      client, the TCP_FASTOPEN option with a queue length on the server); they \
-                     leave out the cookie that makes the first connection a normal one."),
+                     leave out the cookie that makes the first connection a normal one.",
+        ),
         status: Status::NotYet(NEEDS),
     },
     Scenario {
@@ -165,10 +184,12 @@ pub static ALL: &[Scenario] = &[
         shows: "A listener with TCP_DEFER_ACCEPT does not hand a connection to accept() when \
                 the handshake completes, but when the first data arrives on it (or the defer \
                 timeout passes), so a server thread never waits on an idle connection.",
-        notes: Some("The notes say the server skips waiting for the final ACK after its \
+        notes: Some(
+            "The notes say the server skips waiting for the final ACK after its \
                      SYN-ACK. It does not: the handshake is the same; only the moment the \
                      connection is handed to accept() moves (Linux also ignores the bare final \
-                     ACK while deferring)."),
+                     ACK while deferring).",
+        ),
         status: Status::NotYet(NEEDS),
     },
     Scenario {
@@ -192,10 +213,12 @@ pub static ALL: &[Scenario] = &[
                 whole 30,000-byte answer, which the client receives in FIN-WAIT-2; its FIN \
                 follows the last byte (LAST-ACK). The client ACKs it and holds TIME-WAIT for \
                 60 s.",
-        notes: Some("The notes' LAST-ACK is entered when the remote end, after a while, \
+        notes: Some(
+            "The notes' LAST-ACK is entered when the remote end, after a while, \
                      closes passively. LAST-ACK is entered when the passive closer's \
                      application calls close() in CLOSE-WAIT and its FIN is sent; nothing \
-                     happens by itself after a while."),
+                     happens by itself after a while.",
+        ),
         status: Status::Ready(close::half_close),
     },
     Scenario {
@@ -207,10 +230,12 @@ pub static ALL: &[Scenario] = &[
                 exactly the picture of the notes' netstat output, and is still there ten \
                 minutes later. The client, orphaned in FIN-WAIT-2, is freed after \
                 tcp_fin_timeout.",
-        notes: Some("The notes say a CLOSE-WAIT socket lasts at least two hours and that \
+        notes: Some(
+            "The notes say a CLOSE-WAIT socket lasts at least two hours and that \
                      system settings can shorten it. Nothing in TCP ends CLOSE-WAIT but the \
                      application's close(): no timer runs in it (keepalive, when enabled, \
-                     only probes a peer that has vanished)."),
+                     only probes a peer that has vanished).",
+        ),
         status: Status::Ready(close::close_wait_leak),
     },
     Scenario {
@@ -221,8 +246,10 @@ pub static ALL: &[Scenario] = &[
                 closed (an orphan) is freed 60 s after it entered FIN-WAIT-2 (tcp_fin_timeout, \
                 never less than 3.5 RTO), without a RST. The one the application only shut \
                 down and still holds stays in FIN-WAIT-2, as in Linux.",
-        notes: Some("The notes quote tcp_fin_timeout correctly; they do not say it applies \
-                     only to sockets the application has closed."),
+        notes: Some(
+            "The notes quote tcp_fin_timeout correctly; they do not say it applies \
+                     only to sockets the application has closed.",
+        ),
         status: Status::Ready(close::fin_wait_2_timeout),
     },
     Scenario {
@@ -235,10 +262,12 @@ pub static ALL: &[Scenario] = &[
                 TIME-WAIT ends 60 s after the retransmitted FIN, not after the first. 20 s in, \
                 a RST for the connection arrives and is ignored (RFC 1337): TIME-WAIT cannot \
                 be cut short by it.",
-        notes: Some("The notes explain TIME-WAIT's purpose well (re-ACKing a lost last ACK's \
+        notes: Some(
+            "The notes explain TIME-WAIT's purpose well (re-ACKing a lost last ACK's \
                      FIN, keeping stale segments from a new connection) but say it is entered \
                      from CLOSING after a timeout: it is entered from FIN-WAIT-2 on the peer's \
-                     FIN, or from CLOSING on the ACK of our FIN."),
+                     FIN, or from CLOSING on the ACK of our FIN.",
+        ),
         status: Status::Ready(close::time_wait_lost_last_ack),
     },
     Scenario {
@@ -250,9 +279,11 @@ pub static ALL: &[Scenario] = &[
                 opened again), it cannot bind the port without SO_REUSEADDR (address in use); \
                 with it, it can, while the old connections finish their TIME-WAIT, which \
                 SO_REUSEADDR does not shorten.",
-        notes: Some("The notes say SO_REUSEADDR lets the port in TIME-WAIT be reclaimed and \
+        notes: Some(
+            "The notes say SO_REUSEADDR lets the port in TIME-WAIT be reclaimed and \
                      reused quickly. It lets a new listener bind the port while connections \
-                     on it sit in TIME-WAIT; the TIME-WAIT sockets stay for their 2·MSL."),
+                     on it sit in TIME-WAIT; the TIME-WAIT sockets stay for their 2·MSL.",
+        ),
         status: Status::Ready(close::reuseaddr),
     },
     Scenario {
@@ -264,8 +295,10 @@ pub static ALL: &[Scenario] = &[
                 end then sends at most the smaller, less the 12 bytes of the timestamps \
                 option: 948 bytes of data per segment, both ways, and no packet larger than \
                 the server's MTU.",
-        notes: Some("The notes say TCP cuts data into the blocks it finds best; the rule is \
-                     the MSS each end announces in its SYN (RFC 9293 §3.7.1), 536 when absent."),
+        notes: Some(
+            "The notes say TCP cuts data into the blocks it finds best; the rule is \
+                     the MSS each end announces in its SYN (RFC 9293 §3.7.1), 536 when absent.",
+        ),
         status: Status::Ready(reliability::mss),
     },
     Scenario {
@@ -304,10 +337,12 @@ pub static ALL: &[Scenario] = &[
                 answers (Karn's rule); the next segment does. Second connection: the path is \
                 gone; the waits double up to the 120 s cap, and about 924.6 s after the first \
                 retransmission (tcp_retries2 15) the connection is given up with ETIMEDOUT.",
-        notes: Some("The notes describe retransmission after a timeout and giving up with a \
+        notes: Some(
+            "The notes describe retransmission after a timeout and giving up with a \
                      reset after some tries; the RTO comes from the smoothed RTT and its \
                      variance (RFC 6298), doubles on each timeout, and the error is reported \
-                     to the application (ETIMEDOUT)."),
+                     to the application (ETIMEDOUT).",
+        ),
         status: Status::Ready(reliability::rto_backoff),
     },
     Scenario {
@@ -346,10 +381,12 @@ pub static ALL: &[Scenario] = &[
                 acknowledges, one segment per segment ACKed; so each round trip's flight is \
                 twice the last: 10, 20, 40, 80, 160 segments. Nothing is lost and ssthresh \
                 stays infinite. The plots show cwnd, the flight and the time-sequence graph.",
-        notes: Some("The notes say slow start starts from cwnd = 1 and doubles cwnd on every \
+        notes: Some(
+            "The notes say slow start starts from cwnd = 1 and doubles cwnd on every \
                      ACK. cwnd grows by one segment per ACKed segment, which doubles it once \
                      per round trip, not per ACK; and the initial window is 10 segments \
-                     (RFC 6928, Linux), not 1."),
+                     (RFC 6928, Linux), not 1.",
+        ),
         status: Status::Ready(congestion::slow_start),
     },
     Scenario {
@@ -374,10 +411,12 @@ pub static ALL: &[Scenario] = &[
                 which lets new data out while the hole is being filled. The ACK that covers \
                 the retransmission ends recovery and deflates cwnd to at most ssthresh \
                 (RFC 5681 §3.2, RFC 6582). The ladder shows the moment of the loss.",
-        notes: Some("The notes' fast recovery sets cwnd to the halved ssthresh and goes on \
+        notes: Some(
+            "The notes' fast recovery sets cwnd to the halved ssthresh and goes on \
                      in congestion avoidance. RFC 5681 adds the 3 segments the duplicate ACKs \
                      say have left the network and inflates cwnd by one segment per further \
-                     duplicate ACK, deflating it when the new ACK comes."),
+                     duplicate ACK, deflating it when the new ACK comes.",
+        ),
         status: Status::Ready(congestion::fast_retransmit_recovery),
     },
     Scenario {
@@ -389,9 +428,11 @@ pub static ALL: &[Scenario] = &[
                 recover. On the timeout ssthresh = FlightSize / 2 and cwnd = 1 segment; slow \
                 start regrows the window to ssthresh in a few round trips, then congestion \
                 avoidance takes over.",
-        notes: Some("The notes halve ssthresh from the window \"when congestion happened\". \
+        notes: Some(
+            "The notes halve ssthresh from the window \"when congestion happened\". \
                      RFC 5681 halves the data in flight (FlightSize), which can be less than \
-                     cwnd."),
+                     cwnd.",
+        ),
         status: Status::Ready(congestion::rto_collapse),
     },
     Scenario {
@@ -424,9 +465,11 @@ pub static ALL: &[Scenario] = &[
                 delayed ACK (a lone segment ACKed 40 ms late), persist (a full receive \
                 buffer), keepalive (tcp_keepalive_time 20 s: a probe after 20 s idle), \
                 FIN-WAIT-2 (tcp_fin_timeout 15 s) and TIME-WAIT (MSL 5 s: 10 s).",
-        notes: Some("The notes' connection-establishment timer starts at 3 s. RFC 6298 made it \
+        notes: Some(
+            "The notes' connection-establishment timer starts at 3 s. RFC 6298 made it \
                      1 s, and the retries back off; the notes describe only two of the seven \
-                     timers in detail."),
+                     timers in detail.",
+        ),
         status: Status::Ready(timers::timers),
     },
     Scenario {
@@ -452,10 +495,12 @@ pub static ALL: &[Scenario] = &[
                 changes the peer, and disconnecting undoes it. A receive buffer of 4096 bytes \
                 that nobody reads takes four 1000-byte datagrams and drops (and counts) the \
                 other six.",
-        notes: Some("The notes say UDP has no send buffer and that bind or connect mainly \
+        notes: Some(
+            "The notes say UDP has no send buffer and that bind or connect mainly \
                      save the kernel work. What matters is that connect() filters incoming \
                      datagrams and lets errors (ICMP) be reported; the receive buffer is what \
-                     drops datagrams."),
+                     drops datagrams.",
+        ),
         status: Status::Ready(segments::udp_connect),
     },
     Scenario {
@@ -465,8 +510,10 @@ pub static ALL: &[Scenario] = &[
         shows: "The same request/response and bulk exchanges over ustack's own loopback \
                 interface, over the kernel's TCP on 127.0.0.1 and over an AF_UNIX stream \
                 socket, measured in real time in one run.",
-        notes: Some("The notes say AF_UNIX beats 127.0.0.1 because it skips headers and \
-                     routing; the measurement says by how much on this machine."),
+        notes: Some(
+            "The notes say AF_UNIX beats 127.0.0.1 because it skips headers and \
+                     routing; the measurement says by how much on this machine.",
+        ),
         status: Status::NotYet("needs ustack's loopback interface, not on main yet"),
     },
     Scenario {
@@ -480,9 +527,11 @@ pub static ALL: &[Scenario] = &[
                 needed per (local address, remote address, remote port). Closed first by the \
                 client, the 100 connections hold their ports in TIME-WAIT, and connect() \
                 fails until 2·MSL has passed.",
-        notes: Some("The notes put a client's limit at 65,535 ports. The limit is the \
+        notes: Some(
+            "The notes put a client's limit at 65,535 ports. The limit is the \
                      ephemeral range, per remote address and port, and TIME-WAIT holds ports \
-                     too."),
+                     too.",
+        ),
         status: Status::Ready(scale::port_exhaustion),
     },
     Scenario {
@@ -494,8 +543,10 @@ pub static ALL: &[Scenario] = &[
                 closes too. Then a server closes twenty short connections first: it, not \
                 its clients, pays twenty TIME-WAIT sockets, and each client waits in \
                 CLOSE-WAIT.",
-        notes: Some("The notes have this right: TIME-WAIT always on the active closer, \
-                     CLOSE-WAIT on the passive one."),
+        notes: Some(
+            "The notes have this right: TIME-WAIT always on the active closer, \
+                     CLOSE-WAIT on the passive one.",
+        ),
         status: Status::Ready(close::who_holds_time_wait),
     },
 ];

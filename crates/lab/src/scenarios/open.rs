@@ -31,7 +31,9 @@ pub(crate) fn simultaneous_open(seed: u64) -> Run {
     checks.that("both connections complete", ok, "");
     for (side, port) in [(Side::Client, cport), (Side::Server, sport)] {
         checks.equal(
-            format!("the {side} goes SYN-SENT -> SYN-RECEIVED -> ESTABLISHED (RFC 9293 §3.5, Figure 8)"),
+            format!(
+                "the {side} goes SYN-SENT -> SYN-RECEIVED -> ESTABLISHED (RFC 9293 §3.5, Figure 8)"
+            ),
             vec!["SYN-SENT", "SYN-RECEIVED", "ESTABLISHED"],
             trace.state_names(side, port),
         );
@@ -64,11 +66,7 @@ pub(crate) fn simultaneous_open(seed: u64) -> Run {
         (Some((ci, si.wrapping_add(1))), Some((si, ci.wrapping_add(1)))),
         (synack(Side::Client), synack(Side::Server)),
     );
-    checks.that(
-        "no RST",
-        !trace.packets.iter().any(|p| p.tcp().is_some_and(|t| t.is_rst())),
-        "",
-    );
+    checks.that("no RST", !trace.packets.iter().any(|p| p.tcp().is_some_and(|t| t.is_rst())), "");
     Run { trace, checks, ..Run::default() }
 }
 
@@ -79,7 +77,15 @@ pub(crate) fn handshake(seed: u64) -> Run {
     w.listen(Side::Server, PORT, 128, false).expect("listen");
     // The client's real SYN is held back 30 ms; an old duplicate SYN of an earlier
     // incarnation of the same connection reaches the server first.
-    w.rule(Side::Client, Rule::nth(Match::Syn, 1, Action::Delay(Duration::from_millis(30)), "the network holds the new SYN back"));
+    w.rule(
+        Side::Client,
+        Rule::nth(
+            Match::Syn,
+            1,
+            Action::Delay(Duration::from_millis(30)),
+            "the network holds the new SYN back",
+        ),
+    );
     let c = w.connect(Side::Client, 0, PORT).expect("connect");
     let (cport, _) = w.node(Side::Client).ports(c).expect("ports");
     let isn = w.stack(Side::Client).tcp_conn(c).tuple();
@@ -103,9 +109,8 @@ pub(crate) fn handshake(seed: u64) -> Run {
         Some(old_seq + 1),
         server_synacks.first().map(|x| x.1),
     );
-    let rst = trace
-        .sent_by(Side::Client)
-        .find_map(|p| p.tcp().filter(|t| t.is_rst()).map(|t| t.seq));
+    let rst =
+        trace.sent_by(Side::Client).find_map(|p| p.tcp().filter(|t| t.is_rst()).map(|t| t.seq));
     checks.equal(
         "the client, whose SYN that is not, answers with RST seq = SEG.ACK (RFC 9293 §3.10.7.3)",
         Some(old_seq + 1),
@@ -157,8 +162,12 @@ pub(crate) fn handshake(seed: u64) -> Run {
             && t.options.sack_permitted
             && t.options.timestamps.is_some()
     };
-    let syn = trace.sent_by(Side::Client).filter(|p| p.injected.is_none()).find_map(|p| p.tcp().filter(|t| t.is_syn()));
-    let synack = trace.sent_by(Side::Server).filter_map(|p| p.tcp().filter(|t| t.is_syn_ack())).nth(1);
+    let syn = trace
+        .sent_by(Side::Client)
+        .filter(|p| p.injected.is_none())
+        .find_map(|p| p.tcp().filter(|t| t.is_syn()));
+    let synack =
+        trace.sent_by(Side::Server).filter_map(|p| p.tcp().filter(|t| t.is_syn_ack())).nth(1);
     checks.that(
         "the real SYN and its SYN-ACK carry MSS, window scale, SACK-permitted and timestamps (the stale SYN offered only MSS, and its SYN-ACK answers with only MSS)",
         syn.is_some_and(full) && synack.is_some_and(full),
@@ -192,9 +201,7 @@ pub(crate) fn accept_queue_overflow(seed: u64) -> Run {
         accepted += 1;
     }
     w.auto(Side::Server, Auto { accept: true, ..Auto::default() });
-    let done = w.run_while(Duration::from_secs(20), |v| {
-        v.node(Side::Server).accepted().len() < 5
-    });
+    let done = w.run_while(Duration::from_secs(20), |v| v.node(Side::Server).accepted().len() < 5);
     w.run_for(Duration::from_millis(100)).expect("run");
     let ports: Vec<u16> =
         conns.iter().map(|c| w.node(Side::Client).ports(*c).map_or(0, |p| p.0)).collect();
@@ -264,7 +271,8 @@ pub(crate) fn lost_syn(seed: u64) -> Run {
     w.listen(Side::Server, PORT, 128, false).expect("listen");
     w.rule(Side::Client, Rule::every(Match::Syn, Action::Drop, "every SYN is lost"));
     let c = w.connect(Side::Client, 0, PORT).expect("connect");
-    let failed = w.run_while(Duration::from_secs(300), |v| v.node(Side::Client).closed(c).is_none());
+    let failed =
+        w.run_while(Duration::from_secs(300), |v| v.node(Side::Client).closed(c).is_none());
     let port = w.node(Side::Client).ports(c).map_or(0, |p| p.0);
     let error = w.node(Side::Client).closed(c);
     w.run_for(Duration::from_secs(1)).expect("run");
@@ -363,14 +371,20 @@ pub(crate) fn lost_final_ack(seed: u64) -> Run {
     let mut w = World::new(&Setup::new(), seed);
     w.auto(Side::Server, SERVE);
     w.listen(Side::Server, PORT, 128, false).expect("listen");
-    w.rule(Side::Client, Rule::nth(Match::PureAck, 1, Action::Drop, "the handshake's final ACK is lost"));
+    w.rule(
+        Side::Client,
+        Rule::nth(Match::PureAck, 1, Action::Drop, "the handshake's final ACK is lost"),
+    );
     let c = w.connect(Side::Client, 0, PORT).expect("connect");
     w.run_while(Duration::from_secs(10), |v| !v.node(Side::Client).connected(c));
     w.run_for(Duration::from_millis(200)).expect("run");
     let data = crate::pattern(100);
     w.send(Side::Client, c, &data);
     let got = w.run_while(Duration::from_secs(10), |v| {
-        v.node(Side::Server).accepted().first().is_none_or(|h| v.node(Side::Server).received(*h).len() < 100)
+        v.node(Side::Server)
+            .accepted()
+            .first()
+            .is_none_or(|h| v.node(Side::Server).received(*h).len() < 100)
     });
     let server_read = w
         .node(Side::Server)
@@ -397,14 +411,19 @@ pub(crate) fn lost_final_ack(seed: u64) -> Run {
         arrived.is_some() && srv_est == arrived,
         format!("data arrived {:?}, server ESTABLISHED {:?}", arrived.map(s), srv_est.map(s)),
     );
-    checks.that("the server reads the 100 bytes", got && server_read == data, format!("{} bytes", server_read.len()));
-    let synacks = trace.sent_by(Side::Server).filter(|p| p.tcp().is_some_and(|t| t.is_syn_ack())).count();
-    checks.equal("no SYN-ACK retransmission was needed (the data came before the 1 s RTO)", 1, synacks);
     checks.that(
-        "no RST",
-        !trace.packets.iter().any(|p| p.tcp().is_some_and(|t| t.is_rst())),
-        "",
+        "the server reads the 100 bytes",
+        got && server_read == data,
+        format!("{} bytes", server_read.len()),
     );
+    let synacks =
+        trace.sent_by(Side::Server).filter(|p| p.tcp().is_some_and(|t| t.is_syn_ack())).count();
+    checks.equal(
+        "no SYN-ACK retransmission was needed (the data came before the 1 s RTO)",
+        1,
+        synacks,
+    );
+    checks.that("no RST", !trace.packets.iter().any(|p| p.tcp().is_some_and(|t| t.is_rst())), "");
     Run { trace, checks, ..Run::default() }
 }
 

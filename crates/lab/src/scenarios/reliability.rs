@@ -48,15 +48,24 @@ pub(crate) fn mss(seed: u64) -> Run {
     w.send_stream(Side::Client, c, 20_000, false);
     w.send_stream(Side::Server, sv, 5_000, false);
     w.run_while(Duration::from_secs(10), |v| {
-        v.node(Side::Server).received(sv).len() < 20_000 || v.node(Side::Client).received(c).len() < 5_000
+        v.node(Side::Server).received(sv).len() < 20_000
+            || v.node(Side::Client).received(c).len() < 5_000
     });
-    let got = (w.node(Side::Server).received(sv).to_vec(), w.node(Side::Client).received(c).to_vec());
-    let eff = (w.stack(Side::Client).tcp_conn(c).effective_mss(), w.stack(Side::Server).tcp_conn(sv).effective_mss());
+    let got =
+        (w.node(Side::Server).received(sv).to_vec(), w.node(Side::Client).received(c).to_vec());
+    let eff = (
+        w.stack(Side::Client).tcp_conn(c).effective_mss(),
+        w.stack(Side::Server).tcp_conn(sv).effective_mss(),
+    );
     let trace = w.finish();
 
     let mut checks = Checks::default();
     let syn_mss = |side: Side| {
-        trace.sent_by(side).find_map(|p| p.tcp().filter(|t| t.flags.contains(ustack_wire::TcpFlags::SYN)).and_then(|t| t.options.mss))
+        trace.sent_by(side).find_map(|p| {
+            p.tcp()
+                .filter(|t| t.flags.contains(ustack_wire::TcpFlags::SYN))
+                .and_then(|t| t.options.mss)
+        })
     };
     checks.equal(
         "each SYN announces MSS = its interface MTU - 40: 1460 from the client (MTU 1500), 960 from the server (MTU 1000)",
@@ -69,7 +78,8 @@ pub(crate) fn mss(seed: u64) -> Run {
         eff,
     );
     for side in Side::BOTH {
-        let lens: Vec<u32> = trace.sent_by(side).filter_map(|p| p.tcp().map(|t| t.len)).filter(|l| *l > 0).collect();
+        let lens: Vec<u32> =
+            trace.sent_by(side).filter_map(|p| p.tcp().map(|t| t.len)).filter(|l| *l > 0).collect();
         let max = lens.iter().copied().max().unwrap_or(0);
         let full = lens.iter().filter(|l| **l == 948).count();
         checks.that(
@@ -79,7 +89,11 @@ pub(crate) fn mss(seed: u64) -> Run {
         );
     }
     let largest = trace.sent_by(Side::Server).map(|p| p.bytes.len()).max().unwrap_or(0);
-    checks.that("no packet the server sends exceeds its MTU of 1000", largest <= 1000, format!("largest {largest} bytes"));
+    checks.that(
+        "no packet the server sends exceeds its MTU of 1000",
+        largest <= 1000,
+        format!("largest {largest} bytes"),
+    );
     checks.that(
         "every byte arrives, in order, both ways",
         got.0 == crate::pattern(20_000) && got.1 == crate::pattern(5_000),
@@ -93,8 +107,24 @@ pub(crate) fn reorder_duplicate(seed: u64) -> Run {
     let mut w = World::new(&Setup::new(), seed);
     let (c, sv) = establish(&mut w, Auto { read: true, ..Auto::default() });
     let port = w.node(Side::Client).ports(c).map_or(0, |p| p.0);
-    w.rule(Side::Client, Rule::nth(Match::Data, 2, Action::Delay(Duration::from_millis(5)), "held back 5 ms: arrives after the 3rd and 4th"));
-    w.rule(Side::Client, Rule::nth(Match::Data, 6, Action::Duplicate(Duration::from_millis(1)), "the network delivers it twice"));
+    w.rule(
+        Side::Client,
+        Rule::nth(
+            Match::Data,
+            2,
+            Action::Delay(Duration::from_millis(5)),
+            "held back 5 ms: arrives after the 3rd and 4th",
+        ),
+    );
+    w.rule(
+        Side::Client,
+        Rule::nth(
+            Match::Data,
+            6,
+            Action::Duplicate(Duration::from_millis(1)),
+            "the network delivers it twice",
+        ),
+    );
     // Ten segments, one every 2 ms.
     let n = 10 * 1448;
     let stream = crate::pattern(n);
@@ -119,7 +149,11 @@ pub(crate) fn reorder_duplicate(seed: u64) -> Run {
     let other_trace = other.finish();
 
     let mut checks = Checks::default();
-    checks.that("the server reads every byte once, in order", got == crate::pattern(n), format!("{} bytes", got.len()));
+    checks.that(
+        "the server reads every byte once, in order",
+        got == crate::pattern(n),
+        format!("{} bytes", got.len()),
+    );
     let isn = client_isn(&trace, port).unwrap_or(0);
     let data = client_data(&trace, port);
     let arrival = |k: usize| data.get(k).and_then(|(p, _)| p.arrived_at());
@@ -128,10 +162,21 @@ pub(crate) fn reorder_duplicate(seed: u64) -> Run {
         arrival(1).zip(arrival(3)).is_some_and(|(a, b)| a > b),
         format!("2nd at {:?}, 4th at {:?}", arrival(1).map(s), arrival(3).map(s)),
     );
-    let server_isn = trace.sent_by(Side::Server).find_map(|p| p.tcp().filter(|t| t.is_syn_ack() && t.dst.port() == port).map(|t| t.seq)).unwrap_or(0);
+    let server_isn = trace
+        .sent_by(Side::Server)
+        .find_map(|p| p.tcp().filter(|t| t.is_syn_ack() && t.dst.port() == port).map(|t| t.seq))
+        .unwrap_or(0);
     let acks: Vec<(Instant, u32, usize)> = trace
         .sent_by(Side::Server)
-        .filter_map(|p| p.tcp().filter(|t| t.dst.port() == port && t.is_pure_ack()).map(|t| (p.sent_at, t.ack.wrapping_sub(isn.wrapping_add(1)), t.options.sack_blocks.as_slice().len())))
+        .filter_map(|p| {
+            p.tcp().filter(|t| t.dst.port() == port && t.is_pure_ack()).map(|t| {
+                (
+                    p.sent_at,
+                    t.ack.wrapping_sub(isn.wrapping_add(1)),
+                    t.options.sack_blocks.as_slice().len(),
+                )
+            })
+        })
         .collect();
     let third = arrival(2);
     let dup = acks.iter().find(|a| Some(a.0) == third);
@@ -141,7 +186,11 @@ pub(crate) fn reorder_duplicate(seed: u64) -> Run {
         format!("{dup:?}"),
     );
     let filled = acks.iter().find(|a| Some(a.0) == arrival(1));
-    let held = data.iter().filter(|(p, _)| p.arrived_at().zip(arrival(1)).is_some_and(|(a, b)| a <= b)).map(|(_, off)| off + 1448).max();
+    let held = data
+        .iter()
+        .filter(|(p, _)| p.arrived_at().zip(arrival(1)).is_some_and(|(a, b)| a <= b))
+        .map(|(_, off)| off + 1448)
+        .max();
     checks.that(
         "when segment 2 arrives the cumulative ACK jumps past everything held",
         filled.is_some_and(|a| Some(a.1) == held),
@@ -155,7 +204,11 @@ pub(crate) fn reorder_duplicate(seed: u64) -> Run {
         format!("{reack:?}"),
     );
     let fast = trace.notes_of(Side::Client).any(|n| matches!(n.note, Note::Retransmit { .. }));
-    checks.that("two duplicate ACKs stay below the threshold of three: nothing is retransmitted", !fast, "");
+    checks.that(
+        "two duplicate ACKs stay below the threshold of three: nothing is retransmitted",
+        !fast,
+        "",
+    );
     let isn2 = client_isn(&trace, port2).unwrap_or(0);
     let ticks = ((t1 - Instant::ZERO).as_nanos() / 4_000) as u32;
     checks.that(
@@ -188,28 +241,43 @@ pub(crate) fn bad_checksum(seed: u64) -> Run {
     let mut checks = Checks::default();
     let bad = trace.sent_by(Side::Client).find(|p| matches!(p.fate, Fate::Corrupted(_)));
     let arrived = bad.and_then(|p| p.arrived_at());
-    let counted = trace.notes_matching(Side::Server, "bad checksum").map(|n| n.at).collect::<Vec<_>>();
+    let counted =
+        trace.notes_matching(Side::Server, "bad checksum").map(|n| n.at).collect::<Vec<_>>();
     checks.that(
         "the receiver counts the bad checksum when the corrupted segment arrives",
         arrived.is_some() && counted.first().copied() == arrived,
         format!("arrived {:?}, counted {:?}", arrived.map(s), times(&counted)),
     );
-    let rexmit = trace.sent_by(Side::Client).filter(|p| p.tcp().is_some_and(|t| t.has_data())).nth(1);
+    let rexmit =
+        trace.sent_by(Side::Client).filter(|p| p.tcp().is_some_and(|t| t.has_data())).nth(1);
     let rexmit_arrival = rexmit.and_then(|p| p.arrived_at());
     let answered = trace
         .sent_by(Side::Server)
-        .filter(|p| arrived.zip(rexmit_arrival).is_some_and(|(a, b)| p.sent_at >= a && p.sent_at < b))
+        .filter(|p| {
+            arrived.zip(rexmit_arrival).is_some_and(|(a, b)| p.sent_at >= a && p.sent_at < b)
+        })
         .count();
     checks.equal("and sends nothing in answer: no ACK, no error (dropped silently)", 0, answered);
     let reason = trace.notes_of(Side::Client).find_map(|n| match n.note {
         Note::Retransmit { reason, .. } => Some(reason),
         _ => None,
     });
-    checks.equal("the sender retransmits when its RTO expires", Some(RetransmitReason::Rto), reason);
-    checks.that("the retransmission is ACKed and the data delivered once", got == crate::pattern(100), format!("{} bytes", got.len()));
+    checks.equal(
+        "the sender retransmits when its RTO expires",
+        Some(RetransmitReason::Rto),
+        reason,
+    );
+    checks.that(
+        "the retransmission is ACKed and the data delivered once",
+        got == crate::pattern(100),
+        format!("{} bytes", got.len()),
+    );
     let mut extras = Vec::new();
     if let Some(p) = bad {
-        extras.push(("the checksum of the corrupted segment, recomputed".to_string(), explain_checksum(p)));
+        extras.push((
+            "the checksum of the corrupted segment, recomputed".to_string(),
+            explain_checksum(p),
+        ));
     }
     Run { trace, checks, extras, ..Run::default() }
 }
@@ -248,7 +316,10 @@ pub(crate) fn rto_backoff(seed: u64) -> Run {
     let mut w = World::new(&setup, seed);
     let (a, sa) = establish(&mut w, Auto { read: true, ..Auto::default() });
     let pa = w.node(Side::Client).ports(a).map_or(0, |p| p.0);
-    w.rule(Side::Client, Rule::range(Match::Data, 0, 3, Action::Drop, "the first three transmissions are lost"));
+    w.rule(
+        Side::Client,
+        Rule::range(Match::Data, 0, 3, Action::Drop, "the first three transmissions are lost"),
+    );
     w.run_until(Instant::from_millis(500)).expect("run");
     w.send(Side::Client, a, &crate::pattern(1000));
     w.run_while(Duration::from_secs(30), |v| v.node(Side::Server).received(sa).len() < 1000);
@@ -269,7 +340,8 @@ pub(crate) fn rto_backoff(seed: u64) -> Run {
         ),
     );
     w.send(Side::Client, b, &crate::pattern(1000));
-    let ended = w.run_while(Duration::from_secs(1_500), |v| v.node(Side::Client).closed(b).is_none());
+    let ended =
+        w.run_while(Duration::from_secs(1_500), |v| v.node(Side::Client).closed(b).is_none());
     let error = w.node(Side::Client).closed(b);
     let retries2 = setup.stacks[0].tcp.retries2_timeout();
     w.run_for(Duration::from_secs(1)).expect("run");
@@ -277,7 +349,8 @@ pub(crate) fn rto_backoff(seed: u64) -> Run {
 
     let mut checks = Checks::default();
     // Phase 1.
-    let sends: Vec<Instant> = client_data(&trace, pa).iter().map(|(p, _)| p.sent_at).take(4).collect();
+    let sends: Vec<Instant> =
+        client_data(&trace, pa).iter().map(|(p, _)| p.sent_at).take(4).collect();
     let gaps: Vec<f64> = sends.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
     checks.that(
         "each retransmission waits twice as long as the one before (RFC 6298 §5.5)",
@@ -286,7 +359,10 @@ pub(crate) fn rto_backoff(seed: u64) -> Run {
     );
     let acked = trace
         .sent_by(Side::Server)
-        .find(|p| p.tcp().is_some_and(|t| t.is_pure_ack() && t.dst.port() == pa) && p.sent_at > Instant::from_millis(500))
+        .find(|p| {
+            p.tcp().is_some_and(|t| t.is_pure_ack() && t.dst.port() == pa)
+                && p.sent_at > Instant::from_millis(500)
+        })
         .and_then(|p| p.arrived_at());
     let sample_between = trace
         .notes_of(Side::Client)
@@ -307,11 +383,18 @@ pub(crate) fn rto_backoff(seed: u64) -> Run {
     let rtx: Vec<Instant> = client_data(&trace, pb).iter().map(|(p, _)| p.sent_at).collect();
     let gaps: Vec<Duration> = rtx.windows(2).map(|w| w[1] - w[0]).collect();
     let capped = gaps.iter().filter(|g| **g == Duration::from_secs(120)).count();
-    let doubling = gaps.windows(2).all(|g| g[1] == Duration::from_secs(120) || (g[1].as_secs_f64() / g[0].as_secs_f64() - 2.0).abs() < 0.01);
+    let doubling = gaps.windows(2).all(|g| {
+        g[1] == Duration::from_secs(120)
+            || (g[1].as_secs_f64() / g[0].as_secs_f64() - 2.0).abs() < 0.01
+    });
     checks.that(
         "on a dead path the waits double until they reach the 120 s cap (tcp_rto_max)",
         doubling && capped >= 2,
-        format!("{} transmissions, waits {:?}", rtx.len(), gaps.iter().map(|g| format!("{:.2}", g.as_secs_f64())).collect::<Vec<_>>()),
+        format!(
+            "{} transmissions, waits {:?}",
+            rtx.len(),
+            gaps.iter().map(|g| format!("{:.2}", g.as_secs_f64())).collect::<Vec<_>>()
+        ),
     );
     let first_rtx = rtx.get(1).copied().unwrap_or(phase2);
     let end = trace
@@ -323,23 +406,64 @@ pub(crate) fn rto_backoff(seed: u64) -> Run {
         ended && end.is_some_and(|e| e - first_rtx >= retries2 && e - first_rtx <= retries2 + Duration::from_secs(120)),
         format!("first retransmission {}, given up {:?}", s(first_rtx), end.map(s)),
     );
-    checks.equal("and the error is reported: connection timed out (ETIMEDOUT)", Some(Some(ConnError::TimedOut)), error);
+    checks.equal(
+        "and the error is reported: connection timed out (ETIMEDOUT)",
+        Some(Some(ConnError::TimedOut)),
+        error,
+    );
     Run { trace, checks, quiet: vec!["cwnd"], ..Run::default() }
 }
 
 /// S18: stop-and-wait: one segment in flight; the note's four cases.
 pub(crate) fn stop_and_wait(seed: u64) -> Run {
     // 1000-byte segments: the client's MTU less 40 and 12 (timestamps).
-    let setup = Setup::new().mtu(Side::Client, 1052).stack(Side::Client, |s| s.tcp.max_flight_segments = Some(1));
+    let setup = Setup::new()
+        .mtu(Side::Client, 1052)
+        .stack(Side::Client, |s| s.tcp.max_flight_segments = Some(1));
     let mut w = World::new(&setup, seed);
     // The server's ACKs, by the offset they acknowledge (the SYN-ACK tells the base).
     let base: Rc<Cell<u32>> = Rc::default();
     let (b1, b2, b3) = (base.clone(), base.clone(), base.clone());
-    w.rule(Side::Server, Rule::every(Match::Custom(Box::new(move |t, _| { if t.is_syn_ack() { b1.set(t.ack); } false })), Action::Drop, ""));
+    w.rule(
+        Side::Server,
+        Rule::every(
+            Match::Custom(Box::new(move |t, _| {
+                if t.is_syn_ack() {
+                    b1.set(t.ack);
+                }
+                false
+            })),
+            Action::Drop,
+            "",
+        ),
+    );
     w.rule(Side::Client, Rule::nth(Match::Data, 2, Action::Drop, "case 2: the data is lost"));
-    w.rule(Side::Client, Rule::nth(Match::Data, 4, Action::Corrupt, "case 2: the data arrives damaged"));
-    w.rule(Side::Server, Rule::nth(Match::Custom(Box::new(move |t, _| t.is_pure_ack() && t.ack.wrapping_sub(b2.get()) == 4000)), 1, Action::Drop, "case 3: the ACK is lost"));
-    w.rule(Side::Server, Rule::nth(Match::Custom(Box::new(move |t, _| t.is_pure_ack() && t.ack.wrapping_sub(b3.get()) == 5000)), 1, Action::Delay(Duration::from_millis(1_500)), "case 4: the ACK is late"));
+    w.rule(
+        Side::Client,
+        Rule::nth(Match::Data, 4, Action::Corrupt, "case 2: the data arrives damaged"),
+    );
+    w.rule(
+        Side::Server,
+        Rule::nth(
+            Match::Custom(Box::new(move |t, _| {
+                t.is_pure_ack() && t.ack.wrapping_sub(b2.get()) == 4000
+            })),
+            1,
+            Action::Drop,
+            "case 3: the ACK is lost",
+        ),
+    );
+    w.rule(
+        Side::Server,
+        Rule::nth(
+            Match::Custom(Box::new(move |t, _| {
+                t.is_pure_ack() && t.ack.wrapping_sub(b3.get()) == 5000
+            })),
+            1,
+            Action::Delay(Duration::from_millis(1_500)),
+            "case 4: the ACK is late",
+        ),
+    );
     let (c, sv) = establish(&mut w, Auto { read: true, ..Auto::default() });
     let port = w.node(Side::Client).ports(c).map_or(0, |p| p.0);
     w.run_for(Duration::from_millis(100)).expect("run");
@@ -351,12 +475,17 @@ pub(crate) fn stop_and_wait(seed: u64) -> Run {
 
     let mut checks = Checks::default();
     let data = client_data(&trace, port);
-    checks.that("every segment carries 1000 bytes", data.iter().all(|(p, _)| p.tcp().is_some_and(|t| t.len == 1000)), "");
+    checks.that(
+        "every segment carries 1000 bytes",
+        data.iter().all(|(p, _)| p.tcp().is_some_and(|t| t.len == 1000)),
+        "",
+    );
     // One in flight: no segment for a higher offset is sent before the previous one is ACKed.
     let isn = client_isn(&trace, port).unwrap_or(0);
     let mut acked = 0u32;
     let mut ok = true;
-    let mut events: Vec<(Instant, u8, u32)> = data.iter().map(|(p, off)| (p.sent_at, 1, *off)).collect();
+    let mut events: Vec<(Instant, u8, u32)> =
+        data.iter().map(|(p, off)| (p.sent_at, 1, *off)).collect();
     for p in trace.sent_by(Side::Server) {
         if let (Some(t), Some(a)) = (p.tcp(), p.arrived_at())
             && t.is_pure_ack()
@@ -373,9 +502,14 @@ pub(crate) fn stop_and_wait(seed: u64) -> Run {
         }
     }
     checks.that("never more than one unacknowledged segment in flight", ok, "");
-    let sends_of = |off: u32| data.iter().filter(|(_, o)| *o == off).map(|(p, _)| *p).collect::<Vec<_>>();
+    let sends_of =
+        |off: u32| data.iter().filter(|(_, o)| *o == off).map(|(p, _)| *p).collect::<Vec<_>>();
     let one = sends_of(0);
-    checks.that("case 1, no error: segment 1 is sent once and ACKed", one.len() == 1 && !one[0].lost(), "");
+    checks.that(
+        "case 1, no error: segment 1 is sent once and ACKed",
+        one.len() == 1 && !one[0].lost(),
+        "",
+    );
     let two = sends_of(1000);
     checks.that(
         "case 2, lost: segment 2 is lost, the receiver says nothing, the sender times out and retransmits",
@@ -393,7 +527,11 @@ pub(crate) fn stop_and_wait(seed: u64) -> Run {
     let acks_of = |off: u32| {
         trace
             .sent_by(Side::Server)
-            .filter(|p| p.tcp().is_some_and(|t| t.is_pure_ack() && t.ack.wrapping_sub(isn.wrapping_add(1)) == off))
+            .filter(|p| {
+                p.tcp().is_some_and(|t| {
+                    t.is_pure_ack() && t.ack.wrapping_sub(isn.wrapping_add(1)) == off
+                })
+            })
             .collect::<Vec<_>>()
     };
     let a4 = acks_of(4000);
@@ -412,16 +550,28 @@ pub(crate) fn stop_and_wait(seed: u64) -> Run {
     );
     let late_at = late.and_then(|p| p.arrived_at());
     let after_late = late_at.map_or(0, |a| {
-        trace.sent_by(Side::Client).filter(|p| p.sent_at >= a && p.tcp().is_some_and(|t| t.has_data())).count()
+        trace
+            .sent_by(Side::Client)
+            .filter(|p| p.sent_at >= a && p.tcp().is_some_and(|t| t.has_data()))
+            .count()
     });
-    let paws = late_at.is_some_and(|a| trace.notes_of(Side::Client).any(|n| n.at == a && n.note == Note::Dropped("paws")));
+    let paws = late_at.is_some_and(|a| {
+        trace.notes_of(Side::Client).any(|n| n.at == a && n.note == Note::Dropped("paws"))
+    });
     checks.that(
         "and the late ACK, when it comes, changes nothing: older than the last one seen, it is dropped (PAWS, RFC 7323 §5.3) and no data is sent again",
         after_late == 0 && paws,
         format!("{after_late} data segments after it; dropped by PAWS: {paws}"),
     );
-    checks.that("the receiver delivers the 5000 bytes once, in order", got == crate::pattern(5000), format!("{} bytes", got.len()));
-    let rtos = trace.notes_of(Side::Client).filter(|n| matches!(n.note, Note::Retransmit { reason: RetransmitReason::Rto, .. })).count();
+    checks.that(
+        "the receiver delivers the 5000 bytes once, in order",
+        got == crate::pattern(5000),
+        format!("{} bytes", got.len()),
+    );
+    let rtos = trace
+        .notes_of(Side::Client)
+        .filter(|n| matches!(n.note, Note::Retransmit { reason: RetransmitReason::Rto, .. }))
+        .count();
     checks.equal("four timeouts in all, one per error", 4, rtos);
     Run { trace, checks, quiet: vec!["cwnd", "rtt"], ..Run::default() }
 }
@@ -429,7 +579,8 @@ pub(crate) fn stop_and_wait(seed: u64) -> Run {
 /// S19: the receiver's window closes; the sender stops; persist probes survive a lost window
 /// update.
 pub(crate) fn zero_window_persist(seed: u64) -> Run {
-    let setup = Setup::new().stack(Side::Server, |s| s.tcp.rmem = BufferSizes { min: 4096, default: 8192, max: 8192 });
+    let setup = Setup::new()
+        .stack(Side::Server, |s| s.tcp.rmem = BufferSizes { min: 4096, default: 8192, max: 8192 });
     let mut w = World::new(&setup, seed);
     let (c, sv) = establish(&mut w, Auto::default());
     let port = w.node(Side::Client).ports(c).map_or(0, |p| p.0);
@@ -437,7 +588,12 @@ pub(crate) fn zero_window_persist(seed: u64) -> Run {
     let flag = reading.clone();
     w.rule(
         Side::Server,
-        Rule::nth(Match::Custom(Box::new(move |t, _| t.is_pure_ack() && flag.get())), 1, Action::Drop, "the window update is lost"),
+        Rule::nth(
+            Match::Custom(Box::new(move |t, _| t.is_pure_ack() && flag.get())),
+            1,
+            Action::Drop,
+            "the window update is lost",
+        ),
     );
     let total = 40_000;
     w.send_stream(Side::Client, c, total, false);
@@ -446,15 +602,18 @@ pub(crate) fn zero_window_persist(seed: u64) -> Run {
     reading.set(true);
     w.read(Side::Server, sv);
     w.auto(Side::Server, Auto { read: true, ..Auto::default() });
-    let done = w.run_while(Duration::from_secs(60), |v| v.node(Side::Server).received(sv).len() < total);
+    let done =
+        w.run_while(Duration::from_secs(60), |v| v.node(Side::Server).received(sv).len() < total);
     w.run_for(Duration::from_millis(200)).expect("run");
     let got = w.node(Side::Server).received(sv).to_vec();
     let trace = w.finish();
 
     let mut checks = Checks::default();
-    let zero = trace
-        .sent_by(Side::Server)
-        .find(|p| p.tcp().is_some_and(|t| t.dst.port() == port && t.window == 0 && t.flags.contains(ustack_wire::TcpFlags::ACK)));
+    let zero = trace.sent_by(Side::Server).find(|p| {
+        p.tcp().is_some_and(|t| {
+            t.dst.port() == port && t.window == 0 && t.flags.contains(ustack_wire::TcpFlags::ACK)
+        })
+    });
     checks.that(
         "the receiver, whose application does not read, advertises a zero window once its 8 KiB buffer is full",
         zero.is_some(),
@@ -478,9 +637,17 @@ pub(crate) fn zero_window_persist(seed: u64) -> Run {
         .filter_map(|p| p.tcp().map(|t| t.len))
         .filter(|l| *l > 1)
         .sum();
-    checks.equal("while the window is zero the sender sends no data beyond the probes", 0, before_read);
+    checks.equal(
+        "while the window is zero the sender sends no data beyond the probes",
+        0,
+        before_read,
+    );
     let update = trace.sent_by(Side::Server).find(|p| matches!(p.fate, Fate::Lost(_)));
-    checks.that("the window update sent when the application reads at 3 s is lost", update.is_some_and(|p| p.tcp().is_some_and(|t| t.window > 0)), "");
+    checks.that(
+        "the window update sent when the application reads at 3 s is lost",
+        update.is_some_and(|p| p.tcp().is_some_and(|t| t.window > 0)),
+        "",
+    );
     let resume = trace
         .sent_by(Side::Client)
         .find(|p| p.sent_at > Instant::from_secs(3) && p.tcp().is_some_and(|t| t.len > 1));
@@ -488,10 +655,19 @@ pub(crate) fn zero_window_persist(seed: u64) -> Run {
     checks.that(
         "the next probe draws an ACK with the open window, and the transfer resumes: no deadlock",
         resume.zip(probe_after).is_some_and(|(r, p)| r.sent_at > *p),
-        format!("probe at {:?}, data again at {:?}", probe_after.map(|t| s(*t)), resume.map(|p| s(p.sent_at))),
+        format!(
+            "probe at {:?}, data again at {:?}",
+            probe_after.map(|t| s(*t)),
+            resume.map(|p| s(p.sent_at))
+        ),
     );
-    checks.that("every byte arrives, in order", done && got == crate::pattern(total), format!("{} bytes", got.len()));
-    let extras = vec![("ss -tan on the server at 3 s: the buffer is full (Recv-Q)".to_string(), stalled)];
+    checks.that(
+        "every byte arrives, in order",
+        done && got == crate::pattern(total),
+        format!("{} bytes", got.len()),
+    );
+    let extras =
+        vec![("ss -tan on the server at 3 s: the buffer is full (Recv-Q)".to_string(), stalled)];
     let _ = Segment::parse;
     Run { trace, checks, extras, quiet: vec!["cwnd", "rtt"], ..Run::default() }
 }

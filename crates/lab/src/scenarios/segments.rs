@@ -5,8 +5,8 @@ use core::fmt::Write as _;
 
 use ustack_core::tcp_engine::TcpState;
 use ustack_core::{Duration, Instant};
-use ustack_wire::tcp::{TcpOption, TcpOptionIter};
 use ustack_wire::checksum;
+use ustack_wire::tcp::{TcpOption, TcpOptionIter};
 
 use crate::check::Checks;
 use crate::node::Auto;
@@ -22,16 +22,30 @@ fn decode(p: &Packet) -> (String, Vec<(String, String)>) {
     let ip = &p.bytes;
     let ihl = usize::from(ip[0] & 0x0f) * 4;
     let tcp = &ip[ihl..];
-    let hex = |r: core::ops::Range<usize>| tcp[r].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+    let hex = |r: core::ops::Range<usize>| {
+        tcp[r].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    };
     let be16 = |i: usize| u16::from_be_bytes([tcp[i], tcp[i + 1]]);
     let be32 = |i: usize| u32::from_be_bytes([tcp[i], tcp[i + 1], tcp[i + 2], tcp[i + 3]]);
     let offset = usize::from(tcp[12] >> 4);
     let flags = tcp[13];
-    let names = [(0x80, "CWR"), (0x40, "ECE"), (0x20, "URG"), (0x10, "ACK"), (0x08, "PSH"), (0x04, "RST"), (0x02, "SYN"), (0x01, "FIN")];
+    let names = [
+        (0x80, "CWR"),
+        (0x40, "ECE"),
+        (0x20, "URG"),
+        (0x10, "ACK"),
+        (0x08, "PSH"),
+        (0x04, "RST"),
+        (0x02, "SYN"),
+        (0x01, "FIN"),
+    ];
     let set: Vec<&str> = names.iter().filter(|(b, _)| flags & b != 0).map(|(_, n)| *n).collect();
     let src = core::net::Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
     let dst = core::net::Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-    let sum = checksum::combine(&[checksum::pseudo_header_v4(src, dst, 6, tcp.len() as u32), checksum::data(tcp)]);
+    let sum = checksum::combine(&[
+        checksum::pseudo_header_v4(src, dst, 6, tcp.len() as u32),
+        checksum::data(tcp),
+    ]);
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut out = String::new();
     let _ = writeln!(out, "offset  bytes                field                 value");
@@ -42,12 +56,54 @@ fn decode(p: &Packet) -> (String, Vec<(String, String)>) {
     row("0", hex(0..2), "source port", be16(0).to_string());
     row("2", hex(2..4), "destination port", be16(2).to_string());
     row("4", hex(4..8), "sequence number", be32(4).to_string());
-    row("8", hex(8..12), "acknowledgment", format!("{} ({})", be32(8), if flags & 0x10 != 0 { "valid: ACK set" } else { "ignored: ACK not set" }));
-    row("12", format!("{:x}_", tcp[12] >> 4), "data offset", format!("{offset} words = {} bytes of header", offset * 4));
-    row("12-13", format!("{:02x} {:02x}", tcp[12] & 0x0f, flags), "reserved + flags", format!("{} ({})", set.join(" "), format!("{flags:08b}")));
-    row("14", hex(14..16), "window", format!("{} (unscaled; a SYN's window is never scaled)", be16(14)));
-    row("16", hex(16..18), "checksum", format!("0x{:04x} (sum with pseudo-header 0x{sum:04x}: {})", be16(16), if sum == 0xffff { "valid" } else { "INVALID" }));
-    row("18", hex(18..20), "urgent pointer", format!("{} ({})", be16(18), if flags & 0x20 != 0 { "URG set" } else { "meaningless: URG not set" }));
+    row(
+        "8",
+        hex(8..12),
+        "acknowledgment",
+        format!(
+            "{} ({})",
+            be32(8),
+            if flags & 0x10 != 0 { "valid: ACK set" } else { "ignored: ACK not set" }
+        ),
+    );
+    row(
+        "12",
+        format!("{:x}_", tcp[12] >> 4),
+        "data offset",
+        format!("{offset} words = {} bytes of header", offset * 4),
+    );
+    row(
+        "12-13",
+        format!("{:02x} {:02x}", tcp[12] & 0x0f, flags),
+        "reserved + flags",
+        format!("{} ({flags:08b})", set.join(" ")),
+    );
+    row(
+        "14",
+        hex(14..16),
+        "window",
+        format!("{} (unscaled; a SYN's window is never scaled)", be16(14)),
+    );
+    row(
+        "16",
+        hex(16..18),
+        "checksum",
+        format!(
+            "0x{:04x} (sum with pseudo-header 0x{sum:04x}: {})",
+            be16(16),
+            if sum == 0xffff { "valid" } else { "INVALID" }
+        ),
+    );
+    row(
+        "18",
+        hex(18..20),
+        "urgent pointer",
+        format!(
+            "{} ({})",
+            be16(18),
+            if flags & 0x20 != 0 { "URG set" } else { "meaningless: URG not set" }
+        ),
+    );
     let mut at = 20;
     for option in TcpOptionIter::new(&tcp[20..offset * 4]) {
         let Ok(option) = option else { break };
@@ -71,8 +127,14 @@ fn decode(p: &Packet) -> (String, Vec<(String, String)>) {
             TcpOption::WindowScale(w) => format!("shift {w}: windows after the SYN are << {w}"),
             other => other.to_string(),
         };
-        let bytes = tcp[at..at + len].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
-        row(&at.to_string(), if bytes.len() > 20 { format!("{}…", &bytes[..18]) } else { bytes }, name, value);
+        let bytes =
+            tcp[at..at + len].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+        row(
+            &at.to_string(),
+            if bytes.len() > 20 { format!("{}…", &bytes[..18]) } else { bytes },
+            name,
+            value,
+        );
         at += len;
     }
     row(&at.to_string(), String::new(), "payload", format!("{} bytes", tcp.len() - at));
@@ -82,7 +144,10 @@ fn decode(p: &Packet) -> (String, Vec<(String, String)>) {
 /// S22: a SYN and a SACK-carrying ACK decoded field by field.
 pub(crate) fn header_and_options(seed: u64) -> Run {
     let mut w = World::new(&Setup::new(), seed);
-    w.rule(Side::Client, Rule::nth(Match::Data, 1, Action::Drop, "lost, so that the next ones draw SACK blocks"));
+    w.rule(
+        Side::Client,
+        Rule::nth(Match::Data, 1, Action::Drop, "lost, so that the next ones draw SACK blocks"),
+    );
     let (c, sv) = establish(&mut w, Auto { read: true, ..Auto::default() });
     w.send(Side::Client, c, &crate::pattern(3 * 1448));
     w.run_while(Duration::from_secs(5), |v| v.node(Side::Server).received(sv).len() < 3 * 1448);
@@ -92,39 +157,87 @@ pub(crate) fn header_and_options(seed: u64) -> Run {
     let mut checks = Checks::default();
     let mut extras = Vec::new();
     let syn = trace.sent_by(Side::Client).find(|p| p.tcp().is_some_and(|t| t.is_syn()));
-    let sack = trace.sent_by(Side::Server).find(|p| p.tcp().is_some_and(|t| !t.options.sack_blocks.as_slice().is_empty()));
+    let sack = trace
+        .sent_by(Side::Server)
+        .find(|p| p.tcp().is_some_and(|t| !t.options.sack_blocks.as_slice().is_empty()));
     if let Some(p) = syn {
         let (table, fields) = decode(p);
         extras.push(("the client's SYN, field by field".to_string(), table));
-        let get = |name: &str| fields.iter().find(|f| f.0 == name).map(|f| f.1.clone()).unwrap_or_default();
-        checks.that("data offset 10 words: 20 bytes of fixed header and 20 of options", get("data offset").starts_with("10 words"), get("data offset"));
-        checks.that("flags: SYN alone", get("reserved + flags").starts_with("SYN ("), get("reserved + flags"));
-        checks.that("the checksum verifies over pseudo-header, header and data (RFC 9293 §3.1)", get("checksum").contains("valid") && !get("checksum").contains("INVALID"), get("checksum"));
-        checks.that("MSS 1460 (interface MTU 1500 less 40)", get("option MSS (kind 2)") == "mss 1460", get("option MSS (kind 2)"));
-        checks.that("SACK-permitted, timestamps (TSecr 0 on a SYN) and window scale 7 are offered", get("option SACK-perm (4)") == "sackOK" && get("option TS (kind 8)").ends_with("ecr 0") && get("option wscale (kind 3)").starts_with("shift 7"), "");
-        checks.that("NOPs pad the options to 4-byte words; no EOL is needed", get("option NOP (kind 1)").starts_with("padding") && get("option EOL (kind 0)").is_empty(), "");
-        checks.that("the urgent pointer is 0 and means nothing without URG", get("urgent pointer").starts_with("0 ("), get("urgent pointer"));
+        let get = |name: &str| {
+            fields.iter().find(|f| f.0 == name).map(|f| f.1.clone()).unwrap_or_default()
+        };
+        checks.that(
+            "data offset 10 words: 20 bytes of fixed header and 20 of options",
+            get("data offset").starts_with("10 words"),
+            get("data offset"),
+        );
+        checks.that(
+            "flags: SYN alone",
+            get("reserved + flags").starts_with("SYN ("),
+            get("reserved + flags"),
+        );
+        checks.that(
+            "the checksum verifies over pseudo-header, header and data (RFC 9293 §3.1)",
+            get("checksum").contains("valid") && !get("checksum").contains("INVALID"),
+            get("checksum"),
+        );
+        checks.that(
+            "MSS 1460 (interface MTU 1500 less 40)",
+            get("option MSS (kind 2)") == "mss 1460",
+            get("option MSS (kind 2)"),
+        );
+        checks.that(
+            "SACK-permitted, timestamps (TSecr 0 on a SYN) and window scale 7 are offered",
+            get("option SACK-perm (4)") == "sackOK"
+                && get("option TS (kind 8)").ends_with("ecr 0")
+                && get("option wscale (kind 3)").starts_with("shift 7"),
+            "",
+        );
+        checks.that(
+            "NOPs pad the options to 4-byte words; no EOL is needed",
+            get("option NOP (kind 1)").starts_with("padding")
+                && get("option EOL (kind 0)").is_empty(),
+            "",
+        );
+        checks.that(
+            "the urgent pointer is 0 and means nothing without URG",
+            get("urgent pointer").starts_with("0 ("),
+            get("urgent pointer"),
+        );
     }
     match sack {
         Some(p) => {
             let (table, fields) = decode(p);
-            extras.push(("a duplicate ACK of the server with a SACK block, field by field".to_string(), table));
+            extras.push((
+                "a duplicate ACK of the server with a SACK block, field by field".to_string(),
+                table,
+            ));
             let block = fields.iter().find(|f| f.0 == "option SACK (kind 5)").map(|f| f.1.clone());
             checks.that("after a lost segment the receiver's ACKs carry SACK blocks (RFC 2018) for what arrived past the hole", block.is_some(), block.unwrap_or_default());
         }
         None => {
-            checks.that("after a lost segment the receiver's ACKs carry SACK blocks", false, "no SACK block seen");
+            checks.that(
+                "after a lost segment the receiver's ACKs carry SACK blocks",
+                false,
+                "no SACK block seen",
+            );
         }
     }
     // EOL: ustack pads with NOPs, so show how its parser reads a list that ends with EOL.
     let list = [2u8, 4, 0x05, 0xb4, 0, 0, 0, 0];
-    let parsed: Vec<String> = TcpOptionIter::new(&list).map(|o| o.map_or_else(|e| e.to_string(), |o| o.to_string())).collect();
+    let parsed: Vec<String> = TcpOptionIter::new(&list)
+        .map(|o| o.map_or_else(|e| e.to_string(), |o| o.to_string()))
+        .collect();
     checks.equal(
         "an option list ending in EOL (kind 0) stops there: the bytes after it are padding",
         vec!["mss 1460".to_string(), "eol".to_string()],
         parsed.clone(),
     );
-    extras.push(("options 02 04 05 b4 00 00 00 00 (MSS, then EOL and padding), as ustack parses them".to_string(), parsed.join(", ")));
+    extras.push((
+        "options 02 04 05 b4 00 00 00 00 (MSS, then EOL and padding), as ustack parses them"
+            .to_string(),
+        parsed.join(", "),
+    ));
     let _ = TcpState::Closed;
     Run { trace, checks, extras, quiet: vec!["cwnd", "rtt"], ..Run::default() }
 }
@@ -138,7 +251,10 @@ pub(crate) fn udp_connect(seed: u64) -> Run {
     let filtered = w.udp_bind(Side::Server, 7001).expect("bind");
     let a = w.udp_bind(Side::Client, 0).expect("bind");
     let b = w.udp_bind(Side::Client, 0).expect("bind");
-    let (pa, pb) = (w.stack(Side::Client).udp_local_addr(a).port(), w.stack(Side::Client).udp_local_addr(b).port());
+    let (pa, pb) = (
+        w.stack(Side::Client).udp_local_addr(a).port(),
+        w.stack(Side::Client).udp_local_addr(b).port(),
+    );
     // Datagrams, one lost: nothing resends it.
     w.rule(Side::Client, Rule::nth(Match::Any, 2, Action::Drop, "lost; UDP never resends"));
     for k in 0..3 {
@@ -192,10 +308,22 @@ pub(crate) fn udp_connect(seed: u64) -> Run {
         vec!["datagram 0".to_string(), "datagram 2".to_string()],
         got_plain.iter().map(|(_, d)| String::from_utf8_lossy(d).into_owned()).collect::<Vec<_>>(),
     );
-    checks.equal("a connected socket takes its peer's datagram only", vec![pa], got_connected.iter().map(|(p, _)| *p).collect::<Vec<_>>());
+    checks.equal(
+        "a connected socket takes its peer's datagram only",
+        vec![pa],
+        got_connected.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+    );
     let unreach = trace.notes_matching(Side::Server, "destination unreachable sent").count();
-    checks.that("the stranger's datagram finds no socket and gets an ICMP port unreachable", unreach >= 1, format!("{unreach} sent"));
-    checks.equal("connect() again changes the peer", vec![pb], got_reconnected.iter().map(|(p, _)| *p).collect::<Vec<_>>());
+    checks.that(
+        "the stranger's datagram finds no socket and gets an ICMP port unreachable",
+        unreach >= 1,
+        format!("{unreach} sent"),
+    );
+    checks.equal(
+        "connect() again changes the peer",
+        vec![pb],
+        got_reconnected.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+    );
     let mut both: Vec<u16> = got_disconnected.iter().map(|(p, _)| *p).collect();
     both.sort_unstable();
     let mut expected = vec![pa, pb];
@@ -206,7 +334,13 @@ pub(crate) fn udp_connect(seed: u64) -> Run {
         (4, 6),
         (queued, drops),
     );
-    let counted = trace.notes_matching(Side::Server, "receive buffer errors").map(|n| match &n.note { crate::trace::Note::Counter { delta, .. } => *delta, _ => 0 }).sum::<u64>();
+    let counted = trace
+        .notes_matching(Side::Server, "receive buffer errors")
+        .map(|n| match &n.note {
+            crate::trace::Note::Counter { delta, .. } => *delta,
+            _ => 0,
+        })
+        .sum::<u64>();
     checks.equal("netstat -s counts them too", 6, counted);
     let extras = vec![("ss -uan on the server".to_string(), view)];
     let _ = Instant::ZERO;
@@ -223,7 +357,11 @@ fn drain(w: &mut World, h: ustack_core::SocketHandle) -> Vec<(u16, Vec<u8>)> {
     }
     let local = node.stack.udp_local_addr(h).port();
     if !out.is_empty() {
-        node.note(now, None, crate::trace::Note::App(format!("udp :{local} read {} datagrams", out.len())));
+        node.note(
+            now,
+            None,
+            crate::trace::Note::App(format!("udp :{local} read {} datagrams", out.len())),
+        );
     }
     out
 }

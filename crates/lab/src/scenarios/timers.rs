@@ -49,7 +49,14 @@ pub(crate) fn timers(seed: u64) -> Run {
     let mut w = World::new(&setup, seed);
     w.auto(Side::Server, Auto { accept: true, ..Auto::default() });
     w.listen(Side::Server, PORT, 16, false).expect("listen");
-    w.rule(Side::Client, Rule::every(Match::Custom(Box::new(|t, _| t.is_syn() && t.dst.port() == DARK)), Action::Drop, "nobody answers on port 6000"));
+    w.rule(
+        Side::Client,
+        Rule::every(
+            Match::Custom(Box::new(|t, _| t.is_syn() && t.dst.port() == DARK)),
+            Action::Drop,
+            "nobody answers on port 6000",
+        ),
+    );
 
     // 1. Connection establishment (and retransmission of the SYN): tcp_syn_retries 2.
     let dark = w.connect(Side::Client, 0, DARK).expect("connect");
@@ -66,7 +73,19 @@ pub(crate) fn timers(seed: u64) -> Run {
     }
     // 3. Retransmission: the next segment is lost.
     let lost_from = w.now();
-    w.rule(Side::Client, Rule::every(Match::Custom(Box::new(move |t, now| t.has_data() && t.src.port() == pa && now >= lost_from && now < lost_from + Duration::from_millis(1))), Action::Drop, "this segment is lost"));
+    w.rule(
+        Side::Client,
+        Rule::every(
+            Match::Custom(Box::new(move |t, now| {
+                t.has_data()
+                    && t.src.port() == pa
+                    && now >= lost_from
+                    && now < lost_from + Duration::from_millis(1)
+            })),
+            Action::Drop,
+            "this segment is lost",
+        ),
+    );
     w.send(Side::Client, a, b"lost once\n");
     w.run_for(Duration::from_secs(2)).expect("run");
     // 4. Persist: the server stops reading; 30,000 bytes fill its 8 KiB buffer.
@@ -112,8 +131,13 @@ pub(crate) fn timers(seed: u64) -> Run {
     );
     let delack = fired(&trace, Side::Server, sp, TimerKind::DelayedAck);
     let delayed_ok = delack.iter().any(|t| {
-        trace.sent_by(Side::Server).any(|p| p.sent_at == *t && p.tcp().is_some_and(|x| x.is_pure_ack()))
-            && trace.sent_by(Side::Client).any(|p| p.arrived_at().is_some_and(|a| a + Duration::from_millis(40) == *t) && p.tcp().is_some_and(|x| x.has_data()))
+        trace
+            .sent_by(Side::Server)
+            .any(|p| p.sent_at == *t && p.tcp().is_some_and(|x| x.is_pure_ack()))
+            && trace.sent_by(Side::Client).any(|p| {
+                p.arrived_at().is_some_and(|a| a + Duration::from_millis(40) == *t)
+                    && p.tcp().is_some_and(|x| x.has_data())
+            })
     });
     checks.that(
         "delayed ACK: the server holds its ACK of a lone segment 40 ms, then the timer sends it",
