@@ -385,6 +385,7 @@ pub fn render(run: &Run, id: &str, title: &str, verdict: &str) -> String {
             Note::Released => ("#757575", "normal", "socket released".to_string(), "note"),
             Note::Timer(k) => ("#e65100", "bold", format!("{k} timer fires"), "note timer"),
             Note::Error(e) => ("#b71c1c", "bold", e.clone(), "note error"),
+            Note::Mark(m) => ("#e65100", "normal", format!("» {m}"), "note mark"),
             Note::App(a) => ("#0d47a1", "normal", a.clone(), "note app"),
             Note::Counter { .. } => ("#4e342e", "normal", n.note.to_string(), "note counter"),
             Note::Rtt { sample, rto, .. } => (

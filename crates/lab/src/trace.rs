@@ -167,6 +167,8 @@ pub enum Note {
     App(String),
     /// A socket call failed, or a connection closed with an error.
     Error(String),
+    /// What the scenario points out at this moment, read from the run (a timer restarted).
+    Mark(String),
 }
 
 impl Note {
@@ -183,6 +185,7 @@ impl Note {
             Note::Counter { .. } => "count",
             Note::App(_) => "app",
             Note::Error(_) => "error",
+            Note::Mark(_) => "mark",
         }
     }
 }
@@ -215,7 +218,7 @@ impl fmt::Display for Note {
             ),
             Note::Dropped(why) => write!(f, "segment dropped: {why}"),
             Note::Counter { delta, what } => write!(f, "+{delta} {what}"),
-            Note::App(text) | Note::Error(text) => f.write_str(text),
+            Note::App(text) | Note::Error(text) | Note::Mark(text) => f.write_str(text),
         }
     }
 }
@@ -332,6 +335,26 @@ impl Trace {
         needle: &'a str,
     ) -> impl Iterator<Item = &'a NoteRecord> + 'a {
         self.notes_of(side).filter(move |n| n.note.to_string().contains(needle))
+    }
+
+    /// Adds a note after everything recorded at or before `at`: what a scenario points out,
+    /// once the run shows it.
+    pub fn annotate(
+        &mut self,
+        at: Instant,
+        side: Side,
+        conn: Option<(u16, u16)>,
+        text: impl Into<String>,
+    ) {
+        let n = self.notes.len();
+        self.notes.push(NoteRecord { at, side, conn, note: Note::Mark(text.into()) });
+        let time_of = |item: &Item| match *item {
+            Item::Sent(id) => self.packets[id - 1].sent_at,
+            Item::Arrived(_, t) => t,
+            Item::Note(k) => self.notes[k].at,
+        };
+        let pos = self.items.iter().rposition(|i| time_of(i) <= at).map_or(0, |p| p + 1);
+        self.items.insert(pos, Item::Note(n));
     }
 
     /// The text trace: one line per packet sent, packet arrived and note, in order.

@@ -304,7 +304,20 @@ pub(crate) fn time_wait_lost_last_ack(seed: u64) -> Run {
         "a RST for the connection in TIME-WAIT",
     );
     w.run_until(entered + Duration::from_secs(120)).expect("run");
-    let trace = w.finish();
+    let mut trace = w.finish();
+    // Point out the 2·MSL timer where the run shows it starting and restarting.
+    let conn = Some((tuple.local.port(), tuple.remote.port()));
+    if let Some(t) = trace.entered(Side::Client, cp, TcpState::TimeWait) {
+        trace.annotate(t, Side::Client, conn, "2·MSL timer started: 60 s");
+    }
+    let refin = trace
+        .sent_by(Side::Server)
+        .filter(|p| p.injected.is_none() && p.tcp().is_some_and(|t| t.is_fin()))
+        .nth(1)
+        .and_then(|p| p.arrived_at());
+    if let Some(t) = refin {
+        trace.annotate(t, Side::Client, conn, "FIN again: re-ACKed, 2·MSL timer restarted: 60 s");
+    }
 
     let mut checks = Checks::default();
     let server_fins: Vec<Instant> = trace
