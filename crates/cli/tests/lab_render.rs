@@ -5,6 +5,9 @@
 //! Without Chromium the test prints why and passes, unless the environment variable `CI` is
 //! set and non-empty: then it fails (`.ci/run` installs Chromium).
 
+// A skipped test says why on stderr.
+#![allow(clippy::print_stderr)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
