@@ -1,5 +1,4 @@
-//! Stack-wide counters, one per event and per drop reason, shown like `netstat -s`
-//! (STYLE.md 11: counters per drop reason).
+//! Stack-wide counters, one per event and per drop reason, shown like `netstat -s`.
 
 use core::fmt;
 

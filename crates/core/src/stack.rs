@@ -1,7 +1,7 @@
 //! The host: [`Stack`], its interfaces and routes, IPv4 input and output, the socket table,
-//! the timer queue and the transmit queues (DESIGN.md "Inbound packet", "Outbound write").
+//! the timer queue and the transmit queues (docs/host-stack.md follows a packet through them).
 //!
-//! # Call order (STYLE.md 2)
+//! # Call order
 //!
 //! ```text
 //! inputs:   handle_packet(now, iface, bytes)   an IPv4 packet arrived
@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Per-packet and per-timer work never scans the sockets: TCP segments are found by hash
-//! demux (exact 4-tuple, then a listener on (address, port), then on (any, port); STYLE.md 6),
+//! demux (exact 4-tuple, then a listener on (address, port), then on (any, port)),
 //! a socket with something to send sits in the tx-ready queue, and a socket with a timer sits
 //! in the keyed timer queue ([`crate::timerq`]).
 //!

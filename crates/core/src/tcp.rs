@@ -1,7 +1,7 @@
 //! TCP in the host: demux of arriving segments, listeners with a SYN queue and an accept
 //! queue (SPEC S4), port use and bind rules (SPEC S13, S25), and the TCP socket API.
 //!
-//! Demux (STYLE.md 6, gVisor `transport_demuxer.go`): the exact 4-tuple (connections from
+//! Demux (after gVisor's `transport_demuxer.go`): the exact 4-tuple (connections from
 //! SYN-RECEIVED to TIME-WAIT), then a listener on (local address, port), then on
 //! (0.0.0.0, port), else a RST (RFC 9293 §3.10.7.1).
 //!

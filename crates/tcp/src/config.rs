@@ -1,12 +1,10 @@
 //! Every setting a connection uses, named after its Linux sysctl, with Linux's defaults.
 //!
-//! SPEC.md states the rule:
-//!
-//! > Defaults follow Linux, because that is what users compare against: initial RTO 1 s,
-//! > minimum RTO 200 ms, SYN retries 6, SYN-ACK retries 5, initial window 10 segments, delayed
-//! > ACK at most 40 ms, MSL 30 s (TIME-WAIT 60 s), `tcp_fin_timeout` 60 s, keepalive 7200 s /
-//! > 75 s / 9 probes, ephemeral ports 32768–60999, `somaxconn` 4096. Every one of them is a
-//! > setting a user can change, named after its Linux sysctl.
+//! The rule: defaults follow Linux, because that is what users compare against: initial RTO
+//! 1 s, minimum RTO 200 ms, SYN retries 6, SYN-ACK retries 5, initial window 10 segments,
+//! delayed ACK at most 40 ms, MSL 30 s (TIME-WAIT 60 s), `tcp_fin_timeout` 60 s, keepalive
+//! 7200 s / 75 s / 9 probes, ephemeral ports 32768–60999, `somaxconn` 4096. Every one of them
+//! is a setting a user can change, named after its Linux sysctl.
 //!
 //! Ephemeral ports and `somaxconn` belong to the host stack (ustack-core), which owns ports and
 //! listeners; everything else in that list is a field of [`TcpConfig`]. A field is named after
@@ -131,8 +129,25 @@ pub struct TcpConfig {
     /// `tcp_timestamps` (default true): offer timestamps (RFC 7323 §3), for RTT measurement
     /// and PAWS.
     pub timestamps: bool,
-    /// `tcp_sack` (default true): offer SACK-permitted and send SACK blocks (RFC 2018).
+    /// `tcp_sack` (default true): offer SACK-permitted, send SACK blocks (RFC 2018) and
+    /// D-SACK blocks (RFC 2883), and recover from losses with the SACKs received.
     pub sack: bool,
+
+    // ---- loss recovery ----
+    /// `tcp_recovery` bit 1 (default on): RACK (RFC 8985) finds losses on SACK connections,
+    /// by time, so a burst of losses is repaired in one round trip. Off: RFC 6675's `IsLost`
+    /// (three SACKed segments above a hole). Without SACK neither applies (NewReno).
+    pub rack: bool,
+    /// `tcp_early_retrans` 3 (default) or 0: the tail loss probe of RFC 8985 §7 (needs
+    /// `rack` and SACK). When the last segments of a flight are lost, a probe 2·SRTT after
+    /// the last transmission makes the receiver report the loss, instead of waiting for the
+    /// retransmission timeout.
+    pub tlp: bool,
+    /// Proportional Rate Reduction (RFC 6937) for the window during fast recovery (default
+    /// on; Linux always uses it). Off: RFC 5681 §3.2 fast recovery as the textbooks tell it,
+    /// `cwnd = ssthresh + 3·SMSS` inflated by one SMSS per duplicate ACK and deflated on the
+    /// ACK that ends recovery (no Linux equivalent; for showing the classic algorithm).
+    pub prr: bool,
 
     // ---- segment size ----
     /// Send MSS assumed when the peer's SYN carries no MSS option (Linux constant
@@ -230,6 +245,9 @@ impl TcpConfig {
         window_scaling: true,
         timestamps: true,
         sack: true,
+        rack: true,
+        tlp: true,
+        prr: true,
         mss_default: 536,
         base_mss: 1024,
         mtu_probing: 0,
@@ -679,7 +697,7 @@ mod tests {
     fn defaults_are_specs_linux_values() {
         let c = TcpConfig::default();
         assert_eq!(c, TcpConfig::LINUX);
-        // The list in SPEC.md's top paragraph.
+        // The list in the module documentation.
         assert_eq!(c.rto_initial, secs(1));
         assert_eq!(c.rto_min, ms(200));
         assert_eq!(c.syn_retries, 6);

@@ -95,7 +95,7 @@ impl Conn {
             // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
             // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (simultaneous open, SPEC S1)
             self.set_state(State::SynReceived { passive: false });
-            self.snd.nxt = self.snd.iss;
+            self.snd.rewind_to_syn();
             self.syn_fresh = true;
         }
     }
@@ -170,7 +170,7 @@ impl Conn {
                 // (`tcp_check_req`, "Check for pure retransmitted SYN"), send the SYN-ACK
                 // again now and restart its timer (SPEC S5).
                 if !self.ack_rate_limited(now) {
-                    self.snd.nxt = self.snd.iss;
+                    self.snd.rewind_to_syn();
                     self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
                 }
                 return;

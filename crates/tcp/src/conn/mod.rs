@@ -1,4 +1,4 @@
-//! One TCP connection, sans-IO (docs/tcp-engine.md, STYLE.md 2–5).
+//! One TCP connection, sans-IO (docs/tcp-engine.md).
 //!
 //! [`Conn`] is the RFC 9293 state machine of one connection with its send and receive spaces,
 //! timers, RTT estimator and congestion controller. It never reads a clock (time is the `now`
@@ -72,7 +72,7 @@ pub struct FourTuple {
     pub remote: SocketAddrV4,
 }
 
-/// The connection state, carrying what is valid only in it (STYLE.md 5). The FIN we send is
+/// The connection state, carrying what is valid only in it. The FIN we send is
 /// not part of the state: its sequence number lives in the send space, because output needs
 /// it in FIN-WAIT-1, CLOSING and LAST-ACK alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,9 +346,20 @@ impl Conn {
                 buf: RingBuffer::with_limit(cfg.wmem.default as usize),
                 fin: None,
                 syn_acked: false,
-                rtx_reason: None,
-                fast_rtx: false,
+                sb: send::Scoreboard::default(),
+                phase: send::Phase::Open,
+                recover: iss,
+                rtx_now: false,
+                inflation: 0,
+                prr: send::Prr::default(),
+                rack: send::Rack::default(),
+                tlp: None,
+                tlp_pending: false,
+                undo: None,
+                rtx_timer: send::RtxTimer::Rto,
+                dupacks: 0,
                 timed: None,
+                min_rtt: None,
                 rto_retries: 0,
                 retrans_stamp: None,
                 rto_tsval: None,
@@ -357,10 +368,6 @@ impl Conn {
                 last_send: now,
                 sml: iss,
                 black_hole_mss: None,
-                dupacks: 0,
-                recover: iss,
-                in_recovery: false,
-                inflation: 0,
                 max_pipe: 0,
                 pipe_mark: iss,
             },
@@ -689,7 +696,7 @@ impl Conn {
         self.snd.buf.clear();
         self.ack_now = false;
         self.challenge_owed = false;
-        self.snd.fast_rtx = false;
+        self.snd.rtx_now = false;
         self.push_event(Event::Closed(error));
     }
 

@@ -14,6 +14,7 @@
 
 use ustack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
+use super::send::{Mark, Phase, RtxTimer};
 use super::{Conn, Event, RetransmitReason, Rst, State, seq_len};
 use crate::{Instant, TimerKind};
 
@@ -25,8 +26,10 @@ struct DataSegment {
     fin: bool,
     /// `Some` when the segment is sent again.
     reason: Option<RetransmitReason>,
-    /// Whether SND.NXT moves past it (false for a fast retransmission at SND.UNA).
-    advance: bool,
+    /// The scoreboard entry it sends again; `None` for new data (SND.NXT moves past it).
+    rtx: Option<usize>,
+    /// Whether it is a tail loss probe.
+    probe: bool,
 }
 
 impl Conn {
@@ -104,14 +107,41 @@ impl Conn {
         let max_payload = self.max_payload(&options).min(scratch_len as u32);
         let data_end = self.snd.data_end();
 
-        if core::mem::take(&mut self.snd.fast_rtx) && self.snd.una < self.snd.max {
-            // RFC 5681 §3.2 step 3 / RFC 6582 §3.2 step 3: retransmit the first
-            // unacknowledged segment, whatever the windows say.
-            let seq = self.snd.una;
-            let len = seq_len(seq, data_end.min(self.snd.max)).min(max_payload);
-            let fin = self.snd.fin.is_some_and(|f| seq + len == f && self.snd.max == f + 1u32);
-            let reason = Some(RetransmitReason::FastRetransmit);
-            return Some(DataSegment { seq, len, fin, reason, advance: false });
+        if core::mem::take(&mut self.snd.tlp_pending)
+            && let Some(d) = self.probe_segment(max_payload, data_end)
+        {
+            return Some(d);
+        }
+
+        // Lost segments go first, oldest first (RFC 6675 §4 NextSeg rule 1; Linux
+        // `tcp_xmit_retransmit_queue`), as the congestion window allows.
+        if let Some(i) = self.snd.sb.first_lost() {
+            let seg = *self.snd.sb.get(i).expect("the lost entry");
+            let data = seg.data_len();
+            let len = data.min(max_payload);
+            let fin = seg.fin && len == data;
+            // RFC 7323 §2.4 and Linux `tcp_retransmit_skb`: nothing past the peer's window
+            // goes again, except the first unacknowledged segment; a zero window gets the
+            // persist timer's probes instead.
+            let edge = self.snd.una + self.snd.wnd;
+            let in_window = (seg.start - edge) < 0 || (i == 0 && self.snd.wnd > 0);
+            if in_window && self.cwnd_allows(len + u32::from(fin), true) {
+                let reason = if self.snd.phase == Phase::Loss {
+                    RetransmitReason::Rto
+                } else {
+                    RetransmitReason::FastRetransmit
+                };
+                return Some(DataSegment {
+                    seq: seg.start,
+                    len,
+                    fin,
+                    reason: Some(reason),
+                    rtx: Some(i),
+                    probe: false,
+                });
+            }
+            // New data never overtakes data known lost.
+            return None;
         }
 
         let seq = self.snd.nxt;
@@ -120,14 +150,18 @@ impl Conn {
         if unsent == 0 && !fin_pending {
             return None;
         }
-        let retransmission = seq < self.snd.max;
-        let pipe = self.snd.pipe();
+        let outstanding = !self.snd.sb.is_empty();
+        let pipe = self.pipe_for_window();
         let wnd_avail = seq_len(seq, self.snd.una + self.snd.wnd);
-        let mut cwnd_avail = self.usable_cwnd().saturating_sub(pipe);
+        let mut cwnd_avail = if self.snd.phase == Phase::Recovery && self.cfg.prr {
+            if self.cwnd_allows(max_payload, false) { u32::MAX } else { 0 }
+        } else {
+            self.usable_cwnd().saturating_sub(pipe)
+        };
         if let Some(segments) = self.cfg.max_flight_segments {
             // SPEC S18: at most this many segments in flight (stop-and-wait with 1).
             let cap = segments.saturating_mul(u32::from(self.effective_mss()));
-            cwnd_avail = cwnd_avail.min(cap.saturating_sub(pipe));
+            cwnd_avail = cwnd_avail.min(cap.saturating_sub(self.snd.sb.pipe()));
         }
         let len = unsent.min(max_payload).min(wnd_avail).min(cwnd_avail);
         // The FIN rides on the segment that carries the last byte. Like Linux
@@ -136,12 +170,12 @@ impl Conn {
         let fin = fin_pending && len == unsent;
         let force = self.force_send;
         if len == 0 && !fin {
-            if unsent > 0 && pipe == 0 {
+            if unsent > 0 && !outstanding {
                 self.arm_persist(now);
             }
             return None;
         }
-        if !retransmission && !fin && len < max_payload && !force {
+        if !fin && len < max_payload && !force {
             // Nagle, RFC 9293 §3.7.4: "If there is unacknowledged data (i.e., SND.NXT >
             // SND.UNA), then the sending TCP endpoint buffers all user data (regardless of
             // the PSH bit) until the outstanding data has been acknowledged or until the TCP
@@ -150,13 +184,13 @@ impl Conn {
             // one back (Minshall's variant): the tail of a large write goes out at once
             // instead of waiting a round trip (or a delayed ACK) behind full segments.
             let small_unacked = self.snd.sml > self.snd.una;
-            let nagle_ok = self.cfg.nodelay || pipe == 0 || !small_unacked;
+            let nagle_ok = self.cfg.nodelay || !outstanding || !small_unacked;
             // Sender SWS avoidance, RFC 9293 §3.8.6.2.1: send "(2) if data is pushed and all
             // queued data can be sent now" or "(3) if at least a fraction Fs of the maximum
             // window can be sent now", with Fs = 1/2.
             let sws_ok = len == unsent || len >= self.snd.max_wnd / 2;
             if !(nagle_ok && sws_ok) {
-                if pipe == 0 {
+                if !outstanding {
                     // Nothing in flight, so no ACK will come: the persist timer is the
                     // override timeout of §3.8.6.2.1 (4).
                     self.arm_persist(now);
@@ -165,8 +199,40 @@ impl Conn {
             }
         }
         self.force_send = false;
-        let reason = retransmission.then(|| self.snd.rtx_reason.unwrap_or(RetransmitReason::Rto));
-        Some(DataSegment { seq, len, fin, reason, advance: true })
+        Some(DataSegment { seq, len, fin, reason: None, rtx: None, probe: false })
+    }
+
+    /// The tail loss probe (RFC 8985 §7.3, Linux `tcp_send_loss_probe`): a new segment if
+    /// the peer's window takes one, else the last segment sent, again (cut to its last
+    /// `max_payload` bytes). Outside the congestion window, as the RFC allows.
+    fn probe_segment(&mut self, max_payload: u32, data_end: SeqNum) -> Option<DataSegment> {
+        let seq = self.snd.nxt;
+        let unsent = seq_len(seq, data_end);
+        let wnd_avail = seq_len(seq, self.snd.una + self.snd.wnd);
+        if unsent > 0 && wnd_avail > 0 {
+            let len = unsent.min(max_payload).min(wnd_avail);
+            let fin = self.snd.fin.is_some_and(|f| seq + len == f);
+            return Some(DataSegment { seq, len, fin, reason: None, rtx: None, probe: true });
+        }
+        let mut i = self.snd.sb.len().checked_sub(1)?;
+        let last = *self.snd.sb.get(i)?;
+        if last.mark == Mark::Sacked {
+            return None;
+        }
+        let data = last.data_len();
+        if data > max_payload {
+            self.snd.sb.split(i, data - max_payload);
+            i += 1;
+        }
+        let seg = *self.snd.sb.get(i)?;
+        Some(DataSegment {
+            seq: seg.start,
+            len: seg.data_len(),
+            fin: seg.fin,
+            reason: Some(RetransmitReason::TailLossProbe),
+            rtx: Some(i),
+            probe: true,
+        })
     }
 
     /// Builds a data segment (and does the sender's bookkeeping: SND.NXT, the timers, RTT
@@ -186,18 +252,22 @@ impl Conn {
         if d.fin {
             flags |= TcpFlags::FIN;
         }
-        match d.reason {
-            Some(reason) => {
+        match d.rtx {
+            Some(i) => {
+                let reason = d.reason.unwrap_or(RetransmitReason::Rto);
                 self.stats.retransmits += 1;
                 self.trace(Event::Retransmit { reason, seq: d.seq, len: seg_len });
                 // Karn (RFC 6298 §3): "RTT samples MUST NOT be made using segments that
                 // were retransmitted".
                 self.snd.timed = None;
+                self.snd.sb.retransmitted(i, seg_len, now);
+                self.snd.max_pipe = self.snd.max_pipe.max(self.snd.pipe());
+                self.note_retransmission(now);
             }
             None => {
                 // RFC 5681 §4.1: restart from at most the initial window after an idle
                 // period longer than the RTO.
-                if self.snd.pipe() == 0 && now - self.snd.last_send > self.rtt.rto() {
+                if self.snd.sb.is_empty() && now - self.snd.last_send > self.rtt.rto() {
                     self.cc.on_idle_restart(now);
                     self.note_cc();
                 }
@@ -210,22 +280,32 @@ impl Conn {
                 if d.len > 0 {
                     self.note_data_sent(now);
                 }
+                self.snd.sb.push(d.seq, seg_len, d.fin, now);
+                self.snd.nxt = d.seq + seg_len;
+                if self.snd.max < self.snd.nxt {
+                    self.snd.max = self.snd.nxt;
+                }
+                self.snd.max_pipe = self.snd.max_pipe.max(self.snd.pipe());
             }
         }
-        if d.advance {
-            self.snd.nxt = d.seq + seg_len;
-            if self.snd.max < self.snd.nxt {
-                self.snd.max = self.snd.nxt;
-            }
-            self.snd.max_pipe = self.snd.max_pipe.max(self.snd.pipe());
-        }
-        if seg_len > 0 {
+        self.note_recovery_send();
+        if d.probe {
+            // RFC 8985 §7.3: the probe is out; the RTO (already armed) takes over.
+            self.snd.tlp = Some((self.snd.nxt, d.rtx.is_some()));
+        } else if seg_len > 0 {
             // RFC 6298 (5.1): "Every time a packet containing data is sent (including a
             // retransmission), if the timer is not running, start it running so that it will
-            // expire after RTO seconds".
-            if !self.timers.is_armed(TimerKind::Retransmit) {
-                self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+            // expire after RTO seconds". New data moves a tail loss probe's deadline (Linux
+            // `tcp_schedule_loss_probe` after every transmission).
+            let probe_armed = self.snd.rtx_timer == RtxTimer::Probe;
+            let rearmed = d.rtx.is_none()
+                && (probe_armed || !self.timers.is_armed(TimerKind::Retransmit))
+                && self.schedule_loss_probe(now);
+            if !rearmed && !self.timers.is_armed(TimerKind::Retransmit) {
+                self.arm_rto(now);
             }
+        }
+        if seg_len > 0 {
             self.timers.stop(TimerKind::Persist);
         }
         self.snd.last_send = now;

@@ -1,6 +1,7 @@
 //! What each timer of SPEC S21 does when it fires: `handle_timeout`.
 
-use super::{Conn, ConnError, Event, RetransmitReason, State};
+use super::send::{Phase, RtxTimer};
+use super::{Conn, ConnError, Event, State};
 use crate::cc::CongestionEvent;
 use crate::{Instant, TimerKind};
 
@@ -15,7 +16,13 @@ impl Conn {
             self.trace(Event::TimerFired(kind));
             match kind {
                 TimerKind::Establish => self.on_establish_timeout(),
-                TimerKind::Retransmit => self.on_rto(now),
+                // One timer, three uses, as in Linux: the RTO, the tail loss probe timeout
+                // and RACK's reordering timeout (`send/recovery.rs`).
+                TimerKind::Retransmit => match self.snd.rtx_timer {
+                    RtxTimer::Rto => self.on_rto(now),
+                    RtxTimer::Probe => self.on_probe_timeout(now),
+                    RtxTimer::Reorder => self.on_reorder_timeout(now),
+                },
                 TimerKind::DelayedAck => self.on_delayed_ack_timeout(),
                 TimerKind::Persist => self.on_persist(now),
                 TimerKind::Keepalive => self.on_keepalive(now),
@@ -47,11 +54,11 @@ impl Conn {
             // The SYN or SYN-ACK (SPEC S5): resend it with the doubled RTO; the Establish
             // timer bounds the attempts.
             self.rtt.backoff();
-            self.snd.nxt = self.snd.iss;
-            self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+            self.snd.rewind_to_syn();
+            self.arm_rto(now);
             return;
         }
-        if self.snd.una == self.snd.max {
+        if self.snd.sb.is_empty() {
             return;
         }
         if self.snd.wnd == 0 && !self.orphan {
@@ -65,12 +72,15 @@ impl Conn {
                 return;
             }
             self.rtt.backoff();
-            self.snd.nxt = self.snd.una;
             self.force_send = true;
-            // RFC 6582 §3.2 step 4, as for any timeout: the answers to the probes are
-            // duplicate ACKs that must not start a fast retransmit.
+            // What is in flight went beyond the window: it goes again once the window opens
+            // (Linux `tcp_enter_loss` here). RFC 6582 §3.2 step 4, as for any timeout: the
+            // answers to the probes are duplicate ACKs that must not start a fast
+            // retransmit.
+            self.snd.sb.mark_all_lost();
+            self.snd.phase = Phase::Loss;
             self.snd.recover = self.snd.max;
-            self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+            self.arm_rto(now);
             return;
         }
         // SPEC S17 / RFC 9293 §3.8.3 R2: give up once the retransmissions have lasted longer
@@ -98,24 +108,19 @@ impl Conn {
             CongestionEvent::RepeatedTimeout
         };
         self.cc.on_congestion_event(now, event, self.snd.flight());
-        self.snd.in_recovery = false;
-        self.snd.inflation = 0;
-        self.snd.dupacks = 0;
-        self.snd.recover = self.snd.max;
-        self.note_cc();
         // (5.4) "Retransmit the earliest segment that has not been acknowledged by the TCP
-        // receiver": go back to SND.UNA, the window now allows one segment.
+        // receiver": everything not SACKed is lost and goes again from the first hole, as
+        // the window (one segment now) allows (RFC 6675 §5.1; Linux `tcp_enter_loss`).
+        self.enter_loss();
+        self.note_cc();
         // (5.5) "The host MUST set RTO <- RTO * 2 ("back off the timer")".
         // (5.6) "Start the retransmission timer, such that it expires after RTO seconds (for
         // the value of RTO after the doubling operation)."
         self.rtt.backoff();
         self.snd.rto_retries += 1;
         self.snd.rto_tsval = Some(self.ts_now(now));
-        self.snd.nxt = self.snd.una;
         self.snd.timed = None;
-        self.snd.fast_rtx = false;
-        self.snd.rtx_reason = Some(RetransmitReason::Rto);
-        self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+        self.arm_rto(now);
     }
 
     /// `retries1` timeouts have gone unanswered: the path may be a black hole for large

@@ -6,18 +6,24 @@ use core::time::Duration;
 use ustack_wire::{TcpFlags, TcpRepr};
 
 use super::super::{Conn, Event, State, seq_len};
-use crate::cc::CongestionEvent;
+use super::recovery::AckInfo;
+use super::scoreboard::Delivered;
 use crate::{Instant, TimerKind};
 
 impl Conn {
-    /// The ACK of an acceptable segment: SND.UNA, the send window, duplicate ACKs, and the
-    /// state changes an ACK of our FIN causes. Returns false when the connection closed.
+    /// The ACK of an acceptable segment: SACK blocks, SND.UNA, RTT, loss detection and
+    /// recovery (`recovery.rs`), the send window, and the state changes an ACK of our FIN
+    /// causes. Returns false when the connection closed.
     pub(in crate::conn) fn process_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) -> bool {
         let ack = seg.ack;
         let old_una = self.snd.una;
         let window = u32::from(seg.window) << self.snd.wscale;
+        let mut info = AckInfo::default();
+        if self.snd.syn_acked || ack > self.snd.una {
+            self.take_sack_blocks(seg, &mut info);
+        }
         if ack > self.snd.una {
-            self.on_new_ack(now, seg);
+            self.on_new_ack(now, seg, &mut info);
         } else if ack == self.snd.una
             && self.snd.una < self.snd.max
             && seg.payload.is_empty()
@@ -25,8 +31,17 @@ impl Conn {
             && window == self.snd.wnd
         {
             // RFC 5681 §2, DUPLICATE ACKNOWLEDGMENT: outstanding data, no data, no SYN or
-            // FIN, the same acknowledgment number and the same window.
-            self.on_dup_ack(now);
+            // FIN, the same acknowledgment number and the same window. On a SACK connection
+            // only one that brings SACK information counts: a bare one says nothing an
+            // off-path attacker's data segments could not make the peer say.
+            if !self.opts.sack || info.sack_info {
+                info.dupack = true;
+                self.snd.dupacks += 1;
+            }
+        }
+        if self.snd.syn_acked && (info.una_advanced || info.dupack || info.sack_info || info.dsack)
+        {
+            self.after_ack(now, seg, &info);
         }
         // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 <
         // SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND,
@@ -70,8 +85,43 @@ impl Conn {
         true
     }
 
-    /// SND.UNA < SEG.ACK =< SND.MAX: new data acknowledged.
-    pub(in crate::conn) fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+    /// The SACK blocks of an ACK (RFC 2018 §3): those naming data in flight mark it on the
+    /// scoreboard. The first block is a D-SACK (RFC 2883 §4) when it lies below the
+    /// cumulative ACK or inside the second block; blocks outside SND.UNA..SND.MAX are
+    /// ignored (RFC 6675 §5: only "valid" SACK blocks count).
+    fn take_sack_blocks(&mut self, seg: &TcpRepr<'_>, info: &mut AckInfo) {
+        if !self.opts.sack || seg.options.sack_blocks.is_empty() {
+            return;
+        }
+        let blocks = seg.options.sack_blocks.as_slice();
+        let (una, max) = (self.snd.una, self.snd.max);
+        let first = blocks[0];
+        let dsack = (first.right - seg.ack) <= 0
+            || blocks
+                .get(1)
+                .is_some_and(|b| (first.left - b.left) >= 0 && (b.right - first.right) >= 0);
+        if dsack && (first.right - first.left) > 0 {
+            info.dsack = true;
+            self.stats.dsacks_received += 1;
+            self.note_dsack(first.right);
+        }
+        for (k, b) in blocks.iter().enumerate() {
+            if k == 0 && dsack {
+                continue;
+            }
+            let valid = (b.right - b.left) > 0 && (b.left - una) >= 0 && (max - b.right) >= 0;
+            if !valid {
+                continue;
+            }
+            info.sack_info = true;
+            let d = self.snd.sb.sack(b.left, b.right);
+            merge(&mut info.delivered, &d);
+        }
+    }
+
+    /// SND.UNA < SEG.ACK =< SND.MAX: new data acknowledged. The bookkeeping of the
+    /// cumulative ACK; recovery and the window are `after_ack`'s.
+    fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>, info: &mut AckInfo) {
         let ack = seg.ack;
         let acked = seq_len(self.snd.una, ack);
         let syn = u32::from(!self.snd.syn_acked);
@@ -79,6 +129,8 @@ impl Conn {
         let fin = u32::from(self.snd.fin.is_some_and(|f| ack == f + 1u32));
         let data_acked = acked.saturating_sub(syn + fin);
         self.snd.buf.consume(data_acked as usize);
+        let d = self.snd.sb.ack(self.snd.una, ack);
+        merge(&mut info.delivered, &d);
         // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK."
         self.snd.una = ack;
         if self.snd.nxt < ack {
@@ -90,31 +142,14 @@ impl Conn {
             // RFC 6298 (5.7): the SYN-ACK timed out and no sample came: RTO 3 s.
             self.rtt.apply_syn_fallback();
         }
-        let mss = u32::from(self.effective_mss());
-        if self.snd.in_recovery {
-            if ack >= self.snd.recover {
-                // RFC 6582 §3.2 step 3, full acknowledgment: leave fast recovery; the
-                // controller deflates the window (cc/mod.rs).
-                self.snd.in_recovery = false;
-                self.snd.inflation = 0;
-                self.snd.dupacks = 0;
-                self.cc.on_recovery_exit(now, self.snd.flight());
-            } else {
-                // RFC 6582 §3.2 step 3, partial acknowledgment: "retransmit the first
-                // unacknowledged segment [...] deflate the congestion window by the amount
-                // of new data acknowledged by the Cumulative Acknowledgment field. If the
-                // partial ACK acknowledges at least one SMSS of new data, then add back SMSS
-                // bytes to the congestion window."
-                self.snd.fast_rtx = true;
-                self.snd.inflation -= i64::from(acked);
-                if acked >= mss {
-                    self.snd.inflation += i64::from(mss);
-                }
-            }
-        } else {
-            self.snd.dupacks = 0;
-            let app_limited = !self.was_cwnd_limited();
-            self.cc.on_ack(now, data_acked, sample, app_limited);
+        info.una_advanced = true;
+        info.data_acked = data_acked;
+        info.sample = sample;
+        // Linux `tcp_remove_reno_sacks`: without SACK, duplicate ACKs stood for segments
+        // the peer held; a cumulative ACK takes them back, all but one per hole.
+        if !self.opts.sack {
+            let acked_segments = d.segments.max(1);
+            self.snd.dupacks = self.snd.dupacks.saturating_sub(acked_segments - 1);
         }
         // `recover` and `snd_sml` are only ever compared with SND.UNA, and such a comparison
         // holds only within 2^31: a mark left behind reads as *ahead* after 2 GiB more. Keep
@@ -125,24 +160,15 @@ impl Conn {
         if self.snd.sml < ack {
             self.snd.sml = ack;
         }
-        self.note_cc();
         self.expand_send_buffer();
+        // Whether the flight this ACK ends used the window, before the next one starts.
+        info.app_limited = !self.was_cwnd_limited();
         if ack >= self.snd.pipe_mark {
             self.snd.pipe_mark = self.snd.max;
             self.snd.max_pipe = self.snd.pipe();
         }
         self.snd.rto_retries = 0;
         self.snd.retrans_stamp = None;
-        self.snd.rtx_reason = None;
-        if self.snd.una == self.snd.max {
-            // RFC 6298 (5.2): "When all outstanding data has been acknowledged, turn off the
-            // retransmission timer."
-            self.timers.stop(TimerKind::Retransmit);
-        } else {
-            // (5.3): "When an ACK is received that acknowledges new data, restart the
-            // retransmission timer so that it will expire after RTO seconds".
-            self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
-        }
         if self.send_blocked && self.snd.buf.free() > 0 && self.snd.fin.is_none() {
             self.send_blocked = false;
             self.push_event(Event::Writable);
@@ -158,32 +184,6 @@ impl Conn {
         let want = (2 * u64::from(window)).min(u64::from(self.cfg.wmem.max)) as usize;
         if want > self.snd.buf.limit() {
             self.snd.buf.set_limit(want);
-        }
-    }
-
-    /// RFC 5681 §3.2 and RFC 6582 §3.2 steps 1–2 and 4.
-    pub(in crate::conn) fn on_dup_ack(&mut self, now: Instant) {
-        self.snd.dupacks += 1;
-        let mss = i64::from(self.effective_mss());
-        if self.snd.in_recovery {
-            // RFC 5681 §3.2 step 4: "For each additional duplicate ACK received (after the
-            // third), cwnd MUST be incremented by SMSS."
-            self.snd.inflation += mss;
-            return;
-        }
-        // RFC 6582 §3.2 step 1: "When the third duplicate ACK is received, the TCP sender
-        // first checks the value of recover to see if the Cumulative Acknowledgment field
-        // covers more than recover." (`recover` holds one past the highest sequence number
-        // sent, so "covers more" is `>=`.)
-        if self.snd.dupacks == 3 && self.snd.una >= self.snd.recover {
-            self.snd.recover = self.snd.max;
-            self.snd.in_recovery = true;
-            // RFC 5681 §3.2 steps 2–3: ssthresh and cwnd are the controller's; the engine
-            // retransmits and inflates by 3·SMSS.
-            self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, self.snd.flight());
-            self.snd.inflation = 3 * mss;
-            self.snd.fast_rtx = true;
-            self.note_cc();
         }
     }
 
@@ -240,11 +240,26 @@ impl Conn {
         }
         if let Some(rtt) = sample {
             self.rtt.on_sample(rtt);
+            self.snd.min_rtt = Some(self.snd.min_rtt.map_or(rtt, |m| m.min(rtt)));
             if self.tracing {
                 let srtt = self.rtt.srtt().unwrap_or(rtt);
                 self.trace(Event::Rtt { sample: rtt, srtt, rto: self.rtt.rto() });
             }
         }
         sample
+    }
+}
+
+/// Adds `d` to `into` (an ACK's SACK blocks and its cumulative part).
+fn merge(into: &mut Delivered, d: &Delivered) {
+    into.bytes += d.bytes;
+    into.segments += d.segments;
+    into.retransmitted |= d.retransmitted;
+    into.reordered |= d.reordered;
+    if let Some((t, end, r)) = d.latest {
+        let newer = into.latest.is_none_or(|(t0, e0, _)| t > t0 || (t == t0 && (end - e0) > 0));
+        if newer {
+            into.latest = Some((t, end, r));
+        }
     }
 }

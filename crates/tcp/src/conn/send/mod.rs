@@ -5,9 +5,16 @@
 use ustack_wire::SeqNum;
 
 use super::seq_len;
-use crate::{Instant, RetransmitReason, RingBuffer};
+use crate::{Instant, RingBuffer};
 
 mod ack;
+mod rack;
+mod recovery;
+mod scoreboard;
+
+pub(super) use rack::Rack;
+pub(super) use recovery::{Phase, Prr, RtxTimer, Undo};
+pub(super) use scoreboard::{Mark, Scoreboard};
 
 /// The sending half of a connection: the send sequence space (RFC 9293 §3.3.1), the send
 /// buffer, and what retransmission and loss recovery keep.
@@ -16,8 +23,8 @@ pub(super) struct Sender {
     pub(super) iss: SeqNum,
     /// Oldest unacknowledged sequence number.
     pub(super) una: SeqNum,
-    /// Next sequence number to send. An RTO pulls it back to `una` (go-back-N); `max` keeps
-    /// the highest sent.
+    /// Next sequence number of new data (SND.NXT): `max` once the SYN is out. Only the SYN
+    /// is ever sent again by moving it back; data is retransmitted from the scoreboard.
     pub(super) nxt: SeqNum,
     /// One past the highest sequence number ever sent (SND.MAX).
     pub(super) max: SeqNum,
@@ -38,14 +45,40 @@ pub(super) struct Sender {
     /// Whether our SYN has been acknowledged. A flag, not `una != iss`: sequence numbers
     /// wrap, and after 2^32 bytes `una` (and `nxt`) come round to `iss` again.
     pub(super) syn_acked: bool,
-    /// Why the next segment below SND.MAX is sent again.
-    pub(super) rtx_reason: Option<RetransmitReason>,
-    /// Retransmit the segment at SND.UNA once, outside the windows (fast retransmit, RFC 5681
-    /// §3.2 step 3; partial ACK, RFC 6582 §3.2 step 3).
-    pub(super) fast_rtx: bool,
+    /// The segments in flight, with the SACK scoreboard (`scoreboard.rs`).
+    pub(super) sb: Scoreboard,
+    /// Where loss recovery stands (`recovery.rs`).
+    pub(super) phase: Phase,
+    /// RFC 6582 `recover`: one past the highest sequence number sent when recovery (or the
+    /// timeout) began; recovery ends once SND.UNA passes it.
+    pub(super) recover: SeqNum,
+    /// With `prr` off (RFC 5681 fast recovery): retransmit the first lost segment once,
+    /// whatever the windows say (RFC 5681 §3.2 step 3, RFC 6582 §3.2 step 3).
+    pub(super) rtx_now: bool,
+    /// Window inflation during RFC 5681 fast recovery (`prr` off), on top of `cc.window()`.
+    pub(super) inflation: i64,
+    /// Proportional Rate Reduction's counters during recovery (RFC 6937).
+    pub(super) prr: Prr,
+    /// RACK's state (RFC 8985).
+    pub(super) rack: Rack,
+    /// The PTO fired: the next transmission is a tail loss probe (`output.rs`).
+    pub(super) tlp_pending: bool,
+    /// The tail loss probe in flight, if any: SND.NXT when it was sent, and whether it was a
+    /// retransmission (RFC 8985 §7.4, Linux `tlp_high_seq`).
+    pub(super) tlp: Option<(SeqNum, bool)>,
+    /// What to restore if the last reduction proves spurious (`recovery.rs`).
+    pub(super) undo: Option<Undo>,
+    /// What the retransmission timer is armed for: RTO, tail loss probe or RACK's
+    /// reordering timeout (Linux multiplexes the three the same way).
+    pub(super) rtx_timer: RtxTimer,
+    /// Duplicate ACKs in a row (RFC 5681 §2); without SACK they stand for segments that
+    /// arrived (Linux's "reno" `sacked_out`).
+    pub(super) dupacks: u32,
     /// One segment timed for an RTT sample when timestamps are off (Karn): its end and when
     /// it was sent.
     pub(super) timed: Option<(SeqNum, Instant)>,
+    /// The smallest RTT sample seen (RACK's min_RTT).
+    pub(super) min_rtt: Option<core::time::Duration>,
     /// Consecutive RTO expirations without progress.
     pub(super) rto_retries: u32,
     /// When the oldest unacknowledged segment was first sent, once it had to be retransmitted
@@ -63,11 +96,6 @@ pub(super) struct Sender {
     /// The segment size black-hole detection allows (`mtu_probing`, see `timers.rs`), once
     /// it has found one; Linux's `icsk_mtup.search_low` as an MSS.
     pub(super) black_hole_mss: Option<u16>,
-    pub(super) dupacks: u32,
-    pub(super) recover: SeqNum,
-    pub(super) in_recovery: bool,
-    /// Window inflation during fast recovery, on top of `cc.window()` (cc/mod.rs contract).
-    pub(super) inflation: i64,
     /// The largest pipe since `pipe_mark` was acknowledged (was the sender cwnd-limited?).
     pub(super) max_pipe: u32,
     pub(super) pipe_mark: SeqNum,
@@ -88,6 +116,13 @@ impl Sender {
         !self.syn_acked && self.nxt == self.iss
     }
 
+    /// The SYN (or SYN-ACK) goes again next: SND.NXT back at the ISS. A FIN sent after a
+    /// SYN-ACK (CLOSE in SYN-RECEIVED) follows it again, so it leaves the queue.
+    pub(super) fn rewind_to_syn(&mut self) {
+        self.nxt = self.iss;
+        self.sb = Scoreboard::default();
+    }
+
     /// One past the last byte buffered.
     pub(super) fn data_end(&self) -> SeqNum {
         self.data_start() + self.buf.len()
@@ -98,9 +133,9 @@ impl Sender {
         seq_len(self.una, self.max)
     }
 
-    /// Bytes between `una` and `nxt`: what counts against the windows when sending.
+    /// Bytes in flight (RFC 6675 `pipe`): sent, neither SACKed nor deemed lost.
     pub(super) fn pipe(&self) -> u32 {
-        seq_len(self.una, self.nxt)
+        self.sb.pipe()
     }
 
     /// Whether our FIN has been sent and acknowledged.
