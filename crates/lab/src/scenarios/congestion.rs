@@ -28,10 +28,24 @@ fn setup() -> Setup {
         })
 }
 
+/// The recovery of RFC 5681 and RFC 6582 as SPEC S20 and the textbooks tell it: no SACK (so
+/// no RACK or tail loss probe either), fast recovery by window inflation rather than PRR.
+fn classic() -> Setup {
+    setup().tcp(|t| {
+        t.sack = false;
+        t.prr = false;
+    })
+}
+
 /// Opens a connection, adds the client's `rules`, sends `bytes` from the client, runs until
 /// the server has them all (and a little more).
-fn bulk(seed: u64, bytes: usize, rules: Vec<Rule>) -> (World, SocketHandle, SocketHandle) {
-    let mut w = World::new(&setup(), seed);
+fn bulk(
+    setup: &Setup,
+    seed: u64,
+    bytes: usize,
+    rules: Vec<Rule>,
+) -> (World, SocketHandle, SocketHandle) {
+    let mut w = World::new(setup, seed);
     let (c, sv) = establish(&mut w, Auto { read: true, ..Auto::default() });
     w.sample(Side::Client);
     for r in rules {
@@ -137,7 +151,7 @@ fn acks_at_client(trace: &Trace) -> Vec<(Instant, u32)> {
 /// S20: slow start doubles the window every round trip.
 pub(crate) fn slow_start(seed: u64) -> Run {
     let bytes = 1_000_000;
-    let (w, _, sv) = bulk(seed, bytes, Vec::new());
+    let (w, _, sv) = bulk(&setup(), seed, bytes, Vec::new());
     let got = w.node(Side::Server).received(sv).len();
     let trace = w.finish();
     let mut checks = Checks::default();
@@ -190,8 +204,12 @@ const LOST: u32 = 170;
 /// S20: after a loss, congestion avoidance adds one segment per round trip.
 pub(crate) fn congestion_avoidance(seed: u64) -> Run {
     let bytes = 4_000_000;
-    let (w, _, sv) =
-        bulk(seed, bytes, vec![Rule::nth(Match::Data, LOST, Action::Drop, "one segment lost")]);
+    let (w, _, sv) = bulk(
+        &classic(),
+        seed,
+        bytes,
+        vec![Rule::nth(Match::Data, LOST, Action::Drop, "one segment lost")],
+    );
     let got = w.node(Side::Server).received(sv).len();
     let trace = w.finish();
     let mut checks = Checks::default();
@@ -242,8 +260,12 @@ fn finish_run(trace: Trace, checks: Checks, until: Option<Instant>) -> Run {
 /// S20: three duplicate ACKs: fast retransmit, then fast recovery.
 pub(crate) fn fast_retransmit_recovery(seed: u64) -> Run {
     let bytes = 1_500_000;
-    let (w, _, sv) =
-        bulk(seed, bytes, vec![Rule::nth(Match::Data, LOST, Action::Drop, "one segment lost")]);
+    let (w, _, sv) = bulk(
+        &classic(),
+        seed,
+        bytes,
+        vec![Rule::nth(Match::Data, LOST, Action::Drop, "one segment lost")],
+    );
     let got = w.node(Side::Server).received(sv).len();
     let trace = w.finish();
     let mut checks = Checks::default();
@@ -308,6 +330,7 @@ pub(crate) fn rto_collapse(seed: u64) -> Run {
         t.has_data() && now >= Instant::from_millis(150) && now < Instant::from_millis(210)
     };
     let (w, _, sv) = bulk(
+        &classic(),
         seed,
         bytes,
         vec![Rule::every(
