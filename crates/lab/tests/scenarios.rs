@@ -54,6 +54,7 @@ scenario_tests! {
     s20_slow_start_doubles_every_round_trip => "s20-slow-start",
     s20_congestion_avoidance_one_segment_per_round_trip => "s20-congestion-avoidance",
     s20_fast_retransmit_on_third_dup_ack_and_recovery => "s20-fast-retransmit-recovery",
+    s20_sack_repairs_three_holes_in_one_round_trip => "s20-sack-recovery",
     s20_rto_collapses_cwnd_to_one_segment => "s20-rto-collapse",
     s21_all_seven_timers_fire_when_configured => "s21-timers",
     s22_syn_and_sack_decoded_field_by_field => "s22-header-and-options",

@@ -397,3 +397,82 @@ impl SubDuration for Instant {
         Instant::from_nanos(self.as_nanos().saturating_sub(d.as_nanos() as u64))
     }
 }
+
+/// When the holes at `offsets` were all filled (the cumulative ACK passed the last one) and
+/// when each was retransmitted.
+fn repair(trace: &Trace, offsets: &[u32]) -> (Option<Instant>, Vec<Instant>) {
+    let last = offsets.iter().max().copied().unwrap_or(0);
+    let filled = acks_at_client(trace).into_iter().find(|a| a.1 > last).map(|a| a.0);
+    let rexmits =
+        data(trace).into_iter().filter(|d| d.2 && offsets.contains(&d.1)).map(|d| d.0).collect();
+    (filled, rexmits)
+}
+
+/// S20: three segments of one flight lost; SACK repairs them in one round trip.
+pub(crate) fn sack_recovery(seed: u64) -> Run {
+    let bytes = 1_500_000;
+    let lost = [LOST, LOST + 5, LOST + 10];
+    let rules = || {
+        lost.iter().map(|n| Rule::nth(Match::Data, *n, Action::Drop, "lost")).collect::<Vec<_>>()
+    };
+    let (w, _, sv) = bulk(&setup(), seed, bytes, rules());
+    let got = w.node(Side::Server).received(sv).len();
+    let trace = w.finish();
+    let (nw, _, nsv) = bulk(&classic(), seed, bytes, rules());
+    let newreno_got = nw.node(Side::Server).received(nsv).len();
+    let newreno = nw.finish();
+
+    let mut checks = Checks::default();
+    checks.equal(
+        "the server gets every byte, with SACK and without",
+        (bytes, bytes),
+        (got, newreno_got),
+    );
+    let offsets: Vec<u32> = lost.iter().map(|n| (n - 1) * MSS).collect();
+    let (filled, rexmits) = repair(&trace, &offsets);
+    let first = rexmits.first().copied().unwrap_or(Instant::ZERO);
+    checks.that(
+        "with SACK the sender learns all three holes from the SACK blocks and retransmits each once, within one round trip",
+        rexmits.len() == 3 && rexmits.iter().all(|t| *t - first < Duration::from_millis(40)),
+        format!("retransmitted at {:?}", rexmits.iter().map(|t| s(*t)).collect::<Vec<_>>()),
+    );
+    let sack_time = filled.map(|f| f - first);
+    checks.that(
+        "and every hole is filled about one round trip (40 ms) after the first retransmission",
+        sack_time.is_some_and(|d| d < Duration::from_millis(60)),
+        format!("{:?}", sack_time.map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3))),
+    );
+    let (nfilled, nrexmits) = repair(&newreno, &offsets);
+    let nfirst = nrexmits.first().copied().unwrap_or(Instant::ZERO);
+    let newreno_time = nfilled.map(|f| f - nfirst);
+    checks.that(
+        "without SACK, NewReno learns one hole per round trip from the partial ACKs: three round trips",
+        nrexmits.len() == 3 && newreno_time.is_some_and(|d| d >= Duration::from_millis(110)),
+        format!(
+            "retransmitted at {:?}, all filled after {:?}",
+            nrexmits.iter().map(|t| s(*t)).collect::<Vec<_>>(),
+            newreno_time.map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
+        ),
+    );
+    let rto = trace
+        .notes_of(Side::Client)
+        .any(|n| matches!(n.note, Note::Retransmit { reason: RetransmitReason::Rto, .. }));
+    checks.that("no timeout", !rto, "");
+    // PRR: during recovery the sender sends in proportion to what the receiver reports
+    // delivered (ssthresh / the window before), so fewer segments than it hears of.
+    let end = filled.unwrap_or(first);
+    let sent = trace
+        .sent_by(Side::Client)
+        .filter(|p| p.sent_at >= first && p.sent_at < end && p.tcp().is_some_and(|t| t.has_data()))
+        .count();
+    let heard = trace
+        .sent_by(Side::Server)
+        .filter(|p| p.arrived_at().is_some_and(|a| a >= first && a < end))
+        .count();
+    checks.that(
+        "Proportional Rate Reduction: during recovery the sender sends fewer segments than the ACKs it gets report delivered (RFC 6937)",
+        sent > 3 && sent < heard,
+        format!("{sent} segments sent for {heard} ACKs"),
+    );
+    finish_run(trace, checks, None).with_ladder(first)
+}

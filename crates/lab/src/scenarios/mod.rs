@@ -438,12 +438,20 @@ pub static ALL: &[Scenario] = &[
     Scenario {
         id: "s20-sack-recovery",
         spec: "S20",
-        title: "SACK-based loss recovery",
-        shows: "Several segments of one flight are lost. With SACK (RFC 2018, RFC 6675) the \
-                sender learns every hole from the receiver's SACK blocks and retransmits them \
-                all in one round trip, where NewReno repairs one hole per round trip.",
-        notes: None,
-        status: Status::NotYet(NEEDS),
+        title: "SACK-based loss recovery in one round trip",
+        shows: "Three segments of a 160-segment flight are lost. With SACK (RFC 2018), the \
+                receiver's ACKs say exactly what arrived past each hole; RACK (RFC 8985) marks \
+                the holes lost by time and the sender retransmits all three within one round \
+                trip, Proportional Rate Reduction (RFC 6937) sending fewer segments than are \
+                delivered while the window comes down; all holes are filled about one round trip after the first \
+                retransmission. The same losses without SACK: NewReno learns of one hole per \
+                round trip, from each partial ACK, and needs three. These are Linux's \
+                defaults (tcp_sack, tcp_recovery, PRR).",
+        notes: Some(
+            "The notes stop at fast retransmit and fast recovery; modern stacks \
+                     recover from several losses in one round trip with SACK.",
+        ),
+        status: Status::Ready(congestion::sack_recovery),
     },
     Scenario {
         id: "s20-cubic-vs-newreno",
