@@ -206,10 +206,11 @@ pub fn time_sequence_plot(s: &Series, title: &str) -> String {
             .chain(s.acks.iter().map(|x| x.0))
             .fold(0.0, f64::max)
             .max(1e-3);
+        // The data and the ACKs set the scale; the window's edge is drawn up to the top.
         let top =
-            s.segments.iter().map(|x| x.2).chain(s.acks.iter().map(|x| x.2)).fold(0.0, f64::max)
+            s.segments.iter().map(|x| x.2).chain(s.acks.iter().map(|x| x.1)).fold(0.0, f64::max)
                 / 1024.0
-                * 1.05
+                * 1.15
                 + 1.0;
         let mut chart = ChartBuilder::on(&root)
             .caption(format!("{title}: time-sequence graph"), ("sans-serif", 18))
@@ -263,7 +264,10 @@ pub fn time_sequence_plot(s: &Series, title: &str) -> String {
             .label("cumulative ACK")
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], ack.stroke_width(2)));
         chart
-            .draw_series(LineSeries::new(steps(|a| a.2), win.stroke_width(1)))
+            .draw_series(LineSeries::new(
+                steps(|a| a.2).into_iter().map(|(t, v)| (t, v.min(top))),
+                win.stroke_width(1),
+            ))
             .expect("window")
             .label("receive window edge")
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], win.stroke_width(1)));
