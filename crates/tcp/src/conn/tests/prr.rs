@@ -32,8 +32,10 @@ fn s20_prr_spreads_the_reduction_over_the_round_trip_one_segment_per_two_acks() 
     // above ssthresh, PRR sends CEIL(prr_delivered · ssthresh / RecoverFS) − prr_out: with
     // ssthresh half of RecoverFS, one segment for every two delivered, instead of RFC
     // 6675's silence for half a round trip and a burst after it.
+    // NewReno's halving (RFC 6937's example; CUBIC's ssthresh would be 0.7 of the flight).
     let buffers = crate::BufferSizes { min: 4096, default: 1 << 20, max: 1 << 20 };
-    let mut s = Script::client(TcpConfig { wmem: buffers, ..cfg() });
+    let newreno = crate::CcName::NEWRENO;
+    let mut s = Script::client(TcpConfig { wmem: buffers, congestion_control: newreno, ..cfg() });
     s.run(
         "
         0    > S 0:0(0)

@@ -26,6 +26,12 @@ fn sack_client(cfg: TcpConfig, n: usize) -> Script {
     s
 }
 
+/// The default config with NewReno, for scripts whose segment-by-segment timing follows
+/// from its ssthresh (half the flight; CUBIC's is 0.7 of it).
+fn newreno() -> TcpConfig {
+    TcpConfig { congestion_control: crate::CcName::NEWRENO, ..cfg() }
+}
+
 fn retransmissions(s: &Script) -> Vec<(RetransmitReason, u32)> {
     s.events
         .iter()
@@ -48,8 +54,8 @@ fn s20_sack_recovery_repairs_every_hole_of_a_burst_in_the_first_round_trip() {
     // 13 segments in flight / 2. PRR (RFC 6937) then sends ceil(ssthresh · delivered /
     // RecoverFS) − out segments per ACK (RecoverFS = cwnd 11) while pipe is above ssthresh,
     // then (pipe at or below it) at most ssthresh − pipe: the three holes go again within
-    // the round trip, paced by the ACKs, then new data.
-    let mut s = sack_client(cfg(), 15_000);
+    // the round trip, paced by the ACKs, then new data. (ssthresh is NewReno's half.)
+    let mut s = sack_client(newreno(), 15_000);
     s.run(
         "
         0.2  < . 1:1(0) ack 1001 win 65535
@@ -120,8 +126,9 @@ fn s20_a_lost_retransmission_is_found_by_rack_not_by_the_rto() {
     // 12001. That retransmission is lost too. SACKs for segments sent before it say
     // nothing about it; the SACK of 12001 (sent after it) does: an RTT has passed since it
     // was sent (RACK.rtt 0.2 s, reordering window 0 in recovery), so it is lost and goes a
-    // third time, without waiting for the retransmission timer.
-    let mut s = sack_client(cfg(), 15_000);
+    // third time, without waiting for the retransmission timer. (Which segment PRR sends when
+    // follows from NewReno's ssthresh, half the flight.)
+    let mut s = sack_client(newreno(), 15_000);
     s.run(
         "
         0.2  < . 1:1(0) ack 1 win 65535 <sack 1001:2001>
