@@ -192,12 +192,13 @@ pub struct TcpConfig {
     /// HyStart++ (RFC 9406) as its first slow start, as in Linux kernels (built with
     /// `CONFIG_DEFAULT_TCP_CONG="cubic"` since 2.6.19; Linux's slow-start exit is the older
     /// HyStart). On a long fat path its window regrows to the last saturation point in
-    /// seconds where Reno's adds a segment per RTT, and HyStart++ leaves the first slow start
-    /// when the RTT rises instead of overflowing the bottleneck queue. `"newreno"` (RFC 5681
-    /// and RFC 6582, SPEC S20) is selectable; Linux's `"reno"` is the same NewReno window
-    /// math, since Linux runs fast recovery in the engine as we do. A name the registry does
-    /// not know ([`crate::cc::names`]) fails [`TcpConfig::validate`], as Linux refuses an
-    /// algorithm it has not loaded.
+    /// seconds where Reno's adds a segment per RTT, and HyStart++ slows the first slow start
+    /// once the RTT rises instead of doubling until the bottleneck queue overflows (in
+    /// `ustack sim` at 100 Mbit/s, 50 ms, a 1000-packet queue: 374 packets dropped instead
+    /// of 1418). `"newreno"` (RFC 5681 and RFC 6582, SPEC S20) is selectable; Linux's
+    /// `"reno"` is the same NewReno window math, since Linux runs fast recovery in the engine
+    /// as we do. A name the registry does not know ([`crate::cc::names`]) fails
+    /// [`TcpConfig::validate`], as Linux refuses an algorithm it has not loaded.
     pub congestion_control: CcName,
     /// `tcp_moderate_rcvbuf` (default true): receive-buffer autotuning. The receive buffer
     /// starts at `rmem.default` and grows towards `rmem.max` as the application reads, to
