@@ -176,7 +176,7 @@ impl Stack {
             return Err(ConnectError::AddrInUse);
         }
         let iss = self.isn.isn(now, tuple.local, tuple.remote);
-        let mtu = self.ifaces[iface].mtu;
+        let mtu = self.iface_mtu(iface);
         let mut conn =
             Conn::connect(now, &self.cfg.tcp, tuple, iss, mtu, Conn::default_cc(&self.cfg.tcp));
         self.prepare_conn(&mut conn, tuple);
@@ -430,7 +430,7 @@ impl Stack {
             return;
         }
         let iss = self.isn.isn(now, tuple.local, tuple.remote);
-        let mtu = self.ifaces[iface].mtu;
+        let mtu = self.iface_mtu(iface);
         let cc = Conn::default_cc(&self.cfg.tcp);
         let mut conn = Conn::accept(now, &self.cfg.tcp, tuple, iss, mtu, seg, cc);
         self.prepare_conn(&mut conn, tuple);
