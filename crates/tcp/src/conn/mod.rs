@@ -51,6 +51,7 @@ mod event;
 mod icmp;
 mod input;
 mod output;
+mod sockopt;
 mod timers;
 
 #[cfg(test)]
@@ -58,6 +59,7 @@ mod tests;
 
 pub use event::{ConnError, ConnStats, DropReason, Event, RecvError, RetransmitReason, SendError};
 pub use icmp::{IcmpError, MIN_PMTU};
+pub use sockopt::ConnInfo;
 
 /// The two ends of a connection, as seen from this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -457,7 +459,10 @@ impl Conn {
         state: State,
         opts: Negotiated,
     ) -> Conn {
-        let local_mss = mtu.saturating_sub(40).max(cfg.min_snd_mss);
+        let mut local_mss = mtu.saturating_sub(40).max(cfg.min_snd_mss);
+        if cfg.user_mss != 0 {
+            local_mss = local_mss.min(cfg.user_mss.max(cfg.min_snd_mss));
+        }
         let wscale = if cfg.window_scaling { wscale_for(cfg) } else { 0 };
         let last_cc = (cc.window(), cc.ssthresh());
         Conn {
