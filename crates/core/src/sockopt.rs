@@ -138,3 +138,30 @@ impl Stack {
         Ok(())
     }
 }
+
+impl Stack {
+    /// How many connections wait in a listener's accept queue (`poll` readiness of a
+    /// listening socket).
+    pub fn tcp_accept_queue_len(&self, h: SocketHandle) -> usize {
+        match self.slot(h) {
+            Some(Socket::Listener(l)) => l.accept_queue.len(),
+            _ => panic!("{h} is not a listener"),
+        }
+    }
+
+    /// Copies received data into `buf` without consuming it (`MSG_PEEK`); see
+    /// [`ustack_tcp::Conn::peek`].
+    pub fn tcp_peek(&self, h: SocketHandle, buf: &mut [u8]) -> usize {
+        self.tcp_conn(h).peek(buf)
+    }
+}
+
+impl Stack {
+    /// Whether a UDP socket has a datagram to read (`poll` readiness).
+    pub fn udp_has_datagram(&self, h: SocketHandle) -> bool {
+        match self.slot(h) {
+            Some(Socket::Udp(u)) => u.queued() > 0,
+            _ => panic!("{h} is not a UDP socket"),
+        }
+    }
+}

@@ -32,6 +32,10 @@ pub struct ConnInfo {
     pub rto: Duration,
     /// Consecutive RTO expirations without progress (`tcpi_retransmits`, `tcpi_backoff`).
     pub rto_retries: u32,
+    /// In fast recovery (RFC 6582).
+    pub in_recovery: bool,
+    /// How many times the RTO has been doubled (`tcpi_backoff`).
+    pub backoffs: u32,
     /// Keepalive or zero-window probes sent since the peer was last heard (`tcpi_probes`).
     pub probes: u32,
     /// The segment size we send (`tcpi_snd_mss`).
@@ -126,6 +130,15 @@ impl Conn {
         self.rcv.buf.set_limit(limit);
     }
 
+    /// Copies up to `buf.len()` bytes of in-order received data into `buf` without consuming
+    /// them (`MSG_PEEK`); returns how many.
+    pub fn peek(&self, buf: &mut [u8]) -> usize {
+        let (a, b) = self.rcv.buf.peek(0, buf.len());
+        buf[..a.len()].copy_from_slice(a);
+        buf[a.len()..a.len() + b.len()].copy_from_slice(b);
+        a.len() + b.len()
+    }
+
     /// The limits of the send and receive buffers, in bytes.
     pub fn buffer_limits(&self) -> (usize, usize) {
         (self.snd.buf.limit(), self.rcv.buf.limit())
@@ -162,6 +175,8 @@ impl Conn {
             rcv_wscale: self.rcv.wscale,
             rto: self.rtt.rto(),
             rto_retries: self.rto_retries,
+            in_recovery: self.in_recovery,
+            backoffs: self.rtt.backoffs(),
             probes: self.keepalive_probes_out.max(self.persist_backoff),
             snd_mss: self.effective_mss(),
             rcv_mss: self.rcv.seg_mss,
