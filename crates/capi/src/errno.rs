@@ -11,6 +11,12 @@ pub(crate) fn set(e: Errno) {
     unsafe { *libc::__errno_location() = e };
 }
 
+/// The calling thread's `errno`.
+pub(crate) fn get() -> Errno {
+    // SAFETY: as in `set`.
+    unsafe { *libc::__errno_location() }
+}
+
 /// The C convention for a call's result: the value, or -1 with `errno` set.
 pub(crate) fn ret<T: From<i8>>(r: Result<T, Errno>) -> T {
     match r {

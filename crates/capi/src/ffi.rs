@@ -37,9 +37,26 @@ fn call<T>(
     let mut g = w.lock();
     let now = g.now();
     let r = f(&mut g.hosts[u.host], now);
-    let mut g = w.changed(g);
-    w.call_returned(&mut g);
+    drop(w.changed(g));
     r
+}
+
+/// Marks the return of a C call when dropped (see [`World::call_returned`]): every
+/// `extern "C"` function that may run on packetdrill's second thread holds one.
+pub(crate) struct Returning(pub(crate) *const Ustack);
+
+impl Drop for Returning {
+    fn drop(&mut self) {
+        if let Ok(u) = handle(self.0) {
+            // Taking the lock may clobber errno (a contended futex): keep the call's.
+            let saved = errno::get();
+            let w = u.world();
+            let mut g = w.lock();
+            w.call_returned(&mut g);
+            drop(g);
+            errno::set(saved);
+        }
+    }
 }
 
 /// Runs a call that may block: `attempt` until it is done, unless `nonblock` (then EAGAIN).
@@ -55,16 +72,10 @@ fn blocking<T>(
     let u = handle(st)?;
     let w = u.world();
     let mut g = w.lock();
-    let nb = match nonblock(&g.hosts[u.host]) {
-        Ok(nb) => nb,
-        Err(e) => {
-            w.call_returned(&mut g);
-            return Err(e);
-        }
-    };
+    let nb = nonblock(&g.hosts[u.host])?;
     let now = g.now();
     let first = attempt(&mut g.hosts[u.host], now);
-    let (mut g, r) = match first {
+    let (g, r) = match first {
         Ok(Some(v)) => (g, Ok(v)),
         Err(e) => (g, Err(e)),
         Ok(None) if nb => (g, Err(libc::EAGAIN)),
@@ -86,8 +97,7 @@ fn blocking<T>(
             }
         }
     };
-    g = w.changed(g);
-    w.call_returned(&mut g);
+    drop(w.changed(g));
     r
 }
 
@@ -226,6 +236,7 @@ pub extern "C" fn ustack_socket(
     ty: c_int,
     protocol: c_int,
 ) -> c_int {
+    let _returning = Returning(st);
     errno::ret(call(st, |h, _| h.socket(domain, ty, protocol)))
 }
 
@@ -237,6 +248,7 @@ pub extern "C" fn ustack_bind(
     addr: *const sockaddr,
     len: socklen_t,
 ) -> c_int {
+    let _returning = Returning(st);
     errno::ret(call(st, |h, _| {
         h.sock(fd)?;
         let a = match read_addr(addr, len)? {
@@ -269,6 +281,7 @@ fn read_addr_unspec(addr: *const sockaddr, len: socklen_t) -> Result<SocketAddrV
 /// `listen(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn ustack_listen(st: *mut Ustack, fd: c_int, backlog: c_int) -> c_int {
+    let _returning = Returning(st);
     errno::ret(call(st, |h, _| h.listen(fd, backlog).map(|()| 0)))
 }
 
@@ -280,6 +293,7 @@ pub extern "C" fn ustack_accept(
     addr: *mut sockaddr,
     len: *mut socklen_t,
 ) -> c_int {
+    let _returning = Returning(st);
     ustack_accept4(st, fd, addr, len, 0)
 }
 
@@ -292,6 +306,7 @@ pub extern "C" fn ustack_accept4(
     len: *mut socklen_t,
     flags: c_int,
 ) -> c_int {
+    let _returning = Returning(st);
     let r = blocking(
         st,
         |h| is_nonblock(h, fd),
@@ -311,6 +326,7 @@ pub extern "C" fn ustack_connect(
     addr: *const sockaddr,
     len: socklen_t,
 ) -> c_int {
+    let _returning = Returning(st);
     let target = match read_addr(addr, len) {
         Ok(a) => a,
         Err(e) => return errno::ret(Err(e)),
@@ -353,6 +369,7 @@ pub extern "C" fn ustack_read(
     buf: *mut c_void,
     count: usize,
 ) -> ssize_t {
+    let _returning = Returning(st);
     ustack_recv(st, fd, buf, count, 0)
 }
 
@@ -365,6 +382,7 @@ pub extern "C" fn ustack_recv(
     len: usize,
     flags: c_int,
 ) -> ssize_t {
+    let _returning = Returning(st);
     ustack_recvfrom(st, fd, buf, len, flags, core::ptr::null_mut(), core::ptr::null_mut())
 }
 
@@ -379,6 +397,7 @@ pub extern "C" fn ustack_recvfrom(
     addr: *mut sockaddr,
     addrlen: *mut socklen_t,
 ) -> ssize_t {
+    let _returning = Returning(st);
     let r = out_buf(buf, len).and_then(|b| recv_into(st, fd, b, flags)).and_then(|(n, _, from)| {
         if let Some(from) = from {
             write_addr(from, addr, addrlen)?;
@@ -431,6 +450,7 @@ pub extern "C" fn ustack_readv(
     iov: *const iovec,
     iovcnt: c_int,
 ) -> ssize_t {
+    let _returning = Returning(st);
     let r = (|| {
         let iov = iovecs(iov, usize::try_from(iovcnt).map_err(|_| libc::EINVAL)?)?;
         let mut tmp = vec![0u8; iov_len(iov)?];
@@ -450,6 +470,7 @@ pub extern "C" fn ustack_recvmsg(
     msg: *mut msghdr,
     flags: c_int,
 ) -> ssize_t {
+    let _returning = Returning(st);
     let r = (|| {
         // SAFETY: the caller passes a valid msghdr (checked for null).
         let m = unsafe { msg.as_mut() }.ok_or(libc::EFAULT)?;
@@ -484,6 +505,7 @@ pub extern "C" fn ustack_write(
     buf: *const c_void,
     count: usize,
 ) -> ssize_t {
+    let _returning = Returning(st);
     ustack_send(st, fd, buf, count, 0)
 }
 
@@ -497,6 +519,7 @@ pub extern "C" fn ustack_send(
     len: usize,
     flags: c_int,
 ) -> ssize_t {
+    let _returning = Returning(st);
     ustack_sendto(st, fd, buf, len, flags, core::ptr::null(), 0)
 }
 
@@ -512,6 +535,7 @@ pub extern "C" fn ustack_sendto(
     addr: *const sockaddr,
     addrlen: socklen_t,
 ) -> ssize_t {
+    let _returning = Returning(st);
     let r = in_buf(buf, len).and_then(|data| {
         let to = if addr.is_null() { None } else { read_addr(addr, addrlen)? };
         send_from(st, fd, data, flags, to).map(|n| n as ssize_t)
@@ -579,6 +603,7 @@ pub extern "C" fn ustack_writev(
     iov: *const iovec,
     iovcnt: c_int,
 ) -> ssize_t {
+    let _returning = Returning(st);
     let r = (|| {
         let iov = iovecs(iov, usize::try_from(iovcnt).map_err(|_| libc::EINVAL)?)?;
         let data = gather(iov)?;
@@ -596,6 +621,7 @@ pub extern "C" fn ustack_sendmsg(
     msg: *const msghdr,
     flags: c_int,
 ) -> ssize_t {
+    let _returning = Returning(st);
     let r = (|| {
         // SAFETY: the caller passes a valid msghdr (checked for null).
         let m = unsafe { msg.as_ref() }.ok_or(libc::EFAULT)?;
@@ -616,12 +642,14 @@ pub extern "C" fn ustack_sendmsg(
 /// time does not make close wait).
 #[unsafe(no_mangle)]
 pub extern "C" fn ustack_close(st: *mut Ustack, fd: c_int) -> c_int {
+    let _returning = Returning(st);
     errno::ret(call(st, |h, now| h.close(now, fd).map(|()| 0)))
 }
 
 /// `shutdown(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn ustack_shutdown(st: *mut Ustack, fd: c_int, how: c_int) -> c_int {
+    let _returning = Returning(st);
     errno::ret(call(st, |h, now| h.shutdown(now, fd, how).map(|()| 0)))
 }
 
@@ -629,6 +657,7 @@ pub extern "C" fn ustack_shutdown(st: *mut Ustack, fd: c_int, how: c_int) -> c_i
 /// `F_GETFD`, `F_SETFD` (`FD_CLOEXEC`).
 #[unsafe(no_mangle)]
 pub extern "C" fn ustack_fcntl(st: *mut Ustack, fd: c_int, cmd: c_int, arg: c_long) -> c_int {
+    let _returning = Returning(st);
     errno::ret(call(st, |h, _| {
         let s = h
             .sock_mut(fd)
@@ -657,6 +686,7 @@ pub extern "C" fn ustack_ioctl(
     request: c_ulong,
     arg: *mut c_void,
 ) -> c_int {
+    let _returning = Returning(st);
     errno::ret(call(st, |h, _| {
         h.sock(fd)?;
         if arg.is_null() {
@@ -688,6 +718,7 @@ pub extern "C" fn ustack_getsockname(
     addr: *mut sockaddr,
     len: *mut socklen_t,
 ) -> c_int {
+    let _returning = Returning(st);
     errno::ret(call(st, |h, _| {
         if addr.is_null() || len.is_null() {
             return Err(libc::EFAULT);
@@ -704,6 +735,7 @@ pub extern "C" fn ustack_getpeername(
     addr: *mut sockaddr,
     len: *mut socklen_t,
 ) -> c_int {
+    let _returning = Returning(st);
     errno::ret(call(st, |h, _| {
         if addr.is_null() || len.is_null() {
             return Err(libc::EFAULT);
@@ -722,6 +754,7 @@ pub extern "C" fn ustack_setsockopt(
     val: *const c_void,
     len: socklen_t,
 ) -> c_int {
+    let _returning = Returning(st);
     errno::ret(call(st, |h, now| {
         let v = in_buf(val, len as usize)?;
         h.setsockopt(now, fd, level, name, v).map(|()| 0)
@@ -739,6 +772,7 @@ pub extern "C" fn ustack_getsockopt(
     val: *mut c_void,
     len: *mut socklen_t,
 ) -> c_int {
+    let _returning = Returning(st);
     errno::ret(call(st, |h, _| {
         if len.is_null() {
             return Err(libc::EFAULT);
@@ -777,6 +811,7 @@ pub extern "C" fn ustack_poll(
     nfds: nfds_t,
     timeout: c_int,
 ) -> c_int {
+    let _returning = Returning(st);
     let r = (|| {
         if nfds as usize > 0 && fds.is_null() {
             return Err(libc::EFAULT);
@@ -832,6 +867,7 @@ pub extern "C" fn ustack_poll(
 /// `epoll_create(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn ustack_epoll_create(st: *mut Ustack, size: c_int) -> c_int {
+    let _returning = Returning(st);
     if size <= 0 {
         return errno::ret(Err(libc::EINVAL));
     }
@@ -841,6 +877,7 @@ pub extern "C" fn ustack_epoll_create(st: *mut Ustack, size: c_int) -> c_int {
 /// `epoll_create1(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn ustack_epoll_create1(st: *mut Ustack, flags: c_int) -> c_int {
+    let _returning = Returning(st);
     errno::ret(call(st, |h, _| {
         if flags & !libc::EPOLL_CLOEXEC != 0 {
             return Err(libc::EINVAL);
@@ -859,6 +896,7 @@ pub extern "C" fn ustack_epoll_ctl(
     fd: c_int,
     event: *mut libc::epoll_event,
 ) -> c_int {
+    let _returning = Returning(st);
     errno::ret(call(st, |h, _| {
         if epfd == fd {
             return Err(libc::EINVAL);
@@ -910,6 +948,7 @@ pub extern "C" fn ustack_epoll_wait(
     maxevents: c_int,
     timeout: c_int,
 ) -> c_int {
+    let _returning = Returning(st);
     let r = (|| {
         if maxevents <= 0 {
             return Err(libc::EINVAL);

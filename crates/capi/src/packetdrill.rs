@@ -208,6 +208,7 @@ pub unsafe extern "C" fn packetdrill_interface_init(
         now: Instant::ZERO,
         main: std::thread::current().id(),
         read_owed: false,
+        returned_on: None,
     });
     let world = Arc::new(World::new(vec![host], clock));
     let shared = Arc::new(Shared { world, driver: Mutex::new(None) });
@@ -335,10 +336,38 @@ extern "C" fn pd_usleep(st: *mut Ustack, usec: libc::useconds_t) -> c_int {
         let u = handle_of(st)?;
         let (w, g) = lock(u);
         let to = g.now() + Duration::from_micros(u64::from(usec));
-        drop(w.advance_to(g, to));
+        let mut g = w.advance_to(g, to);
+        let returned = match &mut g.clock {
+            Clock::Virtual(v) if std::thread::current().id() == v.main => v.returned_on.take(),
+            _ => None,
+        };
+        drop(g);
+        if let Some(tid) = returned {
+            // packetdrill's system-call thread, after its call returned and it read the
+            // clock, takes packetdrill's lock to record the result (the descriptor accept
+            // returned, ...). The main thread released that lock to sleep: a real sleep would
+            // have given the other thread its turn, so wait until it has taken it and gone
+            // back to waiting for its next call.
+            await_sleeping(tid);
+        }
         Ok(0)
     })();
     errno::ret(r)
+}
+
+/// Waits (on the wall clock, at most 200 ms) until thread `tid` of this process sleeps.
+fn await_sleeping(tid: libc::pid_t) {
+    let path = format!("/proc/self/task/{tid}/stat");
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(200);
+    while std::time::Instant::now() < until {
+        let Ok(stat) = std::fs::read_to_string(&path) else { return };
+        // The state is the field after the parenthesized command name.
+        let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+        if state != Some('R') {
+            return;
+        }
+        std::thread::yield_now();
+    }
 }
 
 extern "C" fn pd_gettimeofday(st: *mut Ustack, tv: *mut timeval, _tz: *mut c_void) -> c_int {

@@ -51,6 +51,9 @@ pub(crate) struct VirtualClock {
     /// A call returned on another thread (packetdrill's system-call thread), which reads the
     /// clock next to time its return: the clock does not move until it has.
     pub(crate) read_owed: bool,
+    /// The kernel thread id of the other thread, when a call of it returned and the main
+    /// thread has not yet let it finish its own bookkeeping (see `packetdrill.rs`).
+    pub(crate) returned_on: Option<libc::pid_t>,
 }
 
 /// A call sleeping until the state changes.
@@ -125,7 +128,7 @@ impl World {
         st.generation += 1;
         self.changed.notify_all();
         self.settled.notify_all();
-        if st.is_virtual() && std::thread::current().id() == st.main_thread() {
+        if st.is_virtual() {
             st = self.settle(st);
         }
         st
@@ -210,18 +213,21 @@ impl World {
             && std::thread::current().id() != v.main
         {
             v.read_owed = true;
+            // SAFETY: gettid has no preconditions.
+            v.returned_on = Some(unsafe { libc::gettid() });
         }
     }
 
-    /// Reads the clock: the world's time. In virtual time a read by the main thread moves
-    /// time by a microsecond (firing what falls due), and a read by another thread settles
-    /// the read it owed.
+    /// Reads the clock: the world's time. In virtual time every read moves time by a
+    /// microsecond (firing what falls due): packetdrill waits for an event by spinning on
+    /// the clock, on whichever of its threads runs the event. A read by a thread other than
+    /// the main one also settles the read it owed (see [`World::call_returned`]).
     pub(crate) fn read_clock<'a>(
         &'a self,
         mut st: MutexGuard<'a, State>,
     ) -> (MutexGuard<'a, State>, Instant) {
         if let Clock::Virtual(v) = &mut st.clock {
-            if std::thread::current().id() != v.main {
+            if std::thread::current().id() != v.main && v.read_owed {
                 v.read_owed = false;
                 self.settled.notify_all();
                 let now = v.now;
@@ -270,7 +276,12 @@ impl World {
         (st, true)
     }
 
+    /// The main thread waits, before it moves the clock, for the other thread's read of the
+    /// time its call returned at.
     fn await_clock_read<'a>(&'a self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        if std::thread::current().id() != st.main_thread() {
+            return st;
+        }
         let until = std::time::Instant::now() + CATCH_UP_LIMIT;
         while matches!(&st.clock, Clock::Virtual(v) if v.read_owed) {
             let left = until.saturating_duration_since(std::time::Instant::now());
