@@ -659,9 +659,7 @@ pub extern "C" fn ustack_shutdown(st: *mut Ustack, fd: c_int, how: c_int) -> c_i
 pub extern "C" fn ustack_fcntl(st: *mut Ustack, fd: c_int, cmd: c_int, arg: c_long) -> c_int {
     let _returning = Returning(st);
     errno::ret(call(st, |h, _| {
-        let s = h
-            .sock_mut(fd)
-            .or_else(|e| if e == libc::ENOTSOCK { Err(libc::EINVAL) } else { Err(e) })?;
+        let s = h.sock_mut(fd).map_err(|e| if e == libc::ENOTSOCK { libc::EINVAL } else { e })?;
         match cmd {
             libc::F_GETFL => Ok(libc::O_RDWR | if s.nonblock { libc::O_NONBLOCK } else { 0 }),
             libc::F_SETFL => {

@@ -18,7 +18,7 @@
 //! that now fits and sends) happens at the virtual instant that woke it, whatever the
 //! operating system's thread scheduling.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 use std::time::Duration as StdDuration;
@@ -71,7 +71,7 @@ pub(crate) struct State {
     pub(crate) clock: Clock,
     /// Bumped at every change sleeping calls must look at.
     generation: u64,
-    sleepers: HashMap<u64, Sleeper>,
+    sleepers: BTreeMap<u64, Sleeper>,
     next_sleeper: u64,
     /// The real-time driver is to exit.
     pub(crate) stop: bool,
@@ -104,7 +104,7 @@ impl World {
                 hosts,
                 clock,
                 generation: 0,
-                sleepers: HashMap::new(),
+                sleepers: BTreeMap::new(),
                 next_sleeper: 0,
                 stop: false,
                 buf: vec![0; 65_536],

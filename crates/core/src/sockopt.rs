@@ -72,7 +72,7 @@ impl Stack {
     ) -> Result<(), ustack_tcp::ConfigError> {
         tcp.validate()?;
         match self.socket_mut(h) {
-            Some(Socket::Listener(l)) => l.tcp = tcp,
+            Some(Socket::Listener(l)) => *l.tcp = tcp,
             _ => panic!("{h} is not a listener"),
         }
         Ok(())

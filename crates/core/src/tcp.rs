@@ -58,7 +58,7 @@ pub(crate) struct Listener {
     pub(crate) local: SocketAddrV4,
     pub(crate) backlog: u32,
     /// The settings its connections start with (the stack's, or the socket's own options).
-    pub(crate) tcp: TcpConfig,
+    pub(crate) tcp: Box<TcpConfig>,
     /// Connections in SYN-RECEIVED.
     pub(crate) syn_queue: KeyedSet<SocketHandle>,
     /// Connections established and not yet accepted.
@@ -132,7 +132,7 @@ impl Stack {
         let h = self.insert(Socket::Listener(Listener {
             local,
             backlog,
-            tcp: *tcp,
+            tcp: Box::new(*tcp),
             syn_queue: hash::set(self.cfg.secret, 6),
             accept_queue: VecDeque::new(),
         }));
@@ -453,7 +453,7 @@ impl Stack {
             self.counters.tcp_listen_drops += 1;
             return;
         }
-        let tcp = l.tcp;
+        let tcp = *l.tcp;
         let iss = self.isn.isn(now, tuple.local, tuple.remote);
         let mtu = self.ifaces[iface].mtu;
         let cc = Conn::default_cc(&tcp);
