@@ -125,7 +125,7 @@ pub(crate) fn fill(
         options |= 4; // TCPI_OPT_WSCALE
     }
     let (snd_ws, rcv_ws) = if i.window_scaling { (i.snd_wscale, i.rcv_wscale) } else { (0, 0) };
-    let ca_state = if i.rto_retries > 0 {
+    let ca_state = if i.in_loss {
         CA_LOSS
     } else if i.in_recovery {
         CA_RECOVERY
@@ -147,6 +147,7 @@ pub(crate) fn fill(
         pmtu: u32::from(mtu),
         rtt: i.srtt.map_or(0, us),
         rttvar: i.rttvar.map_or(0, us),
+        min_rtt: i.min_rtt.map_or(0, us),
         snd_ssthresh: if i.ssthresh_bytes >= INFINITE_SSTHRESH {
             INFINITE_SSTHRESH
         } else {

@@ -14,7 +14,8 @@ use crate::describe::describe;
 /// Arguments of `ustack capture`.
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// Name of the TUN device to create (up to 15 bytes; `%d` lets the kernel number it).
+    /// Name of the TUN device to create (up to 15 bytes; `%d` lets the kernel number it). It
+    /// must not exist yet (a persistent TUN is refused too): it goes away when capture stops.
     #[arg(long, default_value = "ustack%d")]
     dev: String,
     /// The kernel side's address and prefix, e.g. 10.77.0.1/24: the rest of the prefix is

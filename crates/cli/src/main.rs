@@ -40,8 +40,9 @@ enum Command {
     /// into it. Needs root or CAP_NET_ADMIN.
     Capture(capture::Args),
     /// Run the stack on a TUN device with a service (echo, discard, source, udp-echo, http,
-    /// connect, hold) until SIGINT/SIGTERM. Needs root or CAP_NET_ADMIN. Exits 0 after a
-    /// clean stop, non-zero on an error or when any thread panicked.
+    /// connect, hold) until SIGINT/SIGTERM, or for connect until its connection closes. Needs
+    /// root or CAP_NET_ADMIN. Exits 0 after a clean stop, non-zero on an error, 101 when any
+    /// thread panicked.
     Tun(tun::Args),
     /// List the sockets of a running `ustack tun --control PATH`, like `ss -tan`.
     Ss(ss::Args),

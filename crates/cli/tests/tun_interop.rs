@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
 use ustack::device::tun::enter_netns;
 
 /// The kernel's side of the TUN, in every namespace.
@@ -575,6 +576,172 @@ fn ss_shows_leaked_socket_in_close_wait_with_unread_bytes() {
     lab.report(&row);
 }
 
+// ---- 9. more than 2^32 bytes each way, checked by SHA-256 ----
+
+/// Bytes moved each way by the two tests below: past 2^31 and 2^32, where 32-bit sequence
+/// numbers and windows wrap (RFC 9293 §3.4: sequence arithmetic is modulo 2^32), so a
+/// comparison that forgets the wrap stalls or corrupts the stream there. Odd, so the last
+/// SplitMix64 word of `source --seed` is cut.
+const BIG: u64 = 4_400_000_003;
+/// Bound on each big transfer's wall time; a stall fails sooner, at [`IO_TIMEOUT`] on one
+/// read or write. Each direction takes about 15 s alone on 2 cores at opt-level 1, 25 s with
+/// both at once, and was seen at 115 s on a machine loaded 6 times over.
+const BIG_LIMIT: Duration = Duration::from_secs(600);
+
+/// The kernel sends [`BIG`] pseudo-random bytes to `discard --sha256`; ustack's line for the
+/// connection names exactly that many bytes and the SHA-256 of what the kernel sent.
+#[test]
+fn kernel_to_ustack_more_than_4_gib_arrive_with_their_sha256() {
+    const PORT: u16 = 9;
+    const SEED: u64 = 0x461b_0001;
+    let Some(lab) = Lab::start("big-up", &["discard", "--port", "9", "--sha256"], Io::Collect)
+    else {
+        return;
+    };
+    lab.wait_listening("t", PORT);
+
+    let (local, sent_digest, elapsed) = in_netns(&lab.ns, || {
+        let mut s = TcpStream::connect_timeout(&SocketAddr::from((STACK, PORT)), IO_TIMEOUT)
+            .expect("connecting to discard");
+        set_timeouts(&s);
+        let local = s.local_addr().expect("local address");
+        let mut stream = SplitMix64(SEED);
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let start = Instant::now();
+        let mut sent: u64 = 0;
+        while sent < BIG {
+            let n = (BIG - sent).min(buf.len() as u64) as usize;
+            stream.fill(&mut buf[..n]);
+            hasher.update(&buf[..n]);
+            if let Err(e) = s.write_all(&buf[..n]) {
+                panic!("the kernel's write to discard failed {}", failed(&e, sent, start));
+            }
+            sent += n as u64;
+            assert!(start.elapsed() < BIG_LIMIT, "{}", too_slow(sent, start));
+        }
+        s.shutdown(Shutdown::Write).expect("shutdown(Write)");
+        // discard closes once it has read our FIN.
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).expect("reading discard's FIN");
+        assert!(rest.is_empty(), "discard sent {} bytes", rest.len());
+        (local, hex(&hasher.finalize()), start.elapsed())
+    });
+
+    let prefix = format!("discard: {local}: ");
+    let line = lab.wait_for("ustack's discard line", || {
+        lab.stdout().lines().find(|l| l.starts_with(&prefix)).map(str::to_string)
+    });
+    let bytes: u64 = line[prefix.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no byte count in {line:?}"));
+    let digest = line.rsplit_once(" sha256 ").map(|(_, d)| d.trim());
+    assert_eq!(bytes, BIG, "bytes ustack received: {line}");
+    assert_eq!(digest, Some(sent_digest.as_str()), "SHA-256 of what ustack received: {line}");
+    lab.assert_no_errors();
+    lab.report(&format!(
+        "{BIG} bytes kernel -> ustack in {elapsed:.2?}, {:.2} Gbit/s; {line}",
+        gbit_per_s(BIG, elapsed)
+    ));
+}
+
+/// `source --bytes BIG --seed S` sends [`BIG`] bytes of the SplitMix64 stream its --help
+/// documents; the kernel reads exactly that many, then EOF, and their SHA-256 is that of
+/// the stream regenerated here.
+#[test]
+fn ustack_to_kernel_more_than_4_gib_arrive_with_their_sha256() {
+    const PORT: u16 = 19;
+    const SEED: u64 = 0x461b_0002;
+    let service =
+        ["source", "--port", "19", "--bytes", &BIG.to_string(), "--seed", &SEED.to_string()];
+    let Some(lab) = Lab::start("big-down", &service, Io::Collect) else { return };
+    lab.wait_listening("t", PORT);
+    // The expected digest, worked out while the bytes move.
+    let expected = thread::spawn(|| {
+        let mut stream = SplitMix64(SEED);
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut done: u64 = 0;
+        while done < BIG {
+            let n = (BIG - done).min(buf.len() as u64) as usize;
+            stream.fill(&mut buf[..n]);
+            hasher.update(&buf[..n]);
+            done += n as u64;
+        }
+        hex(&hasher.finalize())
+    });
+
+    let (got, got_digest, elapsed) = in_netns(&lab.ns, || {
+        let mut s = TcpStream::connect_timeout(&SocketAddr::from((STACK, PORT)), IO_TIMEOUT)
+            .expect("connecting to source");
+        set_timeouts(&s);
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let start = Instant::now();
+        let mut got: u64 = 0;
+        loop {
+            let n = s.read(&mut buf).unwrap_or_else(|e| {
+                panic!("the kernel's read from source failed {}", failed(&e, got, start))
+            });
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            got += n as u64;
+            assert!(start.elapsed() < BIG_LIMIT, "{}", too_slow(got, start));
+        }
+        (got, hex(&hasher.finalize()), start.elapsed())
+    });
+    assert_eq!(got, BIG, "bytes the kernel read before source's FIN");
+    let expected = expected.join().expect("the thread hashing the expected stream");
+    assert_eq!(got_digest, expected, "SHA-256 of what the kernel read, of the seed-{SEED} stream");
+    lab.assert_no_errors();
+    lab.report(&format!(
+        "{BIG} bytes ustack -> kernel in {elapsed:.2?}, {:.2} Gbit/s, sha256 {got_digest}",
+        gbit_per_s(BIG, elapsed)
+    ));
+}
+
+/// "after N of BIG bytes (past 2^31, before 2^32), T s": where a big transfer failed.
+fn progress(n: u64, start: Instant) -> String {
+    let mark = match n {
+        n if n >= 1 << 32 => "past 2^32",
+        n if n >= 1 << 31 => "past 2^31, before 2^32",
+        _ => "before 2^31",
+    };
+    format!("after {n} of {BIG} bytes ({mark}), {:.1} s", start.elapsed().as_secs_f64())
+}
+
+/// Why a big transfer's read or write failed, and where.
+fn failed(e: &io::Error, n: u64, start: Instant) -> String {
+    let stalled = if timed_out(e) {
+        format!(" (a timeout: no byte moved for {IO_TIMEOUT:?}, the transfer stalled)")
+    } else {
+        String::new()
+    };
+    format!("{}: {e}{stalled}", progress(n, start))
+}
+
+/// A big transfer still running at [`BIG_LIMIT`].
+fn too_slow(n: u64, start: Instant) -> String {
+    format!(
+        "the transfer is still running at its {BIG_LIMIT:?} bound (alone on 2 cores it takes \
+         about 15 s at opt-level 1), {}",
+        progress(n, start)
+    )
+}
+
+fn gbit_per_s(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 * 8.0 / elapsed.as_secs_f64().max(1e-9) / 1e9
+}
+
+/// Lowercase hex, two digits a byte, as `discard --sha256` prints a digest.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 // ---- the lab: a namespace and a ustack process in it ----
 
 /// How the test talks to ustack's stdin and stdout.
@@ -822,7 +989,8 @@ fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'stati
     t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// SplitMix64: a seeded generator for payloads (no dependency needed).
+/// SplitMix64 (Steele, Lea and Flood, 2014): a seeded generator for payloads, and the
+/// stream `source --seed` documents in its --help.
 struct SplitMix64(u64);
 
 impl SplitMix64 {
@@ -840,6 +1008,14 @@ impl SplitMix64 {
 
     fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
+    }
+
+    /// The generator's outputs as little-endian bytes, the stream `source --seed` sends.
+    /// `buf` must be a multiple of 8 bytes long unless it is the stream's last piece.
+    fn fill(&mut self, buf: &mut [u8]) {
+        for word in buf.chunks_mut(8) {
+            word.copy_from_slice(&self.next().to_le_bytes()[..word.len()]);
+        }
     }
 }
 

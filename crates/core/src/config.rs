@@ -1,5 +1,5 @@
 //! The host stack's settings, named after the Linux sysctls they mirror, with Linux defaults
-//! (SPEC.md, top).
+//! (the rule and the list of defaults: `ustack_tcp::config`).
 
 use core::fmt;
 

@@ -1,5 +1,4 @@
-//! Stack-wide counters, one per event and per drop reason, shown like `netstat -s`
-//! (STYLE.md 11: counters per drop reason).
+//! Stack-wide counters, one per event and per drop reason, shown like `netstat -s`.
 
 use core::fmt;
 
@@ -83,6 +82,8 @@ counters! {
         tcp_listen_drops: "SYNs to LISTEN sockets dropped",
         tcp_listen_bad_acks: "ACKs to LISTEN sockets that matched no connection (answered with RST)",
         tcp_icmp_unmatched: "ICMP errors for no connection",
+        tcp_challenge_acks: "challenge ACKs sent (RFC 5961; Linux TCPChallengeACK)",
+        tcp_challenge_acks_skipped: "challenge ACKs not sent: the host-wide challenge_ack_limit per second was spent",
     }
     "Udp" {
         udp_in_datagrams: "packets received",

@@ -1,4 +1,4 @@
-//! ustack-core: the sans-IO host stack (DESIGN.md "Inbound packet", "Outbound write").
+//! ustack-core: the sans-IO host stack (docs/host-stack.md follows a packet through it).
 //!
 //! [`Stack`] owns interfaces, routes, IPv4 (with fragment reassembly), ICMP, UDP, TCP
 //! listeners and the socket table, and is driven with `handle_packet` / `poll_transmit` /
@@ -14,6 +14,7 @@ pub use ustack_tcp::{Duration, Instant};
 pub use ustack_wire as wire;
 
 mod addr;
+mod challenge;
 mod config;
 mod counters;
 mod frag;

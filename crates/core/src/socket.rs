@@ -1,4 +1,5 @@
-//! Socket handles and the per-operation errors of the socket API (STYLE.md 12).
+//! Socket handles and the per-operation errors of the socket API: one error enum per
+//! operation, each saying what happened.
 
 use core::fmt;
 

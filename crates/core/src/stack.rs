@@ -1,7 +1,7 @@
 //! The host: [`Stack`], its interfaces and routes, IPv4 input and output, the socket table,
-//! the timer queue and the transmit queues (DESIGN.md "Inbound packet", "Outbound write").
+//! the timer queue and the transmit queues (docs/host-stack.md follows a packet through them).
 //!
-//! # Call order (STYLE.md 2)
+//! # Call order
 //!
 //! ```text
 //! inputs:   handle_packet(now, iface, bytes)   an IPv4 packet arrived
@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Per-packet and per-timer work never scans the sockets: TCP segments are found by hash
-//! demux (exact 4-tuple, then a listener on (address, port), then on (any, port); STYLE.md 6),
+//! demux (exact 4-tuple, then a listener on (address, port), then on (any, port)),
 //! a socket with something to send sits in the tx-ready queue, and a socket with a timer sits
 //! in the keyed timer queue ([`crate::timerq`]).
 //!
@@ -121,6 +121,8 @@ pub struct Stack {
     pub(crate) events: VecDeque<SocketEvent>,
     pub(crate) counters: Counters,
     pub(crate) isn: IsnGenerator,
+    /// The host-wide challenge-ACK allowance (`challenge_ack_limit`).
+    pub(crate) challenge_acks: crate::challenge::ChallengeBudget,
     pub(crate) ts_hash: KeyedHash,
     pub(crate) ports: PortAllocator,
     ip_ident: u16,
@@ -159,8 +161,11 @@ impl OutQueue {
         OutQueue { queue: VecDeque::new(), bytes: 0, limit, pool: Vec::new() }
     }
 
+    /// Whether `len` more bytes may be queued: they fit under the limit, or the queue is
+    /// empty (one packet always goes, however large, as Linux's `sock_alloc_send_pskb` only
+    /// looks at what is queued already; else it could never be sent).
     pub(crate) fn has_room(&self, len: usize) -> bool {
-        self.bytes + len <= self.limit
+        self.bytes == 0 || self.bytes + len <= self.limit
     }
 
     /// A zeroed buffer of `len` bytes from the pool.
@@ -247,6 +252,7 @@ impl Stack {
             events: VecDeque::new(),
             counters: Counters::default(),
             isn: IsnGenerator::new(s),
+            challenge_acks: crate::challenge::ChallengeBudget::new(s),
             ts_hash: KeyedHash::new(ts_key),
             ports: PortAllocator::new(cfg.ip_local_port_range, s),
             ip_ident: (KeyedHash::new(s).hash(b"ip-ident") & 0xffff) as u16,

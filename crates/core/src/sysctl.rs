@@ -64,13 +64,16 @@ pub const SETTINGS: &[&str] = &[
     "net.ipv4.tcp_base_mss",
     "net.ipv4.tcp_challenge_ack_limit",
     "net.ipv4.tcp_congestion_control",
+    "net.ipv4.tcp_early_retrans",
     "net.ipv4.tcp_fin_timeout",
     "net.ipv4.tcp_invalid_ratelimit",
     "net.ipv4.tcp_keepalive_intvl",
     "net.ipv4.tcp_keepalive_probes",
     "net.ipv4.tcp_keepalive_time",
     "net.ipv4.tcp_min_snd_mss",
+    "net.ipv4.tcp_mtu_probing",
     "net.ipv4.tcp_orphan_retries",
+    "net.ipv4.tcp_recovery",
     "net.ipv4.tcp_retries1",
     "net.ipv4.tcp_retries2",
     "net.ipv4.tcp_rfc1337",
@@ -87,15 +90,12 @@ pub const SETTINGS: &[&str] = &[
 
 /// Linux sysctls for behaviour ustack does not have, with the value that describes ustack.
 pub const FIXED: &[(&str, &str)] = &[
-    ("net.ipv4.tcp_dsack", "0"),
-    ("net.ipv4.tcp_early_retrans", "0"),
+    ("net.ipv4.tcp_dsack", "1"),
     ("net.ipv4.tcp_ecn", "0"),
     ("net.ipv4.tcp_ecn_fallback", "1"),
     ("net.ipv4.tcp_fack", "0"),
     ("net.ipv4.tcp_fastopen", "0"),
     ("net.ipv4.tcp_frto", "0"),
-    ("net.ipv4.tcp_mtu_probing", "0"),
-    ("net.ipv4.tcp_recovery", "0"),
     ("net.ipv4.tcp_slow_start_after_idle", "1"),
     ("net.ipv4.tcp_syn_linear_timeouts", "0"),
     ("net.ipv4.tcp_syncookies", "0"),
@@ -155,6 +155,9 @@ pub fn get(cfg: &StackConfig, name: &str) -> Result<String, SysctlError> {
         "net.ipv4.tcp_base_mss" => t.base_mss.to_string(),
         "net.ipv4.tcp_challenge_ack_limit" => t.challenge_ack_limit.to_string(),
         "net.ipv4.tcp_congestion_control" => t.congestion_control.to_string(),
+        "net.ipv4.tcp_early_retrans" => if t.tlp { "3" } else { "0" }.to_string(),
+        "net.ipv4.tcp_mtu_probing" => t.mtu_probing.to_string(),
+        "net.ipv4.tcp_recovery" => u8::from(t.rack).to_string(),
         "net.ipv4.tcp_fin_timeout" => t.fin_timeout.as_secs().to_string(),
         "net.ipv4.tcp_invalid_ratelimit" => t.invalid_ratelimit.as_millis().to_string(),
         "net.ipv4.tcp_keepalive_intvl" => t.keepalive_intvl.as_secs().to_string(),
@@ -217,6 +220,28 @@ fn apply(cfg: &mut StackConfig, name: &str, value: &str) -> Result<(), SysctlErr
             t.congestion_control = name;
         }
         "net.ipv4.tcp_fin_timeout" => t.fin_timeout = Duration::from_secs(parse_u64(value)?),
+        // Linux: 0 off; 1 and 2 the early retransmit RACK replaced; 3 (default) and 4 the
+        // tail loss probe.
+        "net.ipv4.tcp_early_retrans" => {
+            t.tlp = match parse_u64(value)? {
+                0..=2 => false,
+                3 | 4 => true,
+                n => return Err(SysctlError::InvalidValue(format!("{n} is not 0 to 4"))),
+            }
+        }
+        "net.ipv4.tcp_mtu_probing" => {
+            t.mtu_probing = u8::try_from(parse_u64(value)?)
+                .map_err(|_| SysctlError::InvalidValue(format!("{value} is not 0 to 2")))?
+        }
+        // Linux: bit 1 RACK; the other bits (static reordering window, no duplicate-ACK
+        // threshold) tune RACK in ways ustack does not implement.
+        "net.ipv4.tcp_recovery" => {
+            let v = parse_u64(value)?;
+            if v & !1 != 0 {
+                return Err(SysctlError::NotImplemented { accepts: "0 or 1" });
+            }
+            t.rack = v == 1;
+        }
         "net.ipv4.tcp_invalid_ratelimit" => {
             t.invalid_ratelimit = Duration::from_millis(parse_u64(value)?)
         }
@@ -338,6 +363,9 @@ mod tests {
             ("net.ipv4.tcp_rto_min_us", "50000"),
             ("net.ipv4.tcp_rto_max_ms", "60000"),
             ("net.ipv4.tcp_congestion_control", "reno"),
+            ("net.ipv4.tcp_early_retrans", "0"),
+            ("net.ipv4.tcp_mtu_probing", "1"),
+            ("net.ipv4.tcp_recovery", "0"),
             ("net.ipv4.tcp_abort_on_overflow", "1"),
             ("net.ipv4.ip_default_ttl", "32"),
             ("net.ipv4.ip_local_port_range", "10000\t20000"),

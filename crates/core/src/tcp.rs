@@ -1,7 +1,7 @@
 //! TCP in the host: demux of arriving segments, listeners with a SYN queue and an accept
 //! queue (SPEC S4), port use and bind rules (SPEC S13, S25), and the TCP socket API.
 //!
-//! Demux (STYLE.md 6, gVisor `transport_demuxer.go`): the exact 4-tuple (connections from
+//! Demux (after gVisor's `transport_demuxer.go`): the exact 4-tuple (connections from
 //! SYN-RECEIVED to TIME-WAIT), then a listener on (local address, port), then on
 //! (0.0.0.0, port), else a RST (RFC 9293 §3.10.7.1).
 //!
@@ -414,6 +414,17 @@ impl Stack {
         }
         let t = self.tcp_mut(h);
         t.conn.handle_segment(now, seg);
+        if t.conn.challenge_ack_pending() {
+            // RFC 5961 §7, Linux `tcp_send_challenge_ack`: the connection's own rate limit let
+            // it through; the host-wide one may not.
+            let limit = self.cfg.tcp.challenge_ack_limit;
+            if self.challenge_acks.take(now, limit) {
+                self.counters.tcp_challenge_acks += 1;
+            } else {
+                self.counters.tcp_challenge_acks_skipped += 1;
+                self.tcp_mut(h).conn.suppress_challenge_ack();
+            }
+        }
         self.after_input(h);
     }
 

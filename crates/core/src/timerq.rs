@@ -1,4 +1,4 @@
-//! The stack's keyed timer queue (STYLE.md 4, netstack3 `local_timer_heap.rs`): finding the
+//! The stack's keyed timer queue (after netstack3's `local_timer_heap.rs`): finding the
 //! next deadline is O(1) and expiring one is O(log n), never a scan of the sockets.
 //!
 //! A binary heap of `(deadline, socket)` with lazy deletion: re-arming a socket pushes a new

@@ -6,8 +6,8 @@
 //! through a raw-IP (`Medium::Ip`) [`phy::Device`] over in-memory queues; ustack through
 //! `handle_packet` / `poll_transmit`. One virtual clock drives both ([`Net::now`], nanoseconds;
 //! smoltcp gets it in microseconds, and in milliseconds for its TCP timestamps). The loop
-//! (STYLE.md 10) never ticks: it hands each stack every packet due now, one at a time and each
-//! followed by that stack's output (ustack's call order), fires due timers, lets the
+//! is event-driven and never ticks: it hands each stack every packet due now, one at a time
+//! and each followed by that stack's output (ustack's call order), fires due timers, lets the
 //! application closure move data, flushes both stacks' output onto the link, then jumps to the
 //! earliest of the next arrival, ustack's `poll_timeout` and smoltcp's `poll_at`. Every run is
 //! bounded in virtual time and in iterations and panics naming the bound, both sides' sockets

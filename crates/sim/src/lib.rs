@@ -1,4 +1,4 @@
-//! ustack-sim: a deterministic, event-driven network of simulated hosts (DESIGN.md).
+//! ustack-sim: a deterministic, event-driven network of simulated hosts (docs/simulator.md).
 //!
 //! Virtual time only: a run jumps from event to event and replays exactly from its seed.
 //!

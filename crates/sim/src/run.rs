@@ -1,4 +1,4 @@
-//! Bounded runs (STYLE.md 10): every run stops at a virtual-time bound and an event-count
+//! Bounded runs: every run stops at a virtual-time bound and an event-count
 //! bound, and says which one it hit.
 
 use core::fmt;

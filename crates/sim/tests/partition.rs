@@ -55,11 +55,19 @@ fn a_ten_second_partition_is_ridden_out_with_rto_backoff() {
     assert!(done > heal, "completed at {done}, before the partition ended");
     assert!(run.link_stats()[0].dropped.partition > 0);
 
-    // During the partition the client sends only RTO retransmissions of its oldest
-    // unacknowledged segment, each RTO twice the one before.
+    // During the partition the client sends one tail loss probe (RFC 8985 §7.3, 2·SRTT
+    // after its last segment: new data when it has some, else the last segment again), then
+    // only RTO retransmissions of its oldest unacknowledged segment, each RTO twice the one
+    // before.
     let sent = client_data(run.network().tap_bytes(tap).unwrap());
-    let last_before = sent.iter().rev().find(|s| s.0 < cut_at).unwrap().0;
-    let retries: Vec<_> = sent.iter().filter(|s| s.0 > last_before && s.0 < heal).collect();
+    let last_before = *sent.iter().rev().find(|s| s.0 < cut_at).unwrap();
+    let mut retries: Vec<_> = sent.iter().filter(|s| s.0 > last_before.0 && s.0 < heal).collect();
+    let probe = retries.remove(0);
+    let next = last_before.1.wrapping_add(last_before.2 as u32);
+    assert!(
+        probe.1 == last_before.1 || probe.1 == next,
+        "not a probe: {probe:?} after {last_before:?}"
+    );
     assert!(retries.len() >= 5, "{retries:?}");
     assert!(retries.iter().all(|s| s.1 == retries[0].1), "not one segment: {retries:?}");
     let gaps: Vec<Duration> = retries.windows(2).map(|w| w[1].0 - w[0].0).collect();

@@ -2,8 +2,7 @@
 //!
 //! [`RingBuffer`] is a ring of bytes that starts empty (no allocation at all), grows on demand
 //! up to a limit the caller sets (SO_SNDBUF / SO_RCVBUF), and from then on never allocates:
-//! DESIGN.md asks that idle connections cost little memory and that the steady state allocate
-//! nothing per segment.
+//! idle connections cost little memory, and the steady state allocates nothing per segment.
 //!
 //! How the engine uses it (docs/tcp-engine.md):
 //! - send buffer: offset 0 is SND.UNA. [`push`](RingBuffer::push) appends what the application

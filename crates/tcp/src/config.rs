@@ -1,12 +1,10 @@
 //! Every setting a connection uses, named after its Linux sysctl, with Linux's defaults.
 //!
-//! SPEC.md states the rule:
-//!
-//! > Defaults follow Linux, because that is what users compare against: initial RTO 1 s,
-//! > minimum RTO 200 ms, SYN retries 6, SYN-ACK retries 5, initial window 10 segments, delayed
-//! > ACK at most 40 ms, MSL 30 s (TIME-WAIT 60 s), `tcp_fin_timeout` 60 s, keepalive 7200 s /
-//! > 75 s / 9 probes, ephemeral ports 32768–60999, `somaxconn` 4096. Every one of them is a
-//! > setting a user can change, named after its Linux sysctl.
+//! The rule: defaults follow Linux, because that is what users compare against: initial RTO
+//! 1 s, minimum RTO 200 ms, SYN retries 6, SYN-ACK retries 5, initial window 10 segments,
+//! delayed ACK at most 40 ms, MSL 30 s (TIME-WAIT 60 s), `tcp_fin_timeout` 60 s, keepalive
+//! 7200 s / 75 s / 9 probes, ephemeral ports 32768–60999, `somaxconn` 4096. Every one of them
+//! is a setting a user can change, named after its Linux sysctl.
 //!
 //! Ephemeral ports and `somaxconn` belong to the host stack (ustack-core), which owns ports and
 //! listeners; everything else in that list is a field of [`TcpConfig`]. A field is named after
@@ -50,10 +48,14 @@ pub struct TcpConfig {
     pub synack_retries: u32,
 
     // ---- retransmission ----
-    /// `tcp_retries1` (default 3): after this many unanswered RTO retransmissions the path is
-    /// suspect: Linux then re-checks the route and probes the path MTU; the engine can report
-    /// it. RFC 9293 §3.8.3: "The value of R1 SHOULD correspond to at least 3 retransmissions,
-    /// at the current RTO (SHLD-10)".
+    /// `tcp_retries1` (default 3): once unanswered RTO retransmissions have lasted as long as
+    /// this many would ([`TcpConfig::retries1_timeout`], 3 s), the path is suspect, and every
+    /// further timeout takes Linux's black-hole step (`tcp_write_timeout`): with
+    /// `mtu_probing` on, the segment size drops to `base_mss` and then halves, in case large
+    /// packets are being dropped without an ICMP message. (Linux also gives the route
+    /// "negative advice", dropping a cached route; ustack looks the route up for every packet,
+    /// so there is nothing to drop.) RFC 9293 §3.8.3: "The value of R1 SHOULD correspond to at
+    /// least 3 retransmissions, at the current RTO (SHLD-10)".
     pub retries1: u32,
     /// `tcp_retries2` (default 15): an established connection whose RTO retransmissions stay
     /// unanswered is aborted once the time since the first retransmission exceeds the time
@@ -82,12 +84,14 @@ pub struct TcpConfig {
     /// Shortest delay of a delayed ACK (Linux constants `TCP_DELACK_MIN` and `TCP_ATO_MIN`,
     /// both 40 ms at HZ >= 100). Linux starts a connection's ACK timeout (`ato`) here.
     pub delack_min: Duration,
-    /// Longest delay of a delayed ACK. Default 40 ms, as SPEC asks ("delayed ACK at most
-    /// 40 ms"). Linux's constant `TCP_DELACK_MAX` is 200 ms, but Linux only gets there when its
-    /// adaptive `ato` grows (interactive "ping-pong" connections); it starts at 40 ms and a
-    /// lone delayed ACK in a capture is 40 ms late, which is what users compare against. Set
-    /// 200 ms for Linux's full range. RFC 9293 §3.8.6.3: "the delay MUST be less than 0.5
-    /// seconds (MUST-40)", which [`TcpConfig::validate`] enforces.
+    /// Longest delay of a delayed ACK (Linux's per-socket `icsk_delack_max`, default the
+    /// constant `TCP_DELACK_MAX`, 200 ms). The delay adapts as in Linux: it starts at
+    /// `delack_min`, doubles each time a delayed ACK has to fire, follows the gaps between
+    /// arriving segments, and is capped by the smoothed RTT and by this. Default **40 ms**
+    /// here, as SPEC asks ("delayed ACK at most 40 ms"): every delayed ACK then leaves after
+    /// 40 ms, which is also what a lone delayed ACK in a Linux capture shows. Set 200 ms for
+    /// Linux's full range. RFC 9293 §3.8.6.3: "the delay MUST be less than 0.5 seconds
+    /// (MUST-40)", which [`TcpConfig::validate`] enforces.
     pub delack_max: Duration,
 
     // ---- closing ----
@@ -125,8 +129,25 @@ pub struct TcpConfig {
     /// `tcp_timestamps` (default true): offer timestamps (RFC 7323 §3), for RTT measurement
     /// and PAWS.
     pub timestamps: bool,
-    /// `tcp_sack` (default true): offer SACK-permitted and send SACK blocks (RFC 2018).
+    /// `tcp_sack` (default true): offer SACK-permitted, send SACK blocks (RFC 2018) and
+    /// D-SACK blocks (RFC 2883), and recover from losses with the SACKs received.
     pub sack: bool,
+
+    // ---- loss recovery ----
+    /// `tcp_recovery` bit 1 (default on): RACK (RFC 8985) finds losses on SACK connections,
+    /// by time, so a burst of losses is repaired in one round trip. Off: RFC 6675's `IsLost`
+    /// (three SACKed segments above a hole). Without SACK neither applies (NewReno).
+    pub rack: bool,
+    /// `tcp_early_retrans` 3 (default) or 0: the tail loss probe of RFC 8985 §7 (needs
+    /// `rack` and SACK). When the last segments of a flight are lost, a probe 2·SRTT after
+    /// the last transmission makes the receiver report the loss, instead of waiting for the
+    /// retransmission timeout.
+    pub tlp: bool,
+    /// Proportional Rate Reduction (RFC 6937) for the window during fast recovery (default
+    /// on; Linux always uses it). Off: RFC 5681 §3.2 fast recovery as the textbooks tell it,
+    /// `cwnd = ssthresh + 3·SMSS` inflated by one SMSS per duplicate ACK and deflated on the
+    /// ACK that ends recovery (no Linux equivalent; for showing the classic algorithm).
+    pub prr: bool,
 
     // ---- segment size ----
     /// Send MSS assumed when the peer's SYN carries no MSS option (Linux constant
@@ -135,10 +156,17 @@ pub struct TcpConfig {
     /// for IPv4 or 1220 (1280 - 60) for IPv6 (MUST-15)." This is the IPv4 value; an IPv6
     /// connection uses 1220.
     pub mss_default: u16,
-    /// `tcp_base_mss` (default 1024): the MSS packetization-layer path MTU discovery (RFC 4821,
-    /// Linux `tcp_mtu_probing`) starts its search from. It is not the MSS used without an MSS
-    /// option (that is `mss_default`); it only matters once MTU probing exists.
+    /// `tcp_base_mss` (default 1024): the segment size a connection falls back to when
+    /// `mtu_probing` finds a black hole (see `retries1`), the start of Linux's search. It is
+    /// not the MSS used without an MSS option (that is `mss_default`).
     pub base_mss: u16,
+    /// `tcp_mtu_probing` (default 0, as Linux): 0 off; 1 on once a black hole is suspected
+    /// (`retries1`): the segment size drops to `base_mss`, then halves at each further
+    /// timeout (not below 48 bytes nor `min_snd_mss`, Linux's `tcp_mtu_probe_floor`). Linux's
+    /// 2 (probe from `base_mss` upwards from the start, RFC 4821) is not implemented and
+    /// fails [`TcpConfig::validate`]: ustack never probes upwards, so a size lowered here
+    /// stays lowered for the connection.
+    pub mtu_probing: u8,
     /// `tcp_min_snd_mss` (default 48): a peer's MSS option below this is raised to it, so a
     /// peer cannot make us cut the stream into tiny segments (Linux added it for
     /// CVE-2019-11479).
@@ -170,7 +198,9 @@ pub struct TcpConfig {
     /// `tcp_congestion_control`: the algorithm's name, resolved by the congestion-control
     /// factory when the connection is created. Default `"newreno"` (RFC 5681 + RFC 6582, SPEC
     /// S20). Linux kernels are usually built with `cubic` as default; Linux's `"reno"` is the
-    /// same NewReno window math, since Linux runs fast recovery in the engine as we do.
+    /// same NewReno window math, since Linux runs fast recovery in the engine as we do. A
+    /// name the registry does not know ([`crate::cc::names`]) fails [`TcpConfig::validate`],
+    /// as Linux refuses an algorithm it has not loaded.
     pub congestion_control: CcName,
     /// How many out-of-order pieces of data the receiver keeps for reassembly (default 64),
     /// counted after adjacent and overlapping segments are merged, i.e. disjoint ranges past
@@ -189,7 +219,9 @@ pub struct TcpConfig {
     /// "Off-Path TCP Exploits", USENIX Security 2016). The per-connection limit
     /// `invalid_ratelimit` does the throttling RFC 5961 §7 asks for ("An implementation SHOULD
     /// include an ACK throttling mechanism to be conservative"). The host stack applies this
-    /// one, since it spans connections.
+    /// one, since it spans connections: as Linux 5.x+, each second's allowance is drawn at
+    /// random between half the limit and one and a half times it (ustack-core
+    /// `challenge.rs`); 0 sends none.
     pub challenge_ack_limit: u32,
     /// `tcp_invalid_ratelimit` (default 500 ms): least time between two ACKs a connection sends
     /// in answer to invalid segments (out-of-window sequence or ACK, PAWS failure) and between
@@ -220,8 +252,12 @@ impl TcpConfig {
         window_scaling: true,
         timestamps: true,
         sack: true,
+        rack: true,
+        tlp: true,
+        prr: true,
         mss_default: 536,
         base_mss: 1024,
+        mtu_probing: 0,
         min_snd_mss: 48,
         rmem: BufferSizes { min: 4096, default: 131_072, max: 6_291_456 },
         wmem: BufferSizes { min: 4096, default: 16_384, max: 4_194_304 },
@@ -294,6 +330,15 @@ impl TcpConfig {
         if self.min_snd_mss == 0 {
             return Err(ConfigError::MinSndMssZero);
         }
+        if self.mtu_probing > 1 {
+            return Err(ConfigError::MtuProbingUnsupported(self.mtu_probing));
+        }
+        if self.base_mss < self.min_snd_mss {
+            return Err(ConfigError::BaseMssBelowMinSndMss {
+                base_mss: self.base_mss,
+                min_snd_mss: self.min_snd_mss,
+            });
+        }
         if self.mss_default < self.min_snd_mss {
             return Err(ConfigError::MssDefaultBelowMinSndMss {
                 mss_default: self.mss_default,
@@ -311,6 +356,12 @@ impl TcpConfig {
         }
         if self.max_flight_segments == Some(0) {
             return Err(ConfigError::MaxFlightSegmentsZero);
+        }
+        // Linux refuses to set tcp_congestion_control to an algorithm it does not have
+        // (ENOENT), and so do we: a name that runs something else would be a setting that
+        // lies.
+        if crate::cc::factory_by_name(self.congestion_control.as_str()).is_none() {
+            return Err(ConfigError::UnknownCongestionControl(self.congestion_control));
         }
         Ok(())
     }
@@ -544,6 +595,16 @@ pub enum ConfigError {
         /// The `min_snd_mss` given.
         min_snd_mss: u16,
     },
+    /// `mtu_probing` must be 0 or 1 (Linux's 2, probing upwards from the start, is not
+    /// implemented).
+    MtuProbingUnsupported(u8),
+    /// `base_mss` must be at least `min_snd_mss`.
+    BaseMssBelowMinSndMss {
+        /// The `base_mss` given.
+        base_mss: u16,
+        /// The `min_snd_mss` given.
+        min_snd_mss: u16,
+    },
     /// `rmem` must have `0 < min <= default <= max`.
     RmemInvalid(BufferSizes),
     /// `wmem` must have `0 < min <= default <= max`.
@@ -554,6 +615,9 @@ pub enum ConfigError {
     MaxFlightSegmentsZero,
     /// A congestion-control name must be 1..=15 ASCII letters, digits, `_` or `-`.
     BadCongestionControlName,
+    /// `congestion_control` names an algorithm the registry does not have
+    /// ([`crate::cc::available`] lists those it has).
+    UnknownCongestionControl(CcName),
 }
 
 impl fmt::Display for ConfigError {
@@ -604,6 +668,21 @@ impl fmt::Display for ConfigError {
             ConfigError::BadCongestionControlName => f.write_str(
                 "congestion control name is not 1 to 15 ASCII letters, digits, '_' or '-'",
             ),
+            ConfigError::MtuProbingUnsupported(n) => write!(
+                f,
+                "tcp_mtu_probing {n} is not supported: 0 (off) and 1 (on a black hole) are; \
+                 2 (probing upwards from tcp_base_mss) is not implemented"
+            ),
+            ConfigError::BaseMssBelowMinSndMss { base_mss, min_snd_mss } => {
+                write!(f, "tcp_base_mss {base_mss} is below tcp_min_snd_mss {min_snd_mss}")
+            }
+            ConfigError::UnknownCongestionControl(name) => {
+                write!(f, "tcp_congestion_control {name:?} is not available (available:")?;
+                for n in crate::cc::names() {
+                    write!(f, " {n}")?;
+                }
+                f.write_str(")")
+            }
         }
     }
 }
@@ -627,7 +706,7 @@ mod tests {
     fn defaults_are_specs_linux_values() {
         let c = TcpConfig::default();
         assert_eq!(c, TcpConfig::LINUX);
-        // The list in SPEC.md's top paragraph.
+        // The list in the module documentation.
         assert_eq!(c.rto_initial, secs(1));
         assert_eq!(c.rto_min, ms(200));
         assert_eq!(c.syn_retries, 6);
@@ -704,7 +783,16 @@ mod tests {
     #[test]
     fn each_bad_value_has_its_error() {
         let d = TcpConfig::default();
-        let cases: [(TcpConfig, ConfigError); 21] = [
+        let cases: [(TcpConfig, ConfigError); 24] = [
+            (TcpConfig { mtu_probing: 2, ..d }, ConfigError::MtuProbingUnsupported(2)),
+            (
+                TcpConfig { base_mss: 40, ..d },
+                ConfigError::BaseMssBelowMinSndMss { base_mss: 40, min_snd_mss: 48 },
+            ),
+            (
+                TcpConfig { congestion_control: CcName::CUBIC, ..d },
+                ConfigError::UnknownCongestionControl(CcName::CUBIC),
+            ),
             (TcpConfig { syn_retries: 0, ..d }, ConfigError::SynRetriesOutOfRange(0)),
             (TcpConfig { syn_retries: 128, ..d }, ConfigError::SynRetriesOutOfRange(128)),
             (TcpConfig { synack_retries: 256, ..d }, ConfigError::SynackRetriesOutOfRange(256)),
@@ -800,6 +888,28 @@ mod tests {
         assert_eq!(CcName::new("abcdefghijklmno").map(|n| n.as_str().len()), Ok(15));
         for bad in ["", "abcdefghijklmnop", "new reno", "cübic", "a/b"] {
             assert_eq!(CcName::new(bad), Err(ConfigError::BadCongestionControlName), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_algorithm_that_is_not_implemented_is_a_configuration_error_not_newreno() {
+        // "cubic" used to be accepted and silently run NewReno.
+        for name in ["cubic", "bbr", "vegas"] {
+            let cfg =
+                TcpConfig { congestion_control: CcName::new(name).unwrap(), ..TcpConfig::LINUX };
+            let err = cfg.validate().unwrap_err();
+            assert_eq!(err, ConfigError::UnknownCongestionControl(CcName::new(name).unwrap()));
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "tcp_congestion_control \"{name}\" is not available (available: newreno reno)"
+                )
+            );
+        }
+        for name in ["newreno", "reno", "NewReno"] {
+            let cfg =
+                TcpConfig { congestion_control: CcName::new(name).unwrap(), ..TcpConfig::LINUX };
+            assert_eq!(cfg.validate(), Ok(()), "{name}");
         }
     }
 

@@ -1,4 +1,4 @@
-//! ustack-tcp: the sans-IO engine for one TCP connection (DESIGN.md).
+//! ustack-tcp: the sans-IO engine for one TCP connection (docs/tcp-engine.md).
 //!
 //! It never reads a clock, never does I/O and never draws randomness: time arrives as an
 //! [`Instant`] argument and every random value is handed in. [`Conn`] is the connection

@@ -1,5 +1,5 @@
-//! Segment scripts: packetdrill-like lines describing segments in and out at virtual times
-//! (STYLE.md 9). The segment-level tests of the engine are written in it, and so can a user's
+//! Segment scripts: packetdrill-like lines describing segments in and out at virtual times.
+//! The segment-level tests of the engine are written in it, and so can a user's
 //! deterministic tests.
 //!
 //! ```text

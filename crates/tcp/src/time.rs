@@ -1,4 +1,4 @@
-//! Time as a value (STYLE.md 3): the protocol crates are handed `now`, never read a clock.
+//! Time as a value: the protocol crates are handed `now`, never read a clock.
 
 use core::fmt;
 use core::ops::{Add, AddAssign, Sub};

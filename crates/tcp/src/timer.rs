@@ -1,4 +1,5 @@
-//! The per-connection timer table: the seven timers of SPEC S21 as data (STYLE.md 4).
+//! The per-connection timer table: the seven timers of SPEC S21 (docs/spec-coverage.md) as
+//! data.
 //!
 //! A timer is a deadline, an [`Instant`], in a fixed array indexed by [`TimerKind`]. Nothing
 //! here reads a clock or sleeps: the engine arms and stops entries, reports the earliest one

@@ -1,11 +1,11 @@
-//! The engine allocates nothing per segment once its buffers have grown (DESIGN.md; the
-//! `conn` module doc): a counting global allocator watches a long established transfer
+//! The engine allocates nothing per segment once its buffers have grown (the `conn` module
+//! doc): a counting global allocator watches a long established transfer
 //! between two [`Conn`]s and must see no allocation, reallocation or free at all.
 //!
 //! The harness is a host in miniature that allocates nothing itself while it is measured:
 //! every segment is emitted into a preallocated slot of a one-way link with `ustack_wire`
 //! and parsed back at arrival (checksum and options included), as a real host would; time is
-//! virtual and jumps to the next arrival or deadline (STYLE.md 10). The client writes a
+//! virtual and jumps to the next arrival or deadline. The client writes a
 //! message every `MESSAGE_INTERVAL` as fast as its send buffer takes it, so segments are
 //! ACK-clocked within a message and the last one of each waits for the server's delayed-ACK
 //! timer, fired through `handle_timeout`; the server reads as an application would, checking

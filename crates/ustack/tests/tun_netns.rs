@@ -1,5 +1,5 @@
 //! Interop with the Linux kernel through a TUN device inside a network namespace the test
-//! creates (DESIGN.md, "Testing": CI runs as root, so this runs there and is never skipped).
+//! creates. CI runs as root, so this runs there and is never skipped.
 //!
 //! **Getting into the namespace.** Network namespaces are per thread on Linux. The test makes
 //! one with `ip netns add`, then runs the whole exchange on a dedicated thread that first calls

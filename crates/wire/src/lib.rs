@@ -1,6 +1,6 @@
 //! ustack-wire: the bytes <-> types layer of ustack.
 //!
-//! Every protocol has two levels (STYLE.md 1):
+//! Every protocol has two levels:
 //!
 //! - a zero-copy checked view over a buffer (`Ipv4Packet<T>`, `TcpPacket<T>`, ...), built with
 //!   `new_checked` on untrusted bytes; after `new_checked` succeeds no accessor panics;

@@ -1,4 +1,4 @@
-//! Demux of arriving TCP segments (STYLE.md 6): exact 4-tuple, then a listener on (address,
+//! Demux of arriving TCP segments by hash: exact 4-tuple, then a listener on (address,
 //! port), then on (0.0.0.0, port), else RFC 9293 §3.10.7.1's RST; and the drops that happen
 //! before demux (SPEC S16 checksum, foreign destination address).
 

@@ -13,6 +13,7 @@ use crate::{
 };
 
 mod basic;
+mod challenge;
 mod demux;
 mod icmp;
 mod listen;

@@ -25,7 +25,7 @@ fn row(cols: &[&str]) -> Vec<String> {
 
 #[test]
 fn s2_s10_netstat_shows_a_listener_an_established_connection_and_a_leaked_close_wait() {
-    // The note's example: the client sent 1234 bytes and closed; the server application
+    // S2's example (a leaked CLOSE-WAIT): the client sent 1234 bytes and closed; the server application
     // neither reads nor closes. `ss -tan` on the server then shows
     //   State      Recv-Q Send-Q Local Address:Port  Peer Address:Port
     //   LISTEN     0      16     0.0.0.0:80          0.0.0.0:*

@@ -1,4 +1,4 @@
-//! The stack's keyed timer queue (STYLE.md 4): `poll_timeout` is the earliest deadline of all
+//! The stack's keyed timer queue: `poll_timeout` is the earliest deadline of all
 //! connections without a scan, `handle_timeout` fires exactly the due ones, and stale entries
 //! left by re-armed timers (and the queue's compaction) lose no deadline.
 

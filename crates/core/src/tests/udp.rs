@@ -315,3 +315,22 @@ fn s23_udp_bind_conflicts_and_send_errors() {
     assert_eq!(frags.len(), 45);
     assert_eq!(frags.iter().map(|f| f.len() - 20).sum::<usize>(), 65_535 - 20);
 }
+
+#[test]
+fn s23_the_largest_datagram_goes_out_even_when_its_fragments_exceed_wmem() {
+    // wmem holds one 64 KiB datagram, but at MTU 576 its 143 fragments carry 143 IP headers
+    // more. Like Linux (`sock_alloc_send_pskb` only checks what is already queued), an empty
+    // queue always takes one datagram; otherwise a send could never succeed, and a blocking
+    // send would wait for ever.
+    let mut s = Stack::new(StackConfig { wmem: 65_535 + 20, ..config(1) }).unwrap();
+    s.add_interface(InterfaceConfig { addr: Ipv4Cidr::new(A, 24).unwrap(), mtu: 576 });
+    let now = Instant::from_secs(1);
+    let v = s.udp_bind(sa(A, 5001)).unwrap();
+    let max = vec![1u8; crate::UDP_MAX_PAYLOAD];
+    assert_eq!(s.udp_send_to(now, v, sa(B, 53), &max), Ok(crate::UDP_MAX_PAYLOAD));
+    // The queue is over its limit now: the next one waits for it to drain.
+    assert_eq!(s.udp_send_to(now, v, sa(B, 53), b"x"), Err(UdpSendError::BufferFull));
+    let frags = drain(&mut s, now);
+    assert_eq!(frags.iter().map(|f| f.len() - 20).sum::<usize>(), 65_535 - 20);
+    assert_eq!(s.udp_send_to(now, v, sa(B, 53), b"x"), Ok(1));
+}

@@ -1,5 +1,4 @@
-//! Congestion control: the window math, pluggable (STYLE.md 7, after quinn-proto's
-//! `congestion.rs`).
+//! Congestion control: the window math, pluggable (after quinn-proto's `congestion.rs`).
 //!
 //! A [`CongestionControl`] owns two numbers, `cwnd` and `ssthresh` (RFC 5681 §3.1), and the
 //! rules that move them. Everything that decides *when* those rules run lives in the engine, so
@@ -202,6 +201,23 @@ pub trait CongestionControl: Send + fmt::Debug {
     /// engine decides when; the controller sets the restart window.
     fn on_idle_restart(&mut self, now: Instant);
 
+    /// The last reduction was spurious (Linux `tcp_undo_cwnd_reduction`: D-SACKs showed
+    /// every retransmission arrived twice, or timestamps showed the original arrived): go
+    /// back to the window and threshold from before it. `prior_cwnd` and `prior_ssthresh`
+    /// are what [`window`](Self::window) and [`ssthresh`](Self::ssthresh) returned just before
+    /// the [`on_congestion_event`](Self::on_congestion_event) being undone. The default
+    /// restores them as Linux's Reno does (`cwnd = max(cwnd, prior_cwnd)`, `ssthresh =
+    /// max(ssthresh, prior_ssthresh)`) through [`restore`](Self::restore).
+    fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        let cwnd = self.window().max(prior_cwnd);
+        let ssthresh = self.ssthresh().max(prior_ssthresh);
+        self.restore(cwnd, ssthresh);
+    }
+
+    /// Sets the window and threshold outright (for [`undo`](Self::undo)); an algorithm with
+    /// more state resets what depends on them. The default does nothing.
+    fn restore(&mut self, _cwnd: u32, _ssthresh: u32) {}
+
     /// The controller's state for observability.
     fn metrics(&self) -> CcMetrics {
         CcMetrics::new(self.window(), self.ssthresh())
@@ -245,6 +261,11 @@ pub fn factory_by_name(name: &str) -> Option<&'static dyn CongestionControlFacto
 /// `tcp_available_congestion_control` lists them.
 pub fn available() -> impl Iterator<Item = &'static str> {
     REGISTRY.iter().filter(|(n, f)| *n == f.name()).map(|&(n, _)| n)
+}
+
+/// Every name a config may use, aliases included (`"newreno"`, `"reno"`).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|&(n, _)| n)
 }
 
 /// The factory used when a config names none: NewReno, until CUBIC is in.

@@ -190,6 +190,12 @@ impl CongestionControl for NewReno {
         self.bytes_acked = 0;
     }
 
+    fn restore(&mut self, cwnd: u32, ssthresh: u32) {
+        self.cwnd = cwnd.max(self.smss);
+        self.ssthresh = ssthresh.max(self.smss.saturating_mul(2));
+        self.bytes_acked = 0;
+    }
+
     fn metrics(&self) -> CcMetrics {
         let mut metrics = CcMetrics::new(self.cwnd, self.ssthresh);
         metrics.bytes_acked = Some(u32::try_from(self.bytes_acked).unwrap_or(u32::MAX));

@@ -1,6 +1,6 @@
 //! What a connection reports: application events, trace events, errors and drop counters.
 //!
-//! Observability is data (STYLE.md 11): every state change, timer firing, retransmission (with
+//! Observability is data: every state change, timer firing, retransmission (with
 //! its reason), window or RTT change and dropped segment is an [`Event`]. Trace events are only
 //! built when tracing is switched on for the connection ([`super::Conn::set_tracing`]); drops
 //! are always counted in [`ConnStats`].
@@ -53,10 +53,13 @@ pub enum RetransmitReason {
     SynRetry,
     /// The retransmission timer expired (RFC 6298 §5.4; SPEC S17).
     Rto,
-    /// Three duplicate ACKs (RFC 5681 §3.2; SPEC S20).
+    /// Loss found during fast recovery: three duplicate ACKs or a partial ACK (RFC 5681
+    /// §3.2, RFC 6582; SPEC S20), SACKs (RFC 6675) or RACK (RFC 8985).
     FastRetransmit,
     /// A zero-window probe from the persist timer (RFC 9293 §3.8.6.1; SPEC S19).
     Probe,
+    /// A tail loss probe (RFC 8985 §7): the last segment sent again after the probe timeout.
+    TailLossProbe,
 }
 
 impl RetransmitReason {
@@ -67,6 +70,7 @@ impl RetransmitReason {
             RetransmitReason::Rto => "rto",
             RetransmitReason::FastRetransmit => "fast-retransmit",
             RetransmitReason::Probe => "probe",
+            RetransmitReason::TailLossProbe => "tail-loss-probe",
         }
     }
 }
@@ -283,6 +287,15 @@ pub struct ConnStats {
     pub bytes_acked: u64,
     /// Trace events lost because the event queue was full.
     pub events_lost: u64,
+    /// D-SACKs received (RFC 2883; Linux TCPDSACKRecv).
+    pub dsacks_received: u64,
+    /// Tail loss probes sent (RFC 8985 §7; Linux TCPLossProbes).
+    pub tlp_probes: u64,
+    /// Tail loss probes that repaired a loss (Linux TCPLossProbeRecovery).
+    pub tlp_recoveries: u64,
+    /// Window reductions taken back because the retransmissions proved spurious (D-SACK,
+    /// RFC 3708; timestamps, RFC 3522; Linux TCPDSACKUndo and friends).
+    pub spurious_undos: u64,
     dropped: [u64; DropReason::COUNT],
 }
 

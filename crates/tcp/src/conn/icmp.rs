@@ -8,6 +8,7 @@
 
 use ustack_wire::SeqNum;
 
+use super::send::{Mark, Phase};
 use super::{Conn, State};
 use crate::{ConnError, DropReason, Instant};
 
@@ -65,15 +66,34 @@ impl Conn {
                     self.snd.mss = mss;
                     self.rcv.mss = self.rcv.mss.min(mss);
                     self.cc.on_mss_change(u32::from(self.effective_mss()));
-                    if self.snd.nxt != self.snd.una && self.snd.syn_acked {
-                        self.snd.nxt = self.snd.una;
-                        self.timed = None;
-                        self.rtx_reason = Some(crate::RetransmitReason::Rto);
+                    if self.snd.syn_acked && self.mark_oversized_lost() {
+                        self.snd.timed = None;
                     }
-                    self.timers.set(crate::TimerKind::Retransmit, now + self.rtt.rto());
+                    self.arm_rto(now);
                 }
             }
         }
         true
+    }
+
+    /// The segment size dropped (RFC 1191): segments in flight larger than it will not get
+    /// through, so they are lost and go again at the new size, without a congestion
+    /// response (Linux `tcp_simple_retransmit`: loss state, window unchanged). Returns
+    /// whether any was.
+    fn mark_oversized_lost(&mut self) -> bool {
+        let max = u32::from(self.effective_mss());
+        let mut any = false;
+        for i in 0..self.snd.sb.len() {
+            let seg = *self.snd.sb.get(i).expect("an entry");
+            if seg.mark == Mark::InFlight && seg.data_len() > max {
+                self.snd.sb.set_mark(i, Mark::Lost);
+                any = true;
+            }
+        }
+        if any && self.snd.phase == Phase::Open {
+            self.snd.phase = Phase::Loss;
+            self.snd.recover = self.snd.max;
+        }
+        any
     }
 }

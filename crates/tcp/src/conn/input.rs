@@ -8,17 +8,13 @@
 
 use core::time::Duration;
 
-use ustack_wire::{SeqNum, TcpFlags, TcpRepr};
+use ustack_wire::{TcpFlags, TcpRepr};
 
-use super::{Conn, ConnError, DropReason, Event, RecvSpace, Rst, State, reset_for, seq_len};
-use crate::cc::CongestionEvent;
+use super::{Conn, ConnError, DropReason, Event, Rst, State, reset_for, seq_len};
 use crate::{Instant, TimerKind};
 
 /// RFC 7323 §5.5: TS.Recent is invalid after 24 days of idleness.
 const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
-
-/// At most this many quick ACKs at the start (Linux `TCP_MAX_QUICKACKS`).
-const MAX_QUICKACKS: u32 = 16;
 
 impl Conn {
     /// A segment for this connection's 4-tuple arrived (checksum already verified by the
@@ -89,7 +85,7 @@ impl Conn {
             // sends it again.
             self.rcv.adv_right = self.rcv.nxt + u32::from(self.syn_window);
             let sample = self.take_rtt_sample(now, seg);
-            if sample.is_none() && self.syn_retransmitted {
+            if sample.is_none() && self.snd.syn_retransmitted {
                 self.rtt.apply_syn_fallback();
             }
             self.timers.stop(TimerKind::Retransmit);
@@ -99,7 +95,7 @@ impl Conn {
             // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
             // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (simultaneous open, SPEC S1)
             self.set_state(State::SynReceived { passive: false });
-            self.snd.nxt = self.snd.iss;
+            self.snd.rewind_to_syn();
             self.syn_fresh = true;
         }
     }
@@ -117,8 +113,8 @@ impl Conn {
         }
         self.cc.on_mss_change(u32::from(self.effective_mss()));
         self.note_cc();
-        self.recover = self.snd.una;
-        self.pipe_mark = self.snd.una;
+        self.snd.recover = self.snd.una;
+        self.snd.pipe_mark = self.snd.una;
         if !self.orphan {
             self.push_event(Event::Connected);
         }
@@ -174,7 +170,7 @@ impl Conn {
                 // (`tcp_check_req`, "Check for pure retransmitted SYN"), send the SYN-ACK
                 // again now and restart its timer (SPEC S5).
                 if !self.ack_rate_limited(now) {
-                    self.snd.nxt = self.snd.iss;
+                    self.snd.rewind_to_syn();
                     self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
                 }
                 return;
@@ -304,14 +300,20 @@ impl Conn {
             self.snd.wl2 = seg.ack;
             self.establish(now);
         }
-        // RFC 5961 §5.2: "the ACK value is acceptable only if it is in the range of ((SND.UNA
-        // - MAX.SND.WND) =< SEG.ACK =< SND.NXT). All incoming segments whose ACK value
-        // doesn't satisfy the above condition MUST be discarded and an ACK sent back."
         // RFC 9293: "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an
         // ACK, drop the segment, and return."
-        if seg.ack > self.snd.max || seq_len(seg.ack, self.snd.una) > self.snd.max_wnd {
+        if seg.ack > self.snd.max {
             self.drop_segment(DropReason::BadAck);
             self.oow_ack(now, seg);
+            return;
+        }
+        // RFC 5961 §5.2: "the ACK value is acceptable only if it is in the range of ((SND.UNA
+        // - MAX.SND.WND) =< SEG.ACK =< SND.NXT). All incoming segments whose ACK value
+        // doesn't satisfy the above condition MUST be discarded and an ACK sent back." Linux
+        // (`tcp_ack`) makes that ACK a challenge ACK.
+        if seq_len(seg.ack, self.snd.una) > self.snd.max_wnd {
+            self.drop_segment(DropReason::BadAck);
+            self.challenge_ack(now);
             return;
         }
         if !self.process_ack(now, seg) {
@@ -398,343 +400,10 @@ impl Conn {
         }
     }
 
-    /// The ACK of an acceptable segment: SND.UNA, the send window, duplicate ACKs, and the
-    /// state changes an ACK of our FIN causes. Returns false when the connection closed.
-    fn process_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) -> bool {
-        let ack = seg.ack;
-        let old_una = self.snd.una;
-        let window = u32::from(seg.window) << self.snd.wscale;
-        if ack > self.snd.una {
-            self.on_new_ack(now, seg);
-        } else if ack == self.snd.una
-            && self.snd.una < self.snd.max
-            && seg.payload.is_empty()
-            && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
-            && window == self.snd.wnd
-        {
-            // RFC 5681 §2, DUPLICATE ACKNOWLEDGMENT: outstanding data, no data, no SYN or
-            // FIN, the same acknowledgment number and the same window.
-            self.on_dup_ack(now);
-        }
-        // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 <
-        // SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND,
-        // set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
-        if old_una <= ack
-            && (self.snd.wl1 < seg.seq || (self.snd.wl1 == seg.seq && self.snd.wl2 <= ack))
-        {
-            let opened = self.snd.wnd == 0 && window > 0;
-            self.snd.wnd = window;
-            self.snd.max_wnd = self.snd.max_wnd.max(window);
-            self.snd.wl1 = seg.seq;
-            self.snd.wl2 = ack;
-            if opened {
-                self.timers.stop(TimerKind::Persist);
-                self.persist_backoff = 0;
-            }
-        }
-        match self.state {
-            // "FIN-WAIT-1 STATE: In addition to the processing for the ESTABLISHED state, if
-            // the FIN segment is now acknowledged, then enter FIN-WAIT-2 and continue
-            // processing in that state."
-            State::FinWait1 if self.snd.fin_acked() => {
-                self.set_state(State::FinWait2);
-                if self.orphan {
-                    self.arm_fin_wait2(now);
-                }
-            }
-            // "CLOSING STATE: In addition to the processing for the ESTABLISHED state, if the
-            // ACK acknowledges our FIN, then enter the TIME-WAIT state; otherwise, ignore the
-            // segment."
-            State::Closing if self.snd.fin_acked() => self.enter_time_wait(now),
-            // "LAST-ACK STATE: The only thing that can arrive in this state is an
-            // acknowledgment of our FIN. If our FIN is now acknowledged, delete the TCB, enter
-            // the CLOSED state, and return."
-            State::LastAck if self.snd.fin_acked() => {
-                self.close_with(None);
-                return false;
-            }
-            _ => {}
-        }
-        true
-    }
-
-    /// SND.UNA < SEG.ACK =< SND.MAX: new data acknowledged.
-    fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
-        let ack = seg.ack;
-        let acked = seq_len(self.snd.una, ack);
-        let syn = u32::from(!self.snd.syn_acked);
-        self.snd.syn_acked = true;
-        let fin = u32::from(self.snd.fin.is_some_and(|f| ack == f + 1u32));
-        let data_acked = acked.saturating_sub(syn + fin);
-        self.snd.buf.consume(data_acked as usize);
-        // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK."
-        self.snd.una = ack;
-        if self.snd.nxt < ack {
-            self.snd.nxt = ack;
-        }
-        self.stats.bytes_acked += u64::from(data_acked);
-        let sample = self.take_rtt_sample(now, seg);
-        if syn == 1 && sample.is_none() && self.syn_retransmitted {
-            // RFC 6298 (5.7): the SYN-ACK timed out and no sample came: RTO 3 s.
-            self.rtt.apply_syn_fallback();
-        }
-        let mss = u32::from(self.effective_mss());
-        if self.in_recovery {
-            if ack >= self.recover {
-                // RFC 6582 §3.2 step 3, full acknowledgment: leave fast recovery; the
-                // controller deflates the window (cc/mod.rs).
-                self.in_recovery = false;
-                self.inflation = 0;
-                self.dupacks = 0;
-                self.cc.on_recovery_exit(now, self.snd.flight());
-            } else {
-                // RFC 6582 §3.2 step 3, partial acknowledgment: "retransmit the first
-                // unacknowledged segment [...] deflate the congestion window by the amount
-                // of new data acknowledged by the Cumulative Acknowledgment field. If the
-                // partial ACK acknowledges at least one SMSS of new data, then add back SMSS
-                // bytes to the congestion window."
-                self.fast_rtx = true;
-                self.inflation -= i64::from(acked);
-                if acked >= mss {
-                    self.inflation += i64::from(mss);
-                }
-            }
-        } else {
-            self.dupacks = 0;
-            let app_limited = !self.was_cwnd_limited();
-            self.cc.on_ack(now, data_acked, sample, app_limited);
-        }
-        // `recover` and `snd_sml` are only ever compared with SND.UNA, and such a comparison
-        // holds only within 2^31: a mark left behind reads as *ahead* after 2 GiB more. Keep
-        // both in [SND.UNA, SND.MAX]; a mark SND.UNA has passed means the same as one at it.
-        if self.recover < ack {
-            self.recover = ack;
-        }
-        if self.snd_sml < ack {
-            self.snd_sml = ack;
-        }
-        self.note_cc();
-        self.expand_send_buffer();
-        if ack >= self.pipe_mark {
-            self.pipe_mark = self.snd.max;
-            self.max_pipe = self.snd.pipe();
-        }
-        self.rto_retries = 0;
-        self.retrans_stamp = None;
-        self.rtx_reason = None;
-        if self.snd.una == self.snd.max {
-            // RFC 6298 (5.2): "When all outstanding data has been acknowledged, turn off the
-            // retransmission timer."
-            self.timers.stop(TimerKind::Retransmit);
-        } else {
-            // (5.3): "When an ACK is received that acknowledges new data, restart the
-            // retransmission timer so that it will expire after RTO seconds".
-            self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
-        }
-        if self.send_blocked && self.snd.buf.free() > 0 && self.snd.fin.is_none() {
-            self.send_blocked = false;
-            self.push_event(Event::Writable);
-        }
-    }
-
-    /// Linux `tcp_sndbuf_expand`: the send buffer grows towards twice the congestion window,
-    /// so one window can be in flight while the application queues the next. It is bounded
-    /// by twice the peer's largest window (more could never be sent in one round trip) and by
-    /// `wmem.max`; it never shrinks. The ring allocates only as data actually fills it.
-    fn expand_send_buffer(&mut self) {
-        let window = self.cc.window().min(self.snd.max_wnd.max(u32::from(self.snd.mss)));
-        let want = (2 * u64::from(window)).min(u64::from(self.cfg.wmem.max)) as usize;
-        if want > self.snd.buf.limit() {
-            self.snd.buf.set_limit(want);
-        }
-    }
-
-    /// RFC 5681 §3.2 and RFC 6582 §3.2 steps 1–2 and 4.
-    fn on_dup_ack(&mut self, now: Instant) {
-        self.dupacks += 1;
-        let mss = i64::from(self.effective_mss());
-        if self.in_recovery {
-            // RFC 5681 §3.2 step 4: "For each additional duplicate ACK received (after the
-            // third), cwnd MUST be incremented by SMSS."
-            self.inflation += mss;
-            return;
-        }
-        // RFC 6582 §3.2 step 1: "When the third duplicate ACK is received, the TCP sender
-        // first checks the value of recover to see if the Cumulative Acknowledgment field
-        // covers more than recover." (`recover` holds one past the highest sequence number
-        // sent, so "covers more" is `>=`.)
-        if self.dupacks == 3 && self.snd.una >= self.recover {
-            self.recover = self.snd.max;
-            self.in_recovery = true;
-            // RFC 5681 §3.2 steps 2–3: ssthresh and cwnd are the controller's; the engine
-            // retransmits and inflates by 3·SMSS.
-            self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, self.snd.flight());
-            self.inflation = 3 * mss;
-            self.fast_rtx = true;
-            self.note_cc();
-        }
-    }
-
-    /// Whether the sender used its congestion window in the flight an ACK covers (Linux's
-    /// `tcp_is_cwnd_limited`): in slow start, cwnd < 2·(largest flight); after it, the
-    /// flight came within a segment of cwnd.
-    fn was_cwnd_limited(&self) -> bool {
-        let cwnd = self.cc.window();
-        if self.cc.in_slow_start() {
-            cwnd < self.max_pipe.saturating_mul(2)
-        } else {
-            self.max_pipe.saturating_add(u32::from(self.effective_mss())) > cwnd
-        }
-    }
-
-    /// An RTT sample from an ACK of new data: the echoed timestamp (RFC 7323 §4.1) when
-    /// timestamps are on, else the timed segment if this ACK covers it (Karn's rule is kept
-    /// by never timing a retransmitted segment).
-    ///
-    /// An echo older than the last retransmission timeout is not taken: it comes from a
-    /// transmission the timeout already gave up on (its ACK was lost, and the receiver echoes
-    /// TS.Recent, RFC 7323 §4.3), so it measures RTT plus loss plus the whole RTO. Taken, it
-    /// makes the next RTO at least as long, and after a few losses the RTO sits at its cap:
-    /// the ambiguity Karn's rule (RFC 6298 §3) exists to avoid. The ACK still shows that
-    /// the path delivers, so the backoff is cleared ([`RttEstimator::reset_backoff`]): RFC
-    /// 6298 keeps it until a new sample because without timestamps none can be taken after
-    /// a retransmission, but with them (RFC 7323 §4) the next fresh echo gives one. (Keeping
-    /// it, a lossy path whose receiver echoes TS.Recent of duplicates doubles the RTO on every
-    /// further loss while data is being acknowledged, up to its cap.)
-    ///
-    /// [`RttEstimator::reset_backoff`]: crate::RttEstimator::reset_backoff
-    fn take_rtt_sample(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Option<Duration> {
-        let mut sample = None;
-        if self.opts.timestamps
-            && let Some(ts) = seg.options.timestamps
-        {
-            let ms = self.ts_now(now).wrapping_sub(ts.tsecr);
-            let stale = self.rto_tsval.is_some_and(|t| (ts.tsecr.wrapping_sub(t) as i32) < 0);
-            if stale {
-                self.rtt.reset_backoff();
-            } else if ts.tsecr != 0 && ms < 1 << 31 {
-                sample = Some(Duration::from_millis(u64::from(ms)));
-            }
-        }
-        if let Some((end, sent)) = self.timed
-            && seg.ack >= end
-        {
-            self.timed = None;
-            sample = sample.or(Some(now - sent));
-        }
-        if let Some(rtt) = sample {
-            self.rtt.on_sample(rtt);
-            if self.tracing {
-                let srtt = self.rtt.srtt().unwrap_or(rtt);
-                self.trace(Event::Rtt { sample: rtt, srtt, rto: self.rtt.rto() });
-            }
-        }
-        sample
-    }
-
-    /// In-order or out-of-order data at `seq` (>= RCV.NXT). Returns whether all of it was
-    /// taken (else a FIN after it is not).
-    fn receive_data(&mut self, now: Instant, seq: SeqNum, payload: &[u8]) -> bool {
-        let offset = seq_len(self.rcv.nxt, seq);
-        // Trim to the window we advertised and to what the buffer holds (RFC 9293: "Segments
-        // with higher beginning sequence numbers [...] the segment text beyond the window is
-        // trimmed").
-        let room = self.rcv.adv_wnd().min(self.rcv.buf.free() as u32);
-        if offset >= room {
-            self.drop_segment(DropReason::BufferFull);
-            self.ack_now = true;
-            return false;
-        }
-        let take = (payload.len() as u32).min(room - offset);
-        if (take as usize) < payload.len() {
-            self.drop_segment(DropReason::BufferFull);
-        }
-        let data = &payload[..take as usize];
-        self.rcv.seg_mss =
-            self.rcv.seg_mss.max(payload.len().min(usize::from(self.rcv.mss)) as u16);
-        if !self.rcv.got_data {
-            // Quick-ACK mode at the start (Linux `tcp_incr_quickack`): ACK every segment at
-            // once, so the sender's slow start is not held back by delayed ACKs.
-            self.rcv.got_data = true;
-            let per = 2 * u32::from(self.rcv.seg_mss);
-            self.rcv.quickacks = (self.rcv.adv_wnd() / per).clamp(2, MAX_QUICKACKS) as u8;
-        }
-        if offset == 0 {
-            let had_holes = self.rcv.asm.range_count() > 0;
-            let stored = self.rcv.buf.write_at(0, data) as u32;
-            // In-order data never needs a range slot, so this cannot fail.
-            let _ = self.rcv.asm.add(0, stored);
-            let ready = self.rcv.asm.pop_front();
-            self.rcv.buf.commit(ready as usize);
-            self.rcv.nxt += ready;
-            self.stats.bytes_received += u64::from(ready);
-            self.rcv.sack_trigger = None;
-            if ready > 0 {
-                self.signal_readable();
-            }
-            if had_holes {
-                // RFC 5681 §4.2: "an immediate ACK SHOULD be generated when [...] a segment
-                // [...] fills in all or part of a gap in the sequence space."
-                self.ack_now = true;
-            } else {
-                self.schedule_ack(now);
-            }
-            if self.rcv.fin == Some(self.rcv.nxt) {
-                self.on_fin(now);
-            }
-        } else {
-            if !self.reassembly_accepts(offset, take) {
-                self.drop_segment(DropReason::ReassemblyFull);
-                self.ack_now = true;
-                return false;
-            }
-            let stored = self.rcv.buf.write_at(offset as usize, data) as u32;
-            if self.rcv.asm.add(offset, stored).is_err() {
-                self.drop_segment(DropReason::ReassemblyFull);
-                self.ack_now = true;
-                return false;
-            }
-            self.rcv.sack_trigger = Some((offset, stored));
-            // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an
-            // out-of-order segment arrives."
-            self.ack_now = true;
-        }
-        take as usize == payload.len()
-    }
-
-    /// Whether out-of-order data at `offset..offset + len` stays within the reassembly
-    /// bound: it touches a range already held, or a new range is still allowed.
-    fn reassembly_accepts(&self, offset: u32, len: u32) -> bool {
-        let max = (self.cfg.max_reassembly_segments as usize).min(RecvSpace::MAX_RANGES);
-        if self.rcv.asm.range_count() < max {
-            return true;
-        }
-        let end = offset.saturating_add(len);
-        self.rcv.asm.ranges().any(|r| r.start <= end && r.end >= offset)
-    }
-
-    /// In-order data arrived: ACK now or arm the delayed-ACK timer. RFC 9293 §3.8.6.3: "an
-    /// ACK SHOULD be generated for at least every second full-sized segment, and MUST be
-    /// generated within 0.5 seconds of the arrival of the first unacknowledged packet".
-    fn schedule_ack(&mut self, now: Instant) {
-        if self.rcv.quickacks > 0 {
-            self.ack_now = true;
-            return;
-        }
-        let unacked = seq_len(self.rcv.last_ack_sent, self.rcv.nxt);
-        if unacked > u32::from(self.rcv.seg_mss) {
-            self.ack_now = true;
-            return;
-        }
-        if !self.timers.is_armed(TimerKind::DelayedAck) {
-            self.timers.set(TimerKind::DelayedAck, now + self.cfg.delack_min);
-        }
-    }
-
     /// RFC 9293 §3.10.7.4, eighth check: "If the FIN bit is set, signal the user "connection
     /// closing" and return any pending RECEIVEs with same message, advance RCV.NXT over the
     /// FIN, and send an acknowledgment for the FIN."
-    fn on_fin(&mut self, now: Instant) {
+    pub(in crate::conn) fn on_fin(&mut self, now: Instant) {
         self.rcv.nxt += 1u32;
         self.rcv.fin = None;
         self.rcv.eof = true;
@@ -761,7 +430,7 @@ impl Conn {
         }
     }
 
-    fn enter_time_wait(&mut self, now: Instant) {
+    pub(in crate::conn) fn enter_time_wait(&mut self, now: Instant) {
         self.set_state(State::TimeWait);
         self.timers.stop_all();
         self.timers.set(TimerKind::TimeWait, now + self.cfg.time_wait_len());
@@ -786,12 +455,26 @@ impl Conn {
         }
     }
 
-    /// A challenge ACK (RFC 5961 §3.2, §4.2), throttled per RFC 5961 §7 by
-    /// `invalid_ratelimit`.
+    /// A challenge ACK (RFC 5961 §3.2, §4.2, §5.2), throttled per RFC 5961 §7 by
+    /// `invalid_ratelimit` here, and host-wide by `challenge_ack_limit` in the host, which may
+    /// withdraw it ([`Conn::suppress_challenge_ack`]) before the next `poll_transmit`.
     fn challenge_ack(&mut self, now: Instant) {
         if !self.ack_rate_limited(now) {
-            self.ack_now = true;
+            self.challenge_owed = true;
         }
+    }
+
+    /// Whether the last input asked for a challenge ACK (RFC 5961) that `poll_transmit` is
+    /// about to send. The host counts these against its host-wide `challenge_ack_limit`.
+    pub fn challenge_ack_pending(&self) -> bool {
+        self.challenge_owed
+    }
+
+    /// Withdraws the pending challenge ACK: the host's per-second budget
+    /// (`challenge_ack_limit`, Linux's `tcp_challenge_ack_limit`) is spent. Call it between
+    /// the input and `poll_transmit`.
+    pub fn suppress_challenge_ack(&mut self) {
+        self.challenge_owed = false;
     }
 
     /// Whether an answer to an invalid segment must be skipped (`invalid_ratelimit`); if not,

@@ -1,4 +1,4 @@
-//! One TCP connection, sans-IO (docs/tcp-engine.md, STYLE.md 2–5).
+//! One TCP connection, sans-IO (docs/tcp-engine.md).
 //!
 //! [`Conn`] is the RFC 9293 state machine of one connection with its send and receive spaces,
 //! timers, RTT estimator and congestion controller. It never reads a clock (time is the `now`
@@ -46,11 +46,15 @@ use crate::cc::{self, CongestionControl};
 use crate::{
     Assembler, Instant, RingBuffer, RttEstimator, TcpConfig, TcpState, TimerKind, TimerTable,
 };
+use recv::Receiver;
+use send::Sender;
 
 mod event;
 mod icmp;
 mod input;
 mod output;
+mod recv;
+mod send;
 mod sockopt;
 mod timers;
 
@@ -70,7 +74,7 @@ pub struct FourTuple {
     pub remote: SocketAddrV4,
 }
 
-/// The connection state, carrying what is valid only in it (STYLE.md 5). The FIN we send is
+/// The connection state, carrying what is valid only in it. The FIN we send is
 /// not part of the state: its sequence number lives in the send space, because output needs
 /// it in FIN-WAIT-1, CLOSING and LAST-ACK alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,113 +114,6 @@ impl State {
     }
 }
 
-/// The send sequence space (RFC 9293 §3.3.1) and the send buffer.
-#[derive(Debug)]
-struct SendSpace {
-    iss: SeqNum,
-    /// Oldest unacknowledged sequence number.
-    una: SeqNum,
-    /// Next sequence number to send. An RTO pulls it back to `una` (go-back-N); `max` keeps
-    /// the highest sent.
-    nxt: SeqNum,
-    /// One past the highest sequence number ever sent (SND.MAX).
-    max: SeqNum,
-    /// Peer's window, scaled, relative to `una`.
-    wnd: u32,
-    /// The largest window the peer has advertised (RFC 5961 §5.2 MAX.SND.WND; sender SWS).
-    max_wnd: u32,
-    wl1: SeqNum,
-    wl2: SeqNum,
-    /// The segment size the peer accepts (its MSS option, within our path), before options.
-    mss: u16,
-    /// Shift applied to the windows the peer advertises (RFC 7323 §2.3).
-    wscale: u8,
-    /// Bytes from the first unacknowledged data byte on: offset 0 is `data_start()`.
-    buf: RingBuffer,
-    /// Sequence number of our FIN once the application closed its side.
-    fin: Option<SeqNum>,
-    /// Whether our SYN has been acknowledged. A flag, not `una != iss`: sequence numbers
-    /// wrap, and after 2^32 bytes `una` (and `nxt`) come round to `iss` again.
-    syn_acked: bool,
-}
-
-impl SendSpace {
-    /// The sequence number of the first unacknowledged data byte (past the SYN).
-    ///
-    /// Never a sequence-space `max` with the ISS: comparisons are only valid within 2^31 of
-    /// each other, and SND.UNA leaves the ISS that far behind after 2 GiB.
-    fn data_start(&self) -> SeqNum {
-        if self.syn_acked { self.una } else { self.iss + 1u32 }
-    }
-
-    /// Whether the SYN (or SYN-ACK) is the next segment to send: at the start, or after its
-    /// retransmission timer pulled SND.NXT back to the ISS.
-    fn syn_owed(&self) -> bool {
-        !self.syn_acked && self.nxt == self.iss
-    }
-
-    /// One past the last byte buffered.
-    fn data_end(&self) -> SeqNum {
-        self.data_start() + self.buf.len()
-    }
-
-    /// Bytes sent and not yet acknowledged, SYN and FIN included (RFC 5681 FlightSize).
-    fn flight(&self) -> u32 {
-        seq_len(self.una, self.max)
-    }
-
-    /// Bytes between `una` and `nxt`: what counts against the windows when sending.
-    fn pipe(&self) -> u32 {
-        seq_len(self.una, self.nxt)
-    }
-
-    /// Whether our FIN has been sent and acknowledged.
-    fn fin_acked(&self) -> bool {
-        self.fin.is_some_and(|f| self.una == f + 1u32)
-    }
-}
-
-/// The receive sequence space and the receive buffer.
-#[derive(Debug)]
-struct RecvSpace {
-    irs: SeqNum,
-    nxt: SeqNum,
-    /// The right edge of the window last advertised: RFC 9293 §3.8.6.2.2, never moved left.
-    adv_right: SeqNum,
-    /// Our window scale shift (0 when scaling is not in effect).
-    wscale: u8,
-    /// The MSS we announce (route MTU − 40).
-    mss: u16,
-    /// The largest payload seen from the peer (Linux's `rcv_mss` estimate), for the
-    /// "every second full-sized segment" ACK rule and receiver SWS avoidance.
-    seg_mss: u16,
-    /// Offset 0 is the first unread byte; readable bytes end at `nxt`.
-    buf: RingBuffer,
-    asm: Assembler<{ RecvSpace::MAX_RANGES }>,
-    /// Sequence number of the peer's FIN when it arrived ahead of a hole.
-    fin: Option<SeqNum>,
-    /// The peer's FIN has been processed: `recv` returns 0 once the buffer is drained.
-    eof: bool,
-    /// The out-of-order segment the next ACK's first SACK block must name (RFC 2018 §4).
-    sack_trigger: Option<(u32, u32)>,
-    /// ACKs still to send at once before delaying (quick-ACK mode at the start).
-    quickacks: u8,
-    /// Whether any data has arrived yet (quick-ACK mode starts with the first).
-    got_data: bool,
-    /// RCV.NXT carried by the last ACK sent (RFC 7323 §4.3 Last.ACK.sent).
-    last_ack_sent: SeqNum,
-}
-
-impl RecvSpace {
-    /// The reassembly bound's hard ceiling; `max_reassembly_segments` is capped at it.
-    const MAX_RANGES: usize = 64;
-
-    /// Bytes of window we advertised and the peer may still fill.
-    fn adv_wnd(&self) -> u32 {
-        seq_len(self.nxt, self.adv_right)
-    }
-}
-
 /// The options in force: offered by both sides in the handshake (before it completes: the
 /// ones we offer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,8 +148,8 @@ pub struct Conn {
     tuple: FourTuple,
     cfg: TcpConfig,
     state: State,
-    snd: SendSpace,
-    rcv: RecvSpace,
+    snd: Sender,
+    rcv: Receiver,
     opts: Negotiated,
     /// TS.Recent (RFC 7323 §4.3) and when it was recorded (for the 24-day rule, §5.5).
     ts_recent: u32,
@@ -272,12 +169,9 @@ pub struct Conn {
     // ---- output obligations ----
     /// Send an ACK at the next `poll_transmit` (or piggyback it on data).
     ack_now: bool,
+    /// A challenge ACK (RFC 5961) is owed; the host may withdraw it (host-wide limit).
+    challenge_owed: bool,
     pending_rst: Option<Rst>,
-    /// Why the next segment below SND.MAX is sent again.
-    rtx_reason: Option<RetransmitReason>,
-    /// Retransmit the segment at SND.UNA once, outside the windows (fast retransmit, RFC 5681
-    /// §3.2 step 3; partial ACK, RFC 6582 §3.2 step 3).
-    fast_rtx: bool,
     /// The persist timer fired: send what fits, or a window probe.
     force_send: bool,
     /// Send a probe (SND.UNA − 1, no data) that the peer must answer: keepalive.
@@ -288,37 +182,10 @@ pub struct Conn {
     last_oow_ack: Option<Instant>,
 
     // ---- reliability ----
-    /// One segment timed for an RTT sample when timestamps are off (Karn): its end and when
-    /// it was sent.
-    timed: Option<(SeqNum, Instant)>,
-    /// Consecutive RTO expirations without progress.
-    rto_retries: u32,
-    /// When the oldest unacknowledged segment was first sent, once it had to be retransmitted
-    /// (Linux's `retrans_stamp`): the base of the `retries2` deadline.
-    retrans_stamp: Option<Instant>,
-    /// Our TSval when the retransmission timer last expired: echoes older than it are not
-    /// RTT samples (see `take_rtt_sample`).
-    rto_tsval: Option<u32>,
-    /// Whether the SYN (or SYN-ACK) had to be retransmitted (RFC 6298 (5.7)).
-    syn_retransmitted: bool,
-    persist_backoff: u32,
-    last_send: Instant,
     /// When the last acceptable segment arrived (keepalive idle time).
     last_recv: Instant,
     /// Keepalive probes sent since the peer was last heard.
     keepalive_probes_out: u32,
-    /// End of the last segment sent shorter than the MSS (Linux's `snd_sml`, for Nagle).
-    snd_sml: SeqNum,
-
-    // ---- loss recovery (RFC 5681 §3.2, RFC 6582) ----
-    dupacks: u32,
-    recover: SeqNum,
-    in_recovery: bool,
-    /// Window inflation during fast recovery, on top of `cc.window()` (cc/mod.rs contract).
-    inflation: i64,
-    /// The largest pipe since `pipe_mark` was acknowledged (was the sender cwnd-limited?).
-    max_pipe: u32,
-    pipe_mark: SeqNum,
 
     // ---- application ----
     /// `close()` was called: nobody will read (orphaned connection).
@@ -438,9 +305,10 @@ impl Conn {
         conn
     }
 
-    /// A congestion controller for `cfg`: the algorithm `cfg.congestion_control` names, or
-    /// the default one when the name is unknown, with Linux's initial window of
-    /// `initial_cwnd` segments.
+    /// A congestion controller for `cfg`: the algorithm `cfg.congestion_control` names, with
+    /// Linux's initial window of `initial_cwnd` segments. `cfg` must have passed
+    /// [`TcpConfig::validate`], which refuses a name the registry does not know; should an
+    /// unvalidated one come here anyway, the default algorithm runs.
     pub fn default_cc(cfg: &TcpConfig) -> Box<dyn CongestionControl> {
         let factory =
             cc::factory_by_name(cfg.congestion_control.as_str()).unwrap_or(cc::default_factory());
@@ -469,7 +337,7 @@ impl Conn {
             tuple,
             cfg: *cfg,
             state,
-            snd: SendSpace {
+            snd: Sender {
                 iss,
                 una: iss,
                 nxt: iss,
@@ -483,8 +351,32 @@ impl Conn {
                 buf: RingBuffer::with_limit(cfg.wmem.default as usize),
                 fin: None,
                 syn_acked: false,
+                sb: send::Scoreboard::default(),
+                phase: send::Phase::Open,
+                recover: iss,
+                rtx_now: false,
+                inflation: 0,
+                prr: send::Prr::default(),
+                rack: send::Rack::default(),
+                tlp: None,
+                tlp_pending: false,
+                undo: None,
+                rtx_timer: send::RtxTimer::Rto,
+                dupacks: 0,
+                timed: None,
+                min_rtt: None,
+                rto_retries: 0,
+                retrans_stamp: None,
+                rto_tsval: None,
+                syn_retransmitted: false,
+                persist_backoff: 0,
+                last_send: now,
+                sml: iss,
+                black_hole_mss: None,
+                max_pipe: 0,
+                pipe_mark: iss,
             },
-            rcv: RecvSpace {
+            rcv: Receiver {
                 irs: SeqNum(0),
                 nxt: SeqNum(0),
                 adv_right: SeqNum(0),
@@ -498,6 +390,9 @@ impl Conn {
                 sack_trigger: None,
                 quickacks: 0,
                 got_data: false,
+                ato: cfg.delack_min,
+                last_data_at: now,
+                pingpong: 0,
                 last_ack_sent: SeqNum(0),
             },
             opts,
@@ -513,29 +408,14 @@ impl Conn {
             tracing: false,
             stats: ConnStats::default(),
             ack_now: false,
+            challenge_owed: false,
             pending_rst: None,
-            rtx_reason: None,
-            fast_rtx: false,
             force_send: false,
             probe_now: false,
             syn_fresh: false,
             last_oow_ack: None,
-            timed: None,
-            rto_retries: 0,
-            retrans_stamp: None,
-            rto_tsval: None,
-            syn_retransmitted: false,
-            persist_backoff: 0,
-            last_send: now,
             last_recv: now,
             keepalive_probes_out: 0,
-            snd_sml: iss,
-            dupacks: 0,
-            recover: iss,
-            in_recovery: false,
-            inflation: 0,
-            max_pipe: 0,
-            pipe_mark: iss,
             orphan: false,
             send_blocked: false,
             readable_signalled: false,
@@ -820,7 +700,8 @@ impl Conn {
         self.timers.stop_all();
         self.snd.buf.clear();
         self.ack_now = false;
-        self.fast_rtx = false;
+        self.challenge_owed = false;
+        self.snd.rtx_now = false;
         self.push_event(Event::Closed(error));
     }
 

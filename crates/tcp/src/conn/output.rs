@@ -14,6 +14,7 @@
 
 use ustack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
+use super::send::{Mark, Phase, RtxTimer};
 use super::{Conn, Event, RetransmitReason, Rst, State, seq_len};
 use crate::{Instant, TimerKind};
 
@@ -25,8 +26,10 @@ struct DataSegment {
     fin: bool,
     /// `Some` when the segment is sent again.
     reason: Option<RetransmitReason>,
-    /// Whether SND.NXT moves past it (false for a fast retransmission at SND.UNA).
-    advance: bool,
+    /// The scoreboard entry it sends again; `None` for new data (SND.NXT moves past it).
+    rtx: Option<usize>,
+    /// Whether it is a tail loss probe.
+    probe: bool,
 }
 
 impl Conn {
@@ -73,7 +76,7 @@ impl Conn {
             self.trace(Event::Retransmit { reason: RetransmitReason::Probe, seq, len: 0 });
             return Some(self.ack_segment(now, seq));
         }
-        if self.ack_now {
+        if self.ack_now || self.challenge_owed {
             let seq = self.snd.max;
             return Some(self.ack_segment(now, seq));
         }
@@ -104,14 +107,41 @@ impl Conn {
         let max_payload = self.max_payload(&options).min(scratch_len as u32);
         let data_end = self.snd.data_end();
 
-        if core::mem::take(&mut self.fast_rtx) && self.snd.una < self.snd.max {
-            // RFC 5681 §3.2 step 3 / RFC 6582 §3.2 step 3: retransmit the first
-            // unacknowledged segment, whatever the windows say.
-            let seq = self.snd.una;
-            let len = seq_len(seq, data_end.min(self.snd.max)).min(max_payload);
-            let fin = self.snd.fin.is_some_and(|f| seq + len == f && self.snd.max == f + 1u32);
-            let reason = Some(RetransmitReason::FastRetransmit);
-            return Some(DataSegment { seq, len, fin, reason, advance: false });
+        if core::mem::take(&mut self.snd.tlp_pending)
+            && let Some(d) = self.probe_segment(max_payload, data_end)
+        {
+            return Some(d);
+        }
+
+        // Lost segments go first, oldest first (RFC 6675 §4 NextSeg rule 1; Linux
+        // `tcp_xmit_retransmit_queue`), as the congestion window allows.
+        if let Some(i) = self.snd.sb.first_lost() {
+            let seg = *self.snd.sb.get(i).expect("the lost entry");
+            let data = seg.data_len();
+            let len = data.min(max_payload);
+            let fin = seg.fin && len == data;
+            // RFC 7323 §2.4 and Linux `tcp_retransmit_skb`: nothing past the peer's window
+            // goes again, except the first unacknowledged segment; a zero window gets the
+            // persist timer's probes instead.
+            let edge = self.snd.una + self.snd.wnd;
+            let in_window = (seg.start - edge) < 0 || (i == 0 && self.snd.wnd > 0);
+            if in_window && self.cwnd_allows(len + u32::from(fin), true) {
+                let reason = if self.snd.phase == Phase::Loss {
+                    RetransmitReason::Rto
+                } else {
+                    RetransmitReason::FastRetransmit
+                };
+                return Some(DataSegment {
+                    seq: seg.start,
+                    len,
+                    fin,
+                    reason: Some(reason),
+                    rtx: Some(i),
+                    probe: false,
+                });
+            }
+            // New data never overtakes data known lost.
+            return None;
         }
 
         let seq = self.snd.nxt;
@@ -120,14 +150,18 @@ impl Conn {
         if unsent == 0 && !fin_pending {
             return None;
         }
-        let retransmission = seq < self.snd.max;
-        let pipe = self.snd.pipe();
+        let outstanding = !self.snd.sb.is_empty();
+        let pipe = self.pipe_for_window();
         let wnd_avail = seq_len(seq, self.snd.una + self.snd.wnd);
-        let mut cwnd_avail = self.usable_cwnd().saturating_sub(pipe);
+        let mut cwnd_avail = if self.snd.phase == Phase::Recovery && self.cfg.prr {
+            if self.cwnd_allows(max_payload, false) { u32::MAX } else { 0 }
+        } else {
+            self.usable_cwnd().saturating_sub(pipe)
+        };
         if let Some(segments) = self.cfg.max_flight_segments {
             // SPEC S18: at most this many segments in flight (stop-and-wait with 1).
             let cap = segments.saturating_mul(u32::from(self.effective_mss()));
-            cwnd_avail = cwnd_avail.min(cap.saturating_sub(pipe));
+            cwnd_avail = cwnd_avail.min(cap.saturating_sub(self.snd.sb.pipe()));
         }
         let len = unsent.min(max_payload).min(wnd_avail).min(cwnd_avail);
         // The FIN rides on the segment that carries the last byte. Like Linux
@@ -136,12 +170,12 @@ impl Conn {
         let fin = fin_pending && len == unsent;
         let force = self.force_send;
         if len == 0 && !fin {
-            if unsent > 0 && pipe == 0 {
+            if unsent > 0 && !outstanding {
                 self.arm_persist(now);
             }
             return None;
         }
-        if !retransmission && !fin && len < max_payload && !force {
+        if !fin && len < max_payload && !force {
             // Nagle, RFC 9293 §3.7.4: "If there is unacknowledged data (i.e., SND.NXT >
             // SND.UNA), then the sending TCP endpoint buffers all user data (regardless of
             // the PSH bit) until the outstanding data has been acknowledged or until the TCP
@@ -149,14 +183,14 @@ impl Conn {
             // (`tcp_minshall_check`), only an unacknowledged *small* segment holds the next
             // one back (Minshall's variant): the tail of a large write goes out at once
             // instead of waiting a round trip (or a delayed ACK) behind full segments.
-            let small_unacked = self.snd_sml > self.snd.una;
-            let nagle_ok = self.cfg.nodelay || pipe == 0 || !small_unacked;
+            let small_unacked = self.snd.sml > self.snd.una;
+            let nagle_ok = self.cfg.nodelay || !outstanding || !small_unacked;
             // Sender SWS avoidance, RFC 9293 §3.8.6.2.1: send "(2) if data is pushed and all
             // queued data can be sent now" or "(3) if at least a fraction Fs of the maximum
             // window can be sent now", with Fs = 1/2.
             let sws_ok = len == unsent || len >= self.snd.max_wnd / 2;
             if !(nagle_ok && sws_ok) {
-                if pipe == 0 {
+                if !outstanding {
                     // Nothing in flight, so no ACK will come: the persist timer is the
                     // override timeout of §3.8.6.2.1 (4).
                     self.arm_persist(now);
@@ -165,8 +199,40 @@ impl Conn {
             }
         }
         self.force_send = false;
-        let reason = retransmission.then(|| self.rtx_reason.unwrap_or(RetransmitReason::Rto));
-        Some(DataSegment { seq, len, fin, reason, advance: true })
+        Some(DataSegment { seq, len, fin, reason: None, rtx: None, probe: false })
+    }
+
+    /// The tail loss probe (RFC 8985 §7.3, Linux `tcp_send_loss_probe`): a new segment if
+    /// the peer's window takes one, else the last segment sent, again (cut to its last
+    /// `max_payload` bytes). Outside the congestion window, as the RFC allows.
+    fn probe_segment(&mut self, max_payload: u32, data_end: SeqNum) -> Option<DataSegment> {
+        let seq = self.snd.nxt;
+        let unsent = seq_len(seq, data_end);
+        let wnd_avail = seq_len(seq, self.snd.una + self.snd.wnd);
+        if unsent > 0 && wnd_avail > 0 {
+            let len = unsent.min(max_payload).min(wnd_avail);
+            let fin = self.snd.fin.is_some_and(|f| seq + len == f);
+            return Some(DataSegment { seq, len, fin, reason: None, rtx: None, probe: true });
+        }
+        let mut i = self.snd.sb.len().checked_sub(1)?;
+        let last = *self.snd.sb.get(i)?;
+        if last.mark == Mark::Sacked {
+            return None;
+        }
+        let data = last.data_len();
+        if data > max_payload {
+            self.snd.sb.split(i, data - max_payload);
+            i += 1;
+        }
+        let seg = *self.snd.sb.get(i)?;
+        Some(DataSegment {
+            seq: seg.start,
+            len: seg.data_len(),
+            fin: seg.fin,
+            reason: Some(RetransmitReason::TailLossProbe),
+            rtx: Some(i),
+            probe: true,
+        })
     }
 
     /// Builds a data segment (and does the sender's bookkeeping: SND.NXT, the timers, RTT
@@ -186,46 +252,63 @@ impl Conn {
         if d.fin {
             flags |= TcpFlags::FIN;
         }
-        match d.reason {
-            Some(reason) => {
+        match d.rtx {
+            Some(i) => {
+                let reason = d.reason.unwrap_or(RetransmitReason::Rto);
                 self.stats.retransmits += 1;
                 self.trace(Event::Retransmit { reason, seq: d.seq, len: seg_len });
                 // Karn (RFC 6298 §3): "RTT samples MUST NOT be made using segments that
                 // were retransmitted".
-                self.timed = None;
+                self.snd.timed = None;
+                self.snd.sb.retransmitted(i, seg_len, now);
+                self.snd.max_pipe = self.snd.max_pipe.max(self.snd.pipe());
+                self.note_retransmission(now);
             }
             None => {
                 // RFC 5681 §4.1: restart from at most the initial window after an idle
                 // period longer than the RTO.
-                if self.snd.pipe() == 0 && now - self.last_send > self.rtt.rto() {
+                if self.snd.sb.is_empty() && now - self.snd.last_send > self.rtt.rto() {
                     self.cc.on_idle_restart(now);
                     self.note_cc();
                 }
-                if !self.opts.timestamps && self.timed.is_none() && d.len > 0 {
-                    self.timed = Some((d.seq + seg_len, now));
+                if !self.opts.timestamps && self.snd.timed.is_none() && d.len > 0 {
+                    self.snd.timed = Some((d.seq + seg_len, now));
                 }
                 if d.len < self.max_payload(&options) {
-                    self.snd_sml = d.seq + d.len;
+                    self.snd.sml = d.seq + d.len;
                 }
+                if d.len > 0 {
+                    self.note_data_sent(now);
+                }
+                self.snd.sb.push(d.seq, seg_len, d.fin, now);
+                self.snd.nxt = d.seq + seg_len;
+                if self.snd.max < self.snd.nxt {
+                    self.snd.max = self.snd.nxt;
+                }
+                self.snd.max_pipe = self.snd.max_pipe.max(self.snd.pipe());
             }
         }
-        if d.advance {
-            self.snd.nxt = d.seq + seg_len;
-            if self.snd.max < self.snd.nxt {
-                self.snd.max = self.snd.nxt;
-            }
-            self.max_pipe = self.max_pipe.max(self.snd.pipe());
-        }
-        if seg_len > 0 {
+        self.note_recovery_send();
+        if d.probe {
+            // RFC 8985 §7.3: the probe is out; the RTO (already armed) takes over.
+            self.snd.tlp = Some((self.snd.nxt, d.rtx.is_some()));
+        } else if seg_len > 0 {
             // RFC 6298 (5.1): "Every time a packet containing data is sent (including a
             // retransmission), if the timer is not running, start it running so that it will
-            // expire after RTO seconds".
-            if !self.timers.is_armed(TimerKind::Retransmit) {
-                self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+            // expire after RTO seconds". New data moves a tail loss probe's deadline (Linux
+            // `tcp_schedule_loss_probe` after every transmission).
+            let probe_armed = self.snd.rtx_timer == RtxTimer::Probe;
+            let rearmed = d.rtx.is_none()
+                && (probe_armed || !self.timers.is_armed(TimerKind::Retransmit))
+                && self.schedule_loss_probe(now);
+            if !rearmed && !self.timers.is_armed(TimerKind::Retransmit) {
+                self.arm_rto(now);
             }
+        }
+        if seg_len > 0 {
             self.timers.stop(TimerKind::Persist);
         }
-        self.last_send = now;
+        self.snd.last_send = now;
         let window = self.window_field();
         self.on_ack_sent();
         self.stats.segments_out += 1;
@@ -261,17 +344,17 @@ impl Conn {
         let fresh = core::mem::take(&mut self.syn_fresh);
         if self.snd.max != self.snd.iss && !fresh {
             self.stats.retransmits += 1;
-            self.syn_retransmitted = true;
-            self.timed = None;
+            self.snd.syn_retransmitted = true;
+            self.snd.timed = None;
             let reason = RetransmitReason::SynRetry;
             self.trace(Event::Retransmit { reason, seq: self.snd.iss, len: 1 });
         } else if fresh {
             // The SYN-ACK of a simultaneous open resends our SYN's sequence number: Karn.
-            self.timed = None;
+            self.snd.timed = None;
         } else {
             // Timed even when timestamps are offered: the peer may not take them, and a
             // TSecr of 0 gives no sample (Linux ignores it too).
-            self.timed = Some((self.snd.iss + 1u32, now));
+            self.snd.timed = Some((self.snd.iss + 1u32, now));
         }
         // RFC 7323 §2.2: the window of a SYN is never scaled.
         let window = self.rcv.buf.free().min(65_535) as u16;
@@ -304,7 +387,7 @@ impl Conn {
         if !self.timers.is_armed(TimerKind::Retransmit) {
             self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
         }
-        self.last_send = now;
+        self.snd.last_send = now;
         self.stats.segments_out += 1;
         TcpRepr {
             src_port: self.tuple.local.port(),
@@ -383,56 +466,8 @@ impl Conn {
     /// cwnd plus the fast-recovery inflation (cc/mod.rs: "The usable window is `window() +
     /// adjustment`, never below zero").
     pub(super) fn usable_cwnd(&self) -> u32 {
-        let w = i64::from(self.cc.window()) + self.inflation;
+        let w = i64::from(self.cc.window()) + self.snd.inflation;
         w.clamp(0, i64::from(u32::MAX)) as u32
-    }
-
-    /// The window field for a non-SYN segment, moving the advertised right edge.
-    ///
-    /// RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): "keep RCV.NXT+RCV.WND fixed until the
-    /// reduction satisfies: RCV.BUFF - RCV.USER - RCV.WND >= min( Fr * RCV.BUFF, Eff.snd.MSS )"
-    /// with Fr = 1/2: the window opens only by at least half the buffer or a segment.
-    ///
-    /// With a scale factor the field counts units of `2^wscale` bytes, so a window is rarely
-    /// expressible exactly. RFC 7323 §2.4: the TCP "will have to either advertise a new window
-    /// that is beyond what it previously advertised (and perhaps beyond the buffer) or will
-    /// have to advertise a smaller window", and "the receiver must honor, as in a window, any
-    /// segment that would have been in window for any ACK sent". So the window is rounded
-    /// *down*: nothing is ever offered that the buffer cannot hold (rounded up on every ACK,
-    /// the edge would creep up to a unit per segment past the buffer's end, and the data the
-    /// peer then sends would be dropped while the window still looked open). The one
-    /// exception keeps the edge already offered from moving left (RFC 9293 §3.8.6.2.2), by
-    /// rounding up when the buffer has room for that. When it has not, the field shows the
-    /// edge less than one unit short, and `adv_right` still accepts up to the old edge.
-    fn window_field(&mut self) -> u16 {
-        let ws = u32::from(self.rcv.wscale);
-        let max = 65_535u32 << ws;
-        // The buffer's end is RCV.NXT + free: the limit of anything we may offer.
-        let free = (self.rcv.buf.free() as u64).min(u64::from(max)) as u32;
-        let cur = self.rcv.adv_wnd();
-        let threshold = (self.rcv.buf.limit() as u32 / 2).min(u32::from(self.rcv.seg_mss)).max(1);
-        let wanted = if free >= cur.saturating_add(threshold) { free } else { cur };
-        let mut field = wanted >> ws;
-        if (field << ws) < cur && (field + 1) << ws <= free {
-            field += 1;
-        }
-        let field = field.min(65_535);
-        let right = self.rcv.nxt + (field << ws);
-        if self.rcv.adv_right < right {
-            self.rcv.adv_right = right;
-        }
-        field as u16
-    }
-
-    /// Every segment with ACK acknowledges RCV.NXT: the delayed ACK is no longer owed.
-    fn on_ack_sent(&mut self) {
-        if self.rcv.last_ack_sent != self.rcv.nxt && self.rcv.quickacks > 0 {
-            self.rcv.quickacks -= 1;
-        }
-        self.ack_now = false;
-        self.timers.stop(TimerKind::DelayedAck);
-        self.rcv.last_ack_sent = self.rcv.nxt;
-        self.rcv.sack_trigger = None;
     }
 
     /// Starts the persist timer when the peer's window keeps data back and nothing in flight
@@ -442,26 +477,7 @@ impl Conn {
             return;
         }
         let base = self.rtt.base_rto();
-        let backed = base.saturating_mul(1u32 << self.persist_backoff.min(16));
+        let backed = base.saturating_mul(1u32 << self.snd.persist_backoff.min(16));
         self.timers.set(TimerKind::Persist, now + backed.min(self.rtt.rto_max()));
-    }
-
-    /// After the application read: announce the window if it opened enough. Linux's rule
-    /// (`tcp_cleanup_rbuf`): when the window last advertised is at most half the buffer and
-    /// the new one would be at least twice as large, ACK now rather than wait for data.
-    pub(super) fn after_read(&mut self) {
-        if !matches!(self.state, State::Established | State::FinWait1 | State::FinWait2)
-            || self.rcv.eof
-        {
-            return;
-        }
-        let cur = self.rcv.adv_wnd();
-        let limit = self.rcv.buf.limit() as u32;
-        let free = self.rcv.buf.free() as u32;
-        let threshold = (limit / 2).min(u32::from(self.rcv.seg_mss)).max(1);
-        let opens = free >= cur.saturating_add(threshold);
-        if opens && cur.saturating_mul(2) <= limit && free >= cur.saturating_mul(2) {
-            self.ack_now = true;
-        }
     }
 }

@@ -32,8 +32,12 @@ pub struct ConnInfo {
     pub rto: Duration,
     /// Consecutive RTO expirations without progress (`tcpi_retransmits`, `tcpi_backoff`).
     pub rto_retries: u32,
-    /// In fast recovery (RFC 6582).
+    /// In fast recovery (RFC 6582, RFC 6675).
     pub in_recovery: bool,
+    /// Recovering from a retransmission timeout.
+    pub in_loss: bool,
+    /// The lowest RTT seen (`tcpi_min_rtt`), once measured.
+    pub min_rtt: Option<Duration>,
     /// How many times the RTO has been doubled (`tcpi_backoff`).
     pub backoffs: u32,
     /// Keepalive or zero-window probes sent since the peer was last heard (`tcpi_probes`).
@@ -174,10 +178,12 @@ impl Conn {
             snd_wscale: self.snd.wscale,
             rcv_wscale: self.rcv.wscale,
             rto: self.rtt.rto(),
-            rto_retries: self.rto_retries,
-            in_recovery: self.in_recovery,
+            rto_retries: self.snd.rto_retries,
+            in_recovery: self.snd.phase == super::send::Phase::Recovery,
+            in_loss: self.snd.phase == super::send::Phase::Loss,
+            min_rtt: self.snd.min_rtt,
             backoffs: self.rtt.backoffs(),
-            probes: self.keepalive_probes_out.max(self.persist_backoff),
+            probes: self.keepalive_probes_out.max(self.snd.persist_backoff),
             snd_mss: self.effective_mss(),
             rcv_mss: self.rcv.seg_mss,
             advmss: self.rcv.mss,
@@ -190,7 +196,7 @@ impl Conn {
             snd_wnd: self.snd.wnd,
             rcv_wnd: self.rcv.adv_wnd(),
             rcv_space: self.rcv.buf.free() as u32,
-            last_send: self.last_send,
+            last_send: self.snd.last_send,
             last_recv: self.last_recv,
         }
     }

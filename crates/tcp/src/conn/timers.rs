@@ -1,6 +1,7 @@
 //! What each timer of SPEC S21 does when it fires: `handle_timeout`.
 
-use super::{Conn, ConnError, Event, RetransmitReason, State};
+use super::send::{Phase, RtxTimer};
+use super::{Conn, ConnError, Event, State};
 use crate::cc::CongestionEvent;
 use crate::{Instant, TimerKind};
 
@@ -15,8 +16,14 @@ impl Conn {
             self.trace(Event::TimerFired(kind));
             match kind {
                 TimerKind::Establish => self.on_establish_timeout(),
-                TimerKind::Retransmit => self.on_rto(now),
-                TimerKind::DelayedAck => self.ack_now = true,
+                // One timer, three uses, as in Linux: the RTO, the tail loss probe timeout
+                // and RACK's reordering timeout (`send/recovery.rs`).
+                TimerKind::Retransmit => match self.snd.rtx_timer {
+                    RtxTimer::Rto => self.on_rto(now),
+                    RtxTimer::Probe => self.on_probe_timeout(now),
+                    RtxTimer::Reorder => self.on_reorder_timeout(now),
+                },
+                TimerKind::DelayedAck => self.on_delayed_ack_timeout(),
                 TimerKind::Persist => self.on_persist(now),
                 TimerKind::Keepalive => self.on_keepalive(now),
                 // SPEC S11: an orphaned connection whose peer never sends its FIN is closed
@@ -47,11 +54,11 @@ impl Conn {
             // The SYN or SYN-ACK (SPEC S5): resend it with the doubled RTO; the Establish
             // timer bounds the attempts.
             self.rtt.backoff();
-            self.snd.nxt = self.snd.iss;
-            self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+            self.snd.rewind_to_syn();
+            self.arm_rto(now);
             return;
         }
-        if self.snd.una == self.snd.max {
+        if self.snd.sb.is_empty() {
             return;
         }
         if self.snd.wnd == 0 && !self.orphan {
@@ -65,19 +72,22 @@ impl Conn {
                 return;
             }
             self.rtt.backoff();
-            self.snd.nxt = self.snd.una;
             self.force_send = true;
-            // RFC 6582 §3.2 step 4, as for any timeout: the answers to the probes are
-            // duplicate ACKs that must not start a fast retransmit.
-            self.recover = self.snd.max;
-            self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+            // What is in flight went beyond the window: it goes again once the window opens
+            // (Linux `tcp_enter_loss` here). RFC 6582 §3.2 step 4, as for any timeout: the
+            // answers to the probes are duplicate ACKs that must not start a fast
+            // retransmit.
+            self.snd.sb.mark_all_lost();
+            self.snd.phase = Phase::Loss;
+            self.snd.recover = self.snd.max;
+            self.arm_rto(now);
             return;
         }
         // SPEC S17 / RFC 9293 §3.8.3 R2: give up once the retransmissions have lasted longer
         // than `retries2` doublings from rto_min would (Linux `retransmits_timed_out`),
         // counted from when the oldest outstanding segment was sent (approximated by when
         // the timer that just expired was armed).
-        let stamp = *self.retrans_stamp.get_or_insert(Instant::from_nanos(
+        let stamp = *self.snd.retrans_stamp.get_or_insert(Instant::from_nanos(
             now.as_nanos().saturating_sub(self.rtt.rto().as_nanos() as u64),
         ));
         let limit = if !self.cfg.user_timeout.is_zero() {
@@ -91,33 +101,52 @@ impl Conn {
             self.close_with(Some(ConnError::TimedOut));
             return;
         }
+        if now - stamp >= self.cfg.retries1_timeout() {
+            self.black_hole_step();
+        }
         // RFC 5681 §3.1 (the controller sets ssthresh and cwnd), RFC 6582 §3.2 step 4:
         // "After a retransmit timeout, record the highest sequence number transmitted in the
         // variable recover, and exit the fast recovery procedure if applicable."
-        let event = if self.rto_retries == 0 {
+        let event = if self.snd.rto_retries == 0 {
             CongestionEvent::Timeout
         } else {
             CongestionEvent::RepeatedTimeout
         };
         self.cc.on_congestion_event(now, event, self.snd.flight());
-        self.in_recovery = false;
-        self.inflation = 0;
-        self.dupacks = 0;
-        self.recover = self.snd.max;
-        self.note_cc();
         // (5.4) "Retransmit the earliest segment that has not been acknowledged by the TCP
-        // receiver": go back to SND.UNA, the window now allows one segment.
+        // receiver": everything not SACKed is lost and goes again from the first hole, as
+        // the window (one segment now) allows (RFC 6675 §5.1; Linux `tcp_enter_loss`).
+        self.enter_loss();
+        self.note_cc();
         // (5.5) "The host MUST set RTO <- RTO * 2 ("back off the timer")".
         // (5.6) "Start the retransmission timer, such that it expires after RTO seconds (for
         // the value of RTO after the doubling operation)."
         self.rtt.backoff();
-        self.rto_retries += 1;
-        self.rto_tsval = Some(self.ts_now(now));
-        self.snd.nxt = self.snd.una;
-        self.timed = None;
-        self.fast_rtx = false;
-        self.rtx_reason = Some(RetransmitReason::Rto);
-        self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+        self.snd.rto_retries += 1;
+        self.snd.rto_tsval = Some(self.ts_now(now));
+        self.snd.timed = None;
+        self.arm_rto(now);
+    }
+
+    /// `retries1` timeouts have gone unanswered: the path may be a black hole for large
+    /// packets (Linux `tcp_mtu_probing`, called from `tcp_write_timeout`). With
+    /// `mtu_probing` on, the first time the segment size drops to `base_mss`, each later time
+    /// it halves, not below 48 bytes (Linux's `tcp_mtu_probe_floor`) nor `min_snd_mss`; what
+    /// is in flight goes again at the new size, since the timeout pulled SND.NXT back.
+    fn black_hole_step(&mut self) {
+        if self.cfg.mtu_probing == 0 {
+            return;
+        }
+        let mss = match self.snd.black_hole_mss {
+            None => self.cfg.base_mss,
+            Some(mss) => (mss / 2).min(self.cfg.base_mss).max(48).max(self.cfg.min_snd_mss),
+        };
+        self.snd.black_hole_mss = Some(mss);
+        if mss < self.snd.mss {
+            self.snd.mss = mss;
+            self.cc.on_mss_change(u32::from(self.effective_mss()));
+            self.note_cc();
+        }
     }
 
     /// The keepalive timer (RFC 9293 §3.8.4, Linux `tcp_keepalive_timer`): after
@@ -160,8 +189,8 @@ impl Conn {
             return;
         }
         self.force_send = true;
-        self.persist_backoff = self.persist_backoff.saturating_add(1);
-        let backed = self.rtt.base_rto().saturating_mul(1u32 << self.persist_backoff.min(16));
+        self.snd.persist_backoff = self.snd.persist_backoff.saturating_add(1);
+        let backed = self.rtt.base_rto().saturating_mul(1u32 << self.snd.persist_backoff.min(16));
         self.timers.set(TimerKind::Persist, now + backed.min(self.rtt.rto_max()));
     }
 }

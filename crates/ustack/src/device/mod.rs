@@ -1,4 +1,4 @@
-//! Devices: where IPv4 packets enter and leave a stack (STYLE.md 8).
+//! Devices: where IPv4 packets enter and leave a stack.
 //!
 //! A [`Device`] moves one IPv4 packet per call, with no link-layer header. Devices are small
 //! and stack: [`PcapDevice`] wraps any device and records what passes through it.

@@ -1,5 +1,5 @@
 //! The stack's per-operation errors mapped to `io::ErrorKind` as the kernel's errno values
-//! map (STYLE.md 12): ECONNREFUSED → ConnectionRefused, ETIMEDOUT → TimedOut, ...
+//! map: ECONNREFUSED → ConnectionRefused, ETIMEDOUT → TimedOut, ...
 
 use std::io;
 

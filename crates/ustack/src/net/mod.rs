@@ -2,7 +2,7 @@
 //! thread of its own; [`TcpListener`], [`TcpStream`] and [`UdpSocket`] are shaped like
 //! `std::net`'s and block; the `tokio` feature adds async twins ([`crate::tokio`]).
 //!
-//! # How it runs (DESIGN.md "Inbound packet", "Outbound write")
+//! # How it runs (docs/host-stack.md)
 //!
 //! The driver thread owns the device. It loops: receive every waiting packet and hand it to
 //! the stack, fire due timers, send what the stack has to send, wake the sockets the stack

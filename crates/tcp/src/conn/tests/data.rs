@@ -353,7 +353,7 @@ fn s18_stop_and_wait_keeps_one_segment_in_flight() {
 
 #[test]
 fn s18_stop_and_wait_lost_data_is_sent_again_after_the_timeout() {
-    // The note's second case: the segment is lost (or corrupted: a bad checksum is dropped
+    // S18's second case: the segment is lost (or corrupted: a bad checksum is dropped
     // by the host before the engine sees it, SPEC S16, so it is lost too). No ACK comes;
     // the retransmission timer sends it again after the RTO (300 ms), then the next one
     // follows its ACK.
@@ -375,7 +375,7 @@ fn s18_stop_and_wait_lost_data_is_sent_again_after_the_timeout() {
 
 #[test]
 fn s18_stop_and_wait_lost_ack_the_receiver_drops_the_copy_and_acks_again() {
-    // The note's third case, at the receiver: our ACK is lost, the sender's timer sends the
+    // S18's third case, at the receiver: our ACK is lost, the sender's timer sends the
     // segment again; the copy is discarded (delivered once) and acknowledged again, which
     // lets the sender go on. (At the sender a lost ACK looks like lost data: see above.)
     let mut s = Script::established_server(cfg());
@@ -396,7 +396,7 @@ fn s18_stop_and_wait_lost_ack_the_receiver_drops_the_copy_and_acks_again() {
 
 #[test]
 fn s18_stop_and_wait_late_ack() {
-    // The note's fourth case: the ACK is late, not lost. The timer has already sent the
+    // S18's fourth case: the ACK is late, not lost. The timer has already sent the
     // segment again; the late ACK still acknowledges it and the next segment goes; the ACK
     // of the needless copy is a duplicate and changes nothing. Karn's rule (RFC 6298 §3,
     // SPEC S17): no RTT sample from an ACK of a retransmitted segment, and the backed-off

@@ -1,4 +1,4 @@
-//! Observability is data (STYLE.md 11, docs/tcp-engine.md "Events"): application events are
+//! Observability is data (docs/tcp-engine.md "Events"): application events are
 //! always reported, trace events only while tracing is on, drops are always counted, and the
 //! trace queue is bounded.
 

@@ -1,4 +1,4 @@
-//! Segment-script tests of the connection engine (STYLE.md 9): one `Conn` driven by a
+//! Segment-script tests of the connection engine: one `Conn` driven by a
 //! packetdrill-like script in virtual time. `<` lines are handed to `handle_segment` at their
 //! time; `>` lines must match, in order and at exactly their time, the segments
 //! `poll_transmit` returns (timers fire on the way, `handle_timeout` at each deadline). A
@@ -19,6 +19,7 @@ use crate::script::{self, Direction, Line, SeqBase, When};
 
 mod close;
 mod data;
+mod delack;
 mod events;
 mod flags;
 mod handshake;

@@ -277,3 +277,53 @@ fn s21_time_wait_timer_is_cancelled_by_a_reset_without_rfc1337() {
     assert!(s.fired(TimerKind::TimeWait).is_empty());
     assert_eq!(s.event_at(Event::Closed(None)), Some(secs(1.2)));
 }
+
+#[test]
+fn s17_black_hole_detection_lowers_the_segment_size_after_retries1_with_mtu_probing() {
+    // Linux `tcp_write_timeout` → `tcp_mtu_probing`: once retransmissions have gone
+    // unanswered for retries1's time (3 doublings from rto_min: 3 s), each timeout with
+    // tcp_mtu_probing = 1 lowers the segment size: to tcp_base_mss first, then by half. A
+    // path that silently drops large packets then gets the data through.
+    let c = TcpConfig { mtu_probing: 1, base_mss: 600, ..cfg() };
+    let mut s = Script::established_client(c);
+    s.send(1000);
+    // SRTT 100 ms, RTO 300 ms; the first transmission at 0.1 s is the base of retries1.
+    s.run(
+        "
+        0.1   > P. 1:1001(1000) ack 1
+        0.4   > P. 1:1001(1000) ack 1
+        1.0   > P. 1:1001(1000) ack 1
+        2.2   > P. 1:1001(1000) ack 1
+        4.6   > . 1:601(600) ack 1
+        9.4   > . 1:301(300) ack 1
+        +0.1  < . 1:1(0) ack 301 win 65535
+        +0    > . 301:601(300) ack 1
+        +0    > . 601:901(300) ack 1
+        +0.1  < . 1:1(0) ack 901 win 65535
+        +0    > P. 901:1001(100) ack 1
+        +0.1  < . 1:1(0) ack 1001 win 65535
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.effective_mss(), 300);
+}
+
+#[test]
+fn s17_without_mtu_probing_retransmissions_keep_their_size() {
+    // tcp_mtu_probing = 0 (Linux's default): retries1 changes nothing a segment shows.
+    let mut s = Script::established_client(TcpConfig { base_mss: 600, ..cfg() });
+    s.send(1000);
+    s.run(
+        "
+        0.1   > P. 1:1001(1000) ack 1
+        0.4   > P. 1:1001(1000) ack 1
+        1.0   > P. 1:1001(1000) ack 1
+        2.2   > P. 1:1001(1000) ack 1
+        4.6   > P. 1:1001(1000) ack 1
+        9.4   > P. 1:1001(1000) ack 1
+        +0.1  < . 1:1(0) ack 1001 win 65535
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.effective_mss(), 1000);
+}

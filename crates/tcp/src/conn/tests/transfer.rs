@@ -1,6 +1,6 @@
 //! Two connections joined by a simulated link: a bulk transfer end to end, clean and through
 //! a seeded lossy, duplicating, reordering channel. Event-driven: time jumps to the next
-//! arrival or deadline (STYLE.md 10); every run is bounded and a failure names its seed.
+//! arrival or deadline, never ticks; every run is bounded and a failure names its seed.
 
 use super::*;
 

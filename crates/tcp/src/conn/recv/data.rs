@@ -1,0 +1,118 @@
+//! Data arriving (RFC 9293 §3.10.7.4 "seventh, process the segment text"): in-order data
+//! into the receive buffer, out-of-order data held for reassembly, and whether to ACK now.
+
+use ustack_wire::SeqNum;
+
+use super::super::{Conn, DropReason, seq_len};
+use super::Receiver;
+use crate::{Instant, TimerKind};
+
+impl Conn {
+    /// In-order or out-of-order data at `seq` (>= RCV.NXT). Returns whether all of it was
+    /// taken (else a FIN after it is not).
+    pub(in crate::conn) fn receive_data(
+        &mut self,
+        now: Instant,
+        seq: SeqNum,
+        payload: &[u8],
+    ) -> bool {
+        let offset = seq_len(self.rcv.nxt, seq);
+        // Trim to the window we advertised and to what the buffer holds (RFC 9293: "Segments
+        // with higher beginning sequence numbers [...] the segment text beyond the window is
+        // trimmed").
+        let room = self.rcv.adv_wnd().min(self.rcv.buf.free() as u32);
+        if offset >= room {
+            self.drop_segment(DropReason::BufferFull);
+            self.ack_now = true;
+            return false;
+        }
+        let take = (payload.len() as u32).min(room - offset);
+        if (take as usize) < payload.len() {
+            self.drop_segment(DropReason::BufferFull);
+        }
+        let data = &payload[..take as usize];
+        self.rcv.seg_mss =
+            self.rcv.seg_mss.max(payload.len().min(usize::from(self.rcv.mss)) as u16);
+        if !self.rcv.got_data {
+            // Quick-ACK mode at the start (Linux `tcp_incr_quickack`): ACK every segment at
+            // once, so the sender's slow start is not held back by delayed ACKs.
+            self.rcv.got_data = true;
+            self.rcv.last_data_at = now;
+            self.enter_quickack();
+        } else if offset == 0 {
+            self.note_data_gap(now);
+        }
+        if offset == 0 {
+            let had_holes = self.rcv.asm.range_count() > 0;
+            let stored = self.rcv.buf.write_at(0, data) as u32;
+            // In-order data never needs a range slot, so this cannot fail.
+            let _ = self.rcv.asm.add(0, stored);
+            let ready = self.rcv.asm.pop_front();
+            self.rcv.buf.commit(ready as usize);
+            self.rcv.nxt += ready;
+            self.stats.bytes_received += u64::from(ready);
+            self.rcv.sack_trigger = None;
+            if ready > 0 {
+                self.signal_readable();
+            }
+            if had_holes {
+                // RFC 5681 §4.2: "an immediate ACK SHOULD be generated when [...] a segment
+                // [...] fills in all or part of a gap in the sequence space."
+                self.ack_now = true;
+            } else {
+                self.schedule_ack(now);
+            }
+            if self.rcv.fin == Some(self.rcv.nxt) {
+                self.on_fin(now);
+            }
+        } else {
+            if !self.reassembly_accepts(offset, take) {
+                self.drop_segment(DropReason::ReassemblyFull);
+                self.ack_now = true;
+                return false;
+            }
+            let stored = self.rcv.buf.write_at(offset as usize, data) as u32;
+            if self.rcv.asm.add(offset, stored).is_err() {
+                self.drop_segment(DropReason::ReassemblyFull);
+                self.ack_now = true;
+                return false;
+            }
+            self.rcv.sack_trigger = Some((offset, stored));
+            // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an
+            // out-of-order segment arrives."
+            self.ack_now = true;
+        }
+        take as usize == payload.len()
+    }
+
+    /// Whether out-of-order data at `offset..offset + len` stays within the reassembly
+    /// bound: it touches a range already held, or a new range is still allowed.
+    pub(in crate::conn) fn reassembly_accepts(&self, offset: u32, len: u32) -> bool {
+        let max = (self.cfg.max_reassembly_segments as usize).min(Receiver::MAX_RANGES);
+        if self.rcv.asm.range_count() < max {
+            return true;
+        }
+        let end = offset.saturating_add(len);
+        self.rcv.asm.ranges().any(|r| r.start <= end && r.end >= offset)
+    }
+
+    /// In-order data arrived: ACK now or arm the delayed-ACK timer. RFC 9293 §3.8.6.3: "an
+    /// ACK SHOULD be generated for at least every second full-sized segment, and MUST be
+    /// generated within 0.5 seconds of the arrival of the first unacknowledged packet".
+    pub(in crate::conn) fn schedule_ack(&mut self, now: Instant) {
+        // Linux `tcp_in_quickack_mode`: quick ACKs, unless the connection is interactive
+        // (its ACKs ride on the replies).
+        if self.rcv.quickacks > 0 && self.rcv.pingpong == 0 {
+            self.ack_now = true;
+            return;
+        }
+        let unacked = seq_len(self.rcv.last_ack_sent, self.rcv.nxt);
+        if unacked > u32::from(self.rcv.seg_mss) {
+            self.ack_now = true;
+            return;
+        }
+        if !self.timers.is_armed(TimerKind::DelayedAck) {
+            self.timers.set(TimerKind::DelayedAck, now + self.delayed_ack_timeout());
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! The retransmission queue with its SACK scoreboard (RFC 6675 §2–4, RFC 2018): one entry per
+//! segment sent and not yet cumulatively acknowledged, in sequence order, each marked in
+//! flight, SACKed or lost, with the time of its latest transmission (RACK, RFC 8985, needs it).
+//!
+//! The bytes themselves stay in the send buffer; an entry only says where a segment starts,
+//! how long it is (in sequence space: its data plus one for a FIN) and what became of it.
+//! The byte counts by mark are kept as the marks change, so RFC 6675's `pipe` (bytes in
+//! flight: neither SACKed nor lost, retransmissions included) is O(1):
+//!
+//! ```text
+//!   in_flight + sacked + lost == SND.MAX − SND.UNA   (over the entries)
+//! ```
+//!
+//! Entries are split where a SACK block or a smaller segment size cuts one; they are never
+//! merged. The queue's storage grows to the largest flight and is then reused: no allocation
+//! per segment in the steady state.
+
+use std::collections::VecDeque;
+
+use ustack_wire::SeqNum;
+
+use crate::Instant;
+
+/// What became of a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(in crate::conn) enum Mark {
+    /// Sent (or sent again) and not known to have arrived or to be lost.
+    InFlight,
+    /// The peer SACKed it (RFC 2018): it arrived, out of order.
+    Sacked,
+    /// Deemed lost (three SACKs above it, RACK, NewReno, a timeout) and not sent again since.
+    Lost,
+}
+
+impl Mark {
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One segment in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::conn) struct Segment {
+    /// Its first sequence number.
+    pub(in crate::conn) start: SeqNum,
+    /// Sequence space it covers: payload bytes, plus one if it carries the FIN.
+    pub(in crate::conn) len: u32,
+    /// Whether it carries our FIN (the last sequence number of the segment).
+    pub(in crate::conn) fin: bool,
+    /// When it was last transmitted.
+    pub(in crate::conn) sent_at: Instant,
+    /// Whether it was ever transmitted more than once (Karn; RACK's ambiguity check).
+    pub(in crate::conn) retransmitted: bool,
+    pub(in crate::conn) mark: Mark,
+}
+
+impl Segment {
+    /// One past its last sequence number.
+    pub(in crate::conn) fn end(&self) -> SeqNum {
+        self.start + self.len
+    }
+
+    /// Its payload bytes (without the FIN).
+    pub(in crate::conn) fn data_len(&self) -> u32 {
+        self.len - u32::from(self.fin)
+    }
+}
+
+/// What a cumulative ACK or a SACK block newly delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(in crate::conn) struct Delivered {
+    /// Sequence space newly known to have arrived (not counting what was SACKed before).
+    pub(in crate::conn) bytes: u32,
+    /// Segments newly known to have arrived.
+    pub(in crate::conn) segments: u32,
+    /// Of those, the one transmitted last (RACK.xmit_ts, RACK.end_seq): its latest
+    /// transmission time, end, and whether it was ever retransmitted.
+    pub(in crate::conn) latest: Option<(Instant, SeqNum, bool)>,
+    /// Whether any of them was ever retransmitted.
+    pub(in crate::conn) retransmitted: bool,
+    /// The lowest end of a newly delivered segment that was never retransmitted, if it lies
+    /// below the highest end delivered before (RFC 8985 §6.2 step 2: reordering).
+    pub(in crate::conn) reordered: bool,
+}
+
+impl Delivered {
+    fn note(&mut self, seg: &Segment) {
+        self.bytes += seg.len;
+        self.segments += 1;
+        self.retransmitted |= seg.retransmitted;
+        let newer = match self.latest {
+            None => true,
+            Some((t, end, _)) => seg.sent_at > t || (seg.sent_at == t && seg.end() > end),
+        };
+        if newer {
+            self.latest = Some((seg.sent_at, seg.end(), seg.retransmitted));
+        }
+    }
+}
+
+/// The queue. See the [module docs](self).
+#[derive(Debug, Default)]
+pub(in crate::conn) struct Scoreboard {
+    segs: VecDeque<Segment>,
+    /// Sequence space by mark (`Mark::index`).
+    bytes: [u32; 3],
+    /// Entries by mark.
+    count: [u32; 3],
+    /// Retransmitted segments still in flight (a RACK scan cannot stop early while any is).
+    retransmitted_in_flight: u32,
+    /// One past the highest sequence number known delivered, by a SACK or the cumulative ACK
+    /// (RFC 8985's RACK.fack; Linux `snd_una + fackets`).
+    fack: Option<SeqNum>,
+}
+
+impl Scoreboard {
+    /// Bytes in flight: sent, neither SACKed nor lost (RFC 6675 `pipe`, Linux
+    /// `tcp_packets_in_flight` in bytes).
+    pub(in crate::conn) fn pipe(&self) -> u32 {
+        self.bytes[Mark::InFlight.index()]
+    }
+
+    /// Segments in flight (Linux's `tcp_packets_in_flight`).
+    pub(in crate::conn) fn pipe_segments(&self) -> u32 {
+        self.count[Mark::InFlight.index()]
+    }
+
+    /// Segments SACKed above SND.UNA.
+    pub(in crate::conn) fn sacked_segments(&self) -> u32 {
+        self.count[Mark::Sacked.index()]
+    }
+
+    /// Bytes marked lost and not sent again.
+    pub(in crate::conn) fn lost(&self) -> u32 {
+        self.bytes[Mark::Lost.index()]
+    }
+
+    /// Segments marked lost and not sent again.
+    pub(in crate::conn) fn lost_segments(&self) -> u32 {
+        self.count[Mark::Lost.index()]
+    }
+
+    /// Whether nothing is outstanding.
+    pub(in crate::conn) fn is_empty(&self) -> bool {
+        self.segs.is_empty()
+    }
+
+    pub(in crate::conn) fn len(&self) -> usize {
+        self.segs.len()
+    }
+
+    pub(in crate::conn) fn get(&self, i: usize) -> Option<&Segment> {
+        self.segs.get(i)
+    }
+
+    /// The entries, oldest first.
+    #[cfg(test)]
+    pub(in crate::conn) fn iter(&self) -> impl Iterator<Item = &Segment> + '_ {
+        self.segs.iter()
+    }
+
+    /// Whether any retransmitted segment is in flight.
+    pub(in crate::conn) fn retransmissions_in_flight(&self) -> bool {
+        self.retransmitted_in_flight > 0
+    }
+
+    /// A new segment went out at `start` (the end of the last entry, or SND.UNA when empty).
+    pub(in crate::conn) fn push(&mut self, start: SeqNum, len: u32, fin: bool, now: Instant) {
+        debug_assert!(self.segs.back().is_none_or(|s| s.end() == start), "a gap in the queue");
+        self.segs.push_back(Segment {
+            start,
+            len,
+            fin,
+            sent_at: now,
+            retransmitted: false,
+            mark: Mark::InFlight,
+        });
+        self.add(Mark::InFlight, len);
+    }
+
+    /// Entry `i` was sent again at `now`, its first `len` bytes of sequence space (the rest,
+    /// if any, becomes an entry of its own that keeps its mark).
+    pub(in crate::conn) fn retransmitted(&mut self, i: usize, len: u32, now: Instant) {
+        if len < self.segs[i].len {
+            self.split(i, len);
+        }
+        let seg = &mut self.segs[i];
+        let was = seg.mark;
+        seg.sent_at = now;
+        if !seg.retransmitted || was != Mark::InFlight {
+            self.retransmitted_in_flight += 1;
+        }
+        seg.retransmitted = true;
+        seg.mark = Mark::InFlight;
+        let len = seg.len;
+        self.unmark(was, len);
+        self.add(Mark::InFlight, len);
+    }
+
+    /// Changes entry `i`'s mark.
+    pub(in crate::conn) fn set_mark(&mut self, i: usize, mark: Mark) {
+        let seg = self.segs[i];
+        if seg.mark == mark {
+            return;
+        }
+        if seg.retransmitted && seg.mark == Mark::InFlight {
+            self.retransmitted_in_flight -= 1;
+        }
+        if seg.retransmitted && mark == Mark::InFlight {
+            self.retransmitted_in_flight += 1;
+        }
+        self.unmark(seg.mark, seg.len);
+        self.add(mark, seg.len);
+        self.segs[i].mark = mark;
+    }
+
+    fn add(&mut self, mark: Mark, len: u32) {
+        self.bytes[mark.index()] += len;
+        self.count[mark.index()] += 1;
+    }
+
+    fn unmark(&mut self, mark: Mark, len: u32) {
+        self.bytes[mark.index()] -= len;
+        self.count[mark.index()] -= 1;
+    }
+
+    /// Splits entry `i` after `at` bytes of sequence space (0 < at < len); both parts keep
+    /// the mark and the transmission time, the FIN goes with the second.
+    pub(in crate::conn) fn split(&mut self, i: usize, at: u32) {
+        let seg = self.segs[i];
+        debug_assert!(at > 0 && at < seg.len);
+        let tail = Segment { start: seg.start + at, len: seg.len - at, ..seg };
+        self.segs[i].len = at;
+        self.segs[i].fin = false;
+        self.count[seg.mark.index()] += 1;
+        if seg.retransmitted && seg.mark == Mark::InFlight {
+            self.retransmitted_in_flight += 1;
+        }
+        self.segs.insert(i + 1, tail);
+    }
+
+    /// The cumulative ACK moved SND.UNA from `una` to `ack`: entries below it leave the queue
+    /// (one cut in two leaves its first part). Returns what was newly delivered.
+    pub(in crate::conn) fn ack(&mut self, una: SeqNum, ack: SeqNum) -> Delivered {
+        let mut d = Delivered::default();
+        let fack = self.fack.unwrap_or(una);
+        while let Some(front) = self.segs.front() {
+            let covered = (ack - front.start).max(0) as u32;
+            if covered == 0 {
+                break;
+            }
+            if covered < front.len {
+                self.split(0, covered);
+            }
+            let seg = self.segs.pop_front().expect("the front entry");
+            if seg.mark != Mark::Sacked {
+                d.note(&seg);
+                if !seg.retransmitted && seg.end() < fack {
+                    d.reordered = true;
+                }
+            }
+            if seg.retransmitted && seg.mark == Mark::InFlight {
+                self.retransmitted_in_flight -= 1;
+            }
+            self.unmark(seg.mark, seg.len);
+        }
+        if self.fack.is_none_or(|f| f < ack) {
+            self.fack = Some(ack);
+        }
+        if self.segs.is_empty() {
+            self.fack = None;
+        }
+        d
+    }
+
+    /// A SACK block `[left, right)` (RFC 2018 §3) arrived: the entries inside it are SACKed
+    /// (cut at its edges). Blocks that name nothing in the queue change nothing. Returns what
+    /// was newly delivered.
+    pub(in crate::conn) fn sack(&mut self, left: SeqNum, right: SeqNum) -> Delivered {
+        let mut d = Delivered::default();
+        let Some(first) = self.segs.front().map(|s| s.start) else { return d };
+        let fack = self.fack.unwrap_or(first);
+        // Sequence numbers compared relative to the first entry (all within 2^31 of it).
+        let rel = |s: SeqNum| (s - first) as i64;
+        let (l, r) = (rel(left), rel(right));
+        let mut i = self.segs.partition_point(|s| rel(s.end()) <= l);
+        while i < self.segs.len() {
+            let seg = self.segs[i];
+            let (s, e) = (rel(seg.start), rel(seg.end()));
+            if s >= r {
+                break;
+            }
+            if s < l {
+                self.split(i, (l - s) as u32);
+                i += 1;
+                continue;
+            }
+            if e > r {
+                self.split(i, (r - s) as u32);
+                continue;
+            }
+            if seg.mark != Mark::Sacked {
+                d.note(&seg);
+                if !seg.retransmitted && seg.end() < fack {
+                    d.reordered = true;
+                }
+                self.set_mark(i, Mark::Sacked);
+            }
+            i += 1;
+        }
+        if let Some((_, end, _)) = d.latest
+            && self.fack.is_none_or(|f| f < end)
+        {
+            self.fack = Some(end);
+        }
+        d
+    }
+
+    /// The index of the first lost entry, if any.
+    pub(in crate::conn) fn first_lost(&self) -> Option<usize> {
+        if self.lost() == 0 {
+            return None;
+        }
+        self.segs.iter().position(|s| s.mark == Mark::Lost)
+    }
+
+    /// Marks every entry not SACKed as lost (a retransmission timeout, RFC 6675 §5.1).
+    pub(in crate::conn) fn mark_all_lost(&mut self) {
+        for i in 0..self.segs.len() {
+            if self.segs[i].mark == Mark::InFlight {
+                self.set_mark(i, Mark::Lost);
+            }
+        }
+    }
+
+    /// Forgets every SACK (the peer reneged, RFC 2018 §8): SACKed entries count as in flight
+    /// again.
+    pub(in crate::conn) fn clear_sacks(&mut self) {
+        for i in 0..self.segs.len() {
+            if self.segs[i].mark == Mark::Sacked {
+                self.set_mark(i, Mark::InFlight);
+            }
+        }
+        self.fack = None;
+    }
+
+    /// RFC 6675 §4 `IsLost(SeqNum)` for entry `i`: "DupThresh discontiguous SACKed sequences
+    /// ... or more than (DupThresh - 1) * SMSS bytes with sequence numbers greater than
+    /// SeqNum have been SACKed". `sacked_above` is what the caller counted above it.
+    pub(in crate::conn) fn is_lost_by_sacks(
+        sacked_segments_above: u32,
+        sacked_bytes_above: u32,
+        smss: u32,
+    ) -> bool {
+        const DUP_THRESH: u32 = 3;
+        sacked_segments_above >= DUP_THRESH || sacked_bytes_above > (DUP_THRESH - 1) * smss
+    }
+
+    /// Marks lost, as RFC 6675 `IsLost` decides, every entry in flight that was never
+    /// retransmitted below the highest SACKed one; returns whether any was.
+    pub(in crate::conn) fn mark_lost_by_sacks(&mut self, smss: u32) -> bool {
+        let mut any = false;
+        let (mut segs_above, mut bytes_above) = (0u32, 0u32);
+        for i in (0..self.segs.len()).rev() {
+            let seg = self.segs[i];
+            match seg.mark {
+                Mark::Sacked => {
+                    segs_above += 1;
+                    bytes_above = bytes_above.saturating_add(seg.len);
+                }
+                Mark::InFlight
+                    if !seg.retransmitted
+                        && Scoreboard::is_lost_by_sacks(segs_above, bytes_above, smss) =>
+                {
+                    self.set_mark(i, Mark::Lost);
+                    any = true;
+                }
+                _ => {}
+            }
+        }
+        any
+    }
+
+    /// Checks the byte counts against the entries (tests).
+    #[cfg(test)]
+    pub(in crate::conn) fn check(&self) {
+        for m in [Mark::InFlight, Mark::Sacked, Mark::Lost] {
+            let of = || self.segs.iter().filter(move |s| s.mark == m);
+            assert_eq!(self.bytes[m.index()], of().map(|s| s.len).sum::<u32>(), "{m:?}");
+            assert_eq!(self.count[m.index()], of().count() as u32, "{m:?}");
+        }
+        let rif =
+            self.segs.iter().filter(|s| s.retransmitted && s.mark == Mark::InFlight).count() as u32;
+        assert_eq!(self.retransmitted_in_flight, rif);
+        for w in self.segs.iter().zip(self.segs.iter().skip(1)) {
+            assert_eq!(w.0.end(), w.1.start, "entries must be contiguous");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
