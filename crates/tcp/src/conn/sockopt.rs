@@ -50,6 +50,13 @@ pub struct ConnInfo {
     pub advmss: u16,
     /// Bytes sent and not acknowledged, SYN and FIN included.
     pub flight_bytes: u32,
+    /// Segments sent and not cumulatively acknowledged (`tcpi_unacked`).
+    pub unacked_segments: u32,
+    /// Of those, segments the peer SACKed (`tcpi_sacked`).
+    pub sacked_segments: u32,
+    /// Of those, segments deemed lost, sent again or not (`tcpi_lost`: Linux's `lost_out`
+    /// keeps a retransmitted segment until it is acknowledged).
+    pub lost_segments: u32,
     /// Bytes queued and not yet sent (`tcpi_notsent_bytes`).
     pub notsent_bytes: u32,
     /// Congestion window, bytes.
@@ -188,6 +195,15 @@ impl Conn {
             rcv_mss: self.rcv.seg_mss,
             advmss: self.rcv.mss,
             flight_bytes: self.snd.flight(),
+            unacked_segments: self.snd.sb.len() as u32,
+            sacked_segments: self.snd.sb.sacked_segments(),
+            lost_segments: (0..self.snd.sb.len())
+                .filter_map(|i| self.snd.sb.get(i))
+                .filter(|g| {
+                    g.mark == super::send::Mark::Lost
+                        || (g.mark == super::send::Mark::InFlight && g.retransmitted)
+                })
+                .count() as u32,
             notsent_bytes: self.snd.buf.len().saturating_sub(self.snd.pipe() as usize) as u32,
             cwnd_bytes: self.cc.window(),
             ssthresh_bytes: self.cc.ssthresh(),
