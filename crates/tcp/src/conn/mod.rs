@@ -192,6 +192,9 @@ pub struct Conn {
     orphan: bool,
     /// A `send` took less than offered: report `Writable` when room opens.
     send_blocked: bool,
+    /// A `send` queued data: the segments it lets out until `poll_transmit` runs dry are
+    /// the application's push (PSH on the last one the windows allow).
+    push_burst: bool,
     /// `Readable` was reported and `recv` has not been called since.
     readable_signalled: bool,
 }
@@ -418,6 +421,7 @@ impl Conn {
             keepalive_probes_out: 0,
             orphan: false,
             send_blocked: false,
+            push_burst: false,
             readable_signalled: false,
         }
     }
@@ -477,6 +481,7 @@ impl Conn {
         if n < data.len() {
             self.send_blocked = true;
         }
+        self.push_burst |= n > 0;
         if n == 0 { Err(SendError::Full) } else { Ok(n) }
     }
 
