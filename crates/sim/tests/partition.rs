@@ -45,7 +45,11 @@ fn a_ten_second_partition_is_ridden_out_with_rto_backoff() {
     let (cut_at, cut_for) = (Instant::from_secs(1), Duration::from_secs(10));
     let heal = cut_at + cut_for;
     let scenario = BulkTransfer::new(BYTES);
-    let mut run = ScenarioRun::new(&scenario, &Setup::new(link(cut_at, cut_for)), 5).unwrap();
+    // A window-limited flow (no receive-buffer autotuning) fills neither the 100-packet
+    // queue nor the link: the partition is its only loss.
+    let tcp = TcpConfig { moderate_rcvbuf: false, ..TcpConfig::LINUX };
+    let setup = Setup::new(link(cut_at, cut_for)).tcp(tcp);
+    let mut run = ScenarioRun::new(&scenario, &setup, 5).unwrap();
     let l = run.link();
     let tap = run.network_mut().tap(l, TapPoint::Sent);
     run.run().unwrap_or_else(|e| panic!("{e}"));

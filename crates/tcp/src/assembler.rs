@@ -22,8 +22,9 @@
 //! }
 //! ```
 //!
-//! Nothing here allocates: ranges and the SACK history live inline in the struct. No method
-//! panics, whatever its arguments.
+//! The ranges live in a vector allocated when the first out-of-order segment arrives (an
+//! in-order stream never allocates) and reused after; the SACK history lives inline. No
+//! method panics, whatever its arguments.
 
 use core::fmt;
 use core::ops::Range;
@@ -50,31 +51,34 @@ impl Span {
     }
 }
 
-/// The out-of-order ranges received past the in-order point, at most `N` of them.
+/// The out-of-order ranges received past the in-order point, at most [`limit`](Self::limit)
+/// of them.
 ///
 /// # State and invariants
 ///
 /// - `front`: the bytes `0..front` have all arrived and wait for [`pop_front`](Self::pop_front)
 ///   (in-order data never needs a range slot, so it is always accepted).
-/// - Up to `N` out-of-order ranges, sorted and non-empty, each with at least one missing byte
-///   before it: touching or overlapping ranges are merged, and a range reaching `front` is
-///   folded into it. `N` ranges mean `N` holes.
+/// - Up to `limit` out-of-order ranges, sorted and non-empty, each with at least one missing
+///   byte before it: touching or overlapping ranges are merged, and a range reaching `front`
+///   is folded into it. `limit` ranges mean `limit` holes.
 /// - A history of the last [`SackList::CAPACITY`] out-of-order segments added, most recent
 ///   first, at most one per range, for SACK generation (see [`sack_blocks`](Self::sack_blocks)).
 ///
 /// # The bound
 ///
-/// A segment that would open an `N + 1`-th range is refused with [`TooManyRanges`] and changes
-/// nothing; the caller drops it and counts the drop, as Linux does when it prunes its
-/// out-of-order queue under memory pressure. A segment that touches or overlaps an existing
-/// range, or arrives in order, is always accepted (it cannot raise the count), so the
-/// connection always progresses: the sender's retransmission of the first hole fills it.
-/// The default `N = 32` makes the struct about 310 bytes, held inline in the connection.
+/// A segment that would open a `limit + 1`-th range below the highest one makes room as
+/// Linux's `tcp_prune_ofo_queue` does under memory pressure: the highest range is forgotten
+/// (its bytes will be sent again; [`AddOutcome::pruned`] says how many). One that would open
+/// it above every range is refused with [`TooManyRanges`] and changes nothing; the caller
+/// drops it and counts the drop. A segment that touches or overlaps an existing range, or
+/// arrives in order, is always accepted (it cannot raise the count), so the connection
+/// always progresses: the sender's retransmission of the first hole fills it. The receiver
+/// sets the limit from its buffer size, so it bounds memory as Linux's receive buffer does.
 #[derive(Clone)]
-pub struct Assembler<const N: usize = 32> {
+pub struct Assembler {
     front: u32,
-    spans: [Span; N],
-    count: usize,
+    spans: Vec<Span>,
+    limit: usize,
     recent: [Span; RECENT],
     recent_count: usize,
 }
@@ -84,6 +88,8 @@ pub struct Assembler<const N: usize = 32> {
 pub struct AddOutcome {
     /// Bytes of the range not held before; zero for a complete duplicate (or an empty range).
     pub new_bytes: u32,
+    /// Bytes of the highest range forgotten to make room (see the bound in [`Assembler`]).
+    pub pruned: u32,
 }
 
 impl AddOutcome {
@@ -107,19 +113,35 @@ impl fmt::Display for TooManyRanges {
 
 impl core::error::Error for TooManyRanges {}
 
-impl<const N: usize> Assembler<N> {
-    /// The most out-of-order ranges held at once.
-    pub const CAPACITY: usize = N;
+impl Assembler {
+    /// The limit [`new`](Self::new) sets.
+    pub const DEFAULT_LIMIT: usize = 64;
 
-    /// An assembler with nothing received past the in-order point.
+    /// An assembler with nothing received past the in-order point, holding at most
+    /// [`DEFAULT_LIMIT`](Self::DEFAULT_LIMIT) out-of-order ranges.
     pub const fn new() -> Self {
+        Self::with_limit(Self::DEFAULT_LIMIT)
+    }
+
+    /// An assembler that holds at most `limit` out-of-order ranges.
+    pub const fn with_limit(limit: usize) -> Self {
         Assembler {
             front: 0,
-            spans: [Span::EMPTY; N],
-            count: 0,
+            spans: Vec::new(),
+            limit,
             recent: [Span::EMPTY; RECENT],
             recent_count: 0,
         }
+    }
+
+    /// The most out-of-order ranges held at once.
+    pub const fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Changes the limit. Ranges already held above a lowered limit stay until delivered.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
     }
 
     /// Records that the bytes `offset..offset + len` past the in-order point arrived, merging
@@ -131,37 +153,38 @@ impl<const N: usize> Assembler<N> {
     pub fn add(&mut self, offset: u32, len: u32) -> Result<AddOutcome, TooManyRanges> {
         let seg = Span { start: offset, end: offset.saturating_add(len) };
         if seg.start >= seg.end {
-            return Ok(AddOutcome { new_bytes: 0 });
+            return Ok(AddOutcome { new_bytes: 0, pruned: 0 });
         }
         if seg.start <= self.front {
-            return Ok(AddOutcome { new_bytes: self.extend_front(seg) });
+            return Ok(AddOutcome { new_bytes: self.extend_front(seg), pruned: 0 });
         }
-        let spans = &self.spans[..self.count];
         // Ranges `first..last` touch or overlap `seg`: they end at or after its start and
         // begin at or before its end. Both predicates hold on a prefix of the sorted ranges.
-        let first = spans.partition_point(|s| s.end < seg.start);
-        let last = spans.partition_point(|s| s.start <= seg.end);
+        let first = self.spans.partition_point(|s| s.end < seg.start);
+        let last = self.spans.partition_point(|s| s.start <= seg.end);
+        let mut pruned = 0;
         let new_bytes = if first == last {
-            if self.count == N {
-                return Err(TooManyRanges);
+            if self.spans.len() >= self.limit {
+                if first == self.spans.len() || self.limit == 0 {
+                    return Err(TooManyRanges);
+                }
+                let gone = self.spans.pop().expect("a range above");
+                pruned = gone.end - gone.start;
             }
-            self.spans.copy_within(first..self.count, first + 1);
-            self.spans[first] = seg;
-            self.count += 1;
+            self.spans.insert(first, seg);
             seg.end - seg.start
         } else {
-            let covered: u32 = spans[first..last].iter().map(|s| s.overlap(seg)).sum();
+            let covered: u32 = self.spans[first..last].iter().map(|s| s.overlap(seg)).sum();
             let merged = Span {
-                start: seg.start.min(spans[first].start),
-                end: seg.end.max(spans[last - 1].end),
+                start: seg.start.min(self.spans[first].start),
+                end: seg.end.max(self.spans[last - 1].end),
             };
             self.spans[first] = merged;
-            self.spans.copy_within(last..self.count, first + 1);
-            self.count -= last - first - 1;
+            self.spans.drain(first + 1..last);
             seg.end - seg.start - covered
         };
         self.remember(seg);
-        Ok(AddOutcome { new_bytes })
+        Ok(AddOutcome { new_bytes, pruned })
     }
 
     /// The number of bytes at offset 0 onwards that have all arrived: in-order data ready to
@@ -188,10 +211,9 @@ impl<const N: usize> Assembler<N> {
             return;
         }
         self.front = self.front.saturating_sub(n);
-        let gone = self.spans[..self.count].partition_point(|s| s.end <= n);
-        self.spans.copy_within(gone..self.count, 0);
-        self.count -= gone;
-        for span in &mut self.spans[..self.count] {
+        let gone = self.spans.partition_point(|s| s.end <= n);
+        self.spans.drain(..gone);
+        for span in &mut self.spans {
             span.start = span.start.saturating_sub(n);
             span.end -= n;
         }
@@ -199,36 +221,35 @@ impl<const N: usize> Assembler<N> {
             span.start = span.start.saturating_sub(n);
             span.end = span.end.saturating_sub(n);
         }
-        if self.count > 0 && self.spans[0].start <= self.front {
-            self.front = self.front.max(self.spans[0].end);
-            self.spans.copy_within(1..self.count, 0);
-            self.count -= 1;
+        if self.spans.first().is_some_and(|s| s.start <= self.front) {
+            let span = self.spans.remove(0);
+            self.front = self.front.max(span.end);
         }
         self.forget_stale_history();
     }
 
     /// Whether nothing is held: no ready bytes, no out-of-order range.
-    pub const fn is_empty(&self) -> bool {
-        self.front == 0 && self.count == 0
+    pub fn is_empty(&self) -> bool {
+        self.front == 0 && self.spans.is_empty()
     }
 
     /// The number of out-of-order ranges held (each one a hole before it), at most
-    /// [`CAPACITY`](Self::CAPACITY).
-    pub const fn range_count(&self) -> usize {
-        self.count
+    /// [`limit`](Self::limit).
+    pub fn range_count(&self) -> usize {
+        self.spans.len()
     }
 
     /// Every range of received offsets in ascending order: the ready front `0..front_len`
     /// first when it is not empty, then the out-of-order ranges.
     pub fn ranges(&self) -> impl Iterator<Item = Range<u32>> + '_ {
         let front = (self.front > 0).then_some(0..self.front);
-        front.into_iter().chain(self.spans[..self.count].iter().map(|s| s.start..s.end))
+        front.into_iter().chain(self.spans.iter().map(|s| s.start..s.end))
     }
 
     /// Forgets everything (e.g. when the connection is reset).
     pub fn clear(&mut self) {
         self.front = 0;
-        self.count = 0;
+        self.spans.clear();
         self.recent_count = 0;
     }
 
@@ -282,7 +303,7 @@ impl<const N: usize> Assembler<N> {
                 choose(index, &mut list);
             }
         }
-        for index in 0..self.count {
+        for index in 0..self.spans.len() {
             choose(index, &mut list);
         }
         list
@@ -298,7 +319,7 @@ impl<const N: usize> Assembler<N> {
         let mut new_bytes = fresh.end - fresh.start;
         let mut front = seg.end;
         let mut absorbed = 0;
-        for span in &self.spans[..self.count] {
+        for span in &self.spans {
             if span.start > front {
                 break;
             }
@@ -306,8 +327,7 @@ impl<const N: usize> Assembler<N> {
             front = front.max(span.end);
             absorbed += 1;
         }
-        self.spans.copy_within(absorbed..self.count, 0);
-        self.count -= absorbed;
+        self.spans.drain(..absorbed);
         self.front = front;
         self.forget_stale_history();
         new_bytes
@@ -315,9 +335,8 @@ impl<const N: usize> Assembler<N> {
 
     /// The index of the out-of-order range holding `offset`.
     fn find(&self, offset: u32) -> Option<usize> {
-        let spans = &self.spans[..self.count];
-        let index = spans.partition_point(|s| s.end <= offset);
-        spans.get(index).filter(|s| s.start <= offset).map(|_| index)
+        let index = self.spans.partition_point(|s| s.end <= offset);
+        self.spans.get(index).filter(|s| s.start <= offset).map(|_| index)
     }
 
     /// Puts `seg`, just added out of order, at the front of the SACK history.
@@ -346,17 +365,18 @@ impl<const N: usize> Assembler<N> {
     }
 }
 
-impl<const N: usize> Default for Assembler<N> {
+impl Default for Assembler {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const N: usize> fmt::Debug for Assembler<N> {
+impl fmt::Debug for Assembler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Assembler")
             .field("front", &self.front)
-            .field("ranges", &&self.spans[..self.count])
+            .field("ranges", &self.spans)
+            .field("limit", &self.limit)
             .field("recent", &&self.recent[..self.recent_count])
             .finish()
     }

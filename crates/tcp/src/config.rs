@@ -202,14 +202,14 @@ pub struct TcpConfig {
     /// name the registry does not know ([`crate::cc::names`]) fails [`TcpConfig::validate`],
     /// as Linux refuses an algorithm it has not loaded.
     pub congestion_control: CcName,
-    /// How many out-of-order pieces of data the receiver keeps for reassembly (default 64),
-    /// counted after adjacent and overlapping segments are merged, i.e. disjoint ranges past
-    /// RCV.NXT. Linux bounds its out-of-order queue by memory only (`tcp_rmem`); a fixed bound
-    /// lets the engine keep the ranges without allocating per segment. Each range needs a
-    /// separate loss within one window, so 64 covers heavy loss; past it, dropping an
-    /// out-of-order segment is always safe (the peer retransmits it). 0 keeps no out-of-order
-    /// data. The bytes held are bounded by the receive buffer (`rmem`).
-    pub max_reassembly_segments: u32,
+    /// `tcp_moderate_rcvbuf` (default true): receive-buffer autotuning. The receive buffer
+    /// starts at `rmem.default` and grows towards `rmem.max` as the application reads, to
+    /// about twice what it read in a round trip (Linux's dynamic right-sizing), so the window
+    /// can fill a long fat path. A buffer size set by hand for a connection turns it off.
+    pub moderate_rcvbuf: bool,
+    /// `tcp_dsack` (default true): report duplicate segments with a D-SACK block (RFC 2883),
+    /// so the sender can tell a spurious retransmission. Needs `sack`.
+    pub dsack: bool,
 
     // ---- robustness ----
     /// `tcp_challenge_ack_limit`: challenge ACKs (RFC 5961 §3, §4, §5) sent per second, per
@@ -267,7 +267,8 @@ impl TcpConfig {
         user_mss: 0,
         user_timeout: Duration::ZERO,
         congestion_control: CcName::NEWRENO,
-        max_reassembly_segments: 64,
+        moderate_rcvbuf: true,
+        dsack: true,
         challenge_ack_limit: i32::MAX as u32,
         invalid_ratelimit: Duration::from_millis(500),
     };
@@ -870,7 +871,7 @@ mod tests {
             TcpConfig { fin_timeout: Duration::ZERO, ..d },
             TcpConfig { mss_default: 48, ..d },
             TcpConfig { rmem: BufferSizes { min: 1, default: 1, max: 1 }, ..d },
-            TcpConfig { max_reassembly_segments: 0, challenge_ack_limit: 0, ..d },
+            TcpConfig { moderate_rcvbuf: false, dsack: false, challenge_ack_limit: 0, ..d },
         ];
         for config in ok {
             assert_eq!(config.validate(), Ok(()), "{config:?}");

@@ -8,12 +8,12 @@ fn blocks(list: &SackList) -> Vec<(u32, u32)> {
     list.as_slice().iter().map(|b| (b.left.get(), b.right.get())).collect()
 }
 
-fn ranges<const N: usize>(asm: &Assembler<N>) -> Vec<(u32, u32)> {
+fn ranges(asm: &Assembler) -> Vec<(u32, u32)> {
     asm.ranges().map(|r| (r.start, r.end)).collect()
 }
 
 fn new(bytes: u32) -> Result<AddOutcome, TooManyRanges> {
-    Ok(AddOutcome { new_bytes: bytes })
+    Ok(AddOutcome { new_bytes: bytes, pruned: 0 })
 }
 
 /// A receiver in the style of RFC 2018 §7: it tracks RCV.NXT as a sequence number and turns
@@ -244,20 +244,22 @@ fn advance_shifts_and_forgets() {
 }
 
 #[test]
-fn the_bound_refuses_a_new_hole_and_changes_nothing() {
-    let mut asm = Assembler::<3>::new();
+fn the_bound_prunes_the_highest_range_for_a_lower_hole_and_refuses_one_above_all() {
+    // Linux `tcp_prune_ofo_queue`: under memory pressure the data furthest ahead goes first.
+    let mut asm = Assembler::with_limit(3);
     for offset in [10, 30, 50] {
         asm.add(offset, 5).unwrap();
     }
     let before_sack = asm.sack_blocks(SeqNum(0), None, 4);
-    assert_eq!(asm.add(70, 5), Err(TooManyRanges));
-    assert_eq!(asm.add(20, 5), Err(TooManyRanges), "between two ranges, touching neither");
+    assert_eq!(asm.add(70, 5), Err(TooManyRanges), "above every range: refused");
     assert_eq!(ranges(&asm), [(10, 15), (30, 35), (50, 55)]);
     assert_eq!(asm.sack_blocks(SeqNum(0), None, 4), before_sack);
+    assert_eq!(asm.add(20, 5), Ok(AddOutcome { new_bytes: 5, pruned: 5 }), "between two");
+    assert_eq!(ranges(&asm), [(10, 15), (20, 25), (30, 35)]);
     // Touching or overlapping a range never needs a slot.
-    assert_eq!(asm.add(55, 5), new(5));
-    assert_eq!(asm.add(15, 15), new(15), "joins two ranges, freeing a slot");
-    assert_eq!(ranges(&asm), [(10, 35), (50, 60)]);
+    assert_eq!(asm.add(35, 5), new(5));
+    assert_eq!(asm.add(15, 5), new(5), "joins two ranges, freeing a slot");
+    assert_eq!(ranges(&asm), [(10, 25), (30, 40)]);
     assert_eq!(asm.add(70, 5), new(5));
     // In-order data is always accepted, even when every slot is taken.
     assert_eq!(asm.add(0, 3), new(3));
@@ -271,7 +273,7 @@ fn the_bound_refuses_a_new_hole_and_changes_nothing() {
 
 #[test]
 fn zero_capacity_holds_only_in_order_data() {
-    let mut asm = Assembler::<0>::new();
+    let mut asm = Assembler::with_limit(0);
     assert_eq!(asm.add(1, 5), Err(TooManyRanges));
     assert_eq!(asm.add(0, 5), new(5));
     assert_eq!(asm.pop_front(), 5);
@@ -297,7 +299,7 @@ fn clear_and_debug() {
     asm.add(10, 5).unwrap();
     assert_eq!(
         format!("{asm:?}"),
-        "Assembler { front: 5, ranges: [Span { start: 10, end: 15 }], \
+        "Assembler { front: 5, ranges: [Span { start: 10, end: 15 }], limit: 64, \
          recent: [Span { start: 10, end: 15 }] }"
     );
     asm.clear();
@@ -307,9 +309,13 @@ fn clear_and_debug() {
 }
 
 #[test]
-fn the_default_assembler_is_small() {
-    assert_eq!(Assembler::<32>::CAPACITY, 32);
-    assert!(size_of::<Assembler>() <= 320, "{}", size_of::<Assembler>());
+fn the_default_assembler_is_small_and_allocates_only_for_out_of_order_data() {
+    assert_eq!(Assembler::new().limit(), Assembler::DEFAULT_LIMIT);
+    assert!(size_of::<Assembler>() <= 128, "{}", size_of::<Assembler>());
+    let mut asm = Assembler::new();
+    asm.add(0, 100).unwrap();
+    asm.pop_front();
+    assert_eq!(asm.spans.capacity(), 0, "in-order data allocated");
 }
 
 /// The model: the set of received offsets.
@@ -351,7 +357,7 @@ proptest! {
     #[test]
     fn behaves_like_a_set_of_offsets(ops in proptest::collection::vec(op(), 1..120)) {
         const N: usize = 5;
-        let mut asm = Assembler::<N>::new();
+        let mut asm = Assembler::with_limit(N);
         let mut set = BTreeSet::new();
         for op in ops {
             match op {
@@ -360,11 +366,21 @@ proptest! {
                     let fresh = (offset..offset + len).filter(|&x| after.insert(x)).count() as u32;
                     let ofo_after = out_of_order(&model_ranges(&after)).len();
                     let result = asm.add(offset, len);
-                    if ofo_after > N {
-                        prop_assert_eq!(result, Err(TooManyRanges));
-                    } else {
+                    let highest = out_of_order(&model_ranges(&set)).last().cloned();
+                    if ofo_after <= N {
                         prop_assert_eq!(result, new(fresh));
                         set = after;
+                    } else if highest.as_ref().is_some_and(|h| h.start > offset) {
+                        // A new hole below the highest range: that range is pruned first.
+                        let h = highest.expect("the highest range");
+                        for x in h.clone() {
+                            after.remove(&x);
+                        }
+                        let pruned = h.end - h.start;
+                        prop_assert_eq!(result, Ok(AddOutcome { new_bytes: fresh, pruned }));
+                        set = after;
+                    } else {
+                        prop_assert_eq!(result, Err(TooManyRanges));
                     }
                 }
                 Op::PopFront => {

@@ -115,6 +115,7 @@ impl Conn {
         self.note_cc();
         self.snd.recover = self.snd.una;
         self.snd.pipe_mark = self.snd.una;
+        self.init_rcv_space();
         if !self.orphan {
             self.push_event(Event::Connected);
         }
@@ -217,6 +218,11 @@ impl Conn {
             if !rst {
                 self.take_ts_of_repeated_segment(now, seg);
                 self.oow_ack(now, seg);
+                // Data we already have: a duplicate, reported as such (RFC 2883 §4 (1)).
+                let end = seg.seq + seg.payload.len();
+                if !seg.payload.is_empty() && (end - self.rcv.nxt) <= 0 {
+                    self.note_duplicate(seg.seq, end);
+                }
             }
             self.drop_segment(DropReason::OutOfWindow);
             return;
@@ -339,6 +345,11 @@ impl Conn {
                         self.close_with(Some(ConnError::Aborted));
                         return;
                     }
+                    if skip > 0 {
+                        // Its start is a duplicate (RFC 2883 §4 (1)).
+                        self.note_duplicate(seg.seq, self.rcv.nxt);
+                    }
+                    self.rcv_rtt_measure(now, seg);
                     let start = seg.seq.max(self.rcv.nxt);
                     if !self.receive_data(now, start, payload) {
                         fin = false;

@@ -387,7 +387,9 @@ impl Conn {
                 mss: local_mss,
                 seg_mss: local_mss.min(cfg.mss_default),
                 buf: RingBuffer::with_limit(cfg.rmem.default as usize),
-                asm: Assembler::new(),
+                asm: Assembler::with_limit(recv::Tune::reassembly_limit(cfg.rmem.default as usize)),
+                dsack: None,
+                tune: recv::Tune::default(),
                 fin: None,
                 eof: false,
                 sack_trigger: None,
@@ -492,6 +494,7 @@ impl Conn {
         self.readable_signalled = false;
         if !self.rcv.buf.is_empty() {
             let n = self.rcv.buf.pop(buf);
+            self.rcv.tune.read += n as u64;
             self.after_read();
             return Ok(n);
         }

@@ -12,7 +12,7 @@
 //! Every segment but a RST and a SYN carries ACK, our receive window and, when negotiated,
 //! timestamps and SACK blocks.
 
-use ustack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
+use ustack_wire::{SackBlock, SackList, SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
 use super::send::{Mark, Phase, RtxTimer};
 use super::{Conn, Event, RetransmitReason, Rst, State, seq_len};
@@ -470,10 +470,20 @@ impl Conn {
             options.timestamps =
                 Some(Timestamps { tsval: self.ts_now(now), tsecr: self.ts_recent });
         }
-        if self.opts.sack && self.rcv.asm.range_count() > 0 {
-            let max = if self.opts.timestamps { 3 } else { 4 };
-            options.sack_blocks =
-                self.rcv.asm.sack_blocks(self.rcv.nxt, self.rcv.sack_trigger, max);
+        if self.opts.sack && (self.rcv.asm.range_count() > 0 || self.rcv.dsack.is_some()) {
+            let mut max = if self.opts.timestamps { 3 } else { 4 };
+            let mut list = SackList::new();
+            if let Some((left, right)) = self.rcv.dsack {
+                // RFC 2883 §4: "If the duplicate segment ... the first SACK block should
+                // specify the contiguous sequence space of the duplicate segment".
+                let _ = list.push(SackBlock::new(left, right));
+                max -= 1;
+            }
+            let blocks = self.rcv.asm.sack_blocks(self.rcv.nxt, self.rcv.sack_trigger, max);
+            for b in blocks.as_slice() {
+                let _ = list.push(*b);
+            }
+            options.sack_blocks = list;
         }
         options
     }

@@ -100,5 +100,6 @@ impl Conn {
         self.timers.stop(TimerKind::DelayedAck);
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.sack_trigger = None;
+        self.rcv.dsack = None;
     }
 }

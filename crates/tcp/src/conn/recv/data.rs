@@ -4,7 +4,6 @@
 use ustack_wire::SeqNum;
 
 use super::super::{Conn, DropReason, seq_len};
-use super::Receiver;
 use crate::{Instant, TimerKind};
 
 impl Conn {
@@ -52,6 +51,7 @@ impl Conn {
             self.rcv.nxt += ready;
             self.stats.bytes_received += u64::from(ready);
             self.rcv.sack_trigger = None;
+            self.rcv_space_adjust(now);
             if ready > 0 {
                 self.signal_readable();
             }
@@ -66,16 +66,21 @@ impl Conn {
                 self.on_fin(now);
             }
         } else {
-            if !self.reassembly_accepts(offset, take) {
-                self.drop_segment(DropReason::ReassemblyFull);
-                self.ack_now = true;
-                return false;
-            }
             let stored = self.rcv.buf.write_at(offset as usize, data) as u32;
-            if self.rcv.asm.add(offset, stored).is_err() {
-                self.drop_segment(DropReason::ReassemblyFull);
-                self.ack_now = true;
-                return false;
+            match self.rcv.asm.add(offset, stored) {
+                Err(_) => {
+                    // Above every hole, with the out-of-order store at its memory bound.
+                    self.drop_segment(DropReason::ReassemblyFull);
+                    self.ack_now = true;
+                    return false;
+                }
+                Ok(outcome) if outcome.is_duplicate() && stored > 0 => {
+                    // RFC 2883 §4 (2): "the first SACK block ... should specify the
+                    // contiguous block of data containing the segment which triggered this
+                    // ACK" comes after the D-SACK block for the duplicate.
+                    self.note_duplicate(seq, seq + stored);
+                }
+                Ok(_) => {}
             }
             self.rcv.sack_trigger = Some((offset, stored));
             // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an
@@ -85,15 +90,13 @@ impl Conn {
         take as usize == payload.len()
     }
 
-    /// Whether out-of-order data at `offset..offset + len` stays within the reassembly
-    /// bound: it touches a range already held, or a new range is still allowed.
-    pub(in crate::conn) fn reassembly_accepts(&self, offset: u32, len: u32) -> bool {
-        let max = (self.cfg.max_reassembly_segments as usize).min(Receiver::MAX_RANGES);
-        if self.rcv.asm.range_count() < max {
-            return true;
+    /// A duplicate of `[left, right)` arrived: the next ACK says so with a D-SACK block
+    /// (RFC 2883; Linux `tcp_dsack_set`) and goes at once.
+    pub(in crate::conn) fn note_duplicate(&mut self, left: SeqNum, right: SeqNum) {
+        if self.opts.sack && self.cfg.dsack && (right - left) > 0 {
+            self.rcv.dsack = Some((left, right));
         }
-        let end = offset.saturating_add(len);
-        self.rcv.asm.ranges().any(|r| r.start <= end && r.end >= offset)
+        self.ack_now = true;
     }
 
     /// In-order data arrived: ACK now or arm the delayed-ACK timer. RFC 9293 §3.8.6.3: "an

@@ -9,7 +9,10 @@ use crate::{Assembler, Instant, RingBuffer};
 
 mod ack;
 mod data;
+mod tune;
 mod window;
+
+pub(super) use tune::Tune;
 
 /// The receive sequence space and the receive buffer.
 #[derive(Debug)]
@@ -27,7 +30,12 @@ pub(super) struct Receiver {
     pub(super) seg_mss: u16,
     /// Offset 0 is the first unread byte; readable bytes end at `nxt`.
     pub(super) buf: RingBuffer,
-    pub(super) asm: Assembler<{ Receiver::MAX_RANGES }>,
+    /// What arrived out of order; its range limit follows the buffer size (`tune.rs`).
+    pub(super) asm: Assembler,
+    /// A duplicate the next ACK reports as its first SACK block (RFC 2883 D-SACK).
+    pub(super) dsack: Option<(SeqNum, SeqNum)>,
+    /// Receive-buffer autotuning (`tune.rs`).
+    pub(super) tune: Tune,
     /// Sequence number of the peer's FIN when it arrived ahead of a hole.
     pub(super) fin: Option<SeqNum>,
     /// The peer's FIN has been processed: `recv` returns 0 once the buffer is drained.
@@ -52,9 +60,6 @@ pub(super) struct Receiver {
 }
 
 impl Receiver {
-    /// The reassembly bound's hard ceiling; `max_reassembly_segments` is capped at it.
-    pub(super) const MAX_RANGES: usize = 64;
-
     /// Bytes of window we advertised and the peer may still fill.
     pub(super) fn adv_wnd(&self) -> u32 {
         seq_len(self.nxt, self.adv_right)

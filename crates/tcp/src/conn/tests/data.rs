@@ -155,28 +155,63 @@ fn s15_duplicate_is_dropped_and_reacked() {
 }
 
 #[test]
-fn s15_reassembly_is_bounded() {
-    // max_reassembly_segments = 1: a second hole is refused, counted, and ACKed; the peer's
-    // retransmission fills in later.
-    let c = TcpConfig { max_reassembly_segments: 1, ..cfg() };
+fn s15_out_of_order_data_is_bounded_by_the_buffer_not_by_a_count_of_holes() {
+    // Linux keeps out-of-order segments as long as the receive buffer's memory allows. Here
+    // 100 holes (every other 100-byte segment lost) within a 1 MiB buffer: every segment
+    // is kept, and the retransmissions complete the stream. (ustack used to refuse more than
+    // 64 holes.)
+    let rmem = BufferSizes { min: 4096, default: 1 << 20, max: 1 << 20 };
+    let c = TcpConfig { rmem, ..cfg() };
     let mut s = Script::server(c, "0 < S 0:0(0) win 65535 <mss 1000>");
     s.run(
         "
         0    > S. 0:0(0) ack 1
         +0.1 < . 1:1(0) ack 1 win 65535
-        +0   < . 1001:2001(1000) ack 1 win 65535
-        +0   > . 1:1(0) ack 1
-        +0   < . 3001:4001(1000) ack 1 win 65535
-        +0   > . 1:1(0) ack 1
-        +0   < . 2001:3001(1000) ack 1 win 65535
-        +0   > . 1:1(0) ack 1
-        +0   < . 1:1001(1000) ack 1 win 65535
-        +0   > . 1:1(0) ack 3001
         ",
     );
+    for k in 0..100u32 {
+        let seq = 101 + 200 * k;
+        s.run(&format!("+0 < . {seq}:{}(100) ack 1 win 65535", seq + 100));
+        s.run("+0 > . 1:1(0) ack 1");
+    }
+    for k in 0..100u32 {
+        let seq = 1 + 200 * k;
+        let acked = seq + 200;
+        s.run(&format!("+0 < . {seq}:{}(100) ack 1 win 65535", seq + 100));
+        s.run(&format!("+0 > . 1:1(0) ack {acked}"));
+    }
     s.done();
+    assert_eq!(s.conn.stats().dropped_total(), 0);
+    assert_eq!(s.recv_all(), 20_000);
+}
+
+#[test]
+fn s15_at_its_memory_bound_reassembly_prunes_the_highest_data_first() {
+    // With a 64 KiB buffer the out-of-order store holds 64 ranges. A 65th above them all is
+    // dropped; a hole below the highest range makes room by dropping that range (Linux
+    // `tcp_prune_ofo_queue`), and the sender sends it again.
+    let rmem = BufferSizes { min: 4096, default: 65_535, max: 65_535 };
+    let c = TcpConfig { rmem, ..cfg() };
+    let mut s = Script::server(c, "0 < S 0:0(0) win 65535 <mss 1000>");
+    s.run(
+        "
+        0    > S. 0:0(0) ack 1
+        +0.1 < . 1:1(0) ack 1 win 65535
+        ",
+    );
+    for k in 0..64u32 {
+        let seq = 201 + 200 * k;
+        s.run(&format!("+0 < . {seq}:{}(100) ack 1 win 65535", seq + 100));
+        s.run("+0 > . 1:1(0) ack 1");
+    }
+    assert_eq!(s.conn.rcv.asm.range_count(), 64);
+    s.run("+0 < . 13001:13101(100) ack 1 win 65535");
+    s.run("+0 > . 1:1(0) ack 1");
     assert_eq!(s.conn.stats().dropped(DropReason::ReassemblyFull), 1);
-    assert_eq!(s.recv_all(), 3000);
+    s.run("+0 < . 51:101(50) ack 1 win 65535");
+    s.run("+0 > . 1:1(0) ack 1");
+    assert_eq!(s.conn.rcv.asm.range_count(), 64);
+    assert_eq!(s.conn.rcv.asm.ranges().last().map(|r| r.end), Some(12_800 - 100));
 }
 
 #[test]

@@ -238,7 +238,7 @@ impl Script {
             assert!(c.snd.una <= fin + 1u32, "FIN {fin:?} una {:?}", c.snd.una);
         }
         assert!(c.rcv.buf.len() <= c.rcv.buf.limit());
-        assert!(c.rcv.asm.range_count() <= Receiver::MAX_RANGES);
+        assert!(c.rcv.asm.range_count() <= c.rcv.asm.limit());
         if c.state() == TcpState::Closed {
             assert_eq!(c.poll_timeout(), None);
         }
