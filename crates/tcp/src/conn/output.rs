@@ -50,7 +50,7 @@ impl Conn {
     ) -> Option<TcpRepr<'a>> {
         if let Some(rst) = self.pending_rst.take() {
             self.stats.segments_out += 1;
-            return Some(self.rst_segment(rst));
+            return Some(self.rst_segment(now, rst));
         }
         if matches!(self.state, State::Closed { .. }) {
             return None;
@@ -443,10 +443,17 @@ impl Conn {
         }
     }
 
-    fn rst_segment(&self, rst: Rst) -> TcpRepr<'static> {
+    fn rst_segment(&self, now: Instant, rst: Rst) -> TcpRepr<'static> {
         let mut flags = TcpFlags::RST;
         if rst.ack.is_some() {
             flags |= TcpFlags::ACK;
+        }
+        // RFC 7323 §3.2: TSopt "SHOULD be sent in an <RST> segment" of a connection that
+        // negotiated it (Linux's active resets carry it).
+        let mut options = TcpOptions::default();
+        if self.opts.timestamps {
+            options.timestamps =
+                Some(Timestamps { tsval: self.ts_now(now), tsecr: self.ts_recent });
         }
         TcpRepr {
             src_port: self.tuple.local.port(),
@@ -456,7 +463,7 @@ impl Conn {
             flags,
             window: 0,
             urgent: 0,
-            options: TcpOptions::default(),
+            options,
             payload: &[],
         }
     }
