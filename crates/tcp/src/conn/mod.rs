@@ -140,6 +140,9 @@ struct Rst {
     seq: SeqNum,
     /// With the ACK bit and this acknowledgment number.
     ack: Option<SeqNum>,
+    /// An abort of ours (Linux `tcp_send_active_reset`, which carries the connection's
+    /// options), not an answer to a segment (`tcp_v4_send_reset`, which carries none).
+    active: bool,
 }
 
 /// A TCP connection: see the [module docs](self) for the call order.
@@ -717,7 +720,7 @@ impl Conn {
     /// `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>`.
     fn queue_active_reset(&mut self) {
         let ack = (!matches!(self.state, State::SynSent)).then_some(self.rcv.nxt);
-        self.pending_rst = Some(Rst { seq: self.snd.max, ack });
+        self.pending_rst = Some(Rst { seq: self.snd.max, ack, active: true });
     }
 
     fn push_event(&mut self, event: Event) {

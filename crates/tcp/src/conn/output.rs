@@ -449,9 +449,10 @@ impl Conn {
             flags |= TcpFlags::ACK;
         }
         // RFC 7323 §3.2: TSopt "SHOULD be sent in an <RST> segment" of a connection that
-        // negotiated it (Linux's active resets carry it).
+        // negotiated it. Linux puts it on its own aborts; a RST answering a segment goes out
+        // bare, as for a segment with no connection.
         let mut options = TcpOptions::default();
-        if self.opts.timestamps {
+        if rst.active && self.opts.timestamps {
             options.timestamps =
                 Some(Timestamps { tsval: self.ts_now(now), tsecr: self.ts_recent });
         }

@@ -321,7 +321,9 @@ fn peer_reset_in_established_is_reported() {
 #[test]
 fn data_after_close_resets_the_connection() {
     // Linux (tcp_rcv_state_process, "TCPAbortOnData"): the application closed, so data that
-    // arrives can never be read: answer with RST.
+    // arrives can never be read: answer with RST. The RST answers the segment, as
+    // RFC 9293 §3.10.7.1 answers one for no connection (Linux `tcp_v4_send_reset`):
+    // <SEQ=SEG.ACK><CTL=RST>, no ACK bit (packetdrill's user_timeout.pkt expects it).
     let mut s = Script::established_client(cfg());
     s.close();
     s.run(
@@ -329,7 +331,7 @@ fn data_after_close_resets_the_connection() {
         +0   > F. 1:1(0) ack 1
         +0.1 < . 1:1(0) ack 2 win 65535
         +0.1 < P. 1:101(100) ack 2 win 65535
-        +0   > R. 2:2(0) ack 1
+        +0   > R 2:2(0)
         ",
     );
     s.done();
