@@ -18,6 +18,7 @@
 #   --jobs N             scripts run at once (default: number of CPUs)
 #   --timeout SECS       wall-clock bound of one script (default 60)
 #   --no-build           use the existing target/release/libustack_capi.so
+#   --sysctl NAME=VALUE  set a sysctl in every script's namespace before it runs (repeatable)
 #   -v                   print packetdrill's whole output for failures
 # Without --tarball the tarballs are looked for by file name in the directories above the
 # checkout (up to three levels). Needs root (network namespaces), gcc, bison, flex, python3.
@@ -37,6 +38,7 @@ jobs=$(nproc)
 timeout_secs=60
 build=1
 verbose=0
+sysctls=()
 lists=()
 while (($#)); do
   case $1 in
@@ -46,8 +48,9 @@ while (($#)); do
     --jobs) jobs=$2; shift 2 ;;
     --timeout) timeout_secs=$2; shift 2 ;;
     --no-build) build=0; shift ;;
+    --sysctl) sysctls+=("$2"); shift 2 ;;
     -v) verbose=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) lists+=("$1"); shift ;;
   esac
@@ -154,6 +157,10 @@ run_one() { # index tree script
   ip netns add "$ns"
   # packetdrill's defaults.sh ends with "tc qdisc add dev tun0 ...": give it a tun0.
   ip netns exec "$ns" ip tuntap add tun0 mode tun
+  local kv
+  while IFS= read -r kv; do
+    [[ -n $kv ]] && ip netns exec "$ns" sysctl -q -w "$kv" >/dev/null
+  done <<<"$SYSCTLS"
   local rc=0
   (cd "$tree/$(dirname "$script")" &&
     LD_PRELOAD=$hook timeout "$timeout_secs" ip netns exec "$ns" \
@@ -174,7 +181,8 @@ run_one() { # index tree script
   fi
 }
 export -f run_one skip_reason
-export results src pd so hook timeout_secs
+SYSCTLS=$(printf '%s\n' "${sysctls[@]}")
+export results src pd so hook timeout_secs SYSCTLS
 
 scripts=()
 trees=()
