@@ -323,7 +323,10 @@ impl Conn {
             let rearmed = d.rtx.is_none()
                 && (probe_armed || !self.timers.is_armed(TimerKind::Retransmit))
                 && self.schedule_loss_probe(now);
-            if !rearmed && !self.timers.is_armed(TimerKind::Retransmit) {
+            // Linux `tcp_xmit_retransmit_queue`: sending the first unacknowledged segment
+            // again restarts the RTO (unless RACK's reordering timer holds the timer).
+            let head_again = d.rtx == Some(0) && self.snd.rtx_timer != RtxTimer::Reorder;
+            if head_again || (!rearmed && !self.timers.is_armed(TimerKind::Retransmit)) {
                 self.arm_rto(now);
             }
         }

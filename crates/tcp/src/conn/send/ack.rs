@@ -256,10 +256,9 @@ fn merge(into: &mut Delivered, d: &Delivered) {
     into.segments += d.segments;
     into.retransmitted |= d.retransmitted;
     into.reordered |= d.reordered;
-    if let Some((t, end, r)) = d.latest {
-        let newer = into.latest.is_none_or(|(t0, e0, _)| t > t0 || (t == t0 && (end - e0) > 0));
-        if newer {
-            into.latest = Some((t, end, r));
-        }
+    if let Some((t, order, r)) = d.latest
+        && into.latest.is_none_or(|(_, o, _)| order > o)
+    {
+        into.latest = Some((t, order, r));
     }
 }

@@ -24,9 +24,10 @@ const REO_WND_PERSIST: u32 = 16;
 #[derive(Debug, Clone, Copy)]
 pub(in crate::conn) struct Rack {
     /// The latest transmission time of the most recently sent segment known delivered
-    /// (RACK.xmit_ts), with its end (RACK.end_seq).
+    /// (RACK.xmit_ts), and that transmission's order (RFC 8985 uses RACK.end_seq to break
+    /// ties between equal times; an order number never ties).
     pub(in crate::conn) xmit_ts: Option<Instant>,
-    pub(in crate::conn) end_seq: SeqNum,
+    pub(in crate::conn) order: u64,
     /// The RTT of that segment (RACK.rtt).
     pub(in crate::conn) rtt: Duration,
     /// Whether reordering was seen on this connection (RACK.reordering_seen).
@@ -41,7 +42,7 @@ impl Default for Rack {
     fn default() -> Self {
         Rack {
             xmit_ts: None,
-            end_seq: SeqNum(0),
+            order: 0,
             rtt: Duration::ZERO,
             reordering_seen: false,
             reo_wnd_mult: 1,
@@ -70,18 +71,14 @@ impl Rack {
         if d.reordered {
             self.reordering_seen = true;
         }
-        let Some((sent, end, _)) = d.latest else { return };
+        let Some((sent, order, _)) = d.latest else { return };
         if ambiguous {
             return;
         }
         self.rtt = now - sent;
-        let newer = match self.xmit_ts {
-            None => true,
-            Some(t) => sent > t || (sent == t && (end - self.end_seq) > 0),
-        };
-        if newer {
+        if self.xmit_ts.is_none() || order > self.order {
             self.xmit_ts = Some(sent);
-            self.end_seq = end;
+            self.order = order;
         }
     }
 
@@ -137,7 +134,9 @@ impl Rack {
         reo_wnd: Duration,
     ) -> Detected {
         let mut found = Detected::default();
-        let Some(rack_ts) = self.xmit_ts else { return found };
+        if self.xmit_ts.is_none() {
+            return found;
+        }
         let mut i = 0;
         while i < sb.len() {
             let seg = *sb.get(i).expect("an entry");
@@ -145,9 +144,7 @@ impl Rack {
             if seg.mark != Mark::InFlight {
                 continue;
             }
-            let sent_before =
-                seg.sent_at < rack_ts || (seg.sent_at == rack_ts && (self.end_seq - seg.end()) > 0);
-            if !sent_before {
+            if seg.order >= self.order {
                 // Never-retransmitted segments are in sending order: once one was sent after
                 // RACK.xmit_ts, so were all those after it, unless a retransmission sits there.
                 if !seg.retransmitted && !sb.retransmissions_in_flight() {
@@ -192,7 +189,10 @@ mod tests {
         let now = Instant::from_millis(50);
         let d = sb.sack(SeqNum(1000), SeqNum(2000));
         rack.on_delivered(now, &d, false);
-        assert_eq!((rack.xmit_ts, rack.rtt), (Some(Instant::from_millis(1)), ms(49)));
+        assert_eq!(
+            (rack.xmit_ts, rack.rtt, rack.order),
+            (Some(Instant::from_millis(1)), ms(49), 1)
+        );
         // One SACKed segment and no reordering seen: reo_wnd = min_RTT / 4 = 12 ms; segment 0
         // (sent at 0) is lost at 0 + 49 + 12 = 61 ms: a timer, not yet a loss.
         let reo = rack.reo_wnd(false, sb.sacked_segments(), Some(ms(48)), Some(ms(49)));

@@ -73,8 +73,9 @@ pub(in crate::conn) struct Undo {
     pub(in crate::conn) prior_ssthresh: u32,
     /// SND.UNA when it began (Linux `undo_marker`).
     pub(in crate::conn) marker: SeqNum,
-    /// Retransmissions not yet shown spurious by a D-SACK (Linux `undo_retrans`).
-    pub(in crate::conn) retrans: u32,
+    /// Retransmissions not yet shown spurious by a D-SACK (Linux `undo_retrans`); `None`
+    /// until the first retransmission of the episode.
+    pub(in crate::conn) retrans: Option<u32>,
     /// Our TSval on the first retransmission (Linux `retrans_stamp`, as a timestamp).
     pub(in crate::conn) first_rtx_tsval: Option<u32>,
 }
@@ -172,7 +173,7 @@ impl Conn {
         let mut ended_recovery = false;
         if self.snd.phase != Phase::Open && a.una_advanced && self.snd.una >= self.snd.recover {
             ended_recovery = self.snd.phase == Phase::Recovery;
-            self.end_recovery(now, seg);
+            self.end_recovery(now);
         }
         let lost_before = self.snd.sb.lost_segments();
         let mut newly_lost = false;
@@ -301,7 +302,7 @@ impl Conn {
             prior_cwnd,
             prior_ssthresh: self.cc.ssthresh(),
             marker: self.snd.una,
-            retrans: 0,
+            retrans: None,
             first_rtx_tsval: None,
         });
         self.snd.recover = self.snd.max;
@@ -320,25 +321,16 @@ impl Conn {
 
     /// SND.UNA passed `recover`: the episode is over (RFC 6582 §3.2 step 3 "full
     /// acknowledgment"; Linux `tcp_end_cwnd_reduction`).
-    fn end_recovery(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+    fn end_recovery(&mut self, now: Instant) {
         if self.snd.phase == Phase::Recovery {
-            // A recovery whose retransmissions all proved spurious by timestamps is undone.
-            if !self.eifel_spurious(seg) {
-                self.cc.on_recovery_exit(now, self.snd.flight());
-            } else if let Some(u) = self.snd.undo {
-                self.cc.on_recovery_exit(now, self.snd.flight());
-                self.cc.undo(u.prior_cwnd, u.prior_ssthresh);
-            }
-        } else if self.eifel_spurious(seg)
-            && let Some(u) = self.snd.undo
-        {
-            self.cc.undo(u.prior_cwnd, u.prior_ssthresh);
+            self.cc.on_recovery_exit(now, self.snd.flight());
         }
         self.snd.phase = Phase::Open;
         self.snd.inflation = 0;
         self.snd.dupacks = 0;
         self.snd.rtx_now = false;
-        self.snd.undo = None;
+        // The undo state stays: D-SACKs for the retransmissions may still come (Linux keeps
+        // `undo_marker` until the next episode or an undo).
         self.snd.rack.on_recovery_end();
         self.note_cc();
     }
@@ -351,7 +343,7 @@ impl Conn {
                 prior_cwnd: self.cc.window(),
                 prior_ssthresh: self.cc.ssthresh(),
                 marker: self.snd.una,
-                retrans: 0,
+                retrans: None,
                 first_rtx_tsval: None,
             });
         }
@@ -412,7 +404,7 @@ impl Conn {
     pub(in crate::conn) fn note_retransmission(&mut self, now: Instant) {
         let tsval = self.ts_now(now);
         if let Some(u) = self.snd.undo.as_mut() {
-            u.retrans += 1;
+            u.retrans = Some(u.retrans.map_or(1, |n| n + 1));
             u.first_rtx_tsval.get_or_insert(tsval);
         }
     }
@@ -429,21 +421,30 @@ impl Conn {
                 .is_some_and(|ts| ts.tsecr != 0 && (ts.tsecr.wrapping_sub(first) as i32) < 0)
     }
 
-    /// D-SACK undo (RFC 3708; Linux `tcp_try_undo_dsack`): once every retransmission of the
-    /// episode has been reported twice, the reduction was for nothing. Returns whether the
-    /// episode was undone.
-    fn try_undo(&mut self, now: Instant, _seg: &TcpRepr<'_>, a: &AckInfo) -> bool {
+    /// Undo (Linux `tcp_try_undo_dsack`, `tcp_try_undo_partial`, `tcp_try_undo_loss`):
+    /// the last reduction was for nothing when D-SACKs reported every retransmission of the
+    /// episode as a duplicate (RFC 3708), or when the ACK echoes a timestamp from before the
+    /// first retransmission, so it acknowledges the original (RFC 3522, Eifel). The window
+    /// goes back to what it was and nothing stays marked lost. Returns whether it did.
+    fn try_undo(&mut self, _now: Instant, seg: &TcpRepr<'_>, a: &AckInfo) -> bool {
         let Some(u) = self.snd.undo else { return false };
-        if !(a.dsack && self.snd.phase == Phase::Recovery && u.retrans == 0) {
+        let dsack_proof = a.dsack && u.retrans == Some(0);
+        let eifel = a.una_advanced && self.eifel_spurious(seg);
+        let undo = match self.snd.phase {
+            Phase::Open => dsack_proof,
+            Phase::Recovery | Phase::Loss => dsack_proof || eifel,
+        };
+        if !undo {
             return false;
         }
-        let _ = now;
         self.cc.undo(u.prior_cwnd, u.prior_ssthresh);
-        // Nothing is lost after all: what was marked goes back in flight.
         for i in 0..self.snd.sb.len() {
             if self.snd.sb.get(i).is_some_and(|s| s.mark == Mark::Lost) {
                 self.snd.sb.set_mark(i, Mark::InFlight);
             }
+        }
+        if self.snd.phase != Phase::Open {
+            self.snd.rack.on_recovery_end();
         }
         self.snd.phase = Phase::Open;
         self.snd.undo = None;
@@ -459,8 +460,9 @@ impl Conn {
     pub(in crate::conn) fn note_dsack(&mut self, right: SeqNum) {
         if let Some(u) = self.snd.undo.as_mut()
             && (right - u.marker) > 0
+            && let Some(n) = u.retrans.as_mut()
         {
-            u.retrans = u.retrans.saturating_sub(1);
+            *n = n.saturating_sub(1);
         }
     }
 

@@ -50,6 +50,10 @@ pub(in crate::conn) struct Segment {
     pub(in crate::conn) fin: bool,
     /// When it was last transmitted.
     pub(in crate::conn) sent_at: Instant,
+    /// The order of its last transmission among all transmissions: RACK's "sent after"
+    /// (RFC 8985 §6.2) must not depend on clock resolution, and in virtual time many
+    /// segments leave at the same instant.
+    pub(in crate::conn) order: u64,
     /// Whether it was ever transmitted more than once (Karn; RACK's ambiguity check).
     pub(in crate::conn) retransmitted: bool,
     pub(in crate::conn) mark: Mark,
@@ -75,8 +79,8 @@ pub(in crate::conn) struct Delivered {
     /// Segments newly known to have arrived.
     pub(in crate::conn) segments: u32,
     /// Of those, the one transmitted last (RACK.xmit_ts, RACK.end_seq): its latest
-    /// transmission time, end, and whether it was ever retransmitted.
-    pub(in crate::conn) latest: Option<(Instant, SeqNum, bool)>,
+    /// transmission time and order, and whether it was ever retransmitted.
+    pub(in crate::conn) latest: Option<(Instant, u64, bool)>,
     /// Whether any of them was ever retransmitted.
     pub(in crate::conn) retransmitted: bool,
     /// The lowest end of a newly delivered segment that was never retransmitted, if it lies
@@ -89,12 +93,8 @@ impl Delivered {
         self.bytes += seg.len;
         self.segments += 1;
         self.retransmitted |= seg.retransmitted;
-        let newer = match self.latest {
-            None => true,
-            Some((t, end, _)) => seg.sent_at > t || (seg.sent_at == t && seg.end() > end),
-        };
-        if newer {
-            self.latest = Some((seg.sent_at, seg.end(), seg.retransmitted));
+        if self.latest.is_none_or(|(_, order, _)| seg.order > order) {
+            self.latest = Some((seg.sent_at, seg.order, seg.retransmitted));
         }
     }
 }
@@ -109,6 +109,10 @@ pub(in crate::conn) struct Scoreboard {
     count: [u32; 3],
     /// Retransmitted segments still in flight (a RACK scan cannot stop early while any is).
     retransmitted_in_flight: u32,
+    /// Transmissions so far (the next `order`).
+    transmissions: u64,
+    /// The highest end of a segment known delivered, for RACK.fack.
+    delivered_end: Option<SeqNum>,
     /// One past the highest sequence number known delivered, by a SACK or the cumulative ACK
     /// (RFC 8985's RACK.fack; Linux `snd_una + fackets`).
     fack: Option<SeqNum>,
@@ -173,9 +177,11 @@ impl Scoreboard {
             len,
             fin,
             sent_at: now,
+            order: self.transmissions,
             retransmitted: false,
             mark: Mark::InFlight,
         });
+        self.transmissions += 1;
         self.add(Mark::InFlight, len);
     }
 
@@ -185,9 +191,12 @@ impl Scoreboard {
         if len < self.segs[i].len {
             self.split(i, len);
         }
+        let order = self.transmissions;
+        self.transmissions += 1;
         let seg = &mut self.segs[i];
         let was = seg.mark;
         seg.sent_at = now;
+        seg.order = order;
         if !seg.retransmitted || was != Mark::InFlight {
             self.retransmitted_in_flight += 1;
         }
@@ -305,11 +314,14 @@ impl Scoreboard {
                 if !seg.retransmitted && seg.end() < fack {
                     d.reordered = true;
                 }
+                if self.delivered_end.is_none_or(|e| e < seg.end()) {
+                    self.delivered_end = Some(seg.end());
+                }
                 self.set_mark(i, Mark::Sacked);
             }
             i += 1;
         }
-        if let Some((_, end, _)) = d.latest
+        if let Some(end) = self.delivered_end.take()
             && self.fack.is_none_or(|f| f < end)
         {
             self.fack = Some(end);

@@ -1,0 +1,114 @@
+//! Proportional Rate Reduction (RFC 6937) and limited transmit (RFC 3042), as Linux runs them
+//! (`tcp_cwnd_reduction`, counted in segments; "reno" duplicate ACKs standing for segments the
+//! peer holds), and timestamp-based undo (RFC 3522).
+
+use super::*;
+
+fn retransmitted(s: &Script) -> Vec<u32> {
+    s.events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Retransmit { seq, .. } => Some(seq.get().wrapping_sub(LOCAL_ISS.get())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Data segments sent from line `from` of the pending queue on, as relative sequence numbers.
+fn sent_since(s: &mut Script) -> Vec<u32> {
+    s.collect();
+    let mut out = Vec::new();
+    while let Some((_, sent)) = s.pending.pop_front() {
+        if !sent.payload.is_empty() {
+            out.push(sent.seg.seq.get().wrapping_sub(LOCAL_ISS.get()));
+        }
+    }
+    out
+}
+
+#[test]
+fn s20_prr_spreads_the_reduction_over_the_round_trip_one_segment_per_two_acks() {
+    // RFC 6937 §3, "Example 1": one segment lost, every other one SACKed. While pipe is
+    // above ssthresh, PRR sends CEIL(prr_delivered · ssthresh / RecoverFS) − prr_out: with
+    // ssthresh half of RecoverFS, one segment for every two delivered, instead of RFC
+    // 6675's silence for half a round trip and a burst after it.
+    let buffers = crate::BufferSizes { min: 4096, default: 1 << 20, max: 1 << 20 };
+    let mut s = Script::client(TcpConfig { wmem: buffers, ..cfg() });
+    s.run(
+        "
+        0    > S 0:0(0)
+        +0.1 < S. 0:0(0) ack 1 win 65535 <mss 1000,sackOK>
+        +0   > . 1:1(0) ack 1
+        ",
+    );
+    s.send(40_000);
+    let first = sent_since(&mut s);
+    assert_eq!(first.len(), 10);
+    // Segment 1 (seq 1) is lost; the SACKs for 2, 3, 4 arrive. The first two free a place
+    // each in the pipe (RFC 6675): segments 11 and 12 go. The third makes RACK mark segment
+    // 1 lost: recovery with 12 segments in flight, ssthresh 6, RecoverFS = cwnd = 10.
+    let mut sends = Vec::new();
+    for k in 1..=11u32 {
+        let right = 1001 + 1000 * k;
+        s.run(&format!("0.2 < . 1:1(0) ack 1 win 65535 <sack 1001:{right}>"));
+        sends.push(sent_since(&mut s));
+    }
+    assert_eq!(sends[0], [10_001]);
+    assert_eq!(sends[1], [11_001]);
+    // In recovery, while pipe is above ssthresh: per ACK CEIL(6 · delivered / 10) − out, so
+    // 1, 1, 0, 1, 0 for the first five (about one for every two segments delivered; pipe
+    // falls from 8 to 6). Then pipe is at ssthresh: the slow-start reduction bound sends
+    // what is delivered, keeping pipe at ssthresh: 0 (pipe 6 = ssthresh), 1, 1, 1.
+    let in_recovery: Vec<usize> = sends[2..].iter().map(Vec::len).collect();
+    assert_eq!(in_recovery, [1, 1, 0, 1, 0, 0, 1, 1, 1]);
+    assert_eq!(sends[2], [1], "the lost segment first");
+    assert_eq!(retransmitted(&s), [1]);
+    assert_eq!(s.conn.congestion_control().ssthresh(), 6000);
+}
+
+#[test]
+fn s20_limited_transmit_sends_new_data_on_the_first_two_duplicate_acks() {
+    // RFC 3042 (Linux: duplicate ACKs of a non-SACK peer count as segments that left the
+    // network): the first and second duplicate ACKs each let one new segment go; the third
+    // starts fast recovery with the retransmission.
+    let mut s = Script::established_client(cfg());
+    s.send(15_000);
+    let first = sent_since(&mut s);
+    assert_eq!(first.len(), 10);
+    s.run("+0.1 < . 1:1(0) ack 1 win 65535");
+    assert_eq!(sent_since(&mut s), [10_001]);
+    s.run("+0 < . 1:1(0) ack 1 win 65535");
+    assert_eq!(sent_since(&mut s), [11_001]);
+    s.run("+0 < . 1:1(0) ack 1 win 65535");
+    assert_eq!(sent_since(&mut s), [1]);
+    assert_eq!(retransmitted(&s), [1]);
+}
+
+#[test]
+fn s20_timestamps_show_a_spurious_fast_retransmit_and_it_is_undone() {
+    // RFC 3522 (Eifel), Linux `tcp_try_undo_partial`/`tcp_try_undo_recovery`: the ACK that
+    // covers the retransmitted segment echoes the timestamp of its first transmission (sent
+    // at 100 ms, TSval 100), older than the retransmission's: the original arrived, the
+    // retransmission was not needed, and the window reduction is taken back.
+    let mut s = Script::client(cfg());
+    s.run(
+        "
+        0    > S 0:0(0)
+        +0.1 < S. 0:0(0) ack 1 win 65535 <mss 1012,sackOK,TS val 1 ecr 0>
+        +0   > . 1:1(0) ack 1 <TS val 100 ecr 1>
+        ",
+    );
+    s.send(10_000);
+    assert_eq!(sent_since(&mut s).len(), 10);
+    let cwnd = s.conn.congestion_control().window();
+    for right in [2001, 3001, 4001] {
+        s.run(&format!("0.2 < . 1:1(0) ack 1 win 65535 <TS val 2 ecr 100,sack 1001:{right}>"));
+    }
+    assert_eq!(sent_since(&mut s), [1], "three SACKs: segment 1 sent again");
+    assert!(s.conn.congestion_control().window() < cwnd);
+    // The reordered original arrives; its ACK echoes 100, not the retransmission's 200.
+    s.run("0.21 < . 1:1(0) ack 10001 win 65535 <TS val 3 ecr 100>");
+    sent_since(&mut s);
+    assert_eq!(s.conn.stats().spurious_undos, 1);
+    assert!(s.conn.congestion_control().window() >= cwnd);
+}

@@ -1,0 +1,206 @@
+//! SACK-based loss recovery (RFC 2018, RFC 6675), RACK-TLP (RFC 8985), Proportional Rate
+//! Reduction (RFC 6937), D-SACK (RFC 2883) and undo (RFC 3708), with Linux's defaults. The
+//! peer offers SACK (no timestamps, so RTTs come from timed segments): SRTT 100 ms, RTO
+//! 300 ms after the handshake.
+
+use super::*;
+
+/// A client whose peer offered SACK; `n` bytes queued and the initial window (10 segments of
+/// 1000 bytes) sent at 0.1 s.
+fn sack_client(cfg: TcpConfig, n: usize) -> Script {
+    let mut s = Script::client(cfg);
+    s.run(
+        "
+        0    > S 0:0(0)
+        +0.1 < S. 0:0(0) ack 1 win 65535 <mss 1000,sackOK>
+        +0   > . 1:1(0) ack 1
+        ",
+    );
+    s.send(n);
+    for i in 0..10usize.min(n.div_ceil(1000)) {
+        let end = (1000 * (i + 1)).min(n);
+        let flags = if end == n { "P." } else { "." };
+        s.run(&format!("+0 > {flags} {}:{}({}) ack 1", 1 + 1000 * i, 1 + end, end - 1000 * i));
+    }
+    s.done();
+    s
+}
+
+fn retransmissions(s: &Script) -> Vec<(RetransmitReason, u32)> {
+    s.events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Retransmit { reason, seq, .. } => {
+                Some((*reason, seq.get().wrapping_sub(LOCAL_ISS.get())))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn s20_sack_recovery_repairs_every_hole_of_a_burst_in_the_first_round_trip() {
+    // Segments 2, 4 and 6 (1001, 3001, 5001) are lost. The ACK of segment 1 grows the window
+    // by a segment (slow start): two new segments go. Each SACK of a segment that arrived
+    // takes it out of the pipe (RFC 6675): one new segment each. On the third SACKed
+    // segment RACK's reordering window is zero (RFC 8985 §6.2 step 4, DupThresh) and every
+    // segment sent before the last one delivered is lost at once: recovery, ssthresh =
+    // 13 segments in flight / 2. PRR (RFC 6937) then sends ceil(ssthresh · delivered /
+    // RecoverFS) − out segments per ACK (RecoverFS = cwnd 11) while pipe is above ssthresh,
+    // then (pipe at or below it) at most ssthresh − pipe: the three holes go again within
+    // the round trip, paced by the ACKs, then new data.
+    let mut s = sack_client(cfg(), 15_000);
+    s.run(
+        "
+        0.2  < . 1:1(0) ack 1001 win 65535
+        +0   > . 10001:11001(1000) ack 1
+        +0   > . 11001:12001(1000) ack 1
+        +0   < . 1:1(0) ack 1001 win 65535 <sack 2001:3001>
+        +0   > . 12001:13001(1000) ack 1
+        +0   < . 1:1(0) ack 1001 win 65535 <sack 2001:3001 4001:5001>
+        +0   > . 13001:14001(1000) ack 1
+        +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:7001 2001:3001 4001:5001>
+        +0   > . 1001:2001(1000) ack 1
+        +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:8001 2001:3001 4001:5001>
+        +0   > . 3001:4001(1000) ack 1
+        +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:9001 2001:3001 4001:5001>
+        +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:10001 2001:3001 4001:5001>
+        +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:11001 2001:3001 4001:5001>
+        +0   > . 5001:6001(1000) ack 1
+        +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:12001 2001:3001 4001:5001>
+        +0   > P. 14001:15001(1000) ack 1
+        ",
+    );
+    s.done();
+    let rtx = retransmissions(&s);
+    let fast = RetransmitReason::FastRetransmit;
+    assert_eq!(rtx, [(fast, 1001), (fast, 3001), (fast, 5001)]);
+    assert_eq!(s.conn.congestion_control().ssthresh(), 6500);
+    // The retransmissions' ACK ends recovery: cwnd = ssthresh (RFC 6937 §3).
+    s.run(
+        "
+        0.3  < . 1:1(0) ack 14001 win 65535
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.snd.phase, super::super::send::Phase::Open);
+}
+
+#[test]
+fn s20_tail_loss_probe_finds_a_lost_tail_without_the_rto() {
+    // RFC 8985 §7: the last two segments of the flight are lost. Nothing follows them to be
+    // SACKed, so only a timeout could find them. The PTO (2·SRTT + 2 ms, two segments in
+    // flight, but never later than the RTO of the oldest segment: sent at 0.1 s, RTO 300
+    // ms) fires at 0.4 s and sends the last segment again; its SACK lets RACK mark the
+    // other one lost, and fast recovery repairs it: no retransmission timeout.
+    let mut s = sack_client(cfg(), 10_000);
+    s.run(
+        "
+        0.2   < . 1:1(0) ack 8001 win 65535
+        0.4   > P. 9001:10001(1000) ack 1
+        0.5   < . 1:1(0) ack 8001 win 65535 <sack 9001:10001>
+        +0    > . 8001:9001(1000) ack 1
+        0.6   < . 1:1(0) ack 10001 win 65535
+        ",
+    );
+    s.done();
+    assert_eq!(
+        retransmissions(&s),
+        [(RetransmitReason::TailLossProbe, 9001), (RetransmitReason::FastRetransmit, 8001)]
+    );
+    assert_eq!(s.conn.stats().tlp_probes, 1);
+    assert_eq!(s.fired(TimerKind::Retransmit), [secs(0.4)], "the probe timeout only");
+    assert_eq!(s.conn.snd.phase, super::super::send::Phase::Open);
+}
+
+#[test]
+fn s20_a_lost_retransmission_is_found_by_rack_not_by_the_rto() {
+    // RFC 8985 §3.3: a retransmission lost again. Segment 1 is lost; three SACKs put it in
+    // recovery and it goes again at 0.2 s, after new segments 10001 and 11001 and before
+    // 12001. That retransmission is lost too. SACKs for segments sent before it say
+    // nothing about it; the SACK of 12001 (sent after it) does: an RTT has passed since it
+    // was sent (RACK.rtt 0.2 s, reordering window 0 in recovery), so it is lost and goes a
+    // third time, without waiting for the retransmission timer.
+    let mut s = sack_client(cfg(), 15_000);
+    s.run(
+        "
+        0.2  < . 1:1(0) ack 1 win 65535 <sack 1001:2001>
+        +0   > . 10001:11001(1000) ack 1
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:3001>
+        +0   > . 11001:12001(1000) ack 1
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:4001>
+        +0   > . 1:1001(1000) ack 1
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:5001>
+        +0   > . 12001:13001(1000) ack 1
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:6001>
+        0.3  < . 1:1(0) ack 1 win 65535 <sack 1001:11001>
+        +0   > . 13001:14001(1000) ack 1
+        +0   > P. 14001:15001(1000) ack 1
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:12001>
+        0.4  < . 1:1(0) ack 1 win 65535 <sack 1001:13001>
+        +0   > . 1:1001(1000) ack 1
+        ",
+    );
+    s.run("0.5  < . 1:1(0) ack 15001 win 65535");
+    s.done();
+    let again = retransmissions(&s).iter().filter(|r| r.1 == 1).count();
+    assert_eq!(again, 2, "segment 1 sent three times in all");
+    assert!(s.fired(TimerKind::Retransmit).is_empty(), "no timeout");
+}
+
+#[test]
+fn s20_bare_duplicate_acks_do_not_start_recovery_on_a_sack_connection() {
+    // A peer (or an off-path attacker making the peer answer its segments) sends duplicate
+    // ACKs without SACK blocks: on a SACK connection they carry no evidence of loss.
+    let mut s = sack_client(cfg(), 10_000);
+    for _ in 0..10 {
+        s.run("+0.01 < . 1:1(0) ack 1001 win 65535");
+    }
+    s.done();
+    assert!(retransmissions(&s).is_empty());
+    assert_eq!(s.conn.snd.phase, super::super::send::Phase::Open);
+}
+
+#[test]
+fn s15_a_duplicate_segment_is_reported_with_a_dsack_block() {
+    // RFC 2883 §4: the first SACK block of the ACK for a duplicate names it.
+    let mut s = Script::server(cfg(), "0 < S 0:0(0) win 65535 <mss 1000,sackOK>");
+    s.run(
+        "
+        0    > S. 0:0(0) ack 1 <mss 1460,sackOK>
+        +0.1 < . 1:1(0) ack 1 win 65535
+        +0.1 < . 1:1001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 1001
+        +0.1 < . 1:1001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 1001 <sack 1:1001>
+        +0.1 < . 2001:3001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 1001 <sack 2001:3001>
+        +0.1 < . 2001:3001(1000) ack 1 win 65535
+        +0   > . 1:1(0) ack 1001 <sack 2001:3001 2001:3001>
+        ",
+    );
+    s.done();
+}
+
+#[test]
+fn s20_dsack_for_a_spurious_retransmission_undoes_the_reduction() {
+    // RFC 3708: segment 1 was only delayed (reordered), but three SACKs made it look lost
+    // and it was sent again. The peer then reports the retransmission as a duplicate
+    // (D-SACK below the cumulative ACK): every retransmission of the episode arrived twice,
+    // so the window comes back to where it was.
+    let mut s = sack_client(cfg(), 10_000);
+    let cwnd = s.conn.congestion_control().window();
+    s.run(
+        "
+        0.2  < . 1:1(0) ack 1 win 65535 <sack 1001:2001>
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:3001>
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:4001>
+        +0   > . 1:1001(1000) ack 1
+        +0   < . 1:1(0) ack 10001 win 65535
+        0.3  < . 1:1(0) ack 10001 win 65535 <sack 1:1001>
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.stats().spurious_undos, 1);
+    assert!(s.conn.congestion_control().window() >= cwnd);
+}
