@@ -323,7 +323,12 @@ impl Conn {
     /// acknowledgment"; Linux `tcp_end_cwnd_reduction`).
     fn end_recovery(&mut self, now: Instant) {
         if self.snd.phase == Phase::Recovery {
-            self.cc.on_recovery_exit(now, self.snd.flight());
+            // With PRR the flight was brought to ssthresh, and Linux's
+            // `tcp_end_cwnd_reduction` sets cwnd to ssthresh; RFC 5681 recovery deflates
+            // to what is really in flight (RFC 6582 §3.2 step 3, option 1).
+            let flight = self.snd.flight();
+            let flight = if self.cfg.prr { flight.max(self.cc.ssthresh()) } else { flight };
+            self.cc.on_recovery_exit(now, flight);
         }
         self.snd.phase = Phase::Open;
         self.snd.inflation = 0;
@@ -514,7 +519,10 @@ impl Conn {
     /// RFC 8985 §7.2 / Linux `tcp_schedule_loss_probe`: arms the PTO if a probe may be sent;
     /// returns whether it did.
     pub(in crate::conn) fn schedule_loss_probe(&mut self, now: Instant) -> bool {
+        // Not with a cap on segments in flight (SPEC S18's stop-and-wait): a probe of new data
+        // would break it, and the point of that mode is to show ARQ by the RTO alone.
         if !self.cfg.tlp
+            || self.cfg.max_flight_segments.is_some()
             || !self.cfg.rack
             || !self.sack_in_use()
             || self.snd.phase != Phase::Open

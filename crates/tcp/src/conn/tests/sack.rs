@@ -214,3 +214,32 @@ fn s20_dsack_for_a_spurious_retransmission_undoes_the_reduction() {
     assert_eq!(s.conn.stats().spurious_undos, 1);
     assert!(s.conn.congestion_control().window() >= cwnd);
 }
+
+#[test]
+fn s18_stop_and_wait_keeps_one_segment_in_flight_even_with_tail_loss_probes_on() {
+    // SPEC S18's stop-and-wait (max_flight_segments = 1) with SACK: a lost segment is
+    // found by the RTO alone; a tail loss probe sending the next segment would put two in
+    // flight.
+    let c = TcpConfig { max_flight_segments: Some(1), ..cfg() };
+    let mut s = Script::client(c);
+    s.run(
+        "
+        0    > S 0:0(0)
+        +0.1 < S. 0:0(0) ack 1 win 65535 <mss 1000,sackOK>
+        +0   > . 1:1(0) ack 1
+        ",
+    );
+    s.send(3000);
+    s.run(
+        "
+        +0   > P. 1:1001(1000) ack 1
+        +0.1 < . 1:1(0) ack 1001 win 65535
+        +0   > . 1001:2001(1000) ack 1
+        +0.3 > . 1001:2001(1000) ack 1
+        +0.1 < . 1:1(0) ack 2001 win 65535
+        +0   > P. 2001:3001(1000) ack 1
+        ",
+    );
+    s.done();
+    assert_eq!(retransmissions(&s), [(RetransmitReason::Rto, 1001)]);
+}
