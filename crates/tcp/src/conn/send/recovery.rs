@@ -315,9 +315,15 @@ impl Conn {
         self.snd.recover = self.snd.max;
         self.snd.phase = Phase::Recovery;
         self.snd.tlp = None;
-        self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, self.reduction_base());
+        let base = self.reduction_base();
+        self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, base);
         if self.cfg.prr {
-            self.snd.prr = Prr { prior_cwnd: prior_cwnd.div_ceil(mss).max(1), ..Prr::default() };
+            // RecoverFS (RFC 6937 §3: "FlightSize at the start of recovery"), the same amount
+            // the reduction worked from: then ssthresh / RecoverFS is the algorithm's β and
+            // PRR spreads exactly that reduction over the round trip. (Linux takes cwnd,
+            // which in slow start can be well above what is in flight, and then sends too
+            // little: a tenth of a window per round trip after an overshoot.)
+            self.snd.prr = Prr { prior_cwnd: base.div_ceil(mss).max(1), ..Prr::default() };
         } else {
             // RFC 5681 §3.2 step 3: "set cwnd to ssthresh plus 3*SMSS".
             self.snd.inflation = 3 * i64::from(mss);
@@ -502,7 +508,11 @@ impl Conn {
         }
         if ack > high {
             // The probe repaired a loss: reduce as for one (Linux enters CWR and ends it).
-            self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, self.reduction_base());
+            self.cc.on_congestion_event(
+                now,
+                CongestionEvent::FastRetransmit,
+                self.reduction_base(),
+            );
             self.cc.on_recovery_exit(now, self.snd.flight().max(self.cc.ssthresh()));
             self.stats.tlp_recoveries += 1;
             self.note_cc();
