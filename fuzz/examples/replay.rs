@@ -1,0 +1,37 @@
+//! Replays fuzz inputs outside libFuzzer and prints what they decode to, step by step, with
+//! the stack's socket table after each step: for reading an artifact.
+//!
+//! `cargo run --example replay -- (raw|segments) FILE...`
+
+use ustack_fuzz::Input;
+use ustack_fuzz::ops::{Raw, Segment, decode};
+
+fn replay<I: Input>(data: &[u8]) {
+    let (setup, ops) = decode::<I>(data);
+    println!("{setup:?}");
+    let mut h = ustack_fuzz::Harness::new(&setup, I::CHECK_READS);
+    print!("{}", h.s.table(h.now));
+    for op in &ops {
+        println!("\n@{:?} {op:?}", h.now);
+        h.step(op);
+        print!("{}", h.s.table(h.now));
+    }
+    println!("\nteardown: {:?}", h.finish());
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((kind, files)) = args.split_first() else {
+        eprintln!("usage: replay (raw|segments) FILE...");
+        std::process::exit(2);
+    };
+    for file in files {
+        let data = std::fs::read(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        println!("== {file}");
+        match kind.as_str() {
+            "raw" => replay::<Raw>(&data),
+            "segments" => replay::<Segment>(&data),
+            other => panic!("unknown input kind {other}: raw or segments"),
+        }
+    }
+}
