@@ -3,6 +3,8 @@
 //!
 //! `cargo run --example replay -- (raw|segments) FILE...`
 
+use ustack_core::Protocol;
+use ustack_core::tcp_engine::TcpState;
 use ustack_fuzz::Input;
 use ustack_fuzz::ops::{Raw, Segment, decode};
 
@@ -15,6 +17,18 @@ fn replay<I: Input>(data: &[u8]) {
         println!("\n@{:?} {op:?}", h.now);
         h.step(op);
         print!("{}", h.s.table(h.now));
+        // What ss does not show: the peer's window and the segment size.
+        for i in h.s.stack.netstat(h.now).sockets {
+            if i.protocol == Protocol::Tcp && i.state != TcpState::Listen {
+                let c = h.s.stack.tcp_conn(i.handle);
+                println!(
+                    "  {}: peer window {}, mss {}",
+                    i.handle,
+                    c.peer_window(),
+                    c.effective_mss()
+                );
+            }
+        }
     }
     println!("\nteardown: {:?}", h.finish());
 }
