@@ -6,7 +6,7 @@
 use ustack_core::Protocol;
 use ustack_core::tcp_engine::TcpState;
 use ustack_fuzz::Input;
-use ustack_fuzz::ops::{Raw, Segment, decode};
+use ustack_fuzz::ops::{Raw, Structured, decode};
 
 fn replay<I: Input>(data: &[u8]) {
     let (setup, ops) = decode::<I>(data);
@@ -44,7 +44,7 @@ fn main() {
         println!("== {file}");
         match kind.as_str() {
             "raw" => replay::<Raw>(&data),
-            "segments" => replay::<Segment>(&data),
+            "segments" => replay::<Structured>(&data),
             other => panic!("unknown input kind {other}: raw or segments"),
         }
     }

@@ -129,6 +129,8 @@ pub struct Outcome {
     pub s_passive_opens: u64,
     /// Its connections reset by the peer side.
     pub s_resets: u64,
+    /// ICMP destination unreachables it received.
+    pub s_icmp_unreachables: u64,
     /// Bytes its application read.
     pub s_read: u64,
     /// Bytes the peer's application read.
@@ -497,6 +499,7 @@ impl Harness {
         let counters = self.s.stack.counters();
         self.outcome.s_passive_opens = counters.tcp_passive_opens;
         self.outcome.s_resets = counters.tcp_estab_resets;
+        self.outcome.s_icmp_unreachables = counters.icmp_in_dest_unreachs;
         self.outcome.p_read = self.p.bytes_read();
         self.outcome
     }

@@ -1,15 +1,15 @@
-//! The two ways packets come in: raw bytes with optional fix-ups, and structured segments
-//! built on a live flow.
+//! The two ways packets come in: raw bytes with optional fix-ups, and structured packets built
+//! on a live flow (TCP segments from its peer side, ICMP errors about what the stack sent).
 
 use ustack_core::wire::checksum::{self, Checksum};
 use ustack_core::wire::{
-    IpProtocol, Ipv4Packet, Ipv4Repr, SackBlock, SeqNum, TcpFlags, TcpOptions, TcpPacket, TcpRepr,
-    Timestamps,
+    DstUnreachable, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Addr, Ipv4Packet, Ipv4Repr,
+    SackBlock, SeqNum, TcpFlags, TcpOptions, TcpPacket, TcpRepr, Timestamps,
 };
 
 use crate::harness::{Flow, GHOST, GHOST_ISS, Harness, P_SALT, S_ADDR};
 use crate::host::{pattern, seq_add};
-use crate::ops::{AckBase, MAX_PAYLOAD, Raw, Segment, SeqBase};
+use crate::ops::{AckBase, IcmpError, MAX_PAYLOAD, Raw, Segment, SeqBase, Structured};
 
 /// How an input packet reaches the stack under test.
 pub trait Input: for<'a> arbitrary::Arbitrary<'a> + core::fmt::Debug {
@@ -112,9 +112,71 @@ fn ack_base(f: &Flow, base: AckBase) -> SeqNum {
     .unwrap_or(SeqNum::new(0))
 }
 
-impl Input for Segment {
+/// The router that reports ICMP errors about the flows.
+const ROUTER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 254);
+
+impl Input for Structured {
     const CHECK_READS: bool = true;
 
+    fn inject(&self, h: &mut Harness) {
+        match self {
+            Structured::Segment(s) => s.inject(h),
+            Structured::IcmpError(e) => e.inject(h),
+        }
+    }
+}
+
+impl IcmpError {
+    fn inject(&self, h: &mut Harness) {
+        if h.flows.is_empty() {
+            return;
+        }
+        let f = h.flows[usize::from(self.flow) % h.flows.len()];
+        let seq = seq_add(ack_base(&f, self.seq), self.seq_off.value());
+        let mut first8 = [0u8; 8];
+        first8[..2].copy_from_slice(&f.tuple.local.port().to_be_bytes());
+        first8[2..4].copy_from_slice(&f.tuple.remote.port().to_be_bytes());
+        first8[4..].copy_from_slice(&seq.get().to_be_bytes());
+        let quoted = Ipv4Repr {
+            src: *f.tuple.local.ip(),
+            dst: *f.tuple.remote.ip(),
+            protocol: IpProtocol::TCP,
+            payload_len: usize::from(self.mtu.max(40)),
+            ttl: 63,
+            dscp: 0,
+            ecn: 0,
+            ident: 0,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        let reason = DstUnreachable::from_code(self.code % 16).expect("codes 0 to 15");
+        let msg = Icmpv4Repr::DstUnreachable {
+            reason,
+            next_hop_mtu: self.mtu,
+            header: quoted,
+            data: &first8,
+        };
+        let mut body = vec![0u8; msg.buffer_len()];
+        msg.emit(&mut Icmpv4Packet::new_unchecked(&mut body[..]));
+        let ip = Ipv4Repr {
+            src: ROUTER,
+            dst: *f.tuple.local.ip(),
+            protocol: IpProtocol::ICMP,
+            payload_len: body.len(),
+            ttl: 64,
+            dscp: 0,
+            ecn: 0,
+            ident: h.next_ident(),
+            dont_frag: false,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        h.inject(&ip_packet(&ip, &body));
+    }
+}
+
+impl Segment {
     fn inject(&self, h: &mut Harness) {
         let known = h.flows.len();
         let pick = usize::from(self.flow) % (known + 2);

@@ -33,7 +33,7 @@ pub fn run<I: Input>(data: &[u8]) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use crate::ops::{Raw, Segment};
+    use crate::ops::{Raw, Structured};
 
     /// Pseudo-random inputs of every length up to 2 KB: the harness's own sanity check, that
     /// setup, steps and teardown hold every invariant on inputs that are mostly noise.
@@ -50,7 +50,7 @@ mod tests {
                 })
                 .collect();
             if i % 2 == 0 {
-                crate::run::<Segment>(&data);
+                crate::run::<Structured>(&data);
             } else {
                 crate::run::<Raw>(&data);
             }

@@ -92,7 +92,7 @@ impl Mtu {
     }
 }
 
-/// One step. `P` is how packets come in: [`Raw`] bytes or a structured [`Segment`].
+/// One step. `P` is how packets come in: [`Raw`] bytes or [`Structured`] ones.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
 pub enum Op<P> {
     /// A packet arrives at the stack under test.
@@ -257,6 +257,32 @@ pub enum PeerApp {
     },
     /// A new connection to the stack under test's listener.
     Connect,
+}
+
+/// A packet of the structure-aware target: a TCP segment on a flow, or an ICMP error about
+/// one.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Structured {
+    /// A TCP segment from the flow's peer side.
+    Segment(Segment),
+    /// An ICMP destination unreachable about a segment the stack sent on the flow.
+    IcmpError(IcmpError),
+}
+
+/// An ICMP destination unreachable from a router between the stack and a flow's peer,
+/// quoting the IP header and first 8 bytes of a segment the stack could have sent.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpError {
+    /// Which flow, modulo the known flows.
+    pub flow: u8,
+    /// The code (modulo 16): 4 is fragmentation needed, 3 port unreachable, ...
+    pub code: u8,
+    /// The next-hop MTU of a fragmentation needed.
+    pub mtu: u16,
+    /// What the quoted sequence number is relative to.
+    pub seq: AckBase,
+    /// And by how much.
+    pub seq_off: Offset,
 }
 
 /// A TCP segment built on one of the flows the harness has seen (a 4-tuple with what each
@@ -684,6 +710,27 @@ impl Encode for PeerApp {
             }
             PeerApp::Connect => tag(out, 5, n),
         }
+    }
+}
+
+impl Encode for Structured {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Structured::Segment(s) => {
+                tag(out, 0, 2);
+                s.encode(out);
+            }
+            Structured::IcmpError(e) => {
+                tag(out, 1, 2);
+                e.encode(out);
+            }
+        }
+    }
+}
+
+impl Encode for IcmpError {
+    fn encode(&self, out: &mut Vec<u8>) {
+        fields!(out; self.flow, self.code, self.mtu, self.seq, self.seq_off);
     }
 }
 

@@ -12,8 +12,8 @@ use ustack_core::wire::{
 
 use crate::harness::{GHOST, Harness, P_ADDR, S_ADDR};
 use crate::ops::{
-    AckBase, Advance, App, Bytes, Corrupt, Fragments, IpTweak, Offset, Op, PeerApp, Raw, SackSpec,
-    Segment, SegmentOptions, SeqBase, Setup, TsSpec, Wire,
+    AckBase, Advance, App, Bytes, Corrupt, Fragments, IcmpError, IpTweak, Offset, Op, PeerApp, Raw,
+    SackSpec, Segment, SegmentOptions, SeqBase, Setup, Structured, TsSpec, Wire,
 };
 
 // The flows right after setup, in the order the harness first sees them: the stack's own
@@ -59,12 +59,12 @@ fn next(flow: u8, flags: u8, len: u16) -> Segment {
     seg(flow, (SeqBase::RcvNxt, Offset::Zero), (AckBase::SndNxt, Offset::Zero), flags, len)
 }
 
-fn input(s: Segment) -> Op<Segment> {
-    Op::Input(s)
+fn input(s: Segment) -> Op<Structured> {
+    Op::Input(Structured::Segment(s))
 }
 
 /// The structure-aware seeds.
-pub fn segment_seeds() -> Vec<(&'static str, Vec<Op<Segment>>)> {
+pub fn segment_seeds() -> Vec<(&'static str, Vec<Op<Structured>>)> {
     let syn = Segment {
         options: SegmentOptions {
             mss: Some(1460),
@@ -258,7 +258,26 @@ pub fn segment_seeds() -> Vec<(&'static str, Vec<Op<Segment>>)> {
         Op::Time(Advance::NextTimer),
         Op::Flush,
     ];
+    let frag_needed = Op::Input(Structured::IcmpError(IcmpError {
+        flow: TO_PEER,
+        code: 4,
+        mtu: 576,
+        seq: AckBase::SndUna,
+        seq_off: Offset::Zero,
+    }));
+    let icmp = vec![
+        Op::App(App::Send { sock: SOCK_TO_PEER, len: 4000 }),
+        Op::Flush,
+        frag_needed,
+        Op::Flush,
+        Op::Wire(Wire::DeliverAll),
+        Op::Flush,
+        Op::Wire(Wire::DeliverAll),
+        Op::Flush,
+        Op::Wire(Wire::DeliverAll),
+    ];
     vec![
+        ("icmp-frag-needed", icmp),
         ("ghost-handshake-data-close", ghost),
         ("time-wait-reopen", time_wait),
         ("out-of-order", out_of_order),
@@ -496,7 +515,7 @@ mod tests {
     fn every_seed_decodes_to_the_operations_it_was_written_from() {
         let setup = Setup::default();
         for (name, ops) in segment_seeds() {
-            let (s, back) = decode::<Segment>(&encode(&setup, &ops));
+            let (s, back) = decode::<Structured>(&encode(&setup, &ops));
             assert_eq!((s, &back), (setup, &ops), "seed {name}");
         }
         for (name, ops) in raw_seeds() {
@@ -508,9 +527,9 @@ mod tests {
     #[test]
     fn segment_seeds_reach_what_they_are_named_for() {
         let setup = Setup::default();
-        let baseline = crate::run::<Segment>(&encode::<Segment>(&setup, &[]));
+        let baseline = crate::run::<Structured>(&encode::<Structured>(&setup, &[]));
         for (name, ops) in segment_seeds() {
-            let o = crate::run::<Segment>(&encode(&setup, &ops));
+            let o = crate::run::<Structured>(&encode(&setup, &ops));
             match name {
                 "ghost-handshake-data-close" => {
                     assert_eq!(o.s_accepted, 1, "{name}: {o:?}");
@@ -529,6 +548,10 @@ mod tests {
                 "peer-driven" => assert_eq!(o.s_read, baseline.s_read + 6000, "{name}: {o:?}"),
                 "sack-recovery" => assert_eq!(o.p_read, baseline.p_read + 12_000, "{name}: {o:?}"),
                 "zero-window" => assert_eq!(o.p_read, baseline.p_read + 3000, "{name}: {o:?}"),
+                "icmp-frag-needed" => {
+                    assert_eq!(o.s_icmp_unreachables, baseline.s_icmp_unreachables + 1);
+                    assert_eq!(o.p_read, baseline.p_read + 4000, "{name}: {o:?}");
+                }
                 "resets" => assert_eq!(o.s_resets, baseline.s_resets + 1, "{name}: {o:?}"),
                 _ => assert!(o.s_sent > baseline.s_sent, "{name}: {o:?}"),
             }
