@@ -141,7 +141,8 @@ impl IcmpError {
             src: *f.tuple.local.ip(),
             dst: *f.tuple.remote.ip(),
             protocol: IpProtocol::TCP,
-            payload_len: usize::from(self.mtu.max(40)),
+            // What the original datagram claimed to carry (its header must fit 16 bits).
+            payload_len: usize::from(self.mtu).clamp(40, 65_535 - 20),
             ttl: 63,
             dscp: 0,
             ecn: 0,
