@@ -174,7 +174,6 @@ fn config(secret: u8, k: Knobs) -> StackConfig {
     t.rfc1337 = !k.has(Knobs::NO_RFC1337);
     if k.has(Knobs::TIGHT) {
         c.tcp_abort_on_overflow = true;
-        t.max_reassembly_segments = 2;
         t.max_flight_segments = Some(2);
     }
     c

@@ -48,8 +48,7 @@ impl Knobs {
     pub const NODELAY: u8 = 32;
     /// RSTs end TIME-WAIT (Linux's default, `tcp_rfc1337` = 0).
     pub const NO_RFC1337: u8 = 64;
-    /// Tight limits: abort on accept-queue overflow, two out-of-order ranges, two segments
-    /// in flight. (Not `invalid_ratelimit` = 0: two connections that disagree on sequence
+    /// Tight limits: abort on accept-queue overflow, two segments in flight. (Not `invalid_ratelimit` = 0: two connections that disagree on sequence
     /// numbers then answer each other's ACKs forever, at once, which is what the limit is
     /// for.)
     pub const TIGHT: u8 = 128;
