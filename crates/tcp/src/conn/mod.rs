@@ -49,7 +49,10 @@ use crate::{
 use recv::Receiver;
 use send::Sender;
 
+mod cookie;
+mod defer;
 mod event;
+mod fastopen;
 mod icmp;
 mod input;
 mod output;
@@ -61,6 +64,7 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
+pub use defer::{retrans_to_secs, secs_to_retrans};
 pub use event::{ConnError, ConnStats, DropReason, Event, RecvError, RetransmitReason, SendError};
 pub use icmp::{IcmpError, MIN_PMTU};
 pub use sockopt::ConnInfo;
@@ -200,6 +204,12 @@ pub struct Conn {
     push_burst: bool,
     /// `Readable` was reported and `recv` has not been called since.
     readable_signalled: bool,
+
+    // ---- listener options ----
+    /// Fast Open, either side (`fastopen.rs`).
+    fo: fastopen::FastOpen,
+    /// `TCP_DEFER_ACCEPT` of a passive connection (`defer.rs`).
+    defer: defer::Defer,
 }
 
 /// At most this many trace events wait in the queue; later ones are counted as lost.
@@ -220,6 +230,13 @@ fn wscale_for(cfg: &TcpConfig) -> u8 {
         shift += 1;
     }
     shift
+}
+
+/// The MSS we announce: the route's MTU less the IPv4 and TCP headers, cut to `TCP_MAXSEG`
+/// when set, never below `min_snd_mss`.
+fn local_mss(cfg: &TcpConfig, mtu: u16) -> u16 {
+    let mss = mtu.saturating_sub(40).max(cfg.min_snd_mss);
+    if cfg.user_mss != 0 { mss.min(cfg.user_mss.max(cfg.min_snd_mss)) } else { mss }
 }
 
 /// The send MSS the peer's SYN allows: its MSS option, or the default of RFC 9293 §3.7.1
@@ -333,10 +350,7 @@ impl Conn {
         state: State,
         opts: Negotiated,
     ) -> Conn {
-        let mut local_mss = mtu.saturating_sub(40).max(cfg.min_snd_mss);
-        if cfg.user_mss != 0 {
-            local_mss = local_mss.min(cfg.user_mss.max(cfg.min_snd_mss));
-        }
+        let local_mss = local_mss(cfg, mtu);
         let wscale = if cfg.window_scaling { wscale_for(cfg) } else { 0 };
         let last_cc = (cc.window(), cc.ssthresh());
         Conn {
@@ -428,6 +442,8 @@ impl Conn {
             send_blocked: false,
             push_burst: false,
             readable_signalled: false,
+            fo: fastopen::FastOpen::default(),
+            defer: defer::Defer::default(),
         }
     }
 
