@@ -153,6 +153,7 @@ fn connect_errno(e: ConnectError) -> Errno {
         ConnectError::NoEphemeralPort | ConnectError::AddrInUse => libc::EADDRNOTAVAIL,
         ConnectError::AddrNotAvailable => libc::EADDRNOTAVAIL,
         ConnectError::InvalidDestination => libc::EINVAL,
+        ConnectError::FastOpenDisabled => libc::EOPNOTSUPP,
     }
 }
 

@@ -17,6 +17,7 @@ mod addr;
 mod challenge;
 mod config;
 mod counters;
+mod fastopen;
 mod frag;
 mod hash;
 mod icmp;
@@ -26,9 +27,11 @@ mod ports;
 mod socket;
 mod sockopt;
 pub mod stack;
+mod syncookies;
 pub mod sysctl;
 mod tcp;
 mod timerq;
+mod twreuse;
 mod udp;
 
 #[cfg(test)]

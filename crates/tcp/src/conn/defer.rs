@@ -69,6 +69,13 @@ impl Conn {
         self.defer.retrans = retrans;
     }
 
+    /// Whether the host should expect this connection to drop `seg`, a final ACK, as a bare
+    /// ACK of a deferred handshake (no data, no FIN, within the period): such an ACK is not
+    /// the completion of the handshake, so a full accept queue does not matter for it.
+    pub fn defers_final_ack(&self, seg: &ustack_wire::TcpRepr<'_>) -> bool {
+        matches!(self.state, super::State::SynReceived { passive: true }) && self.defers(seg)
+    }
+
     /// Whether `seg`, an acceptable final ACK, is a bare ACK to drop while deferring: no data
     /// and no FIN (Linux: `end_seq == rcv_isn + 1`) within the deferral period.
     pub(super) fn defers(&self, seg: &ustack_wire::TcpRepr<'_>) -> bool {

@@ -37,6 +37,10 @@ pub(super) struct FastOpen {
     pub(super) syn_data: u32,
     /// Client: what the SYN-ACK said, for the host.
     pub(super) outcome: Option<FastOpenOutcome>,
+    /// Client: retransmission timeouts of the SYN so far.
+    pub(super) syn_timeouts: u32,
+    /// Client: a third timeout in a row suggested a black hole, for the host.
+    pub(super) blackhole: bool,
     /// The data of the SYN was acknowledged by the SYN-ACK (client) or taken with the SYN
     /// (server): Linux `syn_data_acked`, `TCPI_OPT_SYN_DATA`.
     pub(super) syn_data_acked: bool,
@@ -92,6 +96,28 @@ impl Conn {
     /// Whether the first SYN tried Fast Open (a cookie request or data with a cookie).
     pub fn fast_open_attempted(&self) -> bool {
         self.fo.attempted || self.fo.syn_data > 0
+    }
+
+    /// Client side: whether a retransmission timeout suggested that a middlebox drops Fast
+    /// Open connections (once; then `false`). Linux `tcp_fastopen_active_detect_blackhole`:
+    /// the third timeout in a row, of the SYN or of data, on a connection that tried Fast
+    /// Open; the host then pauses active Fast Open (`tcp_fastopen_blackhole_timeout`).
+    pub fn take_fast_open_blackhole(&mut self) -> bool {
+        core::mem::take(&mut self.fo.blackhole)
+    }
+
+    /// Client side: a retransmission timeout (called by `on_rto` before it counts it).
+    pub(super) fn fast_open_rto(&mut self) {
+        if self.fo.passive || !(self.fast_open_attempted() || self.fo.syn_data_acked) {
+            return;
+        }
+        let timeouts = if self.snd.syn_acked { self.snd.rto_retries } else { self.fo.syn_timeouts };
+        if timeouts == 2 {
+            self.fo.blackhole = true;
+        }
+        if !self.snd.syn_acked {
+            self.fo.syn_timeouts += 1;
+        }
     }
 
     /// Client side: what the SYN-ACK said about Fast Open, once (then `None`).

@@ -471,6 +471,7 @@ impl Conn {
     }
 
     pub(in crate::conn) fn enter_time_wait(&mut self, now: Instant) {
+        self.time_wait_at = now;
         self.set_state(State::TimeWait);
         self.timers.stop_all();
         self.timers.set(TimerKind::TimeWait, now + self.cfg.time_wait_len());

@@ -210,6 +210,8 @@ pub struct Conn {
     fo: fastopen::FastOpen,
     /// `TCP_DEFER_ACCEPT` of a passive connection (`defer.rs`).
     defer: defer::Defer,
+    /// When TIME-WAIT was entered (Linux `tw_entry_stamp`, for `tcp_tw_reuse`).
+    time_wait_at: Instant,
 }
 
 /// At most this many trace events wait in the queue; later ones are counted as lost.
@@ -444,6 +446,7 @@ impl Conn {
             readable_signalled: false,
             fo: fastopen::FastOpen::default(),
             defer: defer::Defer::default(),
+            time_wait_at: now,
         }
     }
 
@@ -703,6 +706,15 @@ impl Conn {
     /// The next sequence number expected from the peer (RCV.NXT).
     pub fn recv_next(&self) -> SeqNum {
         self.rcv.nxt
+    }
+
+    /// For a connection in TIME-WAIT whose peer sent timestamps: SND.NXT and when TIME-WAIT
+    /// began. What `tcp_tw_reuse` needs to hand the 4-tuple to a new outgoing connection
+    /// safely (Linux `tcp_twsk_unique`: "With PAWS, it is safe from the viewpoint of data
+    /// integrity"); `None` otherwise.
+    pub fn time_wait_reuse(&self) -> Option<(SeqNum, Instant)> {
+        (self.state == State::TimeWait && self.opts.timestamps)
+            .then_some((self.snd.max, self.time_wait_at))
     }
 
     // ------------------------------------------------------------------------------------

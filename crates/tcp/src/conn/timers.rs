@@ -50,6 +50,7 @@ impl Conn {
 
     /// The retransmission timer expired: RFC 6298 §5.4–5.6.
     fn on_rto(&mut self, now: Instant) {
+        self.fast_open_rto();
         if !self.snd.syn_acked {
             // The SYN or SYN-ACK (SPEC S5): resend it with the doubled RTO; the Establish
             // timer bounds the attempts. A deferred connection (`defer.rs`) decides for
