@@ -40,6 +40,7 @@ mod tests;
 pub use addr::{CidrParseError, Ipv4Cidr};
 pub use config::{StackConfig, StackConfigError};
 pub use counters::Counters;
+pub use fastopen::FastOpenStart;
 pub use netstat::{Netstat, Protocol, SocketInfo};
 pub use socket::{BindError, ConnectError, SocketHandle, UdpRecvError, UdpSendError};
 pub use sockopt::PortUse;

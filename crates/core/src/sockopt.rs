@@ -78,6 +78,28 @@ impl Stack {
         Ok(())
     }
 
+    /// `TCP_DEFER_ACCEPT` on a listener (SPEC S7): its next connections complete only when
+    /// data arrives, for at most `secs` seconds, converted as Linux does into SYN-ACK
+    /// retransmissions from its 1 s initial timeout doubling up to 120 s
+    /// ([`ustack_tcp::conn::secs_to_retrans`]: 5 s are 3 retransmissions, which cover 7 s);
+    /// 0 or less turns it off.
+    pub fn tcp_set_defer_accept(&mut self, listener: SocketHandle, secs: i64) {
+        let retrans = ustack_tcp::conn::secs_to_retrans(secs, 1, 120);
+        match self.socket_mut(listener) {
+            Some(Socket::Listener(l)) => l.defer_accept = retrans,
+            _ => panic!("{listener} is not a listener"),
+        }
+    }
+
+    /// A listener's `TCP_DEFER_ACCEPT` in seconds, as Linux's `getsockopt` returns it: the
+    /// period its retransmissions cover ([`ustack_tcp::conn::retrans_to_secs`]).
+    pub fn tcp_defer_accept(&self, listener: SocketHandle) -> u32 {
+        match self.slot(listener) {
+            Some(Socket::Listener(l)) => ustack_tcp::conn::retrans_to_secs(l.defer_accept, 1, 120),
+            _ => panic!("{listener} is not a listener"),
+        }
+    }
+
     /// `TCP_KEEPIDLE` / `TCP_KEEPINTVL` / `TCP_KEEPCNT` on a connection; see
     /// [`ustack_tcp::Conn::set_keepalive_params`].
     pub fn tcp_set_keepalive_params(
