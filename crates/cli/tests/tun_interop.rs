@@ -908,7 +908,7 @@ impl Lab {
             "resets sent",
             "connection resets received",
             "bad segments received (length, header, options)",
-            "segments with a bad checksum (dropped silently, SPEC S16)",
+            "segments with a bad checksum (dropped silently, not acknowledged)",
         ] {
             let n = self.counter(text);
             assert_eq!(n, 0, "ustack counted {n} {text}:\n{}", self.query("stats"));

@@ -76,7 +76,7 @@ counters! {
         tcp_out_segs: "segments sent out",
         tcp_retrans_segs: "segments retransmitted (closed connections)",
         tcp_in_errs: "bad segments received (length, header, options)",
-        tcp_in_csum_errors: "segments with a bad checksum (dropped silently, SPEC S16)",
+        tcp_in_csum_errors: "segments with a bad checksum (dropped silently, not acknowledged)",
         tcp_out_rsts: "resets sent",
         tcp_no_socket: "segments for no connection and no listener (answered with RST)",
         tcp_listen_bad_acks: "ACKs to LISTEN sockets that matched no connection (answered with RST)",
