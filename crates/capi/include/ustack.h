@@ -117,8 +117,10 @@ ssize_t ustack_write(struct ustack_t *st, int fd, const void *buf, size_t count)
 ssize_t ustack_send(struct ustack_t *st, int fd, const void *buf, size_t len, int flags);
 
 /*
- `sendto(2)`. `MSG_FASTOPEN` fails with `EOPNOTSUPP`, as Linux does with Fast Open
- disabled: ustack has no Fast Open.
+ `sendto(2)`. `MSG_FASTOPEN` on an unconnected TCP socket connects with the start of the
+ data in the SYN when a Fast Open cookie is cached (Linux `tcp_sendmsg_fastopen`): a
+ non-blocking call returns the bytes the SYN carries, or fails with `EINPROGRESS` when it
+ carries none; a blocking one waits for the connection and sends the rest.
  */
 ssize_t ustack_sendto(struct ustack_t *st,
                       int fd,

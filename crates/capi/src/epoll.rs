@@ -65,7 +65,13 @@ impl Host {
         if rcv_shut {
             m |= IN | RDNORM | RDHUP;
         }
-        if !matches!(state, TcpState::SynSent | TcpState::SynReceived) {
+        // A Fast Open child is usable in SYN-RECEIVED (Linux `tcp_passive_fastopen`).
+        let usable = match state {
+            TcpState::SynSent => false,
+            TcpState::SynReceived => conn.is_fast_open_child(),
+            _ => true,
+        };
+        if usable {
             if conn.recv_queue() >= s.rcvlowat.max(1) as usize {
                 m |= IN | RDNORM;
             }

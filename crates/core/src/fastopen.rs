@@ -197,15 +197,24 @@ impl Stack {
         Ok((h, start))
     }
 
-    /// What the SYN of connection `h` to `remote` does (Linux `tcp_fastopen_cookie_check` and
-    /// `tcp_send_syn_data`).
-    fn fastopen_mode(
-        &mut self,
+    /// Whether a Fast Open connect to `remote` now would put data in its SYN: a cookie is
+    /// cached (or `tcp_fastopen` 0x4 needs none) and Fast Open is not paused. Linux's
+    /// `TCP_FASTOPEN_CONNECT` then defers the SYN to the first write
+    /// (`tcp_fastopen_defer_connect`).
+    pub fn tcp_fastopen_has_cookie(&self, now: Instant, remote: core::net::SocketAddrV4) -> bool {
+        self.cfg.tcp_fastopen & tfo::CLIENT_ENABLE != 0
+            && self.fastopen_paused(now, remote).is_some()
+            && (self.cfg.tcp_fastopen & tfo::CLIENT_NO_COOKIE != 0
+                || self.fastopen.cache.get(remote.ip()).is_some_and(|e| e.cookie.is_some()))
+    }
+
+    /// The cache entry for `remote`, or `None` when Fast Open to it is paused: a suspected
+    /// black hole, or recurring losses of SYNs with data (Linux `tcp_fastopen_cookie_check`).
+    fn fastopen_paused(
+        &self,
         now: Instant,
-        h: SocketHandle,
         remote: core::net::SocketAddrV4,
-        tcp: &TcpConfig,
-    ) -> Option<FastOpenConnect> {
+    ) -> Option<Option<CacheEntry>> {
         if self.fastopen_blackholed(now) {
             return None;
         }
@@ -217,6 +226,19 @@ impl Stack {
             // "Recurring FO SYN losses: no cookie or data in SYN".
             return None;
         }
+        Some(entry)
+    }
+
+    /// What the SYN of connection `h` to `remote` does (Linux `tcp_fastopen_cookie_check` and
+    /// `tcp_send_syn_data`).
+    fn fastopen_mode(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        remote: core::net::SocketAddrV4,
+        tcp: &TcpConfig,
+    ) -> Option<FastOpenConnect> {
+        let entry = self.fastopen_paused(now, remote)?;
         // The SYN's data: the cached MSS (else our own) within the route, less the largest
         // option space, as Linux's `tcp_send_syn_data`.
         let iface = self.tcp_mut(h).iface;

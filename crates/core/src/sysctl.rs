@@ -239,11 +239,13 @@ fn apply(cfg: &mut StackConfig, name: &str, value: &str) -> Result<(), SysctlErr
         "net.ipv4.tcp_fastopen_blackhole_timeout_sec" => {
             cfg.tcp_fastopen_blackhole_timeout = Duration::from_secs(parse_u64(value)?)
         }
+        // All zeros is how Linux shows a key not set yet: the default key stays.
         "net.ipv4.tcp_fastopen_key" => {
-            cfg.tcp_fastopen_key =
-                Some(value.parse().map_err(|e: ustack_tcp::tfo::KeyParseError| {
+            let keys: ustack_tcp::tfo::FastOpenKeys =
+                value.parse().map_err(|e: ustack_tcp::tfo::KeyParseError| {
                     SysctlError::InvalidValue(e.to_string())
-                })?)
+                })?;
+            cfg.tcp_fastopen_key = (keys.primary.words() != [0; 4]).then_some(keys);
         }
         "net.ipv4.tcp_syncookies" => {
             cfg.tcp_syncookies = small(value, 2)?;

@@ -301,6 +301,9 @@ pub struct ConnStats {
     /// Window reductions taken back because the retransmissions proved spurious (D-SACK,
     /// RFC 3708; timestamps, RFC 3522; Linux TCPDSACKUndo and friends).
     pub spurious_undos: u64,
+    /// Segments the peer has received, acknowledged cumulatively or SACKed, our SYN (with
+    /// any data it carried) counted as one (Linux `tcpi_delivered`).
+    pub delivered: u64,
     dropped: [u64; DropReason::COUNT],
 }
 

@@ -58,7 +58,8 @@ impl Conn {
             self.rcv.nxt += n;
             self.rcv.last_ack_sent = self.rcv.nxt;
             self.rcv.adv_right = self.rcv.nxt;
-            self.rcv.got_data = true;
+            // Not `got_data`: like Linux (`tcp_fastopen_add_skb` bypasses
+            // `tcp_event_data_recv`), the first data after the SYN starts quick-ACK mode.
             self.fo.syn_data_acked = n > 0;
             self.signal_readable();
         }

@@ -53,6 +53,18 @@ impl Conn {
                 self.drop_segment(DropReason::BadAck);
                 return;
             }
+            // Linux `tcp_rcv_synsent_state_process` (PAWSActiveRejected): a SYN-ACK whose
+            // timestamp echo is not one of our SYNs' (between the first SYN's TSval and now)
+            // answers some other SYN; it is reset like an unacceptable ACK.
+            if let (Some(first), Some(ts)) = (self.first_syn_tsval, seg.options.timestamps)
+                && !flags.contains(TcpFlags::RST)
+                && ts.tsecr != 0
+                && ts.tsecr.wrapping_sub(first) > self.ts_now(now).wrapping_sub(first)
+            {
+                self.pending_rst = Some(Rst { seq: seg.ack, ack: None, active: false });
+                self.drop_segment(DropReason::Paws);
+                return;
+            }
         }
         if flags.contains(TcpFlags::RST) {
             // "If the ACK was acceptable, then signal to the user "error: connection reset",
@@ -77,6 +89,7 @@ impl Conn {
             self.snd.una = seg.ack;
             self.snd.wl2 = seg.ack;
             self.snd.syn_acked = true;
+            self.stats.delivered += 1;
             // RFC 7413 §4.2.2: what of the SYN's data the server took (`fastopen.rs`).
             self.on_fast_open_synack(seg);
         }

@@ -212,6 +212,9 @@ pub struct Conn {
     defer: defer::Defer,
     /// When TIME-WAIT was entered (Linux `tw_entry_stamp`, for `tcp_tw_reuse`).
     time_wait_at: Instant,
+    /// The TSval of our first SYN (Linux `retrans_stamp` in SYN-SENT): a SYN-ACK must echo
+    /// one between it and now.
+    first_syn_tsval: Option<u32>,
 }
 
 /// At most this many trace events wait in the queue; later ones are counted as lost.
@@ -447,6 +450,7 @@ impl Conn {
             fo: fastopen::FastOpen::default(),
             defer: defer::Defer::default(),
             time_wait_at: now,
+            first_syn_tsval: None,
         }
     }
 

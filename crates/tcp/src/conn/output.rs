@@ -409,6 +409,9 @@ impl Conn {
             }),
             ..TcpOptions::default()
         };
+        if !synack && self.first_syn_tsval.is_none() {
+            self.first_syn_tsval = options.timestamps.map(|t| t.tsval);
+        }
         let mut flags = TcpFlags::SYN;
         let mut ack = SeqNum(0);
         if synack {

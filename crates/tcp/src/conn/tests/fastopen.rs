@@ -318,3 +318,40 @@ fn s6_client_without_cookie_sends_data_and_no_option() {
     s.done();
     assert!(s.conn.syn_data_acked());
 }
+
+#[test]
+fn s6_server_child_acknowledges_the_first_data_after_the_syn_at_once() {
+    // Linux: the SYN's data does not start the delayed-ACK engine (`tcp_fastopen_add_skb`
+    // bypasses `tcp_event_data_recv`), so the next data is the "first" and quick-ACKed
+    // (packetdrill opt34/basic-cookie-not-reqd).
+    let mut s = tfo_server(no_ts(), "0 < S 0:1000(1000) win 32792 <mss 1460,sackOK>");
+    s.run("0 > S. 0:0(0) ack 1001 <mss 1460,sackOK>");
+    assert_eq!(s.recv_all(), 1000);
+    s.run(
+        "
+        0.3 < . 1001:2001(1000) ack 1 win 5840
+        +0  > . 1:1(0) ack 2001
+        ",
+    );
+    s.done();
+}
+
+#[test]
+fn s6_delivered_counts_the_syn_with_its_data_as_one_segment() {
+    // Linux `tcpi_delivered`: the SYN carrying data, acknowledged whole, is one delivered
+    // segment ("SYN-data is counted as two separate packets in tcp_ack()" and then one
+    // taken back); each data segment acknowledged after it adds one.
+    let fo = FastOpenConnect::WithCookie { cookie: cookie("1234abcd5678dcba"), max_data: 900 };
+    let mut s = tfo_client(no_ts(), 1900, fo);
+    s.run(
+        "
+        0     > S 0:900(900) <mss 1460,sackOK,nop,wscale 7,FO 1234abcd5678dcba>
+        +0.02 < S. 5678:5678(0) ack 901 win 5840 <mss 1460,sackOK,nop,wscale 6>
+        +0    > P. 901:1901(1000) ack 5679
+        ",
+    );
+    assert_eq!(s.conn.stats().delivered, 1);
+    s.run("+0.02 < . 5679:5679(0) ack 1901 win 257");
+    s.done();
+    assert_eq!(s.conn.stats().delivered, 2);
+}
