@@ -90,6 +90,12 @@ impl Conn {
             self.snd.wl2 = seg.ack;
             self.snd.syn_acked = true;
             self.stats.delivered += 1;
+            // The SYN's retransmission timer may have pulled SND.NXT back to the ISS, with
+            // the SYN not yet sent again: it is acknowledged now (found by fuzzing: the FIN
+            // went out at the ISS).
+            if self.snd.nxt < seg.ack {
+                self.snd.nxt = seg.ack;
+            }
             // RFC 7413 §4.2.2: what of the SYN's data the server took (`fastopen.rs`).
             self.on_fast_open_synack(seg);
         }

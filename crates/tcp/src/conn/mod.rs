@@ -395,6 +395,8 @@ impl Conn {
                 rto_tsval: None,
                 syn_retransmitted: false,
                 persist_backoff: 0,
+                probes_out: 0,
+                probes_since: None,
                 last_send: now,
                 sml: iss,
                 black_hole_mss: None,

@@ -19,6 +19,10 @@ impl Conn {
         let old_una = self.snd.una;
         let window = u32::from(seg.window) << self.snd.wscale;
         let mut info = AckInfo::default();
+        // Any acknowledgment answers the window probes (Linux `tcp_ack` clears
+        // `icsk_probes_out` for every ACK it takes).
+        self.snd.probes_out = 0;
+        self.snd.probes_since = None;
         if self.snd.syn_acked || ack > self.snd.una {
             self.take_sack_blocks(seg, &mut info);
         }

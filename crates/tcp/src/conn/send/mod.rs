@@ -90,6 +90,10 @@ pub(super) struct Sender {
     /// Whether the SYN (or SYN-ACK) had to be retransmitted (RFC 6298 (5.7)).
     pub(super) syn_retransmitted: bool,
     pub(super) persist_backoff: u32,
+    /// Window probes sent since the peer last acknowledged anything, and when the first of
+    /// them went (Linux `icsk_probes_out`, `icsk_probes_tstamp`).
+    pub(super) probes_out: u32,
+    pub(super) probes_since: Option<Instant>,
     pub(super) last_send: Instant,
     /// End of the last segment sent shorter than the MSS (Linux's `snd_sml`, for Nagle).
     pub(super) sml: SeqNum,
