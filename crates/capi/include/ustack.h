@@ -220,6 +220,18 @@ int ustack_epoll_wait(struct ustack_t *st,
                       int maxevents,
                       int timeout);
 
+/*
+ `close` for the descriptors a script leaves open: packetdrill closes them with the C
+ library's `close` when the script ends, which the preloaded library
+ (`crates/capi/preload/getsockopt_hook.c`) sends here for a descriptor the process does
+ not have open: one of the running script's stack is closed by ustack (`*handled = 1`).
+
+ # Safety
+
+ `handled` must be writable or null.
+ */
+int ustack_packetdrill_close(int fd, int *handled);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
