@@ -27,7 +27,7 @@ fn list_names_every_scenario_and_says_which_wait_for_the_stack() {
         out.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id} missing:\n{out}"))
     };
     assert!(line("s5-lost-syn ").ends_with("[ready]"));
-    assert!(line("s6-fastopen ").contains("not yet available"), "{out}");
+    assert!(line("s6-fastopen ").ends_with("[ready]"), "{out}");
     assert!(line("s20-cubic-vs-newreno ").contains("not yet available"), "{out}");
 }
 
@@ -41,7 +41,7 @@ fn the_whole_lab_passes_every_available_scenario_and_writes_the_report() {
     assert!(!out.contains("FAIL"), "{out}");
     let pass = out.lines().filter(|l| l.starts_with("PASS  ")).count();
     let waiting = out.lines().filter(|l| l.contains("not yet available:")).count();
-    assert!(pass >= 29 && waiting >= 5, "{out}");
+    assert!(pass >= 32 && waiting >= 1, "{out}");
     let summary = out.lines().last().unwrap();
     assert!(
         summary.starts_with(&format!("{pass} passed, 0 failed, {waiting} not yet available")),
@@ -96,9 +96,9 @@ fn one_scenario_writes_its_ladder_pcap_and_trace() {
 #[test]
 fn a_scenario_that_waits_is_reported_as_not_yet_available_and_an_unknown_id_fails() {
     let dir = out_dir("waiting");
-    let (code, out, _) = ustack(&["lab", "s8-syn-flood-cookies", "--out", dir.to_str().unwrap()]);
+    let (code, out, _) = ustack(&["lab", "s20-cubic-vs-newreno", "--out", dir.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("s8-syn-flood-cookies") && out.contains("not yet available"), "{out}");
+    assert!(out.contains("s20-cubic-vs-newreno") && out.contains("not yet available"), "{out}");
     assert!(!out.contains("PASS  "), "{out}");
     let (code, _, err) = ustack(&["lab", "s99-nothing", "--out", dir.to_str().unwrap()]);
     assert_eq!(code, Some(1));

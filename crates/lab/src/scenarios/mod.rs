@@ -6,6 +6,7 @@ use crate::registry::{Scenario, Status};
 
 mod close;
 mod congestion;
+mod listener;
 mod open;
 mod reliability;
 mod scale;
@@ -19,8 +20,7 @@ const PORT: u16 = 5001;
 const SERVE: Auto = Auto { accept: true, read: true, close_on_eof: true };
 
 /// The reason of the scenarios that wait for the stack.
-const NEEDS: &str =
-    "needs SYN cookies / Fast Open / DEFER_ACCEPT / SACK recovery / CUBIC, not implemented yet";
+const NEEDS: &str = "needs SACK recovery / CUBIC, not implemented yet";
 
 /// Every scenario.
 pub static ALL: &[Scenario] = &[
@@ -175,7 +175,7 @@ pub static ALL: &[Scenario] = &[
                      client, the TCP_FASTOPEN option with a queue length on the server); they \
                      leave out the cookie that makes the first connection a normal one.",
         ),
-        status: Status::NotYet(NEEDS),
+        status: Status::Ready(listener::fastopen),
     },
     Scenario {
         id: "s7-defer-accept",
@@ -190,7 +190,7 @@ pub static ALL: &[Scenario] = &[
                      connection is handed to accept() moves (Linux also ignores the bare final \
                      ACK while deferring).",
         ),
-        status: Status::NotYet(NEEDS),
+        status: Status::Ready(listener::defer_accept),
     },
     Scenario {
         id: "s8-syn-flood-cookies",
@@ -201,7 +201,7 @@ pub static ALL: &[Scenario] = &[
                 state is kept, and a legitimate client's final ACK still opens its \
                 connection.",
         notes: None,
-        status: Status::NotYet(NEEDS),
+        status: Status::Ready(listener::syn_flood_cookies),
     },
     Scenario {
         id: "s9-half-close",

@@ -53,6 +53,8 @@ impl Conn {
     /// [`Event::Connected`] is reported now, not when the handshake completes.
     pub fn accept_syn_data(&mut self, now: Instant, syn: &TcpRepr<'_>) {
         self.fo.passive = true;
+        // Connected first: the host queues the child for accept() before it reports the data.
+        self.push_event(Event::Connected);
         if !syn.payload.is_empty() {
             let n = self.rcv.buf.push(syn.payload);
             self.rcv.nxt += n;
@@ -67,7 +69,6 @@ impl Conn {
         let retries = self.cfg.synack_retries + 1;
         let limit = self.cfg.model_timeout(retries, self.cfg.rto_initial);
         self.timers.set(TimerKind::Establish, now + limit);
-        self.push_event(Event::Connected);
     }
 
     /// Server side: the first SYN-ACK carries `cookie` (the client asked for one, or sent

@@ -50,7 +50,7 @@ fn s6_server_takes_syn_data_acks_it_in_the_synack_and_is_connected_at_once() {
     let mut s =
         tfo_server(no_ts(), "0 < S 0:10(10) win 32792 <mss 1460,sackOK,FO 3021b9d889017eeb>");
     s.run("0 > S. 0:0(0) ack 11 win 65535 <mss 1460,sackOK>");
-    assert_eq!(s.app_events(), [Event::Readable, Event::Connected]);
+    assert_eq!(s.app_events(), [Event::Connected, Event::Readable]);
     assert_eq!(s.conn.state(), TcpState::SynReceived);
     assert!(s.conn.syn_data_acked() && s.conn.is_fast_open_child());
     assert_eq!(s.recv_all(), 10);
