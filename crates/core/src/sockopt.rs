@@ -134,8 +134,10 @@ impl Stack {
 
     /// Replaces the stack's settings while it runs (sysctl writes). Only what is read when
     /// it is used may change: TCP settings (new connections copy them), `somaxconn` (new
-    /// listeners), `tcp_abort_on_overflow`, the TTL, UDP receive buffers of new sockets and
-    /// ICMP echo. A change to anything else (the secret, the port range, the transmit queue,
+    /// listeners), `tcp_abort_on_overflow`, the TTL, UDP receive buffers of new sockets,
+    /// ICMP echo, and the listener options (`tcp_syncookies`, `tcp_fastopen` and its key and
+    /// black-hole timeout, `tcp_tw_reuse` and its delay; a listener's Fast Open queue from
+    /// `tcp_fastopen` 0x400 is fixed when it starts listening). A change to anything else (the secret, the port range, the transmit queue,
     /// fragment limits, ICMP rate) is refused with [`StackConfigError::Invalid`], as is a
     /// configuration that does not validate.
     pub fn set_config(&mut self, cfg: StackConfig) -> Result<(), StackConfigError> {
