@@ -388,6 +388,7 @@ impl Conn {
                 undo: None,
                 rtx_timer: send::RtxTimer::Rto,
                 dupacks: 0,
+                dsack_dups: 0,
                 timed: None,
                 min_rtt: None,
                 rto_retries: 0,

@@ -74,6 +74,9 @@ pub(super) struct Sender {
     /// Duplicate ACKs in a row (RFC 5681 §2); without SACK they stand for segments that
     /// arrived (Linux's "reno" `sacked_out`).
     pub(super) dupacks: u32,
+    /// Segments reported duplicate by D-SACKs taken so far (Linux `dsack_dups`): never more
+    /// than the retransmissions sent, or the D-SACK is dubious and ignored.
+    pub(super) dsack_dups: u64,
     /// One segment timed for an RTT sample when timestamps are off (Karn): its end and when
     /// it was sent.
     pub(super) timed: Option<(SeqNum, Instant)>,
