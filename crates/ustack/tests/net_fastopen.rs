@@ -74,15 +74,23 @@ fn s6_tokio_connect_with_data_uses_the_cookie_the_blocking_api_learned() {
     // The cookie cache belongs to the stack: learned through one API, used by the other.
     let (a, b) = pair();
     let server = echo_server(&b, 2);
-    let first = TcpStream::connect_with_data(&a, (B, 7), b"one").unwrap();
+    let mut first = TcpStream::connect_with_data(&a, (B, 7), b"one").unwrap();
     first.shutdown(Shutdown::Write).unwrap();
+    let mut echo = Vec::new();
+    first.read_to_end(&mut echo).unwrap();
+    assert_eq!(echo, b"one");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let accepted = rt.block_on(async {
-        let s = ustack::tokio::TcpStream::connect_with_data(&a, (B, 7), b"two").await.unwrap();
-        s.fast_open_accepted().unwrap()
+    let (accepted, echo) = rt.block_on(async {
+        use tokio::io::AsyncReadExt;
+        let mut s = ustack::tokio::TcpStream::connect_with_data(&a, (B, 7), b"two").await.unwrap();
+        let accepted = s.fast_open_accepted().unwrap();
+        s.shutdown_std(Shutdown::Write).unwrap();
+        let mut echo = Vec::new();
+        s.read_to_end(&mut echo).await.unwrap();
+        (accepted, echo)
     });
     assert!(accepted);
-    drop(first);
+    assert_eq!(echo, b"two");
     server.join().unwrap();
     a.stop().unwrap();
     b.stop().unwrap();
