@@ -540,6 +540,10 @@ pub extern "C" fn ustack_sendto(
     let _returning = Returning(st);
     let r = in_buf(buf, len).and_then(|data| {
         let to = if addr.is_null() { None } else { read_addr(addr, addrlen)? };
+        if flags & libc::MSG_FASTOPEN != 0 && !addr.is_null() && to.is_none() {
+            // Linux `tcp_sendmsg_fastopen`: an AF_UNSPEC address is EOPNOTSUPP.
+            return Err(libc::EOPNOTSUPP);
+        }
         send_from(st, fd, data, flags, to).map(|n| n as ssize_t)
     });
     errno::ret(r)
@@ -562,8 +566,15 @@ fn send_from(
     }
     let dontwait = flags & libc::MSG_DONTWAIT != 0;
     let mut sent = 0usize;
-    let deferred = call(st, |h, _| Ok(h.fastopen_pending(fd)))?;
-    if flags & libc::MSG_FASTOPEN != 0 || deferred {
+    // MSG_FASTOPEN starts a connection on an unconnected socket; on one already connected
+    // it is an ordinary send.
+    let (deferred, unconnected) =
+        call(st, |h, _| Ok((h.fastopen_pending(fd), h.sock(fd)?.phase == Phase::Unconnected)))?;
+    if flags & libc::MSG_FASTOPEN != 0 && !unconnected && call(st, |h, _| h.handshaking(fd))? {
+        // Linux `__inet_stream_connect` in SS_CONNECTING: another connect is in progress.
+        return Err(libc::EALREADY);
+    }
+    if (flags & libc::MSG_FASTOPEN != 0 && unconnected) || deferred {
         // Linux `tcp_sendmsg_locked` → `tcp_sendmsg_fastopen` → `__inet_stream_connect`.
         let (nb, syn) = call(st, |h, now| {
             let nb = dontwait || is_nonblock(h, fd)?;

@@ -272,7 +272,7 @@ impl Host {
     }
 
     /// Re-reads the settings (sysctls) and applies the stack-wide ones; returns them.
-    fn refresh_settings(&mut self) -> StackConfig {
+    pub(crate) fn refresh_settings(&mut self) -> StackConfig {
         let cfg = self.settings.load(self.stack.config());
         let mut stack_cfg = *self.stack.config();
         stack_cfg.tcp = cfg.tcp;
@@ -452,6 +452,9 @@ impl Host {
             // Linux `__inet_stream_connect` on a deferred Fast Open connect: EISCONN.
             return Err(libc::EISCONN);
         }
+        if fastopen {
+            self.refresh_settings();
+        }
         let h = if fastopen {
             // TCP_FASTOPEN_CONNECT (Linux `tcp_fastopen_defer_connect`): with a cookie, the
             // SYN waits for the first write and connect() returns 0; without one, the SYN
@@ -483,6 +486,8 @@ impl Host {
         to: Option<SocketAddrV4>,
         data: &[u8],
     ) -> Result<usize, Errno> {
+        // `tcp_fastopen` is read when it is used, as Linux does.
+        self.refresh_settings();
         let s = self.sock(fd)?;
         if s.proto != Proto::Tcp {
             return Err(libc::EOPNOTSUPP);
@@ -509,6 +514,13 @@ impl Host {
         s.err_reported = false;
         self.apply_buffers(fd);
         Ok(start.syn_data)
+    }
+
+    /// Whether the socket's connection is still in its handshake (SYN-SENT, or SYN-RECEIVED
+    /// for an active open).
+    pub(crate) fn handshaking(&self, fd: c_int) -> Result<bool, Errno> {
+        let s = self.sock(fd)?;
+        Ok(s.conn().is_some_and(|h| in_handshake(self.stack.tcp_conn(h))))
     }
 
     /// Whether the first write must start the connection (`sendto(MSG_FASTOPEN)` or a
@@ -606,6 +618,8 @@ impl Host {
         let s = self.sock(fd)?;
         let h = match s.phase {
             Phase::Listening(_) => return Err(libc::ENOTCONN),
+            // A deferred Fast Open connect is in SYN-SENT for Linux: nothing to read yet.
+            Phase::Unconnected if s.deferred_to.is_some() => return Ok(None),
             Phase::Unconnected => return Err(libc::ENOTCONN),
             Phase::Connecting(h) | Phase::Connected(h) => h,
             Phase::Udp(_) => unreachable!("TCP socket"),

@@ -146,6 +146,10 @@ impl Host {
             return Ok(());
         }
         let v = int(val)?;
+        if name == libc::TCP_FASTOPEN_CONNECT {
+            // `tcp_fastopen` is read when it is used, as Linux does.
+            self.refresh_settings();
+        }
         let fastopen_sysctl = self.stack.config().tcp_fastopen;
         let s = self.sock_mut(fd)?;
         let h = s.conn();
