@@ -169,7 +169,8 @@ pub static ALL: &[Scenario] = &[
         shows: "A client that got a Fast Open cookie on an earlier connection sends its \
                 request in the SYN; the server checks the cookie and hands the data to the \
                 application before the handshake completes, so the answer comes one round \
-                trip earlier (RFC 7413). Off by default, as Linux's tcp_fastopen.",
+                trip earlier (RFC 7413). The server side is off by default, as with Linux's \
+                tcp_fastopen (0x1: client only); here both hosts have 0x3.",
         notes: Some(
             "The notes' sketch is right in outline (sendto with MSG_FASTOPEN on the \
                      client, the TCP_FASTOPEN option with a queue length on the server); they \
