@@ -3,7 +3,8 @@
 //! `decode` (a pcap file, tcpdump style, through ustack's own parsers), `capture` (what the
 //! kernel routes into a ustack TUN device), `tun` (the stack on a TUN device running a
 //! service), `ss` (the sockets of a running `tun`), `sim` (a transfer between two simulated
-//! hosts in virtual time). The lab joins as the stack grows.
+//! hosts in virtual time), `netem` (an impaired path between two network namespaces). The lab
+//! joins as the stack grows.
 //!
 //! Exit status: 0 on success, 1 on an error, 101 (as for a panic of the main thread) when any
 //! thread panicked, whatever the command's own outcome.
@@ -15,6 +16,7 @@
 mod capture;
 mod decode;
 mod describe;
+mod netem;
 mod sim;
 mod ss;
 mod tun;
@@ -49,6 +51,10 @@ enum Command {
     /// Run a TCP transfer between two simulated hosts over one link, in virtual time, and
     /// print goodput, retransmissions and both ends' final states.
     Sim(sim::SimArgs),
+    /// Impair the path between two network namespaces in user space (no qdisc needed): a TUN
+    /// device in each, packets relayed through the simulator's link model in real time, until
+    /// SIGINT/SIGTERM; then the link's counters, and the devices are removed. Needs root.
+    Netem(netem::Args),
 }
 
 /// The exit status when a thread panicked (Rust's own for a panic of the main thread).
@@ -87,6 +93,7 @@ fn main() -> ExitCode {
         Command::Tun(args) => tun::run(&args),
         Command::Ss(args) => ss::run(&args),
         Command::Sim(args) => sim::run(&args),
+        Command::Netem(args) => netem::run(&args),
     };
     let code = match result {
         Ok(()) => 0,
