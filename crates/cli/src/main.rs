@@ -1,10 +1,10 @@
 //! The `ustack` command.
 //!
+//! `lab` (every behaviour of the TCP notes replayed in the simulator, checked and drawn),
 //! `decode` (a pcap file, tcpdump style, through ustack's own parsers), `capture` (what the
 //! kernel routes into a ustack TUN device), `tun` (the stack on a TUN device running a
 //! service), `ss` (the sockets of a running `tun`), `sim` (a transfer between two simulated
-//! hosts in virtual time), `netem` (an impaired path between two network namespaces). The lab
-//! joins as the stack grows.
+//! hosts in virtual time), `netem` (an impaired path between two network namespaces).
 //!
 //! Exit status: 0 on success, 1 on an error, 101 (as for a panic of the main thread) when any
 //! thread panicked, whatever the command's own outcome.
@@ -16,6 +16,7 @@
 mod capture;
 mod decode;
 mod describe;
+mod lab;
 mod netem;
 mod sim;
 mod ss;
@@ -36,6 +37,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Replay every behaviour of the TCP notes in the simulator, check each against the RFCs
+    /// and Linux (PASS/FAIL), and write a report: ladder diagrams, pcaps, traces, plots and
+    /// index.html. Exits non-zero when a scenario fails.
+    Lab(lab::Args),
     /// Decode a pcap file, one line per packet, with ustack's own parsers.
     Decode(decode::Args),
     /// Create a TUN device and print (and optionally save) every packet the kernel sends
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
     record_panics();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Lab(args) => lab::run(&args),
         Command::Decode(args) => decode::run(&args),
         Command::Capture(args) => capture::run(&args),
         Command::Tun(args) => tun::run(&args),

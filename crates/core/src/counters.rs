@@ -48,6 +48,7 @@ counters! {
         ip_in_unknown_protos: "with unknown protocol",
         ip_in_delivers: "incoming packets delivered",
         ip_out_requests: "requests sent out",
+        ip_out_loopback: "of which delivered locally (loopback interface, never a device)",
         ip_out_no_routes: "dropped because of missing route",
         ip_out_discards: "outgoing packets dropped (transmit queue full)",
         ip_reasm_reqds: "fragments received",

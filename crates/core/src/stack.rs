@@ -13,6 +13,19 @@
 //!           poll_timeout()            when to call handle_timeout next
 //! ```
 //!
+//! # Loopback and local delivery
+//!
+//! Every stack has a loopback interface, [`Stack::LOOPBACK`] (127.0.0.1/8, like Linux `lo`),
+//! besides the device interfaces [`Stack::add_interface`] numbers from 0. A packet to one of
+//! the stack's own addresses (anything in 127.0.0.0/8, or the address of any interface) is
+//! routed to it and never reaches a device: [`Stack::poll_transmit`] feeds it back into the
+//! stack's own input (as `handle_packet(now, Stack::LOOPBACK, ..)`) at the moment it would
+//! have returned it, and carries on with whatever that input made ready (the SYN-ACK, the
+//! ACK, the response), returning only packets for devices. So when `poll_transmit` returns
+//! `None`, no looped packet is pending: every exchange between local sockets that needed no
+//! application call has happened, at the same `now`, and its events wait for `poll_event`.
+//! The call order above is unchanged.
+//!
 //! Per-packet and per-timer work never scans the sockets: TCP segments are found by hash
 //! demux (exact 4-tuple, then a listener on (address, port), then on (any, port)),
 //! a socket with something to send sits in the tx-ready queue, and a socket with a timer sits
@@ -60,7 +73,8 @@ pub struct Route {
     pub iface: usize,
 }
 
-/// A packet [`Stack::poll_transmit`] wrote: send `buf[..len]` on interface `iface`.
+/// A packet [`Stack::poll_transmit`] wrote: send `buf[..len]` on device interface `iface`
+/// (never [`Stack::LOOPBACK`]: looped packets do not leave the stack).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
 pub struct Transmit {
@@ -98,8 +112,9 @@ pub enum SocketEventKind {
 #[derive(Debug)]
 pub struct Stack {
     pub(crate) cfg: StackConfig,
+    /// The device interfaces, by index.
     pub(crate) ifaces: Vec<InterfaceConfig>,
-    routes: Vec<Route>,
+    pub(crate) routes: Vec<Route>,
     pub(crate) slots: Vec<Slot>,
     free_slots: Vec<u32>,
     pub(crate) live: usize,
@@ -130,6 +145,8 @@ pub struct Stack {
     reasm_buf: Vec<u8>,
     icmp_tokens: TokenBucket,
     scratch: Vec<u8>,
+    /// Where a TCP segment to a local address is built before it is fed back to the input.
+    lo_buf: Vec<u8>,
     pub(crate) tracing: bool,
 }
 
@@ -181,15 +198,17 @@ impl OutQueue {
         self.queue.push_back((iface, packet));
     }
 
-    fn pop_into(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+    /// The oldest datagram and its interface; hand the buffer back with `recycle`.
+    pub(crate) fn pop(&mut self) -> Option<(usize, Vec<u8>)> {
         let (iface, packet) = self.queue.pop_front()?;
         self.bytes -= packet.len();
-        let len = packet.len();
-        buf[..len].copy_from_slice(&packet);
+        Some((iface, packet))
+    }
+
+    pub(crate) fn recycle(&mut self, packet: Vec<u8>) {
         if self.pool.len() < 64 {
             self.pool.push(packet);
         }
-        Some(Transmit { iface, len })
     }
 }
 
@@ -268,6 +287,7 @@ impl Stack {
                 last: Instant::from_nanos(0),
             },
             scratch: vec![0; 65_536],
+            lo_buf: vec![0; 65_536],
             tracing: false,
             cfg,
         })
@@ -288,12 +308,24 @@ impl Stack {
         index
     }
 
-    /// The interfaces, by index.
+    /// The device interfaces, by index (the loopback interface is not among them: see
+    /// [`Stack::interface`]).
     pub fn interfaces(&self) -> &[InterfaceConfig] {
         &self.ifaces
     }
 
-    /// Adds a route (`0.0.0.0/0` for a default route). Panics if `route.iface` does not exist.
+    /// Interface `iface`: a device interface, or the loopback one for [`Stack::LOOPBACK`].
+    pub fn interface(&self, iface: usize) -> Option<&InterfaceConfig> {
+        if iface == Stack::LOOPBACK {
+            Some(&crate::loopback::LOOPBACK_IFACE)
+        } else {
+            self.ifaces.get(iface)
+        }
+    }
+
+    /// Adds a route (`0.0.0.0/0` for a default route) through a device interface. Routes to
+    /// the stack's own addresses need none: they are always delivered locally (module
+    /// documentation). Panics if `route.iface` is not a device interface.
     pub fn add_route(&mut self, route: Route) {
         assert!(
             route.iface < self.ifaces.len(),
@@ -342,7 +374,9 @@ impl Stack {
     // ------------------------------------------------------------------------------------
 
     /// An IPv4 packet arrived on interface `iface`. Bad packets are counted (per reason) and
-    /// dropped; nothing else happens for them.
+    /// dropped; nothing else happens for them. `iface` [`Stack::LOOPBACK`] says the packet
+    /// went round the loopback interface, where local source addresses are allowed;
+    /// `poll_transmit` itself hands looped packets in that way.
     pub fn handle_packet(&mut self, now: Instant, iface: usize, packet: &[u8]) {
         self.counters.ip_in_receives += 1;
         let Ok(view) = Ipv4Packet::new_checked(packet) else {
@@ -355,7 +389,7 @@ impl Stack {
         };
         // RFC 1122 §3.2.1.3: "A host MUST silently discard an incoming datagram containing
         // an IP source address that is invalid" (Linux drops these martians on input).
-        if !self.is_local(ip.dst) || self.is_martian_source(ip.src) {
+        if !self.is_local(ip.dst) || self.is_martian(iface, ip.src, ip.dst) {
             self.counters.ip_in_addr_errors += 1;
             return;
         }
@@ -439,13 +473,24 @@ impl Stack {
     // Outputs
     // ------------------------------------------------------------------------------------
 
-    /// The next packet to send, written into `buf` (which must hold the largest interface
-    /// MTU), or `None` when nothing is ready.
+    /// The next packet to send on a device, written into `buf` (which must hold the largest
+    /// device interface MTU), or `None` when nothing is ready. Packets to the stack's own
+    /// addresses are handed back to its input on the way, and what they cause is sent in
+    /// turn (module documentation, "Loopback and local delivery").
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         loop {
-            if let Some(t) = self.out.pop_into(buf) {
+            if let Some((iface, packet)) = self.out.pop() {
                 self.counters.ip_out_requests += 1;
-                return Some(t);
+                if iface == Stack::LOOPBACK {
+                    self.counters.ip_out_loopback += 1;
+                    self.handle_packet(now, Stack::LOOPBACK, &packet);
+                    self.out.recycle(packet);
+                    continue;
+                }
+                let len = packet.len();
+                buf[..len].copy_from_slice(&packet);
+                self.out.recycle(packet);
+                return Some(Transmit { iface, len });
             }
             let h = *self.tx_ready.front()?;
             let slot =
@@ -465,10 +510,19 @@ impl Stack {
                         dont_frag: true,
                     };
                     let is_rst = seg.flags.contains(ustack_wire::TcpFlags::RST);
-                    let len = emit_tcp(buf, &mut self.ip_ident, self.cfg.ip_default_ttl, ip, &seg);
                     self.counters.tcp_out_segs += 1;
                     self.counters.tcp_out_rsts += u64::from(is_rst);
                     self.counters.ip_out_requests += 1;
+                    let ttl = self.cfg.ip_default_ttl;
+                    if iface == Stack::LOOPBACK {
+                        self.counters.ip_out_loopback += 1;
+                        let mut packet = std::mem::take(&mut self.lo_buf);
+                        let len = emit_tcp(&mut packet, &mut self.ip_ident, ttl, ip, &seg);
+                        self.handle_packet(now, Stack::LOOPBACK, &packet[..len]);
+                        self.lo_buf = packet;
+                        continue;
+                    }
+                    let len = emit_tcp(buf, &mut self.ip_ident, ttl, ip, &seg);
                     return Some(Transmit { iface, len });
                 }
                 None => {
@@ -574,39 +628,6 @@ impl Stack {
         self.events.push_back(SocketEvent { socket, kind });
     }
 
-    fn is_local(&self, addr: Ipv4Addr) -> bool {
-        self.ifaces.iter().any(|i| i.addr.addr() == addr)
-    }
-
-    /// A source address no single host can have (RFC 1122 §3.2.1.3): 0.0.0.0, loopback
-    /// (unless we have a loopback interface), limited or directed broadcast, class D
-    /// (multicast) or E.
-    fn is_martian_source(&self, src: Ipv4Addr) -> bool {
-        let directed = |i: &InterfaceConfig| {
-            i.addr.prefix_len() < 31
-                && u32::from(src) == u32::from(i.addr.network()) | !u32::from(i.addr.netmask())
-        };
-        src.is_unspecified()
-            || (src.is_loopback() && !self.is_local(src))
-            || src.octets()[0] >= 224
-            || self.ifaces.iter().any(directed)
-    }
-
-    /// Whether `addr` may be bound: one of ours, or the unspecified address.
-    pub(crate) fn is_bindable(&self, addr: Ipv4Addr) -> bool {
-        addr.is_unspecified() || self.is_local(addr)
-    }
-
-    /// The route to `dst`: the interface and our address on it. Longest prefix wins.
-    pub(crate) fn route(&self, dst: Ipv4Addr) -> Option<(usize, Ipv4Addr)> {
-        let r = self
-            .routes
-            .iter()
-            .filter(|r| r.dest.contains(dst))
-            .max_by_key(|r| r.dest.prefix_len())?;
-        Some((r.iface, self.ifaces[r.iface].addr.addr()))
-    }
-
     /// Queues a datagram of `payload_len` bytes whose transport header and payload
     /// `write` fills in, fragmenting it when it exceeds the interface MTU (RFC 791). Returns
     /// false when the transmit queue is full.
@@ -618,7 +639,7 @@ impl Stack {
         write: impl FnOnce(&mut [u8]),
     ) -> bool {
         let total = ipv4::HEADER_LEN + payload_len;
-        let mtu = usize::from(self.ifaces[iface].mtu);
+        let mtu = usize::from(self.iface_mtu(iface));
         if !self.out.has_room(total + total / mtu.max(1) * ipv4::HEADER_LEN) {
             self.counters.ip_out_discards += 1;
             return false;

@@ -14,7 +14,9 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::VecDeque;
 
-use ustack_tcp::{Conn, ConnError, DropReason, Event, FourTuple, RecvError, SendError, TcpState};
+use ustack_tcp::{
+    Conn, ConnError, DropReason, Event, FourTuple, RecvError, SendError, TcpConfig, TcpState,
+};
 use ustack_wire::{SeqNum, TcpFlags, TcpPacket, TcpRepr};
 
 use crate::hash::KeyedSet;
@@ -55,6 +57,8 @@ impl TcpSocket {
 pub(crate) struct Listener {
     pub(crate) local: SocketAddrV4,
     pub(crate) backlog: u32,
+    /// The settings its connections start with (the stack's, or the socket's own options).
+    pub(crate) tcp: Box<TcpConfig>,
     /// Connections in SYN-RECEIVED.
     pub(crate) syn_queue: KeyedSet<SocketHandle>,
     /// Connections established and not yet accepted.
@@ -84,6 +88,22 @@ impl Stack {
         backlog: u32,
         reuse_addr: bool,
     ) -> Result<SocketHandle, BindError> {
+        let tcp = self.cfg.tcp;
+        self.tcp_listen_with(local, backlog, reuse_addr, &tcp)
+    }
+
+    /// [`Stack::tcp_listen`] whose connections start with `tcp` instead of the stack's TCP
+    /// settings (a socket's own options, e.g. `TCP_MAXSEG` or `SO_KEEPALIVE` set on the
+    /// listener, which its connections inherit as on Linux). `tcp` must pass
+    /// [`TcpConfig::validate`].
+    pub fn tcp_listen_with(
+        &mut self,
+        local: SocketAddrV4,
+        backlog: u32,
+        reuse_addr: bool,
+        tcp: &TcpConfig,
+    ) -> Result<SocketHandle, BindError> {
+        debug_assert_eq!(tcp.validate(), Ok(()));
         if !self.is_bindable(*local.ip()) {
             return Err(BindError::AddrNotAvailable);
         }
@@ -112,6 +132,7 @@ impl Stack {
         let h = self.insert(Socket::Listener(Listener {
             local,
             backlog,
+            tcp: Box::new(*tcp),
             syn_queue: hash::set(self.cfg.secret, 6),
             accept_queue: VecDeque::new(),
         }));
@@ -145,6 +166,21 @@ impl Stack {
         local: Option<SocketAddrV4>,
         remote: SocketAddrV4,
     ) -> Result<SocketHandle, ConnectError> {
+        let tcp = self.cfg.tcp;
+        self.tcp_connect_with(now, local, remote, &tcp)
+    }
+
+    /// [`Stack::tcp_connect`] with `tcp` as the connection's settings instead of the
+    /// stack's (a socket's own options set before `connect`). `tcp` must pass
+    /// [`TcpConfig::validate`].
+    pub fn tcp_connect_with(
+        &mut self,
+        now: Instant,
+        local: Option<SocketAddrV4>,
+        remote: SocketAddrV4,
+        tcp: &TcpConfig,
+    ) -> Result<SocketHandle, ConnectError> {
+        debug_assert_eq!(tcp.validate(), Ok(()));
         let rip = *remote.ip();
         if rip.is_unspecified() || rip.is_broadcast() || rip.is_multicast() || remote.port() == 0 {
             return Err(ConnectError::InvalidDestination);
@@ -176,9 +212,8 @@ impl Stack {
             return Err(ConnectError::AddrInUse);
         }
         let iss = self.isn.isn(now, tuple.local, tuple.remote);
-        let mtu = self.ifaces[iface].mtu;
-        let mut conn =
-            Conn::connect(now, &self.cfg.tcp, tuple, iss, mtu, Conn::default_cc(&self.cfg.tcp));
+        let mtu = self.iface_mtu(iface);
+        let mut conn = Conn::connect(now, tcp, tuple, iss, mtu, Conn::default_cc(tcp));
         self.prepare_conn(&mut conn, tuple);
         let h = self.insert(Socket::Tcp(Box::new(TcpSocket {
             conn,
@@ -429,10 +464,11 @@ impl Stack {
             self.counters.tcp_listen_drops += 1;
             return;
         }
+        let tcp = *l.tcp;
         let iss = self.isn.isn(now, tuple.local, tuple.remote);
-        let mtu = self.ifaces[iface].mtu;
-        let cc = Conn::default_cc(&self.cfg.tcp);
-        let mut conn = Conn::accept(now, &self.cfg.tcp, tuple, iss, mtu, seg, cc);
+        let mtu = self.iface_mtu(iface);
+        let cc = Conn::default_cc(&tcp);
+        let mut conn = Conn::accept(now, &tcp, tuple, iss, mtu, seg, cc);
         self.prepare_conn(&mut conn, tuple);
         let h = self.insert(Socket::Tcp(Box::new(TcpSocket {
             conn,

@@ -38,6 +38,13 @@ pub(crate) struct UdpSocket {
     readable_signalled: bool,
 }
 
+impl UdpSocket {
+    /// Datagrams waiting to be read.
+    pub(crate) fn queued(&self) -> usize {
+        self.rx.len()
+    }
+}
+
 impl Stack {
     /// Binds a UDP socket to `local` (`0.0.0.0` for every address; port 0 picks an ephemeral
     /// port). [`BindError::AddrInUse`] when another socket overlaps it.

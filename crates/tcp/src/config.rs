@@ -188,6 +188,13 @@ pub struct TcpConfig {
     pub max_flight_segments: Option<u32>,
     /// `TCP_NODELAY` (default false: Nagle's algorithm on, RFC 9293 §3.7.4).
     pub nodelay: bool,
+    /// `TCP_MAXSEG` (default 0: none): a cap on the MSS we announce and on the segments we
+    /// send, below what the route's MTU allows (Linux `user_mss`).
+    pub user_mss: u16,
+    /// `TCP_USER_TIMEOUT` (default zero: off): when set, how long transmitted data may stay
+    /// unacknowledged before the connection is aborted with a timeout, in place of the
+    /// `retries2` / `orphan_retries` limits (RFC 5482; Linux `icsk_user_timeout`).
+    pub user_timeout: Duration,
     /// `tcp_congestion_control`: the algorithm's name, resolved by the congestion-control
     /// factory when the connection is created. Default `"newreno"` (RFC 5681 + RFC 6582, SPEC
     /// S20). Linux kernels are usually built with `cubic` as default; Linux's `"reno"` is the
@@ -257,6 +264,8 @@ impl TcpConfig {
         initial_cwnd: 10,
         max_flight_segments: None,
         nodelay: false,
+        user_mss: 0,
+        user_timeout: Duration::ZERO,
         congestion_control: CcName::NEWRENO,
         moderate_rcvbuf: true,
         dsack: true,

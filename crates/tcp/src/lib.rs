@@ -24,7 +24,7 @@ pub use assembler::{AddOutcome, Assembler, TooManyRanges};
 pub use buffer::RingBuffer;
 pub use config::{BufferSizes, CcName, ConfigError, TcpConfig};
 pub use conn::{
-    Conn, ConnError, ConnStats, DropReason, Event, FourTuple, IcmpError, RecvError,
+    Conn, ConnError, ConnInfo, ConnStats, DropReason, Event, FourTuple, IcmpError, RecvError,
     RetransmitReason, SendError,
 };
 pub use core::time::Duration;

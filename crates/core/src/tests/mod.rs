@@ -17,6 +17,7 @@ mod challenge;
 mod demux;
 mod icmp;
 mod listen;
+mod loopback;
 mod netstat;
 mod ports;
 mod timers;

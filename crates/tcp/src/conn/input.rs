@@ -34,7 +34,7 @@ impl Conn {
     fn on_closed(&mut self, seg: &TcpRepr<'_>) {
         if let Some(rst) = reset_for(seg) {
             let ack = rst.flags.contains(TcpFlags::ACK).then_some(rst.ack);
-            self.pending_rst = Some(Rst { seq: rst.seq, ack });
+            self.pending_rst = Some(Rst { seq: rst.seq, ack, active: false });
         }
     }
 
@@ -48,7 +48,7 @@ impl Conn {
             // segment. Return."
             if seg.ack <= self.snd.iss || seg.ack > self.snd.max {
                 if !flags.contains(TcpFlags::RST) {
-                    self.pending_rst = Some(Rst { seq: seg.ack, ack: None });
+                    self.pending_rst = Some(Rst { seq: seg.ack, ack: None, active: false });
                 }
                 self.drop_segment(DropReason::BadAck);
                 return;
@@ -296,7 +296,7 @@ impl Conn {
             // SEG.SEQ, SND.WL2 <- SEG.ACK. If the segment acknowledgment is not acceptable,
             // form a reset segment <SEQ=SEG.ACK><CTL=RST> and send it."
             if !(self.snd.una < seg.ack && seg.ack <= self.snd.max) {
-                self.pending_rst = Some(Rst { seq: seg.ack, ack: None });
+                self.pending_rst = Some(Rst { seq: seg.ack, ack: None, active: false });
                 self.drop_segment(DropReason::BadAck);
                 return;
             }
@@ -338,10 +338,13 @@ impl Conn {
             match self.state {
                 State::Established | State::FinWait1 | State::FinWait2 => {
                     if self.orphan {
-                        // The application closed and will never read. Linux
-                        // (`tcp_rcv_state_process`, "TCPAbortOnData") resets the connection.
+                        // The application closed and will never read. RFC 1122 §4.2.2.13:
+                        // data on a connection the application closed gets a RST. Linux
+                        // (`tcp_rcv_state_process`, "TCPAbortOnData") resets the connection
+                        // and answers the segment as §3.10.7.1 answers one for no connection:
+                        // <SEQ=SEG.ACK><CTL=RST> (the segment carries an ACK here).
                         self.drop_segment(DropReason::DataNotExpected);
-                        self.queue_active_reset();
+                        self.pending_rst = Some(Rst { seq: seg.ack, ack: None, active: false });
                         self.close_with(Some(ConnError::Aborted));
                         return;
                     }

@@ -55,6 +55,7 @@ mod input;
 mod output;
 mod recv;
 mod send;
+mod sockopt;
 mod timers;
 
 #[cfg(test)]
@@ -62,6 +63,7 @@ mod tests;
 
 pub use event::{ConnError, ConnStats, DropReason, Event, RecvError, RetransmitReason, SendError};
 pub use icmp::{IcmpError, MIN_PMTU};
+pub use sockopt::ConnInfo;
 
 /// The two ends of a connection, as seen from this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -138,6 +140,9 @@ struct Rst {
     seq: SeqNum,
     /// With the ACK bit and this acknowledgment number.
     ack: Option<SeqNum>,
+    /// An abort of ours (Linux `tcp_send_active_reset`, which carries the connection's
+    /// options), not an answer to a segment (`tcp_v4_send_reset`, which carries none).
+    active: bool,
 }
 
 /// A TCP connection: see the [module docs](self) for the call order.
@@ -190,6 +195,9 @@ pub struct Conn {
     orphan: bool,
     /// A `send` took less than offered: report `Writable` when room opens.
     send_blocked: bool,
+    /// A `send` queued data: the segments it lets out until `poll_transmit` runs dry are
+    /// the application's push (PSH on the last one the windows allow).
+    push_burst: bool,
     /// `Readable` was reported and `recv` has not been called since.
     readable_signalled: bool,
 }
@@ -325,7 +333,10 @@ impl Conn {
         state: State,
         opts: Negotiated,
     ) -> Conn {
-        let local_mss = mtu.saturating_sub(40).max(cfg.min_snd_mss);
+        let mut local_mss = mtu.saturating_sub(40).max(cfg.min_snd_mss);
+        if cfg.user_mss != 0 {
+            local_mss = local_mss.min(cfg.user_mss.max(cfg.min_snd_mss));
+        }
         let wscale = if cfg.window_scaling { wscale_for(cfg) } else { 0 };
         let last_cc = (cc.window(), cc.ssthresh());
         Conn {
@@ -415,6 +426,7 @@ impl Conn {
             keepalive_probes_out: 0,
             orphan: false,
             send_blocked: false,
+            push_burst: false,
             readable_signalled: false,
         }
     }
@@ -474,6 +486,7 @@ impl Conn {
         if n < data.len() {
             self.send_blocked = true;
         }
+        self.push_burst |= n > 0;
         if n == 0 { Err(SendError::Full) } else { Ok(n) }
     }
 
@@ -707,7 +720,7 @@ impl Conn {
     /// `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>`.
     fn queue_active_reset(&mut self) {
         let ack = (!matches!(self.state, State::SynSent)).then_some(self.rcv.nxt);
-        self.pending_rst = Some(Rst { seq: self.snd.max, ack });
+        self.pending_rst = Some(Rst { seq: self.snd.max, ack, active: true });
     }
 
     fn push_event(&mut self, event: Event) {

@@ -30,6 +30,8 @@ struct DataSegment {
     rtx: Option<usize>,
     /// Whether it is a tail loss probe.
     probe: bool,
+    /// New data that the windows end: no further segment fits after it now.
+    burst_end: bool,
 }
 
 impl Conn {
@@ -48,7 +50,7 @@ impl Conn {
     ) -> Option<TcpRepr<'a>> {
         if let Some(rst) = self.pending_rst.take() {
             self.stats.segments_out += 1;
-            return Some(self.rst_segment(rst));
+            return Some(self.rst_segment(now, rst));
         }
         if matches!(self.state, State::Closed { .. }) {
             return None;
@@ -80,6 +82,8 @@ impl Conn {
             let seq = self.snd.max;
             return Some(self.ack_segment(now, seq));
         }
+        // Everything the last `send` made sendable has gone.
+        self.push_burst = false;
         None
     }
 
@@ -138,6 +142,7 @@ impl Conn {
                     reason: Some(reason),
                     rtx: Some(i),
                     probe: false,
+                    burst_end: false,
                 });
             }
             // New data never overtakes data known lost.
@@ -199,7 +204,12 @@ impl Conn {
             }
         }
         self.force_send = false;
-        Some(DataSegment { seq, len, fin, reason: None, rtx: None, probe: false })
+        // The windows stop the burst after this segment while data remains.
+        let rest = unsent - len;
+        let burst_end = rest > 0
+            && wnd_avail.saturating_sub(len).min(cwnd_avail.saturating_sub(len))
+                < rest.min(max_payload);
+        Some(DataSegment { seq, len, fin, reason: None, rtx: None, probe: false, burst_end })
     }
 
     /// The tail loss probe (RFC 8985 §7.3, Linux `tcp_send_loss_probe`): a new segment if
@@ -212,7 +222,15 @@ impl Conn {
         if unsent > 0 && wnd_avail > 0 {
             let len = unsent.min(max_payload).min(wnd_avail);
             let fin = self.snd.fin.is_some_and(|f| seq + len == f);
-            return Some(DataSegment { seq, len, fin, reason: None, rtx: None, probe: true });
+            return Some(DataSegment {
+                seq,
+                len,
+                fin,
+                reason: None,
+                rtx: None,
+                probe: true,
+                burst_end: false,
+            });
         }
         let mut i = self.snd.sb.len().checked_sub(1)?;
         let last = *self.snd.sb.get(i)?;
@@ -232,6 +250,7 @@ impl Conn {
             reason: Some(RetransmitReason::TailLossProbe),
             rtx: Some(i),
             probe: true,
+            burst_end: false,
         })
     }
 
@@ -246,7 +265,10 @@ impl Conn {
         let options = self.segment_options(now);
         let seg_len = d.len + u32::from(d.fin);
         let mut flags = TcpFlags::ACK;
-        if d.len > 0 && d.seq + d.len == self.snd.data_end() {
+        // PSH on the segment that empties the send buffer, and (Linux `tcp_push` after
+        // `tcp_sendmsg`, checked with packetdrill on Linux 6.18) on the last segment the
+        // windows let a `send` put out: the receiver gets what was written so far at once.
+        if d.len > 0 && (d.seq + d.len == self.snd.data_end() || (self.push_burst && d.burst_end)) {
             flags |= TcpFlags::PSH;
         }
         if d.fin {
@@ -424,10 +446,18 @@ impl Conn {
         }
     }
 
-    fn rst_segment(&self, rst: Rst) -> TcpRepr<'static> {
+    fn rst_segment(&self, now: Instant, rst: Rst) -> TcpRepr<'static> {
         let mut flags = TcpFlags::RST;
         if rst.ack.is_some() {
             flags |= TcpFlags::ACK;
+        }
+        // RFC 7323 §3.2: TSopt "SHOULD be sent in an <RST> segment" of a connection that
+        // negotiated it. Linux puts it on its own aborts; a RST answering a segment goes out
+        // bare, as for a segment with no connection.
+        let mut options = TcpOptions::default();
+        if rst.active && self.opts.timestamps {
+            options.timestamps =
+                Some(Timestamps { tsval: self.ts_now(now), tsecr: self.ts_recent });
         }
         TcpRepr {
             src_port: self.tuple.local.port(),
@@ -437,7 +467,7 @@ impl Conn {
             flags,
             window: 0,
             urgent: 0,
-            options: TcpOptions::default(),
+            options,
             payload: &[],
         }
     }

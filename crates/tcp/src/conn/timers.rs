@@ -90,8 +90,13 @@ impl Conn {
         let stamp = *self.snd.retrans_stamp.get_or_insert(Instant::from_nanos(
             now.as_nanos().saturating_sub(self.rtt.rto().as_nanos() as u64),
         ));
-        let limit =
-            if self.orphan { self.cfg.orphan_timeout() } else { self.cfg.retries2_timeout() };
+        let limit = if !self.cfg.user_timeout.is_zero() {
+            self.cfg.user_timeout
+        } else if self.orphan {
+            self.cfg.orphan_timeout()
+        } else {
+            self.cfg.retries2_timeout()
+        };
         if now - stamp >= limit {
             self.close_with(Some(ConnError::TimedOut));
             return;

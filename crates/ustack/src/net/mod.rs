@@ -8,7 +8,10 @@
 //! the stack, fire due timers, send what the stack has to send, wake the sockets the stack
 //! reported events for, then sleep until the earliest of the next timer, device readiness
 //! and a nudge from a socket call. The clock is mapped once: [`Instant`] 0 is when the
-//! driver started.
+//! driver started. Traffic between the stack's own sockets (127.0.0.1, or the stack's own
+//! address) never reaches the device: `Stack::poll_transmit` feeds it back to the stack's
+//! input and carries the exchange on, so when the driver's flush ends nothing looped is
+//! pending and sleeping cannot delay it.
 //!
 //! Socket calls lock the stack, act on it and nudge the driver when they may have produced
 //! something to send; a call that must wait (read with nothing to read, accept on an empty

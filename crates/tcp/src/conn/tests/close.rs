@@ -321,7 +321,9 @@ fn peer_reset_in_established_is_reported() {
 #[test]
 fn data_after_close_resets_the_connection() {
     // Linux (tcp_rcv_state_process, "TCPAbortOnData"): the application closed, so data that
-    // arrives can never be read: answer with RST.
+    // arrives can never be read: answer with RST. The RST answers the segment, as
+    // RFC 9293 §3.10.7.1 answers one for no connection (Linux `tcp_v4_send_reset`):
+    // <SEQ=SEG.ACK><CTL=RST>, no ACK bit (packetdrill's user_timeout.pkt expects it).
     let mut s = Script::established_client(cfg());
     s.close();
     s.run(
@@ -329,7 +331,7 @@ fn data_after_close_resets_the_connection() {
         +0   > F. 1:1(0) ack 1
         +0.1 < . 1:1(0) ack 2 win 65535
         +0.1 < P. 1:101(100) ack 2 win 65535
-        +0   > R. 2:2(0) ack 1
+        +0   > R 2:2(0)
         ",
     );
     s.done();
@@ -357,4 +359,26 @@ fn rst_in_last_ack_closes_without_error() {
     s.done();
     assert_eq!(s.conn.state(), TcpState::Closed);
     assert_eq!(s.conn.error(), None);
+}
+
+#[test]
+fn abortive_close_rst_carries_timestamps() {
+    // RFC 7323 §3.2: once negotiated, TSopt "SHOULD be sent in an <RST> segment"; Linux's
+    // active reset carries it (packetdrill's ts_recent/reset_tsval). Closing with unread
+    // data resets the connection (RFC 2525 §2.17): RST+ACK with TS val at our 1 ms clock and
+    // TS.Recent echoed.
+    let mut s = Script::client(cfg());
+    s.run(
+        "
+        0    > S 0:0(0)
+        +0.1 < S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 5 ecr 0,nop,wscale 0>
+        +0   > . 1:1(0) ack 1 <nop,nop,TS val 100 ecr 5>
+        +0   < P. 1:11(10) ack 1 win 65535 <nop,nop,TS val 6 ecr 100>
+        +0   > . 1:1(0) ack 11 <nop,nop,TS val 100 ecr 6>
+        ",
+    );
+    s.wait_until(1.1);
+    s.close();
+    s.run("+0 > R. 1:1(0) ack 11 win 0 <nop,nop,TS val 1100 ecr 6>");
+    s.done();
 }

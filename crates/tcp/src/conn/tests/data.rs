@@ -55,7 +55,9 @@ fn s14_flight_is_limited_by_cwnd_and_peer_window() {
     let mut s = Script::established_client(cfg());
     s.send(12_000);
     for i in 0..10 {
-        s.run(&format!("+0 > . {}:{}(1000) ack 1", 1 + i * 1000, 1001 + i * 1000));
+        // The last segment the write's burst puts out is pushed (Linux `tcp_push`).
+        let flags = if i == 9 { "P." } else { "." };
+        s.run(&format!("+0 > {flags} {}:{}(1000) ack 1", 1 + i * 1000, 1001 + i * 1000));
     }
     s.done();
     // An ACK for two segments: slow start grows cwnd by 2000 bytes to 12 segments, so
@@ -375,7 +377,7 @@ fn s18_stop_and_wait_keeps_one_segment_in_flight() {
     s.send(2500);
     s.run(
         "
-        +0   > . 1:1001(1000) ack 1
+        +0   > P. 1:1001(1000) ack 1
         +0.1 < . 1:1(0) ack 1001 win 65535
         +0   > . 1001:2001(1000) ack 1
         +0.1 < . 1:1(0) ack 2001 win 65535
@@ -397,7 +399,7 @@ fn s18_stop_and_wait_lost_data_is_sent_again_after_the_timeout() {
     s.send(2000);
     s.run(
         "
-        +0   > . 1:1001(1000) ack 1
+        +0   > P. 1:1001(1000) ack 1
         +0.3 > . 1:1001(1000) ack 1
         +0.1 < . 1:1(0) ack 1001 win 65535
         +0   > P. 1001:2001(1000) ack 1
@@ -442,7 +444,7 @@ fn s18_stop_and_wait_late_ack() {
     s.send(2000);
     s.run(
         "
-        +0    > . 1:1001(1000) ack 1
+        +0    > P. 1:1001(1000) ack 1
         +0.3  > . 1:1001(1000) ack 1
         +0.05 < . 1:1(0) ack 1001 win 65535
         +0    > P. 1001:2001(1000) ack 1
@@ -522,4 +524,27 @@ fn received_data_stays_readable_after_a_reset() {
     assert_eq!(s.conn.error(), Some(ConnError::Reset));
     assert_eq!(s.recv_all(), 100);
     assert_eq!(s.conn.recv(&mut [0; 8]), Err(RecvError::Failed(ConnError::Reset)));
+}
+
+#[test]
+fn write_burst_cut_by_the_congestion_window_pushes_its_last_segment() {
+    // Linux (`tcp_sendmsg` → `tcp_push`; packetdrill's mss, limited-transmit and PRR scripts
+    // expect it, and Linux 6.18 does it) pushes the last segment a write puts out when the
+    // congestion window stops the burst, not only the segment that ends the data. Segments
+    // sent later because ACKs opened the window are not pushed, except the one that
+    // empties the buffer.
+    let mut s = Script::established_client(cfg());
+    s.send(12_000);
+    for i in 0..9 {
+        s.run(&format!("+0 > . {}:{}(1000) ack 1", 1 + i * 1000, 1001 + i * 1000));
+    }
+    s.run(
+        "
+        +0   > P. 9001:10001(1000) ack 1
+        +0.1 < . 1:1(0) ack 10001 win 65535
+        +0   > . 10001:11001(1000) ack 1
+        +0   > P. 11001:12001(1000) ack 1
+        ",
+    );
+    s.done();
 }

@@ -16,7 +16,9 @@ fn ten_segments_out() -> Script {
     let mut s = Script::established_client(classic());
     s.send(15_000);
     for i in 0..10 {
-        s.run(&format!("+0 > . {}:{}(1000) ack 1", 1 + i * 1000, 1001 + i * 1000));
+        // The last segment the write's burst puts out is pushed (Linux `tcp_push`).
+        let flags = if i == 9 { "P." } else { "." };
+        s.run(&format!("+0 > {flags} {}:{}(1000) ack 1", 1 + i * 1000, 1001 + i * 1000));
     }
     s.done();
     s

@@ -17,9 +17,12 @@ fn sack_client(cfg: TcpConfig, n: usize) -> Script {
         ",
     );
     s.send(n);
-    for i in 0..10usize.min(n.div_ceil(1000)) {
+    let burst = 10usize.min(n.div_ceil(1000));
+    for i in 0..burst {
         let end = (1000 * (i + 1)).min(n);
-        let flags = if end == n { "P." } else { "." };
+        // PSH on the end of the data, and on the last segment of the write's burst when the
+        // initial window stops it (Linux `tcp_push`).
+        let flags = if end == n || i + 1 == burst { "P." } else { "." };
         s.run(&format!("+0 > {flags} {}:{}({}) ack 1", 1 + 1000 * i, 1 + end, end - 1000 * i));
     }
     s.done();
