@@ -89,7 +89,7 @@ fn five_percent_loss_makes_the_kernel_retransmit_and_the_counters_agree() {
     for d in [&report.a_to_b, &report.b_to_a] {
         assert_eq!(d.sent, d.read, "every packet read is IPv4 and offered: {d:?}");
         assert_eq!(d.sent, d.delivered + d.dropped + d.in_flight, "{d:?}");
-        assert_eq!((d.in_flight, d.write_errors), (0, 0), "{d:?}");
+        assert_eq!((d.in_flight, d.write_errors, d.kernel_dropped), (0, 0, 0), "{d:?}");
         assert_eq!(d.written, d.delivered, "{d:?}");
     }
     eprintln!("{} of {} lost, {} retransmitted", ab.loss, ab.sent, t.retransmitted);
@@ -126,6 +126,7 @@ struct Lab {
 /// One direction's line of netem's report.
 #[derive(Debug, Default)]
 struct Direction {
+    kernel_dropped: u64,
     read: u64,
     sent: u64,
     delivered: u64,
@@ -348,9 +349,14 @@ impl Drop for Lab {
     }
 }
 
-/// Reads `read 5 (not IPv4 0, ...); link: sent 5, delivered 4, dropped 1 (loss 1, ...), ...;
-/// written 4, write errors 0`.
+/// Reads `kernel dropped 0; read 5 (not IPv4 0, ...); link: sent 5, delivered 4, dropped 1
+/// (loss 1, ...), ...; written 4, write errors 0`.
 fn parse_direction(line: &str) -> Direction {
+    let (kernel, line) = line.split_once("; ").unwrap_or_else(|| panic!("no ';' in {line}"));
+    let kernel_dropped = kernel
+        .strip_prefix("kernel dropped ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no kernel drops in {kernel}"));
     let words: Vec<&str> =
         line.split([' ', ',', ';', '(', ')']).filter(|w| !w.is_empty()).collect();
     let after = |key: &[&str]| -> u64 {
@@ -361,6 +367,7 @@ fn parse_direction(line: &str) -> Direction {
         words[at + key.len()].parse().unwrap_or_else(|_| panic!("{key:?} in {line}"))
     };
     Direction {
+        kernel_dropped,
         read: after(&["read"]),
         sent: after(&["sent"]),
         delivered: after(&["delivered"]),

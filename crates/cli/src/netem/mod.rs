@@ -198,10 +198,28 @@ pub(crate) fn link_config(imp: &Impairments) -> Result<LinkConfig, String> {
     Ok(link)
 }
 
+/// The length of each device's queue towards the relay (`txqueuelen`, 500 for a TUN by
+/// default): the kernel drops what comes when it is full, before the link model sees it. A
+/// sender's burst (64 KiB segmented at once, 44 packets) lands in it in one go; 10,000
+/// packets absorb such bursts at any rate the relay keeps up with. What it drops is counted
+/// as `kernel dropped`.
+const DEVICE_QUEUE: &str = "10000";
+
 /// An impaired path between two namespaces: the devices, their routes, and the relay.
 pub(crate) struct Netem {
     relay: Relay,
     names: [String; 2],
+    namespaces: [String; 2],
+}
+
+/// What one direction did: the relay's and the model's counters, and the packets the
+/// kernel dropped before the relay could read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Report {
+    pub(crate) relay: DirectionReport,
+    /// Packets the source device's kernel dropped because its queue towards the relay was
+    /// full (`tx_dropped` of the device).
+    pub(crate) kernel_dropped: u64,
 }
 
 impl Netem {
@@ -235,13 +253,14 @@ impl Netem {
                 .map_err(|e| format!("namespace {}: {e}", end.ns))?;
             let prefix = format!("{}/{}", other.addr.network(), other.addr.prefix_len());
             ip(&end.ns, &["route", "replace", &prefix, "dev", tun.name()])?;
+            ip(&end.ns, &["link", "set", "dev", tun.name(), "txqueuelen", DEVICE_QUEUE])?;
             Ok(tun)
         };
         let tun_a = device(a, b)?;
         let tun_b = device(b, a)?;
         let names = [tun_a.name().to_string(), tun_b.name().to_string()];
         let relay = Relay::start(tun_a, tun_b, link, seed)?;
-        Ok(Netem { relay, names })
+        Ok(Netem { relay, names, namespaces: [a.ns.clone(), b.ns.clone()] })
     }
 
     /// The devices' names, A's first.
@@ -256,11 +275,25 @@ impl Netem {
 
     /// Stops relaying and removes both devices (and their routes); what each direction did,
     /// A to B first.
-    pub(crate) fn stop(self) -> [DirectionReport; 2] {
-        let (report, devices) = self.relay.stop();
+    pub(crate) fn stop(self) -> [Report; 2] {
+        let (relay, devices) = self.relay.stop();
+        let dropped = [0, 1].map(|i| tx_dropped(&self.namespaces[i], &self.names[i]));
         drop(devices);
-        report
+        [0, 1].map(|i| Report { relay: relay[i], kernel_dropped: dropped[i].unwrap_or(0) })
     }
+}
+
+/// The `tx_dropped` counter of device `dev` in namespace `ns`, from the namespace's
+/// `/proc/net/dev` (read by a thread inside it: `/proc/thread-self/net`).
+fn tx_dropped(ns: &str, dev: &str) -> Option<u64> {
+    let text = run_in(ns, || {
+        std::fs::read_to_string("/proc/thread-self/net/dev").map_err(|e| e.to_string())
+    })
+    .ok()?;
+    // `  name: rx_bytes rx_packets rx_errs rx_drop fifo frame compressed multicast tx_bytes
+    // tx_packets tx_errs tx_drop ...`
+    let line = text.lines().find_map(|l| l.trim_start().strip_prefix(&format!("{dev}:")))?;
+    line.split_whitespace().nth(11)?.parse().ok()
 }
 
 /// Runs `ustack netem` until SIGINT or SIGTERM.
@@ -347,13 +380,15 @@ pub(crate) fn describe(link: &LinkConfig) -> String {
 }
 
 /// One direction's counters on one line, `key N` pairs a script can read.
-pub(crate) fn report_line(r: &DirectionReport) -> String {
+pub(crate) fn report_line(report: &Report) -> String {
+    let r = &report.relay;
     let l = &r.link;
     let d = &l.dropped;
     format!(
-        "read {} (not IPv4 {}, too long {}, overflow {}); link: sent {}, delivered {}, \
-         dropped {} (loss {}, burst loss {}, queue {}, mtu {}), duplicated {}, reordered {}, \
-         corrupted {}, in flight {}; written {}, write errors {}",
+        "kernel dropped {}; read {} (not IPv4 {}, too long {}, overflow {}); link: sent {}, \
+         delivered {}, dropped {} (loss {}, burst loss {}, queue {}, mtu {}), duplicated {}, \
+         reordered {}, corrupted {}, in flight {}; written {}, write errors {}",
+        report.kernel_dropped,
         r.read,
         r.not_ipv4,
         r.too_long,
