@@ -145,12 +145,15 @@ impl<A: App> Host for SimHost<A> {
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
         // The application sees the events of the last input before the first packet goes
-        // out, and again once the stack has sent everything, until neither has more to do.
+        // out, and again once the stack has sent everything (events the sending itself
+        // queued, a retransmission's trace or a close, included), until neither has more to
+        // do.
         loop {
-            let ran = self.drive(now);
+            let mut ran = self.drive(now);
             if let Some(t) = self.stack.poll_transmit(now, buf) {
                 return Some((t.iface, t.len));
             }
+            ran |= self.drive(now);
             if !ran {
                 return None;
             }

@@ -4,7 +4,7 @@
 //! burst and can be counted; the client's congestion state is sampled after every packet and
 //! plotted.
 
-use ustack_core::tcp_engine::{BufferSizes, RetransmitReason};
+use ustack_core::tcp_engine::{BufferSizes, CcName, RetransmitReason, TcpConfig};
 use ustack_core::{Duration, Instant, SocketHandle};
 use ustack_sim::LinkConfig;
 
@@ -28,10 +28,18 @@ fn setup() -> Setup {
         })
 }
 
+/// NewReno's window math: SPEC S20 and the RFC 5681/6582 numbers the classic scenarios check
+/// (doubling per round trip, ssthresh = FlightSize / 2, one segment per round trip) are
+/// NewReno's. CUBIC with HyStart++, the default, leaves slow start when the RTT rises and
+/// reduces by 0.7 (RFC 9438, RFC 9406).
+fn newreno(t: &mut TcpConfig) {
+    t.congestion_control = CcName::NEWRENO;
+}
+
 /// The recovery of RFC 5681 and RFC 6582 as SPEC S20 and the textbooks tell it: no SACK (so
 /// no RACK or tail loss probe either), fast recovery by window inflation rather than PRR.
 fn classic() -> Setup {
-    setup().tcp(|t| {
+    setup().tcp(newreno).tcp(|t| {
         t.sack = false;
         t.prr = false;
     })
@@ -97,7 +105,7 @@ fn flights(trace: &Trace, from: Instant, to: Instant) -> Vec<usize> {
 }
 
 /// The client's cwnd/ssthresh trace events, in order.
-fn cwnd_notes(trace: &Trace) -> Vec<(Instant, u32, u32)> {
+pub(super) fn cwnd_notes(trace: &Trace) -> Vec<(Instant, u32, u32)> {
     trace
         .notes_of(Side::Client)
         .filter_map(|n| match n.note {
@@ -109,7 +117,7 @@ fn cwnd_notes(trace: &Trace) -> Vec<(Instant, u32, u32)> {
 
 /// Bytes in flight at `at` from the client's point of view: highest byte sent less the
 /// highest cumulative ACK received, both before `at`.
-fn flight_before(trace: &Trace, at: Instant) -> u32 {
+pub(super) fn flight_before(trace: &Trace, at: Instant) -> u32 {
     let isn = trace
         .sent_by(Side::Client)
         .find_map(|p| p.tcp().filter(|t| t.is_syn()).map(|t| t.seq))
@@ -151,7 +159,7 @@ fn acks_at_client(trace: &Trace) -> Vec<(Instant, u32)> {
 /// S20: slow start doubles the window every round trip.
 pub(crate) fn slow_start(seed: u64) -> Run {
     let bytes = 1_000_000;
-    let (w, _, sv) = bulk(&setup(), seed, bytes, Vec::new());
+    let (w, _, sv) = bulk(&setup().tcp(newreno), seed, bytes, Vec::new());
     let got = w.node(Side::Server).received(sv).len();
     let trace = w.finish();
     let mut checks = Checks::default();
@@ -246,7 +254,7 @@ pub(crate) fn congestion_avoidance(seed: u64) -> Run {
     finish_run(trace, checks, Some(Instant::from_millis(200)))
 }
 
-fn finish_run(trace: Trace, checks: Checks, until: Option<Instant>) -> Run {
+pub(super) fn finish_run(trace: Trace, checks: Checks, until: Option<Instant>) -> Run {
     Run {
         trace,
         checks,
@@ -381,7 +389,7 @@ pub(crate) fn rto_collapse(seed: u64) -> Run {
 
 impl Run {
     /// Draws the ladder around `at` only: from 30 ms before to 120 ms after.
-    fn with_ladder(mut self, at: Instant) -> Run {
+    pub(super) fn with_ladder(mut self, at: Instant) -> Run {
         self.ladder_from = Some(at.saturating_sub_duration(Duration::from_millis(30)));
         self.ladder_until = Some(at + Duration::from_millis(120));
         self

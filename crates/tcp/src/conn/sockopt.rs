@@ -77,6 +77,9 @@ pub struct ConnInfo {
     pub last_send: Instant,
     /// When the last acceptable segment arrived.
     pub last_recv: Instant,
+    /// The data of the SYN was acknowledged in the handshake (Fast Open, either side;
+    /// Linux's `TCPI_OPT_SYN_DATA`).
+    pub syn_data: bool,
 }
 
 impl Conn {
@@ -214,6 +217,7 @@ impl Conn {
             rcv_space: self.rcv.buf.free() as u32,
             last_send: self.snd.last_send,
             last_recv: self.last_recv,
+            syn_data: self.fo.syn_data_acked,
         }
     }
 }

@@ -239,7 +239,14 @@ impl Conn {
                     if self.snd.phase == Phase::Open {
                         self.snd.dupacks = 0;
                     }
-                    self.cc.on_ack(now, a.data_acked, a.sample, a.app_limited);
+                    let ack = crate::cc::NewAck::new(
+                        a.data_acked,
+                        a.sample,
+                        a.app_limited,
+                        self.snd.una,
+                        self.snd.max,
+                    );
+                    self.cc.on_new_ack(now, &ack);
                 }
             }
         }
@@ -308,9 +315,15 @@ impl Conn {
         self.snd.recover = self.snd.max;
         self.snd.phase = Phase::Recovery;
         self.snd.tlp = None;
-        self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, self.snd.flight());
+        let base = self.reduction_base();
+        self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, base);
         if self.cfg.prr {
-            self.snd.prr = Prr { prior_cwnd: prior_cwnd.div_ceil(mss).max(1), ..Prr::default() };
+            // RecoverFS (RFC 6937 §3: "FlightSize at the start of recovery"), the same amount
+            // the reduction worked from: then ssthresh / RecoverFS is the algorithm's β and
+            // PRR spreads exactly that reduction over the round trip. (Linux takes cwnd,
+            // which in slow start can be well above what is in flight, and then sends too
+            // little: a tenth of a window per round trip after an overshoot.)
+            self.snd.prr = Prr { prior_cwnd: base.div_ceil(mss).max(1), ..Prr::default() };
         } else {
             // RFC 5681 §3.2 step 3: "set cwnd to ssthresh plus 3*SMSS".
             self.snd.inflation = 3 * i64::from(mss);
@@ -319,11 +332,26 @@ impl Conn {
         self.note_cc();
     }
 
+    /// What a reduction halves (or multiplies by CUBIC's β): RFC 5681's FlightSize, except
+    /// that with SACK data the receiver already holds counts in it and can carry it past
+    /// cwnd, which would raise ssthresh on a loss; like Linux (`tcp_reno_ssthresh`,
+    /// `cubictcp_recalc_ssthresh` work from cwnd) it is then capped by cwnd. RFC 5681
+    /// recovery (`prr` off) takes FlightSize as the RFC says.
+    pub(in crate::conn) fn reduction_base(&self) -> u32 {
+        let flight = self.snd.flight();
+        if self.cfg.prr { flight.min(self.cc.window()) } else { flight }
+    }
+
     /// SND.UNA passed `recover`: the episode is over (RFC 6582 §3.2 step 3 "full
     /// acknowledgment"; Linux `tcp_end_cwnd_reduction`).
     fn end_recovery(&mut self, now: Instant) {
         if self.snd.phase == Phase::Recovery {
-            self.cc.on_recovery_exit(now, self.snd.flight());
+            // With PRR the flight was brought to ssthresh, and Linux's
+            // `tcp_end_cwnd_reduction` sets cwnd to ssthresh; RFC 5681 recovery deflates
+            // to what is really in flight (RFC 6582 §3.2 step 3, option 1).
+            let flight = self.snd.flight();
+            let flight = if self.cfg.prr { flight.max(self.cc.ssthresh()) } else { flight };
+            self.cc.on_recovery_exit(now, flight);
         }
         self.snd.phase = Phase::Open;
         self.snd.inflation = 0;
@@ -480,8 +508,12 @@ impl Conn {
         }
         if ack > high {
             // The probe repaired a loss: reduce as for one (Linux enters CWR and ends it).
-            self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, self.snd.flight());
-            self.cc.on_recovery_exit(now, self.snd.flight());
+            self.cc.on_congestion_event(
+                now,
+                CongestionEvent::FastRetransmit,
+                self.reduction_base(),
+            );
+            self.cc.on_recovery_exit(now, self.snd.flight().max(self.cc.ssthresh()));
             self.stats.tlp_recoveries += 1;
             self.note_cc();
         }
@@ -514,7 +546,10 @@ impl Conn {
     /// RFC 8985 §7.2 / Linux `tcp_schedule_loss_probe`: arms the PTO if a probe may be sent;
     /// returns whether it did.
     pub(in crate::conn) fn schedule_loss_probe(&mut self, now: Instant) -> bool {
+        // Not with a cap on segments in flight (SPEC S18's stop-and-wait): a probe of new data
+        // would break it, and the point of that mode is to show ARQ by the RTO alone.
         if !self.cfg.tlp
+            || self.cfg.max_flight_segments.is_some()
             || !self.cfg.rack
             || !self.sack_in_use()
             || self.snd.phase != Phase::Open

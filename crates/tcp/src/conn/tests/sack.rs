@@ -29,6 +29,12 @@ fn sack_client(cfg: TcpConfig, n: usize) -> Script {
     s
 }
 
+/// The default config with NewReno, for scripts whose segment-by-segment timing follows
+/// from its ssthresh (half the flight; CUBIC's is 0.7 of it).
+fn newreno() -> TcpConfig {
+    TcpConfig { congestion_control: crate::CcName::NEWRENO, ..cfg() }
+}
+
 fn retransmissions(s: &Script) -> Vec<(RetransmitReason, u32)> {
     s.events
         .iter()
@@ -47,12 +53,13 @@ fn s20_sack_recovery_repairs_every_hole_of_a_burst_in_the_first_round_trip() {
     // by a segment (slow start): two new segments go. Each SACK of a segment that arrived
     // takes it out of the pipe (RFC 6675): one new segment each. On the third SACKed
     // segment RACK's reordering window is zero (RFC 8985 §6.2 step 4, DupThresh) and every
-    // segment sent before the last one delivered is lost at once: recovery, ssthresh =
-    // 13 segments in flight / 2. PRR (RFC 6937) then sends ceil(ssthresh · delivered /
-    // RecoverFS) − out segments per ACK (RecoverFS = cwnd 11) while pipe is above ssthresh,
+    // segment sent before the last one delivered is lost at once: recovery, ssthresh = half
+    // of cwnd 11 (FlightSize, 13 with the SACKed ones, is capped by cwnd as Linux reduces
+    // from cwnd). PRR (RFC 6937) then sends ceil(ssthresh · delivered / RecoverFS) − out
+    // segments per ACK (RecoverFS = cwnd 11) while pipe is above ssthresh,
     // then (pipe at or below it) at most ssthresh − pipe: the three holes go again within
-    // the round trip, paced by the ACKs, then new data.
-    let mut s = sack_client(cfg(), 15_000);
+    // the round trip, paced by the ACKs, then new data. (ssthresh is NewReno's half.)
+    let mut s = sack_client(newreno(), 15_000);
     s.run(
         "
         0.2  < . 1:1(0) ack 1001 win 65535
@@ -65,12 +72,13 @@ fn s20_sack_recovery_repairs_every_hole_of_a_burst_in_the_first_round_trip() {
         +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:7001 2001:3001 4001:5001>
         +0   > . 1001:2001(1000) ack 1
         +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:8001 2001:3001 4001:5001>
-        +0   > . 3001:4001(1000) ack 1
         +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:9001 2001:3001 4001:5001>
+        +0   > . 3001:4001(1000) ack 1
         +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:10001 2001:3001 4001:5001>
         +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:11001 2001:3001 4001:5001>
-        +0   > . 5001:6001(1000) ack 1
         +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:12001 2001:3001 4001:5001>
+        +0   > . 5001:6001(1000) ack 1
+        +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:13001 2001:3001 4001:5001>
         +0   > P. 14001:15001(1000) ack 1
         ",
     );
@@ -78,7 +86,7 @@ fn s20_sack_recovery_repairs_every_hole_of_a_burst_in_the_first_round_trip() {
     let rtx = retransmissions(&s);
     let fast = RetransmitReason::FastRetransmit;
     assert_eq!(rtx, [(fast, 1001), (fast, 3001), (fast, 5001)]);
-    assert_eq!(s.conn.congestion_control().ssthresh(), 6500);
+    assert_eq!(s.conn.congestion_control().ssthresh(), 5500);
     // The retransmissions' ACK ends recovery: cwnd = ssthresh (RFC 6937 §3).
     s.run(
         "
@@ -123,8 +131,9 @@ fn s20_a_lost_retransmission_is_found_by_rack_not_by_the_rto() {
     // 12001. That retransmission is lost too. SACKs for segments sent before it say
     // nothing about it; the SACK of 12001 (sent after it) does: an RTT has passed since it
     // was sent (RACK.rtt 0.2 s, reordering window 0 in recovery), so it is lost and goes a
-    // third time, without waiting for the retransmission timer.
-    let mut s = sack_client(cfg(), 15_000);
+    // third time, without waiting for the retransmission timer. (Which segment PRR sends when
+    // follows from NewReno's ssthresh, half the flight.)
+    let mut s = sack_client(newreno(), 15_000);
     s.run(
         "
         0.2  < . 1:1(0) ack 1 win 65535 <sack 1001:2001>
@@ -134,8 +143,8 @@ fn s20_a_lost_retransmission_is_found_by_rack_not_by_the_rto() {
         +0   < . 1:1(0) ack 1 win 65535 <sack 1001:4001>
         +0   > . 1:1001(1000) ack 1
         +0   < . 1:1(0) ack 1 win 65535 <sack 1001:5001>
-        +0   > . 12001:13001(1000) ack 1
         +0   < . 1:1(0) ack 1 win 65535 <sack 1001:6001>
+        +0   > . 12001:13001(1000) ack 1
         0.3  < . 1:1(0) ack 1 win 65535 <sack 1001:11001>
         +0   > . 13001:14001(1000) ack 1
         +0   > P. 14001:15001(1000) ack 1
@@ -206,4 +215,83 @@ fn s20_dsack_for_a_spurious_retransmission_undoes_the_reduction() {
     s.done();
     assert_eq!(s.conn.stats().spurious_undos, 1);
     assert!(s.conn.congestion_control().window() >= cwnd);
+}
+
+#[test]
+fn s20_dsacks_an_off_path_attacker_can_provoke_undo_nothing() {
+    // Anyone who knows the 4-tuple can make the peer send D-SACKs: a spoofed data segment
+    // below its RCV.NXT is reported as a duplicate (RFC 2883 §4). Segment 1 is really lost
+    // here and sent again; the reduction must stay. D-SACKs for data sent before the episode
+    // began (below the undo marker, ISS + 1), beyond SND.MAX, or longer than the peer's
+    // largest window are not evidence (Linux `tcp_is_sackblock_valid`, `tcp_dsack_seen`).
+    let mut s = sack_client(cfg(), 10_000);
+    s.run(
+        "
+        0.2  < . 1:1(0) ack 1 win 65535 <sack 1001:2001>
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:3001>
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:4001>
+        +0   > . 1:1001(1000) ack 1
+        +0.1 < . 1:1(0) ack 10001 win 65535
+        ",
+    );
+    let cwnd = s.conn.congestion_control().window();
+    s.run(
+        "
+        +0.01 < . 1:1(0) ack 10001 win 65535 <sack 4294960001:4294960513>
+        +0.01 < . 1:1(0) ack 10001 win 65535 <sack 2000000001:2000000513>
+        +0.01 < . 1:1(0) ack 10001 win 65535 <sack 4294967000:10001>
+        +0.01 < . 1:1(0) ack 10001 win 65535 <sack 1:200001>
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.stats().dsacks_received, 0);
+    assert_eq!(s.conn.stats().spurious_undos, 0);
+    assert_eq!(s.conn.congestion_control().window(), cwnd);
+}
+
+#[test]
+fn s20_dsacks_naming_more_duplicates_than_retransmissions_are_ignored() {
+    // Nothing was ever retransmitted, so no D-SACK can be about a retransmission: duplicates
+    // the network made (or a spoofer provoked) do not count (Linux: "Skip the DSACK if dup
+    // segs weren't retransmitted by sender"). Segments 2 and 3 are reported duplicate while
+    // in flight (inside the SACK block that follows).
+    let mut s = sack_client(cfg(), 10_000);
+    s.run(
+        "
+        0.2  < . 1:1(0) ack 1001 win 65535
+        +0   < . 1:1(0) ack 1001 win 65535 <sack 1001:2001 1001:4001>
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.stats().retransmits, 0);
+    assert_eq!(s.conn.stats().dsacks_received, 0);
+}
+
+#[test]
+fn s18_stop_and_wait_keeps_one_segment_in_flight_even_with_tail_loss_probes_on() {
+    // SPEC S18's stop-and-wait (max_flight_segments = 1) with SACK: a lost segment is
+    // found by the RTO alone; a tail loss probe sending the next segment would put two in
+    // flight.
+    let c = TcpConfig { max_flight_segments: Some(1), ..cfg() };
+    let mut s = Script::client(c);
+    s.run(
+        "
+        0    > S 0:0(0)
+        +0.1 < S. 0:0(0) ack 1 win 65535 <mss 1000,sackOK>
+        +0   > . 1:1(0) ack 1
+        ",
+    );
+    s.send(3000);
+    s.run(
+        "
+        +0   > P. 1:1001(1000) ack 1
+        +0.1 < . 1:1(0) ack 1001 win 65535
+        +0   > . 1001:2001(1000) ack 1
+        +0.3 > . 1001:2001(1000) ack 1
+        +0.1 < . 1:1(0) ack 2001 win 65535
+        +0   > P. 2001:3001(1000) ack 1
+        ",
+    );
+    s.done();
+    assert_eq!(retransmissions(&s), [(RetransmitReason::Rto, 1001)]);
 }
