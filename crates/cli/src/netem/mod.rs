@@ -62,6 +62,16 @@ impl core::fmt::Display for End {
 /// Arguments of `ustack netem`.
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("burst_model").args(["burst_len", "burst_packets"])))]
+#[command(after_help = "Each device is created by a thread that entered its namespace, with the \
+kernel's address and the MTU, a queue of 10,000 packets towards netem (txqueuelen) and a route \
+to the other end's prefix. Only IPv4 is relayed: other packets are counted and dropped. The \
+impairments apply in the simulator's order (queue and rate, loss, bursty loss, corruption, \
+duplication, jitter, reordering), each direction drawing from its own seeded streams.
+
+On SIGINT or SIGTERM netem prints one line per direction (a->b, b->a): the packets the kernel \
+dropped before netem read them (its queue was full), the packets read, what the link did with \
+them (sent, delivered, dropped by reason, duplicated, reordered, corrupted, still in flight), \
+and the packets written; then it removes both devices, and their routes with them.")]
 pub(crate) struct Args {
     /// One end, NS:IP/PREFIX: a TUN device is created in network namespace NS (a name of
     /// `ip netns`, or a path such as /proc/PID/ns/net) with the kernel's address IP/PREFIX,
