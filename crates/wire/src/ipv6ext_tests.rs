@@ -145,6 +145,11 @@ fn padding_is_bounded_and_zero() {
     let e = walk(IpProtocol::DST_OPTIONS, &cat(&[&eight_pad1, &UDP]));
     assert_eq!(e, discard(ParseError::BadOption { kind: OPT_PAD1 }));
 
+    let eight_padn =
+        cat(&[&[IpProtocol::UDP.0, 1], &[OPT_PADN, 6], &[0; 6], &[0x1e, 4, 0, 0, 0, 0]]);
+    let e = walk(IpProtocol::DST_OPTIONS, &cat(&[&eight_padn, &UDP]));
+    assert_eq!(e, discard(ParseError::BadOption { kind: OPT_PADN }));
+
     let long_padn = cat(&[&[IpProtocol::UDP.0, 1], &[OPT_PADN, 12], &[0; 12]]);
     let e = walk(IpProtocol::DST_OPTIONS, &cat(&[&long_padn, &UDP]));
     assert_eq!(e, discard(ParseError::BadOption { kind: OPT_PADN }));
