@@ -17,6 +17,7 @@ mod addr;
 mod challenge;
 mod config;
 mod counters;
+mod fastopen;
 mod frag;
 mod hash;
 mod icmp;
@@ -26,9 +27,11 @@ mod ports;
 mod socket;
 mod sockopt;
 pub mod stack;
+mod syncookies;
 pub mod sysctl;
 mod tcp;
 mod timerq;
+mod twreuse;
 mod udp;
 
 #[cfg(test)]
@@ -37,6 +40,7 @@ mod tests;
 pub use addr::{CidrParseError, Ipv4Cidr};
 pub use config::{StackConfig, StackConfigError};
 pub use counters::Counters;
+pub use fastopen::FastOpenStart;
 pub use netstat::{Netstat, Protocol, SocketInfo};
 pub use socket::{BindError, ConnectError, SocketHandle, UdpRecvError, UdpSendError};
 pub use sockopt::PortUse;

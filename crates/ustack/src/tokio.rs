@@ -25,6 +25,8 @@ use crate::net::{
     udp_recv_error,
 };
 
+mod fastopen;
+
 /// Polls `op` under the stack lock: `WouldBlock` registers the task's waker on `h`. Fails
 /// once the socket is closed or the stack shut down, so `op` only sees a live handle.
 fn poll_op<T>(

@@ -43,16 +43,26 @@ impl Conn {
     /// (RFC 9293 §3.10.4) whose SYN-ACK is still unacknowledged: its SYN-ACK is what is
     /// being retransmitted.
     fn on_establish_timeout(&mut self) {
-        if !self.snd.syn_acked {
+        if !self.snd.syn_acked && self.defer.retrans == 0 {
             self.close_with(Some(ConnError::TimedOut));
         }
     }
 
     /// The retransmission timer expired: RFC 6298 §5.4–5.6.
     fn on_rto(&mut self, now: Instant) {
+        self.fast_open_rto();
         if !self.snd.syn_acked {
             // The SYN or SYN-ACK (SPEC S5): resend it with the doubled RTO; the Establish
-            // timer bounds the attempts.
+            // timer bounds the attempts. A deferred connection (`defer.rs`) decides for
+            // itself whether to resend and when to give up.
+            if self.defer.retrans > 0 && !self.on_deferred_synack_timeout(now) {
+                if matches!(self.state, State::Closed { .. }) {
+                    return;
+                }
+                self.rtt.backoff();
+                self.arm_rto(now);
+                return;
+            }
             self.rtt.backoff();
             self.snd.rewind_to_syn();
             self.arm_rto(now);
@@ -132,7 +142,7 @@ impl Conn {
     /// packets (Linux `tcp_mtu_probing`, called from `tcp_write_timeout`). With
     /// `mtu_probing` on, the first time the segment size drops to `base_mss`, each later time
     /// it halves, not below 48 bytes (Linux's `tcp_mtu_probe_floor`) nor `min_snd_mss`; what
-    /// is in flight goes again at the new size, since the timeout pulled SND.NXT back.
+    /// is in flight goes again at the new size, since the timeout marked it lost.
     fn black_hole_step(&mut self) {
         if self.cfg.mtu_probing == 0 {
             return;
@@ -184,10 +194,24 @@ impl Conn {
 
     /// The persist timer (RFC 9293 §3.8.6.1; SPEC S19): the peer's window keeps our data
     /// back and nothing is in flight. Send what fits, or a zero-window probe, and back off.
+    ///
+    /// A peer that answers the probes keeps the connection open for ever (RFC 1122
+    /// §4.2.2.17: "as long as the receiving TCP continues to send acknowledgments in
+    /// response to the probe segments"); every ACK clears the count. Unanswered, like Linux
+    /// (`tcp_probe_timer`) the connection is given up with ETIMEDOUT after `retries2` probes
+    /// (`orphan_retries` once the application closed it), or after `user_timeout`.
     fn on_persist(&mut self, now: Instant) {
         if matches!(self.state, State::TimeWait | State::FinWait2) {
             return;
         }
+        let since = *self.snd.probes_since.get_or_insert(now);
+        let max = if self.orphan { self.cfg.orphan_retries } else { self.cfg.retries2 };
+        let user_timeout = !self.cfg.user_timeout.is_zero() && now - since >= self.cfg.user_timeout;
+        if self.snd.probes_out >= max || user_timeout {
+            self.close_with(Some(ConnError::TimedOut));
+            return;
+        }
+        self.snd.probes_out += 1;
         self.force_send = true;
         self.snd.persist_backoff = self.snd.persist_backoff.saturating_add(1);
         let backed = self.rtt.base_rto().saturating_mul(1u32 << self.snd.persist_backoff.min(16));

@@ -10,6 +10,8 @@ use ustack_core::tcp_engine::RecvError;
 
 use super::{Inner, NetStack, Shared, connect_progress, recv_error, send_error};
 
+mod fastopen;
+
 /// Options of [`TcpListener::bind_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenOptions {

@@ -351,3 +351,56 @@ fn s3_data_sent_during_the_handshake_leaves_with_the_ack() {
     );
     s.done();
 }
+
+#[test]
+fn s5_a_syn_ack_arriving_after_the_syn_timer_fired_leaves_snd_nxt_past_the_syn() {
+    // The SYN's retransmission timer fires (SND.NXT back at the ISS for the SYN to go
+    // again) and the SYN-ACK arrives before the SYN is sent again. The connection is
+    // established and its data starts at ISS + 1. (It used to send its data, and its FIN,
+    // from the ISS; found by fuzzing.)
+    let cfg = cfg();
+    let mut c = Conn::connect(Instant::ZERO, &cfg, tuple(), LOCAL_ISS, MTU, Conn::default_cc(&cfg));
+    let mut scratch = vec![0; 65_536];
+    assert!(c.poll_transmit(Instant::ZERO, &mut scratch).is_some(), "the SYN");
+    c.handle_timeout(secs(1.0));
+    let synack = TcpRepr {
+        src_port: REMOTE_PORT,
+        dst_port: LOCAL_PORT,
+        seq: REMOTE_ISS,
+        ack: LOCAL_ISS + 1u32,
+        flags: TcpFlags::SYN | TcpFlags::ACK,
+        window: 65_535,
+        urgent: 0,
+        options: ustack_wire::TcpOptions { mss: Some(1000), ..Default::default() },
+        payload: &[],
+    };
+    c.handle_segment(secs(1.0), &synack);
+    assert_eq!(c.state(), TcpState::Established);
+    assert_eq!(c.send(b"hello"), Ok(5));
+    c.close(secs(1.0));
+    let mut sent = Vec::new();
+    while let Some(seg) = c.poll_transmit(secs(1.0), &mut scratch) {
+        sent.push((seg.seq, seg.payload.len(), seg.flags.contains(TcpFlags::FIN)));
+    }
+    assert_eq!(sent, [(LOCAL_ISS + 1u32, 5, true)], "data then FIN right after the SYN");
+}
+
+#[test]
+fn s3_synack_echoing_a_timestamp_we_never_sent_is_reset() {
+    // Linux `tcp_rcv_synsent_state_process` (PAWSActiveRejected, packetdrill
+    // fastopen/client/synack-data TEST5): a SYN-ACK whose TSecr lies outside [TSval of our
+    // first SYN, now] answers no SYN of ours; it gets <SEQ=SEG.ACK><CTL=RST> and the
+    // connection keeps waiting, so a later SYN-ACK with a good echo opens it.
+    let mut s = Script::client(cfg());
+    s.run(
+        "
+        0     > S 0:0(0) win 65535 <mss 1460,sackOK,TS val 0 ecr 0,nop,wscale 7>
+        +0.01 < S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 700 ecr 9999,nop,wscale 8>
+        +0    > R 1:1(0)
+        +0.01 < S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 700 ecr 0,nop,wscale 8>
+        +0    > . 1:1(0) ack 1 <nop,nop,TS val 20 ecr 700>
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Established);
+}
