@@ -28,7 +28,8 @@ impl Stack {
         match repr {
             Icmpv4Repr::EchoRequest { ident, seq_no, data } => {
                 self.counters.icmp_in_echos += 1;
-                if !self.cfg.icmp_echo {
+                // Transparent mode answers TCP and UDP for addresses not ours, not pings.
+                if !self.cfg.icmp_echo || !self.is_local(ip.dst) {
                     return;
                 }
                 let reply = Icmpv4Repr::EchoReply { ident, seq_no, data };

@@ -29,6 +29,7 @@ pub mod stack;
 pub mod sysctl;
 mod tcp;
 mod timerq;
+pub mod transparent;
 mod udp;
 
 #[cfg(test)]

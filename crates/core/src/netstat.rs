@@ -113,13 +113,19 @@ impl fmt::Display for Netstat {
                 write!(f, "{id:<6}")?;
             }
             let peer = s.peer.map_or_else(|| "0.0.0.0:*".to_string(), |p| p.to_string());
+            // The any-IP listener and UDP socket (transparent mode) take every port.
+            let local = if s.local.port() == 0 && s.peer.is_none() {
+                format!("{}:*", s.local.ip())
+            } else {
+                s.local.to_string()
+            };
             write!(
                 f,
                 "{:<11}{:>7} {:>7} {:>22} {:>22}",
                 s.ss_state(),
                 s.recv_q,
                 s.send_q,
-                s.local.to_string(),
+                local,
                 peer
             )?;
             if let Some((kind, left)) = s.timer {

@@ -27,7 +27,8 @@
 //! The call order above is unchanged.
 //!
 //! Per-packet and per-timer work never scans the sockets: TCP segments are found by hash
-//! demux (exact 4-tuple, then a listener on (address, port), then on (any, port)),
+//! demux (exact 4-tuple, then a listener on (address, port), then on (any, port), then in
+//! transparent mode the any-IP listener: [`crate::transparent`]),
 //! a socket with something to send sits in the tx-ready queue, and a socket with a timer sits
 //! in the keyed timer queue ([`crate::timerq`]).
 //!
@@ -148,6 +149,8 @@ pub struct Stack {
     /// Where a TCP segment to a local address is built before it is fed back to the input.
     lo_buf: Vec<u8>,
     pub(crate) tracing: bool,
+    /// Transparent (any-IP) mode and its sockets.
+    pub(crate) any_ip: crate::transparent::AnyIp,
 }
 
 #[derive(Debug)]
@@ -289,6 +292,7 @@ impl Stack {
             scratch: vec![0; 65_536],
             lo_buf: vec![0; 65_536],
             tracing: false,
+            any_ip: crate::transparent::AnyIp::default(),
             cfg,
         })
     }
@@ -388,8 +392,9 @@ impl Stack {
             return;
         };
         // RFC 1122 §3.2.1.3: "A host MUST silently discard an incoming datagram containing
-        // an IP source address that is invalid" (Linux drops these martians on input).
-        if !self.is_local(ip.dst) || self.is_martian(iface, ip.src, ip.dst) {
+        // an IP source address that is invalid" (Linux drops these martians on input). A
+        // destination not ours is taken only in transparent mode (`crate::transparent`).
+        if !self.accepts_dst(iface, ip.dst, ip.protocol) || self.is_martian(iface, ip.src, ip.dst) {
             self.counters.ip_in_addr_errors += 1;
             return;
         }

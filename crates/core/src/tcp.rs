@@ -3,7 +3,8 @@
 //!
 //! Demux (after gVisor's `transport_demuxer.go`): the exact 4-tuple (connections from
 //! SYN-RECEIVED to TIME-WAIT), then a listener on (local address, port), then on
-//! (0.0.0.0, port), else a RST (RFC 9293 §3.10.7.1).
+//! (0.0.0.0, port), then in transparent mode the any-IP listener ([`crate::transparent`]),
+//! else a RST (RFC 9293 §3.10.7.1).
 //!
 //! A listener's SYN queue holds its connections in SYN-RECEIVED, its accept queue those that
 //! completed the handshake and wait for `tcp_accept`; both are bounded by the backlog as in
@@ -66,6 +67,22 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
+    /// A listener on `local` with empty queues.
+    pub(crate) fn new(
+        local: SocketAddrV4,
+        backlog: u32,
+        tcp: &TcpConfig,
+        secret: [u8; 16],
+    ) -> Listener {
+        Listener {
+            local,
+            backlog,
+            tcp: Box::new(*tcp),
+            syn_queue: hash::set(secret, 6),
+            accept_queue: VecDeque::new(),
+        }
+    }
+
     /// Linux `sk_acceptq_is_full`: more than `backlog` waiting.
     fn accept_queue_full(&self) -> bool {
         self.accept_queue.len() > self.backlog as usize
@@ -129,13 +146,7 @@ impl Stack {
             return Err(BindError::AddrInUse);
         }
         let backlog = backlog.clamp(1, self.cfg.somaxconn);
-        let h = self.insert(Socket::Listener(Listener {
-            local,
-            backlog,
-            tcp: Box::new(*tcp),
-            syn_queue: hash::set(self.cfg.secret, 6),
-            accept_queue: VecDeque::new(),
-        }));
+        let h = self.insert(Socket::Listener(Listener::new(local, backlog, tcp, self.cfg.secret)));
         self.tcp_listeners.insert(local, h);
         *self.tcp_listen_ports.entry(port).or_insert(0) += 1;
         Ok(h)
@@ -299,8 +310,12 @@ impl Stack {
     /// `inet_csk_listen_stop`).
     pub(crate) fn close_listener(&mut self, h: SocketHandle) {
         let Some(Socket::Listener(l)) = self.remove(h) else { unreachable!("checked by close") };
-        self.tcp_listeners.remove(&l.local);
-        release_port(&mut self.tcp_listen_ports, l.local.port());
+        if self.tcp_is_any_listener(h) {
+            self.any_ip_closed(h);
+        } else {
+            self.tcp_listeners.remove(&l.local);
+            release_port(&mut self.tcp_listen_ports, l.local.port());
+        }
         for child in l.syn_queue.iter().copied().chain(l.accept_queue.iter().copied()) {
             let t = self.tcp_mut(child);
             t.parent = None;
@@ -384,10 +399,15 @@ impl Stack {
             && self.listener_for(t.conn.tuple().local).is_some()
     }
 
-    /// The listener that takes SYNs for `local`: on its address, else on any address.
+    /// The listener that takes SYNs for `local`: on its address, else on any address, else
+    /// (transparent mode, an address not ours) the any-IP listener.
     fn listener_for(&self, local: SocketAddrV4) -> Option<SocketHandle> {
         let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
-        self.tcp_listeners.get(&local).or_else(|| self.tcp_listeners.get(&any)).copied()
+        self.tcp_listeners
+            .get(&local)
+            .or_else(|| self.tcp_listeners.get(&any))
+            .copied()
+            .or_else(|| self.any_ip_listener_for(*local.ip()))
     }
 
     fn conn_segment(&mut self, now: Instant, h: SocketHandle, seg: &TcpRepr<'_>) {

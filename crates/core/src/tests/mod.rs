@@ -21,6 +21,7 @@ mod loopback;
 mod netstat;
 mod ports;
 mod timers;
+mod transparent;
 mod udp;
 
 pub(crate) const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
