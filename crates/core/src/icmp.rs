@@ -38,6 +38,7 @@ impl Stack {
                     dst: ip.src,
                     protocol: IpProtocol::ICMP,
                     dont_frag: false,
+                    ttl: None,
                 };
                 if self.queue_datagram(iface, out, reply.buffer_len(), |buf| {
                     reply.emit(&mut Icmpv4Packet::new_unchecked(buf));
@@ -119,7 +120,13 @@ impl Stack {
         }
         let quoted = &payload[..payload.len().min(MAX_QUOTE)];
         let msg = Icmpv4Repr::DstUnreachable { reason, next_hop_mtu: 0, header: *ip, data: quoted };
-        let out = IpOut { src: ip.dst, dst: ip.src, protocol: IpProtocol::ICMP, dont_frag: false };
+        let out = IpOut {
+            src: ip.dst,
+            dst: ip.src,
+            protocol: IpProtocol::ICMP,
+            dont_frag: false,
+            ttl: None,
+        };
         if self.queue_datagram(iface, out, msg.buffer_len(), |buf| {
             msg.emit(&mut Icmpv4Packet::new_unchecked(buf));
         }) {

@@ -20,6 +20,7 @@ mod counters;
 mod frag;
 mod hash;
 mod icmp;
+mod ipopt;
 mod loopback;
 mod netstat;
 mod ports;

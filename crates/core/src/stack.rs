@@ -247,6 +247,8 @@ pub(crate) struct IpOut {
     pub(crate) dst: Ipv4Addr,
     pub(crate) protocol: IpProtocol,
     pub(crate) dont_frag: bool,
+    /// The socket's own TTL (`IP_TTL`), else the stack's default.
+    pub(crate) ttl: Option<u8>,
 }
 
 impl Stack {
@@ -506,6 +508,7 @@ impl Stack {
             };
             let tuple = t.conn.tuple();
             let iface = t.iface;
+            let sock_ttl = t.ttl;
             match t.conn.poll_transmit(now, &mut self.scratch) {
                 Some(seg) => {
                     let ip = IpOut {
@@ -513,12 +516,13 @@ impl Stack {
                         dst: *tuple.remote.ip(),
                         protocol: IpProtocol::TCP,
                         dont_frag: true,
+                        ttl: sock_ttl,
                     };
                     let is_rst = seg.flags.contains(ustack_wire::TcpFlags::RST);
                     self.counters.tcp_out_segs += 1;
                     self.counters.tcp_out_rsts += u64::from(is_rst);
                     self.counters.ip_out_requests += 1;
-                    let ttl = self.cfg.ip_default_ttl;
+                    let ttl = sock_ttl.unwrap_or(self.cfg.ip_default_ttl);
                     if iface == Stack::LOOPBACK {
                         self.counters.ip_out_loopback += 1;
                         let mut packet = std::mem::take(&mut self.lo_buf);
@@ -657,7 +661,7 @@ impl Stack {
             dst: ip.dst,
             protocol: ip.protocol,
             payload_len,
-            ttl: self.cfg.ip_default_ttl,
+            ttl: ip.ttl.unwrap_or(self.cfg.ip_default_ttl),
             dscp: 0,
             ecn: 0,
             ident,
@@ -711,7 +715,7 @@ impl Stack {
         dst: Ipv4Addr,
         seg: &TcpRepr<'_>,
     ) {
-        let ip = IpOut { src, dst, protocol: IpProtocol::TCP, dont_frag: true };
+        let ip = IpOut { src, dst, protocol: IpProtocol::TCP, dont_frag: true, ttl: None };
         let sent = self.queue_datagram(iface, ip, seg.buffer_len(), |out| {
             seg.emit(&mut TcpPacket::new_unchecked(out), src, dst);
         });

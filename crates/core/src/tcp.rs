@@ -44,6 +44,8 @@ pub(crate) struct TcpSocket {
     pub(crate) timer_at: Option<Instant>,
     /// Queued in the tx-ready queue.
     pub(crate) in_tx: bool,
+    /// `IP_TTL`, when set (a listener's connections inherit it).
+    pub(crate) ttl: Option<u8>,
 }
 
 impl TcpSocket {
@@ -64,6 +66,8 @@ pub(crate) struct Listener {
     pub(crate) syn_queue: KeyedSet<SocketHandle>,
     /// Connections established and not yet accepted.
     pub(crate) accept_queue: VecDeque<SocketHandle>,
+    /// `IP_TTL` its connections start with, when set.
+    pub(crate) ttl: Option<u8>,
 }
 
 impl Listener {
@@ -80,6 +84,7 @@ impl Listener {
             tcp: Box::new(*tcp),
             syn_queue: hash::set(secret, 6),
             accept_queue: VecDeque::new(),
+            ttl: None,
         }
     }
 
@@ -236,6 +241,7 @@ impl Stack {
             iss,
             timer_at: None,
             in_tx: false,
+            ttl: None,
         })));
         self.hash_conn(h, tuple);
         self.counters.tcp_active_opens += 1;
@@ -485,6 +491,7 @@ impl Stack {
             return;
         }
         let tcp = *l.tcp;
+        let ttl = l.ttl;
         let iss = self.isn.isn(now, tuple.local, tuple.remote);
         let mtu = self.iface_mtu(iface);
         let cc = Conn::default_cc(&tcp);
@@ -500,6 +507,7 @@ impl Stack {
             iss,
             timer_at: None,
             in_tx: false,
+            ttl,
         })));
         self.hash_conn(h, tuple);
         if let Some(Socket::Listener(l)) = self.socket_mut(lh) {

@@ -36,6 +36,8 @@ pub(crate) struct UdpSocket {
     pub(crate) drops: u64,
     /// An ICMP port unreachable arrived for the connected peer.
     refused: bool,
+    /// `IP_TTL`, when set.
+    pub(crate) ttl: Option<u8>,
     readable_signalled: bool,
 }
 
@@ -50,6 +52,7 @@ impl UdpSocket {
             rx_bytes: 0,
             drops: 0,
             refused: false,
+            ttl: None,
             readable_signalled: false,
         }
     }
@@ -170,6 +173,7 @@ impl Stack {
             return Err(UdpSendError::Refused);
         }
         let local = from.unwrap_or(u.local);
+        let ttl = u.ttl;
         if local.port() == 0 {
             return Err(UdpSendError::AddrNotAvailable);
         }
@@ -179,7 +183,7 @@ impl Stack {
         };
         let src = if local.ip().is_unspecified() { route_src } else { *local.ip() };
         let repr = UdpRepr { src_port: local.port(), dst_port: dst.port(), payload: data };
-        let ip = IpOut { src, dst: *dst.ip(), protocol: IpProtocol::UDP, dont_frag: true };
+        let ip = IpOut { src, dst: *dst.ip(), protocol: IpProtocol::UDP, dont_frag: true, ttl };
         let queued = self.queue_datagram(iface, ip, repr.buffer_len(), |out| {
             repr.emit(&mut UdpPacket::new_unchecked(out), src, *dst.ip());
         });
@@ -223,6 +227,33 @@ impl Stack {
             u.spare.push(data);
         }
         Ok((len, from, to))
+    }
+
+    /// Copies the oldest datagram into `buf` without taking it (`MSG_PEEK`): its full
+    /// length, sender and destination, as [`Stack::udp_recv_from_to`] would return them.
+    pub fn udp_peek_from_to(
+        &mut self,
+        h: SocketHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddrV4, SocketAddrV4), UdpRecvError> {
+        let u = self.udp_mut(h);
+        if u.refused && u.peer.is_some() {
+            u.refused = false;
+            return Err(UdpRecvError::Refused);
+        }
+        let (from, to, data) = u.rx.front().ok_or(UdpRecvError::WouldBlock)?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok((data.len(), *from, *to))
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`): an ICMP port unreachable for its
+    /// connected peer, reported once, here or by the next send or receive.
+    pub fn udp_take_error(&mut self, h: SocketHandle) -> Option<UdpRecvError> {
+        let u = self.udp_mut(h);
+        let refused = u.refused && u.peer.is_some();
+        u.refused = false;
+        refused.then_some(UdpRecvError::Refused)
     }
 
     /// The address a UDP socket is bound to.

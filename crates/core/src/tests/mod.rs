@@ -20,6 +20,7 @@ mod listen;
 mod loopback;
 mod netstat;
 mod ports;
+mod sockopts;
 mod timers;
 mod transparent;
 mod udp;
