@@ -45,10 +45,13 @@ use ustack_core::tcp_engine::TcpState;
 
 use crate::device::{Device, Notify, Readiness};
 
-mod error;
-mod tcp;
+pub(crate) mod error;
+pub(crate) mod sock;
+mod socket;
+pub(crate) mod tcp;
 mod udp;
 
+pub use socket::TcpSocket;
 pub use tcp::{Incoming, ListenOptions, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 #[cfg(feature = "tokio")]
@@ -72,6 +75,11 @@ pub struct NetConfig {
     pub stack: StackConfig,
     /// Switch trace events on (they go to the observer, see [`NetStack::set_observer`]).
     pub tracing: bool,
+    /// Transparent (any-IP) mode: take TCP connections and UDP datagrams to any unicast
+    /// address the device delivers, not only to `addr`, with the dialled address as the
+    /// local one and the source of the replies ([`TcpListener::bind_any`],
+    /// [`UdpSocket::bind_any`]; `docs/host-stack.md`). Off by default.
+    pub transparent: bool,
 }
 
 impl NetConfig {
@@ -83,6 +91,7 @@ impl NetConfig {
             default_route: true,
             stack: StackConfig::new(random_secret()),
             tracing: false,
+            transparent: false,
         }
     }
 }
@@ -245,6 +254,7 @@ impl NetStack {
             stack.add_route(Route { dest: any, iface });
         }
         stack.set_tracing(cfg.tracing);
+        stack.set_transparent(cfg.transparent);
         let readiness = device.readiness();
         let (nudge, wake_rx) = match &readiness {
             Readiness::Notify(n) => (Nudge::Notify(Arc::clone(n)), None),
@@ -411,6 +421,35 @@ impl NetStack {
         inner.stack.tcp_listen(addr, opts.backlog, opts.reuse_address).map_err(bind_error)
     }
 
+    /// Opens the any-IP listener (transparent mode), with `tcp` as its connections' settings
+    /// when given.
+    pub(crate) fn open_any_listener(
+        &self,
+        backlog: u32,
+        tcp: Option<&ustack_core::tcp_engine::TcpConfig>,
+    ) -> io::Result<SocketHandle> {
+        let mut inner = self.shared.lock();
+        inner.check_running()?;
+        if !inner.stack.transparent() {
+            return Err(not_transparent());
+        }
+        match tcp {
+            Some(tcp) => inner.stack.tcp_listen_any_with(backlog, tcp),
+            None => inner.stack.tcp_listen_any(backlog),
+        }
+        .map_err(bind_error)
+    }
+
+    /// Opens the any-IP UDP socket (transparent mode).
+    pub(crate) fn open_any_udp(&self) -> io::Result<SocketHandle> {
+        let mut inner = self.shared.lock();
+        inner.check_running()?;
+        if !inner.stack.transparent() {
+            return Err(not_transparent());
+        }
+        inner.stack.udp_bind_any().map_err(bind_error)
+    }
+
     /// Binds a UDP socket.
     pub(crate) fn open_udp(&self, addr: impl std::net::ToSocketAddrs) -> io::Result<SocketHandle> {
         let addr = resolve(addr)?;
@@ -448,6 +487,13 @@ impl NetStack {
         drop(inner);
         self.shared.nudge();
     }
+}
+
+fn not_transparent() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the stack is not in transparent mode: set NetConfig::transparent to take every address",
+    )
 }
 
 /// Where an active open stands: `WouldBlock` while the handshake runs, then connected or the
