@@ -12,6 +12,8 @@
 #![warn(missing_docs)]
 
 pub mod device;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod net;
 #[cfg(feature = "tokio")]
 pub mod tokio;
