@@ -11,6 +11,7 @@ use ustack::device::{PcapDevice, Tun, TunConfig};
 use ustack::{NetConfig, NetStack};
 
 mod control;
+mod forward;
 mod http;
 mod services;
 
@@ -77,6 +78,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     let mut net_cfg = NetConfig::new(args.addr);
     net_cfg.mtu = Some(args.mtu);
     net_cfg.tracing = args.trace;
+    net_cfg.transparent = matches!(args.service, services::Service::Forward(_));
     let net = match &args.pcap {
         Some(path) => {
             let dev = PcapDevice::create(tun, path)
@@ -105,7 +107,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         args.mtu,
         args.service.describe()
     );
-    let done = services::start(&net, &args.service, Arc::clone(&stop))?;
+    let done = services::start(&net, &args.service, args.host_addr.addr(), Arc::clone(&stop))?;
     // Wait for a signal, for a service that ends on its own (connect), or for a panic (the
     // service may be dead: stop, and exit non-zero).
     let outcome = loop {
