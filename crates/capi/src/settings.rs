@@ -11,8 +11,7 @@
 //! One sysctl is not taken from the namespace: `tcp_congestion_control`. A network namespace
 //! other than the first may only choose among `tcp_allowed_congestion_control`, so Linux test
 //! setups that ask for `cubic` silently keep whatever the namespace had; the value read there
-//! says nothing about what the test wanted. ustack runs its own default (NewReno; ustack
-//! has no CUBIC yet), and a test that depends on CUBIC's numbers fails on them.
+//! says nothing about what the test wanted. ustack runs its own default (CUBIC, as Linux).
 
 use std::path::PathBuf;
 

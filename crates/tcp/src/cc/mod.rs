@@ -2,7 +2,8 @@
 //!
 //! A [`CongestionControl`] owns two numbers, `cwnd` and `ssthresh` (RFC 5681 §3.1), and the
 //! rules that move them. Everything that decides *when* those rules run lives in the engine, so
-//! every algorithm (NewReno here, CUBIC later) gets the same loss detection and recovery:
+//! every algorithm ([`Cubic`], the default, and [`NewReno`]) gets the same loss detection and
+//! recovery:
 //!
 //! * The engine counts duplicate ACKs and retransmits on the third (RFC 5681 §3.2); the
 //!   controller sets the new `ssthresh` and `cwnd` in
@@ -14,10 +15,15 @@
 //! * The retransmission timer and its backoff are the engine's; each expiry is
 //!   [`on_congestion_event`]`(Timeout or RepeatedTimeout, flight)`.
 //! * ACKs of new data outside recovery, and whether the sender was cwnd-limited, come from the
-//!   engine; [`on_ack`] runs slow start and congestion avoidance.
+//!   engine; [`on_new_ack`] (or the older [`on_ack`], without sequence numbers) runs slow
+//!   start and congestion avoidance. [`NewAck`] carries `SND.UNA` and `SND.MAX`, from which a
+//!   controller counts round trips the way RFC 9406 (HyStart++) defines them.
 //! * The engine notices idle periods longer than the RTO; [`on_idle_restart`] sets the restart
 //!   window.
 //! * MSS negotiation and path MTU changes: [`on_mss_change`].
+//! * When D-SACKs (RFC 3708) or timestamps (Eifel, RFC 3522) show that the retransmissions of
+//!   the last reduction were all spurious, [`undo`] goes back to the window from before it
+//!   (Linux's `tcp_undo_cwnd_reduction`; RFC 9438 §4.9 for CUBIC).
 //! * The engine emits `Cwnd { cwnd, ssthresh }` trace events from [`metrics`].
 //!
 //! # The engine's contract
@@ -52,6 +58,8 @@
 //! [`on_congestion_event`]: CongestionControl::on_congestion_event
 //! [`on_recovery_exit`]: CongestionControl::on_recovery_exit
 //! [`on_ack`]: CongestionControl::on_ack
+//! [`on_new_ack`]: CongestionControl::on_new_ack
+//! [`undo`]: CongestionControl::undo
 //! [`on_idle_restart`]: CongestionControl::on_idle_restart
 //! [`on_mss_change`]: CongestionControl::on_mss_change
 //! [`metrics`]: CongestionControl::metrics
@@ -61,12 +69,18 @@
 use core::fmt;
 use core::time::Duration;
 
+use ustack_wire::SeqNum;
+
 use crate::Instant;
 
+pub mod cubic;
+pub mod hystart;
 mod newreno;
 #[cfg(test)]
 mod tests;
 
+pub use cubic::{Cubic, CubicFactory};
+pub use hystart::{HyStart, HyStartPhase, SlowStartStep};
 pub use newreno::{NewReno, NewRenoFactory};
 
 /// `ssthresh` before the first congestion event: "The initial value of ssthresh SHOULD be set
@@ -136,13 +150,54 @@ pub struct CcMetrics {
     pub bytes_acked: Option<u32>,
     /// Pacing rate in bytes per second, for algorithms that pace (none yet).
     pub pacing_rate: Option<u64>,
+    /// CUBIC's `W_max` in bytes (RFC 9438 §4.1.2: the window just before the last reduction,
+    /// or less with fast convergence), once it is defined.
+    pub w_max: Option<u32>,
 }
 
 impl CcMetrics {
     /// Metrics with only the window and threshold set.
     #[must_use]
     pub const fn new(cwnd: u32, ssthresh: u32) -> Self {
-        CcMetrics { cwnd, ssthresh, bytes_acked: None, pacing_rate: None }
+        CcMetrics { cwnd, ssthresh, bytes_acked: None, pacing_rate: None, w_max: None }
+    }
+}
+
+/// One "new ACK" (RFC 9438 §4.1.2: an ACK "that cumulatively acknowledges the delivery of new
+/// data") outside fast recovery, as the engine hands it to [`CongestionControl::on_new_ack`].
+///
+/// `#[non_exhaustive]`: build one with [`NewAck::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewAck {
+    /// Bytes of new data the ACK cumulatively acknowledged (SYN and FIN not counted).
+    pub acked_bytes: u32,
+    /// The RTT sample the ACK produced, if any (after Karn's rule).
+    pub rtt: Option<Duration>,
+    /// The sender was not using its window in the flight this ACK covers (see
+    /// [`CongestionControl::on_ack`] for how the engine decides).
+    pub app_limited: bool,
+    /// `SND.UNA` after the ACK: every sequence number before it is acknowledged.
+    pub snd_una: SeqNum,
+    /// `SND.MAX` when the ACK arrived, before anything the ACK lets the engine send: one past
+    /// the highest sequence number sent so far. RFC 9406 §4.2 says `SND.NXT` ("windowEnd ...
+    /// initialized to SND.NXT"), which is the same as long as retransmissions do not move
+    /// `SND.NXT` back.
+    pub snd_max: SeqNum,
+}
+
+impl NewAck {
+    /// An ACK of `acked_bytes` new bytes with the given RTT sample and cwnd-limited flag,
+    /// leaving `SND.UNA` at `snd_una` while `SND.MAX` is `snd_max`.
+    #[must_use]
+    pub const fn new(
+        acked_bytes: u32,
+        rtt: Option<Duration>,
+        app_limited: bool,
+        snd_una: SeqNum,
+        snd_max: SeqNum,
+    ) -> Self {
+        NewAck { acked_bytes, rtt, app_limited, snd_una, snd_max }
     }
 }
 
@@ -182,7 +237,20 @@ pub trait CongestionControl: Send + fmt::Debug {
     ///
     /// Not called for duplicate ACKs, for ACKs during fast recovery, nor for the full ACK that
     /// ends it ([`on_recovery_exit`](Self::on_recovery_exit) instead).
+    ///
+    /// [`on_new_ack`](Self::on_new_ack) is the same call with the send sequence numbers; an
+    /// engine calls one or the other for each ACK, never both. Without sequence numbers a
+    /// controller that counts round trips (CUBIC's HyStart++) estimates them from the bytes
+    /// acknowledged (see [`HyStart`]).
     fn on_ack(&mut self, now: Instant, acked_bytes: u32, rtt: Option<Duration>, app_limited: bool);
+
+    /// [`on_ack`](Self::on_ack) with `SND.UNA` and `SND.MAX`, for controllers that count
+    /// round trips in sequence space (RFC 9406 §4.2's `windowEnd`). Called for the same ACKs,
+    /// instead of `on_ack`. The default drops the sequence numbers and calls `on_ack`, which
+    /// is all an algorithm that does not count rounds (NewReno) needs.
+    fn on_new_ack(&mut self, now: Instant, ack: &NewAck) {
+        self.on_ack(now, ack.acked_bytes, ack.rtt, ack.app_limited);
+    }
 
     /// Congestion was detected; `flight_size` is RFC 5681's FlightSize when it was.
     fn on_congestion_event(&mut self, now: Instant, event: CongestionEvent, flight_size: u32);
@@ -207,7 +275,9 @@ pub trait CongestionControl: Send + fmt::Debug {
     /// are what [`window`](Self::window) and [`ssthresh`](Self::ssthresh) returned just before
     /// the [`on_congestion_event`](Self::on_congestion_event) being undone. The default
     /// restores them as Linux's Reno does (`cwnd = max(cwnd, prior_cwnd)`, `ssthresh =
-    /// max(ssthresh, prior_ssthresh)`) through [`restore`](Self::restore).
+    /// max(ssthresh, prior_ssthresh)`) through [`restore`](Self::restore). CUBIC restores
+    /// its own state from before the event as RFC 9438 §4.9.2 says (`W_max`, `K`, `t_epoch`,
+    /// `W_est`, `cwnd_prior` with the window), if `cwnd` is still below `cwnd_prior`.
     fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
         let cwnd = self.window().max(prior_cwnd);
         let ssthresh = self.ssthresh().max(prior_ssthresh);
@@ -246,12 +316,12 @@ pub trait CongestionControlFactory: Send + Sync + fmt::Debug {
 
 /// The registry: every name a config may use, aliases included. A new algorithm is one more
 /// line here; the engine never names an algorithm.
-static REGISTRY: [(&str, &'static dyn CongestionControlFactory); 2] =
-    [("newreno", &NewRenoFactory), ("reno", &NewRenoFactory)];
+static REGISTRY: [(&str, &'static dyn CongestionControlFactory); 3] =
+    [("cubic", &CubicFactory), ("newreno", &NewRenoFactory), ("reno", &NewRenoFactory)];
 
-/// The factory registered under `name` (ASCII case-insensitive): `"newreno"`, or `"reno"`,
-/// which is NewReno too (as in Linux, where `reno` gets RFC 6582's partial-ACK handling
-/// from the generic recovery code in `tcp_input.c`).
+/// The factory registered under `name` (ASCII case-insensitive): `"cubic"`, `"newreno"`, or
+/// `"reno"`, which is NewReno too (as in Linux, where `reno` gets RFC 6582's partial-ACK
+/// handling from the generic recovery code in `tcp_input.c`).
 #[must_use]
 pub fn factory_by_name(name: &str) -> Option<&'static dyn CongestionControlFactory> {
     REGISTRY.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, f)| f)
@@ -263,13 +333,14 @@ pub fn available() -> impl Iterator<Item = &'static str> {
     REGISTRY.iter().filter(|(n, f)| *n == f.name()).map(|&(n, _)| n)
 }
 
-/// Every name a config may use, aliases included (`"newreno"`, `"reno"`).
+/// Every name a config may use, aliases included (`"cubic"`, `"newreno"`, `"reno"`).
 pub fn names() -> impl Iterator<Item = &'static str> {
     REGISTRY.iter().map(|&(n, _)| n)
 }
 
-/// The factory used when a config names none: NewReno, until CUBIC is in.
+/// The factory used when a config names none: CUBIC with HyStart++, Linux's default
+/// (`CONFIG_DEFAULT_TCP_CONG="cubic"`) and RFC 9438's recommendation for the Internet.
 #[must_use]
 pub fn default_factory() -> &'static dyn CongestionControlFactory {
-    &NewRenoFactory
+    &CubicFactory
 }

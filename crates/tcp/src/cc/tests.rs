@@ -1,6 +1,9 @@
-//! Congestion-control tests: each checks a rule of RFC 5681, 6582 or 6928 by the numbers.
+//! Congestion-control tests: each checks a rule of RFC 5681, 6582 or 6928 by the numbers, on
+//! NewReno; the registry; invariants every algorithm keeps. CUBIC's and HyStart++'s own
+//! rules are tested in `cubic/tests.rs` and `hystart/tests.rs`.
 
 use proptest::prelude::*;
+use ustack_wire::SeqNum;
 
 use super::*;
 
@@ -317,6 +320,53 @@ fn mss_change_keeps_windows_in_segments() {
 }
 
 #[test]
+fn undo_restores_newreno_after_a_spurious_reduction() {
+    // Linux tcp_undo_cwnd_reduction with tcp_reno_undo_cwnd: cwnd = max(cwnd, prior_cwnd),
+    // ssthresh = max(ssthresh, prior_ssthresh), the values from before the event.
+    let mut cc = reno();
+    round_trip(&mut *cc); // 20 segments, ssthresh infinite
+    cc.on_congestion_event(T0, CongestionEvent::FastRetransmit, 20 * MSS);
+    cc.on_recovery_exit(T0, 10 * MSS);
+    cc.undo(20 * MSS, INFINITE_SSTHRESH);
+    assert_eq!((segs(&*cc), cc.ssthresh()), (20, INFINITE_SSTHRESH));
+    assert!(cc.in_slow_start(), "a spurious loss in slow start resumes slow start");
+    // A timeout and its repeats.
+    cc.on_congestion_event(T0, CongestionEvent::FastRetransmit, 20 * MSS); // 10, 10
+    cc.on_recovery_exit(T0, 10 * MSS);
+    cc.on_congestion_event(T0, CongestionEvent::Timeout, 10 * MSS);
+    cc.on_congestion_event(T0, CongestionEvent::RepeatedTimeout, 10 * MSS);
+    assert_eq!((segs(&*cc), cc.ssthresh()), (1, 5 * MSS));
+    cc.undo(10 * MSS, 10 * MSS);
+    assert_eq!((segs(&*cc), cc.ssthresh()), (10, 10 * MSS));
+    assert_eq!(cc.metrics().bytes_acked, Some(0));
+    // A window that regrew past the old one keeps the larger.
+    cc.on_congestion_event(T0, CongestionEvent::FastRetransmit, 4 * MSS); // 2, 2
+    ack(&mut *cc, 54 * MSS); // 2 + 3 + ... + 10 = 54 segments: cwnd 11
+    cc.undo(10 * MSS, 10 * MSS);
+    assert_eq!((segs(&*cc), cc.ssthresh()), (11, 10 * MSS));
+}
+
+#[test]
+fn on_new_ack_defaults_to_on_ack() {
+    // NewReno counts no rounds: the sequence numbers change nothing.
+    let mut with_info = reno();
+    let mut plain = reno();
+    for i in 1..=30u32 {
+        let info = NewAck::new(
+            MSS,
+            Some(Duration::from_millis(100)),
+            i % 7 == 0,
+            SeqNum(i * MSS),
+            SeqNum(40 * MSS),
+        );
+        with_info.on_new_ack(T0, &info);
+        plain.on_ack(T0, MSS, Some(Duration::from_millis(100)), i % 7 == 0);
+    }
+    assert_eq!(with_info.metrics(), plain.metrics());
+    assert_eq!(segs(&*plain), 36);
+}
+
+#[test]
 fn factory_lookup_by_name() {
     for name in ["newreno", "reno", "NewReno", "RENO"] {
         let factory = factory_by_name(name).unwrap_or_else(|| panic!("{name} is registered"));
@@ -324,11 +374,19 @@ fn factory_lookup_by_name() {
         let cc = factory.build(1460, initial_window(1460, 10));
         assert_eq!((cc.name(), cc.window(), cc.ssthresh()), ("newreno", 14_600, u32::MAX));
     }
-    for name in ["", "cubic", "bbr", "newreno ", "new reno"] {
+    for name in ["cubic", "CUBIC", "Cubic"] {
+        let factory = factory_by_name(name).unwrap_or_else(|| panic!("{name} is registered"));
+        assert_eq!(factory.name(), "cubic");
+        let cc = factory.build(1460, initial_window(1460, 10));
+        assert_eq!((cc.name(), cc.window(), cc.ssthresh()), ("cubic", 14_600, u32::MAX));
+    }
+    for name in ["", "bbr", "cubic ", "newreno ", "new reno", "htcp"] {
         assert!(factory_by_name(name).is_none(), "{name:?} is not registered");
     }
-    assert_eq!(available().collect::<Vec<_>>(), ["newreno"]);
-    assert_eq!(default_factory().name(), "newreno");
+    assert_eq!(available().collect::<Vec<_>>(), ["cubic", "newreno"]);
+    assert_eq!(names().collect::<Vec<_>>(), ["cubic", "newreno", "reno"]);
+    // Linux's default since 2.6.19.
+    assert_eq!(default_factory().name(), "cubic");
     assert_eq!(format!("{:?}", factory_by_name("reno").map(|f| f.name())), "Some(\"newreno\")");
 }
 
@@ -364,11 +422,24 @@ fn extreme_values_saturate() {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Ack { bytes: u32, app_limited: bool },
-    Event { event: CongestionEvent, flight: u32 },
-    RecoveryExit { flight: u32 },
+    Ack {
+        bytes: u32,
+        app_limited: bool,
+        rtt: Option<u64>,
+        seq: Option<(u32, u32)>,
+    },
+    Event {
+        event: CongestionEvent,
+        flight: u32,
+    },
+    RecoveryExit {
+        flight: u32,
+    },
     Mss(u32),
     Idle,
+    Undo,
+    /// Time passes, milliseconds.
+    Wait(u64),
 }
 
 fn byte_count() -> impl Strategy<Value = u32> {
@@ -383,36 +454,60 @@ fn op() -> impl Strategy<Value = Op> {
         Just(CongestionEvent::Ecn),
     ];
     prop_oneof![
-        6 => (byte_count(), any::<bool>())
-            .prop_map(|(bytes, app_limited)| Op::Ack { bytes, app_limited }),
+        6 => (
+            byte_count(),
+            any::<bool>(),
+            proptest::option::of(prop_oneof![0..500u64, any::<u32>().prop_map(u64::from)]),
+            proptest::option::of((any::<u32>(), any::<u32>())),
+        )
+            .prop_map(|(bytes, app_limited, rtt, seq)| Op::Ack { bytes, app_limited, rtt, seq }),
         2 => (event, byte_count()).prop_map(|(event, flight)| Op::Event { event, flight }),
         1 => byte_count().prop_map(|flight| Op::RecoveryExit { flight }),
         1 => prop_oneof![0..10_000u32, any::<u32>()].prop_map(Op::Mss),
         1 => Just(Op::Idle),
+        1 => Just(Op::Undo),
+        2 => prop_oneof![0..1_000u64, any::<u32>().prop_map(u64::from)].prop_map(Op::Wait),
     ]
 }
 
 proptest! {
     #[test]
     fn random_events_keep_the_invariants(
+        cubic in any::<bool>(),
         mss in prop_oneof![1..10_000u32, any::<u32>()],
         iw in byte_count(),
         ops in proptest::collection::vec(op(), 0..200),
     ) {
-        let mut cc = NewRenoFactory.build(mss, iw);
+        let factory: &dyn CongestionControlFactory =
+            if cubic { &CubicFactory } else { &NewRenoFactory };
+        let mut cc = factory.build(mss, iw);
         let mut smss = mss.max(1);
-        for (i, op) in ops.into_iter().enumerate() {
-            let now = Instant::from_millis(i as u64);
+        let mut now = Instant::ZERO;
+        // What the engine passes to undo: the window and threshold before the last event.
+        let mut prior = (cc.window(), cc.ssthresh());
+        for op in ops {
             let before = cc.metrics();
             match op {
-                Op::Ack { bytes, app_limited } => {
-                    cc.on_ack(now, bytes, None, app_limited);
+                Op::Ack { bytes, app_limited, rtt, seq } => {
+                    let rtt = rtt.map(Duration::from_millis);
+                    match seq {
+                        Some((una, max)) => {
+                            let info = NewAck::new(bytes, rtt, app_limited, SeqNum(una), SeqNum(max));
+                            cc.on_new_ack(now, &info);
+                        }
+                        None => cc.on_ack(now, bytes, rtt, app_limited),
+                    }
                     prop_assert!(cc.window() >= before.cwnd, "an ACK never shrinks cwnd");
                     if app_limited {
-                        prop_assert_eq!(cc.metrics(), before);
+                        prop_assert_eq!(cc.window(), before.cwnd, "app-limited: no growth");
                     }
                 }
-                Op::Event { event, flight } => cc.on_congestion_event(now, event, flight),
+                Op::Undo => cc.undo(prior.0, prior.1),
+                Op::Wait(ms) => now += Duration::from_millis(ms),
+                Op::Event { event, flight } => {
+                    prior = (cc.window(), cc.ssthresh());
+                    cc.on_congestion_event(now, event, flight);
+                }
                 Op::RecoveryExit { flight } => cc.on_recovery_exit(now, flight),
                 Op::Mss(m) => {
                     cc.on_mss_change(m);

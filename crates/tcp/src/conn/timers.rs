@@ -112,7 +112,7 @@ impl Conn {
         } else {
             CongestionEvent::RepeatedTimeout
         };
-        self.cc.on_congestion_event(now, event, self.snd.flight());
+        self.cc.on_congestion_event(now, event, self.reduction_base());
         // (5.4) "Retransmit the earliest segment that has not been acknowledged by the TCP
         // receiver": everything not SACKed is lost and goes again from the first hole, as
         // the window (one segment now) allows (RFC 6675 §5.1; Linux `tcp_enter_loss`).

@@ -239,7 +239,14 @@ impl Conn {
                     if self.snd.phase == Phase::Open {
                         self.snd.dupacks = 0;
                     }
-                    self.cc.on_ack(now, a.data_acked, a.sample, a.app_limited);
+                    let ack = crate::cc::NewAck::new(
+                        a.data_acked,
+                        a.sample,
+                        a.app_limited,
+                        self.snd.una,
+                        self.snd.max,
+                    );
+                    self.cc.on_new_ack(now, &ack);
                 }
             }
         }
@@ -308,15 +315,31 @@ impl Conn {
         self.snd.recover = self.snd.max;
         self.snd.phase = Phase::Recovery;
         self.snd.tlp = None;
-        self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, self.snd.flight());
+        let base = self.reduction_base();
+        self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, base);
         if self.cfg.prr {
-            self.snd.prr = Prr { prior_cwnd: prior_cwnd.div_ceil(mss).max(1), ..Prr::default() };
+            // RecoverFS (RFC 6937 §3: "FlightSize at the start of recovery"), the same amount
+            // the reduction worked from: then ssthresh / RecoverFS is the algorithm's β and
+            // PRR spreads exactly that reduction over the round trip. (Linux takes cwnd,
+            // which in slow start can be well above what is in flight, and then sends too
+            // little: a tenth of a window per round trip after an overshoot.)
+            self.snd.prr = Prr { prior_cwnd: base.div_ceil(mss).max(1), ..Prr::default() };
         } else {
             // RFC 5681 §3.2 step 3: "set cwnd to ssthresh plus 3*SMSS".
             self.snd.inflation = 3 * i64::from(mss);
             self.snd.rtx_now = true;
         }
         self.note_cc();
+    }
+
+    /// What a reduction halves (or multiplies by CUBIC's β): RFC 5681's FlightSize, except
+    /// that with SACK data the receiver already holds counts in it and can carry it past
+    /// cwnd, which would raise ssthresh on a loss; like Linux (`tcp_reno_ssthresh`,
+    /// `cubictcp_recalc_ssthresh` work from cwnd) it is then capped by cwnd. RFC 5681
+    /// recovery (`prr` off) takes FlightSize as the RFC says.
+    pub(in crate::conn) fn reduction_base(&self) -> u32 {
+        let flight = self.snd.flight();
+        if self.cfg.prr { flight.min(self.cc.window()) } else { flight }
     }
 
     /// SND.UNA passed `recover`: the episode is over (RFC 6582 §3.2 step 3 "full
@@ -485,8 +508,12 @@ impl Conn {
         }
         if ack > high {
             // The probe repaired a loss: reduce as for one (Linux enters CWR and ends it).
-            self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, self.snd.flight());
-            self.cc.on_recovery_exit(now, self.snd.flight());
+            self.cc.on_congestion_event(
+                now,
+                CongestionEvent::FastRetransmit,
+                self.reduction_base(),
+            );
+            self.cc.on_recovery_exit(now, self.snd.flight().max(self.cc.ssthresh()));
             self.stats.tlp_recoveries += 1;
             self.note_cc();
         }

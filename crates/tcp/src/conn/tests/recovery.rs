@@ -5,9 +5,10 @@
 
 use super::*;
 
-/// RFC 5681 fast recovery: PRR off.
+/// RFC 5681 fast recovery (PRR off) with NewReno's window math: these tests check RFC 5681's
+/// and RFC 6582's numbers (CUBIC, the default, reduces by β = 0.7, RFC 9438 §4.6).
 fn classic() -> TcpConfig {
-    TcpConfig { prr: false, ..cfg() }
+    TcpConfig { prr: false, congestion_control: crate::CcName::NEWRENO, ..cfg() }
 }
 
 /// An established client with 15000 bytes to send; the first 10 segments (the initial

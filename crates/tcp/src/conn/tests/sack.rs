@@ -29,6 +29,12 @@ fn sack_client(cfg: TcpConfig, n: usize) -> Script {
     s
 }
 
+/// The default config with NewReno, for scripts whose segment-by-segment timing follows
+/// from its ssthresh (half the flight; CUBIC's is 0.7 of it).
+fn newreno() -> TcpConfig {
+    TcpConfig { congestion_control: crate::CcName::NEWRENO, ..cfg() }
+}
+
 fn retransmissions(s: &Script) -> Vec<(RetransmitReason, u32)> {
     s.events
         .iter()
@@ -47,12 +53,13 @@ fn s20_sack_recovery_repairs_every_hole_of_a_burst_in_the_first_round_trip() {
     // by a segment (slow start): two new segments go. Each SACK of a segment that arrived
     // takes it out of the pipe (RFC 6675): one new segment each. On the third SACKed
     // segment RACK's reordering window is zero (RFC 8985 §6.2 step 4, DupThresh) and every
-    // segment sent before the last one delivered is lost at once: recovery, ssthresh =
-    // 13 segments in flight / 2. PRR (RFC 6937) then sends ceil(ssthresh · delivered /
-    // RecoverFS) − out segments per ACK (RecoverFS = cwnd 11) while pipe is above ssthresh,
+    // segment sent before the last one delivered is lost at once: recovery, ssthresh = half
+    // of cwnd 11 (FlightSize, 13 with the SACKed ones, is capped by cwnd as Linux reduces
+    // from cwnd). PRR (RFC 6937) then sends ceil(ssthresh · delivered / RecoverFS) − out
+    // segments per ACK (RecoverFS = cwnd 11) while pipe is above ssthresh,
     // then (pipe at or below it) at most ssthresh − pipe: the three holes go again within
-    // the round trip, paced by the ACKs, then new data.
-    let mut s = sack_client(cfg(), 15_000);
+    // the round trip, paced by the ACKs, then new data. (ssthresh is NewReno's half.)
+    let mut s = sack_client(newreno(), 15_000);
     s.run(
         "
         0.2  < . 1:1(0) ack 1001 win 65535
@@ -65,12 +72,13 @@ fn s20_sack_recovery_repairs_every_hole_of_a_burst_in_the_first_round_trip() {
         +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:7001 2001:3001 4001:5001>
         +0   > . 1001:2001(1000) ack 1
         +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:8001 2001:3001 4001:5001>
-        +0   > . 3001:4001(1000) ack 1
         +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:9001 2001:3001 4001:5001>
+        +0   > . 3001:4001(1000) ack 1
         +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:10001 2001:3001 4001:5001>
         +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:11001 2001:3001 4001:5001>
-        +0   > . 5001:6001(1000) ack 1
         +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:12001 2001:3001 4001:5001>
+        +0   > . 5001:6001(1000) ack 1
+        +0   < . 1:1(0) ack 1001 win 65535 <sack 6001:13001 2001:3001 4001:5001>
         +0   > P. 14001:15001(1000) ack 1
         ",
     );
@@ -78,7 +86,7 @@ fn s20_sack_recovery_repairs_every_hole_of_a_burst_in_the_first_round_trip() {
     let rtx = retransmissions(&s);
     let fast = RetransmitReason::FastRetransmit;
     assert_eq!(rtx, [(fast, 1001), (fast, 3001), (fast, 5001)]);
-    assert_eq!(s.conn.congestion_control().ssthresh(), 6500);
+    assert_eq!(s.conn.congestion_control().ssthresh(), 5500);
     // The retransmissions' ACK ends recovery: cwnd = ssthresh (RFC 6937 §3).
     s.run(
         "
@@ -123,8 +131,9 @@ fn s20_a_lost_retransmission_is_found_by_rack_not_by_the_rto() {
     // 12001. That retransmission is lost too. SACKs for segments sent before it say
     // nothing about it; the SACK of 12001 (sent after it) does: an RTT has passed since it
     // was sent (RACK.rtt 0.2 s, reordering window 0 in recovery), so it is lost and goes a
-    // third time, without waiting for the retransmission timer.
-    let mut s = sack_client(cfg(), 15_000);
+    // third time, without waiting for the retransmission timer. (Which segment PRR sends when
+    // follows from NewReno's ssthresh, half the flight.)
+    let mut s = sack_client(newreno(), 15_000);
     s.run(
         "
         0.2  < . 1:1(0) ack 1 win 65535 <sack 1001:2001>
@@ -134,8 +143,8 @@ fn s20_a_lost_retransmission_is_found_by_rack_not_by_the_rto() {
         +0   < . 1:1(0) ack 1 win 65535 <sack 1001:4001>
         +0   > . 1:1001(1000) ack 1
         +0   < . 1:1(0) ack 1 win 65535 <sack 1001:5001>
-        +0   > . 12001:13001(1000) ack 1
         +0   < . 1:1(0) ack 1 win 65535 <sack 1001:6001>
+        +0   > . 12001:13001(1000) ack 1
         0.3  < . 1:1(0) ack 1 win 65535 <sack 1001:11001>
         +0   > . 13001:14001(1000) ack 1
         +0   > P. 14001:15001(1000) ack 1
