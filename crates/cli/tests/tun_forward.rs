@@ -52,6 +52,7 @@ fn forward_100_tcp_and_100_udp_flows_directly_through_host_sockets() {
     let report = lab.run_flows();
     let peers = lab.server_peers();
     assert_eq!(peers, BTreeSet::from([H_VETH]), "the server saw only the relay's host sockets");
+    lab.check_ss();
     lab.finish(&format!("direct: {report}"));
 }
 
@@ -109,6 +110,8 @@ impl Lab {
         let danted = socks.then(|| start_danted(&s));
 
         let dev = format!("uf{}", h.tag);
+        let control = control_path(&h);
+        let control_arg = control.to_string_lossy().into_owned();
         let mut args = vec![
             "tun",
             "--dev",
@@ -117,6 +120,8 @@ impl Lab {
             "10.98.0.2/24",
             "--host-addr",
             "10.98.0.1/24",
+            "--control",
+            &control_arg,
             "forward",
             "--mark",
             MARK,
@@ -207,6 +212,60 @@ impl Lab {
         )
     }
 
+    /// `ustack ss` on the relay while a connection through it is open: the connection's
+    /// row with the dialled address as its local one, its internals (`-i`), the any-IP
+    /// listener on every port, and the counters by their Linux names (`-s`).
+    fn check_ss(&self) {
+        let control = control_path(&self.h);
+        let held = in_netns(&self.h, || {
+            let mut s = TcpStream::connect_timeout(&SocketAddr::from((SERVER, PORT)), IO_TIMEOUT)
+                .expect("a connection through the relay");
+            s.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+            s.write_all(b"held open").expect("write");
+            let mut buf = [0u8; 9];
+            s.read_exact(&mut buf).expect("echo");
+            s
+        });
+        let local = held.local_addr().expect("local address");
+        let ss = |args: &[&str]| {
+            let out = Command::new(env!("CARGO_BIN_EXE_ustack"))
+                .args(["ss", "--control"])
+                .arg(&control)
+                .args(args)
+                .output()
+                .expect("running ustack ss");
+            assert!(out.status.success(), "ustack ss {args:?}: {}", describe(&out));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let table = ss(&["-t", "-i", "-e"]);
+        let lines: Vec<&str> = table.lines().collect();
+        let row = lines
+            .iter()
+            .position(|l| l.contains(&format!("{SERVER}:{PORT}")) && l.contains(&local.to_string()))
+            .unwrap_or_else(|| panic!("no row for {local} -> {SERVER}:{PORT} in\n{table}"));
+        assert!(lines[row].starts_with("ESTAB"), "{table}");
+        let internals = lines.get(row + 1).copied().unwrap_or_default();
+        assert!(
+            internals.starts_with("\t ")
+                && internals.contains(" rtt:")
+                && internals.contains(" bytes_acked:9 "),
+            "{table}"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with("LISTEN") && l.contains("0.0.0.0:*")),
+            "the any-IP listener: {table}"
+        );
+        let nstat = ss(&["-s"]);
+        assert!(nstat.starts_with("#ustack\n"), "{nstat}");
+        let passive: u64 = nstat
+            .lines()
+            .find_map(|l| l.strip_prefix("TcpPassiveOpens"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no TcpPassiveOpens in\n{nstat}"));
+        assert_eq!(passive, FLOWS as u64 + 1, "{nstat}");
+        drop(held);
+    }
+
     fn server_peers(&self) -> BTreeSet<Ipv4Addr> {
         self.peers.lock().expect("peers").clone()
     }
@@ -258,6 +317,7 @@ impl Drop for Lab {
             let _ = d.wait();
         }
         self.server_stop.store(true, Ordering::SeqCst);
+        let _ = std::fs::remove_file(control_path(&self.h));
         // The namespaces go when h and s drop.
     }
 }
@@ -498,6 +558,11 @@ fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) {
             into.lock().expect("output buffer").extend_from_slice(&buf[..n]);
         }
     });
+}
+
+/// The control socket of the ustack running in `h`.
+fn control_path(h: &Netns) -> PathBuf {
+    std::env::temp_dir().join(format!("ustack-fw-{}.sock", h.tag))
 }
 
 fn run_ok(program: &str, args: &[&str]) {

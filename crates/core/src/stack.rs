@@ -352,11 +352,12 @@ impl Stack {
         }
     }
 
-    /// The counters, with the drops of the live connections added in.
+    /// The counters, with the retransmissions and drops of the live connections added in.
     pub fn counters(&self) -> Counters {
         let mut c = self.counters;
         for slot in &self.slots {
             if let Some(Socket::Tcp(t)) = &slot.sock {
+                c.tcp_retrans_segs += t.conn.stats().retransmits;
                 for r in DropReason::ALL {
                     c.tcp_conn_drops[r as usize] += t.conn.stats().dropped(r);
                 }
