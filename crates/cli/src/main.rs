@@ -17,6 +17,7 @@ mod capture;
 mod decode;
 mod describe;
 mod lab;
+mod settings;
 mod sim;
 mod ss;
 mod tun;

@@ -22,4 +22,6 @@ pub use ustack_core as core;
 pub use ustack_wire as wire;
 
 pub use device::{Device, Notify, Readiness};
-pub use net::{ListenOptions, NetConfig, NetStack, TcpListener, TcpSocket, TcpStream, UdpSocket};
+pub use net::{
+    ListenOptions, NetConfig, NetStack, SettingError, TcpListener, TcpSocket, TcpStream, UdpSocket,
+};

@@ -46,6 +46,8 @@ pub(crate) struct Args {
     /// Switch the stack's trace events on and print them to stderr.
     #[arg(long)]
     trace: bool,
+    #[command(flatten)]
+    settings: crate::settings::Args,
     /// What to run on the stack.
     #[command(subcommand)]
     service: services::Service,
@@ -65,6 +67,9 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         ));
     }
     let grace = Duration::try_from_secs_f64(args.grace).map_err(|e| format!("--grace: {e}"))?;
+    let mut net_cfg = NetConfig::new(args.addr);
+    // Before the device, so a bad setting leaves the network untouched.
+    args.settings.apply(&mut net_cfg)?;
     // Before the device, so a bad path leaves the network untouched.
     let control = args.control.as_deref().map(control::claim).transpose()?;
     let config = TunConfig {
@@ -75,7 +80,6 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     };
     let tun = Tun::create(&config).map_err(|e| e.to_string())?;
     let dev_name = tun.name().to_string();
-    let mut net_cfg = NetConfig::new(args.addr);
     net_cfg.mtu = Some(args.mtu);
     net_cfg.tracing = args.trace;
     net_cfg.transparent = matches!(args.service, services::Service::Forward(_));

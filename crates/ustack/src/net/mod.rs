@@ -45,12 +45,14 @@ use ustack_core::tcp_engine::TcpState;
 
 use crate::device::{Device, Notify, Readiness};
 
+mod config;
 pub(crate) mod error;
 pub(crate) mod sock;
 mod socket;
 pub(crate) mod tcp;
 mod udp;
 
+pub use config::SettingError;
 pub use socket::TcpSocket;
 pub use tcp::{Incoming, ListenOptions, TcpListener, TcpStream};
 pub use udp::UdpSocket;
