@@ -111,6 +111,14 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    /// clap's own consistency checks over every subcommand and option (unique names and
+    /// groups, valid defaults): a mistake there panics at parse time for every user.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+
     /// A panic on a thread nobody joins (a service's accept thread, say) still turns the
     /// command's outcome into exit status 101, a success included.
     #[test]

@@ -25,7 +25,7 @@ use ustack::core::tcp_engine::TcpConfig;
 
 /// The `--config` and `--sysctl` options.
 #[derive(clap::Args, Clone, Debug, Default)]
-pub(crate) struct Args {
+pub(crate) struct SettingsArgs {
     /// A TOML file of stack settings by their Linux sysctl names (e.g. ustack.toml with
     /// `net.ipv4.tcp_sack = 0`), applied before any --sysctl.
     #[arg(long, value_name = "FILE")]
@@ -36,7 +36,7 @@ pub(crate) struct Args {
     sysctl: Vec<String>,
 }
 
-impl Args {
+impl SettingsArgs {
     /// Applies the file, then each --sysctl, to `cfg`.
     pub(crate) fn apply(&self, cfg: &mut NetConfig) -> Result<(), String> {
         if let Some(path) = &self.config {
@@ -121,8 +121,8 @@ fn scalar(name: &str, v: &toml::Value) -> Result<String, String> {
 mod tests {
     use super::*;
 
-    fn args(config: Option<&Path>, sysctl: &[&str]) -> Args {
-        Args {
+    fn args(config: Option<&Path>, sysctl: &[&str]) -> SettingsArgs {
+        SettingsArgs {
             config: config.map(Path::to_path_buf),
             sysctl: sysctl.iter().map(|s| s.to_string()).collect(),
         }

@@ -121,7 +121,7 @@ pub(crate) struct SimArgs {
     /// TCP settings by sysctl name (--sysctl, --config), applied to both hosts after --wmem
     /// and --rmem.
     #[command(flatten)]
-    settings: crate::settings::Args,
+    settings: crate::settings::SettingsArgs,
 }
 
 /// Runs the transfer and prints its report; an error when it did not complete.

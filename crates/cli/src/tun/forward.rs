@@ -30,7 +30,7 @@ use ustack::NetStack;
 
 /// Options of the `forward` service.
 #[derive(clap::Args, Clone, Debug)]
-pub(crate) struct Args {
+pub(crate) struct ForwardArgs {
     /// Relay through this SOCKS5 proxy (no authentication) instead of connecting directly:
     /// TCP with CONNECT, UDP with UDP ASSOCIATE, one association per flow.
     #[arg(long, value_name = "HOST:PORT")]
@@ -53,7 +53,7 @@ fn parse_mark(s: &str) -> Result<u32, String> {
     r.map_err(|_| format!("{s:?} is not a 32-bit mark (decimal or 0x hex)"))
 }
 
-impl Args {
+impl ForwardArgs {
     pub(crate) fn describe(&self) -> String {
         let via = match &self.socks5 {
             Some(p) => format!("through the SOCKS5 proxy {p}"),
@@ -183,7 +183,7 @@ impl Relay {
 /// reported before the service is announced), then relays on a thread of its own.
 pub(crate) fn start(
     net: &NetStack,
-    args: &Args,
+    args: &ForwardArgs,
     host_ip: Ipv4Addr,
     done: super::services::Done,
 ) -> Result<(), String> {

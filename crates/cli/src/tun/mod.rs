@@ -47,7 +47,7 @@ pub(crate) struct Args {
     #[arg(long)]
     trace: bool,
     #[command(flatten)]
-    settings: crate::settings::Args,
+    settings: crate::settings::SettingsArgs,
     /// What to run on the stack.
     #[command(subcommand)]
     service: services::Service,

@@ -78,7 +78,7 @@ pub(crate) enum Service {
     /// the relay's own sockets out of it: `--mark 0x1` with `ip rule add not fwmark 0x1 table
     /// 100` and the device's routes in table 100. Each connection's line on stdout is `forward:
     /// tcp CLIENT -> DEST: N bytes up, M bytes down, S s`; a UDP flow's comes when it ends.
-    Forward(super::forward::Args),
+    Forward(super::forward::ForwardArgs),
     /// Like netcat: stdin to the connection, the connection to stdout; shutdown(Write) at
     /// stdin's end; exits once the peer has closed: 0 when the connection then finishes
     /// closing (its state, TIME-WAIT or CLOSED, goes to stderr), 1 when it has not within 5 s
