@@ -21,7 +21,8 @@
 #   --sysctl NAME=VALUE  set a sysctl in every script's namespace before it runs (repeatable)
 #   -v                   print packetdrill's whole output for failures
 # Without --tarball the tarballs are looked for by file name in the directories above the
-# checkout (up to three levels). Needs root (network namespaces), gcc, bison, flex, python3.
+# checkout, nearest first, each searched five levels deep. Needs root (network namespaces),
+# gcc, bison, flex, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -62,12 +63,13 @@ if ((EUID != 0)); then
   exit 2
 fi
 
-find_tarball() { # name -> path, searching the directories above the checkout
+find_tarball() { # name -> path, searching the directories above the checkout, nearest first
   local name=$1 dir=$root
-  for _ in 1 2 3; do
+  while [[ $dir != / ]]; do
     dir=$(dirname "$dir")
     local hit
-    hit=$(find "$dir" -maxdepth 4 -name "$name" -print -quit 2>/dev/null || true)
+    hit=$(find "$dir" -maxdepth 5 \( -path /proc -o -path /sys -o -path /dev -o -path "$root" \) \
+      -prune -o -name "$name" -print -quit 2>/dev/null || true)
     if [[ -n $hit ]]; then echo "$hit"; return; fi
   done
 }

@@ -77,6 +77,12 @@ impl Conn {
             self.snd.una = seg.ack;
             self.snd.wl2 = seg.ack;
             self.snd.syn_acked = true;
+            // The SYN's retransmission timer may have pulled SND.NXT back to the ISS, with
+            // the SYN not yet sent again: it is acknowledged now (found by fuzzing: the FIN
+            // went out at the ISS).
+            if self.snd.nxt < seg.ack {
+                self.snd.nxt = seg.ack;
+            }
         }
         if self.snd.syn_acked {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to

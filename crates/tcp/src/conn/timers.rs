@@ -184,10 +184,24 @@ impl Conn {
 
     /// The persist timer (RFC 9293 §3.8.6.1; SPEC S19): the peer's window keeps our data
     /// back and nothing is in flight. Send what fits, or a zero-window probe, and back off.
+    ///
+    /// A peer that answers the probes keeps the connection open for ever (RFC 1122
+    /// §4.2.2.17: "as long as the receiving TCP continues to send acknowledgments in
+    /// response to the probe segments"); every ACK clears the count. Unanswered, like Linux
+    /// (`tcp_probe_timer`) the connection is given up with ETIMEDOUT after `retries2` probes
+    /// (`orphan_retries` once the application closed it), or after `user_timeout`.
     fn on_persist(&mut self, now: Instant) {
         if matches!(self.state, State::TimeWait | State::FinWait2) {
             return;
         }
+        let since = *self.snd.probes_since.get_or_insert(now);
+        let max = if self.orphan { self.cfg.orphan_retries } else { self.cfg.retries2 };
+        let user_timeout = !self.cfg.user_timeout.is_zero() && now - since >= self.cfg.user_timeout;
+        if self.snd.probes_out >= max || user_timeout {
+            self.close_with(Some(ConnError::TimedOut));
+            return;
+        }
+        self.snd.probes_out += 1;
         self.force_send = true;
         self.snd.persist_backoff = self.snd.persist_backoff.saturating_add(1);
         let backed = self.rtt.base_rto().saturating_mul(1u32 << self.snd.persist_backoff.min(16));

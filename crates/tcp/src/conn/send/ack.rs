@@ -3,7 +3,7 @@
 
 use core::time::Duration;
 
-use ustack_wire::{TcpFlags, TcpRepr};
+use ustack_wire::{SeqNum, TcpFlags, TcpRepr};
 
 use super::super::{Conn, Event, State, seq_len};
 use super::recovery::AckInfo;
@@ -19,6 +19,10 @@ impl Conn {
         let old_una = self.snd.una;
         let window = u32::from(seg.window) << self.snd.wscale;
         let mut info = AckInfo::default();
+        // Any acknowledgment answers the window probes (Linux `tcp_ack` clears
+        // `icsk_probes_out` for every ACK it takes).
+        self.snd.probes_out = 0;
+        self.snd.probes_since = None;
         if self.snd.syn_acked || ack > self.snd.una {
             self.take_sack_blocks(seg, &mut info);
         }
@@ -100,7 +104,7 @@ impl Conn {
             || blocks
                 .get(1)
                 .is_some_and(|b| (first.left - b.left) >= 0 && (b.right - first.right) >= 0);
-        if dsack && (first.right - first.left) > 0 {
+        if dsack && self.dsack_credible(first.left, first.right) {
             info.dsack = true;
             self.stats.dsacks_received += 1;
             self.note_dsack(first.right);
@@ -117,6 +121,34 @@ impl Conn {
             let d = self.snd.sb.sack(b.left, b.right);
             merge(&mut info.delivered, &d);
         }
+    }
+
+    /// Whether a D-SACK for `[left, right)` can be believed. Anyone who guesses the 4-tuple
+    /// can make the peer send D-SACKs: a spoofed segment below its RCV.NXT is reported as a
+    /// duplicate (RFC 2883 §4), and taken as true each would prove a retransmission spurious
+    /// and undo the reduction of a real loss. RFC 2883 §5 leaves the checking to the sender;
+    /// like Linux (`tcp_is_sackblock_valid`, `tcp_dsack_seen`) a D-SACK counts only if it
+    /// names data in flight, or data below SND.UNA sent since the last reduction began
+    /// (the undo marker), spans no more than the peer's largest window, and the segments
+    /// reported duplicate so far do not outnumber the retransmissions sent.
+    fn dsack_credible(&mut self, left: SeqNum, right: SeqNum) -> bool {
+        let (una, max) = (self.snd.una, self.snd.max);
+        let len = right - left;
+        if len <= 0 || (right - max) > 0 || len as u32 > self.snd.max_wnd.max(1) {
+            return false;
+        }
+        let in_flight = (left - una) >= 0;
+        if !in_flight {
+            let Some(marker) = self.snd.undo.map(|u| u.marker) else { return false };
+            // All below SND.UNA, and not all below the marker (one straddling it is bounded
+            // by the length check, as Linux bounds it).
+            if (right - una) > 0 || (right - marker) <= 0 {
+                return false;
+            }
+        }
+        let mss = u64::from(self.snd.mss.max(1));
+        self.snd.dsack_dups += (len as u64).div_ceil(mss);
+        self.snd.dsack_dups <= self.stats.retransmits
     }
 
     /// SND.UNA < SEG.ACK =< SND.MAX: new data acknowledged. The bookkeeping of the

@@ -74,6 +74,9 @@ pub(super) struct Sender {
     /// Duplicate ACKs in a row (RFC 5681 §2); without SACK they stand for segments that
     /// arrived (Linux's "reno" `sacked_out`).
     pub(super) dupacks: u32,
+    /// Segments reported duplicate by D-SACKs taken so far (Linux `dsack_dups`): never more
+    /// than the retransmissions sent, or the D-SACK is dubious and ignored.
+    pub(super) dsack_dups: u64,
     /// One segment timed for an RTT sample when timestamps are off (Karn): its end and when
     /// it was sent.
     pub(super) timed: Option<(SeqNum, Instant)>,
@@ -90,6 +93,10 @@ pub(super) struct Sender {
     /// Whether the SYN (or SYN-ACK) had to be retransmitted (RFC 6298 (5.7)).
     pub(super) syn_retransmitted: bool,
     pub(super) persist_backoff: u32,
+    /// Window probes sent since the peer last acknowledged anything, and when the first of
+    /// them went (Linux `icsk_probes_out`, `icsk_probes_tstamp`).
+    pub(super) probes_out: u32,
+    pub(super) probes_since: Option<Instant>,
     pub(super) last_send: Instant,
     /// End of the last segment sent shorter than the MSS (Linux's `snd_sml`, for Nagle).
     pub(super) sml: SeqNum,

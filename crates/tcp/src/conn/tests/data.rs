@@ -548,3 +548,59 @@ fn write_burst_cut_by_the_congestion_window_pushes_its_last_segment() {
     );
     s.done();
 }
+
+#[test]
+fn s19_unanswered_window_probes_end_the_connection_after_retries2() {
+    // Linux `tcp_probe_timer`: the peer closed its window and went silent; after retries2
+    // unanswered probes (3 here) the connection ends with ETIMEDOUT. (It used to probe for
+    // ever; found by fuzzing.) Answered probes keep it open: see the test above.
+    let mut s = Script::established_client(TcpConfig { retries2: 3, ..cfg() });
+    s.send(1000);
+    s.run(
+        "
+        +0   > P. 1:1001(1000) ack 1
+        +0.1 < . 1:1(0) ack 1001 win 0
+        ",
+    );
+    s.send(500);
+    s.done();
+    // Probes at 0.3, 0.6, 1.2 s intervals (the RTO, doubled), then the end.
+    s.run(
+        "
+        +0.3 > . 1000:1000(0) ack 1
+        +0.6 > . 1000:1000(0) ack 1
+        +1.2 > . 1000:1000(0) ack 1
+        ",
+    );
+    s.wait_until(10.0);
+    s.done();
+    assert_eq!(s.conn.error(), Some(ConnError::TimedOut));
+}
+
+#[test]
+fn s19_an_orphan_stuck_behind_a_zero_window_gives_up_after_orphan_retries() {
+    // The application wrote, closed and left; the peer's window stays shut and it answers
+    // nothing: the orphan in FIN-WAIT-1 gives up after orphan_retries probes (Linux
+    // `tcp_orphan_retries`), instead of probing every two minutes for ever.
+    let c = TcpConfig { orphan_retries: 2, ..cfg() };
+    let mut s = Script::established_client(c);
+    s.send(1000);
+    s.run(
+        "
+        +0   > P. 1:1001(1000) ack 1
+        +0.1 < . 1:1(0) ack 1001 win 0
+        ",
+    );
+    s.send(700);
+    s.close();
+    s.run(
+        "
+        +0.3 > . 1000:1000(0) ack 1
+        +0.6 > . 1000:1000(0) ack 1
+        ",
+    );
+    s.wait_until(10.0);
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Closed);
+    assert_eq!(s.conn.error(), Some(ConnError::TimedOut));
+}

@@ -351,3 +351,36 @@ fn s3_data_sent_during_the_handshake_leaves_with_the_ack() {
     );
     s.done();
 }
+
+#[test]
+fn s5_a_syn_ack_arriving_after_the_syn_timer_fired_leaves_snd_nxt_past_the_syn() {
+    // The SYN's retransmission timer fires (SND.NXT back at the ISS for the SYN to go
+    // again) and the SYN-ACK arrives before the SYN is sent again. The connection is
+    // established and its data starts at ISS + 1. (It used to send its data, and its FIN,
+    // from the ISS; found by fuzzing.)
+    let cfg = cfg();
+    let mut c = Conn::connect(Instant::ZERO, &cfg, tuple(), LOCAL_ISS, MTU, Conn::default_cc(&cfg));
+    let mut scratch = vec![0; 65_536];
+    assert!(c.poll_transmit(Instant::ZERO, &mut scratch).is_some(), "the SYN");
+    c.handle_timeout(secs(1.0));
+    let synack = TcpRepr {
+        src_port: REMOTE_PORT,
+        dst_port: LOCAL_PORT,
+        seq: REMOTE_ISS,
+        ack: LOCAL_ISS + 1u32,
+        flags: TcpFlags::SYN | TcpFlags::ACK,
+        window: 65_535,
+        urgent: 0,
+        options: ustack_wire::TcpOptions { mss: Some(1000), ..Default::default() },
+        payload: &[],
+    };
+    c.handle_segment(secs(1.0), &synack);
+    assert_eq!(c.state(), TcpState::Established);
+    assert_eq!(c.send(b"hello"), Ok(5));
+    c.close(secs(1.0));
+    let mut sent = Vec::new();
+    while let Some(seg) = c.poll_transmit(secs(1.0), &mut scratch) {
+        sent.push((seg.seq, seg.payload.len(), seg.flags.contains(TcpFlags::FIN)));
+    }
+    assert_eq!(sent, [(LOCAL_ISS + 1u32, 5, true)], "data then FIN right after the SYN");
+}

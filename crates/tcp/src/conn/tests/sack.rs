@@ -218,6 +218,56 @@ fn s20_dsack_for_a_spurious_retransmission_undoes_the_reduction() {
 }
 
 #[test]
+fn s20_dsacks_an_off_path_attacker_can_provoke_undo_nothing() {
+    // Anyone who knows the 4-tuple can make the peer send D-SACKs: a spoofed data segment
+    // below its RCV.NXT is reported as a duplicate (RFC 2883 §4). Segment 1 is really lost
+    // here and sent again; the reduction must stay. D-SACKs for data sent before the episode
+    // began (below the undo marker, ISS + 1), beyond SND.MAX, or longer than the peer's
+    // largest window are not evidence (Linux `tcp_is_sackblock_valid`, `tcp_dsack_seen`).
+    let mut s = sack_client(cfg(), 10_000);
+    s.run(
+        "
+        0.2  < . 1:1(0) ack 1 win 65535 <sack 1001:2001>
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:3001>
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:4001>
+        +0   > . 1:1001(1000) ack 1
+        +0.1 < . 1:1(0) ack 10001 win 65535
+        ",
+    );
+    let cwnd = s.conn.congestion_control().window();
+    s.run(
+        "
+        +0.01 < . 1:1(0) ack 10001 win 65535 <sack 4294960001:4294960513>
+        +0.01 < . 1:1(0) ack 10001 win 65535 <sack 2000000001:2000000513>
+        +0.01 < . 1:1(0) ack 10001 win 65535 <sack 4294967000:10001>
+        +0.01 < . 1:1(0) ack 10001 win 65535 <sack 1:200001>
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.stats().dsacks_received, 0);
+    assert_eq!(s.conn.stats().spurious_undos, 0);
+    assert_eq!(s.conn.congestion_control().window(), cwnd);
+}
+
+#[test]
+fn s20_dsacks_naming_more_duplicates_than_retransmissions_are_ignored() {
+    // Nothing was ever retransmitted, so no D-SACK can be about a retransmission: duplicates
+    // the network made (or a spoofer provoked) do not count (Linux: "Skip the DSACK if dup
+    // segs weren't retransmitted by sender"). Segments 2 and 3 are reported duplicate while
+    // in flight (inside the SACK block that follows).
+    let mut s = sack_client(cfg(), 10_000);
+    s.run(
+        "
+        0.2  < . 1:1(0) ack 1001 win 65535
+        +0   < . 1:1(0) ack 1001 win 65535 <sack 1001:2001 1001:4001>
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.stats().retransmits, 0);
+    assert_eq!(s.conn.stats().dsacks_received, 0);
+}
+
+#[test]
 fn s18_stop_and_wait_keeps_one_segment_in_flight_even_with_tail_loss_probes_on() {
     // SPEC S18's stop-and-wait (max_flight_segments = 1) with SACK: a lost segment is
     // found by the RTO alone; a tail loss probe sending the next segment would put two in
