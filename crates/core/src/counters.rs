@@ -47,7 +47,7 @@ macro_rules! counters {
             /// Every counter by its MIB name, in `nstat`'s order (the drops per reason after
             /// the TCP counters, as `UstackTcpDrop<Reason>`).
             pub fn nstat(&self) -> Vec<(String, u64)> {
-                let mut out = Vec::new();
+                let mut out = Vec::with_capacity(64);
                 $(
                     $( out.push(($name.to_string(), self.$field)); )*
                     if $section == "Tcp" {
