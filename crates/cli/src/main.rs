@@ -1,7 +1,7 @@
 //! The `ustack` command.
 //!
 //! `lab` (every behaviour of the TCP notes replayed in the simulator, checked and drawn),
-//! `decode` (a pcap file, tcpdump style, through ustack's own parsers), `capture` (what the
+//! `decode` (a pcap or pcapng file, tcpdump style, through ustack's own parsers), `capture` (what the
 //! kernel routes into a ustack TUN device), `tun` (the stack on a TUN device running a
 //! service), `ss` (the sockets of a running `tun`), `sim` (a transfer between two simulated
 //! hosts in virtual time).
@@ -41,17 +41,18 @@ enum Command {
     /// and Linux (PASS/FAIL), and write a report: ladder diagrams, pcaps, traces, plots and
     /// index.html. Exits non-zero when a scenario fails.
     Lab(lab::Args),
-    /// Decode a pcap file, one line per packet, with ustack's own parsers.
+    /// Decode a capture file (pcap or pcapng), one line per packet, with ustack's own parsers.
     Decode(decode::Args),
     /// Create a TUN device and print (and optionally save) every packet the kernel sends
     /// into it. Needs root or CAP_NET_ADMIN.
     Capture(capture::Args),
     /// Run the stack on a TUN device with a service (echo, discard, source, udp-echo, http,
-    /// connect, hold) until SIGINT/SIGTERM, or for connect until its connection closes. Needs
-    /// root or CAP_NET_ADMIN. Exits 0 after a clean stop, non-zero on an error, 101 when any
-    /// thread panicked.
+    /// hold, connect, forward) until SIGINT/SIGTERM, or for connect until its connection
+    /// closes. Needs CAP_NET_ADMIN (root, or a namespace of one's own: unshare -Urn). Exits 0
+    /// after a clean stop, non-zero on an error, 101 when any thread panicked.
     Tun(tun::Args),
-    /// List the sockets of a running `ustack tun --control PATH`, like `ss -tan`.
+    /// List the sockets of a running `ustack tun --control PATH`, like `ss -tan` (-i
+    /// internals, -e timers), or its counters like `nstat` (-s).
     Ss(ss::Args),
     /// Run a TCP transfer between two simulated hosts over one link, in virtual time, and
     /// print goodput, retransmissions and both ends' final states.
