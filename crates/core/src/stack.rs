@@ -30,7 +30,7 @@
 //! demux (exact 4-tuple, then a listener on (address, port), then on (any, port), then in
 //! transparent mode the any-IP listener: [`crate::transparent`]),
 //! a socket with something to send sits in the tx-ready queue, and a socket with a timer sits
-//! in the keyed timer queue ([`crate::timerq`]).
+//! in the keyed timer queue (`timerq.rs`).
 //!
 //! Sockets live in a table of generational slots. The application owns the sockets it
 //! creates (`tcp_connect`, `tcp_listen`, `tcp_accept`, `udp_bind`) until it calls

@@ -176,7 +176,7 @@ impl Stack {
     /// a datagram it received (`from` is where that datagram was sent, so the reply comes
     /// from the address the peer dialled), or any socket's datagram with a source of its
     /// choosing. `from` must be an address the stack may bind (its own, or in transparent mode
-    /// any unicast address) with a port; else [`UdpSendError::AddrNotAvailable`].
+    /// any unicast address) with a port; else [`crate::UdpSendError::AddrNotAvailable`].
     pub fn udp_send_from_to(
         &mut self,
         now: crate::Instant,

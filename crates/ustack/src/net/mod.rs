@@ -1,6 +1,6 @@
 //! The driver and the socket APIs: a [`NetStack`] runs a [`Stack`] over a [`Device`] on a
 //! thread of its own; [`TcpListener`], [`TcpStream`] and [`UdpSocket`] are shaped like
-//! `std::net`'s and block; the `tokio` feature adds async twins ([`crate::tokio`]).
+//! `std::net`'s and block; the `tokio` feature adds async twins (`ustack::tokio`).
 //!
 //! # How it runs (docs/host-stack.md)
 //!

@@ -1,7 +1,7 @@
 //! The async socket API, on tokio (feature `tokio`), shaped like `tokio::net`:
 //! [`TcpListener::accept`] is a future, [`TcpStream`] implements tokio's `AsyncRead` and
 //! `AsyncWrite` (so hyper runs on it through `hyper_util::rt::TokioIo`, or with the `hyper`
-//! feature through [`crate::hyper`]), splits into halves ([`TcpStream::split`],
+//! feature through `ustack::hyper`), splits into halves ([`TcpStream::split`],
 //! [`TcpStream::into_split`]), and has `readable`/`writable`/`ready`, `try_read`/`try_write`
 //! and `peek`; [`UdpSocket`] has async send and receive; [`TcpSocket`] sets options before
 //! `connect` or `listen`.
