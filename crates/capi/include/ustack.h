@@ -117,8 +117,10 @@ ssize_t ustack_write(struct ustack_t *st, int fd, const void *buf, size_t count)
 ssize_t ustack_send(struct ustack_t *st, int fd, const void *buf, size_t len, int flags);
 
 /*
- `sendto(2)`. `MSG_FASTOPEN` fails with `EOPNOTSUPP`, as Linux does with Fast Open
- disabled: ustack has no Fast Open.
+ `sendto(2)`. `MSG_FASTOPEN` on an unconnected TCP socket connects with the start of the
+ data in the SYN when a Fast Open cookie is cached (Linux `tcp_sendmsg_fastopen`): a
+ non-blocking call returns the bytes the SYN carries, or fails with `EINPROGRESS` when it
+ carries none; a blocking one waits for the connection and sends the rest.
  */
 ssize_t ustack_sendto(struct ustack_t *st,
                       int fd,
@@ -217,6 +219,18 @@ int ustack_epoll_wait(struct ustack_t *st,
                       struct epoll_event *events,
                       int maxevents,
                       int timeout);
+
+/*
+ `close` for the descriptors a script leaves open: packetdrill closes them with the C
+ library's `close` when the script ends, which the preloaded library
+ (`crates/capi/preload/getsockopt_hook.c`) sends here for a descriptor the process does
+ not have open: one of the running script's stack is closed by ustack (`*handled = 1`).
+
+ # Safety
+
+ `handled` must be writable or null.
+ */
+int ustack_packetdrill_close(int fd, int *handled);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -48,6 +48,9 @@ impl Host {
             Phase::Listening(l) => {
                 return if self.stack.tcp_accept_queue_len(l) > 0 { IN | RDNORM } else { 0 };
             }
+            // A deferred Fast Open connect (TCP_FASTOPEN_CONNECT with a cookie): writable,
+            // the first write sends the SYN (Linux `tcp_poll` for a deferred connect).
+            Phase::Unconnected if s.deferred_to.is_some() => return OUT | WRNORM,
             // A fresh socket: CLOSE state, nothing shut down: writable and hung up.
             Phase::Unconnected => return OUT | WRNORM | HUP,
             Phase::Connecting(h) | Phase::Connected(h) => h,
@@ -65,7 +68,13 @@ impl Host {
         if rcv_shut {
             m |= IN | RDNORM | RDHUP;
         }
-        if !matches!(state, TcpState::SynSent | TcpState::SynReceived) {
+        // A Fast Open child is usable in SYN-RECEIVED (Linux `tcp_passive_fastopen`).
+        let usable = match state {
+            TcpState::SynSent => false,
+            TcpState::SynReceived => conn.is_fast_open_child(),
+            _ => true,
+        };
+        if usable {
             if conn.recv_queue() >= s.rcvlowat.max(1) as usize {
                 m |= IN | RDNORM;
             }

@@ -523,8 +523,10 @@ pub extern "C" fn ustack_send(
     ustack_sendto(st, fd, buf, len, flags, core::ptr::null(), 0)
 }
 
-/// `sendto(2)`. `MSG_FASTOPEN` fails with `EOPNOTSUPP`, as Linux does with Fast Open
-/// disabled: ustack has no Fast Open.
+/// `sendto(2)`. `MSG_FASTOPEN` on an unconnected TCP socket connects with the start of the
+/// data in the SYN when a Fast Open cookie is cached (Linux `tcp_sendmsg_fastopen`): a
+/// non-blocking call returns the bytes the SYN carries, or fails with `EINPROGRESS` when it
+/// carries none; a blocking one waits for the connection and sends the rest.
 #[unsafe(no_mangle)]
 pub extern "C" fn ustack_sendto(
     st: *mut Ustack,
@@ -538,6 +540,10 @@ pub extern "C" fn ustack_sendto(
     let _returning = Returning(st);
     let r = in_buf(buf, len).and_then(|data| {
         let to = if addr.is_null() { None } else { read_addr(addr, addrlen)? };
+        if flags & libc::MSG_FASTOPEN != 0 && !addr.is_null() && to.is_none() {
+            // Linux `tcp_sendmsg_fastopen`: an AF_UNSPEC address is EOPNOTSUPP.
+            return Err(libc::EOPNOTSUPP);
+        }
         send_from(st, fd, data, flags, to).map(|n| n as ssize_t)
     });
     errno::ret(r)
@@ -558,12 +564,44 @@ fn send_from(
     if flags & !KNOWN != 0 {
         return Err(libc::EOPNOTSUPP);
     }
-    if flags & libc::MSG_FASTOPEN != 0 {
-        // Linux `tcp_sendmsg_fastopen` with the client side of `tcp_fastopen` off.
-        return Err(libc::EOPNOTSUPP);
-    }
     let dontwait = flags & libc::MSG_DONTWAIT != 0;
     let mut sent = 0usize;
+    // MSG_FASTOPEN starts a connection on an unconnected socket; on one already connected
+    // it is an ordinary send.
+    let (deferred, unconnected) =
+        call(st, |h, _| Ok((h.fastopen_pending(fd), h.sock(fd)?.phase == Phase::Unconnected)))?;
+    if flags & libc::MSG_FASTOPEN != 0 && !unconnected && call(st, |h, _| h.handshaking(fd))? {
+        // Linux `__inet_stream_connect` in SS_CONNECTING: another connect is in progress.
+        return Err(libc::EALREADY);
+    }
+    if (flags & libc::MSG_FASTOPEN != 0 && unconnected) || deferred {
+        // Linux `tcp_sendmsg_locked` → `tcp_sendmsg_fastopen` → `__inet_stream_connect`.
+        let (nb, syn) = call(st, |h, now| {
+            let nb = dontwait || is_nonblock(h, fd)?;
+            if h.sock(fd)?.proto == Proto::Udp {
+                // MSG_FASTOPEN means nothing to UDP.
+                return Ok((nb, None));
+            }
+            h.fastopen_connect(now, fd, to, data).map(|n| (nb, Some(n)))
+        })?;
+        if let Some(syn) = syn {
+            if nb {
+                // "if (err == -EINPROGRESS && copied_syn > 0) goto out".
+                return if syn > 0 { Ok(syn) } else { Err(libc::EINPROGRESS) };
+            }
+            blocking(
+                st,
+                |_| Ok(false),
+                |_| None,
+                || Err(libc::ETIMEDOUT),
+                |h, now| h.connect_progress(now, fd, false),
+            )?;
+            sent = syn;
+            if sent == data.len() {
+                return Ok(sent);
+            }
+        }
+    }
     let nb = std::cell::Cell::new(false);
     blocking(
         st,

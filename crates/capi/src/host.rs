@@ -94,6 +94,15 @@ pub(crate) struct Sock {
     pub(crate) rcvbuf: Option<u32>,
     /// `SO_RCVLOWAT`.
     pub(crate) rcvlowat: u32,
+    /// `TCP_FASTOPEN`: the Fast Open queue a listener gets (set before `listen`).
+    pub(crate) fastopen_qlen: Option<u32>,
+    /// `TCP_FASTOPEN_CONNECT`.
+    pub(crate) fastopen_connect: bool,
+    /// A `connect` under `TCP_FASTOPEN_CONNECT` with a cookie at hand: the SYN waits for the
+    /// first write, which it carries (Linux `tcp_fastopen_defer_connect`).
+    pub(crate) deferred_to: Option<SocketAddrV4>,
+    /// `TCP_DEFER_ACCEPT` seconds as set.
+    pub(crate) defer_accept: i64,
 }
 
 impl Sock {
@@ -113,6 +122,10 @@ impl Sock {
             sndbuf: None,
             rcvbuf: None,
             rcvlowat: 1,
+            fastopen_qlen: None,
+            fastopen_connect: false,
+            deferred_to: None,
+            defer_accept: 0,
         }
     }
 
@@ -122,6 +135,17 @@ impl Sock {
             Phase::Connecting(h) | Phase::Connected(h) => Some(h),
             _ => None,
         }
+    }
+}
+
+/// Whether the application must wait for the handshake before reading or writing: SYN-SENT,
+/// and SYN-RECEIVED except for a Fast Open child, which Linux lets the application use at
+/// once (`tcp_passive_fastopen`).
+fn in_handshake(conn: &ustack_core::tcp_engine::Conn) -> bool {
+    match conn.state() {
+        TcpState::SynSent => true,
+        TcpState::SynReceived => !conn.is_fast_open_child(),
+        _ => false,
     }
 }
 
@@ -153,6 +177,7 @@ fn connect_errno(e: ConnectError) -> Errno {
         ConnectError::NoEphemeralPort | ConnectError::AddrInUse => libc::EADDRNOTAVAIL,
         ConnectError::AddrNotAvailable => libc::EADDRNOTAVAIL,
         ConnectError::InvalidDestination => libc::EINVAL,
+        ConnectError::FastOpenDisabled => libc::EOPNOTSUPP,
     }
 }
 
@@ -247,7 +272,7 @@ impl Host {
     }
 
     /// Re-reads the settings (sysctls) and applies the stack-wide ones; returns them.
-    fn refresh_settings(&mut self) -> StackConfig {
+    pub(crate) fn refresh_settings(&mut self) -> StackConfig {
         let cfg = self.settings.load(self.stack.config());
         let mut stack_cfg = *self.stack.config();
         stack_cfg.tcp = cfg.tcp;
@@ -256,6 +281,12 @@ impl Host {
         stack_cfg.ip_default_ttl = cfg.ip_default_ttl;
         stack_cfg.udp_rmem = cfg.udp_rmem;
         stack_cfg.icmp_echo = cfg.icmp_echo;
+        stack_cfg.tcp_syncookies = cfg.tcp_syncookies;
+        stack_cfg.tcp_fastopen = cfg.tcp_fastopen;
+        stack_cfg.tcp_fastopen_key = cfg.tcp_fastopen_key;
+        stack_cfg.tcp_fastopen_blackhole_timeout = cfg.tcp_fastopen_blackhole_timeout;
+        stack_cfg.tcp_tw_reuse = cfg.tcp_tw_reuse;
+        stack_cfg.tcp_tw_reuse_delay = cfg.tcp_tw_reuse_delay;
         // Validated by `Settings::load`; a refusal only keeps the previous settings.
         let _ = self.stack.set_config(stack_cfg);
         if self.log_settings {
@@ -350,7 +381,12 @@ impl Host {
         let tcp = s.tcp;
         let reuse = s.reuse_addr;
         // Linux checks the port again when the listener starts (`inet_csk_listen_start`).
+        let (fastopen, defer) = (s.fastopen_qlen, s.defer_accept);
         let h = self.stack.tcp_listen_with(local, backlog, reuse, &tcp).map_err(bind_errno)?;
+        if let Some(qlen) = fastopen {
+            self.stack.tcp_set_fastopen(h, qlen);
+        }
+        self.stack.tcp_set_defer_accept(h, defer);
         let s = self.sock_mut(fd)?;
         s.phase = Phase::Listening(h);
         Ok(())
@@ -406,19 +442,91 @@ impl Host {
             Phase::Connecting(_) => return self.connect_progress(now, fd, s.nonblock),
             Phase::Unconnected => {}
         }
-        let (bound, tcp) = (s.bound, s.tcp);
+        let (bound, tcp, fastopen) = (s.bound, s.tcp, s.fastopen_connect);
         if addr.ip().is_unspecified() || addr.port() == 0 {
             // Linux connects 0.0.0.0 to the loopback address and gets refused on port 0;
             // ustack has no loopback: the destination cannot be reached.
             return Err(libc::ENETUNREACH);
         }
-        let h = self.stack.tcp_connect_with(now, bound, addr, &tcp).map_err(connect_errno)?;
+        if s.deferred_to.is_some() {
+            // Linux `__inet_stream_connect` on a deferred Fast Open connect: EISCONN.
+            return Err(libc::EISCONN);
+        }
+        if fastopen {
+            self.refresh_settings();
+        }
+        let h = if fastopen {
+            // TCP_FASTOPEN_CONNECT (Linux `tcp_fastopen_defer_connect`): with a cookie, the
+            // SYN waits for the first write and connect() returns 0; without one, the SYN
+            // asks for a cookie now.
+            if self.stack.tcp_fastopen_has_cookie(now, addr) {
+                self.sock_mut(fd)?.deferred_to = Some(addr);
+                return Ok(Some(()));
+            }
+            self.stack.tcp_connect_fast_open(now, bound, addr, &tcp, &[]).map_err(connect_errno)?.0
+        } else {
+            self.stack.tcp_connect_with(now, bound, addr, &tcp).map_err(connect_errno)?
+        };
         let s = self.sock_mut(fd)?;
         s.phase = Phase::Connecting(h);
         s.bound = None;
         s.err_reported = false;
         self.apply_buffers(fd);
         Ok(None)
+    }
+
+    /// `sendto(MSG_FASTOPEN)` (or the first write after a deferred `TCP_FASTOPEN_CONNECT`)
+    /// on an unconnected TCP socket (Linux `tcp_sendmsg_fastopen`): the connection starts
+    /// with as much of `data` in its SYN as a cached cookie allows. Returns how many bytes
+    /// the SYN carries (0: none, the SYN asked for a cookie or Fast Open is paused).
+    pub(crate) fn fastopen_connect(
+        &mut self,
+        now: Instant,
+        fd: c_int,
+        to: Option<SocketAddrV4>,
+        data: &[u8],
+    ) -> Result<usize, Errno> {
+        // `tcp_fastopen` is read when it is used, as Linux does.
+        self.refresh_settings();
+        let s = self.sock(fd)?;
+        if s.proto != Proto::Tcp {
+            return Err(libc::EOPNOTSUPP);
+        }
+        match s.phase {
+            Phase::Unconnected => {}
+            Phase::Connecting(_) => return Err(libc::EALREADY),
+            Phase::Connected(_) => return Err(libc::EISCONN),
+            Phase::Listening(_) | Phase::Udp(_) => return Err(libc::EINVAL),
+        }
+        let addr = s.deferred_to.or(to).ok_or(libc::EINVAL)?;
+        if addr.ip().is_unspecified() || addr.port() == 0 {
+            return Err(libc::ENETUNREACH);
+        }
+        let (bound, tcp) = (s.bound, s.tcp);
+        let (h, start) = self
+            .stack
+            .tcp_connect_fast_open(now, bound, addr, &tcp, data)
+            .map_err(connect_errno)?;
+        let s = self.sock_mut(fd)?;
+        s.phase = Phase::Connecting(h);
+        s.bound = None;
+        s.deferred_to = None;
+        s.err_reported = false;
+        self.apply_buffers(fd);
+        Ok(start.syn_data)
+    }
+
+    /// Whether the socket's connection is still in its handshake (SYN-SENT, or SYN-RECEIVED
+    /// for an active open).
+    pub(crate) fn handshaking(&self, fd: c_int) -> Result<bool, Errno> {
+        let s = self.sock(fd)?;
+        Ok(s.conn().is_some_and(|h| in_handshake(self.stack.tcp_conn(h))))
+    }
+
+    /// Whether the first write must start the connection (`sendto(MSG_FASTOPEN)` or a
+    /// deferred `TCP_FASTOPEN_CONNECT`).
+    pub(crate) fn fastopen_pending(&self, fd: c_int) -> bool {
+        self.sock(fd).is_ok_and(|s| s.deferred_to.is_some())
     }
 
     /// How a started connect stands: `Ok(None)` still in the handshake, `Ok(Some)` done (the
@@ -510,13 +618,15 @@ impl Host {
         let s = self.sock(fd)?;
         let h = match s.phase {
             Phase::Listening(_) => return Err(libc::ENOTCONN),
+            // A deferred Fast Open connect is in SYN-SENT for Linux: nothing to read yet.
+            Phase::Unconnected if s.deferred_to.is_some() => return Ok(None),
             Phase::Unconnected => return Err(libc::ENOTCONN),
             Phase::Connecting(h) | Phase::Connected(h) => h,
             Phase::Udp(_) => unreachable!("TCP socket"),
         };
         let shut_rd = s.shut_rd;
         let conn = self.stack.tcp_conn(h);
-        if matches!(conn.state(), TcpState::SynSent | TcpState::SynReceived) {
+        if in_handshake(conn) {
             return Ok(None);
         }
         if buf.is_empty() {
@@ -573,7 +683,7 @@ impl Host {
         if shut_wr || conn.write_closed() {
             return Err(libc::EPIPE);
         }
-        if matches!(conn.state(), TcpState::SynSent | TcpState::SynReceived) {
+        if in_handshake(conn) {
             return Ok(None);
         }
         if data.is_empty() {
@@ -761,7 +871,7 @@ impl Host {
             Phase::Listening(_) => Err(libc::EINVAL),
             Phase::Connected(h) | Phase::Connecting(h) => {
                 let conn = self.stack.tcp_conn(h);
-                if matches!(conn.state(), TcpState::SynSent | TcpState::SynReceived) {
+                if in_handshake(conn) {
                     return Ok(0);
                 }
                 Ok(conn.recv_queue())

@@ -446,9 +446,43 @@ pub unsafe extern "C" fn ustack_packetdrill_getsockopt(
     ustack_getsockopt(u, fd, level, name, val, len)
 }
 
-/// Registers [`ustack_packetdrill_getsockopt`] with the preloaded hook library, when it is
-/// there (looked up in the process's global scope).
+/// `close` for the descriptors a script leaves open: packetdrill closes them with the C
+/// library's `close` when the script ends, which the preloaded library
+/// (`crates/capi/preload/getsockopt_hook.c`) sends here for a descriptor the process does
+/// not have open: one of the running script's stack is closed by ustack (`*handled = 1`).
+///
+/// # Safety
+///
+/// `handled` must be writable or null.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ustack_packetdrill_close(fd: c_int, handled: *mut c_int) -> c_int {
+    let u = CURRENT.load(Ordering::SeqCst);
+    // SAFETY: `CURRENT` holds a live instance (cleared before it is freed) or null.
+    let Some(inst) = (unsafe { u.as_ref() }) else { return 0 };
+    let ours = {
+        let (_, g) = lock(inst);
+        g.hosts[inst.host].fds.contains_key(&fd)
+    };
+    if !ours || handled.is_null() {
+        return 0;
+    }
+    // SAFETY: non-null, the caller's flag.
+    unsafe { *handled = 1 };
+    ustack_close(u, fd)
+}
+
+/// Registers [`ustack_packetdrill_getsockopt`] and [`ustack_packetdrill_close`] with the
+/// preloaded hook library, when it is there (looked up in the process's global scope).
 fn register_getsockopt_hook() {
+    type CloseHook = unsafe extern "C" fn(c_int, *mut c_int) -> c_int;
+    // SAFETY: dlsym with a NUL-terminated name; a null result means the library is absent.
+    let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"ustack_preload_set_close_hook".as_ptr()) };
+    if !sym.is_null() {
+        // SAFETY: the preload library defines this symbol as `void f(hook)`.
+        let set: extern "C" fn(CloseHook) =
+            unsafe { core::mem::transmute::<*mut c_void, extern "C" fn(CloseHook)>(sym) };
+        set(ustack_packetdrill_close);
+    }
     type Hook =
         unsafe extern "C" fn(c_int, c_int, c_int, *mut c_void, *mut socklen_t, *mut c_int) -> c_int;
     // SAFETY: dlsym with a NUL-terminated name; a null result means the library is absent.

@@ -146,9 +146,44 @@ impl Host {
             return Ok(());
         }
         let v = int(val)?;
+        if name == libc::TCP_FASTOPEN_CONNECT {
+            // `tcp_fastopen` is read when it is used, as Linux does.
+            self.refresh_settings();
+        }
+        let fastopen_sysctl = self.stack.config().tcp_fastopen;
         let s = self.sock_mut(fd)?;
         let h = s.conn();
         match name {
+            libc::TCP_FASTOPEN => {
+                // Linux: "if (val >= 0 && ((1 << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN)))
+                // fastopen_queue_tune(sk, val)".
+                if v < 0 || h.is_some() {
+                    return Err(libc::EINVAL);
+                }
+                s.fastopen_qlen = Some(v as u32);
+                if let Phase::Listening(l) = s.phase {
+                    self.stack.tcp_set_fastopen(l, v as u32);
+                }
+            }
+            libc::TCP_FASTOPEN_CONNECT => {
+                if !(0..=1).contains(&v) {
+                    return Err(libc::EINVAL);
+                }
+                if fastopen_sysctl & ustack_core::tcp_engine::tfo::CLIENT_ENABLE == 0 {
+                    return Err(libc::EOPNOTSUPP);
+                }
+                if s.phase != Phase::Unconnected {
+                    return Err(libc::EINVAL);
+                }
+                s.fastopen_connect = v == 1;
+            }
+            libc::TCP_DEFER_ACCEPT => {
+                // Linux stores secs_to_retrans(val, 1, 120): any state, no range check.
+                s.defer_accept = i64::from(v);
+                if let Phase::Listening(l) = s.phase {
+                    self.stack.tcp_set_defer_accept(l, i64::from(v));
+                }
+            }
             libc::TCP_NODELAY => {
                 s.tcp.nodelay = v != 0;
                 if let Some(h) = h {
@@ -204,8 +239,8 @@ impl Host {
                     self.stack.tcp_set_user_timeout(h, d);
                 }
             }
-            // Not implemented in ustack (see docs/c-api.md): Fast Open, deferred accept,
-            // corking, TCP_NOTSENT_LOWAT, TCP_INQ, TCP_QUICKACK, ...
+            // Not implemented in ustack (see docs/c-api.md): corking, TCP_NOTSENT_LOWAT,
+            // TCP_INQ, TCP_QUICKACK, TCP_FASTOPEN_KEY, TCP_FASTOPEN_NO_COOKIE, ...
             _ => return Err(libc::ENOPROTOOPT),
         }
         self.sync_listener(fd);
@@ -300,6 +335,17 @@ impl Host {
             (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => secs(tcp.keepalive_intvl),
             (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => OptVal::Int(tcp.keepalive_probes as c_int),
             (libc::IPPROTO_TCP, libc::TCP_SYNCNT) => OptVal::Int(tcp.syn_retries as c_int),
+            (libc::IPPROTO_TCP, libc::TCP_FASTOPEN) => OptVal::Int(match s.phase {
+                Phase::Listening(l) => self.stack.tcp_fastopen_qlen(l) as c_int,
+                _ => s.fastopen_qlen.unwrap_or(0) as c_int,
+            }),
+            (libc::IPPROTO_TCP, libc::TCP_FASTOPEN_CONNECT) => b(s.fastopen_connect),
+            (libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT) => {
+                // Linux: retrans_to_secs of what was stored.
+                let retrans =
+                    ustack_core::tcp_engine::conn::secs_to_retrans(s.defer_accept, 1, 120);
+                OptVal::Int(ustack_core::tcp_engine::conn::retrans_to_secs(retrans, 1, 120) as c_int)
+            }
             (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => {
                 OptVal::Int(tcp.user_timeout.as_millis().min(i32::MAX as u128) as c_int)
             }

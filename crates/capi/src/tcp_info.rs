@@ -124,6 +124,9 @@ pub(crate) fn fill(
     if i.window_scaling {
         options |= 4; // TCPI_OPT_WSCALE
     }
+    if i.syn_data {
+        options |= 32; // TCPI_OPT_SYN_DATA
+    }
     let (snd_ws, rcv_ws) = if i.window_scaling { (i.snd_wscale, i.rcv_wscale) } else { (0, 0) };
     let ca_state = if i.in_loss {
         CA_LOSS
@@ -165,6 +168,7 @@ pub(crate) fn fill(
         total_retrans: stats.retransmits.min(u64::from(u32::MAX)) as u32,
         bytes_acked: stats.bytes_acked,
         bytes_received: stats.bytes_received,
+        delivered: stats.delivered.min(u64::from(u32::MAX)) as u32,
         segs_out: stats.segments_out.min(u64::from(u32::MAX)) as u32,
         segs_in: stats.segments_in.min(u64::from(u32::MAX)) as u32,
         notsent_bytes: i.notsent_bytes,

@@ -3,6 +3,7 @@
 
 use core::fmt;
 
+use ustack_tcp::tfo::FastOpenKeys;
 use ustack_tcp::{ConfigError, TcpConfig};
 
 use crate::Duration;
@@ -43,6 +44,27 @@ pub struct StackConfig {
     pub icmp_msgs_burst: u32,
     /// Answer ICMP echo requests (`net.ipv4.icmp_echo_ignore_all` = 0).
     pub icmp_echo: bool,
+    /// SYN cookies (`net.ipv4.tcp_syncookies`, 1; SPEC S8): 0 never (a SYN finding the SYN
+    /// queue full is dropped), 1 when the SYN queue of a listener is full, 2 for every SYN.
+    pub tcp_syncookies: u8,
+    /// TCP Fast Open (`net.ipv4.tcp_fastopen`, 0x1; SPEC S6), Linux's bits
+    /// ([`ustack_tcp::tfo`]): 0x1 client, 0x2 server (on listeners that ask for it with
+    /// [`crate::Stack::tcp_set_fastopen`]), 0x4 client sends data without a cookie, 0x200
+    /// server takes data without a cookie, 0x400 server on every listener.
+    pub tcp_fastopen: u32,
+    /// The Fast Open server key and an optional backup (`net.ipv4.tcp_fastopen_key`).
+    /// `None` (default): a key derived from `secret`, as Linux draws a random one on first use.
+    pub tcp_fastopen_key: Option<FastOpenKeys>,
+    /// After a suspected Fast Open black hole (a middlebox dropping SYNs with data), active
+    /// Fast Open is off for this long, doubling with each further one up to 64 times
+    /// (`net.ipv4.tcp_fastopen_blackhole_timeout_sec`, 0 = detection off, Linux's default).
+    pub tcp_fastopen_blackhole_timeout: Duration,
+    /// Reuse of a 4-tuple in TIME-WAIT for an outgoing connection when timestamps make it
+    /// safe (`net.ipv4.tcp_tw_reuse`, 2): 0 never, 1 always, 2 only for loopback traffic.
+    pub tcp_tw_reuse: u8,
+    /// How long a TIME-WAIT connection must have been in that state before `tcp_tw_reuse`
+    /// may take its 4-tuple (`net.ipv4.tcp_tw_reuse_delay`, 1000 ms).
+    pub tcp_tw_reuse_delay: Duration,
 }
 
 impl StackConfig {
@@ -62,6 +84,12 @@ impl StackConfig {
             icmp_msgs_per_sec: 1000,
             icmp_msgs_burst: 50,
             icmp_echo: true,
+            tcp_syncookies: 1,
+            tcp_fastopen: ustack_tcp::tfo::DEFAULT,
+            tcp_fastopen_key: None,
+            tcp_fastopen_blackhole_timeout: Duration::ZERO,
+            tcp_tw_reuse: 2,
+            tcp_tw_reuse_delay: Duration::from_millis(1000),
         }
     }
 
@@ -85,6 +113,12 @@ impl StackConfig {
         }
         if self.ipfrag_time.is_zero() {
             return Err(StackConfigError::Invalid("ipfrag_time must be positive"));
+        }
+        if self.tcp_syncookies > 2 {
+            return Err(StackConfigError::Invalid("tcp_syncookies must be 0, 1 or 2"));
+        }
+        if self.tcp_tw_reuse > 2 {
+            return Err(StackConfigError::Invalid("tcp_tw_reuse must be 0, 1 or 2"));
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ mod addr;
 mod challenge;
 mod config;
 mod counters;
+mod fastopen;
 mod frag;
 mod hash;
 mod icmp;
@@ -28,10 +29,12 @@ mod socket;
 mod sockopt;
 mod ssinfo;
 pub mod stack;
+mod syncookies;
 pub mod sysctl;
 mod tcp;
 mod timerq;
 pub mod transparent;
+mod twreuse;
 mod udp;
 
 #[cfg(test)]
@@ -40,6 +43,7 @@ mod tests;
 pub use addr::{CidrParseError, Ipv4Cidr};
 pub use config::{StackConfig, StackConfigError};
 pub use counters::{Counters, Nstat};
+pub use fastopen::FastOpenStart;
 pub use netstat::{Netstat, Protocol, SocketInfo};
 pub use socket::{BindError, ConnectError, SocketHandle, UdpRecvError, UdpSendError};
 pub use sockopt::PortUse;

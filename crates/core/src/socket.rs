@@ -64,6 +64,9 @@ pub enum ConnectError {
     /// The destination is the unspecified address, a broadcast address or port 0
     /// (`EINVAL`-like).
     InvalidDestination,
+    /// Connect-with-data (TCP Fast Open) while `tcp_fastopen` lacks the client bit
+    /// (`EOPNOTSUPP`, as Linux's `sendto(MSG_FASTOPEN)`).
+    FastOpenDisabled,
 }
 
 impl fmt::Display for ConnectError {
@@ -79,6 +82,9 @@ impl fmt::Display for ConnectError {
             }
             ConnectError::InvalidDestination => {
                 "invalid destination: unspecified, broadcast, or port 0"
+            }
+            ConnectError::FastOpenDisabled => {
+                "operation not supported: tcp_fastopen does not enable the client (bit 0x1)"
             }
         })
     }

@@ -78,6 +78,28 @@ impl Stack {
         Ok(())
     }
 
+    /// `TCP_DEFER_ACCEPT` on a listener (SPEC S7): its next connections complete only when
+    /// data arrives, for at most `secs` seconds, converted as Linux does into SYN-ACK
+    /// retransmissions from its 1 s initial timeout doubling up to 120 s
+    /// ([`ustack_tcp::conn::secs_to_retrans`]: 5 s are 3 retransmissions, which cover 7 s);
+    /// 0 or less turns it off.
+    pub fn tcp_set_defer_accept(&mut self, listener: SocketHandle, secs: i64) {
+        let retrans = ustack_tcp::conn::secs_to_retrans(secs, 1, 120);
+        match self.socket_mut(listener) {
+            Some(Socket::Listener(l)) => l.defer_accept = retrans,
+            _ => panic!("{listener} is not a listener"),
+        }
+    }
+
+    /// A listener's `TCP_DEFER_ACCEPT` in seconds, as Linux's `getsockopt` returns it: the
+    /// period its retransmissions cover ([`ustack_tcp::conn::retrans_to_secs`]).
+    pub fn tcp_defer_accept(&self, listener: SocketHandle) -> u32 {
+        match self.slot(listener) {
+            Some(Socket::Listener(l)) => ustack_tcp::conn::retrans_to_secs(l.defer_accept, 1, 120),
+            _ => panic!("{listener} is not a listener"),
+        }
+    }
+
     /// `TCP_KEEPIDLE` / `TCP_KEEPINTVL` / `TCP_KEEPCNT` on a connection; see
     /// [`ustack_tcp::Conn::set_keepalive_params`].
     pub fn tcp_set_keepalive_params(
@@ -112,8 +134,10 @@ impl Stack {
 
     /// Replaces the stack's settings while it runs (sysctl writes). Only what is read when
     /// it is used may change: TCP settings (new connections copy them), `somaxconn` (new
-    /// listeners), `tcp_abort_on_overflow`, the TTL, UDP receive buffers of new sockets and
-    /// ICMP echo. A change to anything else (the secret, the port range, the transmit queue,
+    /// listeners), `tcp_abort_on_overflow`, the TTL, UDP receive buffers of new sockets,
+    /// ICMP echo, and the listener options (`tcp_syncookies`, `tcp_fastopen` and its key and
+    /// black-hole timeout, `tcp_tw_reuse` and its delay; a listener's Fast Open queue from
+    /// `tcp_fastopen` 0x400 is fixed when it starts listening). A change to anything else (the secret, the port range, the transmit queue,
     /// fragment limits, ICMP rate) is refused with [`StackConfigError::Invalid`], as is a
     /// configuration that does not validate.
     pub fn set_config(&mut self, cfg: StackConfig) -> Result<(), StackConfigError> {

@@ -140,6 +140,11 @@ pub struct Stack {
     /// The host-wide challenge-ACK allowance (`challenge_ack_limit`).
     pub(crate) challenge_acks: crate::challenge::ChallengeBudget,
     pub(crate) ts_hash: KeyedHash,
+    /// SYN cookies (SPEC S8), keyed from the secret.
+    pub(crate) syncookies: ustack_tcp::syncookie::SynCookies,
+    /// Fast Open (SPEC S6): the server key used while `tcp_fastopen_key` is unset, the
+    /// client's cookie cache and black-hole state (`fastopen.rs`).
+    pub(crate) fastopen: crate::fastopen::FastOpenHost,
     pub(crate) ports: PortAllocator,
     ip_ident: u16,
     frag: Reassembler,
@@ -151,6 +156,9 @@ pub struct Stack {
     pub(crate) tracing: bool,
     /// Transparent (any-IP) mode and its sockets.
     pub(crate) any_ip: crate::transparent::AnyIp,
+    /// The time of the latest input (`handle_packet`, `handle_timeout`, `poll_transmit`), for
+    /// bookkeeping that happens where no `now` is handed in (socket events).
+    pub(crate) last_now: Instant,
 }
 
 #[derive(Debug)]
@@ -278,6 +286,8 @@ impl Stack {
             isn: IsnGenerator::new(s),
             challenge_acks: crate::challenge::ChallengeBudget::new(s),
             ts_hash: KeyedHash::new(ts_key),
+            syncookies: ustack_tcp::syncookie::SynCookies::new(derived_key(s, b"syncookies")),
+            fastopen: crate::fastopen::FastOpenHost::new(derived_key(s, b"fastopen"), s),
             ports: PortAllocator::new(cfg.ip_local_port_range, s),
             ip_ident: (KeyedHash::new(s).hash(b"ip-ident") & 0xffff) as u16,
             frag: Reassembler::new(FragLimits {
@@ -295,6 +305,7 @@ impl Stack {
             lo_buf: vec![0; 65_536],
             tracing: false,
             any_ip: crate::transparent::AnyIp::default(),
+            last_now: Instant::ZERO,
             cfg,
         })
     }
@@ -363,6 +374,8 @@ impl Stack {
                 }
             }
         }
+        // Linux counts deferred final ACKs in TcpExt; the connections count them per reason.
+        c.tcp_defer_accept_drop = c.tcp_conn_drops[DropReason::DeferAccept as usize];
         c
     }
 
@@ -385,6 +398,7 @@ impl Stack {
     /// went round the loopback interface, where local source addresses are allowed;
     /// `poll_transmit` itself hands looped packets in that way.
     pub fn handle_packet(&mut self, now: Instant, iface: usize, packet: &[u8]) {
+        self.last_now = now;
         self.counters.ip_in_receives += 1;
         let Ok(view) = Ipv4Packet::new_checked(packet) else {
             self.counters.ip_in_hdr_errors += 1;
@@ -451,6 +465,7 @@ impl Stack {
     /// Timers whose deadline has passed fire: connections' timers (through the keyed queue)
     /// and fragment reassembly timeouts.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = now;
         while let Some((at, h)) = self.timers.pop_due(now) {
             let Some(Socket::Tcp(t)) = self.socket_mut(h) else { continue };
             if t.timer_at != Some(at) {
@@ -458,6 +473,9 @@ impl Stack {
             }
             t.timer_at = None;
             t.conn.handle_timeout(now);
+            if t.conn.take_fast_open_blackhole() {
+                self.fastopen_blackhole(now);
+            }
             self.after_input(h);
         }
         self.counters.ip_reasm_timeouts += self.frag.handle_timeout(now) as u64;
@@ -486,6 +504,7 @@ impl Stack {
     /// addresses are handed back to its input on the way, and what they cause is sent in
     /// turn (module documentation, "Loopback and local delivery").
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.last_now = now;
         loop {
             if let Some((iface, packet)) = self.out.pop() {
                 self.counters.ip_out_requests += 1;
@@ -725,6 +744,15 @@ impl Stack {
             self.counters.tcp_out_rsts += u64::from(seg.flags.contains(ustack_wire::TcpFlags::RST));
         }
     }
+}
+
+/// A 128-bit key for one use, derived from the stack's secret.
+fn derived_key(secret: [u8; 16], label: &[u8]) -> [u8; 16] {
+    let h = KeyedHash::new(secret);
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&h.hash(label).to_le_bytes());
+    key[8..].copy_from_slice(&h.hash(&[label, b"/2"].concat()).to_le_bytes());
+    key
 }
 
 /// Writes an IPv4 packet carrying `seg` into `buf`; returns its length.

@@ -7,8 +7,7 @@
 //! microseconds as the sysctl's own unit. A name may be given dotted (`net.ipv4.tcp_sack`) or
 //! as a path under `/proc/sys` (`net/ipv4/tcp_sack`).
 //!
-//! Linux has sysctls for features ustack does not have (Fast Open, ECN, SYN cookies, RACK,
-//! ...). For those, [`set`] accepts the value that describes what ustack does (e.g.
+//! Linux has sysctls for features ustack does not have (ECN, F-RTO, ...). For those, [`set`] accepts the value that describes what ustack does (e.g.
 //! `tcp_fastopen = 0`) and answers any other value with [`SysctlError::NotImplemented`], so a
 //! caller never believes a setting took effect when it did not ([`FIXED`] lists them with the
 //! value ustack behaves as).
@@ -66,6 +65,9 @@ pub const SETTINGS: &[&str] = &[
     "net.ipv4.tcp_congestion_control",
     "net.ipv4.tcp_dsack",
     "net.ipv4.tcp_early_retrans",
+    "net.ipv4.tcp_fastopen",
+    "net.ipv4.tcp_fastopen_blackhole_timeout_sec",
+    "net.ipv4.tcp_fastopen_key",
     "net.ipv4.tcp_fin_timeout",
     "net.ipv4.tcp_invalid_ratelimit",
     "net.ipv4.tcp_keepalive_intvl",
@@ -85,7 +87,10 @@ pub const SETTINGS: &[&str] = &[
     "net.ipv4.tcp_sack",
     "net.ipv4.tcp_syn_retries",
     "net.ipv4.tcp_synack_retries",
+    "net.ipv4.tcp_syncookies",
     "net.ipv4.tcp_timestamps",
+    "net.ipv4.tcp_tw_reuse",
+    "net.ipv4.tcp_tw_reuse_delay",
     "net.ipv4.tcp_window_scaling",
     "net.ipv4.tcp_wmem",
 ];
@@ -95,11 +100,9 @@ pub const FIXED: &[(&str, &str)] = &[
     ("net.ipv4.tcp_ecn", "0"),
     ("net.ipv4.tcp_ecn_fallback", "1"),
     ("net.ipv4.tcp_fack", "0"),
-    ("net.ipv4.tcp_fastopen", "0"),
     ("net.ipv4.tcp_frto", "0"),
     ("net.ipv4.tcp_slow_start_after_idle", "1"),
     ("net.ipv4.tcp_syn_linear_timeouts", "0"),
-    ("net.ipv4.tcp_syncookies", "0"),
 ];
 
 /// The known name closest to `name` (a setting or a fixed one), for a "did you mean" hint:
@@ -191,6 +194,18 @@ pub fn get(cfg: &StackConfig, name: &str) -> Result<String, SysctlError> {
         "net.ipv4.tcp_dsack" => u8::from(t.dsack).to_string(),
         "net.ipv4.tcp_moderate_rcvbuf" => u8::from(t.moderate_rcvbuf).to_string(),
         "net.ipv4.tcp_early_retrans" => if t.tlp { "3" } else { "0" }.to_string(),
+        "net.ipv4.tcp_fastopen" => format!("{}", cfg.tcp_fastopen),
+        "net.ipv4.tcp_fastopen_blackhole_timeout_sec" => {
+            cfg.tcp_fastopen_blackhole_timeout.as_secs().to_string()
+        }
+        // Linux shows zeros until a key is set or first drawn.
+        "net.ipv4.tcp_fastopen_key" => match cfg.tcp_fastopen_key {
+            Some(k) => k.to_string(),
+            None => "00000000-00000000-00000000-00000000".to_string(),
+        },
+        "net.ipv4.tcp_syncookies" => cfg.tcp_syncookies.to_string(),
+        "net.ipv4.tcp_tw_reuse" => cfg.tcp_tw_reuse.to_string(),
+        "net.ipv4.tcp_tw_reuse_delay" => cfg.tcp_tw_reuse_delay.as_millis().to_string(),
         "net.ipv4.tcp_mtu_probing" => t.mtu_probing.to_string(),
         "net.ipv4.tcp_recovery" => u8::from(t.rack).to_string(),
         "net.ipv4.tcp_fin_timeout" => t.fin_timeout.as_secs().to_string(),
@@ -257,6 +272,25 @@ fn apply(cfg: &mut StackConfig, name: &str, value: &str) -> Result<(), SysctlErr
         "net.ipv4.tcp_fin_timeout" => t.fin_timeout = Duration::from_secs(parse_u64(value)?),
         "net.ipv4.tcp_dsack" => t.dsack = parse_bool(value)?,
         "net.ipv4.tcp_moderate_rcvbuf" => t.moderate_rcvbuf = parse_bool(value)?,
+        "net.ipv4.tcp_fastopen" => cfg.tcp_fastopen = parse_u32(value)?,
+        "net.ipv4.tcp_fastopen_blackhole_timeout_sec" => {
+            cfg.tcp_fastopen_blackhole_timeout = Duration::from_secs(parse_u64(value)?)
+        }
+        // All zeros is how Linux shows a key not set yet: the default key stays.
+        "net.ipv4.tcp_fastopen_key" => {
+            let keys: ustack_tcp::tfo::FastOpenKeys =
+                value.parse().map_err(|e: ustack_tcp::tfo::KeyParseError| {
+                    SysctlError::InvalidValue(e.to_string())
+                })?;
+            cfg.tcp_fastopen_key = (keys.primary.words() != [0; 4]).then_some(keys);
+        }
+        "net.ipv4.tcp_syncookies" => {
+            cfg.tcp_syncookies = small(value, 2)?;
+        }
+        "net.ipv4.tcp_tw_reuse" => cfg.tcp_tw_reuse = small(value, 2)?,
+        "net.ipv4.tcp_tw_reuse_delay" => {
+            cfg.tcp_tw_reuse_delay = Duration::from_millis(parse_u64(value)?)
+        }
         // Linux: 0 off; 1 and 2 the early retransmit RACK replaced; 3 (default) and 4 the
         // tail loss probe.
         "net.ipv4.tcp_early_retrans" => {
@@ -338,6 +372,14 @@ fn parse_usize(value: &str) -> Result<usize, SysctlError> {
         .map_err(|_| SysctlError::InvalidValue(format!("{value} is too large")))
 }
 
+/// An integer from 0 to `max`.
+fn small(value: &str, max: u8) -> Result<u8, SysctlError> {
+    match u8::try_from(parse_u64(value)?) {
+        Ok(v) if v <= max => Ok(v),
+        _ => Err(SysctlError::InvalidValue(format!("{value} is not 0 to {max}"))),
+    }
+}
+
 fn parse_bool(value: &str) -> Result<bool, SysctlError> {
     match parse_u64(value)? {
         0 => Ok(false),
@@ -416,6 +458,12 @@ mod tests {
             ("net.core.somaxconn", "128"),
             ("net.core.rmem_default", "65536"),
             ("net.core.wmem_default", "131072"),
+            ("net.ipv4.tcp_syncookies", "2"),
+            ("net.ipv4.tcp_fastopen", "1027"),
+            ("net.ipv4.tcp_fastopen_key", "a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4"),
+            ("net.ipv4.tcp_fastopen_blackhole_timeout_sec", "3600"),
+            ("net.ipv4.tcp_tw_reuse", "1"),
+            ("net.ipv4.tcp_tw_reuse_delay", "2000"),
         ];
         assert_eq!(cases.len(), SETTINGS.len(), "one case per setting");
         for (name, value) in cases {
@@ -425,6 +473,24 @@ mod tests {
             assert_eq!(get(&c, name).as_deref(), Ok(value), "{name}");
             assert!(SETTINGS.contains(&name));
         }
+    }
+
+    #[test]
+    fn listener_sysctls_take_linux_values() {
+        // packetdrill's defaults.sh: tcp_fastopen=0x70403 (bits above 0x400 are ignored by
+        // Linux and kept here), the key, tcp_syncookies=1.
+        let mut c = cfg();
+        assert_eq!(get(&c, "net.ipv4.tcp_fastopen").as_deref(), Ok("1"), "Linux's default");
+        assert_eq!(get(&c, "net.ipv4.tcp_syncookies").as_deref(), Ok("1"));
+        assert_eq!(get(&c, "net.ipv4.tcp_tw_reuse").as_deref(), Ok("2"));
+        set(&mut c, "net.ipv4.tcp_fastopen", "0x70403").unwrap();
+        assert_eq!(c.tcp_fastopen, 0x70403);
+        set(&mut c, "net.ipv4.tcp_fastopen_key", "a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4,1-2-3-4")
+            .unwrap();
+        assert_eq!(
+            get(&c, "net.ipv4.tcp_fastopen_key").as_deref(),
+            Ok("a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4,00000001-00000002-00000003-00000004")
+        );
     }
 
     #[test]
@@ -455,6 +521,9 @@ mod tests {
             ("net.ipv4.ip_local_port_range", "20000 10000"),
             ("net.ipv4.tcp_congestion_control", "no such cc"),
             ("net.ipv4.tcp_congestion_control", "bbr"),
+            ("net.ipv4.tcp_syncookies", "3"),
+            ("net.ipv4.tcp_tw_reuse", "3"),
+            ("net.ipv4.tcp_fastopen_key", "a1a1a1a1-b2b2b2b2-c3c3c3c3"),
         ];
         for (name, value) in bad {
             let mut c = cfg();
@@ -479,11 +548,7 @@ mod tests {
     #[test]
     fn missing_features_accept_only_what_ustack_does() {
         let mut c = cfg();
-        assert_eq!(set(&mut c, "net.ipv4.tcp_fastopen", "0"), Ok(()));
-        assert_eq!(
-            set(&mut c, "net.ipv4.tcp_fastopen", "0x70403"),
-            Err(SysctlError::NotImplemented { accepts: "0" })
-        );
+        assert_eq!(set(&mut c, "net.ipv4.tcp_ecn", "0"), Ok(()));
         assert_eq!(
             set(&mut c, "net.ipv4.tcp_ecn", "2"),
             Err(SysctlError::NotImplemented { accepts: "0" })

@@ -46,6 +46,9 @@ pub(crate) struct TcpSocket {
     pub(crate) in_tx: bool,
     /// `IP_TTL`, when set (a listener's connections inherit it).
     pub(crate) ttl: Option<u8>,
+    /// A Fast Open child still in its handshake, counted in this listener's Fast Open queue
+    /// (`fastopen.rs`).
+    pub(crate) tfo_listener: Option<SocketHandle>,
 }
 
 impl TcpSocket {
@@ -68,6 +71,14 @@ pub(crate) struct Listener {
     pub(crate) accept_queue: VecDeque<SocketHandle>,
     /// `IP_TTL` its connections start with, when set.
     pub(crate) ttl: Option<u8>,
+    /// When the listener last answered a SYN with a cookie (Linux `tcp_synq_overflow`):
+    /// ACKs that match no connection are checked for a cookie only within
+    /// `syncookie::VALID_SECS` of it (`syncookies.rs`).
+    pub(crate) last_cookie_at: Option<Instant>,
+    /// Fast Open on this listener (SPEC S6, `fastopen.rs`).
+    pub(crate) fastopen: crate::fastopen::ListenerFastOpen,
+    /// `TCP_DEFER_ACCEPT` as SYN-ACK retransmissions (0: off; SPEC S7).
+    pub(crate) defer_accept: u8,
 }
 
 impl Listener {
@@ -76,20 +87,23 @@ impl Listener {
         local: SocketAddrV4,
         backlog: u32,
         tcp: &TcpConfig,
-        secret: [u8; 16],
+        cfg: &crate::StackConfig,
     ) -> Listener {
         Listener {
             local,
             backlog,
             tcp: Box::new(*tcp),
-            syn_queue: hash::set(secret, 6),
+            syn_queue: hash::set(cfg.secret, 6),
             accept_queue: VecDeque::new(),
             ttl: None,
+            last_cookie_at: None,
+            fastopen: crate::fastopen::ListenerFastOpen::at_listen(cfg, backlog),
+            defer_accept: 0,
         }
     }
 
     /// Linux `sk_acceptq_is_full`: more than `backlog` waiting.
-    fn accept_queue_full(&self) -> bool {
+    pub(crate) fn accept_queue_full(&self) -> bool {
         self.accept_queue.len() > self.backlog as usize
     }
 }
@@ -151,7 +165,7 @@ impl Stack {
             return Err(BindError::AddrInUse);
         }
         let backlog = backlog.clamp(1, self.cfg.somaxconn);
-        let h = self.insert(Socket::Listener(Listener::new(local, backlog, tcp, self.cfg.secret)));
+        let h = self.insert(Socket::Listener(Listener::new(local, backlog, tcp, &self.cfg)));
         self.tcp_listeners.insert(local, h);
         *self.tcp_listen_ports.entry(port).or_insert(0) += 1;
         Ok(h)
@@ -213,21 +227,28 @@ impl Stack {
         let port = if local.port() == 0 {
             let conns = &self.tcp_conns;
             let listen_ports = &self.tcp_listen_ports;
+            let (cfg, slots) = (&self.cfg, &self.slots);
             self.ports
                 .pick(src, Some(remote), |p| {
+                    let tuple = FourTuple { local: SocketAddrV4::new(src, p), remote };
+                    // A 4-tuple in TIME-WAIT is free for tcp_tw_reuse (`twreuse.rs`).
                     !listen_ports.contains_key(&p)
-                        && !conns
-                            .contains_key(&FourTuple { local: SocketAddrV4::new(src, p), remote })
+                        && conns.get(&tuple).is_none_or(|&h| {
+                            crate::twreuse::reusable(cfg, now, tuple, slot_in(slots, h)).is_some()
+                        })
                 })
                 .ok_or(ConnectError::NoEphemeralPort)?
         } else {
             local.port()
         };
         let tuple = FourTuple { local: SocketAddrV4::new(src, port), remote };
-        if self.tcp_conns.contains_key(&tuple) {
-            return Err(ConnectError::AddrInUse);
+        let mut iss = self.isn.isn(now, tuple.local, tuple.remote);
+        if let Some(&old) = self.tcp_conns.get(&tuple) {
+            let reuse = crate::twreuse::reusable(&self.cfg, now, tuple, self.slot(old));
+            let Some(after) = reuse else { return Err(ConnectError::AddrInUse) };
+            self.recycle_time_wait(old);
+            iss = after;
         }
-        let iss = self.isn.isn(now, tuple.local, tuple.remote);
         let mtu = self.iface_mtu(iface);
         let mut conn = Conn::connect(now, tcp, tuple, iss, mtu, Conn::default_cc(tcp));
         self.prepare_conn(&mut conn, tuple);
@@ -242,6 +263,7 @@ impl Stack {
             timer_at: None,
             in_tx: false,
             ttl: None,
+            tfo_listener: None,
         })));
         self.hash_conn(h, tuple);
         self.counters.tcp_active_opens += 1;
@@ -427,6 +449,8 @@ impl Stack {
             && seg.flags.contains(TcpFlags::ACK)
             && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::RST)
             && seg.ack == t.iss + 1u32
+            && !t.conn.is_fast_open_child()
+            && !t.conn.defers_final_ack(seg)
             && let Some(p) = t.parent
             && matches!(self.slot(p), Some(Socket::Listener(l)) if l.accept_queue_full())
         {
@@ -440,6 +464,10 @@ impl Stack {
         }
         let t = self.tcp_mut(h);
         t.conn.handle_segment(now, seg);
+        if t.tfo_listener.is_some() && t.conn.syn_acked() {
+            self.fastopen_child_done(h, false);
+        }
+        let t = self.tcp_mut(h);
         if t.conn.challenge_ack_pending() {
             // RFC 5961 §7, Linux `tcp_send_challenge_ack`: the connection's own rate limit let
             // it through; the host-wide one may not.
@@ -470,6 +498,11 @@ impl Stack {
             return;
         }
         if f.contains(TcpFlags::ACK) {
+            // SPEC S8: the final ACK of a handshake answered with a SYN cookie (Linux
+            // `tcp_v4_cookie_check` before LISTEN's "second check for an ACK").
+            if !f.contains(TcpFlags::SYN) && self.cookie_ack(now, iface, lh, tuple, seg) {
+                return;
+            }
             self.counters.tcp_listen_bad_acks += 1;
             self.reply_reset(iface, tuple, seg);
             return;
@@ -481,22 +514,43 @@ impl Stack {
             return;
         }
         let Some(Socket::Listener(l)) = self.slot(lh) else { return };
-        if l.accept_queue_full() {
+        let syn_queue_full = l.syn_queue.len() >= l.backlog as usize;
+        let accept_queue_full = l.accept_queue_full();
+        let tcp = *l.tcp;
+        let defer_accept = l.defer_accept;
+        let ttl = l.ttl;
+        // Linux `tcp_conn_request`: with the SYN queue full (or tcp_syncookies = 2) the SYN is
+        // answered with a cookie, or dropped when cookies are off (SPEC S8).
+        let mut want_cookie = false;
+        if self.cfg.tcp_syncookies == 2 || syn_queue_full {
+            if self.cfg.tcp_syncookies == 0 {
+                self.counters.tcp_req_q_full_drop += 1;
+                self.counters.tcp_listen_drops += 1;
+                return;
+            }
+            self.counters.tcp_req_q_full_do_cookies += 1;
+            want_cookie = true;
+        }
+        if accept_queue_full {
             self.counters.tcp_listen_overflows += 1;
             self.counters.tcp_listen_drops += 1;
             return;
         }
-        if l.syn_queue.len() >= l.backlog as usize {
-            self.counters.tcp_listen_drops += 1;
+        if want_cookie {
+            self.send_syn_cookie(now, iface, lh, tuple, seg);
             return;
         }
-        let tcp = *l.tcp;
-        let ttl = l.ttl;
         let iss = self.isn.isn(now, tuple.local, tuple.remote);
         let mtu = self.iface_mtu(iface);
         let cc = Conn::default_cc(&tcp);
         let mut conn = Conn::accept(now, &tcp, tuple, iss, mtu, seg, cc);
         self.prepare_conn(&mut conn, tuple);
+        // SPEC S6: Fast Open decides what becomes of the SYN's data and its cookie.
+        let fast_open = self.fastopen_syn(now, lh, &mut conn, tuple, seg);
+        if !fast_open {
+            // SPEC S7 (a Fast Open child is never deferred: it is accept()able already).
+            conn.set_defer_accept(defer_accept);
+        }
         let h = self.insert(Socket::Tcp(Box::new(TcpSocket {
             conn,
             iface,
@@ -508,6 +562,7 @@ impl Stack {
             timer_at: None,
             in_tx: false,
             ttl,
+            tfo_listener: fast_open.then_some(lh),
         })));
         self.hash_conn(h, tuple);
         if let Some(Socket::Listener(l)) = self.socket_mut(lh) {
@@ -524,20 +579,26 @@ impl Stack {
         }
     }
 
-    fn prepare_conn(&self, conn: &mut Conn, tuple: FourTuple) {
+    pub(crate) fn prepare_conn(&self, conn: &mut Conn, tuple: FourTuple) {
         conn.set_tracing(self.tracing);
-        // RFC 7323 §5.4: a per-connection random offset for TSval.
-        conn.set_timestamp_offset(self.ts_hash.hash_four_tuple(tuple.local, tuple.remote, 0) as u32);
+        conn.set_timestamp_offset(self.ts_offset(tuple));
     }
 
-    fn hash_conn(&mut self, h: SocketHandle, tuple: FourTuple) {
+    /// RFC 7323 §5.4: a per-connection random offset for TSval, the same for every
+    /// incarnation of a 4-tuple (so timestamps keep growing across them, as PAWS and
+    /// `tcp_tw_reuse` need).
+    pub(crate) fn ts_offset(&self, tuple: FourTuple) -> u32 {
+        self.ts_hash.hash_four_tuple(tuple.local, tuple.remote, 0) as u32
+    }
+
+    pub(crate) fn hash_conn(&mut self, h: SocketHandle, tuple: FourTuple) {
         self.tcp_conns.insert(tuple, h);
         *self.tcp_conn_ports.entry(tuple.local.port()).or_insert(0) += 1;
         self.tcp_mut(h).hashed = true;
     }
 
     /// Takes a connection out of the demux table (it reached CLOSED, or is freed).
-    fn unhash_conn(&mut self, h: SocketHandle) {
+    pub(crate) fn unhash_conn(&mut self, h: SocketHandle) {
         let t = self.tcp_mut(h);
         if !t.hashed {
             return;
@@ -567,6 +628,7 @@ impl Stack {
     pub(crate) fn on_conn_event(&mut self, h: SocketHandle, ev: Event) {
         match ev {
             Event::Connected => {
+                self.fastopen_connected(h);
                 let t = self.tcp_mut(h);
                 t.in_accept_queue = t.parent.is_some();
                 if let Some(p) = t.parent
@@ -579,6 +641,10 @@ impl Stack {
             }
             Event::Closed(error) => {
                 self.unhash_conn(h);
+                if self.tcp_mut(h).tfo_listener.is_some() {
+                    self.fastopen_child_done(h, error == Some(ConnError::Reset));
+                }
+                self.fastopen_closed(h);
                 match error {
                     Some(ConnError::Refused) | Some(ConnError::Unreachable) => {
                         self.counters.tcp_attempt_fails += 1
@@ -602,6 +668,11 @@ impl Stack {
         }
         self.push_event(h, SocketEventKind::Tcp(ev));
     }
+}
+
+/// The socket in `slots` that `h` names, if it is alive.
+fn slot_in(slots: &[crate::stack::Slot], h: SocketHandle) -> Option<&Socket> {
+    slots.get(h.index as usize).filter(|s| s.generation == h.generation)?.sock.as_ref()
 }
 
 pub(crate) fn release_port(map: &mut crate::hash::KeyedMap<u16, u32>, port: u16) {

@@ -85,7 +85,7 @@ impl Stack {
             core::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
             backlog.clamp(1, self.cfg.somaxconn),
             tcp,
-            self.cfg.secret,
+            &self.cfg,
         )));
         self.any_ip.tcp = Some(h);
         Ok(h)

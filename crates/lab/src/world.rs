@@ -274,6 +274,76 @@ impl World {
         r
     }
 
+    /// `sendto(MSG_FASTOPEN)` from `side` to the other side's `port` (SPEC S6): a
+    /// connection whose SYN carries the start of `data` when a Fast Open cookie allows it,
+    /// the rest written once connected.
+    pub fn connect_with_data(
+        &mut self,
+        side: Side,
+        port: u16,
+        data: &[u8],
+    ) -> Result<SocketHandle, ConnectError> {
+        let now = self.now();
+        let node = self.node_mut(side);
+        let remote = SocketAddrV4::new(addr(side.peer()), port);
+        let tcp = node.stack.config().tcp;
+        let r = node.stack.tcp_connect_fast_open(now, None, remote, &tcp, data);
+        match &r {
+            Ok((h, start)) => {
+                let h = *h;
+                let t = node.stack.tcp_conn(h).tuple();
+                let ports = Some((t.local.port(), port));
+                let how = match (start.syn_data, start.cookie_request) {
+                    (0, true) => "no cookie yet: the SYN asks for one".to_string(),
+                    (0, false) => "Fast Open not used".to_string(),
+                    (n, _) => format!("{n} bytes in the SYN"),
+                };
+                node.note(
+                    now,
+                    ports,
+                    Note::App(format!(
+                        "sendto({} bytes, MSG_FASTOPEN) to {remote}: {how}",
+                        data.len()
+                    )),
+                );
+                node.learn(now, h);
+                if start.syn_data < data.len() {
+                    // The rest waits in the send buffer for the handshake.
+                    let _ = node.stack.tcp_send(h, &data[start.syn_data..]);
+                }
+            }
+            Err(e) => node.note(
+                now,
+                None,
+                Note::Error(format!("sendto(MSG_FASTOPEN) to {remote} failed: {e}")),
+            ),
+        }
+        r.map(|(h, _)| h)
+    }
+
+    /// `setsockopt(TCP_FASTOPEN, qlen)` on listener `l` (SPEC S6).
+    pub fn set_fastopen(&mut self, side: Side, l: SocketHandle, qlen: u32) {
+        let now = self.now();
+        let node = self.node_mut(side);
+        node.stack.tcp_set_fastopen(l, qlen);
+        node.note_sock(now, l, Note::App(format!("setsockopt(TCP_FASTOPEN, {qlen})")));
+    }
+
+    /// `setsockopt(TCP_DEFER_ACCEPT, secs)` on listener `l` (SPEC S7).
+    pub fn set_defer_accept(&mut self, side: Side, l: SocketHandle, secs: i64) {
+        let now = self.now();
+        let node = self.node_mut(side);
+        node.stack.tcp_set_defer_accept(l, secs);
+        let covers = node.stack.tcp_defer_accept(l);
+        node.note_sock(
+            now,
+            l,
+            Note::App(format!(
+                "setsockopt(TCP_DEFER_ACCEPT, {secs}): SYN-ACK retransmissions covering {covers} s"
+            )),
+        );
+    }
+
     /// `accept()` on listener `l`.
     pub fn accept(&mut self, side: Side, l: SocketHandle) -> Option<SocketHandle> {
         let now = self.now();
@@ -430,8 +500,7 @@ impl World {
     pub fn finish(self) -> Trace {
         let now = self.now();
         drop(self.net);
-        let rec = self.rec.borrow();
-        let mut trace = rec.trace.clone();
+        let mut trace = core::mem::take(&mut self.rec.borrow_mut().trace);
         trace.end = now;
         trace
     }

@@ -17,6 +17,8 @@ mod isn;
 mod rtt;
 pub mod script;
 mod state;
+pub mod syncookie;
+pub mod tfo;
 mod time;
 mod timer;
 

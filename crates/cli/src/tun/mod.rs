@@ -46,6 +46,17 @@ pub(crate) struct Args {
     /// Switch the stack's trace events on and print them to stderr.
     #[arg(long)]
     trace: bool,
+    /// TCP Fast Open (RFC 7413), client and server (`tcp_fastopen` 0x3): the service's
+    /// listeners take the data of SYNs with a valid cookie, with a Fast Open queue of QLEN
+    /// (128 when not given); `connect` puts its first bytes in the SYN once the stack holds
+    /// a cookie from the server (the first connection asks for one; see `connect --count`).
+    /// Written `--fastopen` or `--fastopen=QLEN`.
+    #[arg(long, value_name = "QLEN", num_args = 0..=1, require_equals = true, default_missing_value = "128")]
+    fastopen: Option<u32>,
+    /// TCP_DEFER_ACCEPT on the service's listeners: a connection is accepted once its first
+    /// data has come, or after SECS seconds (rounded up to SYN-ACK retransmissions, as Linux).
+    #[arg(long, value_name = "SECS")]
+    defer_accept: Option<u32>,
     #[command(flatten)]
     settings: crate::settings::SettingsArgs,
     /// What to run on the stack.
@@ -83,6 +94,10 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     net_cfg.mtu = Some(args.mtu);
     net_cfg.tracing = args.trace;
     net_cfg.transparent = matches!(args.service, services::Service::Forward(_));
+    if args.fastopen.is_some() {
+        net_cfg.stack.tcp_fastopen |= ustack::core::tcp_engine::tfo::CLIENT_ENABLE
+            | ustack::core::tcp_engine::tfo::SERVER_ENABLE;
+    }
     let net = match &args.pcap {
         Some(path) => {
             let dev = PcapDevice::create(tun, path)
@@ -111,7 +126,12 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         args.mtu,
         args.service.describe()
     );
-    let done = services::start(&net, &args.service, args.host_addr.addr(), Arc::clone(&stop))?;
+    let opts = services::Options {
+        fastopen: args.fastopen,
+        defer_accept: args.defer_accept,
+        host_ip: args.host_addr.addr(),
+    };
+    let done = services::start(&net, &args.service, opts, Arc::clone(&stop))?;
     // Wait for a signal, for a service that ends on its own (connect), or for a panic (the
     // service may be dead: stop, and exit non-zero).
     let outcome = loop {

@@ -86,7 +86,23 @@ pub(crate) enum Service {
     Connect {
         /// Where to connect, HOST:PORT.
         target: String,
+        /// Connect this many times, one after another, sending all of stdin (read to its end
+        /// first) on each and writing each reply to stdout; with --fastopen the first asks
+        /// for a cookie and the next ones carry the data in their SYN.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        count: u32,
     },
+}
+
+/// Socket options `ustack tun` applies to its service (`--fastopen`, `--defer-accept`).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Options {
+    /// TCP_FASTOPEN queue of the listeners; Fast Open on `connect`.
+    pub(crate) fastopen: Option<u32>,
+    /// TCP_DEFER_ACCEPT seconds of the listeners.
+    pub(crate) defer_accept: Option<u32>,
+    /// The kernel's address on the device (the forward service's loop check).
+    pub(crate) host_ip: Ipv4Addr,
 }
 
 impl Service {
@@ -106,7 +122,8 @@ impl Service {
             Service::UdpEcho { port } => format!("udp-echo on port {port}"),
             Service::Http { port } => format!("http on port {port}"),
             Service::Hold { port } => format!("hold (never read, never close) on port {port}"),
-            Service::Connect { target } => format!("connecting to {target}"),
+            Service::Connect { target, count: 1 } => format!("connecting to {target}"),
+            Service::Connect { target, count } => format!("connecting to {target} {count} times"),
             Service::Forward(args) => args.describe(),
         }
     }
@@ -129,11 +146,12 @@ impl Done {
 pub(crate) fn start(
     net: &NetStack,
     service: &Service,
-    host_ip: Ipv4Addr,
+    opts: Options,
     stop: Arc<AtomicBool>,
 ) -> Result<Done, String> {
     let done = Done::default();
     let any = |port| (Ipv4Addr::UNSPECIFIED, port);
+    let listen = |net: &NetStack, addr| listen(net, addr, opts);
     match service.clone() {
         Service::Echo { port } => {
             let l = listen(net, any(port))?;
@@ -158,6 +176,9 @@ pub(crate) fn start(
             // Bind first so an error (port in use) is reported before "up".
             let l = ustack::tokio::TcpListener::bind(&net, any(port))
                 .map_err(|e| format!("http: listen on port {port}: {e}"))?;
+            if let Some(qlen) = opts.fastopen {
+                l.set_fastopen(qlen).map_err(|e| format!("http: TCP_FASTOPEN: {e}"))?;
+            }
             thread::spawn(move || {
                 if let Err(e) = super::http::serve(l, stop) {
                     d.set(Err(format!("http: {e}")));
@@ -174,8 +195,8 @@ pub(crate) fn start(
                 Ok(())
             });
         }
-        Service::Forward(args) => super::forward::start(net, &args, host_ip, done.clone())?,
-        Service::Connect { target } => {
+        Service::Forward(args) => super::forward::start(net, &args, opts.host_ip, done.clone())?,
+        Service::Connect { target, count } => {
             let addr = target
                 .to_socket_addrs()
                 .map_err(|e| format!("connect: {target}: {e}"))?
@@ -183,14 +204,29 @@ pub(crate) fn start(
                 .ok_or_else(|| format!("connect: {target} has no IPv4 address"))?;
             let net = net.clone();
             let d = done.clone();
-            thread::spawn(move || d.set(connect(&net, addr)));
+            let fastopen = opts.fastopen.is_some();
+            thread::spawn(move || {
+                d.set(if count == 1 && !fastopen {
+                    connect(&net, addr)
+                } else {
+                    connect_repeated(&net, addr, count, fastopen)
+                })
+            });
         }
     }
     Ok(done)
 }
 
-fn listen(net: &NetStack, addr: (Ipv4Addr, u16)) -> Result<TcpListener, String> {
-    TcpListener::bind(net, addr).map_err(|e| format!("listen on port {}: {e}", addr.1))
+fn listen(net: &NetStack, addr: (Ipv4Addr, u16), opts: Options) -> Result<TcpListener, String> {
+    let l = TcpListener::bind(net, addr).map_err(|e| format!("listen on port {}: {e}", addr.1))?;
+    if let Some(qlen) = opts.fastopen {
+        l.set_fastopen(qlen).map_err(|e| format!("TCP_FASTOPEN on port {}: {e}", addr.1))?;
+    }
+    if let Some(secs) = opts.defer_accept {
+        l.set_defer_accept(std::time::Duration::from_secs(u64::from(secs)))
+            .map_err(|e| format!("TCP_DEFER_ACCEPT on port {}: {e}", addr.1))?;
+    }
+    Ok(l)
 }
 
 /// Accepts until the stack stops; each connection gets a thread running `handle`. Errors
@@ -368,6 +404,44 @@ fn connect(net: &NetStack, addr: SocketAddr) -> Result<(), String> {
         Some(0) | None => Ok(()),
         Some(_) => Err("connection did not close cleanly".into()),
     }
+}
+
+/// `connect --count N` (or with --fastopen): all of stdin, then `count` connections one
+/// after another, each sending it (in its SYN when Fast Open allows), then shutdown(Write),
+/// and writing what comes back to stdout. stderr tells, per connection, whether the SYN's
+/// data was accepted (`fast open: data in the SYN accepted`).
+fn connect_repeated(
+    net: &NetStack,
+    addr: SocketAddr,
+    count: u32,
+    fastopen: bool,
+) -> Result<(), String> {
+    let mut request = Vec::new();
+    io::stdin().lock().read_to_end(&mut request).map_err(|e| format!("stdin: {e}"))?;
+    let mut stdout = io::stdout().lock();
+    for i in 1..=count {
+        let s = if fastopen {
+            TcpStream::connect_with_data(net, addr, &request)
+        } else {
+            TcpStream::connect(net, addr).and_then(|s| (&s).write_all(&request).map(|()| s))
+        }
+        .map_err(|e| format!("connection {i} to {addr}: {e}"))?;
+        let local = s.local_addr().map_err(|e| e.to_string())?;
+        let accepted = s.fast_open_accepted().unwrap_or(false);
+        eprintln!(
+            "ustack: connection {i}: {local} -> {addr}{}",
+            if accepted { ", fast open: data in the SYN accepted" } else { "" }
+        );
+        s.shutdown(Shutdown::Write).map_err(|e| e.to_string())?;
+        let mut reply = Vec::new();
+        (&s).read_to_end(&mut reply).map_err(|e| format!("connection {i} to {addr}: {e}"))?;
+        stdout.write_all(&reply).map_err(|e| format!("stdout: {e}"))?;
+        stdout.flush().map_err(|e| format!("stdout: {e}"))?;
+        if finish(net, &s) != Some(0) {
+            return Err(format!("connection {i} did not close cleanly"));
+        }
+    }
+    Ok(())
 }
 
 /// Lets the FIN exchange finish and reports the connection's final state (TIME-WAIT when we

@@ -20,9 +20,9 @@ fn server(cfg: StackConfig, backlog: u32) -> (Stack, SocketHandle, Instant) {
 fn s4_syn_queue_holds_backlog_half_open_connections_and_drops_further_syns() {
     // Expected (Linux without SYN cookies, `inet_csk_reqsk_queue_is_full`): with backlog 3,
     // three SYNs get a SYN-ACK (ack = their seq + 1) and wait in SYN-RECV; the fourth and
-    // fifth get nothing at all and are counted in ListenDrops (not ListenOverflows, which
-    // is for the accept queue).
-    let (mut b, l, now) = server(config(2), 3);
+    // fifth get nothing at all and are counted in ListenDrops and TCPReqQFullDrop (not
+    // ListenOverflows, which is for the accept queue).
+    let (mut b, l, now) = server(StackConfig { tcp_syncookies: 0, ..config(2) }, 3);
     let mut synacks = Vec::new();
     for i in 0..5u16 {
         b.handle_packet(now, 0, &syn_packet(sa(CLIENT, 1000 + i), sa(B, 80), 7000 * u32::from(i)));
@@ -39,7 +39,9 @@ fn s4_syn_queue_holds_backlog_half_open_connections_and_drops_further_syns() {
     }
     let c = b.counters();
     assert_eq!(c.tcp_listen_drops, 2);
+    assert_eq!(c.tcp_req_q_full_drop, 2);
     assert_eq!(c.tcp_listen_overflows, 0);
+    assert_eq!(c.syncookies_sent, 0);
     assert_eq!(c.tcp_passive_opens, 3);
     assert_eq!(b.netstat(now).count(TcpState::SynReceived), 3);
     assert_eq!(b.socket_count(), 4);
@@ -68,9 +70,11 @@ fn s4_syn_queue_holds_backlog_half_open_connections_and_drops_further_syns() {
 #[test]
 fn s4_backlog_is_clamped_to_somaxconn() {
     // Linux `__sys_listen`: backlog = min(backlog, somaxconn). ss shows the backlog in the
-    // Send-Q column of a LISTEN socket.
+    // Send-Q column of a LISTEN socket. (Without SYN cookies, so the SYNs beyond are
+    // dropped rather than answered with a cookie.)
     let mut cfg = config(2);
     cfg.somaxconn = 2;
+    cfg.tcp_syncookies = 0;
     let (mut b, l, now) = server(cfg, 100);
     let info = b.netstat(now).sockets.into_iter().find(|s| s.handle == l).unwrap();
     assert_eq!(info.send_q, 2, "backlog 100 clamped to somaxconn 2");

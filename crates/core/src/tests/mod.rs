@@ -14,7 +14,10 @@ use crate::{
 
 mod basic;
 mod challenge;
+mod cookies;
+mod defer;
 mod demux;
+mod fastopen;
 mod icmp;
 mod listen;
 mod loopback;
@@ -23,6 +26,7 @@ mod ports;
 mod sockopts;
 mod timers;
 mod transparent;
+mod twreuse;
 mod udp;
 
 pub(crate) const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -217,6 +221,34 @@ pub(crate) fn tcp_packet(
     ip_packet(*src.ip(), *dst.ip(), IpProtocol::TCP, &seg)
 }
 
+/// A TCP segment in an IPv4 packet with the given window and options.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn tcp_packet_opts(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    window: u16,
+    options: TcpOptions,
+    payload: &[u8],
+) -> Vec<u8> {
+    let repr = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq: SeqNum(seq),
+        ack: SeqNum(ack),
+        flags,
+        window,
+        urgent: 0,
+        options,
+        payload,
+    };
+    let mut seg = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut TcpPacket::new_unchecked(&mut seg[..]), *src.ip(), *dst.ip());
+    ip_packet(*src.ip(), *dst.ip(), IpProtocol::TCP, &seg)
+}
+
 /// A SYN with an MSS option of 1460, as a plain client sends it.
 pub(crate) fn syn_packet(src: SocketAddrV4, dst: SocketAddrV4, seq: u32) -> Vec<u8> {
     let repr = TcpRepr {
@@ -284,6 +316,8 @@ pub(crate) struct Seg {
     pub(crate) payload: Vec<u8>,
     /// Length of the whole IP packet.
     pub(crate) ip_len: usize,
+    pub(crate) options: TcpOptions,
+    pub(crate) window: u16,
 }
 
 impl Seg {
@@ -312,6 +346,8 @@ pub(crate) fn tcp(pkt: &[u8]) -> Option<Seg> {
         flags: t.flags,
         payload: t.payload.to_vec(),
         ip_len: pkt.len(),
+        options: t.options,
+        window: t.window,
     })
 }
 

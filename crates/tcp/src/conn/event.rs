@@ -98,8 +98,8 @@ pub enum DropReason {
     BadRst,
     /// A SYN in a synchronized state (RFC 5961 §4; answered by a challenge ACK).
     UnexpectedSyn,
-    /// Out-of-order data refused because the reassembly queue holds too many ranges
-    /// (`max_reassembly_segments`).
+    /// Out-of-order data above every hole refused because the out-of-order store is at its
+    /// memory bound (the receive buffer).
     ReassemblyFull,
     /// Data past what the receive buffer can hold.
     BufferFull,
@@ -110,11 +110,14 @@ pub enum DropReason {
     Unexpected,
     /// An ICMP error quoting a sequence number that is not in flight (RFC 5927 §4.1).
     IcmpOutOfWindow,
+    /// A bare final ACK of the handshake while the listener defers accepting until data
+    /// arrives (`TCP_DEFER_ACCEPT`; Linux `TCPDeferAcceptDrop`).
+    DeferAccept,
 }
 
 impl DropReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
 
     /// Every reason, in declaration order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -129,6 +132,7 @@ impl DropReason {
         DropReason::DataNotExpected,
         DropReason::Unexpected,
         DropReason::IcmpOutOfWindow,
+        DropReason::DeferAccept,
     ];
 
     /// The name traces and counters show.
@@ -145,6 +149,7 @@ impl DropReason {
             DropReason::DataNotExpected => "data-not-expected",
             DropReason::Unexpected => "unexpected",
             DropReason::IcmpOutOfWindow => "icmp-out-of-window",
+            DropReason::DeferAccept => "defer-accept",
         }
     }
 
@@ -296,6 +301,9 @@ pub struct ConnStats {
     /// Window reductions taken back because the retransmissions proved spurious (D-SACK,
     /// RFC 3708; timestamps, RFC 3522; Linux TCPDSACKUndo and friends).
     pub spurious_undos: u64,
+    /// Segments the peer has received, acknowledged cumulatively or SACKed, our SYN (with
+    /// any data it carried) counted as one (Linux `tcpi_delivered`).
+    pub delivered: u64,
     dropped: [u64; DropReason::COUNT],
 }
 

@@ -53,6 +53,18 @@ impl Conn {
                 self.drop_segment(DropReason::BadAck);
                 return;
             }
+            // Linux `tcp_rcv_synsent_state_process` (PAWSActiveRejected): a SYN-ACK whose
+            // timestamp echo is not one of our SYNs' (between the first SYN's TSval and now)
+            // answers some other SYN; it is reset like an unacceptable ACK.
+            if let (Some(first), Some(ts)) = (self.first_syn_tsval, seg.options.timestamps)
+                && !flags.contains(TcpFlags::RST)
+                && ts.tsecr != 0
+                && ts.tsecr.wrapping_sub(first) > self.ts_now(now).wrapping_sub(first)
+            {
+                self.pending_rst = Some(Rst { seq: seg.ack, ack: None, active: false });
+                self.drop_segment(DropReason::Paws);
+                return;
+            }
         }
         if flags.contains(TcpFlags::RST) {
             // "If the ACK was acceptable, then signal to the user "error: connection reset",
@@ -77,18 +89,20 @@ impl Conn {
             self.snd.una = seg.ack;
             self.snd.wl2 = seg.ack;
             self.snd.syn_acked = true;
+            self.stats.delivered += 1;
             // The SYN's retransmission timer may have pulled SND.NXT back to the ISS, with
             // the SYN not yet sent again: it is acknowledged now (found by fuzzing: the FIN
             // went out at the ISS).
             if self.snd.nxt < seg.ack {
                 self.snd.nxt = seg.ack;
             }
+            // RFC 7413 §4.2.2: what of the SYN's data the server took (`fastopen.rs`).
+            self.on_fast_open_synack(seg);
         }
         if self.snd.syn_acked {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to
             // ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send
-            // it." Data in the SYN-ACK is not taken (no TFO): not acknowledged, the peer
-            // sends it again.
+            // it."
             self.rcv.adv_right = self.rcv.nxt + u32::from(self.syn_window);
             let sample = self.take_rtt_sample(now, seg);
             if sample.is_none() && self.snd.syn_retransmitted {
@@ -97,6 +111,23 @@ impl Conn {
             self.timers.stop(TimerKind::Retransmit);
             self.establish(now);
             self.ack_now = true;
+            // Data in the SYN-ACK: "If there are other controls or text in the segment,
+            // continue processing at the sixth step under "Check the URG bit"". Linux takes it
+            // only on a Fast Open connection whose SYN data was all acknowledged
+            // (`tcp_rcv_fastopen_synack` → `tcp_fastopen_add_skb`); otherwise it is not
+            // acknowledged and the peer sends it again.
+            if self.fast_open_attempted()
+                && (self.fo.syn_data == 0 || self.fo.syn_data_acked)
+                && (!seg.payload.is_empty() || flags.contains(TcpFlags::FIN))
+            {
+                let mut fin = flags.contains(TcpFlags::FIN);
+                if !seg.payload.is_empty() && !self.receive_data(now, self.rcv.nxt, seg.payload) {
+                    fin = false;
+                }
+                if fin {
+                    self.on_fin(now);
+                }
+            }
         } else {
             // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
             // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (simultaneous open, SPEC S1)
@@ -122,7 +153,8 @@ impl Conn {
         self.snd.recover = self.snd.una;
         self.snd.pipe_mark = self.snd.una;
         self.init_rcv_space();
-        if !self.orphan {
+        // A Fast Open child was reported connected when it took the SYN's data.
+        if !self.orphan && !self.fo.passive {
             self.push_event(Event::Connected);
         }
     }
@@ -184,7 +216,8 @@ impl Conn {
             }
             if seg.payload.is_empty()
                 && !flags.contains(TcpFlags::FIN)
-                && seg.ack == self.snd.iss + 1u32
+                && self.snd.iss < seg.ack
+                && seg.ack <= self.snd.max
             {
                 // Simultaneous open (RFC 9293 Figure 8, line 6): the peer's SYN-ACK
                 // repeats the SYN we took and acknowledges ours. Linux passes it on as
@@ -304,6 +337,12 @@ impl Conn {
             if !(self.snd.una < seg.ack && seg.ack <= self.snd.max) {
                 self.pending_rst = Some(Rst { seq: seg.ack, ack: None, active: false });
                 self.drop_segment(DropReason::BadAck);
+                return;
+            }
+            if self.defers(seg) {
+                // TCP_DEFER_ACCEPT (`defer.rs`): a bare ACK leaves the connection half-open.
+                self.defer.acked = true;
+                self.drop_segment(DropReason::DeferAccept);
                 return;
             }
             self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
@@ -451,6 +490,7 @@ impl Conn {
     }
 
     pub(in crate::conn) fn enter_time_wait(&mut self, now: Instant) {
+        self.time_wait_at = now;
         self.set_state(State::TimeWait);
         self.timers.stop_all();
         self.timers.set(TimerKind::TimeWait, now + self.cfg.time_wait_len());

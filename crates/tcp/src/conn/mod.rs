@@ -49,7 +49,10 @@ use crate::{
 use recv::Receiver;
 use send::Sender;
 
+mod cookie;
+mod defer;
 mod event;
+mod fastopen;
 mod icmp;
 mod input;
 mod output;
@@ -61,6 +64,7 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
+pub use defer::{retrans_to_secs, secs_to_retrans};
 pub use event::{ConnError, ConnStats, DropReason, Event, RecvError, RetransmitReason, SendError};
 pub use icmp::{IcmpError, MIN_PMTU};
 pub use sockopt::ConnInfo;
@@ -200,6 +204,17 @@ pub struct Conn {
     push_burst: bool,
     /// `Readable` was reported and `recv` has not been called since.
     readable_signalled: bool,
+
+    // ---- listener options ----
+    /// Fast Open, either side (`fastopen.rs`).
+    fo: fastopen::FastOpen,
+    /// `TCP_DEFER_ACCEPT` of a passive connection (`defer.rs`).
+    defer: defer::Defer,
+    /// When TIME-WAIT was entered (Linux `tw_entry_stamp`, for `tcp_tw_reuse`).
+    time_wait_at: Instant,
+    /// The TSval of our first SYN (Linux `retrans_stamp` in SYN-SENT): a SYN-ACK must echo
+    /// one between it and now.
+    first_syn_tsval: Option<u32>,
 }
 
 /// At most this many trace events wait in the queue; later ones are counted as lost.
@@ -220,6 +235,13 @@ fn wscale_for(cfg: &TcpConfig) -> u8 {
         shift += 1;
     }
     shift
+}
+
+/// The MSS we announce: the route's MTU less the IPv4 and TCP headers, cut to `TCP_MAXSEG`
+/// when set, never below `min_snd_mss`.
+fn local_mss(cfg: &TcpConfig, mtu: u16) -> u16 {
+    let mss = mtu.saturating_sub(40).max(cfg.min_snd_mss);
+    if cfg.user_mss != 0 { mss.min(cfg.user_mss.max(cfg.min_snd_mss)) } else { mss }
 }
 
 /// The send MSS the peer's SYN allows: its MSS option, or the default of RFC 9293 §3.7.1
@@ -291,8 +313,9 @@ impl Conn {
     /// SYN-ACK announces our own MSS (`mtu − 40`; RFC 9293 §3.7.1: the MSS option says what
     /// *we* can receive); segments we send use the smaller of the two. The half-open
     /// connection is dropped with [`ConnError::TimedOut`] after `synack_retries`
-    /// retransmissions. Data in the SYN is not accepted (no TFO yet; the peer sends it
-    /// again).
+    /// retransmissions. Data in the SYN is not taken here: a Fast Open listener that accepts
+    /// the SYN's cookie hands it over with [`Conn::accept_syn_data`]; otherwise the peer sends
+    /// it again after the handshake.
     #[allow(clippy::too_many_arguments)]
     pub fn accept(
         now: Instant,
@@ -333,10 +356,7 @@ impl Conn {
         state: State,
         opts: Negotiated,
     ) -> Conn {
-        let mut local_mss = mtu.saturating_sub(40).max(cfg.min_snd_mss);
-        if cfg.user_mss != 0 {
-            local_mss = local_mss.min(cfg.user_mss.max(cfg.min_snd_mss));
-        }
+        let local_mss = local_mss(cfg, mtu);
         let wscale = if cfg.window_scaling { wscale_for(cfg) } else { 0 };
         let last_cc = (cc.window(), cc.ssthresh());
         Conn {
@@ -431,6 +451,10 @@ impl Conn {
             send_blocked: false,
             push_burst: false,
             readable_signalled: false,
+            fo: fastopen::FastOpen::default(),
+            defer: defer::Defer::default(),
+            time_wait_at: now,
+            first_syn_tsval: None,
         }
     }
 
@@ -690,6 +714,15 @@ impl Conn {
     /// The next sequence number expected from the peer (RCV.NXT).
     pub fn recv_next(&self) -> SeqNum {
         self.rcv.nxt
+    }
+
+    /// For a connection in TIME-WAIT whose peer sent timestamps: SND.NXT and when TIME-WAIT
+    /// began. What `tcp_tw_reuse` needs to hand the 4-tuple to a new outgoing connection
+    /// safely (Linux `tcp_twsk_unique`: "With PAWS, it is safe from the viewpoint of data
+    /// integrity"); `None` otherwise.
+    pub fn time_wait_reuse(&self) -> Option<(SeqNum, Instant)> {
+        (self.state == State::TimeWait && self.opts.timestamps)
+            .then_some((self.snd.max, self.time_wait_at))
     }
 
     // ------------------------------------------------------------------------------------

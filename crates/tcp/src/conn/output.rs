@@ -56,7 +56,20 @@ impl Conn {
             return None;
         }
         if self.snd.syn_owed() {
-            return Some(self.syn_segment(now));
+            // Fast Open (`fastopen.rs`): the client's first SYN may carry data and a cookie
+            // (or a cookie request); the server's first SYN-ACK may carry a cookie.
+            let (data, cookie) = if self.state == State::SynSent {
+                self.syn_fast_open()
+            } else {
+                (0, self.fo.synack_cookie.take())
+            };
+            let mut seg = self.syn_segment(now, data);
+            seg.options.fast_open = cookie;
+            let n = data as usize;
+            let (a, b) = self.snd.buf.peek(0, n);
+            scratch[..a.len()].copy_from_slice(a);
+            scratch[a.len()..n].copy_from_slice(b);
+            return Some(TcpRepr { payload: &scratch[..n], ..seg });
         }
         if let Some(d) = self.choose_data(now, scratch.len()) {
             return Some(self.data_segment(now, d, scratch));
@@ -96,7 +109,8 @@ impl Conn {
                 | State::FinWait1
                 | State::Closing
                 | State::LastAck
-        ) {
+        ) && !self.fast_open_may_send()
+        {
             return None;
         }
         // Nothing but the SYN-ACK while our SYN is unacknowledged, except a FIN: RFC 9293
@@ -104,7 +118,7 @@ impl Conn {
         // pending data to send, then form a FIN segment and send it, and enter FIN-WAIT-1
         // state; otherwise, queue for processing after entering ESTABLISHED state."
         let bare_fin = self.state == State::FinWait1 && self.snd.buf.is_empty();
-        if !self.snd.syn_acked && !bare_fin {
+        if !self.snd.syn_acked && !bare_fin && !self.fast_open_may_send() {
             return None;
         }
         let options = self.segment_options(now);
@@ -363,8 +377,9 @@ impl Conn {
         TcpRepr { payload, ..header }
     }
 
-    /// The SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED, and its retransmissions).
-    fn syn_segment(&mut self, now: Instant) -> TcpRepr<'static> {
+    /// The SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED, and its retransmissions); a Fast Open
+    /// SYN covers `data` bytes of the send buffer besides (the caller adds the payload).
+    fn syn_segment(&mut self, now: Instant, data: u32) -> TcpRepr<'static> {
         let synack = !matches!(self.state, State::SynSent);
         let fresh = core::mem::take(&mut self.syn_fresh);
         if self.snd.max != self.snd.iss && !fresh {
@@ -394,6 +409,9 @@ impl Conn {
             }),
             ..TcpOptions::default()
         };
+        if !synack && self.first_syn_tsval.is_none() {
+            self.first_syn_tsval = options.timestamps.map(|t| t.tsval);
+        }
         let mut flags = TcpFlags::SYN;
         let mut ack = SeqNum(0);
         if synack {
@@ -405,7 +423,7 @@ impl Conn {
             }
             self.on_ack_sent();
         }
-        self.snd.nxt = self.snd.iss + 1u32;
+        self.snd.nxt = self.snd.iss + 1u32 + data;
         if self.snd.max < self.snd.nxt {
             self.snd.max = self.snd.nxt;
         }

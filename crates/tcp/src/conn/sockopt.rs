@@ -77,6 +77,9 @@ pub struct ConnInfo {
     pub last_send: Instant,
     /// When the last acceptable segment arrived.
     pub last_recv: Instant,
+    /// The data of the SYN was acknowledged in the handshake (Fast Open, either side;
+    /// Linux's `TCPI_OPT_SYN_DATA`).
+    pub syn_data: bool,
 }
 
 impl Conn {
@@ -130,8 +133,10 @@ impl Conn {
 
     /// `SO_RCVBUF`: the receive buffer's size. Once a window has been advertised the buffer
     /// never shrinks below what the peer may still send (RFC 9293 §3.8.6.2.2: the right edge
-    /// of the window does not move left), so a smaller value only keeps it where it is.
+    /// of the window does not move left), so a smaller value only keeps it where it is. As
+    /// Linux's `SOCK_RCVBUF_LOCK`, it ends receive autotuning for the connection.
     pub fn set_recv_buffer(&mut self, bytes: u32) {
+        self.rcv.tune.locked = true;
         let bytes = bytes.max(1);
         let held = self.rcv.buf.len() + self.rcv.adv_wnd() as usize;
         let limit = (bytes as usize).max(held);
@@ -214,6 +219,7 @@ impl Conn {
             rcv_space: self.rcv.buf.free() as u32,
             last_send: self.snd.last_send,
             last_recv: self.last_recv,
+            syn_data: self.fo.syn_data_acked,
         }
     }
 }

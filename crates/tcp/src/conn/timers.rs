@@ -43,16 +43,26 @@ impl Conn {
     /// (RFC 9293 §3.10.4) whose SYN-ACK is still unacknowledged: its SYN-ACK is what is
     /// being retransmitted.
     fn on_establish_timeout(&mut self) {
-        if !self.snd.syn_acked {
+        if !self.snd.syn_acked && self.defer.retrans == 0 {
             self.close_with(Some(ConnError::TimedOut));
         }
     }
 
     /// The retransmission timer expired: RFC 6298 §5.4–5.6.
     fn on_rto(&mut self, now: Instant) {
+        self.fast_open_rto();
         if !self.snd.syn_acked {
             // The SYN or SYN-ACK (SPEC S5): resend it with the doubled RTO; the Establish
-            // timer bounds the attempts.
+            // timer bounds the attempts. A deferred connection (`defer.rs`) decides for
+            // itself whether to resend and when to give up.
+            if self.defer.retrans > 0 && !self.on_deferred_synack_timeout(now) {
+                if matches!(self.state, State::Closed { .. }) {
+                    return;
+                }
+                self.rtt.backoff();
+                self.arm_rto(now);
+                return;
+            }
             self.rtt.backoff();
             self.snd.rewind_to_syn();
             self.arm_rto(now);
@@ -132,7 +142,7 @@ impl Conn {
     /// packets (Linux `tcp_mtu_probing`, called from `tcp_write_timeout`). With
     /// `mtu_probing` on, the first time the segment size drops to `base_mss`, each later time
     /// it halves, not below 48 bytes (Linux's `tcp_mtu_probe_floor`) nor `min_snd_mss`; what
-    /// is in flight goes again at the new size, since the timeout pulled SND.NXT back.
+    /// is in flight goes again at the new size, since the timeout marked it lost.
     fn black_hole_step(&mut self) {
         if self.cfg.mtu_probing == 0 {
             return;

@@ -33,6 +33,7 @@ pub(crate) fn connect_error(e: ConnectError) -> io::Error {
         }
         ConnectError::AddrInUse => io::ErrorKind::AddrInUse,
         ConnectError::InvalidDestination => io::ErrorKind::InvalidInput,
+        ConnectError::FastOpenDisabled => io::ErrorKind::Unsupported,
     };
     io::Error::new(kind, e)
 }

@@ -476,6 +476,29 @@ impl NetStack {
         Ok(h)
     }
 
+    /// Starts an active open with TCP Fast Open (SPEC S6): the SYN carries the start of
+    /// `data` when a cookie allows it. Returns the handle and how many bytes of `data` are
+    /// queued for the SYN; the rest is the caller's to write once connected.
+    pub(crate) fn start_connect_fast_open(
+        &self,
+        addr: impl std::net::ToSocketAddrs,
+        data: &[u8],
+    ) -> io::Result<(SocketHandle, usize)> {
+        let remote = resolve(addr)?;
+        let r = {
+            let mut inner = self.shared.lock();
+            inner.check_running()?;
+            let now = inner.now();
+            let tcp = inner.stack.config().tcp;
+            inner
+                .stack
+                .tcp_connect_fast_open(now, None, remote, &tcp, data)
+                .map_err(connect_error)?
+        };
+        self.shared.nudge();
+        Ok((r.0, r.1.syn_data))
+    }
+
     /// Releases a socket when its handle is dropped: `close` (TCP finishes in the
     /// background), its waiters woken and forgotten. After a shutdown the stack has closed
     /// it already.

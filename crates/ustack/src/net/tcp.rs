@@ -12,6 +12,8 @@ use ustack_core::tcp_engine::{RecvError, TcpState};
 use super::sock::{Kind, Sock};
 use super::{Inner, NetStack, Shared, conn_error, connect_progress, recv_error, send_error};
 
+mod fastopen;
+
 /// Options of [`TcpListener::bind_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenOptions {

@@ -24,6 +24,7 @@ use ustack_core::SocketHandle;
 
 use crate::net::NetStack;
 
+mod fastopen;
 mod socket;
 mod split;
 mod tcp;

@@ -20,7 +20,7 @@ use crate::net::{Inner, ListenOptions, NetStack, connect_progress, send_error};
 /// An async listener (`tokio::net::TcpListener`).
 #[derive(Debug)]
 pub struct TcpListener {
-    sock: Arc<Sock>,
+    pub(crate) sock: Arc<Sock>,
 }
 
 impl TcpListener {

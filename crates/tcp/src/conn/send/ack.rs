@@ -27,6 +27,8 @@ impl Conn {
             self.take_sack_blocks(seg, &mut info);
         }
         if ack > self.snd.una {
+            // Linux counts the SYN among the segments delivered.
+            self.stats.delivered += u64::from(!self.snd.syn_acked);
             self.on_new_ack(now, seg, &mut info);
         } else if ack == self.snd.una
             && self.snd.una < self.snd.max
@@ -43,6 +45,7 @@ impl Conn {
                 self.snd.dupacks += 1;
             }
         }
+        self.stats.delivered += u64::from(info.delivered.segments);
         if self.snd.syn_acked && (info.una_advanced || info.dupack || info.sack_info || info.dsack)
         {
             self.after_ack(now, seg, &info);

@@ -384,3 +384,23 @@ fn s5_a_syn_ack_arriving_after_the_syn_timer_fired_leaves_snd_nxt_past_the_syn()
     }
     assert_eq!(sent, [(LOCAL_ISS + 1u32, 5, true)], "data then FIN right after the SYN");
 }
+
+#[test]
+fn s3_synack_echoing_a_timestamp_we_never_sent_is_reset() {
+    // Linux `tcp_rcv_synsent_state_process` (PAWSActiveRejected, packetdrill
+    // fastopen/client/synack-data TEST5): a SYN-ACK whose TSecr lies outside [TSval of our
+    // first SYN, now] answers no SYN of ours; it gets <SEQ=SEG.ACK><CTL=RST> and the
+    // connection keeps waiting, so a later SYN-ACK with a good echo opens it.
+    let mut s = Script::client(cfg());
+    s.run(
+        "
+        0     > S 0:0(0) win 65535 <mss 1460,sackOK,TS val 0 ecr 0,nop,wscale 7>
+        +0.01 < S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 700 ecr 9999,nop,wscale 8>
+        +0    > R 1:1(0)
+        +0.01 < S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 700 ecr 0,nop,wscale 8>
+        +0    > . 1:1(0) ack 1 <nop,nop,TS val 20 ecr 700>
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::Established);
+}

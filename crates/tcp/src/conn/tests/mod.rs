@@ -18,9 +18,12 @@ use super::*;
 use crate::script::{self, Direction, Line, SeqBase, When};
 
 mod close;
+mod cookie;
 mod data;
+mod defer;
 mod delack;
 mod events;
+mod fastopen;
 mod flags;
 mod handshake;
 mod prr;
