@@ -34,7 +34,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         _ => format!("cannot open {path}: {e}"),
     })?;
     file.seek(SeekFrom::Start(0)).map_err(|e| format!("{path}: {e}"))?;
-    let mut packets: Box<dyn Iterator<Item = Result<Packet, String>>> = if magic == PCAPNG_MAGIC {
+    let packets: Box<dyn Iterator<Item = Result<Packet, String>>> = if magic == PCAPNG_MAGIC {
         pcapng(BufReader::new(file), &path.to_string())?
     } else {
         pcap(BufReader::new(file), &path.to_string())?
@@ -45,7 +45,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     let mut first_ts = None;
     let (mut total, mut decoded, mut skipped) = (0u64, 0u64, 0u64);
     let mut errors: BTreeMap<&'static str, u64> = BTreeMap::new();
-    while let Some(packet) = packets.next() {
+    for packet in packets {
         let packet = packet.map_err(|e| format!("{path}: packet {}: {e}", total + 1))?;
         total += 1;
         let start = *first_ts.get_or_insert(packet.timestamp);

@@ -67,13 +67,19 @@ async fn owned_halves_run_in_two_tasks_and_the_write_half_sends_fin_when_dropped
         cwr.shutdown().await.unwrap();
         cwr
     });
+    // The client reads the echo as it comes: the bytes in flight exceed what the buffers
+    // between the two tasks hold, so a client that read only after writing would stall both.
+    let echoed = tokio::spawn(async move {
+        let mut got = Vec::new();
+        crd.read_to_end(&mut got).await.unwrap();
+        (crd, got)
+    });
     let rd = bounded(reader).await.unwrap();
     let wr = bounded(writer).await.unwrap();
     let cwr = bounded(send).await.unwrap();
     let s = rd.reunite(wr).expect("halves of one stream");
     drop(s); // FIN from the server.
-    let mut got = Vec::new();
-    bounded(crd.read_to_end(&mut got)).await.unwrap();
+    let (crd, got) = bounded(echoed).await.unwrap();
     assert_eq!(got, data);
     let c = crd.reunite(cwr).unwrap();
     assert!(c.peer_addr().is_ok());

@@ -95,7 +95,7 @@ pub(crate) enum Service {
 }
 
 /// Socket options `ustack tun` applies to its service (`--fastopen`, `--defer-accept`).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub(crate) struct Options {
     /// TCP_FASTOPEN queue of the listeners; Fast Open on `connect`.
     pub(crate) fastopen: Option<u32>,

@@ -48,7 +48,7 @@ use crate::device::{Device, Notify, Readiness};
 mod config;
 pub(crate) mod error;
 pub(crate) mod sock;
-mod socket;
+pub(crate) mod socket;
 pub(crate) mod tcp;
 mod udp;
 
@@ -483,17 +483,24 @@ impl NetStack {
         &self,
         addr: impl std::net::ToSocketAddrs,
         data: &[u8],
+        opts: Option<&socket::Options>,
     ) -> io::Result<(SocketHandle, usize)> {
         let remote = resolve(addr)?;
         let r = {
             let mut inner = self.shared.lock();
             inner.check_running()?;
             let now = inner.now();
-            let tcp = inner.stack.config().tcp;
-            inner
+            let tcp = opts.map_or(inner.stack.config().tcp, |o| o.tcp);
+            let local = opts.and_then(|o| o.local);
+            let r = inner
                 .stack
-                .tcp_connect_fast_open(now, None, remote, &tcp, data)
-                .map_err(connect_error)?
+                .tcp_connect_fast_open(now, local, remote, &tcp, data)
+                .map_err(connect_error)?;
+            if let Some(ttl) = opts.and_then(|o| o.ttl) {
+                // Checked by set_ttl: 1 to 255.
+                let _ = inner.stack.set_ttl(r.0, ttl as u8);
+            }
+            r
         };
         self.shared.nudge();
         Ok((r.0, r.1.syn_data))

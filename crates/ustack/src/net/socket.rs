@@ -51,6 +51,10 @@ pub(crate) struct Options {
     pub(crate) reuse_address: bool,
     pub(crate) ttl: Option<u32>,
     pub(crate) linger: Option<Duration>,
+    /// `TCP_FASTOPEN` queue for `listen`.
+    pub(crate) fastopen: Option<u32>,
+    /// `TCP_DEFER_ACCEPT` for `listen`.
+    pub(crate) defer_accept: Option<Duration>,
 }
 
 impl TcpSocket {
@@ -69,6 +73,8 @@ impl TcpSocket {
                 reuse_address: false,
                 ttl: None,
                 linger: None,
+                fastopen: None,
+                defer_accept: None,
             }),
         })
     }
@@ -250,6 +256,20 @@ impl TcpSocket {
         Ok(self.opts().linger)
     }
 
+    /// `TCP_FASTOPEN` for [`TcpSocket::listen`]: the listener takes data in SYNs that carry
+    /// a valid cookie, with at most `qlen` such connections in their handshake at once (see
+    /// [`TcpListener::set_fastopen`]). The client side is [`TcpSocket::connect_with_data`].
+    pub fn set_fastopen(&self, qlen: u32) -> io::Result<()> {
+        self.opts().fastopen = Some(qlen);
+        Ok(())
+    }
+
+    /// `TCP_DEFER_ACCEPT` for [`TcpSocket::listen`] (see [`TcpListener::set_defer_accept`]).
+    pub fn set_defer_accept(&self, wait: Duration) -> io::Result<()> {
+        self.opts().defer_accept = Some(wait);
+        Ok(())
+    }
+
     /// Chooses the local address and port (port 0: an ephemeral port, chosen now). The
     /// address must be the stack's own or 0.0.0.0 (any address in transparent mode); the
     /// port must be free of listeners and, without [`set_reuseaddr`], of connections. The
@@ -318,7 +338,17 @@ impl TcpSocket {
     pub fn listen(self, backlog: u32) -> io::Result<TcpListener> {
         let (net, opts) = self.into_parts();
         let h = net.open_listener_with(backlog, &opts)?;
-        Ok(TcpListener::from_handle(&net, h))
+        TcpListener::from_handle(&net, h).with_listen_options(&opts)
+    }
+
+    /// Connects to `addr` with the socket's options and `data` to send, using TCP Fast Open
+    /// (see [`TcpStream::connect_with_data`]): the SYN carries the start of `data` when the
+    /// stack holds a cookie from this server.
+    pub fn connect_with_data(self, addr: SocketAddr, data: &[u8]) -> io::Result<TcpStream> {
+        let (net, opts) = self.into_parts();
+        let stream = TcpStream::connect_with_data_and(&net, addr, data, Some(&opts))?;
+        stream.set_linger(opts.linger)?;
+        Ok(stream)
     }
 
     /// Opens the any-IP listener ([`TcpListener::bind_any`]) with the socket's options.
@@ -326,7 +356,7 @@ impl TcpSocket {
         let (net, opts) = self.into_parts();
         let h = net.open_any_listener(backlog, Some(&opts.tcp))?;
         net.apply_ttl(h, opts.ttl)?;
-        Ok(TcpListener::from_handle(&net, h))
+        TcpListener::from_handle(&net, h).with_listen_options(&opts)
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::{TcpListener, TcpStream, poll_op};
 use crate::net::sock::{Kind, Sock};
+use crate::net::socket::Options;
 use crate::net::{NetStack, connect_progress, send_error};
 
 impl TcpStream {
@@ -18,7 +19,17 @@ impl TcpStream {
         addr: impl ToSocketAddrs,
         data: &[u8],
     ) -> io::Result<TcpStream> {
-        let (h, in_syn) = net.start_connect_fast_open(addr, data)?;
+        TcpStream::connect_with_data_and(net, addr, data, None).await
+    }
+
+    /// [`TcpStream::connect_with_data`] with a [`crate::TcpSocket`]'s options, if any.
+    pub(crate) async fn connect_with_data_and(
+        net: &NetStack,
+        addr: impl ToSocketAddrs,
+        data: &[u8],
+        opts: Option<&Options>,
+    ) -> io::Result<TcpStream> {
+        let (h, in_syn) = net.start_connect_fast_open(addr, data, opts)?;
         let stream = TcpStream { sock: Arc::new(Sock::new(net, h, Kind::Conn)) };
         poll_fn(|cx| poll_op(net, h, cx, |inner| connect_progress(inner, h))).await?;
         let mut sent = in_syn;

@@ -83,6 +83,10 @@ impl TcpSocket {
         fn set_linger(&self, linger: Option<Duration>) -> io::Result<()>;
         /// `SO_LINGER`.
         fn linger(&self) -> io::Result<Option<Duration>>;
+        /// `TCP_FASTOPEN` for `listen` (see [`crate::TcpSocket::set_fastopen`]).
+        fn set_fastopen(&self, qlen: u32) -> io::Result<()>;
+        /// `TCP_DEFER_ACCEPT` for `listen`.
+        fn set_defer_accept(&self, wait: Duration) -> io::Result<()>;
         /// Chooses the local address and port (see [`crate::TcpSocket::bind`]).
         fn bind(&self, addr: SocketAddr) -> io::Result<()>;
         /// The bound address.
@@ -96,6 +100,15 @@ impl TcpSocket {
         let (net, opts) = self.inner.into_parts();
         let h = net.start_connect_with(addr, &opts)?;
         let stream = TcpStream::finish_connect(&net, h).await?;
+        stream.set_linger(opts.linger)?;
+        Ok(stream)
+    }
+
+    /// Connects to `addr` with the socket's options and `data` to send, using TCP Fast Open
+    /// (see [`crate::TcpSocket::connect_with_data`]).
+    pub async fn connect_with_data(self, addr: SocketAddr, data: &[u8]) -> io::Result<TcpStream> {
+        let (net, opts) = self.inner.into_parts();
+        let stream = TcpStream::connect_with_data_and(&net, addr, data, Some(&opts)).await?;
         stream.set_linger(opts.linger)?;
         Ok(stream)
     }

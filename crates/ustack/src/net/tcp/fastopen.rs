@@ -7,6 +7,7 @@ use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use super::{TcpListener, TcpStream, blocking};
+use crate::net::socket::Options;
 use crate::net::{NetStack, connect_progress};
 
 impl TcpStream {
@@ -21,7 +22,17 @@ impl TcpStream {
         addr: impl ToSocketAddrs,
         data: &[u8],
     ) -> io::Result<TcpStream> {
-        let (h, in_syn) = net.start_connect_fast_open(addr, data)?;
+        TcpStream::connect_with_data_and(net, addr, data, None)
+    }
+
+    /// [`TcpStream::connect_with_data`] with a [`crate::TcpSocket`]'s options, if any.
+    pub(crate) fn connect_with_data_and(
+        net: &NetStack,
+        addr: impl ToSocketAddrs,
+        data: &[u8],
+        opts: Option<&Options>,
+    ) -> io::Result<TcpStream> {
+        let (h, in_syn) = net.start_connect_fast_open(addr, data, opts)?;
         let mut stream = TcpStream::from_handle(net, h);
         blocking(&net.shared, h, None, |inner| connect_progress(inner, h))?;
         stream.write_all(&data[in_syn..])?;
@@ -46,6 +57,17 @@ impl TcpListener {
         inner.live(self.sock.h)?;
         inner.stack.tcp_set_fastopen(self.sock.h, qlen);
         Ok(())
+    }
+
+    /// Applies a [`crate::TcpSocket`]'s listener options.
+    pub(crate) fn with_listen_options(self, opts: &Options) -> io::Result<TcpListener> {
+        if let Some(qlen) = opts.fastopen {
+            self.set_fastopen(qlen)?;
+        }
+        if let Some(wait) = opts.defer_accept {
+            self.set_defer_accept(wait)?;
+        }
+        Ok(self)
     }
 
     /// `TCP_DEFER_ACCEPT`: hand out connections only once data has arrived on them, or when
