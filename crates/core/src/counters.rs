@@ -103,6 +103,35 @@ counters! {
         tcp_defer_accept_drop: "bare final ACKs dropped while TCP_DEFER_ACCEPT waited for data (TCPDeferAcceptDrop)",
         tw_recycled: "TIME-WAIT 4-tuples reused by an outgoing connection, tcp_tw_reuse (TWRecycled)",
     }
+    "Ip6" {
+        ip6_in_receives: "total IPv6 packets received (Ip6InReceives)",
+        ip6_in_hdr_errors: "with invalid headers or extension headers (Ip6InHdrErrors)",
+        ip6_in_addr_errors: "with invalid addresses: not ours, multicast, martian (Ip6InAddrErrors)",
+        ip6_in_unknown_protos: "with unknown next header (Ip6InUnknownProtos)",
+        ip6_in_delivers: "incoming packets delivered (Ip6InDelivers)",
+        ip6_out_requests: "requests sent out (Ip6OutRequests)",
+        ip6_reasm_reqds: "fragments received (Ip6ReasmReqds)",
+        ip6_reasm_oks: "packets reassembled ok (Ip6ReasmOKs)",
+        ip6_reasm_fails: "fragments dropped (overlap, too long, malformed, memory) (Ip6ReasmFails)",
+        ip6_reasm_timeouts: "reassemblies timed out (Ip6ReasmTimeout)",
+        ip6_frag_creates: "fragments created (Ip6FragCreates)",
+        ip6_atomic_frags: "atomic fragments processed in isolation (RFC 6946)",
+        ip6_pmtu_lowered: "path MTU estimates lowered by a Packet Too Big",
+    }
+    "Icmp6" {
+        icmp6_in_msgs: "ICMPv6 messages received (Icmp6InMsgs)",
+        icmp6_in_errors: "input ICMPv6 message failed: checksum, truncated, unsupported (Icmp6InErrors)",
+        icmp6_in_echos: "echo requests received (Icmp6InEchos)",
+        icmp6_in_dest_unreachs: "destination unreachable received (Icmp6InDestUnreachs)",
+        icmp6_in_pkt_too_bigs: "packet too big received (Icmp6InPktTooBigs)",
+        icmp6_in_time_excds: "time exceeded received (Icmp6InTimeExcds)",
+        icmp6_in_parm_problems: "parameter problem received (Icmp6InParmProblems)",
+        icmp6_out_msgs: "ICMPv6 messages sent (Icmp6OutMsgs)",
+        icmp6_out_echo_replies: "echo replies sent (Icmp6OutEchoReplies)",
+        icmp6_out_dest_unreachs: "destination unreachable sent (Icmp6OutDestUnreachs)",
+        icmp6_out_parm_problems: "parameter problem sent (Icmp6OutParmProblems)",
+        icmp6_out_rate_limited: "ICMPv6 errors not sent (host-wide or per-destination rate limit)",
+    }
     "Udp" {
         udp_in_datagrams: "packets received",
         udp_no_ports: "packets to unknown port received (answered with ICMP port unreachable)",

@@ -348,7 +348,7 @@ impl Net {
     fn new(cfg: StackConfig) -> Net {
         let now = 1_000_000_000;
         let mut us = Stack::new(cfg).expect("valid config");
-        us.add_interface(InterfaceConfig { addr: Ipv4Cidr::new(US, 24).unwrap(), mtu: MTU as u16 });
+        us.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(US, 24).unwrap(), MTU as u16));
         let mut dev = Queues::default();
         let mut config = Config::new(HardwareAddress::Ip);
         config.random_seed = 0x5eed;

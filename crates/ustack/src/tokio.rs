@@ -107,7 +107,7 @@ impl TcpListener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         let inner = self.net.shared.lock();
         inner.live(self.h)?;
-        Ok(SocketAddr::V4(inner.stack.tcp_listener_addr(self.h)))
+        Ok(inner.stack.tcp_listener_addr(self.h))
     }
 }
 
@@ -138,14 +138,14 @@ impl TcpStream {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         let inner = self.net.shared.lock();
         inner.live(self.h)?;
-        Ok(SocketAddr::V4(inner.stack.tcp_conn(self.h).tuple().remote))
+        Ok(inner.stack.tcp_peer_addr(self.h))
     }
 
     /// Our address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         let inner = self.net.shared.lock();
         inner.live(self.h)?;
-        Ok(SocketAddr::V4(inner.stack.tcp_conn(self.h).tuple().local))
+        Ok(inner.stack.tcp_local_addr(self.h))
     }
 
     /// `TCP_NODELAY`.
@@ -287,7 +287,7 @@ impl UdpSocket {
             })
         })
         .await?;
-        Ok((n.min(buf.len()), SocketAddr::V4(from)))
+        Ok((n.min(buf.len()), from))
     }
 
     /// Waits for a datagram from the connected peer.
@@ -299,7 +299,7 @@ impl UdpSocket {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         let inner = self.net.shared.lock();
         inner.live(self.h)?;
-        Ok(SocketAddr::V4(inner.stack.udp_local_addr(self.h)))
+        Ok(inner.stack.udp_local_addr(self.h))
     }
 }
 

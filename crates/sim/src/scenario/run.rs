@@ -64,10 +64,10 @@ impl Setup {
     fn stack(&self, net: &Network, label: u64, addr: Ipv4Addr) -> Stack {
         let cfg = StackConfig { tcp: self.tcp, ..StackConfig::new(net.derive_secret(label)) };
         let mut stack = Stack::new(cfg).unwrap_or_else(|e| panic!("stack config: {e}"));
-        stack.add_interface(InterfaceConfig {
-            addr: Ipv4Cidr::new(addr, 24).expect("a /24"),
-            mtu: u16::try_from(self.link.mtu).unwrap_or(u16::MAX),
-        });
+        stack.add_interface(InterfaceConfig::ipv4(
+            Ipv4Cidr::new(addr, 24).expect("a /24"),
+            u16::try_from(self.link.mtu).unwrap_or(u16::MAX),
+        ));
         stack
     }
 }

@@ -239,10 +239,10 @@ impl NetStack {
         };
         let mut stack = Stack::new(cfg.stack)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let iface = stack.add_interface(InterfaceConfig { addr: cfg.addr, mtu });
+        let iface = stack.add_interface(InterfaceConfig::ipv4(cfg.addr, mtu));
         if cfg.default_route {
             let any = Ipv4Cidr::new(std::net::Ipv4Addr::UNSPECIFIED, 0).expect("a /0 prefix");
-            stack.add_route(Route { dest: any, iface });
+            stack.add_route(Route { dest: any.into(), iface });
         }
         stack.set_tracing(cfg.tracing);
         let readiness = device.readiness();

@@ -146,7 +146,7 @@ impl TcpListener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         let inner = self.net.shared.lock();
         inner.live(self.h)?;
-        Ok(SocketAddr::V4(inner.stack.tcp_listener_addr(self.h)))
+        Ok(inner.stack.tcp_listener_addr(self.h))
     }
 
     /// The stack it lives on.
@@ -241,14 +241,14 @@ impl TcpStream {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         let inner = self.net.shared.lock();
         inner.live(self.h)?;
-        Ok(SocketAddr::V4(inner.stack.tcp_conn(self.h).tuple().remote))
+        Ok(inner.stack.tcp_peer_addr(self.h))
     }
 
     /// Our address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         let inner = self.net.shared.lock();
         inner.live(self.h)?;
-        Ok(SocketAddr::V4(inner.stack.tcp_conn(self.h).tuple().local))
+        Ok(inner.stack.tcp_local_addr(self.h))
     }
 
     /// Shuts down reading (reads return 0), writing (a FIN follows the queued data, SPEC S9),

@@ -77,7 +77,7 @@ impl UdpSocket {
         let (n, from) = blocking(&self.net.shared, self.h, timeout, |inner| {
             inner.stack.udp_recv_from(self.h, buf).map_err(udp_recv_error)
         })?;
-        Ok((n.min(buf.len()), SocketAddr::V4(from)))
+        Ok((n.min(buf.len()), from))
     }
 
     /// Bounds how long a receive waits (`None`: forever); expiry is `WouldBlock`.
@@ -100,7 +100,7 @@ impl UdpSocket {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         let inner = self.net.shared.lock();
         inner.live(self.h)?;
-        Ok(SocketAddr::V4(inner.stack.udp_local_addr(self.h)))
+        Ok(inner.stack.udp_local_addr(self.h))
     }
 
     /// The connected peer.
@@ -110,7 +110,6 @@ impl UdpSocket {
         inner
             .stack
             .udp_peer_addr(self.h)
-            .map(SocketAddr::V4)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "UDP socket not connected"))
     }
 
