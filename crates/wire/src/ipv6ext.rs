@@ -170,9 +170,10 @@ impl<'a> ExtHeaderIter<'a> {
     }
 
     /// The upper-layer header as far as the chain can be followed without reassembly, the way
-    /// Linux's `ipv6_skip_exthdr` finds it: the walk stops at a Fragment header with a non-zero
-    /// offset and returns [`IpProtocol::FRAGMENT`] and that header's offset (what follows it
-    /// is not the start of the upper layer). For the quoted packet of an ICMPv6 error.
+    /// Linux's `ipv6_skip_exthdr` finds it (but for AH, which Linux steps over and ustack does
+    /// not handle): the walk stops at a Fragment header with a non-zero offset and returns
+    /// [`IpProtocol::FRAGMENT`] and that header's offset (what follows it is not the start of
+    /// the upper layer). For the quoted packet of an ICMPv6 error.
     pub fn upper_layer(mut self) -> Result<(IpProtocol, usize), ParseError> {
         for header in self.by_ref() {
             let header = header?;
