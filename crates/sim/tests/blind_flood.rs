@@ -117,7 +117,7 @@ struct Outcome {
 fn stack(net: &Network, label: u64, addr: Ipv4Addr) -> Stack {
     let cfg = StackConfig { tcp: TcpConfig::LINUX, ..StackConfig::new(net.derive_secret(label)) };
     let mut stack = Stack::new(cfg).expect("stack config");
-    stack.add_interface(InterfaceConfig { addr: Ipv4Cidr::new(addr, 24).unwrap(), mtu: 1500 });
+    stack.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(addr, 24).unwrap(), 1500));
     stack
 }
 
