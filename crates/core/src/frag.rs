@@ -401,7 +401,9 @@ impl<K: Ord + Copy> Reassembler<K> {
         // RFC 791 §3.2 (RFC 8200 §4.5 alike): every fragment but the last carries a multiple
         // of 8 bytes, and the offset counts 8-byte units. (Linux trims such a fragment; the
         // RFC makes it invalid.)
-        if !offset.is_multiple_of(8) || (more && (bytes.is_empty() || !bytes.len().is_multiple_of(8))) {
+        if !offset.is_multiple_of(8)
+            || (more && (bytes.is_empty() || !bytes.len().is_multiple_of(8)))
+        {
             return self.dropped(FragDrop::Malformed);
         }
         // RFC 791 §3.1: the total length is 16 bits. Linux finds out when it reassembles; a

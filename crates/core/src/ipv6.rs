@@ -668,7 +668,6 @@ impl Stack {
             ecn: 0,
             flow_label,
         };
-        self.counters.ip6_out_requests += 1;
         let mut packet = self.out.buffer(total);
         write(&mut packet[ipv6::HEADER_LEN..]);
         if total <= mtu {

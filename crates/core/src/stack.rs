@@ -565,7 +565,11 @@ impl Stack {
         self.last_now = now;
         loop {
             if let Some((iface, packet)) = self.out.pop() {
-                self.counters.ip_out_requests += 1;
+                if packet.first().is_some_and(|b| b >> 4 == 6) {
+                    self.counters.ip6_out_requests += 1;
+                } else {
+                    self.counters.ip_out_requests += 1;
+                }
                 if iface == Stack::LOOPBACK {
                     self.counters.ip_out_loopback += 1;
                     self.handle_packet(now, Stack::LOOPBACK, &packet);
