@@ -28,7 +28,8 @@ impl Stack {
         match repr {
             Icmpv4Repr::EchoRequest { ident, seq_no, data } => {
                 self.counters.icmp_in_echos += 1;
-                if !self.cfg.icmp_echo {
+                // Transparent mode answers TCP and UDP for addresses not ours, not pings.
+                if !self.cfg.icmp_echo || !self.is_local(IpAddr::V4(ip.dst)) {
                     return;
                 }
                 let reply = Icmpv4Repr::EchoReply { ident, seq_no, data };
@@ -37,6 +38,7 @@ impl Stack {
                     dst: IpAddr::V4(ip.src),
                     protocol: IpProtocol::ICMP,
                     dont_frag: false,
+                    ttl: None,
                 };
                 if self.queue_datagram(iface, out, reply.buffer_len(), |buf| {
                     reply.emit(&mut Icmpv4Packet::new_unchecked(buf));
@@ -115,6 +117,7 @@ impl Stack {
             dst: IpAddr::V4(ip.src),
             protocol: IpProtocol::ICMP,
             dont_frag: false,
+            ttl: None,
         };
         if self.queue_datagram(iface, out, msg.buffer_len(), |buf| {
             msg.emit(&mut Icmpv4Packet::new_unchecked(buf));

@@ -404,6 +404,7 @@ impl Stack {
                     dst: IpAddr::V6(dst),
                     protocol: IpProtocol::ICMPV6,
                     dont_frag: false,
+                    ttl: None,
                 };
                 if self.queue_datagram(iface, out, reply.buffer_len(), |buf| {
                     reply.emit(&mut Icmpv6Packet::new_unchecked(buf), src, dst);
@@ -620,6 +621,7 @@ impl Stack {
             dst: IpAddr::V6(dst),
             protocol: IpProtocol::ICMPV6,
             dont_frag: false,
+            ttl: None,
         };
         let sent = self.queue_datagram(iface, out, msg.buffer_len(), |buf| {
             msg.emit(&mut Icmpv6Packet::new_unchecked(buf), src, dst);

@@ -81,9 +81,12 @@ impl Stack {
         bad_anywhere || bad_on_device
     }
 
-    /// Whether `addr` may be bound: one of ours, or an unspecified address.
+    /// Whether `addr` may be bound: one of ours, or an unspecified address, or in
+    /// transparent mode any unicast IPv4 address (`crate::transparent`).
     pub(crate) fn is_bindable(&self, addr: IpAddr) -> bool {
-        addr.is_unspecified() || self.is_local(addr)
+        addr.is_unspecified()
+            || self.is_local(addr)
+            || matches!(addr, IpAddr::V4(a) if self.any_ip.on && self.is_any_ip_addr(a))
     }
 
     /// The route to `dst`: the interface and our address on it. Our own addresses go to the

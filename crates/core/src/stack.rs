@@ -28,9 +28,10 @@
 //! The call order above is unchanged.
 //!
 //! Per-packet and per-timer work never scans the sockets: TCP segments are found by hash
-//! demux (exact 4-tuple, then a listener on (address, port), then on (any, port)),
+//! demux (exact 4-tuple, then a listener on (address, port), then on (any, port), then in
+//! transparent mode the any-IP listener: [`crate::transparent`]),
 //! a socket with something to send sits in the tx-ready queue, and a socket with a timer sits
-//! in the keyed timer queue ([`crate::timerq`]).
+//! in the keyed timer queue (`timerq.rs`).
 //!
 //! Sockets live in a table of generational slots. The application owns the sockets it
 //! creates (`tcp_connect`, `tcp_listen`, `tcp_accept`, `udp_bind`) until it calls
@@ -195,6 +196,8 @@ pub struct Stack {
     /// Where a TCP segment to a local address is built before it is fed back to the input.
     lo_buf: Vec<u8>,
     pub(crate) tracing: bool,
+    /// Transparent (any-IP) mode and its sockets.
+    pub(crate) any_ip: crate::transparent::AnyIp,
     /// The time of the latest input (`handle_packet`, `handle_timeout`, `poll_transmit`), for
     /// bookkeeping that happens where no `now` is handed in (socket events).
     pub(crate) last_now: Instant,
@@ -295,6 +298,8 @@ pub(crate) struct IpOut {
     pub(crate) protocol: IpProtocol,
     /// IPv4 only: set DF. (IPv6 routers never fragment; the source does, for UDP.)
     pub(crate) dont_frag: bool,
+    /// The socket's own TTL (`IP_TTL`), else the stack's default.
+    pub(crate) ttl: Option<u8>,
 }
 
 impl Stack {
@@ -346,6 +351,7 @@ impl Stack {
             scratch: vec![0; 65_536],
             lo_buf: vec![0; 65_536],
             tracing: false,
+            any_ip: crate::transparent::AnyIp::default(),
             last_now: Instant::ZERO,
             cfg,
         })
@@ -415,11 +421,12 @@ impl Stack {
         }
     }
 
-    /// The counters, with the drops of the live connections added in.
+    /// The counters, with the retransmissions and drops of the live connections added in.
     pub fn counters(&self) -> Counters {
         let mut c = self.counters;
         for slot in &self.slots {
             if let Some(Socket::Tcp(t)) = &slot.sock {
+                c.tcp_retrans_segs += t.conn.stats().retransmits;
                 for r in DropReason::ALL {
                     c.tcp_conn_drops[r as usize] += t.conn.stats().dropped(r);
                 }
@@ -466,8 +473,9 @@ impl Stack {
             return;
         };
         // RFC 1122 §3.2.1.3: "A host MUST silently discard an incoming datagram containing
-        // an IP source address that is invalid" (Linux drops these martians on input).
-        if !self.is_local(IpAddr::V4(ip.dst)) || self.is_martian(iface, ip.src, ip.dst) {
+        // an IP source address that is invalid" (Linux drops these martians on input). A
+        // destination not ours is taken only in transparent mode (`crate::transparent`).
+        if !self.accepts_dst(iface, ip.dst, ip.protocol) || self.is_martian(iface, ip.src, ip.dst) {
             self.counters.ip_in_addr_errors += 1;
             return;
         }
@@ -591,6 +599,7 @@ impl Stack {
             let tuple = t.conn.tuple();
             let iface = t.iface;
             let flow_label = t.flow_label;
+            let sock_ttl = t.ttl;
             match t.conn.poll_transmit(now, &mut self.scratch) {
                 Some(seg) => {
                     let is_rst = seg.flags.contains(ustack_wire::TcpFlags::RST);
@@ -599,7 +608,7 @@ impl Stack {
                     let hdr = TcpHeader {
                         src: tuple.local.ip(),
                         dst: tuple.remote.ip(),
-                        ttl: self.cfg.ip_default_ttl,
+                        ttl: sock_ttl.unwrap_or(self.cfg.ip_default_ttl),
                         hop_limit: self.cfg.ipv6_hop_limit,
                         flow_label,
                     };
@@ -770,7 +779,7 @@ impl Stack {
             dst,
             protocol: ip.protocol,
             payload_len,
-            ttl: self.cfg.ip_default_ttl,
+            ttl: ip.ttl.unwrap_or(self.cfg.ip_default_ttl),
             dscp: 0,
             ecn: 0,
             ident,
@@ -819,7 +828,7 @@ impl Stack {
     /// Builds a TCP segment that belongs to no connection (a RST, a SYN-ACK with a cookie)
     /// into the transmit queue.
     pub(crate) fn queue_tcp(&mut self, iface: usize, src: IpAddr, dst: IpAddr, seg: &TcpRepr<'_>) {
-        let ip = IpOut { src, dst, protocol: IpProtocol::TCP, dont_frag: true };
+        let ip = IpOut { src, dst, protocol: IpProtocol::TCP, dont_frag: true, ttl: None };
         let sent = self.queue_datagram(iface, ip, seg.buffer_len(), |out| {
             emit_segment(out, src, dst, seg);
         });

@@ -4,7 +4,8 @@
 //! Demux (after gVisor's `transport_demuxer.go`): the exact 4-tuple (connections from
 //! SYN-RECEIVED to TIME-WAIT), then a listener on (local address, port), then on the
 //! unspecified address of the packet's family, then (IPv4 only) a dual-stack listener on `::`
-//! (`crate::bind`), else a RST (RFC 9293 §3.10.7.1).
+//! (`crate::bind`), then in transparent mode the any-IP listener ([`crate::transparent`]),
+//! else a RST (RFC 9293 §3.10.7.1).
 //!
 //! Both families: a connection's [`FourTuple`] holds the addresses on the wire. A socket
 //! opened through an IPv6 address (a listener on `::` or `::ffff:a.b.c.d`, a connect to an
@@ -52,6 +53,8 @@ pub(crate) struct TcpSocket {
     pub(crate) timer_at: Option<Instant>,
     /// Queued in the tx-ready queue.
     pub(crate) in_tx: bool,
+    /// `IP_TTL`, when set (a listener's connections inherit it).
+    pub(crate) ttl: Option<u8>,
     /// A Fast Open child still in its handshake, counted in this listener's Fast Open queue
     /// (`fastopen.rs`).
     pub(crate) tfo_listener: Option<SocketHandle>,
@@ -84,6 +87,8 @@ pub(crate) struct Listener {
     pub(crate) syn_queue: KeyedSet<SocketHandle>,
     /// Connections established and not yet accepted.
     pub(crate) accept_queue: VecDeque<SocketHandle>,
+    /// `IP_TTL` its connections start with, when set.
+    pub(crate) ttl: Option<u8>,
     /// When the listener last answered a SYN with a cookie (Linux `tcp_synq_overflow`):
     /// ACKs that match no connection are checked for a cookie only within
     /// `syncookie::VALID_SECS` of it (`syncookies.rs`).
@@ -95,6 +100,28 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
+    /// A listener on `local` with empty queues.
+    pub(crate) fn new(
+        local: SocketAddr,
+        backlog: u32,
+        tcp: &TcpConfig,
+        cfg: &crate::StackConfig,
+    ) -> Listener {
+        Listener {
+            local,
+            v6only: false,
+            v6: false,
+            backlog,
+            tcp: Box::new(*tcp),
+            syn_queue: hash::set(cfg.secret, 6),
+            accept_queue: VecDeque::new(),
+            ttl: None,
+            last_cookie_at: None,
+            fastopen: crate::fastopen::ListenerFastOpen::at_listen(cfg, backlog),
+            defer_accept: 0,
+        }
+    }
+
     /// Linux `sk_acceptq_is_full`: more than `backlog` waiting.
     pub(crate) fn accept_queue_full(&self) -> bool {
         self.accept_queue.len() > self.backlog as usize
@@ -170,19 +197,10 @@ impl Stack {
             return Err(BindError::AddrInUse);
         }
         let backlog = backlog.clamp(1, self.cfg.somaxconn);
-        let fastopen = crate::fastopen::ListenerFastOpen::at_listen(&self.cfg, backlog);
-        let h = self.insert(Socket::Listener(Listener {
-            local,
-            v6only,
-            v6,
-            backlog,
-            tcp: Box::new(*tcp),
-            syn_queue: hash::set(self.cfg.secret, 6),
-            accept_queue: VecDeque::new(),
-            last_cookie_at: None,
-            fastopen,
-            defer_accept: 0,
-        }));
+        let mut listener = Listener::new(local, backlog, tcp, &self.cfg);
+        listener.v6only = v6only;
+        listener.v6 = v6;
+        let h = self.insert(Socket::Listener(listener));
         self.tcp_listeners.insert(local, v6only, h);
         Ok(h)
     }
@@ -282,6 +300,7 @@ impl Stack {
             iss,
             timer_at: None,
             in_tx: false,
+            ttl: None,
             tfo_listener: None,
             flow_label,
             v6,
@@ -380,7 +399,11 @@ impl Stack {
     /// `inet_csk_listen_stop`).
     pub(crate) fn close_listener(&mut self, h: SocketHandle) {
         let Some(Socket::Listener(l)) = self.remove(h) else { unreachable!("checked by close") };
-        self.tcp_listeners.remove(l.local, l.v6only);
+        if self.tcp_is_any_listener(h) {
+            self.any_ip_closed(h);
+        } else {
+            self.tcp_listeners.remove(l.local, l.v6only);
+        }
         for child in l.syn_queue.iter().copied().chain(l.accept_queue.iter().copied()) {
             let t = self.tcp_mut(child);
             t.parent = None;
@@ -467,9 +490,13 @@ impl Stack {
     }
 
     /// The listener that takes SYNs for `local`: on its address, else on any address of its
-    /// family, else (IPv4) a dual-stack listener on `::`.
+    /// family, else (IPv4) a dual-stack listener on `::`, else (transparent mode, an IPv4
+    /// address not ours) the any-IP listener.
     fn listener_for(&self, local: SocketAddr) -> Option<SocketHandle> {
-        self.tcp_listeners.lookup(local)
+        self.tcp_listeners.lookup(local).or_else(|| match local.ip() {
+            IpAddr::V4(a) => self.any_ip_listener_for(a),
+            IpAddr::V6(_) => None,
+        })
     }
 
     fn conn_segment(&mut self, now: Instant, h: SocketHandle, seg: &TcpRepr<'_>) {
@@ -553,6 +580,7 @@ impl Stack {
         let tcp = *l.tcp;
         let defer_accept = l.defer_accept;
         let v6 = l.v6;
+        let ttl = l.ttl;
         // Linux `tcp_conn_request`: with the SYN queue full (or tcp_syncookies = 2) the SYN is
         // answered with a cookie, or dropped when cookies are off (SPEC S8).
         let mut want_cookie = false;
@@ -595,6 +623,7 @@ impl Stack {
             iss,
             timer_at: None,
             in_tx: false,
+            ttl,
             tfo_listener: fast_open.then_some(lh),
             flow_label: self.flow_label_for(
                 tuple.local,

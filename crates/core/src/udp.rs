@@ -45,7 +45,8 @@ pub(crate) struct UdpSocket {
     pub(crate) v6only: bool,
     /// An IPv6 socket: IPv4 addresses are shown IPv4-mapped.
     pub(crate) v6: bool,
-    rx: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// Datagrams waiting: (sender, destination, payload), canonical.
+    rx: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
     /// Buffers of datagrams already read, reused for the next ones: no allocation per
     /// datagram once the queue has reached its working depth.
     spare: Vec<Vec<u8>>,
@@ -54,10 +55,29 @@ pub(crate) struct UdpSocket {
     pub(crate) drops: u64,
     /// An ICMP port unreachable arrived for the connected peer.
     refused: bool,
+    /// `IP_TTL`, when set.
+    pub(crate) ttl: Option<u8>,
     readable_signalled: bool,
 }
 
 impl UdpSocket {
+    /// A socket bound to `local`, with nothing queued.
+    pub(crate) fn new(local: SocketAddr) -> UdpSocket {
+        UdpSocket {
+            local,
+            peer: None,
+            v6only: false,
+            v6: false,
+            rx: VecDeque::new(),
+            spare: Vec::new(),
+            rx_bytes: 0,
+            drops: 0,
+            refused: false,
+            ttl: None,
+            readable_signalled: false,
+        }
+    }
+
     /// Datagrams waiting to be read.
     pub(crate) fn queued(&self) -> usize {
         self.rx.len()
@@ -99,18 +119,10 @@ impl Stack {
         if self.udp_binds.conflicts(local, v6only) {
             return Err(BindError::AddrInUse);
         }
-        let h = self.insert(Socket::Udp(UdpSocket {
-            local,
-            peer: None,
-            v6only,
-            v6,
-            rx: VecDeque::new(),
-            spare: Vec::new(),
-            rx_bytes: 0,
-            drops: 0,
-            refused: false,
-            readable_signalled: false,
-        }));
+        let mut sock = UdpSocket::new(local);
+        sock.v6only = v6only;
+        sock.v6 = v6;
+        let h = self.insert(Socket::Udp(sock));
         self.udp_binds.insert(local, v6only, h);
         Ok(h)
     }
@@ -165,12 +177,26 @@ impl Stack {
     /// Sends a datagram to `dst`. Larger than the path MTU, it leaves in fragments.
     pub fn udp_send_to(
         &mut self,
-        _now: Instant,
+        now: Instant,
         h: SocketHandle,
         dst: impl Into<SocketAddr>,
         data: &[u8],
     ) -> Result<usize, UdpSendError> {
-        let dst = canonical(dst.into());
+        self.udp_send_inner(now, h, None, dst.into(), data)
+    }
+
+    /// Sends from `from` (a source address and port other than the socket's own, e.g. the
+    /// destination a datagram of the any-IP socket was sent to) when given, else from the
+    /// socket's address.
+    pub(crate) fn udp_send_inner(
+        &mut self,
+        _now: Instant,
+        h: SocketHandle,
+        from: Option<SocketAddr>,
+        dst: SocketAddr,
+        data: &[u8],
+    ) -> Result<usize, UdpSendError> {
+        let dst = canonical(dst);
         if dst.ip().is_unspecified() || dst.port() == 0 || !self.udp_family_ok(h, dst) {
             return Err(UdpSendError::InvalidDestination);
         }
@@ -183,14 +209,18 @@ impl Stack {
             u.refused = false;
             return Err(UdpSendError::Refused);
         }
-        let local = u.local;
+        let local = from.map_or(u.local, canonical);
+        let ttl = u.ttl;
+        if local.port() == 0 {
+            return Err(UdpSendError::AddrNotAvailable);
+        }
         let Some((iface, route_src)) = self.route(dst.ip()) else {
             self.counters.ip_out_no_routes += 1;
             return Err(UdpSendError::NoRoute);
         };
         let src = if local.ip().is_unspecified() { route_src } else { local.ip() };
         let repr = UdpRepr { src_port: local.port(), dst_port: dst.port(), payload: data };
-        let ip = IpOut { src, dst: dst.ip(), protocol: IpProtocol::UDP, dont_frag: true };
+        let ip = IpOut { src, dst: dst.ip(), protocol: IpProtocol::UDP, dont_frag: true, ttl };
         let queued = self.queue_datagram(iface, ip, repr.buffer_len(), |out| {
             let mut packet = UdpPacket::new_unchecked(out);
             match (src, dst.ip()) {
@@ -213,13 +243,24 @@ impl Stack {
         h: SocketHandle,
         buf: &mut [u8],
     ) -> Result<(usize, SocketAddr), UdpRecvError> {
+        self.udp_recv_from_to(h, buf).map(|(n, from, _)| (n, from))
+    }
+
+    /// [`Stack::udp_recv_from`] that also tells where the datagram was sent: the address and
+    /// port it was addressed to (for the any-IP socket, what the sender dialled; Linux's
+    /// `IP_ORIGDSTADDR`). IPv4-mapped on an IPv6 socket.
+    pub fn udp_recv_from_to(
+        &mut self,
+        h: SocketHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddr, SocketAddr), UdpRecvError> {
         let u = self.udp_mut(h);
         u.readable_signalled = false;
         if u.refused && u.peer.is_some() {
             u.refused = false;
             return Err(UdpRecvError::Refused);
         }
-        let (from, data) = u.rx.pop_front().ok_or(UdpRecvError::WouldBlock)?;
+        let (from, to, data) = u.rx.pop_front().ok_or(UdpRecvError::WouldBlock)?;
         u.rx_bytes -= data.len();
         let n = data.len().min(buf.len());
         buf[..n].copy_from_slice(&data[..n]);
@@ -227,7 +268,36 @@ impl Stack {
         if u.spare.len() < SPARE_BUFFERS && data.capacity() <= SPARE_MAX_CAPACITY {
             u.spare.push(data);
         }
-        Ok((len, if u.v6 { mapped(from) } else { from }))
+        let show = |a| if u.v6 { mapped(a) } else { a };
+        Ok((len, show(from), show(to)))
+    }
+
+    /// Copies the oldest datagram into `buf` without taking it (`MSG_PEEK`): its full
+    /// length, sender and destination, as [`Stack::udp_recv_from_to`] would return them.
+    pub fn udp_peek_from_to(
+        &mut self,
+        h: SocketHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddr, SocketAddr), UdpRecvError> {
+        let u = self.udp_mut(h);
+        if u.refused && u.peer.is_some() {
+            u.refused = false;
+            return Err(UdpRecvError::Refused);
+        }
+        let (from, to, data) = u.rx.front().ok_or(UdpRecvError::WouldBlock)?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        let show = |a| if u.v6 { mapped(a) } else { a };
+        Ok((data.len(), show(*from), show(*to)))
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`): an ICMP port unreachable for its
+    /// connected peer, reported once, here or by the next send or receive.
+    pub fn udp_take_error(&mut self, h: SocketHandle) -> Option<UdpRecvError> {
+        let u = self.udp_mut(h);
+        let refused = u.refused && u.peer.is_some();
+        u.refused = false;
+        refused.then_some(UdpRecvError::Refused)
     }
 
     /// The address a UDP socket is bound to (IPv4-mapped on an IPv6 socket bound to one).
@@ -265,18 +335,29 @@ impl Stack {
 
     pub(crate) fn close_udp(&mut self, h: SocketHandle) {
         if let Some(Socket::Udp(u)) = self.remove(h) {
+            if self.udp_is_any_socket(h) {
+                self.any_ip_closed(h);
+                return;
+            }
             self.udp_binds.remove(u.local, u.v6only);
         }
     }
 
     /// The socket a datagram from `remote` to `local` belongs to: bound to the address, to
     /// any address of its family, or (IPv4) to a dual-stack `::`, and, when connected,
-    /// connected to `remote` (Linux `compute_score`).
+    /// connected to `remote` (Linux `compute_score`); else, in transparent mode, the any-IP
+    /// socket.
     pub(crate) fn udp_lookup(&self, local: SocketAddr, remote: SocketAddr) -> Option<SocketHandle> {
-        self.udp_binds.candidates(local).find(|&h| match self.slot(h) {
-            Some(Socket::Udp(u)) => u.peer.is_none_or(|p| p == remote),
-            _ => false,
-        })
+        self.udp_binds
+            .candidates(local)
+            .find(|&h| match self.slot(h) {
+                Some(Socket::Udp(u)) => u.peer.is_none_or(|p| p == remote),
+                _ => false,
+            })
+            .or_else(|| match local.ip() {
+                IpAddr::V4(a) => self.any_ip_udp_for(a),
+                IpAddr::V6(_) => None,
+            })
     }
 
     pub(crate) fn udp_input(
@@ -327,7 +408,7 @@ impl Stack {
         let mut data = u.spare.pop().unwrap_or_default();
         data.clear();
         data.extend_from_slice(repr.payload);
-        u.rx.push_back((remote, data));
+        u.rx.push_back((remote, local, data));
         u.rx_bytes += len;
         let signal = !u.readable_signalled;
         u.readable_signalled = true;
