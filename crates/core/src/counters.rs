@@ -153,6 +153,35 @@ counters! {
         tcp_defer_accept_drop: "TcpExtTCPDeferAcceptDrop" "bare final ACKs dropped while TCP_DEFER_ACCEPT waited for data (TCPDeferAcceptDrop)",
         tw_recycled: "TcpExtTWRecycled" "TIME-WAIT 4-tuples reused by an outgoing connection, tcp_tw_reuse (TWRecycled)",
     }
+    "Ip6" {
+        ip6_in_receives: "Ip6InReceives" "total IPv6 packets received",
+        ip6_in_hdr_errors: "Ip6InHdrErrors" "with invalid headers or extension headers",
+        ip6_in_addr_errors: "Ip6InAddrErrors" "with invalid addresses: not ours, multicast, martian",
+        ip6_in_unknown_protos: "Ip6InUnknownProtos" "with unknown next header",
+        ip6_in_delivers: "Ip6InDelivers" "incoming packets delivered",
+        ip6_out_requests: "Ip6OutRequests" "requests sent out",
+        ip6_reasm_reqds: "Ip6ReasmReqds" "fragments received",
+        ip6_reasm_oks: "Ip6ReasmOKs" "packets reassembled ok",
+        ip6_reasm_fails: "Ip6ReasmFails" "fragments dropped (overlap, too long, malformed, memory)",
+        ip6_reasm_timeouts: "Ip6ReasmTimeout" "reassemblies timed out",
+        ip6_frag_creates: "Ip6FragCreates" "fragments created",
+        ip6_atomic_frags: "UstackIp6AtomicFrags" "atomic fragments processed in isolation (RFC 6946)",
+        ip6_pmtu_lowered: "UstackIp6PmtuLowered" "path MTU estimates lowered by a Packet Too Big",
+    }
+    "Icmp6" {
+        icmp6_in_msgs: "Icmp6InMsgs" "ICMPv6 messages received",
+        icmp6_in_errors: "Icmp6InErrors" "input ICMPv6 message failed: checksum, truncated, unsupported",
+        icmp6_in_echos: "Icmp6InEchos" "echo requests received",
+        icmp6_in_dest_unreachs: "Icmp6InDestUnreachs" "destination unreachable received",
+        icmp6_in_pkt_too_bigs: "Icmp6InPktTooBigs" "packet too big received",
+        icmp6_in_time_excds: "Icmp6InTimeExcds" "time exceeded received",
+        icmp6_in_parm_problems: "Icmp6InParmProblems" "parameter problem received",
+        icmp6_out_msgs: "Icmp6OutMsgs" "ICMPv6 messages sent",
+        icmp6_out_echo_replies: "Icmp6OutEchoReplies" "echo replies sent",
+        icmp6_out_dest_unreachs: "Icmp6OutDestUnreachs" "destination unreachable sent",
+        icmp6_out_parm_problems: "Icmp6OutParmProblems" "parameter problem sent",
+        icmp6_out_rate_limited: "UstackIcmp6OutRateLimited" "ICMPv6 errors not sent (host-wide or per-destination rate limit)",
+    }
     "Udp" {
         udp_in_datagrams: "UdpInDatagrams" "packets received",
         udp_no_ports: "UdpNoPorts" "packets to unknown port received (answered with ICMP port unreachable)",

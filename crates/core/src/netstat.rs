@@ -1,7 +1,7 @@
 //! A snapshot of every socket, shown like `ss -tan` / `ss -uan` (SPEC S2, S10).
 
 use core::fmt;
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 
 use ustack_tcp::{TcpState, TimerKind};
 
@@ -34,10 +34,10 @@ pub struct SocketInfo {
     pub recv_q: usize,
     /// TCP: bytes not yet acknowledged (for a listener, the backlog). UDP: 0.
     pub send_q: usize,
-    /// Our address.
-    pub local: SocketAddrV4,
-    /// The peer's, or `None` (ss prints `0.0.0.0:*`).
-    pub peer: Option<SocketAddrV4>,
+    /// Our address (IPv4-mapped for IPv4 traffic of an IPv6 socket, as `ss` shows it).
+    pub local: SocketAddr,
+    /// The peer's, or `None` (ss prints `0.0.0.0:*`, or `[::]:*` for an IPv6 socket).
+    pub peer: Option<SocketAddr>,
     /// The next timer and how long until it fires.
     pub timer: Option<(TimerKind, Duration)>,
     /// The timer `ss -o` shows (`timer:(on,200ms,0)`), TCP connections only.
@@ -135,7 +135,11 @@ impl fmt::Display for Netstat {
                 };
                 write!(f, "{id:<6}")?;
             }
-            let peer = s.peer.map_or_else(|| "0.0.0.0:*".to_string(), |p| p.to_string());
+            let peer = match s.peer {
+                Some(p) => p.to_string(),
+                None if s.local.is_ipv6() => "[::]:*".to_string(),
+                None => "0.0.0.0:*".to_string(),
+            };
             // The any-IP listener and UDP socket (transparent mode) take every port.
             let local = if s.local.port() == 0 && s.peer.is_none() {
                 format!("{}:*", s.local.ip())
@@ -184,7 +188,7 @@ impl Stack {
                     state: TcpState::Listen,
                     recv_q: l.accept_queue.len(),
                     send_q: l.backlog as usize,
-                    local: l.local,
+                    local: if l.v6 { crate::addr::mapped(l.local) } else { l.local },
                     peer: None,
                     timer: None,
                     ss_timer: None,
@@ -193,14 +197,15 @@ impl Stack {
                 },
                 Socket::Tcp(t) => {
                     let c = &t.conn;
+                    let show = |a| if t.v6 { crate::addr::mapped(a) } else { a };
                     SocketInfo {
                         handle,
                         protocol: Protocol::Tcp,
                         state: c.state(),
                         recv_q: c.recv_queue(),
                         send_q: c.send_queue(),
-                        local: c.tuple().local,
-                        peer: Some(c.tuple().remote),
+                        local: show(c.tuple().local),
+                        peer: Some(show(c.tuple().remote)),
                         timer: c
                             .timers()
                             .next_expiry()
@@ -217,8 +222,8 @@ impl Stack {
                     state: if u.peer.is_some() { TcpState::Established } else { TcpState::Closed },
                     recv_q: u.rx_bytes,
                     send_q: 0,
-                    local: u.local,
-                    peer: u.peer,
+                    local: if u.v6 { crate::addr::mapped(u.local) } else { u.local },
+                    peer: if u.v6 { u.peer.map(crate::addr::mapped) } else { u.peer },
                     timer: None,
                     ss_timer: None,
                     internals: None,

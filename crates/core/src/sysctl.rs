@@ -93,6 +93,13 @@ pub const SETTINGS: &[&str] = &[
     "net.ipv4.tcp_tw_reuse_delay",
     "net.ipv4.tcp_window_scaling",
     "net.ipv4.tcp_wmem",
+    "net.ipv6.auto_flowlabels",
+    "net.ipv6.bindv6only",
+    "net.ipv6.conf.default.hop_limit",
+    "net.ipv6.icmp.ratelimit",
+    "net.ipv6.ip6frag_high_thresh",
+    "net.ipv6.ip6frag_time",
+    "net.ipv6.route.mtu_expires",
 ];
 
 /// Linux sysctls for behaviour ustack does not have, with the value that describes ustack.
@@ -227,6 +234,13 @@ pub fn get(cfg: &StackConfig, name: &str) -> Result<String, SysctlError> {
         "net.ipv4.tcp_timestamps" => u8::from(t.timestamps).to_string(),
         "net.ipv4.tcp_window_scaling" => u8::from(t.window_scaling).to_string(),
         "net.ipv4.tcp_wmem" => triple(&t.wmem),
+        "net.ipv6.auto_flowlabels" => cfg.auto_flowlabels.to_string(),
+        "net.ipv6.bindv6only" => u8::from(cfg.bindv6only).to_string(),
+        "net.ipv6.conf.default.hop_limit" => cfg.ipv6_hop_limit.to_string(),
+        "net.ipv6.icmp.ratelimit" => cfg.icmpv6_ratelimit.as_millis().to_string(),
+        "net.ipv6.ip6frag_high_thresh" => cfg.ip6frag_high_thresh.to_string(),
+        "net.ipv6.ip6frag_time" => cfg.ip6frag_time.as_secs().to_string(),
+        "net.ipv6.route.mtu_expires" => cfg.ip6_rt_mtu_expires.as_secs().to_string(),
         _ => return Err(SysctlError::Unknown),
     })
 }
@@ -343,6 +357,20 @@ fn apply(cfg: &mut StackConfig, name: &str, value: &str) -> Result<(), SysctlErr
         "net.ipv4.tcp_timestamps" => t.timestamps = parse_u64(value)? != 0,
         "net.ipv4.tcp_window_scaling" => t.window_scaling = parse_bool(value)?,
         "net.ipv4.tcp_wmem" => t.wmem = buffer_sizes(value)?,
+        "net.ipv6.auto_flowlabels" => cfg.auto_flowlabels = small(value, 3)?,
+        "net.ipv6.bindv6only" => cfg.bindv6only = parse_bool(value)?,
+        "net.ipv6.conf.default.hop_limit" => {
+            cfg.ipv6_hop_limit = u8::try_from(parse_u64(value)?)
+                .map_err(|_| SysctlError::InvalidValue(format!("{value} is not 1 to 255")))?
+        }
+        "net.ipv6.icmp.ratelimit" => {
+            cfg.icmpv6_ratelimit = Duration::from_millis(parse_u64(value)?)
+        }
+        "net.ipv6.ip6frag_high_thresh" => cfg.ip6frag_high_thresh = parse_usize(value)?,
+        "net.ipv6.ip6frag_time" => cfg.ip6frag_time = Duration::from_secs(parse_u64(value)?),
+        "net.ipv6.route.mtu_expires" => {
+            cfg.ip6_rt_mtu_expires = Duration::from_secs(parse_u64(value)?)
+        }
         _ => return Err(SysctlError::Unknown),
     }
     Ok(())
@@ -464,6 +492,13 @@ mod tests {
             ("net.ipv4.tcp_fastopen_blackhole_timeout_sec", "3600"),
             ("net.ipv4.tcp_tw_reuse", "1"),
             ("net.ipv4.tcp_tw_reuse_delay", "2000"),
+            ("net.ipv6.auto_flowlabels", "0"),
+            ("net.ipv6.bindv6only", "1"),
+            ("net.ipv6.conf.default.hop_limit", "255"),
+            ("net.ipv6.icmp.ratelimit", "100"),
+            ("net.ipv6.ip6frag_high_thresh", "1048576"),
+            ("net.ipv6.ip6frag_time", "30"),
+            ("net.ipv6.route.mtu_expires", "60"),
         ];
         assert_eq!(cases.len(), SETTINGS.len(), "one case per setting");
         for (name, value) in cases {

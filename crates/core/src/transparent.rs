@@ -82,7 +82,7 @@ impl Stack {
             return Err(BindError::AddrInUse);
         }
         let h = self.insert(Socket::Listener(crate::tcp::Listener::new(
-            core::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+            core::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0).into(),
             backlog.clamp(1, self.cfg.somaxconn),
             tcp,
             &self.cfg,
@@ -105,10 +105,8 @@ impl Stack {
         if self.any_ip.udp.is_some() {
             return Err(BindError::AddrInUse);
         }
-        let h = self.insert(Socket::Udp(crate::udp::UdpSocket::new(core::net::SocketAddrV4::new(
-            Ipv4Addr::UNSPECIFIED,
-            0,
-        ))));
+        let any = core::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+        let h = self.insert(Socket::Udp(crate::udp::UdpSocket::new(any.into())));
         self.any_ip.udp = Some(h);
         Ok(h)
     }
@@ -137,7 +135,7 @@ impl Stack {
         protocol: ustack_wire::IpProtocol,
     ) -> bool {
         use ustack_wire::IpProtocol;
-        self.is_local(dst)
+        self.is_local(dst.into())
             || (self.any_ip.on
                 && iface != Stack::LOOPBACK
                 && matches!(protocol, IpProtocol::TCP | IpProtocol::UDP | IpProtocol::ICMP)
@@ -147,27 +145,27 @@ impl Stack {
     /// Whether transparent mode may stand for `addr`: a unicast address that is not ours,
     /// not 0.0.0.0, not in 127.0.0.0/8, and not an interface network's directed broadcast.
     pub(crate) fn is_any_ip_addr(&self, addr: Ipv4Addr) -> bool {
-        let directed = self.ifaces.iter().any(|i| {
-            i.addr.prefix_len() < 31
-                && u32::from(addr) == u32::from(i.addr.network()) | !u32::from(i.addr.netmask())
+        let directed = self.ifaces.iter().filter_map(|i| i.ipv4).any(|c| {
+            c.prefix_len() < 31
+                && u32::from(addr) == u32::from(c.network()) | !u32::from(c.netmask())
         });
         !(addr.is_unspecified()
             || addr.is_broadcast()
             || addr.octets()[0] >= 224
             || addr.is_loopback()
             || directed
-            || self.is_local(addr))
+            || self.is_local(addr.into()))
     }
 
     /// The any-IP listener, for a SYN to `local`, which no listener on its address or on
     /// 0.0.0.0 took: only in transparent mode and only for addresses not the stack's own.
     pub(crate) fn any_ip_listener_for(&self, local: Ipv4Addr) -> Option<SocketHandle> {
-        self.any_ip.tcp.filter(|_| self.any_ip.on && !self.is_local(local))
+        self.any_ip.tcp.filter(|_| self.any_ip.on && !self.is_local(local.into()))
     }
 
     /// The any-IP UDP socket, for a datagram to `local` that no bound socket took.
     pub(crate) fn any_ip_udp_for(&self, local: Ipv4Addr) -> Option<SocketHandle> {
-        self.any_ip.udp.filter(|_| self.any_ip.on && !self.is_local(local))
+        self.any_ip.udp.filter(|_| self.any_ip.on && !self.is_local(local.into()))
     }
 }
 
@@ -181,13 +179,14 @@ impl Stack {
         &mut self,
         now: crate::Instant,
         h: SocketHandle,
-        from: core::net::SocketAddrV4,
-        to: core::net::SocketAddrV4,
+        from: impl Into<core::net::SocketAddr>,
+        to: impl Into<core::net::SocketAddr>,
         data: &[u8],
     ) -> Result<usize, crate::UdpSendError> {
-        if from.port() == 0 || from.ip().is_unspecified() || !self.is_bindable(*from.ip()) {
+        let from = crate::addr::canonical(from.into());
+        if from.port() == 0 || from.ip().is_unspecified() || !self.is_bindable(from.ip()) {
             return Err(crate::UdpSendError::AddrNotAvailable);
         }
-        self.udp_send_inner(now, h, Some(from), to, data)
+        self.udp_send_inner(now, h, Some(from), to.into(), data)
     }
 }

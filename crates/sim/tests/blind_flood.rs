@@ -15,7 +15,7 @@
 //! Both runs use the same seed, so the link, the ISNs and the ports are the same; only the
 //! flood differs. Everything happens in virtual time.
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -117,7 +117,7 @@ struct Outcome {
 fn stack(net: &Network, label: u64, addr: Ipv4Addr) -> Stack {
     let cfg = StackConfig { tcp: TcpConfig::LINUX, ..StackConfig::new(net.derive_secret(label)) };
     let mut stack = Stack::new(cfg).expect("stack config");
-    stack.add_interface(InterfaceConfig { addr: Ipv4Cidr::new(addr, 24).unwrap(), mtu: 1500 });
+    stack.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(addr, 24).unwrap(), 1500));
     stack
 }
 
@@ -132,7 +132,7 @@ fn conn(stack: &Stack, now: Instant) -> SocketHandle {
 /// counts from that moment to the last byte read.
 fn transfer(seed: u64, link: &LinkConfig, bytes: u64, per_second: u64) -> Outcome {
     let mut net = Network::new(seed);
-    let server_addr = SocketAddrV4::new(SERVER, PORT);
+    let server_addr = SocketAddr::from(SocketAddrV4::new(SERVER, PORT));
     let client_stack = stack(&net, 0, CLIENT);
     let server_stack = stack(&net, 1, SERVER);
     let client = net.add_host(SimHost::new(client_stack, StreamClient::new(server_addr, 1, bytes)));

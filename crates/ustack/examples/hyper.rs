@@ -68,7 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .netstat()
         .sockets
         .iter()
-        .filter(|s| s.peer.is_some_and(|p| *p.ip() == SERVER))
+        .filter(|s| s.peer.is_some_and(|p| p.ip() == SERVER))
         .count();
     println!("10 requests on {connections} pooled connection(s)");
     if connections != 1 {

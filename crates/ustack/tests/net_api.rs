@@ -49,7 +49,7 @@ fn state_of(net: &NetStack, local: SocketAddr) -> Option<TcpState> {
     net.netstat()
         .sockets
         .iter()
-        .find(|s| SocketAddr::V4(s.local) == local && s.state != TcpState::Listen)
+        .find(|s| s.local == local && s.state != TcpState::Listen)
         .map(|s| s.state)
 }
 

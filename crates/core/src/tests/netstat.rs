@@ -158,7 +158,7 @@ fn s26_the_active_closer_holds_time_wait_and_the_passive_closer_does_not() {
     p.b.close(p.now, l);
     assert_eq!(p.b.socket_count(), 0);
     assert!(p.a.tcp_conns.is_empty() && p.b.tcp_conns.is_empty(), "demux tables empty");
-    assert!(p.b.tcp_conn_ports.is_empty() && p.b.tcp_listen_ports.is_empty());
+    assert!(p.b.tcp_conn_ports.is_empty() && p.b.tcp_listeners.is_empty());
 }
 
 #[test]

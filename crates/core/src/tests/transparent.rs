@@ -19,7 +19,7 @@ const ANY: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
 /// A (10.0.0.1) sends everything to B; B (10.0.0.2) is transparent.
 fn pair() -> Pair {
     let mut a = stack(A, 1);
-    a.add_route(Route { dest: Ipv4Cidr::new(ANY, 0).unwrap(), iface: 0 });
+    a.add_route(Route { dest: Ipv4Cidr::new(ANY, 0).unwrap().into(), iface: 0 });
     let mut b = stack(B, 2);
     b.set_transparent(true);
     Pair::with(a, b)

@@ -250,10 +250,10 @@ impl NetStack {
         };
         let mut stack = Stack::new(cfg.stack)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let iface = stack.add_interface(InterfaceConfig { addr: cfg.addr, mtu });
+        let iface = stack.add_interface(InterfaceConfig::ipv4(cfg.addr, mtu));
         if cfg.default_route {
             let any = Ipv4Cidr::new(std::net::Ipv4Addr::UNSPECIFIED, 0).expect("a /0 prefix");
-            stack.add_route(Route { dest: any, iface });
+            stack.add_route(Route { dest: any.into(), iface });
         }
         stack.set_tracing(cfg.tracing);
         stack.set_transparent(cfg.transparent);
@@ -494,7 +494,13 @@ impl NetStack {
             let local = opts.and_then(|o| o.local);
             let r = inner
                 .stack
-                .tcp_connect_fast_open(now, local, remote, &tcp, data)
+                .tcp_connect_fast_open(
+                    now,
+                    local.map(std::net::SocketAddr::from),
+                    remote,
+                    &tcp,
+                    data,
+                )
                 .map_err(connect_error)?;
             if let Some(ttl) = opts.and_then(|o| o.ttl) {
                 // Checked by set_ttl: 1 to 255.

@@ -374,7 +374,7 @@ impl NetStack {
             let now = inner.now();
             let h = inner
                 .stack
-                .tcp_connect_with(now, opts.local, remote, &opts.tcp)
+                .tcp_connect_with(now, opts.local.map(SocketAddr::from), remote.into(), &opts.tcp)
                 .map_err(connect_error)?;
             if let Some(ttl) = opts.ttl {
                 // Checked by set_ttl: 1 to 255.

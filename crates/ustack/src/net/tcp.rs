@@ -156,7 +156,7 @@ impl TcpListener {
 
     /// The address it listens on (`0.0.0.0:0` for the any-IP listener).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.with(|inner| SocketAddr::V4(inner.stack.tcp_listener_addr(self.sock.h)))
+        self.sock.with(|inner| inner.stack.tcp_listener_addr(self.sock.h))
     }
 
     /// Another handle to the same listener (`dup`): both accept from the same queue, and
@@ -273,13 +273,13 @@ impl TcpStream {
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.with(|inner| SocketAddr::V4(inner.stack.tcp_conn(self.sock.h).tuple().remote))
+        self.sock.with(|inner| inner.stack.tcp_peer_addr(self.sock.h))
     }
 
     /// Our address. On a connection accepted by the any-IP listener (transparent mode), the
     /// address and port the client dialled.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.with(|inner| SocketAddr::V4(inner.stack.tcp_conn(self.sock.h).tuple().local))
+        self.sock.with(|inner| inner.stack.tcp_local_addr(self.sock.h))
     }
 
     /// Shuts down reading (reads return 0), writing (a FIN follows the queued data, SPEC S9),

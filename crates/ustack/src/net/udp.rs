@@ -107,7 +107,7 @@ impl UdpSocket {
         let (n, from, to) = self.sock.wait(self.sock.read_timeout(), |inner| {
             inner.stack.udp_recv_from_to(h, buf).map_err(udp_recv_error)
         })?;
-        Ok((n.min(buf.len()), SocketAddr::V4(from), SocketAddr::V4(to)))
+        Ok((n.min(buf.len()), from, to))
     }
 
     /// Copies the next datagram into `buf` without taking it (`MSG_PEEK`); waits like
@@ -117,7 +117,7 @@ impl UdpSocket {
         let (n, from, _) = self.sock.wait(self.sock.read_timeout(), |inner| {
             inner.stack.udp_peek_from_to(h, buf).map_err(udp_recv_error)
         })?;
-        Ok((n.min(buf.len()), SocketAddr::V4(from)))
+        Ok((n.min(buf.len()), from))
     }
 
     /// [`UdpSocket::peek_from`] without the sender.
@@ -179,14 +179,13 @@ impl UdpSocket {
 
     /// Our address (`0.0.0.0:0` for the any-IP socket).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.with(|inner| SocketAddr::V4(inner.stack.udp_local_addr(self.sock.h)))
+        self.sock.with(|inner| inner.stack.udp_local_addr(self.sock.h))
     }
 
     /// The connected peer.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.sock
             .with(|inner| inner.stack.udp_peer_addr(self.sock.h))?
-            .map(SocketAddr::V4)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "UDP socket not connected"))
     }
 

@@ -63,13 +63,13 @@ macro_rules! common {
         /// The peer's address.
         pub fn peer_addr(&self) -> io::Result<SocketAddr> {
             let s: &Sock = $sock(self);
-            s.with(|inner| SocketAddr::V4(inner.stack.tcp_conn(s.h).tuple().remote))
+            s.with(|inner| inner.stack.tcp_peer_addr(s.h))
         }
 
         /// Our address.
         pub fn local_addr(&self) -> io::Result<SocketAddr> {
             let s: &Sock = $sock(self);
-            s.with(|inner| SocketAddr::V4(inner.stack.tcp_conn(s.h).tuple().local))
+            s.with(|inner| inner.stack.tcp_local_addr(s.h))
         }
 
         /// Waits until the connection is ready for any of `interest`.

@@ -66,7 +66,7 @@ impl TcpListener {
 
     /// The address it listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.with(|inner| SocketAddr::V4(inner.stack.tcp_listener_addr(self.sock.h)))
+        self.sock.with(|inner| inner.stack.tcp_listener_addr(self.sock.h))
     }
 
     /// `IP_TTL` of the connections it accepts from now on.
@@ -124,12 +124,12 @@ impl TcpStream {
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.with(|inner| SocketAddr::V4(inner.stack.tcp_conn(self.sock.h).tuple().remote))
+        self.sock.with(|inner| inner.stack.tcp_peer_addr(self.sock.h))
     }
 
     /// Our address (on an any-IP connection, the address the client dialled).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.with(|inner| SocketAddr::V4(inner.stack.tcp_conn(self.sock.h).tuple().local))
+        self.sock.with(|inner| inner.stack.tcp_local_addr(self.sock.h))
     }
 
     /// `TCP_NODELAY`.

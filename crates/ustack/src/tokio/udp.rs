@@ -152,7 +152,7 @@ impl UdpSocket {
             })
         })
         .await?;
-        Ok((n.min(buf.len()), SocketAddr::V4(from), SocketAddr::V4(to)))
+        Ok((n.min(buf.len()), from, to))
     }
 
     /// Polls for a datagram into `buf`; returns the sender.
@@ -169,7 +169,7 @@ impl UdpSocket {
         }) {
             Poll::Ready(Ok((n, from))) => {
                 buf.advance(n.min(room));
-                Poll::Ready(Ok(SocketAddr::V4(from)))
+                Poll::Ready(Ok(from))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
@@ -192,7 +192,7 @@ impl UdpSocket {
         let (n, from) = try_op(&self.sock.net, h, |inner| {
             inner.stack.udp_recv_from(h, buf).map_err(udp_recv_error)
         })?;
-        Ok((n.min(buf.len()), SocketAddr::V4(from)))
+        Ok((n.min(buf.len()), from))
     }
 
     /// [`UdpSocket::try_recv_from`] without the sender.
@@ -209,7 +209,7 @@ impl UdpSocket {
             })
         })
         .await?;
-        Ok((n.min(buf.len()), SocketAddr::V4(from)))
+        Ok((n.min(buf.len()), from))
     }
 
     /// [`UdpSocket::peek_from`] without the sender.
@@ -223,7 +223,7 @@ impl UdpSocket {
         let (n, from, _) = try_op(&self.sock.net, h, |inner| {
             inner.stack.udp_peek_from_to(h, buf).map_err(udp_recv_error)
         })?;
-        Ok((n.min(buf.len()), SocketAddr::V4(from)))
+        Ok((n.min(buf.len()), from))
     }
 
     /// Waits until the socket is ready for any of `interest`: readable when a datagram is
@@ -258,14 +258,13 @@ impl UdpSocket {
 
     /// Our address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.with(|inner| SocketAddr::V4(inner.stack.udp_local_addr(self.sock.h)))
+        self.sock.with(|inner| inner.stack.udp_local_addr(self.sock.h))
     }
 
     /// The connected peer.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.sock
             .with(|inner| inner.stack.udp_peer_addr(self.sock.h))?
-            .map(SocketAddr::V4)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "UDP socket not connected"))
     }
 
