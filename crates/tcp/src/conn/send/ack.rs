@@ -121,7 +121,8 @@ impl Conn {
                 continue;
             }
             info.sack_info = true;
-            let d = self.snd.sb.sack(b.left, b.right);
+            let mss = u32::from(self.effective_mss());
+            let d = self.snd.sb.sack(b.left, b.right, mss);
             merge(&mut info.delivered, &d);
         }
     }

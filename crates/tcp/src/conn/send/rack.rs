@@ -187,7 +187,7 @@ mod tests {
         let mut sb = flight();
         let mut rack = Rack::default();
         let now = Instant::from_millis(50);
-        let d = sb.sack(SeqNum(1000), SeqNum(2000));
+        let d = sb.sack(SeqNum(1000), SeqNum(2000), 1000);
         rack.on_delivered(now, &d, false);
         assert_eq!(
             (rack.xmit_ts, rack.rtt, rack.order),
@@ -210,7 +210,7 @@ mod tests {
         let now = Instant::from_millis(60);
         // Segments 0, 2 and 5 lost; the others SACKed by now.
         for k in [1u32, 3, 4, 6, 7, 8, 9] {
-            let d = sb.sack(SeqNum(k * 1000), SeqNum(k * 1000 + 1000));
+            let d = sb.sack(SeqNum(k * 1000), SeqNum(k * 1000 + 1000), 1000);
             rack.on_delivered(now, &d, false);
         }
         let reo = rack.reo_wnd(false, sb.sacked_segments(), Some(ms(50)), Some(ms(50)));
@@ -246,7 +246,7 @@ mod tests {
     fn an_ambiguous_retransmission_is_not_a_rack_sample() {
         let mut sb = flight();
         let mut rack = Rack::default();
-        let d = sb.sack(SeqNum(3000), SeqNum(4000));
+        let d = sb.sack(SeqNum(3000), SeqNum(4000), 1000);
         rack.on_delivered(Instant::from_millis(10), &d, true);
         assert_eq!(rack.xmit_ts, None);
     }

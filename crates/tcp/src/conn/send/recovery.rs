@@ -530,9 +530,10 @@ impl Conn {
         if self.snd.rtx_timer == RtxTimer::Reorder && self.timers.is_armed(TimerKind::Retransmit) {
             return;
         }
-        if (a.una_advanced || self.snd.rtx_timer == RtxTimer::Probe)
-            && !self.schedule_loss_probe(now)
-        {
+        // Only an ACK of new data moves the timer (RFC 8985 §7.2; Linux sets it again only
+        // on `FLAG_SET_XMIT_TIMER`, which `tcp_clean_rtx_queue` raises for data acked): a
+        // SACK alone leaves the PTO where the last transmission put it.
+        if a.una_advanced && !self.schedule_loss_probe(now) {
             self.arm_rto(now);
         }
     }

@@ -283,10 +283,14 @@ impl Scoreboard {
         d
     }
 
-    /// A SACK block `[left, right)` (RFC 2018 §3) arrived: the entries inside it are SACKed
-    /// (cut at its edges). Blocks that name nothing in the queue change nothing. Returns what
-    /// was newly delivered.
-    pub(in crate::conn) fn sack(&mut self, left: SeqNum, right: SeqNum) -> Delivered {
+    /// A SACK block `[left, right)` (RFC 2018 §3) arrived: the entries inside it are SACKed.
+    /// As Linux (`tcp_match_skb_to_sack`), a segment counts only whole: one the block covers
+    /// only in part is not SACKed (a SACK of its last byte says nothing about the rest), and
+    /// an entry longer than `mss` is cut only at a multiple of `mss` from its start, so that
+    /// the SACKed part is whole segments (rounded down at the block's right edge, up at its
+    /// left edge). Blocks that name nothing in the queue change nothing. Returns what was
+    /// newly delivered.
+    pub(in crate::conn) fn sack(&mut self, left: SeqNum, right: SeqNum, mss: u32) -> Delivered {
         let mut d = Delivered::default();
         let Some(first) = self.segs.front().map(|s| s.start) else { return d };
         let fack = self.fack.unwrap_or(first);
@@ -301,13 +305,23 @@ impl Scoreboard {
                 break;
             }
             if s < l {
-                self.split(i, (l - s) as u32);
+                // The block starts inside the entry: cut where the whole segments after `l`
+                // begin, if that leaves any.
+                let at = ((l - s) as u32).div_ceil(mss.max(1)) * mss.max(1);
+                if seg.data_len() > mss && at < seg.len {
+                    self.split(i, at);
+                }
                 i += 1;
                 continue;
             }
             if e > r {
-                self.split(i, (r - s) as u32);
-                continue;
+                // The block ends inside the entry: SACK the whole segments before `r`.
+                let at = (r - s) as u32 / mss.max(1) * mss.max(1);
+                if seg.data_len() > mss && at > 0 {
+                    self.split(i, at);
+                    continue;
+                }
+                break;
             }
             if seg.mark != Mark::Sacked {
                 d.note(&seg);

@@ -125,6 +125,26 @@ fn s20_tail_loss_probe_finds_a_lost_tail_without_the_rto() {
 }
 
 #[test]
+fn s20_a_sack_of_a_segments_last_byte_marks_nothing_and_the_tail_loss_probe_goes() {
+    // Linux (`tcp_match_skb_to_sack`; packetdrill's fr-4pkt-fack-last-byte) counts a segment
+    // SACKed only whole: a block naming the last byte of segment 4 says nothing delivered,
+    // so RACK has nothing sent after segments 1-3 to judge them by and there is no fast
+    // recovery. Nor does an ACK that acknowledges no new data move the probe timeout
+    // (RFC 8985 §7.2; Linux re-arms it only when data is acknowledged): the tail loss probe
+    // goes 2·SRTT + 2 ms after the flight left at 0.1 s and sends the last segment again.
+    let mut s = sack_client(cfg(), 4000);
+    s.run(
+        "
+        0.2   < . 1:1(0) ack 1 win 65535 <sack 4000:4001>
+        0.302 > P. 3001:4001(1000) ack 1
+        ",
+    );
+    s.done();
+    assert_eq!(retransmissions(&s), [(RetransmitReason::TailLossProbe, 3001)]);
+    assert_eq!(s.conn.snd.phase, super::super::send::Phase::Open);
+}
+
+#[test]
 fn s20_a_lost_retransmission_is_found_by_rack_not_by_the_rto() {
     // RFC 8985 §3.3: a retransmission lost again. Segment 1 is lost; three SACKs put it in
     // recovery and it goes again at 0.2 s, after new segments 10001 and 11001 and before
