@@ -112,7 +112,13 @@ impl Conn {
             self.stats.dsacks_received += 1;
             self.note_dsack(first.right);
         }
-        for (k, b) in blocks.iter().enumerate() {
+        // In sequence order, as Linux (`tcp_sacktag_write_queue` sorts them): the segment
+        // taken last gives RACK its RTT.
+        let mut order = [0usize, 1, 2, 3];
+        let order = &mut order[..blocks.len().min(4)];
+        order.sort_by_key(|&k| blocks[k].left - una);
+        for &k in order.iter() {
+            let b = &blocks[k];
             if k == 0 && dsack {
                 continue;
             }
@@ -292,6 +298,12 @@ fn merge(into: &mut Delivered, d: &Delivered) {
     into.segments += d.segments;
     into.retransmitted |= d.retransmitted;
     into.reordered |= d.reordered;
+    if d.last.is_some() {
+        into.last = d.last;
+    }
+    if d.last_original.is_some() {
+        into.last_original = d.last_original;
+    }
     if let Some((t, order, r)) = d.latest
         && into.latest.is_none_or(|(_, o, _)| order > o)
     {

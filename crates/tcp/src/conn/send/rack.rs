@@ -66,16 +66,37 @@ impl Rack {
     /// RFC 8985 §6.2 step 1: the ACK delivered `d`; `ambiguous` says whether the most recently
     /// sent of its segments is a retransmission that the ACK may be answering the original
     /// of (its timestamp echo is older than the retransmission, or its RTT is below the
-    /// minimum RTT). Step 2: reordering.
-    pub(in crate::conn) fn on_delivered(&mut self, now: Instant, d: &Delivered, ambiguous: bool) {
+    /// minimum RTT), `last_ambiguous` the same of the segment taken last. Step 2:
+    /// reordering.
+    ///
+    /// RACK.rtt is the RTT of the last segment taken that is not ambiguous, as Linux's
+    /// `tcp_rack_advance` leaves it (it sets the RTT for each segment in the order it takes
+    /// them: SACKed ones, then cumulatively acknowledged ones, each in sequence order), not
+    /// necessarily the most recently sent one's: a late original below a retransmission
+    /// gives the longer RTT.
+    pub(in crate::conn) fn on_delivered(
+        &mut self,
+        now: Instant,
+        d: &Delivered,
+        ambiguous: bool,
+        last_ambiguous: bool,
+    ) {
         if d.reordered {
             self.reordering_seen = true;
+        }
+        match d.last {
+            Some((sent, _)) if !last_ambiguous => self.rtt = now - sent,
+            Some(_) => {
+                if let Some(sent) = d.last_original {
+                    self.rtt = now - sent;
+                }
+            }
+            None => {}
         }
         let Some((sent, order, _)) = d.latest else { return };
         if ambiguous {
             return;
         }
-        self.rtt = now - sent;
         if self.xmit_ts.is_none() || order > self.order {
             self.xmit_ts = Some(sent);
             self.order = order;
@@ -188,7 +209,7 @@ mod tests {
         let mut rack = Rack::default();
         let now = Instant::from_millis(50);
         let d = sb.sack(SeqNum(1000), SeqNum(2000), 1000);
-        rack.on_delivered(now, &d, false);
+        rack.on_delivered(now, &d, false, false);
         assert_eq!(
             (rack.xmit_ts, rack.rtt, rack.order),
             (Some(Instant::from_millis(1)), ms(49), 1)
@@ -211,7 +232,7 @@ mod tests {
         // Segments 0, 2 and 5 lost; the others SACKed by now.
         for k in [1u32, 3, 4, 6, 7, 8, 9] {
             let d = sb.sack(SeqNum(k * 1000), SeqNum(k * 1000 + 1000), 1000);
-            rack.on_delivered(now, &d, false);
+            rack.on_delivered(now, &d, false, false);
         }
         let reo = rack.reo_wnd(false, sb.sacked_segments(), Some(ms(50)), Some(ms(50)));
         assert_eq!(reo, Duration::ZERO);
@@ -247,7 +268,7 @@ mod tests {
         let mut sb = flight();
         let mut rack = Rack::default();
         let d = sb.sack(SeqNum(3000), SeqNum(4000), 1000);
-        rack.on_delivered(Instant::from_millis(10), &d, true);
+        rack.on_delivered(Instant::from_millis(10), &d, true, true);
         assert_eq!(rack.xmit_ts, None);
     }
 }

@@ -159,7 +159,10 @@ impl Conn {
             let ambiguous = a.delivered.latest.is_some_and(|(sent, _, retransmitted)| {
                 retransmitted && self.ambiguous_retransmission_ack(now, sent, seg)
             });
-            self.snd.rack.on_delivered(now, &a.delivered, ambiguous);
+            let last_ambiguous = a.delivered.last.is_some_and(|(sent, retransmitted)| {
+                retransmitted && self.ambiguous_retransmission_ack(now, sent, seg)
+            });
+            self.snd.rack.on_delivered(now, &a.delivered, ambiguous, last_ambiguous);
             if a.dsack {
                 let (una, nxt) = (self.snd.una, self.snd.nxt);
                 self.snd.rack.on_dsack(una, nxt);

@@ -81,6 +81,13 @@ pub(in crate::conn) struct Delivered {
     /// Of those, the one transmitted last (RACK.xmit_ts, RACK.end_seq): its latest
     /// transmission time and order, and whether it was ever retransmitted.
     pub(in crate::conn) latest: Option<(Instant, u64, bool)>,
+    /// The transmission time of the segment taken last, in the order Linux takes them
+    /// (SACK blocks in sequence order, then the cumulative ACK), and whether it was ever
+    /// retransmitted; and the last one taken that never was. RACK.rtt comes from it:
+    /// Linux's `tcp_rack_advance` sets `rack.rtt_us` for every segment it takes, so the last
+    /// one's RTT stays, which need not be the most recently sent one's.
+    pub(in crate::conn) last: Option<(Instant, bool)>,
+    pub(in crate::conn) last_original: Option<Instant>,
     /// Whether any of them was ever retransmitted.
     pub(in crate::conn) retransmitted: bool,
     /// The lowest end of a newly delivered segment that was never retransmitted, if it lies
@@ -93,6 +100,10 @@ impl Delivered {
         self.bytes += seg.len;
         self.segments += 1;
         self.retransmitted |= seg.retransmitted;
+        self.last = Some((seg.sent_at, seg.retransmitted));
+        if !seg.retransmitted {
+            self.last_original = Some(seg.sent_at);
+        }
         if self.latest.is_none_or(|(_, order, _)| seg.order > order) {
             self.latest = Some((seg.sent_at, seg.order, seg.retransmitted));
         }
