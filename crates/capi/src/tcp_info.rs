@@ -161,9 +161,8 @@ pub(crate) fn fill(
         },
         snd_cwnd: i.cwnd_bytes / mss,
         advmss: u32::from(i.advmss),
-        // ustack enters fast retransmit after three duplicate ACKs, Linux's initial
-        // `tcp_reordering`.
-        reordering: 3,
+        reordering: i.reordering,
+        reord_seen: i.reord_seen,
         rcv_space: i.rcv_space,
         total_retrans: stats.retransmits.min(u64::from(u32::MAX)) as u32,
         bytes_acked: stats.bytes_acked,

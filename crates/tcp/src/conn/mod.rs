@@ -384,6 +384,8 @@ impl Conn {
                 inflation: 0,
                 prr: send::Prr::default(),
                 rack: send::Rack::default(),
+                reordering: cfg.reordering.max(1),
+                reord_seen: 0,
                 tlp: None,
                 tlp_pending: false,
                 undo: None,

@@ -80,6 +80,11 @@ pub struct ConnInfo {
     /// The data of the SYN was acknowledged in the handshake (Fast Open, either side;
     /// Linux's `TCPI_OPT_SYN_DATA`).
     pub syn_data: bool,
+    /// The reordering degree in segments (`tcpi_reordering`): `TcpConfig::reordering`,
+    /// raised as SACKs show reordering.
+    pub reordering: u32,
+    /// Times reordering was seen (`tcpi_reord_seen`).
+    pub reord_seen: u32,
 }
 
 impl Conn {
@@ -220,6 +225,8 @@ impl Conn {
             last_send: self.snd.last_send,
             last_recv: self.last_recv,
             syn_data: self.fo.syn_data_acked,
+            reordering: self.snd.reordering,
+            reord_seen: self.snd.reord_seen,
         }
     }
 }

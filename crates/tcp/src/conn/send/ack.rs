@@ -46,6 +46,9 @@ impl Conn {
             }
         }
         self.stats.delivered += u64::from(info.delivered.segments);
+        if let Some(low) = info.delivered.reord {
+            self.check_sack_reordering(low);
+        }
         if self.snd.syn_acked && (info.una_advanced || info.dupack || info.sack_info || info.dsack)
         {
             self.after_ack(now, seg, &info);
@@ -131,6 +134,25 @@ impl Conn {
             let d = self.snd.sb.sack(b.left, b.right, mss);
             merge(&mut info.delivered, &d);
         }
+    }
+
+    /// Segments from `low` on were delivered after segments above them (they were never
+    /// retransmitted and lie below the highest SACK): reordering. As Linux's
+    /// `tcp_check_sack_reordering`, the reordering degree rises to the distance in segments
+    /// from `low` to the highest sequence number known delivered, if that is more, up to
+    /// `max_reordering`.
+    fn check_sack_reordering(&mut self, low: SeqNum) {
+        let fack = self.snd.sb.fack().unwrap_or(self.snd.una);
+        let metric = fack - low;
+        if metric <= 0 {
+            return;
+        }
+        let mss = u32::from(self.effective_mss());
+        let metric = metric as u32;
+        if metric > self.snd.reordering.saturating_mul(mss) {
+            self.snd.reordering = metric.div_ceil(mss).min(self.cfg.max_reordering.max(1));
+        }
+        self.snd.reord_seen = self.snd.reord_seen.saturating_add(1);
     }
 
     /// Whether a D-SACK for `[left, right)` can be believed. Anyone who guesses the 4-tuple
@@ -298,6 +320,11 @@ fn merge(into: &mut Delivered, d: &Delivered) {
     into.segments += d.segments;
     into.retransmitted |= d.retransmitted;
     into.reordered |= d.reordered;
+    if let Some(r) = d.reord
+        && into.reord.is_none_or(|low| r < low)
+    {
+        into.reord = Some(r);
+    }
     if d.last.is_some() {
         into.last = d.last;
     }

@@ -61,6 +61,12 @@ pub(super) struct Sender {
     pub(super) prr: Prr,
     /// RACK's state (RFC 8985).
     pub(super) rack: Rack,
+    /// The reordering degree in segments (Linux `tp->reordering`): starts at
+    /// `TcpConfig::reordering`, raised when SACKs show deeper reordering
+    /// (`tcp_check_sack_reordering`), up to `max_reordering`.
+    pub(super) reordering: u32,
+    /// Times reordering was seen (Linux `reord_seen`, `tcpi_reord_seen`).
+    pub(super) reord_seen: u32,
     /// The PTO fired: the next transmission is a tail loss probe (`output.rs`).
     pub(super) tlp_pending: bool,
     /// The tail loss probe in flight, if any: SND.NXT when it was sent, and whether it was a

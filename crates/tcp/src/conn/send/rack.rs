@@ -14,7 +14,8 @@ use ustack_wire::SeqNum;
 use super::scoreboard::{Delivered, Mark, Scoreboard};
 use crate::Instant;
 
-/// RFC 8985's DupThresh.
+/// RFC 8985's DupThresh (Linux's initial `tcp_reordering`), for the tests.
+#[cfg(test)]
 const DUP_THRESH: u32 = 3;
 /// Recoveries without a D-SACK after which the reordering window shrinks back (RFC 8985
 /// §6.2 step 4: "RACK.reo_wnd_persist = 16").
@@ -126,15 +127,18 @@ impl Rack {
         }
     }
 
-    /// RFC 8985 §6.2 step 4, `RACK_update_reo_wnd`.
+    /// RFC 8985 §6.2 step 4, `RACK_update_reo_wnd`; DupThresh is the connection's
+    /// reordering degree (`reordering`), as Linux's `tcp_rack_reo_wnd` compares `sacked_out`
+    /// with `tp->reordering`.
     pub(in crate::conn) fn reo_wnd(
         &self,
         in_recovery: bool,
         sacked_segments: u32,
+        reordering: u32,
         min_rtt: Option<Duration>,
         srtt: Option<Duration>,
     ) -> Duration {
-        if !self.reordering_seen && (in_recovery || sacked_segments >= DUP_THRESH) {
+        if !self.reordering_seen && (in_recovery || sacked_segments >= reordering) {
             return Duration::ZERO;
         }
         let quarter = min_rtt.unwrap_or(Duration::ZERO) / 4;
@@ -216,7 +220,7 @@ mod tests {
         );
         // One SACKed segment and no reordering seen: reo_wnd = min_RTT / 4 = 12 ms; segment 0
         // (sent at 0) is lost at 0 + 49 + 12 = 61 ms: a timer, not yet a loss.
-        let reo = rack.reo_wnd(false, sb.sacked_segments(), Some(ms(48)), Some(ms(49)));
+        let reo = rack.reo_wnd(false, sb.sacked_segments(), DUP_THRESH, Some(ms(48)), Some(ms(49)));
         assert_eq!(reo, ms(12));
         let found = rack.detect(&mut sb, now, reo);
         assert_eq!(found, Detected { lost: 0, timeout: Some(Instant::from_millis(61)) });
@@ -234,7 +238,7 @@ mod tests {
             let d = sb.sack(SeqNum(k * 1000), SeqNum(k * 1000 + 1000), 1000);
             rack.on_delivered(now, &d, false, false);
         }
-        let reo = rack.reo_wnd(false, sb.sacked_segments(), Some(ms(50)), Some(ms(50)));
+        let reo = rack.reo_wnd(false, sb.sacked_segments(), DUP_THRESH, Some(ms(50)), Some(ms(50)));
         assert_eq!(reo, Duration::ZERO);
         // Every hole is lost at once: the whole burst is repaired in one round trip.
         let found = rack.detect(&mut sb, now, reo);
@@ -247,20 +251,20 @@ mod tests {
     #[test]
     fn rfc8985_reordering_widens_the_window_and_dsacks_grow_it() {
         let mut rack = Rack { reordering_seen: true, ..Rack::default() };
-        assert_eq!(rack.reo_wnd(true, 5, Some(ms(40)), Some(ms(100))), ms(10));
+        assert_eq!(rack.reo_wnd(true, 5, DUP_THRESH, Some(ms(40)), Some(ms(100))), ms(10));
         rack.on_dsack(SeqNum(0), SeqNum(5000));
-        assert_eq!(rack.reo_wnd(true, 5, Some(ms(40)), Some(ms(100))), ms(20));
+        assert_eq!(rack.reo_wnd(true, 5, DUP_THRESH, Some(ms(40)), Some(ms(100))), ms(20));
         // One step per round trip: another D-SACK before SND.UNA passes 5000 changes nothing.
         rack.on_dsack(SeqNum(1000), SeqNum(6000));
-        assert_eq!(rack.reo_wnd(true, 5, Some(ms(40)), Some(ms(100))), ms(20));
+        assert_eq!(rack.reo_wnd(true, 5, DUP_THRESH, Some(ms(40)), Some(ms(100))), ms(20));
         rack.on_dsack(SeqNum(5000), SeqNum(9000));
-        assert_eq!(rack.reo_wnd(true, 5, Some(ms(40)), Some(ms(100))), ms(30));
+        assert_eq!(rack.reo_wnd(true, 5, DUP_THRESH, Some(ms(40)), Some(ms(100))), ms(30));
         // Capped by SRTT; back to one step after 16 recoveries without a D-SACK.
-        assert_eq!(rack.reo_wnd(true, 5, Some(ms(400)), Some(ms(100))), ms(100));
+        assert_eq!(rack.reo_wnd(true, 5, DUP_THRESH, Some(ms(400)), Some(ms(100))), ms(100));
         for _ in 0..16 {
             rack.on_recovery_end();
         }
-        assert_eq!(rack.reo_wnd(true, 5, Some(ms(40)), Some(ms(100))), ms(10));
+        assert_eq!(rack.reo_wnd(true, 5, DUP_THRESH, Some(ms(40)), Some(ms(100))), ms(10));
     }
 
     #[test]

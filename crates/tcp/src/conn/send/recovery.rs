@@ -184,7 +184,7 @@ impl Conn {
             if self.cfg.rack {
                 newly_lost = self.rack_detect(now);
             } else {
-                newly_lost = self.snd.sb.mark_lost_by_sacks(mss);
+                newly_lost = self.snd.sb.mark_lost_by_sacks(mss, self.snd.reordering);
             }
         } else {
             // NewReno (RFC 6582 §3.2 step 1): three duplicate ACKs, unless they are for
@@ -276,6 +276,7 @@ impl Conn {
         let reo = self.snd.rack.reo_wnd(
             in_recovery,
             self.snd.sb.sacked_segments(),
+            self.snd.reordering,
             self.snd.min_rtt,
             self.rtt.srtt(),
         );
@@ -377,6 +378,11 @@ impl Conn {
                 retrans: None,
                 first_rtx_tsval: None,
             });
+        }
+        // Linux `tcp_enter_loss`: a timeout with enough SACKed for a fast retransmit, that
+        // none came, says the reordering degree was set too high: back to the default.
+        if self.snd.phase == Phase::Open && self.snd.sb.sacked_segments() >= self.cfg.reordering {
+            self.snd.reordering = self.snd.reordering.min(self.cfg.reordering.max(1));
         }
         // RFC 2018 §8: a SACKed segment at SND.UNA when the timer fires means the receiver
         // reneged (dropped what it SACKed): forget every SACK.

@@ -93,9 +93,19 @@ pub(in crate::conn) struct Delivered {
     /// The lowest end of a newly delivered segment that was never retransmitted, if it lies
     /// below the highest end delivered before (RFC 8985 §6.2 step 2: reordering).
     pub(in crate::conn) reordered: bool,
+    /// The lowest start of such a segment (Linux's `reord`, which
+    /// `tcp_check_sack_reordering` measures the reordering degree from).
+    pub(in crate::conn) reord: Option<SeqNum>,
 }
 
 impl Delivered {
+    fn note_reordered(&mut self, seg: &Segment) {
+        self.reordered = true;
+        if self.reord.is_none_or(|r| seg.start < r) {
+            self.reord = Some(seg.start);
+        }
+    }
+
     fn note(&mut self, seg: &Segment) {
         self.bytes += seg.len;
         self.segments += 1;
@@ -277,7 +287,7 @@ impl Scoreboard {
             if seg.mark != Mark::Sacked {
                 d.note(&seg);
                 if !seg.retransmitted && seg.end() < fack {
-                    d.reordered = true;
+                    d.note_reordered(&seg);
                 }
             }
             if seg.retransmitted && seg.mark == Mark::InFlight {
@@ -337,7 +347,7 @@ impl Scoreboard {
             if seg.mark != Mark::Sacked {
                 d.note(&seg);
                 if !seg.retransmitted && seg.end() < fack {
-                    d.reordered = true;
+                    d.note_reordered(&seg);
                 }
                 if self.delivered_end.is_none_or(|e| e < seg.end()) {
                     self.delivered_end = Some(seg.end());
@@ -352,6 +362,12 @@ impl Scoreboard {
             self.fack = Some(end);
         }
         d
+    }
+
+    /// One past the highest sequence number known delivered (RACK.fack), if anything above
+    /// SND.UNA was SACKed.
+    pub(in crate::conn) fn fack(&self) -> Option<SeqNum> {
+        self.fack
     }
 
     /// The index of the first lost entry, if any.
@@ -384,19 +400,23 @@ impl Scoreboard {
 
     /// RFC 6675 §4 `IsLost(SeqNum)` for entry `i`: "DupThresh discontiguous SACKed sequences
     /// ... or more than (DupThresh - 1) * SMSS bytes with sequence numbers greater than
-    /// SeqNum have been SACKed". `sacked_above` is what the caller counted above it.
+    /// SeqNum have been SACKed". `sacked_above` is what the caller counted above it;
+    /// DupThresh is the connection's reordering degree, as Linux (`tcp_time_to_recover`
+    /// compares with `tp->reordering`), 3 unless reordering was seen.
     pub(in crate::conn) fn is_lost_by_sacks(
         sacked_segments_above: u32,
         sacked_bytes_above: u32,
         smss: u32,
+        dup_thresh: u32,
     ) -> bool {
-        const DUP_THRESH: u32 = 3;
-        sacked_segments_above >= DUP_THRESH || sacked_bytes_above > (DUP_THRESH - 1) * smss
+        sacked_segments_above >= dup_thresh
+            || sacked_bytes_above > (dup_thresh - 1).saturating_mul(smss)
     }
 
     /// Marks lost, as RFC 6675 `IsLost` decides, every entry in flight that was never
     /// retransmitted below the highest SACKed one; returns whether any was.
-    pub(in crate::conn) fn mark_lost_by_sacks(&mut self, smss: u32) -> bool {
+    pub(in crate::conn) fn mark_lost_by_sacks(&mut self, smss: u32, dup_thresh: u32) -> bool {
+        let dup_thresh = dup_thresh.max(1);
         let mut any = false;
         let (mut segs_above, mut bytes_above) = (0u32, 0u32);
         for i in (0..self.segs.len()).rev() {
@@ -408,7 +428,12 @@ impl Scoreboard {
                 }
                 Mark::InFlight
                     if !seg.retransmitted
-                        && Scoreboard::is_lost_by_sacks(segs_above, bytes_above, smss) =>
+                        && Scoreboard::is_lost_by_sacks(
+                            segs_above,
+                            bytes_above,
+                            smss,
+                            dup_thresh,
+                        ) =>
                 {
                     self.set_mark(i, Mark::Lost);
                     any = true;

@@ -84,9 +84,9 @@ fn is_lost_needs_three_sacked_segments_or_more_than_two_segments_of_bytes_above(
     // RFC 6675 §4: DupThresh = 3.
     let mut sb = board(0, 6);
     sb.sack(SeqNum(1000), SeqNum(3000), MSS);
-    assert!(!sb.mark_lost_by_sacks(MSS), "two SACKed segments above are not enough");
+    assert!(!sb.mark_lost_by_sacks(MSS, 3), "two SACKed segments above are not enough");
     sb.sack(SeqNum(3000), SeqNum(4000), MSS);
-    assert!(sb.mark_lost_by_sacks(MSS), "three SACKed segments above");
+    assert!(sb.mark_lost_by_sacks(MSS, 3), "three SACKed segments above");
     sb.check();
     assert_eq!(sb.first_lost(), Some(0));
     assert_eq!(sb.lost(), 1000);
@@ -130,7 +130,7 @@ proptest! {
             match op {
                 0 => { sb.sack(una + a, una + a + b, MSS); }
                 1 => { let ack = una + a.min(b); sb.ack(una, ack); una = ack; }
-                2 => { sb.mark_lost_by_sacks(MSS); }
+                2 => { sb.mark_lost_by_sacks(MSS, 3); }
                 _ => if let Some(i) = sb.first_lost() {
                     let len = sb.get(i).unwrap().len;
                     sb.retransmitted(i, len.min(b.max(1)), t(100));
