@@ -177,6 +177,14 @@ pub(crate) fn fill(
     }
 }
 
+/// `tcpi_busy_time`, `tcpi_rwnd_limited`, `tcpi_sndbuf_limited`, in microseconds.
+pub(crate) fn fill_chrono(info: &mut TcpInfo, c: ustack_core::tcp_engine::ChronoStats) {
+    let us = |d: core::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    info.busy_time = us(c.busy);
+    info.rwnd_limited = us(c.rwnd_limited);
+    info.sndbuf_limited = us(c.sndbuf_limited);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

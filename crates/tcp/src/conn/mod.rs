@@ -67,6 +67,7 @@ mod tests;
 pub use defer::{retrans_to_secs, secs_to_retrans};
 pub use event::{ConnError, ConnStats, DropReason, Event, RecvError, RetransmitReason, SendError};
 pub use icmp::{IcmpError, MIN_PMTU};
+pub use send::ChronoStats;
 pub use sockopt::ConnInfo;
 
 /// The two ends of a connection, as seen from this host.
@@ -386,6 +387,8 @@ impl Conn {
                 rack: send::Rack::default(),
                 reordering: cfg.reordering.max(1),
                 reord_seen: 0,
+                chrono: send::Chrono::new(now),
+                busy_pending: false,
                 tlp: None,
                 tlp_pending: false,
                 undo: None,
@@ -511,7 +514,10 @@ impl Conn {
         if data.is_empty() {
             return Ok(0);
         }
+        let queued_before = seq_len(self.snd.nxt, self.snd.data_end());
         let n = self.snd.buf.push(data);
+        // Linux `tcp_add_write_queue_tail`: data queued behind nothing unsent starts busy time.
+        self.snd.busy_pending |= n > 0 && queued_before == 0;
         if n < data.len() {
             self.send_blocked = true;
         }

@@ -88,6 +88,12 @@ pub struct ConnInfo {
 }
 
 impl Conn {
+    /// Busy, window-limited and send-buffer-limited time up to `now` (`tcpi_busy_time`,
+    /// `tcpi_rwnd_limited`, `tcpi_sndbuf_limited`; Linux's chronographs).
+    pub fn chrono_stats(&self, now: Instant) -> super::ChronoStats {
+        self.snd.chrono.stats(now)
+    }
+
     /// The settings this connection runs with (its copy of the [`TcpConfig`]).
     pub fn config(&self) -> &TcpConfig {
         &self.cfg

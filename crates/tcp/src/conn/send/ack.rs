@@ -6,6 +6,7 @@ use core::time::Duration;
 use ustack_wire::{SeqNum, TcpFlags, TcpRepr};
 
 use super::super::{Conn, Event, State, seq_len};
+use super::ChronoKind;
 use super::recovery::AckInfo;
 use super::scoreboard::Delivered;
 use crate::{Instant, TimerKind};
@@ -200,6 +201,11 @@ impl Conn {
         if self.snd.nxt < ack {
             self.snd.nxt = ack;
         }
+        // Linux `tcp_clean_rtx_queue`: everything sent is acknowledged.
+        if self.snd.sb.is_empty() {
+            let idle = self.snd.nxt == self.snd.data_end();
+            self.snd.chrono.stop(now, ChronoKind::Busy, idle);
+        }
         self.stats.bytes_acked += u64::from(data_acked);
         let sample = self.take_rtt_sample(now, seg);
         if syn == 1 && sample.is_none() && self.snd.syn_retransmitted {
@@ -236,6 +242,9 @@ impl Conn {
         if self.send_blocked && self.snd.buf.free() > 0 && self.snd.fin.is_none() {
             self.send_blocked = false;
             self.push_event(Event::Writable);
+            // Linux `tcp_check_space`: the application may write again.
+            let idle = self.snd.sb.is_empty() && self.snd.nxt == self.snd.data_end();
+            self.snd.chrono.stop(now, ChronoKind::SndbufLimited, idle);
         }
     }
 
