@@ -177,6 +177,9 @@ pub struct Conn {
     // ---- output obligations ----
     /// Send an ACK at the next `poll_transmit` (or piggyback it on data).
     ack_now: bool,
+    /// `ack_now` is owed only to quick-ACK mode (set by `schedule_ack` for this segment): a
+    /// FIN in the same segment makes the connection interactive and delays it after all.
+    quick_ack_only: bool,
     /// A challenge ACK (RFC 5961) is owed; the host may withdraw it (host-wide limit).
     challenge_owed: bool,
     pending_rst: Option<Rst>,
@@ -444,6 +447,7 @@ impl Conn {
             tracing: false,
             stats: ConnStats::default(),
             ack_now: false,
+            quick_ack_only: false,
             challenge_owed: false,
             pending_rst: None,
             force_send: false,
