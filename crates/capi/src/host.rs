@@ -738,6 +738,7 @@ impl Host {
             Err(UdpSendError::NotConnected) => Err(libc::EDESTADDRREQ),
             Err(UdpSendError::Refused) => Err(libc::ECONNREFUSED),
             Err(UdpSendError::InvalidDestination) => Err(libc::EINVAL),
+            Err(UdpSendError::AddrNotAvailable) => Err(libc::EADDRNOTAVAIL),
         }
     }
 

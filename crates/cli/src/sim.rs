@@ -117,6 +117,11 @@ pub(crate) struct SimArgs {
     /// virtual time [default: an hour, or 4 times what the bytes take at the rate if longer].
     #[arg(long, value_name = "D", value_parser = parse_duration)]
     time_limit: Option<Duration>,
+
+    /// TCP settings by sysctl name (--sysctl, --config), applied to both hosts after --wmem
+    /// and --rmem.
+    #[command(flatten)]
+    settings: crate::settings::SettingsArgs,
 }
 
 /// Runs the transfer and prints its report; an error when it did not complete.
@@ -143,6 +148,7 @@ pub(crate) fn run(args: &SimArgs) -> Result<(), String> {
     if let Some(rmem) = args.rmem {
         tcp.rmem = buffer(tcp.rmem, rmem, "rmem")?;
     }
+    args.settings.apply_tcp(&mut tcp)?;
     tcp.validate().map_err(|e| e.to_string())?;
     let time_limit = args.time_limit.unwrap_or_else(|| {
         let at_rate = Duration::from_secs_f64(args.bytes as f64 * 8.0 / args.rate as f64);

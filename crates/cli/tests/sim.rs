@@ -187,3 +187,24 @@ fn bad_input_is_refused_with_the_reason() {
     assert_eq!(code, Some(2));
     assert!(err.contains("--bytes <N>"), "{err}");
 }
+
+#[test]
+fn settings_by_sysctl_name_apply_and_a_misspelt_one_is_refused_with_a_hint() {
+    let base = ["sim", "--rate", "10mbit", "--delay", "5ms", "--loss", "0", "--bytes", "64KiB"];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        ustack(&args)
+    };
+    let (code, out, err) = with(&["--sysctl", "net.ipv4.tcp_congestion_control=reno"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, _, err) = with(&["--sysctl", "net.ipv4.tcp_sak=0"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim(),
+        "ustack: --sysctl: net.ipv4.tcp_sak: no such setting (did you mean net.ipv4.tcp_sack?)"
+    );
+    let (code, _, err) = with(&["--sysctl", "net.core.somaxconn=8"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("only TCP settings"), "{err}");
+}

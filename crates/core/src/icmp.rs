@@ -28,7 +28,8 @@ impl Stack {
         match repr {
             Icmpv4Repr::EchoRequest { ident, seq_no, data } => {
                 self.counters.icmp_in_echos += 1;
-                if !self.cfg.icmp_echo {
+                // Transparent mode answers TCP and UDP for addresses not ours, not pings.
+                if !self.cfg.icmp_echo || !self.is_local(ip.dst) {
                     return;
                 }
                 let reply = Icmpv4Repr::EchoReply { ident, seq_no, data };
@@ -37,6 +38,7 @@ impl Stack {
                     dst: ip.src,
                     protocol: IpProtocol::ICMP,
                     dont_frag: false,
+                    ttl: None,
                 };
                 if self.queue_datagram(iface, out, reply.buffer_len(), |buf| {
                     reply.emit(&mut Icmpv4Packet::new_unchecked(buf));
@@ -118,7 +120,13 @@ impl Stack {
         }
         let quoted = &payload[..payload.len().min(MAX_QUOTE)];
         let msg = Icmpv4Repr::DstUnreachable { reason, next_hop_mtu: 0, header: *ip, data: quoted };
-        let out = IpOut { src: ip.dst, dst: ip.src, protocol: IpProtocol::ICMP, dont_frag: false };
+        let out = IpOut {
+            src: ip.dst,
+            dst: ip.src,
+            protocol: IpProtocol::ICMP,
+            dont_frag: false,
+            ttl: None,
+        };
         if self.queue_datagram(iface, out, msg.buffer_len(), |buf| {
             msg.emit(&mut Icmpv4Packet::new_unchecked(buf));
         }) {

@@ -64,9 +64,12 @@ impl Stack {
         bad_anywhere || bad_on_device
     }
 
-    /// Whether `addr` may be bound: one of ours, or the unspecified address.
+    /// Whether `addr` may be bound: one of ours, or the unspecified address, or in
+    /// transparent mode any unicast address (`crate::transparent`).
     pub(crate) fn is_bindable(&self, addr: Ipv4Addr) -> bool {
-        addr.is_unspecified() || self.is_local(addr)
+        addr.is_unspecified()
+            || self.is_local(addr)
+            || (self.any_ip.on && self.is_any_ip_addr(addr))
     }
 
     /// The route to `dst`: the interface and our address on it. Our own addresses go to the

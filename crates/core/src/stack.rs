@@ -27,9 +27,10 @@
 //! The call order above is unchanged.
 //!
 //! Per-packet and per-timer work never scans the sockets: TCP segments are found by hash
-//! demux (exact 4-tuple, then a listener on (address, port), then on (any, port)),
+//! demux (exact 4-tuple, then a listener on (address, port), then on (any, port), then in
+//! transparent mode the any-IP listener: [`crate::transparent`]),
 //! a socket with something to send sits in the tx-ready queue, and a socket with a timer sits
-//! in the keyed timer queue ([`crate::timerq`]).
+//! in the keyed timer queue (`timerq.rs`).
 //!
 //! Sockets live in a table of generational slots. The application owns the sockets it
 //! creates (`tcp_connect`, `tcp_listen`, `tcp_accept`, `udp_bind`) until it calls
@@ -153,6 +154,8 @@ pub struct Stack {
     /// Where a TCP segment to a local address is built before it is fed back to the input.
     lo_buf: Vec<u8>,
     pub(crate) tracing: bool,
+    /// Transparent (any-IP) mode and its sockets.
+    pub(crate) any_ip: crate::transparent::AnyIp,
     /// The time of the latest input (`handle_packet`, `handle_timeout`, `poll_transmit`), for
     /// bookkeeping that happens where no `now` is handed in (socket events).
     pub(crate) last_now: Instant,
@@ -252,6 +255,8 @@ pub(crate) struct IpOut {
     pub(crate) dst: Ipv4Addr,
     pub(crate) protocol: IpProtocol,
     pub(crate) dont_frag: bool,
+    /// The socket's own TTL (`IP_TTL`), else the stack's default.
+    pub(crate) ttl: Option<u8>,
 }
 
 impl Stack {
@@ -299,6 +304,7 @@ impl Stack {
             scratch: vec![0; 65_536],
             lo_buf: vec![0; 65_536],
             tracing: false,
+            any_ip: crate::transparent::AnyIp::default(),
             last_now: Instant::ZERO,
             cfg,
         })
@@ -357,11 +363,12 @@ impl Stack {
         }
     }
 
-    /// The counters, with the drops of the live connections added in.
+    /// The counters, with the retransmissions and drops of the live connections added in.
     pub fn counters(&self) -> Counters {
         let mut c = self.counters;
         for slot in &self.slots {
             if let Some(Socket::Tcp(t)) = &slot.sock {
+                c.tcp_retrans_segs += t.conn.stats().retransmits;
                 for r in DropReason::ALL {
                     c.tcp_conn_drops[r as usize] += t.conn.stats().dropped(r);
                 }
@@ -402,8 +409,9 @@ impl Stack {
             return;
         };
         // RFC 1122 §3.2.1.3: "A host MUST silently discard an incoming datagram containing
-        // an IP source address that is invalid" (Linux drops these martians on input).
-        if !self.is_local(ip.dst) || self.is_martian(iface, ip.src, ip.dst) {
+        // an IP source address that is invalid" (Linux drops these martians on input). A
+        // destination not ours is taken only in transparent mode (`crate::transparent`).
+        if !self.accepts_dst(iface, ip.dst, ip.protocol) || self.is_martian(iface, ip.src, ip.dst) {
             self.counters.ip_in_addr_errors += 1;
             return;
         }
@@ -520,6 +528,7 @@ impl Stack {
             };
             let tuple = t.conn.tuple();
             let iface = t.iface;
+            let sock_ttl = t.ttl;
             match t.conn.poll_transmit(now, &mut self.scratch) {
                 Some(seg) => {
                     let ip = IpOut {
@@ -527,12 +536,13 @@ impl Stack {
                         dst: *tuple.remote.ip(),
                         protocol: IpProtocol::TCP,
                         dont_frag: true,
+                        ttl: sock_ttl,
                     };
                     let is_rst = seg.flags.contains(ustack_wire::TcpFlags::RST);
                     self.counters.tcp_out_segs += 1;
                     self.counters.tcp_out_rsts += u64::from(is_rst);
                     self.counters.ip_out_requests += 1;
-                    let ttl = self.cfg.ip_default_ttl;
+                    let ttl = sock_ttl.unwrap_or(self.cfg.ip_default_ttl);
                     if iface == Stack::LOOPBACK {
                         self.counters.ip_out_loopback += 1;
                         let mut packet = std::mem::take(&mut self.lo_buf);
@@ -671,7 +681,7 @@ impl Stack {
             dst: ip.dst,
             protocol: ip.protocol,
             payload_len,
-            ttl: self.cfg.ip_default_ttl,
+            ttl: ip.ttl.unwrap_or(self.cfg.ip_default_ttl),
             dscp: 0,
             ecn: 0,
             ident,
@@ -725,7 +735,7 @@ impl Stack {
         dst: Ipv4Addr,
         seg: &TcpRepr<'_>,
     ) {
-        let ip = IpOut { src, dst, protocol: IpProtocol::TCP, dont_frag: true };
+        let ip = IpOut { src, dst, protocol: IpProtocol::TCP, dont_frag: true, ttl: None };
         let sent = self.queue_datagram(iface, ip, seg.buffer_len(), |out| {
             seg.emit(&mut TcpPacket::new_unchecked(out), src, dst);
         });

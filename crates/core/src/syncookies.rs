@@ -108,6 +108,10 @@ impl Stack {
             iss: cookie.iss,
             timer_at: None,
             in_tx: false,
+            ttl: match self.slot(lh) {
+                Some(Socket::Listener(l)) => l.ttl,
+                _ => None,
+            },
             tfo_listener: None,
         })));
         self.hash_conn(h, tuple);

@@ -63,6 +63,7 @@ pub const SETTINGS: &[&str] = &[
     "net.ipv4.tcp_base_mss",
     "net.ipv4.tcp_challenge_ack_limit",
     "net.ipv4.tcp_congestion_control",
+    "net.ipv4.tcp_dsack",
     "net.ipv4.tcp_early_retrans",
     "net.ipv4.tcp_fastopen",
     "net.ipv4.tcp_fastopen_blackhole_timeout_sec",
@@ -74,6 +75,7 @@ pub const SETTINGS: &[&str] = &[
     "net.ipv4.tcp_keepalive_time",
     "net.ipv4.tcp_max_reordering",
     "net.ipv4.tcp_min_snd_mss",
+    "net.ipv4.tcp_moderate_rcvbuf",
     "net.ipv4.tcp_mtu_probing",
     "net.ipv4.tcp_orphan_retries",
     "net.ipv4.tcp_recovery",
@@ -97,7 +99,6 @@ pub const SETTINGS: &[&str] = &[
 
 /// Linux sysctls for behaviour ustack does not have, with the value that describes ustack.
 pub const FIXED: &[(&str, &str)] = &[
-    ("net.ipv4.tcp_dsack", "1"),
     ("net.ipv4.tcp_ecn", "0"),
     ("net.ipv4.tcp_ecn_fallback", "1"),
     ("net.ipv4.tcp_fack", "0"),
@@ -105,6 +106,38 @@ pub const FIXED: &[(&str, &str)] = &[
     ("net.ipv4.tcp_slow_start_after_idle", "1"),
     ("net.ipv4.tcp_syn_linear_timeouts", "0"),
 ];
+
+/// The known name closest to `name` (a setting or a fixed one), for a "did you mean" hint:
+/// at most a third of its length away in edits, else `None`.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    let name = normalize(name);
+    let mut known = SETTINGS.iter().copied().chain(FIXED.iter().map(|(n, _)| *n));
+    if known.any(|k| k == name) {
+        return None;
+    }
+    SETTINGS
+        .iter()
+        .copied()
+        .chain(FIXED.iter().map(|(n, _)| *n))
+        .map(|known| (edit_distance(&name, known), known))
+        .filter(|&(d, known)| d <= known.len() / 3)
+        .min()
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance, in bytes.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
 
 /// The dotted form of `name` (`net/ipv4/tcp_sack` and `/proc/sys/net/ipv4/tcp_sack` become
 /// `net.ipv4.tcp_sack`).
@@ -160,6 +193,8 @@ pub fn get(cfg: &StackConfig, name: &str) -> Result<String, SysctlError> {
         "net.ipv4.tcp_base_mss" => t.base_mss.to_string(),
         "net.ipv4.tcp_challenge_ack_limit" => t.challenge_ack_limit.to_string(),
         "net.ipv4.tcp_congestion_control" => t.congestion_control.to_string(),
+        "net.ipv4.tcp_dsack" => u8::from(t.dsack).to_string(),
+        "net.ipv4.tcp_moderate_rcvbuf" => u8::from(t.moderate_rcvbuf).to_string(),
         "net.ipv4.tcp_early_retrans" => if t.tlp { "3" } else { "0" }.to_string(),
         "net.ipv4.tcp_fastopen" => format!("{}", cfg.tcp_fastopen),
         "net.ipv4.tcp_fastopen_blackhole_timeout_sec" => {
@@ -239,6 +274,8 @@ fn apply(cfg: &mut StackConfig, name: &str, value: &str) -> Result<(), SysctlErr
             t.congestion_control = name;
         }
         "net.ipv4.tcp_fin_timeout" => t.fin_timeout = Duration::from_secs(parse_u64(value)?),
+        "net.ipv4.tcp_dsack" => t.dsack = parse_bool(value)?,
+        "net.ipv4.tcp_moderate_rcvbuf" => t.moderate_rcvbuf = parse_bool(value)?,
         "net.ipv4.tcp_fastopen" => cfg.tcp_fastopen = parse_u32(value)?,
         "net.ipv4.tcp_fastopen_blackhole_timeout_sec" => {
             cfg.tcp_fastopen_blackhole_timeout = Duration::from_secs(parse_u64(value)?)
@@ -411,6 +448,8 @@ mod tests {
             ("net.ipv4.tcp_rto_min_us", "50000"),
             ("net.ipv4.tcp_rto_max_ms", "60000"),
             ("net.ipv4.tcp_congestion_control", "reno"),
+            ("net.ipv4.tcp_dsack", "0"),
+            ("net.ipv4.tcp_moderate_rcvbuf", "0"),
             ("net.ipv4.tcp_early_retrans", "0"),
             ("net.ipv4.tcp_mtu_probing", "1"),
             ("net.ipv4.tcp_recovery", "0"),
@@ -500,6 +539,18 @@ mod tests {
             assert!(matches!(e, SysctlError::InvalidValue(_)), "{name} = {value}: {e:?}");
             assert_eq!(c, cfg());
         }
+    }
+
+    #[test]
+    fn a_misspelt_name_gets_the_closest_known_one() {
+        assert_eq!(suggest("net.ipv4.tcp_sak"), Some("net.ipv4.tcp_sack"));
+        assert_eq!(suggest("net/ipv4/tcp_rmen"), Some("net.ipv4.tcp_rmem"));
+        assert_eq!(
+            suggest("net.ipv4.tcp_congestion_contrl"),
+            Some("net.ipv4.tcp_congestion_control")
+        );
+        assert_eq!(suggest("net.ipv4.tcp_sack"), None, "an exact name needs no hint");
+        assert_eq!(suggest("kernel.hostname"), None, "nothing close");
     }
 
     #[test]

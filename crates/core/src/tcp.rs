@@ -3,7 +3,8 @@
 //!
 //! Demux (after gVisor's `transport_demuxer.go`): the exact 4-tuple (connections from
 //! SYN-RECEIVED to TIME-WAIT), then a listener on (local address, port), then on
-//! (0.0.0.0, port), else a RST (RFC 9293 §3.10.7.1).
+//! (0.0.0.0, port), then in transparent mode the any-IP listener ([`crate::transparent`]),
+//! else a RST (RFC 9293 §3.10.7.1).
 //!
 //! A listener's SYN queue holds its connections in SYN-RECEIVED, its accept queue those that
 //! completed the handshake and wait for `tcp_accept`; both are bounded by the backlog as in
@@ -43,6 +44,8 @@ pub(crate) struct TcpSocket {
     pub(crate) timer_at: Option<Instant>,
     /// Queued in the tx-ready queue.
     pub(crate) in_tx: bool,
+    /// `IP_TTL`, when set (a listener's connections inherit it).
+    pub(crate) ttl: Option<u8>,
     /// A Fast Open child still in its handshake, counted in this listener's Fast Open queue
     /// (`fastopen.rs`).
     pub(crate) tfo_listener: Option<SocketHandle>,
@@ -66,6 +69,8 @@ pub(crate) struct Listener {
     pub(crate) syn_queue: KeyedSet<SocketHandle>,
     /// Connections established and not yet accepted.
     pub(crate) accept_queue: VecDeque<SocketHandle>,
+    /// `IP_TTL` its connections start with, when set.
+    pub(crate) ttl: Option<u8>,
     /// When the listener last answered a SYN with a cookie (Linux `tcp_synq_overflow`):
     /// ACKs that match no connection are checked for a cookie only within
     /// `syncookie::VALID_SECS` of it (`syncookies.rs`).
@@ -77,6 +82,26 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
+    /// A listener on `local` with empty queues.
+    pub(crate) fn new(
+        local: SocketAddrV4,
+        backlog: u32,
+        tcp: &TcpConfig,
+        cfg: &crate::StackConfig,
+    ) -> Listener {
+        Listener {
+            local,
+            backlog,
+            tcp: Box::new(*tcp),
+            syn_queue: hash::set(cfg.secret, 6),
+            accept_queue: VecDeque::new(),
+            ttl: None,
+            last_cookie_at: None,
+            fastopen: crate::fastopen::ListenerFastOpen::at_listen(cfg, backlog),
+            defer_accept: 0,
+        }
+    }
+
     /// Linux `sk_acceptq_is_full`: more than `backlog` waiting.
     pub(crate) fn accept_queue_full(&self) -> bool {
         self.accept_queue.len() > self.backlog as usize
@@ -140,17 +165,7 @@ impl Stack {
             return Err(BindError::AddrInUse);
         }
         let backlog = backlog.clamp(1, self.cfg.somaxconn);
-        let fastopen = crate::fastopen::ListenerFastOpen::at_listen(&self.cfg, backlog);
-        let h = self.insert(Socket::Listener(Listener {
-            local,
-            backlog,
-            tcp: Box::new(*tcp),
-            syn_queue: hash::set(self.cfg.secret, 6),
-            accept_queue: VecDeque::new(),
-            last_cookie_at: None,
-            fastopen,
-            defer_accept: 0,
-        }));
+        let h = self.insert(Socket::Listener(Listener::new(local, backlog, tcp, &self.cfg)));
         self.tcp_listeners.insert(local, h);
         *self.tcp_listen_ports.entry(port).or_insert(0) += 1;
         Ok(h)
@@ -247,6 +262,7 @@ impl Stack {
             iss,
             timer_at: None,
             in_tx: false,
+            ttl: None,
             tfo_listener: None,
         })));
         self.hash_conn(h, tuple);
@@ -322,8 +338,12 @@ impl Stack {
     /// `inet_csk_listen_stop`).
     pub(crate) fn close_listener(&mut self, h: SocketHandle) {
         let Some(Socket::Listener(l)) = self.remove(h) else { unreachable!("checked by close") };
-        self.tcp_listeners.remove(&l.local);
-        release_port(&mut self.tcp_listen_ports, l.local.port());
+        if self.tcp_is_any_listener(h) {
+            self.any_ip_closed(h);
+        } else {
+            self.tcp_listeners.remove(&l.local);
+            release_port(&mut self.tcp_listen_ports, l.local.port());
+        }
         for child in l.syn_queue.iter().copied().chain(l.accept_queue.iter().copied()) {
             let t = self.tcp_mut(child);
             t.parent = None;
@@ -407,10 +427,15 @@ impl Stack {
             && self.listener_for(t.conn.tuple().local).is_some()
     }
 
-    /// The listener that takes SYNs for `local`: on its address, else on any address.
+    /// The listener that takes SYNs for `local`: on its address, else on any address, else
+    /// (transparent mode, an address not ours) the any-IP listener.
     fn listener_for(&self, local: SocketAddrV4) -> Option<SocketHandle> {
         let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
-        self.tcp_listeners.get(&local).or_else(|| self.tcp_listeners.get(&any)).copied()
+        self.tcp_listeners
+            .get(&local)
+            .or_else(|| self.tcp_listeners.get(&any))
+            .copied()
+            .or_else(|| self.any_ip_listener_for(*local.ip()))
     }
 
     fn conn_segment(&mut self, now: Instant, h: SocketHandle, seg: &TcpRepr<'_>) {
@@ -493,6 +518,7 @@ impl Stack {
         let accept_queue_full = l.accept_queue_full();
         let tcp = *l.tcp;
         let defer_accept = l.defer_accept;
+        let ttl = l.ttl;
         // Linux `tcp_conn_request`: with the SYN queue full (or tcp_syncookies = 2) the SYN is
         // answered with a cookie, or dropped when cookies are off (SPEC S8).
         let mut want_cookie = false;
@@ -535,6 +561,7 @@ impl Stack {
             iss,
             timer_at: None,
             in_tx: false,
+            ttl,
             tfo_listener: fast_open.then_some(lh),
         })));
         self.hash_conn(h, tuple);

@@ -26,7 +26,8 @@ pub const UDP_MAX_PAYLOAD: usize = 65_507;
 pub(crate) struct UdpSocket {
     pub(crate) local: SocketAddrV4,
     pub(crate) peer: Option<SocketAddrV4>,
-    rx: VecDeque<(SocketAddrV4, Vec<u8>)>,
+    /// Datagrams waiting: (sender, destination, payload).
+    rx: VecDeque<(SocketAddrV4, SocketAddrV4, Vec<u8>)>,
     /// Buffers of datagrams already read, reused for the next ones: no allocation per
     /// datagram once the queue has reached its working depth.
     spare: Vec<Vec<u8>>,
@@ -35,10 +36,27 @@ pub(crate) struct UdpSocket {
     pub(crate) drops: u64,
     /// An ICMP port unreachable arrived for the connected peer.
     refused: bool,
+    /// `IP_TTL`, when set.
+    pub(crate) ttl: Option<u8>,
     readable_signalled: bool,
 }
 
 impl UdpSocket {
+    /// A socket bound to `local`, with nothing queued.
+    pub(crate) fn new(local: SocketAddrV4) -> UdpSocket {
+        UdpSocket {
+            local,
+            peer: None,
+            rx: VecDeque::new(),
+            spare: Vec::new(),
+            rx_bytes: 0,
+            drops: 0,
+            refused: false,
+            ttl: None,
+            readable_signalled: false,
+        }
+    }
+
     /// Datagrams waiting to be read.
     pub(crate) fn queued(&self) -> usize {
         self.rx.len()
@@ -80,16 +98,7 @@ impl Stack {
         if conflict {
             return Err(BindError::AddrInUse);
         }
-        let h = self.insert(Socket::Udp(UdpSocket {
-            local,
-            peer: None,
-            rx: VecDeque::new(),
-            spare: Vec::new(),
-            rx_bytes: 0,
-            drops: 0,
-            refused: false,
-            readable_signalled: false,
-        }));
+        let h = self.insert(Socket::Udp(UdpSocket::new(local)));
         self.udp_binds.insert(local, h);
         *self.udp_ports.entry(port).or_insert(0) += 1;
         Ok(h)
@@ -133,8 +142,22 @@ impl Stack {
     /// Sends a datagram to `dst`. Larger than the interface MTU, it leaves in fragments.
     pub fn udp_send_to(
         &mut self,
+        now: Instant,
+        h: SocketHandle,
+        dst: SocketAddrV4,
+        data: &[u8],
+    ) -> Result<usize, UdpSendError> {
+        self.udp_send_inner(now, h, None, dst, data)
+    }
+
+    /// Sends from `from` (a source address and port other than the socket's own, e.g. the
+    /// destination a datagram of the any-IP socket was sent to) when given, else from the
+    /// socket's address.
+    pub(crate) fn udp_send_inner(
+        &mut self,
         _now: Instant,
         h: SocketHandle,
+        from: Option<SocketAddrV4>,
         dst: SocketAddrV4,
         data: &[u8],
     ) -> Result<usize, UdpSendError> {
@@ -149,14 +172,18 @@ impl Stack {
             u.refused = false;
             return Err(UdpSendError::Refused);
         }
-        let local = u.local;
+        let local = from.unwrap_or(u.local);
+        let ttl = u.ttl;
+        if local.port() == 0 {
+            return Err(UdpSendError::AddrNotAvailable);
+        }
         let Some((iface, route_src)) = self.route(*dst.ip()) else {
             self.counters.ip_out_no_routes += 1;
             return Err(UdpSendError::NoRoute);
         };
         let src = if local.ip().is_unspecified() { route_src } else { *local.ip() };
         let repr = UdpRepr { src_port: local.port(), dst_port: dst.port(), payload: data };
-        let ip = IpOut { src, dst: *dst.ip(), protocol: IpProtocol::UDP, dont_frag: true };
+        let ip = IpOut { src, dst: *dst.ip(), protocol: IpProtocol::UDP, dont_frag: true, ttl };
         let queued = self.queue_datagram(iface, ip, repr.buffer_len(), |out| {
             repr.emit(&mut UdpPacket::new_unchecked(out), src, *dst.ip());
         });
@@ -174,13 +201,24 @@ impl Stack {
         h: SocketHandle,
         buf: &mut [u8],
     ) -> Result<(usize, SocketAddrV4), UdpRecvError> {
+        self.udp_recv_from_to(h, buf).map(|(n, from, _)| (n, from))
+    }
+
+    /// [`Stack::udp_recv_from`] that also tells where the datagram was sent: the address and
+    /// port it was addressed to (for the any-IP socket, what the sender dialled; Linux's
+    /// `IP_ORIGDSTADDR`).
+    pub fn udp_recv_from_to(
+        &mut self,
+        h: SocketHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddrV4, SocketAddrV4), UdpRecvError> {
         let u = self.udp_mut(h);
         u.readable_signalled = false;
         if u.refused && u.peer.is_some() {
             u.refused = false;
             return Err(UdpRecvError::Refused);
         }
-        let (from, data) = u.rx.pop_front().ok_or(UdpRecvError::WouldBlock)?;
+        let (from, to, data) = u.rx.pop_front().ok_or(UdpRecvError::WouldBlock)?;
         u.rx_bytes -= data.len();
         let n = data.len().min(buf.len());
         buf[..n].copy_from_slice(&data[..n]);
@@ -188,7 +226,34 @@ impl Stack {
         if u.spare.len() < SPARE_BUFFERS && data.capacity() <= SPARE_MAX_CAPACITY {
             u.spare.push(data);
         }
-        Ok((len, from))
+        Ok((len, from, to))
+    }
+
+    /// Copies the oldest datagram into `buf` without taking it (`MSG_PEEK`): its full
+    /// length, sender and destination, as [`Stack::udp_recv_from_to`] would return them.
+    pub fn udp_peek_from_to(
+        &mut self,
+        h: SocketHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddrV4, SocketAddrV4), UdpRecvError> {
+        let u = self.udp_mut(h);
+        if u.refused && u.peer.is_some() {
+            u.refused = false;
+            return Err(UdpRecvError::Refused);
+        }
+        let (from, to, data) = u.rx.front().ok_or(UdpRecvError::WouldBlock)?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok((data.len(), *from, *to))
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`): an ICMP port unreachable for its
+    /// connected peer, reported once, here or by the next send or receive.
+    pub fn udp_take_error(&mut self, h: SocketHandle) -> Option<UdpRecvError> {
+        let u = self.udp_mut(h);
+        let refused = u.refused && u.peer.is_some();
+        u.refused = false;
+        refused.then_some(UdpRecvError::Refused)
     }
 
     /// The address a UDP socket is bound to.
@@ -224,6 +289,10 @@ impl Stack {
 
     pub(crate) fn close_udp(&mut self, h: SocketHandle) {
         if let Some(Socket::Udp(u)) = self.remove(h) {
+            if self.udp_is_any_socket(h) {
+                self.any_ip_closed(h);
+                return;
+            }
             self.udp_binds.remove(&u.local);
             crate::tcp::release_port(&mut self.udp_ports, u.local.port());
         }
@@ -237,13 +306,16 @@ impl Stack {
         remote: SocketAddrV4,
     ) -> Option<SocketHandle> {
         let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
-        [local, any].into_iter().find_map(|addr| {
-            let h = *self.udp_binds.get(&addr)?;
-            match self.slot(h) {
-                Some(Socket::Udp(u)) if u.peer.is_none_or(|p| p == remote) => Some(h),
-                _ => None,
-            }
-        })
+        [local, any]
+            .into_iter()
+            .find_map(|addr| {
+                let h = *self.udp_binds.get(&addr)?;
+                match self.slot(h) {
+                    Some(Socket::Udp(u)) if u.peer.is_none_or(|p| p == remote) => Some(h),
+                    _ => None,
+                }
+            })
+            .or_else(|| self.any_ip_udp_for(*local.ip()))
     }
 
     pub(crate) fn udp_input(&mut self, now: Instant, _iface: usize, ip: &Ipv4Repr, payload: &[u8]) {
@@ -275,7 +347,7 @@ impl Stack {
         let mut data = u.spare.pop().unwrap_or_default();
         data.clear();
         data.extend_from_slice(repr.payload);
-        u.rx.push_back((remote, data));
+        u.rx.push_back((remote, local, data));
         u.rx_bytes += len;
         let signal = !u.readable_signalled;
         u.readable_signalled = true;

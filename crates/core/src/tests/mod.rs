@@ -23,7 +23,9 @@ mod listen;
 mod loopback;
 mod netstat;
 mod ports;
+mod sockopts;
 mod timers;
+mod transparent;
 mod twreuse;
 mod udp;
 
