@@ -25,7 +25,8 @@ extern "C" {
 /*
  Makes two stacks joined by an in-memory link (every packet one sends, the other
  receives at once), with addresses `addr_a` and `addr_b` in CIDR notation (e.g.
- `"10.0.0.1/24"`), Linux's default settings, and a driver thread that runs their timers on
+ `"10.0.0.1/24"`; an IPv4 and IPv6 addresses separated by commas for a dual-stack host,
+ e.g. `"10.0.0.1/24,fd00::1/64"`), Linux's default settings, and a driver thread that runs their timers on
  the wall clock. On success stores the handles in `*a` and `*b` and returns 0; on failure
  returns -1 with `errno` set (`EINVAL`: a bad address or null pointer). Free each handle
  with [`ustack_free`]; the driver stops with the last.
@@ -42,8 +43,8 @@ int ustack_pair_new(const char *addr_a,
 void ustack_free(struct ustack_t *st);
 
 /*
- `socket(2)`: `AF_INET` with `SOCK_STREAM` (TCP) or `SOCK_DGRAM` (UDP), optionally
- or-ed with `SOCK_NONBLOCK` / `SOCK_CLOEXEC`. `AF_INET6`: `EAFNOSUPPORT`.
+ `socket(2)`: `AF_INET` or `AF_INET6` with `SOCK_STREAM` (TCP) or `SOCK_DGRAM` (UDP),
+ optionally or-ed with `SOCK_NONBLOCK` / `SOCK_CLOEXEC`. Other families: `EAFNOSUPPORT`.
  */
 int ustack_socket(struct ustack_t *st, int domain, int ty, int protocol);
 

@@ -3,7 +3,7 @@
 //! `errno` as Linux does. docs/c-api.md lists them with what is and is not supported.
 
 use core::ffi::c_void;
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::SocketAddr;
 use std::sync::MutexGuard;
 
 use libc::{c_int, c_long, c_ulong, iovec, msghdr, nfds_t, pollfd, sockaddr, socklen_t, ssize_t};
@@ -13,6 +13,7 @@ use crate::Ustack;
 use crate::epoll::{Epoll, Watch};
 use crate::errno::{self, Errno};
 use crate::host::{Attempt, Fd, Host, Phase, Proto};
+use crate::sockaddr::{Family, RawAddr};
 use crate::sockopt::OptVal;
 use crate::world::{State, WaitEnd, World};
 
@@ -105,56 +106,20 @@ fn is_nonblock(h: &Host, fd: c_int) -> Result<bool, Errno> {
     Ok(h.sock(fd)?.nonblock)
 }
 
-/// Reads a `struct sockaddr_in` (Linux `inet_bind` / `inet_stream_connect` checks).
-/// `Ok(None)`: `AF_UNSPEC`.
-fn read_addr(addr: *const sockaddr, len: socklen_t) -> Result<Option<SocketAddrV4>, Errno> {
-    if addr.is_null() {
-        return Err(libc::EFAULT);
-    }
-    if (len as usize) < core::mem::size_of::<libc::sa_family_t>() {
-        return Err(libc::EINVAL);
-    }
-    // SAFETY: non-null, and the caller says `len` bytes are readable; we read the family
-    // field first, then a whole `sockaddr_in` only when `len` covers it.
-    let family = c_int::from(unsafe { (*addr).sa_family });
-    match family {
-        libc::AF_INET => {}
-        libc::AF_UNSPEC => return Ok(None),
-        _ => return Err(libc::EAFNOSUPPORT),
-    }
-    if (len as usize) < core::mem::size_of::<libc::sockaddr_in>() {
-        return Err(libc::EINVAL);
-    }
-    // SAFETY: as above; `read_unaligned` copes with any alignment.
-    let sin = unsafe { core::ptr::read_unaligned(addr.cast::<libc::sockaddr_in>()) };
-    let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-    Ok(Some(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+/// The family of socket `fd` (how its addresses are read and written).
+fn family(h: &Host, fd: c_int) -> Result<Family, Errno> {
+    Ok(h.sock(fd)?.family())
 }
 
-/// Writes `a` as a `struct sockaddr_in` into `(addr, len)`, cut to `*len`, and sets `*len`
-/// to the full size. Null pointers write nothing.
-fn write_addr(a: SocketAddrV4, addr: *mut sockaddr, len: *mut socklen_t) -> Result<(), Errno> {
-    if addr.is_null() || len.is_null() {
-        return Ok(());
-    }
-    let sin = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: a.port().to_be(),
-        sin_addr: libc::in_addr { s_addr: u32::from(*a.ip()).to_be() },
-        sin_zero: [0; 8],
-    };
-    let full = core::mem::size_of::<libc::sockaddr_in>();
-    // SAFETY: `len` is non-null and points at the caller's length; `addr` has room for
-    // `*len` bytes, and we copy at most that many.
-    unsafe {
-        let room = (*len as usize).min(full);
-        core::ptr::copy_nonoverlapping(
-            (&sin as *const libc::sockaddr_in).cast::<u8>(),
-            addr.cast::<u8>(),
-            room,
-        );
-        *len = full as socklen_t;
-    }
+/// Writes `a` as socket `fd`'s family shows addresses (see `sockaddr::write`).
+fn write_addr(
+    h: &Host,
+    fd: c_int,
+    a: SocketAddr,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+) -> Result<(), Errno> {
+    crate::sockaddr::write(a, h.sock(fd)?.v6, addr, len);
     Ok(())
 }
 
@@ -227,8 +192,8 @@ fn iov_len(iov: &[iovec]) -> Result<usize, Errno> {
 // Sockets
 // ----------------------------------------------------------------------------------------
 
-/// `socket(2)`: `AF_INET` with `SOCK_STREAM` (TCP) or `SOCK_DGRAM` (UDP), optionally
-/// or-ed with `SOCK_NONBLOCK` / `SOCK_CLOEXEC`. `AF_INET6`: `EAFNOSUPPORT`.
+/// `socket(2)`: `AF_INET` or `AF_INET6` with `SOCK_STREAM` (TCP) or `SOCK_DGRAM` (UDP),
+/// optionally or-ed with `SOCK_NONBLOCK` / `SOCK_CLOEXEC`. Other families: `EAFNOSUPPORT`.
 #[unsafe(no_mangle)]
 pub extern "C" fn ustack_socket(
     st: *mut Ustack,
@@ -250,32 +215,10 @@ pub extern "C" fn ustack_bind(
 ) -> c_int {
     let _returning = Returning(st);
     errno::ret(call(st, |h, _| {
-        h.sock(fd)?;
-        let a = match read_addr(addr, len)? {
-            Some(a) => a,
-            // Linux accepts AF_UNSPEC with INADDR_ANY as AF_INET, for old programs.
-            None => {
-                let a = read_addr_unspec(addr, len)?;
-                if !a.ip().is_unspecified() {
-                    return Err(libc::EAFNOSUPPORT);
-                }
-                a
-            }
-        };
+        let f = family(h, fd)?;
+        let a = crate::sockaddr::for_bind(f, &RawAddr::read(addr, len)?)?;
         h.bind(fd, a).map(|()| 0)
     }))
-}
-
-fn read_addr_unspec(addr: *const sockaddr, len: socklen_t) -> Result<SocketAddrV4, Errno> {
-    if (len as usize) < core::mem::size_of::<libc::sockaddr_in>() {
-        return Err(libc::EINVAL);
-    }
-    // SAFETY: non-null (checked by `read_addr`) with `len` readable bytes.
-    let sin = unsafe { core::ptr::read_unaligned(addr.cast::<libc::sockaddr_in>()) };
-    Ok(SocketAddrV4::new(
-        Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
-        u16::from_be(sin.sin_port),
-    ))
 }
 
 /// `listen(2)`.
@@ -314,7 +257,11 @@ pub extern "C" fn ustack_accept4(
         || Err(libc::EAGAIN),
         |h, _| h.accept(fd, flags),
     );
-    errno::ret(r.and_then(|(nfd, peer)| write_addr(peer, addr, len).map(|()| nfd)))
+    errno::ret(
+        r.and_then(|(nfd, peer)| {
+            call(st, |h, _| write_addr(h, nfd, peer, addr, len)).map(|()| nfd)
+        }),
+    )
 }
 
 /// `connect(2)`: blocks until the handshake ends unless the socket is non-blocking
@@ -327,7 +274,15 @@ pub extern "C" fn ustack_connect(
     len: socklen_t,
 ) -> c_int {
     let _returning = Returning(st);
-    let target = match read_addr(addr, len) {
+    let target = call(st, |h, _| {
+        let s = h.sock(fd)?;
+        let raw = RawAddr::read(addr, len)?;
+        match s.proto {
+            Proto::Tcp => crate::sockaddr::for_tcp_connect(s.family(), &raw),
+            Proto::Udp => crate::sockaddr::for_udp_connect(s.family(), &raw),
+        }
+    });
+    let target = match target {
         Ok(a) => a,
         Err(e) => return errno::ret(Err(e)),
     };
@@ -400,7 +355,7 @@ pub extern "C" fn ustack_recvfrom(
     let _returning = Returning(st);
     let r = out_buf(buf, len).and_then(|b| recv_into(st, fd, b, flags)).and_then(|(n, _, from)| {
         if let Some(from) = from {
-            write_addr(from, addr, addrlen)?;
+            call(st, |h, _| write_addr(h, fd, from, addr, addrlen))?;
         } else if !addrlen.is_null() {
             // A connected stream has no source address to report (Linux leaves it untouched
             // and sets the length to 0).
@@ -418,7 +373,7 @@ fn recv_into(
     fd: c_int,
     buf: &mut [u8],
     flags: c_int,
-) -> Result<(usize, usize, Option<SocketAddrV4>), Errno> {
+) -> Result<(usize, usize, Option<SocketAddr>), Errno> {
     const KNOWN: c_int = libc::MSG_DONTWAIT
         | libc::MSG_PEEK
         | libc::MSG_TRUNC
@@ -486,7 +441,7 @@ pub extern "C" fn ustack_recvmsg(
         match from {
             Some(from) if !m.msg_name.is_null() => {
                 let mut len = m.msg_namelen;
-                write_addr(from, m.msg_name.cast(), &mut len)?;
+                call(st, |h, _| write_addr(h, fd, from, m.msg_name.cast(), &mut len))?;
                 m.msg_namelen = len;
             }
             _ => m.msg_namelen = 0,
@@ -539,14 +494,36 @@ pub extern "C" fn ustack_sendto(
 ) -> ssize_t {
     let _returning = Returning(st);
     let r = in_buf(buf, len).and_then(|data| {
-        let to = if addr.is_null() { None } else { read_addr(addr, addrlen)? };
-        if flags & libc::MSG_FASTOPEN != 0 && !addr.is_null() && to.is_none() {
-            // Linux `tcp_sendmsg_fastopen`: an AF_UNSPEC address is EOPNOTSUPP.
-            return Err(libc::EOPNOTSUPP);
-        }
+        let to = destination(st, fd, flags, addr, addrlen)?;
         send_from(st, fd, data, flags, to).map(|n| n as ssize_t)
     });
     errno::ret(r)
+}
+
+/// The address of a `sendto`/`sendmsg`, read as the socket's protocol reads it: UDP's
+/// destination; TCP ignores it (Linux `tcp_sendmsg`) unless `MSG_FASTOPEN` connects to it.
+fn destination(
+    st: *const Ustack,
+    fd: c_int,
+    flags: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+) -> Result<Option<SocketAddr>, Errno> {
+    if addr.is_null() {
+        return Ok(None);
+    }
+    call(st, |h, _| {
+        let s = h.sock(fd)?;
+        match s.proto {
+            Proto::Udp => crate::sockaddr::for_udp_send(s.family(), &RawAddr::read(addr, len)?),
+            Proto::Tcp if flags & libc::MSG_FASTOPEN != 0 => {
+                // Linux `tcp_sendmsg_fastopen`: an AF_UNSPEC address is EOPNOTSUPP.
+                let to = crate::sockaddr::for_tcp_connect(s.family(), &RawAddr::read(addr, len)?)?;
+                to.map(Some).ok_or(libc::EOPNOTSUPP)
+            }
+            Proto::Tcp => Ok(None),
+        }
+    })
 }
 
 fn send_from(
@@ -554,7 +531,7 @@ fn send_from(
     fd: c_int,
     data: &[u8],
     flags: c_int,
-    to: Option<SocketAddrV4>,
+    to: Option<SocketAddr>,
 ) -> Result<usize, Errno> {
     const KNOWN: c_int = libc::MSG_DONTWAIT
         | libc::MSG_NOSIGNAL
@@ -668,8 +645,7 @@ pub extern "C" fn ustack_sendmsg(
         }
         let iov = iovecs(m.msg_iov, m.msg_iovlen)?;
         let data = gather(iov)?;
-        let to =
-            if m.msg_name.is_null() { None } else { read_addr(m.msg_name.cast(), m.msg_namelen)? };
+        let to = destination(st, fd, flags, m.msg_name.cast(), m.msg_namelen)?;
         send_from(st, fd, &data, flags, to).map(|n| n as ssize_t)
     })();
     errno::ret(r)
@@ -759,7 +735,7 @@ pub extern "C" fn ustack_getsockname(
         if addr.is_null() || len.is_null() {
             return Err(libc::EFAULT);
         }
-        write_addr(h.local_addr(fd)?, addr, len).map(|()| 0)
+        write_addr(h, fd, h.local_addr(fd)?, addr, len).map(|()| 0)
     }))
 }
 
@@ -776,7 +752,7 @@ pub extern "C" fn ustack_getpeername(
         if addr.is_null() || len.is_null() {
             return Err(libc::EFAULT);
         }
-        write_addr(h.peer_addr(fd)?, addr, len).map(|()| 0)
+        write_addr(h, fd, h.peer_addr(fd)?, addr, len).map(|()| 0)
     }))
 }
 

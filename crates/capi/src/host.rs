@@ -5,19 +5,20 @@
 //! `Ok(None)` for "would block"; the caller (`ffi.rs`) either fails with `EAGAIN` or waits
 //! and tries again.
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, SocketAddr};
 use std::collections::BTreeMap;
 
 use libc::c_int;
 use ustack_core::tcp_engine::{ConnError, RecvError, SendError, TcpConfig, TcpState};
 use ustack_core::{
-    BindError, ConnectError, Instant, InterfaceConfig, Ipv4Cidr, SocketHandle, Stack, StackConfig,
-    UdpRecvError, UdpSendError,
+    BindError, ConnectError, Instant, InterfaceConfig, Ipv4Cidr, Ipv6Cidr, SocketHandle, Stack,
+    StackConfig, UdpRecvError, UdpSendError,
 };
 
 use crate::epoll::Epoll;
 use crate::errno::Errno;
 use crate::settings::Settings;
+use crate::sockaddr::{self, Family};
 use crate::world::Egress;
 
 /// What a would-block operation returns: `Ok(Some)` done, `Ok(None)` would block.
@@ -34,7 +35,7 @@ pub(crate) struct Host {
     pub(crate) egress: Egress,
     /// Where the stack's settings come from.
     pub(crate) settings: Settings,
-    /// Adopt any IPv4 address the test tool uses as ours (packetdrill chooses the address of
+    /// Adopt any address the test tool uses as ours (packetdrill chooses the address of
     /// the interface it pretends to own; see `packetdrill.rs`).
     pub(crate) learn_addrs: bool,
     /// Print the settings that could not be applied at every `socket()` (standard error).
@@ -72,13 +73,17 @@ pub(crate) enum Phase {
 /// A socket descriptor.
 pub(crate) struct Sock {
     pub(crate) proto: Proto,
+    /// `AF_INET6` (else `AF_INET`).
+    pub(crate) v6: bool,
+    /// `IPV6_V6ONLY` (an `AF_INET6` socket on `::` takes no IPv4).
+    pub(crate) v6only: bool,
     pub(crate) nonblock: bool,
     pub(crate) cloexec: bool,
     /// The settings of the next connection (options set before connect or listen).
     pub(crate) tcp: TcpConfig,
     pub(crate) reuse_addr: bool,
     /// The address `bind` reserved (before listen or connect takes it over).
-    pub(crate) bound: Option<SocketAddrV4>,
+    pub(crate) bound: Option<SocketAddr>,
     pub(crate) phase: Phase,
     /// The connection's error has been reported once (Linux clears `sk_err` when it reports
     /// it: later calls see end of stream or EPIPE).
@@ -100,15 +105,17 @@ pub(crate) struct Sock {
     pub(crate) fastopen_connect: bool,
     /// A `connect` under `TCP_FASTOPEN_CONNECT` with a cookie at hand: the SYN waits for the
     /// first write, which it carries (Linux `tcp_fastopen_defer_connect`).
-    pub(crate) deferred_to: Option<SocketAddrV4>,
+    pub(crate) deferred_to: Option<SocketAddr>,
     /// `TCP_DEFER_ACCEPT` seconds as set.
     pub(crate) defer_accept: i64,
 }
 
 impl Sock {
-    fn new(proto: Proto, tcp: TcpConfig) -> Sock {
+    fn new(proto: Proto, v6: bool, v6only: bool, tcp: TcpConfig) -> Sock {
         Sock {
             proto,
+            v6,
+            v6only: v6 && v6only,
             nonblock: false,
             cloexec: false,
             tcp,
@@ -127,6 +134,17 @@ impl Sock {
             deferred_to: None,
             defer_accept: 0,
         }
+    }
+
+    /// The family and IPV6_V6ONLY, which decide how addresses are read.
+    pub(crate) fn family(&self) -> Family {
+        Family { v6: self.v6, v6only: self.v6only }
+    }
+
+    /// Whether the socket has a local port (Linux `inet_num`): bound, listening, connecting,
+    /// connected, or a UDP socket in use.
+    pub(crate) fn has_port(&self) -> bool {
+        self.bound.is_some() || self.phase != Phase::Unconnected || self.deferred_to.is_some()
     }
 
     /// The TCP connection, once connecting, connected or accepted.
@@ -228,16 +246,28 @@ impl Host {
     }
 
     /// Makes `addr` one of ours when the host learns addresses (packetdrill mode).
-    pub(crate) fn learn(&mut self, addr: Ipv4Addr) {
-        if self.learn_addrs
-            && !addr.is_unspecified()
-            && !addr.is_multicast()
-            && !addr.is_broadcast()
-            && !self.stack.is_local_addr(addr)
-        {
-            let cidr = Ipv4Cidr::new(addr, 32).expect("a /32 is a valid prefix");
-            let mtu = self.stack.interfaces().first().map_or(1500, |i| i.mtu);
-            self.stack.add_interface(InterfaceConfig::ipv4(cidr, mtu));
+    pub(crate) fn learn(&mut self, addr: IpAddr) {
+        let addr = match addr {
+            IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+            a => a,
+        };
+        if !self.learn_addrs || addr.is_unspecified() || addr.is_multicast() {
+            return;
+        }
+        if self.stack.is_local_addr(addr) {
+            return;
+        }
+        let mtu = self.stack.interfaces().first().map_or(1500, |i| i.mtu);
+        match addr {
+            IpAddr::V4(a) if !a.is_broadcast() => {
+                let cidr = Ipv4Cidr::new(a, 32).expect("a /32 is a valid prefix");
+                self.stack.add_interface(InterfaceConfig::ipv4(cidr, mtu));
+            }
+            IpAddr::V6(a) if !a.is_unicast_link_local() => {
+                let cidr = Ipv6Cidr::new(a, 128).expect("a /128 is a valid prefix");
+                self.stack.add_ipv6_addr(0, cidr);
+            }
+            _ => {}
         }
     }
 
@@ -252,10 +282,11 @@ impl Host {
         ty: c_int,
         protocol: c_int,
     ) -> Result<c_int, Errno> {
-        if domain != libc::AF_INET {
-            // IPv6 and every other family: not (yet) supported by ustack.
-            return Err(libc::EAFNOSUPPORT);
-        }
+        let v6 = match domain {
+            libc::AF_INET => false,
+            libc::AF_INET6 => true,
+            _ => return Err(libc::EAFNOSUPPORT),
+        };
         let flags = ty & (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
         let proto = match (ty & !flags, protocol) {
             (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => Proto::Tcp,
@@ -265,7 +296,8 @@ impl Host {
             _ => return Err(libc::ESOCKTNOSUPPORT),
         };
         let cfg = self.refresh_settings();
-        let mut s = Sock::new(proto, cfg.tcp);
+        // IPV6_V6ONLY starts as `net.ipv6.bindv6only` (Linux `inet6_create`).
+        let mut s = Sock::new(proto, v6, cfg.bindv6only, cfg.tcp);
         s.nonblock = flags & libc::SOCK_NONBLOCK != 0;
         s.cloexec = flags & libc::SOCK_CLOEXEC != 0;
         Ok(self.insert(Fd::Sock(Box::new(s))))
@@ -298,37 +330,33 @@ impl Host {
     /// Whether another socket's reservation of `addr`'s port conflicts with a bind by a
     /// socket with `reuse` (Linux `inet_csk_bind_conflict`: overlapping addresses, unless
     /// both sockets set SO_REUSEADDR and the other is not listening).
-    fn bind_conflict(&self, me: c_int, addr: SocketAddrV4, reuse: bool) -> bool {
-        let overlap = |a: &SocketAddrV4| {
-            a.port() == addr.port()
-                && (a.ip().is_unspecified() || addr.ip().is_unspecified() || a.ip() == addr.ip())
-        };
+    fn bind_conflict(&self, me: c_int, addr: SocketAddr, v6only: bool, reuse: bool) -> bool {
         let mine = self.fds.iter().any(|(&fd, f)| match f {
             Fd::Sock(s) if fd != me && s.proto == Proto::Tcp => {
                 s.phase == Phase::Unconnected
-                    && s.bound.as_ref().is_some_and(overlap)
+                    && s.bound.is_some_and(|b| overlap(b, s.v6only, addr, v6only))
                     && !(reuse && s.reuse_addr)
             }
             _ => false,
         });
-        let used = self.stack.tcp_port_use(addr);
+        let used = self.stack.tcp_port_use_v6only(addr, v6only);
         mine || used.listener || (used.connections > 0 && !reuse)
     }
 
     /// `bind(fd, addr)` (Linux `inet_bind`).
-    pub(crate) fn bind(&mut self, fd: c_int, addr: SocketAddrV4) -> Result<(), Errno> {
+    pub(crate) fn bind(&mut self, fd: c_int, addr: SocketAddr) -> Result<(), Errno> {
         let s = self.sock(fd)?;
-        let (proto, reuse) = (s.proto, s.reuse_addr);
+        let (proto, reuse, v6only) = (s.proto, s.reuse_addr, s.v6only);
         if s.bound.is_some() || s.phase != Phase::Unconnected {
             return Err(libc::EINVAL);
         }
-        self.learn(*addr.ip());
-        if !self.stack.is_local_addr(*addr.ip()) {
+        self.learn(addr.ip());
+        if !self.stack.is_local_addr(addr.ip()) {
             return Err(libc::EADDRNOTAVAIL);
         }
         if proto == Proto::Udp {
-            let h = self.stack.udp_bind(addr).map_err(bind_errno)?;
-            let local = v4(self.stack.udp_local_addr(h));
+            let h = self.stack.udp_bind_v6only(addr, v6only).map_err(bind_errno)?;
+            let local = self.stack.udp_local_addr(h);
             let s = self.sock_mut(fd)?;
             s.bound = Some(local);
             s.phase = Phase::Udp(h);
@@ -345,11 +373,11 @@ impl Host {
                 .collect();
             let port = self
                 .stack
-                .tcp_pick_port(*addr.ip(), |p| !taken.contains(&p))
+                .tcp_pick_port(addr.ip(), |p| !taken.contains(&p))
                 .ok_or(libc::EADDRINUSE)?;
-            SocketAddrV4::new(*addr.ip(), port)
+            SocketAddr::new(addr.ip(), port)
         } else {
-            if self.bind_conflict(fd, addr, reuse) {
+            if self.bind_conflict(fd, addr, v6only, reuse) {
                 return Err(libc::EADDRINUSE);
             }
             addr
@@ -373,16 +401,21 @@ impl Host {
         }
         if s.bound.is_none() {
             // Linux binds an unbound socket to an ephemeral port (`inet_autobind`).
-            self.bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+            let any = sockaddr::unspecified(s.v6);
+            self.bind(fd, any)?;
         }
         let s = self.sock(fd)?;
         let local = s.bound.expect("bound above");
+        let v6only = s.v6only;
         let backlog = u32::try_from(backlog.max(0)).unwrap_or(0);
         let tcp = s.tcp;
         let reuse = s.reuse_addr;
         // Linux checks the port again when the listener starts (`inet_csk_listen_start`).
         let (fastopen, defer) = (s.fastopen_qlen, s.defer_accept);
-        let h = self.stack.tcp_listen_with(local, backlog, reuse, &tcp).map_err(bind_errno)?;
+        let h = self
+            .stack
+            .tcp_listen_v6only(local, backlog, reuse, v6only, &tcp)
+            .map_err(bind_errno)?;
         if let Some(qlen) = fastopen {
             self.stack.tcp_set_fastopen(h, qlen);
         }
@@ -393,7 +426,7 @@ impl Host {
     }
 
     /// `accept4(fd, flags)`: the new descriptor and the peer's address.
-    pub(crate) fn accept(&mut self, fd: c_int, flags: c_int) -> Attempt<(c_int, SocketAddrV4)> {
+    pub(crate) fn accept(&mut self, fd: c_int, flags: c_int) -> Attempt<(c_int, SocketAddr)> {
         if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
             return Err(libc::EINVAL);
         }
@@ -401,10 +434,11 @@ impl Host {
         let Phase::Listening(l) = s.phase else { return Err(libc::EINVAL) };
         let tcp = s.tcp;
         let (sndbuf, rcvbuf, linger, reuse) = (s.sndbuf, s.rcvbuf, s.linger, s.reuse_addr);
+        let (v6, v6only) = (s.v6, s.v6only);
         let Some(h) = self.stack.tcp_accept(l) else { return Ok(None) };
+        let peer = self.stack.tcp_peer_addr(h);
         let conn = self.stack.tcp_conn(h);
-        let peer = v4(conn.tuple().remote);
-        let mut child = Sock::new(Proto::Tcp, *conn.config());
+        let mut child = Sock::new(Proto::Tcp, v6, v6only, *conn.config());
         child.tcp = tcp;
         child.tcp.keepalive = conn.config().keepalive;
         child.nonblock = flags & libc::SOCK_NONBLOCK != 0;
@@ -419,19 +453,20 @@ impl Host {
 
     /// `connect(fd, addr)` (Linux `__inet_stream_connect`): starts the handshake, or reports
     /// how a started one went. `Ok(None)`: still connecting.
-    pub(crate) fn connect(&mut self, now: Instant, fd: c_int, addr: SocketAddrV4) -> Attempt<()> {
+    pub(crate) fn connect(&mut self, now: Instant, fd: c_int, addr: SocketAddr) -> Attempt<()> {
         let s = self.sock(fd)?;
+        let (any, v6only) = (sockaddr::unspecified(s.v6), s.v6only);
         match s.phase {
             Phase::Udp(h) => {
                 self.stack.udp_connect(h, addr).map_err(connect_errno)?;
                 return Ok(Some(()));
             }
             Phase::Unconnected if s.proto == Proto::Udp => {
-                let h = self
-                    .stack
-                    .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
-                    .map_err(bind_errno)?;
-                self.stack.udp_connect(h, addr).map_err(connect_errno)?;
+                let h = self.stack.udp_bind_v6only(any, v6only).map_err(bind_errno)?;
+                if let Err(e) = self.stack.udp_connect(h, addr) {
+                    self.stack.close(now, h);
+                    return Err(connect_errno(e));
+                }
                 let s = self.sock_mut(fd)?;
                 s.phase = Phase::Udp(h);
                 return Ok(Some(()));
@@ -443,8 +478,8 @@ impl Host {
             Phase::Unconnected => {}
         }
         let (bound, tcp, fastopen) = (s.bound, s.tcp, s.fastopen_connect);
-        if addr.ip().is_unspecified() || addr.port() == 0 {
-            // Linux connects 0.0.0.0 to the loopback address and gets refused on port 0;
+        if unspecified(addr) || addr.port() == 0 {
+            // Linux connects 0.0.0.0 (or ::) to the loopback address and gets refused on port 0;
             // ustack has no loopback: the destination cannot be reached.
             return Err(libc::ENETUNREACH);
         }
@@ -463,14 +498,9 @@ impl Host {
                 self.sock_mut(fd)?.deferred_to = Some(addr);
                 return Ok(Some(()));
             }
-            self.stack
-                .tcp_connect_fast_open(now, bound.map(Into::into), addr, &tcp, &[])
-                .map_err(connect_errno)?
-                .0
+            self.stack.tcp_connect_fast_open(now, bound, addr, &tcp, &[]).map_err(connect_errno)?.0
         } else {
-            self.stack
-                .tcp_connect_with(now, bound.map(Into::into), addr.into(), &tcp)
-                .map_err(connect_errno)?
+            self.stack.tcp_connect_with(now, bound, addr, &tcp).map_err(connect_errno)?
         };
         let s = self.sock_mut(fd)?;
         s.phase = Phase::Connecting(h);
@@ -488,7 +518,7 @@ impl Host {
         &mut self,
         now: Instant,
         fd: c_int,
-        to: Option<SocketAddrV4>,
+        to: Option<SocketAddr>,
         data: &[u8],
     ) -> Result<usize, Errno> {
         // `tcp_fastopen` is read when it is used, as Linux does.
@@ -504,13 +534,13 @@ impl Host {
             Phase::Listening(_) | Phase::Udp(_) => return Err(libc::EINVAL),
         }
         let addr = s.deferred_to.or(to).ok_or(libc::EINVAL)?;
-        if addr.ip().is_unspecified() || addr.port() == 0 {
+        if unspecified(addr) || addr.port() == 0 {
             return Err(libc::ENETUNREACH);
         }
         let (bound, tcp) = (s.bound, s.tcp);
         let (h, start) = self
             .stack
-            .tcp_connect_fast_open(now, bound.map(Into::into), addr, &tcp, data)
+            .tcp_connect_fast_open(now, bound, addr, &tcp, data)
             .map_err(connect_errno)?;
         let s = self.sock_mut(fd)?;
         s.phase = Phase::Connecting(h);
@@ -711,20 +741,18 @@ impl Host {
         now: Instant,
         fd: c_int,
         data: &[u8],
-        to: Option<SocketAddrV4>,
+        to: Option<SocketAddr>,
     ) -> Attempt<usize> {
         let s = self.sock(fd)?;
+        let (any, v6only) = (sockaddr::unspecified(s.v6), s.v6only);
         let h = match s.phase {
             Phase::Udp(h) => h,
             _ => {
                 if to.is_none() {
                     return Err(libc::EDESTADDRREQ);
                 }
-                let h = self
-                    .stack
-                    .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
-                    .map_err(bind_errno)?;
-                let local = v4(self.stack.udp_local_addr(h));
+                let h = self.stack.udp_bind_v6only(any, v6only).map_err(bind_errno)?;
+                let local = self.stack.udp_local_addr(h);
                 let s = self.sock_mut(fd)?;
                 s.phase = Phase::Udp(h);
                 s.bound = Some(local);
@@ -752,11 +780,11 @@ impl Host {
         &mut self,
         fd: c_int,
         buf: &mut [u8],
-    ) -> Attempt<(usize, usize, SocketAddrV4)> {
+    ) -> Attempt<(usize, usize, SocketAddr)> {
         let s = self.sock(fd)?;
         let Phase::Udp(h) = s.phase else { return Ok(None) };
         match self.stack.udp_recv_from(h, buf) {
-            Ok((n, from)) => Ok(Some((n.min(buf.len()), n, v4(from)))),
+            Ok((n, from)) => Ok(Some((n.min(buf.len()), n, from))),
             Err(UdpRecvError::WouldBlock) => Ok(None),
             Err(UdpRecvError::Refused) => Err(libc::ECONNREFUSED),
         }
@@ -842,18 +870,18 @@ impl Host {
     }
 
     /// `getsockname(fd)`.
-    pub(crate) fn local_addr(&self, fd: c_int) -> Result<SocketAddrV4, Errno> {
+    pub(crate) fn local_addr(&self, fd: c_int) -> Result<SocketAddr, Errno> {
         let s = self.sock(fd)?;
         Ok(match s.phase {
-            Phase::Connected(h) | Phase::Connecting(h) => v4(self.stack.tcp_conn(h).tuple().local),
-            Phase::Listening(h) => v4(self.stack.tcp_listener_addr(h)),
-            Phase::Udp(h) => v4(self.stack.udp_local_addr(h)),
-            Phase::Unconnected => s.bound.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+            Phase::Connected(h) | Phase::Connecting(h) => self.stack.tcp_local_addr(h),
+            Phase::Listening(h) => self.stack.tcp_listener_addr(h),
+            Phase::Udp(h) => self.stack.udp_local_addr(h),
+            Phase::Unconnected => s.bound.unwrap_or(sockaddr::unspecified(s.v6)),
         })
     }
 
     /// `getpeername(fd)` (Linux `inet_getname` with peer: ENOTCONN unless connected).
-    pub(crate) fn peer_addr(&self, fd: c_int) -> Result<SocketAddrV4, Errno> {
+    pub(crate) fn peer_addr(&self, fd: c_int) -> Result<SocketAddr, Errno> {
         let s = self.sock(fd)?;
         match s.phase {
             // Linux `inet_getname`: CLOSE and SYN-SENT have no peer yet (or any more).
@@ -861,10 +889,10 @@ impl Host {
                 let conn = self.stack.tcp_conn(h);
                 match conn.state() {
                     TcpState::Closed | TcpState::SynSent => Err(libc::ENOTCONN),
-                    _ => Ok(v4(conn.tuple().remote)),
+                    _ => Ok(self.stack.tcp_peer_addr(h)),
                 }
             }
-            Phase::Udp(h) => self.stack.udp_peer_addr(h).map(v4).ok_or(libc::ENOTCONN),
+            Phase::Udp(h) => self.stack.udp_peer_addr(h).ok_or(libc::ENOTCONN),
             _ => Err(libc::ENOTCONN),
         }
     }
@@ -905,13 +933,47 @@ impl Host {
     }
 }
 
-/// An address of the C API's stack as its `AF_INET` sockets show it: the stack has IPv4
-/// interfaces only, so every address it hands back is IPv4 (an IPv4-mapped one is unwrapped).
-fn v4(addr: std::net::SocketAddr) -> SocketAddrV4 {
-    match addr {
-        std::net::SocketAddr::V4(a) => a,
-        std::net::SocketAddr::V6(a) => {
-            SocketAddrV4::new(a.ip().to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED), a.port())
+/// Whether `a` is the unspecified address of either family (`::ffff:0.0.0.0` included).
+fn unspecified(a: SocketAddr) -> bool {
+    match a.ip() {
+        IpAddr::V4(ip) => ip.is_unspecified(),
+        IpAddr::V6(ip) => {
+            ip.is_unspecified() || ip.to_ipv4_mapped().is_some_and(|m| m.is_unspecified())
         }
     }
+}
+
+/// Whether two TCP reservations of the same port cover a common address (Linux
+/// `inet_bind_conflict` over `ipv6_rcv_saddr_equal`): `0.0.0.0` every IPv4 address, `::` every
+/// IPv6 address and, without IPV6_V6ONLY, every IPv4 one; an IPv4-mapped address is the
+/// IPv4 address.
+fn overlap(a: SocketAddr, a_v6only: bool, b: SocketAddr, b_v6only: bool) -> bool {
+    /// (covers every IPv4 address, covers every IPv6 address, the one address otherwise).
+    fn cover(x: SocketAddr, v6only: bool) -> (bool, bool, Option<IpAddr>) {
+        match x.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => (true, false, None),
+            IpAddr::V6(ip) if ip.is_unspecified() => (!v6only, true, None),
+            IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+                Some(m) if m.is_unspecified() => (true, false, None),
+                Some(m) => (false, false, Some(IpAddr::V4(m))),
+                None => (false, false, Some(IpAddr::V6(ip))),
+            },
+            ip => (false, false, Some(ip)),
+        }
+    }
+    if a.port() != b.port() {
+        return false;
+    }
+    let (a4, a6, aip) = cover(a, a_v6only);
+    let (b4, b6, bip) = cover(b, b_v6only);
+    let covers = |all4: bool, all6: bool, ip: Option<IpAddr>| match ip {
+        Some(IpAddr::V4(_)) => all4,
+        Some(IpAddr::V6(_)) => all6,
+        None => false,
+    };
+    (a4 && b4)
+        || (a6 && b6)
+        || covers(a4, a6, bip)
+        || covers(b4, b6, aip)
+        || (aip.is_some() && aip == bip)
 }

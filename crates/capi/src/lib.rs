@@ -15,8 +15,9 @@
 //!   (`packetdrill --so_filename=libustack_capi.so`), one stack in virtual time that the test
 //!   tool feeds packets and moves the clock of (`packetdrill.rs`).
 //!
-//! IPv4 only for now: `AF_INET6` sockets fail with `EAFNOSUPPORT`. Addresses are handled as
-//! `SocketAddr`-shaped values internally so IPv6 can come later.
+//! Sockets of both families: `AF_INET` and `AF_INET6` (dual stack unless `IPV6_V6ONLY`: an
+//! IPv4 peer of an `AF_INET6` socket appears as `::ffff:a.b.c.d`), with the address checks
+//! and errno values of Linux (`sockaddr.rs`).
 
 // The C API dereferences the caller's pointers: every unsafe block says what it relies on.
 #![allow(unsafe_code)]
@@ -30,7 +31,7 @@ use std::ffi::CStr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use ustack_core::{InterfaceConfig, Ipv4Cidr, Route, Stack, StackConfig};
+use ustack_core::{InterfaceConfig, IpCidr, Route, Stack, StackConfig};
 
 mod epoll;
 mod errno;
@@ -38,6 +39,7 @@ pub mod ffi;
 mod host;
 pub mod packetdrill;
 mod settings;
+mod sockaddr;
 mod sockopt;
 mod tcp_info;
 mod world;
@@ -73,13 +75,32 @@ impl Ustack {
     }
 }
 
-/// A stack with Linux's defaults (a random secret) and one interface `addr` with a default
-/// route through it.
-fn stack_on(addr: Ipv4Cidr, secret: [u8; 16]) -> Result<Stack, libc::c_int> {
+/// A stack with Linux's defaults (`secret` for its ISNs and cookies) and one interface with
+/// `addrs` (at most one IPv4 address, any number of IPv6 ones) and a default route of each
+/// family it has an address of.
+fn stack_on(addrs: &[IpCidr], secret: [u8; 16]) -> Result<Stack, libc::c_int> {
     let mut stack = Stack::new(StackConfig::new(secret)).map_err(|_| libc::EINVAL)?;
-    let iface = stack.add_interface(InterfaceConfig::ipv4(addr, 1500));
-    let default = Ipv4Cidr::new(core::net::Ipv4Addr::UNSPECIFIED, 0).expect("/0 is valid");
-    stack.add_route(Route { dest: default.into(), iface });
+    let mut cfg = InterfaceConfig { ipv4: None, ipv6: Vec::new(), mtu: 1500 };
+    for a in addrs {
+        match *a {
+            IpCidr::V4(_) if cfg.ipv4.is_some() => return Err(libc::EINVAL),
+            IpCidr::V4(c) => cfg.ipv4 = Some(c),
+            IpCidr::V6(c) => cfg.ipv6.push(c),
+        }
+    }
+    if addrs.is_empty() {
+        return Err(libc::EINVAL);
+    }
+    let (v4, v6) = (cfg.ipv4.is_some(), !cfg.ipv6.is_empty());
+    let iface = stack.add_interface(cfg);
+    if v4 {
+        let dest = IpCidr::V4("0.0.0.0/0".parse().expect("/0 is valid"));
+        stack.add_route(Route { dest, iface });
+    }
+    if v6 {
+        let dest = IpCidr::V6("::/0".parse().expect("/0 is valid"));
+        stack.add_route(Route { dest, iface });
+    }
     Ok(stack)
 }
 
@@ -95,18 +116,20 @@ fn random_secret() -> [u8; 16] {
     key
 }
 
-fn parse_cidr(s: *const c_char) -> Result<Ipv4Cidr, libc::c_int> {
+/// A comma-separated list of addresses in CIDR notation.
+fn parse_cidrs(s: *const c_char) -> Result<Vec<IpCidr>, libc::c_int> {
     if s.is_null() {
         return Err(libc::EINVAL);
     }
     // SAFETY: the caller passes a NUL-terminated string (checked for null).
     let text = unsafe { CStr::from_ptr(s) }.to_str().map_err(|_| libc::EINVAL)?;
-    text.parse().map_err(|_| libc::EINVAL)
+    text.split(',').map(|c| c.trim().parse().map_err(|_| libc::EINVAL)).collect()
 }
 
 /// Makes two stacks joined by an in-memory link (every packet one sends, the other
 /// receives at once), with addresses `addr_a` and `addr_b` in CIDR notation (e.g.
-/// `"10.0.0.1/24"`), Linux's default settings, and a driver thread that runs their timers on
+/// `"10.0.0.1/24"`; an IPv4 and IPv6 addresses separated by commas for a dual-stack host,
+/// e.g. `"10.0.0.1/24,fd00::1/64"`), Linux's default settings, and a driver thread that runs their timers on
 /// the wall clock. On success stores the handles in `*a` and `*b` and returns 0; on failure
 /// returns -1 with `errno` set (`EINVAL`: a bad address or null pointer). Free each handle
 /// with [`ustack_free`]; the driver stops with the last.
@@ -121,10 +144,10 @@ pub extern "C" fn ustack_pair_new(
         if a.is_null() || b.is_null() {
             return Err(libc::EINVAL);
         }
-        let (ca, cb) = (parse_cidr(addr_a)?, parse_cidr(addr_b)?);
+        let (ca, cb) = (parse_cidrs(addr_a)?, parse_cidrs(addr_b)?);
         let hosts = vec![
-            Host::new(stack_on(ca, random_secret())?, Settings::defaults(), false),
-            Host::new(stack_on(cb, random_secret())?, Settings::defaults(), false),
+            Host::new(stack_on(&ca, random_secret())?, Settings::defaults(), false),
+            Host::new(stack_on(&cb, random_secret())?, Settings::defaults(), false),
         ];
         let world = Arc::new(World::new(hosts, Clock::Real { epoch: std::time::Instant::now() }));
         let w = Arc::clone(&world);

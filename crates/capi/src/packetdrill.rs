@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
 
 use libc::{iovec, msghdr, nfds_t, pollfd, sockaddr, socklen_t, ssize_t, timeval};
-use ustack_core::{Duration, Instant, Ipv4Cidr};
+use ustack_core::{Duration, Instant, IpCidr};
 
 use crate::ffi::*;
 use crate::host::{Fd, Host};
@@ -200,8 +200,11 @@ pub unsafe extern "C" fn packetdrill_interface_init(
         None => Settings::defaults(),
     };
     // A fixed secret: the same script gives the same ISNs and ports every run.
-    let addr: Ipv4Cidr = "192.168.0.1/16".parse().expect("valid CIDR");
-    let stack = crate::stack_on(addr, *b"ustack-packetdri").expect("Linux defaults validate");
+    let addrs: [IpCidr; 2] = [
+        "192.168.0.1/16".parse().expect("valid CIDR"),
+        "fd3d:fa7b:d17d::1/48".parse().expect("valid CIDR"),
+    ];
+    let stack = crate::stack_on(&addrs, *b"ustack-packetdri").expect("Linux defaults validate");
     let mut host = Host::new(stack, settings, true);
     host.log_settings = log;
     let clock = Clock::Virtual(VirtualClock {
@@ -278,10 +281,15 @@ extern "C" fn pd_netdev_send(st: *mut Ustack, buf: *const c_void, count: usize) 
         // SAFETY: packetdrill passes `count` readable bytes.
         let packet = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
         let (w, mut g) = lock(u);
-        // The destination of an IPv4 packet (bytes 16..20) is an address of ours.
+        // The destination of an IPv4 packet (bytes 16..20) or an IPv6 packet (bytes 24..40)
+        // is an address of ours.
         if packet.len() >= 20 && packet[0] >> 4 == 4 {
             let dst = core::net::Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
-            g.hosts[u.host].learn(dst);
+            g.hosts[u.host].learn(dst.into());
+        } else if packet.len() >= 40 && packet[0] >> 4 == 6 {
+            let mut dst = [0u8; 16];
+            dst.copy_from_slice(&packet[24..40]);
+            g.hosts[u.host].learn(core::net::Ipv6Addr::from(dst).into());
         }
         let now = g.now();
         g.hosts[u.host].stack.handle_packet(now, 0, packet);

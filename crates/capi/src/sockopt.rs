@@ -53,6 +53,24 @@ impl Host {
             (libc::SOL_SOCKET, _) => self.set_socket_opt(now, fd, name, val),
             (libc::IPPROTO_TCP, Proto::Tcp) => self.set_tcp_opt(now, fd, name, val),
             (libc::IPPROTO_TCP, Proto::Udp) => Err(libc::ENOPROTOOPT),
+            (libc::IPPROTO_IPV6, _) if self.sock(fd)?.v6 => self.set_ipv6_opt(fd, name, val),
+            _ => Err(libc::ENOPROTOOPT),
+        }
+    }
+
+    /// `IPPROTO_IPV6` options of an `AF_INET6` socket (Linux `do_ipv6_setsockopt`).
+    fn set_ipv6_opt(&mut self, fd: c_int, name: c_int, val: &[u8]) -> Result<(), Errno> {
+        match name {
+            libc::IPV6_V6ONLY => {
+                let on = int(val)? != 0;
+                let s = self.sock_mut(fd)?;
+                // "if (optlen < sizeof(int) || inet_sk(sk)->inet_num) return -EINVAL".
+                if s.has_port() {
+                    return Err(libc::EINVAL);
+                }
+                s.v6only = on;
+                Ok(())
+            }
             _ => Err(libc::ENOPROTOOPT),
         }
     }
@@ -281,7 +299,12 @@ impl Host {
                 Proto::Tcp => libc::SOCK_STREAM,
                 Proto::Udp => libc::SOCK_DGRAM,
             }),
-            (libc::SOL_SOCKET, libc::SO_DOMAIN) => OptVal::Int(libc::AF_INET),
+            (libc::SOL_SOCKET, libc::SO_DOMAIN) => {
+                OptVal::Int(if s.v6 { libc::AF_INET6 } else { libc::AF_INET })
+            }
+            (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) if s.v6 => b(s.v6only),
+            // Linux `do_ip_getsockopt` on an AF_INET socket: another level is EOPNOTSUPP.
+            (libc::IPPROTO_IPV6, _) if !s.v6 => return Err(libc::EOPNOTSUPP),
             (libc::SOL_SOCKET, libc::SO_PROTOCOL) => OptVal::Int(match proto {
                 Proto::Tcp => libc::IPPROTO_TCP,
                 Proto::Udp => libc::IPPROTO_UDP,

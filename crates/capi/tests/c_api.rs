@@ -2,7 +2,10 @@
 //! include/ustack.h and the shared library, run as a user would: a client and a server on
 //! two stacks joined by an in-memory link, data checked byte for byte, and the errno of
 //! every error case (refused, reset, timeout, EAGAIN, EPIPE, EADDRINUSE, EADDRNOTAVAIL,
-//! EINPROGRESS / EALREADY / EISCONN) compared with Linux's.
+//! EINPROGRESS / EALREADY / EISCONN) compared with Linux's; then the same over IPv6:
+//! `AF_INET6` clients and servers, a dual-stack listener taking an `AF_INET` client as
+//! `::ffff:a.b.c.d`, `IPV6_V6ONLY`, UDP with both kinds of peer, and the errno of each
+//! address-family and address-length mistake.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,7 +53,11 @@ fn c_client_and_server_over_an_in_memory_link() {
         .status()
         .expect("run the C compiler");
     assert!(status.success(), "compiling tests/c/client_server.c failed");
-    let run = Command::new(&out).output().expect("run the C program");
+    // The library of this build, not another one: cargo's LD_LIBRARY_PATH names
+    // target/debug too, where `cargo build` leaves a libustack_capi.so of its own, and the
+    // linker's run path (DT_RUNPATH) comes after LD_LIBRARY_PATH.
+    let run =
+        Command::new(&out).env("LD_LIBRARY_PATH", &libdir).output().expect("run the C program");
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "the C program failed:\n{stdout}\n{stderr}");
@@ -66,6 +73,10 @@ fn c_client_and_server_over_an_in_memory_link() {
         "EINPROGRESS",
         "EALREADY",
         "EISCONN",
+        "EAFNOSUPPORT",
+        "EINVAL",
+        "ENETUNREACH",
+        "ENOPROTOOPT",
     ] {
         assert!(stdout.contains(&format!("-> {errno}")), "no check of {errno}:\n{stdout}");
     }

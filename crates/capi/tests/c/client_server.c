@@ -226,7 +226,7 @@ static void addresses(void)
 	struct sockaddr_in other = addr("10.9.9.9", 7003);
 	EXPECT_ERRNO(ustack_bind(server_st, b, SA(other), sizeof(other)), EADDRNOTAVAIL);
 	EXPECT_ERRNO(ustack_bind(server_st, a, SA(x), sizeof(x)), EINVAL);
-	EXPECT_ERRNO(ustack_socket(server_st, AF_INET6, SOCK_STREAM, 0), EAFNOSUPPORT);
+	EXPECT_ERRNO(ustack_socket(server_st, AF_MAX + 1, SOCK_STREAM, 0), EAFNOSUPPORT);
 	EXPECT_ERRNO(ustack_close(server_st, 999), EBADF);
 	ustack_close(server_st, a);
 	ustack_close(server_st, b);
@@ -262,9 +262,250 @@ static void nonblocking_connect(void)
 	ustack_close(server_st, lfd);
 }
 
+/* ---- IPv6 ------------------------------------------------------------------------- */
+
+static struct sockaddr_in6 addr6(const char *ip, int port)
+{
+	struct sockaddr_in6 a;
+	memset(&a, 0, sizeof(a));
+	a.sin6_family = AF_INET6;
+	a.sin6_port = htons(port);
+	CHECK(inet_pton(AF_INET6, ip, &a.sin6_addr) == 1, "inet_pton %s", ip);
+	return a;
+}
+
+/* Whether `a` (of length `len`) is the sockaddr_in6 of `ip`, port `port` (0: any port). */
+static int is_addr6(const struct sockaddr_in6 *a, socklen_t len, const char *ip, int port)
+{
+	struct in6_addr want;
+	inet_pton(AF_INET6, ip, &want);
+	return len == sizeof(*a) && a->sin6_family == AF_INET6 &&
+	       memcmp(&a->sin6_addr, &want, sizeof(want)) == 0 &&
+	       (port == 0 ? a->sin6_port != 0 : ntohs(a->sin6_port) == port);
+}
+
+static int listener6(int port, int v6only)
+{
+	int one = 1;
+	struct sockaddr_in6 a = addr6("::", port);
+	int fd = ustack_socket(server_st, AF_INET6, SOCK_STREAM, 0);
+	CHECK(fd >= 0, "socket AF_INET6");
+	CHECK(ustack_setsockopt(server_st, fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0, "SO_REUSEADDR");
+	CHECK(ustack_setsockopt(server_st, fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) == 0, "IPV6_V6ONLY");
+	CHECK(ustack_bind(server_st, fd, SA(a), sizeof(a)) == 0, "bind [::]");
+	CHECK(ustack_listen(server_st, fd, 16) == 0, "listen");
+	return fd;
+}
+
+/* Sends `n` bytes of a pattern from one side and reads them on the other. */
+static void transfer(ustack_t *from_st, int from, ustack_t *to_st, int to, size_t n, unsigned seed)
+{
+	unsigned char *out = malloc(n), *in = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		out[i] = (unsigned char)(i * 131 + seed);
+	size_t sent = 0, got = 0;
+	/* Interleave writes and reads so neither side's buffer has to hold everything. */
+	int fl = ustack_fcntl(from_st, from, F_GETFL, 0);
+	ustack_fcntl(from_st, from, F_SETFL, fl | O_NONBLOCK);
+	while (got < n) {
+		if (sent < n) {
+			ssize_t w = ustack_write(from_st, from, out + sent, n - sent);
+			CHECK(w > 0 || errno == EAGAIN, "write");
+			if (w > 0)
+				sent += w;
+		}
+		ssize_t r = ustack_recv(to_st, to, in + got, n - got, sent < n ? MSG_DONTWAIT : 0);
+		CHECK(r > 0 || (r < 0 && errno == EAGAIN), "read");
+		if (r > 0)
+			got += r;
+	}
+	ustack_fcntl(from_st, from, F_SETFL, fl);
+	CHECK(memcmp(in, out, n) == 0, "the data arrived unchanged");
+	free(out);
+	free(in);
+}
+
+static void ipv6_round_trip(void)
+{
+	int lfd = listener6(7100, 0);
+	int v = -1;
+	socklen_t vl = sizeof(v);
+	CHECK(ustack_getsockopt(server_st, lfd, SOL_SOCKET, SO_DOMAIN, &v, &vl) == 0 && v == AF_INET6, "SO_DOMAIN");
+
+	/* An AF_INET6 client over IPv6. */
+	struct sockaddr_in6 dst = addr6("fd00::1", 7100);
+	int c = ustack_socket(client_st, AF_INET6, SOCK_STREAM, 0);
+	CHECK(c >= 0, "socket AF_INET6");
+	CHECK(ustack_connect(client_st, c, SA(dst), sizeof(dst)) == 0, "connect [fd00::1]:7100");
+	struct sockaddr_in6 peer, local;
+	socklen_t pl = sizeof(peer), ll = sizeof(local);
+	int s = ustack_accept(server_st, lfd, SA(peer), &pl);
+	CHECK(s >= 0, "accept");
+	CHECK(is_addr6(&peer, pl, "fd00::2", 0), "accept names the IPv6 client");
+	CHECK(ustack_getsockname(client_st, c, SA(local), &ll) == 0 && is_addr6(&local, ll, "fd00::2", ntohs(peer.sin6_port)), "client getsockname");
+	pl = sizeof(peer);
+	CHECK(ustack_getpeername(client_st, c, SA(peer), &pl) == 0 && is_addr6(&peer, pl, "fd00::1", 7100), "client getpeername");
+	transfer(client_st, c, server_st, s, 1 << 20, 1);
+	transfer(server_st, s, client_st, c, 1 << 20, 2);
+	printf("ok AF_INET6 client and server: 1 MiB each way over IPv6\n");
+	ustack_close(client_st, c);
+	ustack_close(server_st, s);
+
+	/* An AF_INET client of the dual-stack listener appears as ::ffff:10.0.0.2. */
+	struct sockaddr_in dst4 = addr("10.0.0.1", 7100);
+	c = ustack_socket(client_st, AF_INET, SOCK_STREAM, 0);
+	CHECK(ustack_connect(client_st, c, SA(dst4), sizeof(dst4)) == 0, "connect 10.0.0.1:7100");
+	pl = sizeof(peer);
+	s = ustack_accept(server_st, lfd, SA(peer), &pl);
+	CHECK(s >= 0 && is_addr6(&peer, pl, "::ffff:10.0.0.2", 0), "accept names the IPv4 client as mapped");
+	pl = sizeof(peer);
+	ll = sizeof(local);
+	CHECK(ustack_getpeername(server_st, s, SA(peer), &pl) == 0 && is_addr6(&peer, pl, "::ffff:10.0.0.2", 0), "getpeername mapped");
+	CHECK(ustack_getsockname(server_st, s, SA(local), &ll) == 0 && is_addr6(&local, ll, "::ffff:10.0.0.1", 7100), "getsockname mapped");
+	transfer(client_st, c, server_st, s, 64 << 10, 3);
+	transfer(server_st, s, client_st, c, 64 << 10, 4);
+	printf("ok dual-stack listener: an AF_INET client as ::ffff:10.0.0.2\n");
+	ustack_close(client_st, c);
+	ustack_close(server_st, s);
+
+	/* An AF_INET6 socket connecting to an IPv4-mapped address speaks IPv4. */
+	struct sockaddr_in6 mapped = addr6("::ffff:10.0.0.1", 7100);
+	c = ustack_socket(client_st, AF_INET6, SOCK_STREAM, 0);
+	CHECK(ustack_connect(client_st, c, SA(mapped), sizeof(mapped)) == 0, "connect [::ffff:10.0.0.1]:7100");
+	ll = sizeof(local);
+	CHECK(ustack_getsockname(client_st, c, SA(local), &ll) == 0 && is_addr6(&local, ll, "::ffff:10.0.0.2", 0), "mapped local address");
+	s = ustack_accept(server_st, lfd, NULL, NULL);
+	CHECK(s >= 0, "accept");
+	transfer(client_st, c, server_st, s, 4096, 5);
+	printf("ok AF_INET6 client to an IPv4-mapped address\n");
+	ustack_close(client_st, c);
+	ustack_close(server_st, s);
+	ustack_close(server_st, lfd);
+
+	/* IPV6_V6ONLY: the listener takes no IPv4; the SYN is answered with a RST. */
+	lfd = listener6(7101, 1);
+	v = -1;
+	vl = sizeof(v);
+	CHECK(ustack_getsockopt(server_st, lfd, IPPROTO_IPV6, IPV6_V6ONLY, &v, &vl) == 0 && v == 1, "IPV6_V6ONLY reads 1");
+	int one = 1;
+	EXPECT_ERRNO(ustack_setsockopt(server_st, lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), EINVAL);
+	dst4 = addr("10.0.0.1", 7101);
+	c = ustack_socket(client_st, AF_INET, SOCK_STREAM, 0);
+	EXPECT_ERRNO(ustack_connect(client_st, c, SA(dst4), sizeof(dst4)), ECONNREFUSED);
+	ustack_close(client_st, c);
+	dst = addr6("fd00::1", 7101);
+	c = ustack_socket(client_st, AF_INET6, SOCK_STREAM, 0);
+	CHECK(ustack_connect(client_st, c, SA(dst), sizeof(dst)) == 0, "V6ONLY listener takes IPv6");
+	ustack_close(client_st, c);
+	ustack_close(server_st, lfd);
+}
+
+static void ipv6_udp(void)
+{
+	struct sockaddr_in6 any = addr6("::", 7200);
+	int srv = ustack_socket(server_st, AF_INET6, SOCK_DGRAM, 0);
+	CHECK(srv >= 0 && ustack_bind(server_st, srv, SA(any), sizeof(any)) == 0, "UDP bind [::]:7200");
+
+	/* IPv6 both ways. */
+	int c6 = ustack_socket(client_st, AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 dst = addr6("fd00::1", 7200), from;
+	CHECK(ustack_sendto(client_st, c6, "ping6", 5, 0, SA(dst), sizeof(dst)) == 5, "sendto [fd00::1]");
+	char b[16];
+	socklen_t fl = sizeof(from);
+	CHECK(ustack_recvfrom(server_st, srv, b, sizeof(b), 0, SA(from), &fl) == 5 && memcmp(b, "ping6", 5) == 0, "recvfrom");
+	CHECK(is_addr6(&from, fl, "fd00::2", 0), "the IPv6 sender");
+	CHECK(ustack_sendto(server_st, srv, "pong6", 5, 0, SA(from), fl) == 5, "reply");
+	fl = sizeof(from);
+	CHECK(ustack_recvfrom(client_st, c6, b, sizeof(b), 0, SA(from), &fl) == 5 && memcmp(b, "pong6", 5) == 0, "reply received");
+	CHECK(is_addr6(&from, fl, "fd00::1", 7200), "the reply's source");
+
+	/* An AF_INET client: the dual-stack socket sees ::ffff:10.0.0.2 and answers it. */
+	int c4 = ustack_socket(client_st, AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in dst4 = addr("10.0.0.1", 7200), from4;
+	CHECK(ustack_sendto(client_st, c4, "ping4", 5, 0, SA(dst4), sizeof(dst4)) == 5, "sendto 10.0.0.1");
+	fl = sizeof(from);
+	CHECK(ustack_recvfrom(server_st, srv, b, sizeof(b), 0, SA(from), &fl) == 5, "recvfrom IPv4");
+	CHECK(is_addr6(&from, fl, "::ffff:10.0.0.2", 0), "the IPv4 sender as mapped");
+	CHECK(ustack_sendto(server_st, srv, "pong4", 5, 0, SA(from), fl) == 5, "reply to a mapped address");
+	socklen_t fl4 = sizeof(from4);
+	CHECK(ustack_recvfrom(client_st, c4, b, sizeof(b), 0, SA(from4), &fl4) == 5 && memcmp(b, "pong4", 5) == 0, "IPv4 reply");
+	CHECK(fl4 == sizeof(from4) && from4.sin_addr.s_addr == inet_addr("10.0.0.1") && ntohs(from4.sin_port) == 7200, "IPv4 reply source");
+	/* A dual-stack socket also takes a sockaddr_in (Linux udpv6_sendmsg). */
+	struct sockaddr_in back = addr("10.0.0.2", 0);
+	struct sockaddr_in c4name;
+	socklen_t nl = sizeof(c4name);
+	CHECK(ustack_getsockname(client_st, c4, SA(c4name), &nl) == 0, "getsockname");
+	back.sin_port = c4name.sin_port;
+	CHECK(ustack_sendto(server_st, srv, "again", 5, 0, SA(back), sizeof(back)) == 5, "sendto a sockaddr_in");
+	CHECK(ustack_recv(client_st, c4, b, sizeof(b), 0) == 5 && memcmp(b, "again", 5) == 0, "received");
+	CHECK(ustack_recv(client_st, c4, b, sizeof(b), MSG_DONTWAIT) == -1, "nothing else");
+	printf("ok UDP over AF_INET6: IPv6 and IPv4-mapped peers\n");
+	ustack_close(client_st, c6);
+	ustack_close(client_st, c4);
+	ustack_close(server_st, srv);
+}
+
+/* The errno of each address mistake, as Linux returns it (checked on Linux 6.18). */
+static void ipv6_errors(void)
+{
+	int one = 1;
+	struct sockaddr_in6 a6 = addr6("fd00::1", 7300);
+	struct sockaddr_in a4 = addr("10.0.0.1", 7300);
+	int t4 = ustack_socket(server_st, AF_INET, SOCK_STREAM, 0);
+	EXPECT_ERRNO(ustack_bind(server_st, t4, SA(a6), sizeof(a6)), EAFNOSUPPORT);
+	EXPECT_ERRNO(ustack_connect(server_st, t4, SA(a6), sizeof(a6)), EAFNOSUPPORT);
+	EXPECT_ERRNO(ustack_setsockopt(server_st, t4, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), ENOPROTOOPT);
+	int u4 = ustack_socket(server_st, AF_INET, SOCK_DGRAM, 0);
+	EXPECT_ERRNO(ustack_sendto(server_st, u4, "x", 1, 0, SA(a6), sizeof(a6)), EAFNOSUPPORT);
+
+	int t6 = ustack_socket(server_st, AF_INET6, SOCK_STREAM, 0);
+	/* The length is checked first: a sockaddr_in is too short for AF_INET6. */
+	EXPECT_ERRNO(ustack_bind(server_st, t6, SA(a4), sizeof(a4)), EINVAL);
+	EXPECT_ERRNO(ustack_bind(server_st, t6, SA(a6), 23), EINVAL);
+	EXPECT_ERRNO(ustack_connect(server_st, t6, SA(a4), sizeof(a4)), EINVAL);
+	EXPECT_ERRNO(ustack_setsockopt(server_st, t6, IPPROTO_IPV6, IPV6_V6ONLY, &one, 2), EINVAL);
+	struct sockaddr_in6 ll = addr6("fe80::1", 80), mc = addr6("ff02::1", 80);
+	EXPECT_ERRNO(ustack_connect(server_st, t6, SA(ll), sizeof(ll)), EINVAL);
+	EXPECT_ERRNO(ustack_connect(server_st, t6, SA(mc), sizeof(mc)), ENETUNREACH);
+	struct sockaddr_in6 other = addr6("fd00::99", 7300);
+	EXPECT_ERRNO(ustack_bind(server_st, t6, SA(other), sizeof(other)), EADDRNOTAVAIL);
+	/* RFC 2133's sockaddr_in6 (24 bytes, no sin6_scope_id) is accepted. */
+	CHECK(ustack_bind(server_st, t6, SA(a6), 24) == 0, "bind with a 24-byte sockaddr_in6");
+	EXPECT_ERRNO(ustack_setsockopt(server_st, t6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), EINVAL);
+
+	int only = ustack_socket(server_st, AF_INET6, SOCK_STREAM, 0);
+	CHECK(ustack_setsockopt(server_st, only, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0, "V6ONLY");
+	struct sockaddr_in6 m = addr6("::ffff:10.0.0.1", 7301);
+	EXPECT_ERRNO(ustack_bind(server_st, only, SA(m), sizeof(m)), EINVAL);
+	EXPECT_ERRNO(ustack_connect(server_st, only, SA(m), sizeof(m)), ENETUNREACH);
+	int u6 = ustack_socket(server_st, AF_INET6, SOCK_DGRAM, 0);
+	CHECK(ustack_setsockopt(server_st, u6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0, "V6ONLY");
+	EXPECT_ERRNO(ustack_sendto(server_st, u6, "x", 1, 0, SA(a4), sizeof(a4)), ENETUNREACH);
+	EXPECT_ERRNO(ustack_connect(server_st, u6, SA(a4), sizeof(a4)), EAFNOSUPPORT);
+
+	/* Ports: a dual-stack [::] reservation covers 0.0.0.0 and 10.0.0.1; a V6ONLY one not. */
+	int d = ustack_socket(server_st, AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 any = addr6("::", 7302);
+	CHECK(ustack_bind(server_st, d, SA(any), sizeof(any)) == 0, "bind [::]:7302");
+	struct sockaddr_in a4b = addr("10.0.0.1", 7302);
+	int t4b = ustack_socket(server_st, AF_INET, SOCK_STREAM, 0);
+	EXPECT_ERRNO(ustack_bind(server_st, t4b, SA(a4b), sizeof(a4b)), EADDRINUSE);
+	int o = ustack_socket(server_st, AF_INET6, SOCK_STREAM, 0);
+	CHECK(ustack_setsockopt(server_st, o, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0, "V6ONLY");
+	any = addr6("::", 7303);
+	CHECK(ustack_bind(server_st, o, SA(any), sizeof(any)) == 0, "bind [::]:7303 V6ONLY");
+	struct sockaddr_in a4c = addr("10.0.0.1", 7303);
+	int t4c = ustack_socket(server_st, AF_INET, SOCK_STREAM, 0);
+	CHECK(ustack_bind(server_st, t4c, SA(a4c), sizeof(a4c)) == 0, "10.0.0.1:7303 beside a V6ONLY [::]:7303");
+	printf("ok port sharing across families\n");
+	int fds[] = { t4, u4, t6, only, u6, d, t4b, o, t4c };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		ustack_close(server_st, fds[i]);
+}
+
 int main(void)
 {
-	CHECK(ustack_pair_new("10.0.0.1/24", "10.0.0.2/24", &server_st, &client_st) == 0, "pair");
+	CHECK(ustack_pair_new("10.0.0.1/24,fd00::1/64", "10.0.0.2/24,fd00::2/64", &server_st, &client_st) == 0, "pair");
 	data_round_trip();
 	refused();
 	reset();
@@ -272,6 +513,9 @@ int main(void)
 	addresses();
 	nonblocking_connect();
 	timeout();
+	ipv6_round_trip();
+	ipv6_udp();
+	ipv6_errors();
 	ustack_free(client_st);
 	ustack_free(server_st);
 	printf("all C API checks passed\n");
