@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ustack::core::Ipv4Cidr;
+use ustack::core::{Ipv4Cidr, Ipv6Cidr};
 use ustack::device::{Device, PcapDevice, Tun, TunConfig};
 
 use crate::describe::describe;
@@ -20,8 +20,13 @@ pub(crate) struct Args {
     dev: String,
     /// The kernel side's address and prefix, e.g. 10.77.0.1/24: the rest of the prefix is
     /// routed into the device.
+    #[arg(long, required_unless_present = "host_addr6")]
+    host_addr: Option<Ipv4Cidr>,
+    /// The kernel side's IPv6 address and prefix, e.g. fd00:77::1/64, beside or instead of
+    /// --host-addr: IPv6 is switched on for the device (no duplicate address detection) and
+    /// the rest of the prefix is routed into it. Needs --mtu 1280 or more.
     #[arg(long)]
-    host_addr: Ipv4Cidr,
+    host_addr6: Option<Ipv6Cidr>,
     /// The device MTU.
     #[arg(long, default_value_t = 1500)]
     mtu: usize,
@@ -37,21 +42,33 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> Result<(), String> {
+    if args.host_addr6.is_some() && args.mtu < 1280 {
+        return Err(format!("--host-addr6 needs --mtu 1280 or more (RFC 8200), not {}", args.mtu));
+    }
     let config = TunConfig {
         name: args.dev.clone(),
         mtu: args.mtu,
-        host_addr: Some(args.host_addr),
+        host_addr: args.host_addr,
         multi_queue: false,
     };
     let tun = Tun::create(&config).map_err(|e| e.to_string())?;
+    if let Some(host6) = args.host_addr6 {
+        tun.add_host_addr6(host6).map_err(|e| e.to_string())?;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .map_err(|e| format!("cannot install the SIGINT/SIGTERM handler: {e}"))?;
+    let sides: Vec<String> = args
+        .host_addr
+        .map(|a| a.to_string())
+        .into_iter()
+        .chain(args.host_addr6.map(|a| a.to_string()))
+        .collect();
     eprintln!(
         "ustack: capturing on {} (kernel side {}, mtu {}); stop with Ctrl-C",
         tun.name(),
-        args.host_addr,
+        sides.join(" "),
         args.mtu
     );
     let deadline = args

@@ -18,8 +18,8 @@ use crate::describe::{Outcome, describe};
 /// Arguments of `ustack decode`.
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// The capture file, pcap or pcapng (link types raw IP, IPv4, Ethernet or Linux cooked
-    /// capture).
+    /// The capture file, pcap or pcapng (link types raw IP, IPv4, IPv6, Ethernet or Linux
+    /// cooked capture), IPv4 and IPv6 packets.
     file: PathBuf,
 }
 
@@ -54,7 +54,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
             None => (format!("link type {:?} is not supported", packet.datalink), Outcome::Skipped),
             Some(strip) => match strip(&packet.data) {
                 Some(ip) => describe(ip),
-                None => ("not IPv4 at the link layer".to_string(), Outcome::Skipped),
+                None => ("not IP at the link layer".to_string(), Outcome::Skipped),
             },
         };
         match outcome {
@@ -95,7 +95,7 @@ fn pcap(
     let datalink = reader.header().datalink;
     if link_header(datalink).is_none() {
         return Err(format!(
-            "{path}: link type {datalink:?} is not supported (raw IP, IPv4, Ethernet, Linux SLL are)"
+            "{path}: link type {datalink:?} is not supported (raw IP, IPv4, IPv6, Ethernet, Linux SLL are)"
         ));
     }
     Ok(Box::new(std::iter::from_fn(move || {
@@ -161,7 +161,7 @@ fn units_to_duration(raw: u128, resol: u8) -> Duration {
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
-/// Finds the IP packet inside a link-layer frame, or `None` when the frame carries no IPv4.
+/// Finds the IP packet inside a link-layer frame, or `None` when the frame carries no IP.
 type Unwrap = fn(&[u8]) -> Option<&[u8]>;
 
 /// The function that finds the IP packet inside a frame of this link type.
@@ -169,14 +169,18 @@ fn link_header(datalink: DataLink) -> Option<Unwrap> {
     fn raw(frame: &[u8]) -> Option<&[u8]> {
         Some(frame)
     }
+    /// IPv4 (0x0800) or IPv6 (0x86dd).
+    fn is_ip(ethertype: &[u8]) -> bool {
+        ethertype == [0x08, 0x00] || ethertype == [0x86, 0xdd]
+    }
     fn ethernet(frame: &[u8]) -> Option<&[u8]> {
-        (frame.get(12..14)? == [0x08, 0x00]).then(|| &frame[14..])
+        is_ip(frame.get(12..14)?).then(|| &frame[14..])
     }
     fn linux_sll(frame: &[u8]) -> Option<&[u8]> {
-        (frame.get(14..16)? == [0x08, 0x00]).then(|| &frame[16..])
+        is_ip(frame.get(14..16)?).then(|| &frame[16..])
     }
     match datalink {
-        DataLink::RAW | DataLink::IPV4 => Some(raw),
+        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => Some(raw),
         DataLink::ETHERNET => Some(ethernet),
         DataLink::LINUX_SLL => Some(linux_sll),
         _ => None,
