@@ -76,11 +76,11 @@ impl Ustack {
 }
 
 /// A stack with Linux's defaults (`secret` for its ISNs and cookies) and one interface with
-/// `addrs` (at most one IPv4 address, any number of IPv6 ones) and a default route of each
-/// family it has an address of.
-fn stack_on(addrs: &[IpCidr], secret: [u8; 16]) -> Result<Stack, libc::c_int> {
+/// `addrs` (at most one IPv4 address, any number of IPv6 ones) and MTU `mtu`, and a default
+/// route of each family it has an address of.
+fn stack_on(addrs: &[IpCidr], mtu: u16, secret: [u8; 16]) -> Result<Stack, libc::c_int> {
     let mut stack = Stack::new(StackConfig::new(secret)).map_err(|_| libc::EINVAL)?;
-    let mut cfg = InterfaceConfig { ipv4: None, ipv6: Vec::new(), mtu: 1500 };
+    let mut cfg = InterfaceConfig { ipv4: None, ipv6: Vec::new(), mtu };
     for a in addrs {
         match *a {
             IpCidr::V4(_) if cfg.ipv4.is_some() => return Err(libc::EINVAL),
@@ -146,8 +146,8 @@ pub extern "C" fn ustack_pair_new(
         }
         let (ca, cb) = (parse_cidrs(addr_a)?, parse_cidrs(addr_b)?);
         let hosts = vec![
-            Host::new(stack_on(&ca, random_secret())?, Settings::defaults(), false),
-            Host::new(stack_on(&cb, random_secret())?, Settings::defaults(), false),
+            Host::new(stack_on(&ca, 1500, random_secret())?, Settings::defaults(), false),
+            Host::new(stack_on(&cb, 1500, random_secret())?, Settings::defaults(), false),
         ];
         let world = Arc::new(World::new(hosts, Clock::Real { epoch: std::time::Instant::now() }));
         let w = Arc::clone(&world);

@@ -28,7 +28,9 @@
 //!
 //! `--so_flags` takes space- or comma-separated words: `sysctl=DIR` reads the sysctls under
 //! `DIR` instead of `/proc/sys` (`sysctl=none`: ustack's defaults), `log` prints the sysctls
-//! that could not be applied to standard error at every `socket()`.
+//! that could not be applied to standard error at every `socket()`, `mtu=N` gives the
+//! interface MTU N instead of 1500 (packetdrill's IPv6 runs use `--mtu=1520`, so that the
+//! scripts' MSS of 1460 holds over IPv6's 40-byte header).
 
 use core::ffi::{c_char, c_int, c_void};
 use std::ffi::CStr;
@@ -187,10 +189,14 @@ pub unsafe extern "C" fn packetdrill_interface_init(
     };
     let mut root = Some(PathBuf::from("/proc/sys"));
     let mut log = false;
+    let mut mtu: u16 = 1500;
     for word in flags.split([' ', ',']).filter(|w| !w.is_empty()) {
         match word.split_once('=') {
             Some(("sysctl", "none")) => root = None,
             Some(("sysctl", dir)) => root = Some(PathBuf::from(dir)),
+            Some(("mtu", n)) if n.parse::<u16>().is_ok_and(|n| n >= 68) => {
+                mtu = n.parse().expect("checked");
+            }
             None if word == "log" => log = true,
             _ => eprintln_flag(word),
         }
@@ -204,7 +210,8 @@ pub unsafe extern "C" fn packetdrill_interface_init(
         "192.168.0.1/16".parse().expect("valid CIDR"),
         "fd3d:fa7b:d17d::1/48".parse().expect("valid CIDR"),
     ];
-    let stack = crate::stack_on(&addrs, *b"ustack-packetdri").expect("Linux defaults validate");
+    let stack =
+        crate::stack_on(&addrs, mtu, *b"ustack-packetdri").expect("Linux defaults validate");
     let mut host = Host::new(stack, settings, true);
     host.log_settings = log;
     let clock = Clock::Virtual(VirtualClock {
