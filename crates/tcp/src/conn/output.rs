@@ -200,11 +200,12 @@ impl Conn {
         let outstanding = !self.snd.sb.is_empty();
         let pipe = self.pipe_for_window();
         let wnd_avail = seq_len(seq, self.snd.una + self.snd.wnd);
-        let mut cwnd_avail = if self.snd.phase == Phase::Recovery && self.cfg.prr {
-            if self.cwnd_allows(max_payload, false) { u32::MAX } else { 0 }
-        } else {
-            self.usable_cwnd().saturating_sub(pipe)
-        };
+        let mut cwnd_avail =
+            if matches!(self.snd.phase, Phase::Recovery | Phase::Cwr) && self.cfg.prr {
+                if self.cwnd_allows(max_payload, false) { u32::MAX } else { 0 }
+            } else {
+                self.usable_cwnd().saturating_sub(pipe)
+            };
         if let Some(segments) = self.cfg.max_flight_segments {
             // SPEC S18: at most this many segments in flight (stop-and-wait with 1).
             let cap = segments.saturating_mul(u32::from(self.effective_mss()));
