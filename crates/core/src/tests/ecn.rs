@@ -8,6 +8,7 @@ use ustack_wire::Ipv4Packet;
 
 use super::*;
 use crate::Duration;
+use crate::ssinfo::TcpInternals;
 
 fn ecn_stack(addr: Ipv4Addr, secret: u8, ecn: u8) -> Stack {
     let mut cfg = config(secret);
@@ -94,6 +95,11 @@ fn ecn_a_ce_mark_in_the_ip_header_is_echoed_and_the_sender_reduces_once() {
     assert!(!p.segs(false, start).last().unwrap().has(TcpFlags::ECE));
     assert_eq!(p.read_all_b(s).len(), 2000);
     assert_eq!(p.a.counters().tcp_ecn_reductions, 1);
+    // `ss -i` as iproute2 prints TCPI_OPT_ECN and TCPI_OPT_ECN_SEEN: the receiver saw ECT.
+    let internals =
+        |st: &Stack, h| TcpInternals::of(st.tcp_conn(h), Instant::from_secs(100)).to_string();
+    assert!(internals(&p.b, s).starts_with("ts sack ecn ecnseen cubic "), "{}", internals(&p.b, s));
+    assert!(internals(&p.a, c).starts_with("ts sack ecn cubic "), "{}", internals(&p.a, c));
 }
 
 #[test]
