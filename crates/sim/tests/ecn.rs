@@ -61,13 +61,10 @@ fn ecn_marks_instead_of_drops_keep_a_congested_link_free_of_retransmissions() {
     // Fewer losses, no slower: the link stays busy.
     let ecn_goodput = ecn.goodput_bps().unwrap();
     let plain_goodput = plain.goodput_bps().unwrap();
-    eprintln!(
-        "goodput: ECN {:.2} Mbit/s, without {:.2} Mbit/s; {} marks, {reductions} reductions, {} drops and {} retransmissions without",
+    assert!(
+        ecn_goodput > 0.9 * plain_goodput,
+        "ECN {:.2} Mbit/s, without {:.2} Mbit/s",
         ecn_goodput / 1e6,
-        plain_goodput / 1e6,
-        up.ce_marked,
-        plain.link[0].dropped.queue,
-        plain.client.retransmits
+        plain_goodput / 1e6
     );
-    assert!(ecn_goodput > 0.9 * plain_goodput, "{:.1} Mbit/s", ecn_goodput / 1e6);
 }
