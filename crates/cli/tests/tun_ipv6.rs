@@ -25,14 +25,15 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::process::{ChildStdin, ChildStdout, Command};
+use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ustack::device::tun::enter_netns;
+mod support;
+use support::env::*;
+use support::tunlab::*;
 
 /// The kernel's IPv6 address on the TUN, in every namespace.
 const HOST: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x80, 0, 0, 0, 0, 0, 1);
@@ -42,10 +43,6 @@ const STACK: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x80, 0, 0, 0, 0, 0, 2);
 const HOST4: Ipv4Addr = Ipv4Addr::new(10, 80, 0, 1);
 /// The stack's IPv4 address.
 const STACK4: Ipv4Addr = Ipv4Addr::new(10, 80, 0, 2);
-/// Bound on a single socket read or write, and on every poll loop.
-const IO_TIMEOUT: Duration = Duration::from_secs(30);
-/// Bound on waiting for ustack to come up or to stop.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn stack(port: u16) -> SocketAddr {
     SocketAddr::from((STACK, port))
@@ -55,6 +52,23 @@ fn stack(port: u16) -> SocketAddr {
 
 /// 100 IPv6 kernel connections at once to `echo`, each with its own seeded random payload
 /// of 1 B to 256 KiB, written and read concurrently, checked byte for byte.
+/// This file's labs: dual stack, every service on `[::]`.
+const ADDRS: Addrs = Addrs {
+    dev_prefix: "u6",
+    netns_prefix: "us6-",
+    tun_args: &[
+        "--addr",
+        "10.80.0.2/24",
+        "--host-addr",
+        "10.80.0.1/24",
+        "--addr6",
+        "fd00:80::2/64",
+        "--host-addr6",
+        "fd00:80::1/64",
+    ],
+    any: "[::]",
+};
+
 #[test]
 fn echo_100_concurrent_ipv6_kernel_connections() {
     const CONNS: usize = 100;
@@ -604,6 +618,20 @@ fn packet_too_big_from_a_kernel_router_lowers_ustacks_segment_size() {
         l.set_nonblocking(true).expect("non-blocking");
         l
     });
+    // The router resolves the far end before ustack's SYN needs it: a kernel connection to a
+    // closed port of it is refused once the veth pair passes packets (while neighbour
+    // discovery is still failing it is "unreachable", and a loaded machine can take seconds).
+    in_netns(&sandbox, || {
+        let closed = SocketAddr::from((FAR, PORT + 1));
+        let reachable = poll_until(
+            || match TcpStream::connect_timeout(&closed, Duration::from_secs(1)) {
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Some(()),
+                _ => None,
+            },
+            || false,
+        );
+        assert!(reachable.is_some(), "the far namespace never became reachable over the veth");
+    });
     let target = format!("[{FAR}]:{PORT}");
     let mut lab = Lab::start_in(sandbox.take(), "ptb", &["connect", &target], Io::Piped, &[]);
     let data = Arc::new(SplitMix64(0x9eb).bytes(1 << 20));
@@ -653,424 +681,4 @@ fn packet_too_big_from_a_kernel_router_lowers_ustacks_segment_size() {
 fn sysctl(ns: &Netns, name: &str, value: &str) {
     let out = ns.run("sysctl", &["-qw", &format!("{name}={value}")]);
     assert!(out.status.success(), "sysctl {name}={value}: {}", describe(&out));
-}
-
-/// How the test talks to ustack's stdin and stdout.
-#[derive(Clone, Copy, PartialEq)]
-enum Io {
-    /// stdin is /dev/null; stdout is collected by a thread (see [`Lab::stdout`]).
-    Collect,
-    /// stdin and stdout are pipes the test takes from [`Lab::stdin`] and [`Lab::stdout`].
-    Piped,
-}
-
-/// One test's namespace and the `ustack tun` running in it. Dropping it kills ustack, removes
-/// its files, then deletes the namespace.
-struct Lab {
-    name: &'static str,
-    started: Instant,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Option<ChildStdout>,
-    out: Arc<Mutex<Vec<u8>>>,
-    err: Arc<Mutex<Vec<u8>>>,
-    control: PathBuf,
-    /// `/tmp/ust-<pid>-<n>`: the control socket and any other file of the test start with it.
-    tmp_prefix: String,
-    /// Last field: deleted after the process is gone.
-    ns: Netns,
-}
-
-impl Lab {
-    /// Checks the preconditions, makes a namespace and starts ustack with `service`; `None`
-    /// when the test is skipped.
-    fn start(name: &'static str, service: &[&str], io: Io) -> Option<Lab> {
-        Lab::start_with(name, service, io, &[])
-    }
-
-    /// As [`Lab::start`], with extra `tun` options; `{tmp}` in them becomes the test's prefix.
-    fn start_with(name: &'static str, service: &[&str], io: Io, extra: &[&str]) -> Option<Lab> {
-        let ns = Netns::for_test()?;
-        Some(Lab::start_in(ns, name, service, io, extra))
-    }
-
-    fn start_in(ns: Netns, name: &'static str, service: &[&str], io: Io, extra: &[&str]) -> Lab {
-        let tmp_prefix = format!("/tmp/{}", ns.name);
-        let control = PathBuf::from(format!("{tmp_prefix}.sock"));
-        let dev = format!("u6{}x{}", std::process::id(), ns.n);
-        let extra: Vec<String> = extra.iter().map(|a| a.replace("{tmp}", &tmp_prefix)).collect();
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_ustack"), "tun", "--dev", &dev])
-            .args(["--addr", &format!("{STACK4}/24"), "--host-addr", &format!("{HOST4}/24")])
-            .args(["--addr6", &format!("{STACK}/64"), "--host-addr6", &format!("{HOST}/64")])
-            .arg("--control")
-            .arg(&control)
-            .args(&extra)
-            .args(service)
-            .stdin(if io == Io::Piped { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting ustack: {e}"));
-        let err = Arc::new(Mutex::new(Vec::new()));
-        collect(child.stderr.take().expect("piped stderr"), Arc::clone(&err));
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let mut stdout = child.stdout.take();
-        if io == Io::Collect {
-            collect(stdout.take().expect("piped stdout"), Arc::clone(&out));
-        }
-        let stdin = child.stdin.take();
-        Lab {
-            name,
-            started: Instant::now(),
-            child,
-            stdin,
-            stdout,
-            out,
-            err,
-            control,
-            tmp_prefix,
-            ns,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.err.lock().expect("stderr buffer")).into_owned()
-    }
-
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.out.lock().expect("stdout buffer")).into_owned()
-    }
-
-    /// Polls `probe` until it gives a value; fails after [`IO_TIMEOUT`], or as soon as
-    /// ustack has exited while `probe` still gives nothing.
-    fn wait_for<T>(&self, what: &str, probe: impl FnMut() -> Option<T>) -> T {
-        poll_until(probe, || self.child_exited()).unwrap_or_else(|| {
-            let why = if self.child_exited() { "ustack exited" } else { "timed out" };
-            panic!("{}: waiting for {what}: {why}; ustack stderr:\n{}", self.name, self.stderr())
-        })
-    }
-
-    fn child_exited(&self) -> bool {
-        // try_wait needs &mut; the pid's /proc entry tells the same without reaping.
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()));
-        stat.map_or(true, |s| {
-            s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'))
-        })
-    }
-
-    /// The control socket's answer to `request`, or `""` while it is not answering yet.
-    fn query(&self, request: &str) -> String {
-        let Ok(mut conn) = std::os::unix::net::UnixStream::connect(&self.control) else {
-            return String::new();
-        };
-        let mut answer = String::new();
-        let _ = conn.set_read_timeout(Some(IO_TIMEOUT));
-        let ok = conn.write_all(format!("{request}\n").as_bytes()).is_ok()
-            && conn.read_to_string(&mut answer).is_ok();
-        if ok { answer } else { String::new() }
-    }
-
-    /// Waits until ustack lists a listening socket (`proto` "t" or "u") on `[::]:port`
-    /// (with --addr6 every service listens dual-stack).
-    fn wait_listening(&self, proto: &str, port: u16) {
-        let local = format!("[::]:{port}");
-        self.wait_for(&format!("a listening socket on port {port}"), || {
-            let table = self.query(&format!("ss {proto} l"));
-            table.lines().any(|l| l.split_whitespace().nth(3) == Some(&local)).then_some(())
-        });
-    }
-
-    /// A counter from the control socket's `stats` (the `netstat -s` text), by its text.
-    fn counter(&self, text: &str) -> u64 {
-        let stats = self.query("stats");
-        stats
-            .lines()
-            .find_map(|l| l.trim().strip_suffix(text)?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no counter {text:?} in:\n{stats}"))
-    }
-
-    /// A counter from the control socket's `nstat`, by its Linux name (`Icmp6OutDestUnreachs`).
-    fn nstat(&self, name: &str) -> u64 {
-        let table = self.query("nstat");
-        table
-            .lines()
-            .find_map(|l| {
-                let mut cols = l.split_whitespace();
-                (cols.next() == Some(name)).then(|| cols.next()?.parse().ok()).flatten()
-            })
-            .unwrap_or_else(|| panic!("no counter {name} in:\n{table}"))
-    }
-
-    /// Waits (bounded) for ustack to exit on its own.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for ustack") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}: ustack did not exit:\n{}",
-                self.name,
-                self.stderr()
-            );
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// SIGTERM, then waits (bounded) for the graceful stop.
-    fn stop(&mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        let out = Command::new("kill").args(["-TERM", &pid]).output().expect("running kill");
-        assert!(out.status.success(), "kill -TERM {pid}: {}", describe(&out));
-        self.wait_exit()
-    }
-
-    /// Neither side reset a connection or saw a bad segment: ustack's counters (over the
-    /// control socket) and the kernel's (`/proc/net/snmp` in the namespace).
-    fn assert_no_errors(&self) {
-        for text in [
-            "resets sent",
-            "connection resets received",
-            "bad segments received (length, header, options)",
-            "segments with a bad checksum (dropped silently, not acknowledged)",
-        ] {
-            let n = self.counter(text);
-            assert_eq!(n, 0, "ustack counted {n} {text}:\n{}", self.query("stats"));
-        }
-        self.ns.assert_kernel_tcp_clean();
-    }
-
-    /// Prints the test's wall time and what it did.
-    fn report(&self, what: &str) {
-        println!("{}: {:.2?} ({what})", self.name, self.started.elapsed());
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let _ = std::fs::remove_file(&self.control);
-        // self.ns drops next: the namespace goes after the process.
-    }
-}
-
-/// Polls `probe` every 10 ms until it gives a value; `None` after [`IO_TIMEOUT`] or as soon
-/// as `give_up()`.
-fn poll_until<T>(
-    mut probe: impl FnMut() -> Option<T>,
-    mut give_up: impl FnMut() -> bool,
-) -> Option<T> {
-    let deadline = Instant::now() + IO_TIMEOUT;
-    loop {
-        if let Some(v) = probe() {
-            return Some(v);
-        }
-        if give_up() || Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Polls `probe` (on the kernel's side, whether or not ustack still runs) until it gives a
-/// value; fails after [`IO_TIMEOUT`].
-fn wait_until<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
-    poll_until(probe, || false).unwrap_or_else(|| panic!("waiting for {what}: timed out"))
-}
-
-/// Appends everything from `from` to `into`, on a thread of its own.
-fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) {
-    thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock().expect("output buffer").extend_from_slice(&buf[..n]);
-        }
-    });
-}
-
-fn set_timeouts(s: &TcpStream) {
-    s.set_read_timeout(Some(IO_TIMEOUT)).expect("read timeout");
-    s.set_write_timeout(Some(IO_TIMEOUT)).expect("write timeout");
-}
-
-/// Runs `f` on a thread that entered `ns`; threads it spawns are in `ns` too. A panic in `f`
-/// is the caller's panic.
-fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = ns.path();
-    let t = thread::Builder::new()
-        .name(format!("in-{}", ns.name))
-        .spawn(move || {
-            enter_netns(&path).unwrap_or_else(|e| panic!("{e}"));
-            f()
-        })
-        .expect("spawning the namespace thread");
-    t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
-
-/// SplitMix64 (Steele, Lea and Flood, 2014): a seeded generator for payloads, and the
-/// stream `source --seed` documents in its --help.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
-// ---- preconditions ----
-
-fn under_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-/// `true` when `ok`; otherwise prints why the test is skipped and returns `false`, or fails
-/// when running under CI.
-fn precondition(ok: bool, why: &str) -> bool {
-    if !ok {
-        assert!(!under_ci(), "{why} (CI is set: this test must run, not skip)");
-        eprintln!("SKIPPED: {why}");
-    }
-    ok
-}
-
-/// Whether the effective user is root (the second field of `Uid:` in /proc/self/status).
-fn am_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
-        .unwrap_or(false)
-}
-
-fn command_runs(program: &str, args: &[&str]) -> bool {
-    Command::new(program).args(args).output().is_ok_and(|out| out.status.success())
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "{}; stdout: {}; stderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout).trim(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    )
-}
-
-// ---- the namespace ----
-
-const NETNS_PREFIX: &str = "us6-";
-
-/// A network namespace made with `ip netns add`, deleted on drop.
-struct Netns {
-    name: String,
-    /// Numbers this process's namespaces, TUN devices and files.
-    n: u32,
-}
-
-impl Netns {
-    /// Checks root and `ip`, clears namespaces of dead earlier runs, makes a fresh one.
-    /// `None` when the test is skipped.
-    fn for_test() -> Option<Netns> {
-        if !precondition(am_root(), "not root: creating namespaces and TUN devices needs root")
-            || !precondition(command_runs("ip", &["-V"]), "the `ip` command is missing")
-        {
-            return None;
-        }
-        remove_stale_namespaces();
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{NETNS_PREFIX}{}-{n}", std::process::id());
-        let out = Command::new("ip").args(["netns", "add", &name]).output();
-        match out {
-            Ok(out) if out.status.success() => Some(Netns { name, n }),
-            Ok(out) => panic!("ip netns add {name}: {}", describe(&out)),
-            Err(e) => panic!("ip netns add {name}: {e}"),
-        }
-    }
-
-    /// Moves the namespace out (into a [`Lab`]), leaving an empty guard behind.
-    fn take(&mut self) -> Netns {
-        Netns { name: std::mem::take(&mut self.name), n: self.n }
-    }
-
-    fn path(&self) -> PathBuf {
-        Path::new("/run/netns").join(&self.name)
-    }
-
-    /// The kernel sent no RST, saw none, and took no bad segment in this namespace (the Tcp
-    /// lines of `/proc/net/snmp`).
-    fn assert_kernel_tcp_clean(&self) {
-        let out = self.run("cat", &["/proc/net/snmp"]);
-        assert!(out.status.success(), "cat /proc/net/snmp: {}", describe(&out));
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut tcp = text.lines().filter_map(|l| l.strip_prefix("Tcp:"));
-        let (names, values) = (tcp.next().expect("Tcp names"), tcp.next().expect("Tcp values"));
-        for (name, value) in names.split_whitespace().zip(values.split_whitespace()) {
-            if ["AttemptFails", "EstabResets", "InErrs", "OutRsts", "InCsumErrors"].contains(&name)
-            {
-                assert_eq!(value, "0", "the kernel's Tcp {name} in {}:\n{text}", self.name);
-            }
-        }
-    }
-
-    /// Runs `program` in the namespace and waits for it.
-    fn run(&self, program: &str, args: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.name, program])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("ip netns exec {} {program}: {e}", self.name))
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        if self.name.is_empty() {
-            return;
-        }
-        match Command::new("ip").args(["netns", "delete", &self.name]).output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => eprintln!("ip netns delete {}: {}", self.name, describe(&out)),
-            Err(e) => eprintln!("ip netns delete {}: {e}", self.name),
-        }
-    }
-}
-
-/// Deletes namespaces left by earlier runs that were killed before their guard ran: those
-/// named after a process that no longer exists.
-fn remove_stale_namespaces() {
-    let Ok(entries) = std::fs::read_dir("/run/netns") else { return };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix(NETNS_PREFIX).and_then(|rest| rest.split('-').next())
-        else {
-            continue;
-        };
-        if !pid.is_empty()
-            && pid.bytes().all(|b| b.is_ascii_digit())
-            && !Path::new("/proc").join(pid).exists()
-        {
-            drop(Netns { name, n: 0 });
-        }
-    }
 }
