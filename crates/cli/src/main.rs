@@ -4,7 +4,8 @@
 //! `decode` (a pcap file, tcpdump style, through ustack's own parsers), `capture` (what the
 //! kernel routes into a ustack TUN device), `tun` (the stack on a TUN device running a
 //! service), `ss` (the sockets of a running `tun`), `sim` (a transfer between two simulated
-//! hosts in virtual time).
+//! hosts in virtual time), `netem` (an impaired path between two network namespaces), `bench`
+//! (ustack measured against Linux).
 //!
 //! Exit status: 0 on success, 1 on an error, 101 (as for a panic of the main thread) when any
 //! thread panicked, whatever the command's own outcome.
@@ -13,10 +14,12 @@
 // A command-line tool prints; the workspace warns about printing only in libraries.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench;
 mod capture;
 mod decode;
 mod describe;
 mod lab;
+mod netem;
 mod sim;
 mod ss;
 mod tun;
@@ -55,6 +58,13 @@ enum Command {
     /// Run a TCP transfer between two simulated hosts over one link, in virtual time, and
     /// print goodput, retransmissions and both ends' final states.
     Sim(sim::SimArgs),
+    /// Impair the path between two network namespaces in user space (no qdisc needed): a TUN
+    /// device in each, packets relayed through the simulator's link model in real time, until
+    /// SIGINT/SIGTERM; then the link's counters, and the devices are removed. Needs root.
+    Netem(netem::Args),
+    /// Measure ustack against Linux: `paths` (bulk goodput over a grid of impaired paths,
+    /// through netem or in the simulator).
+    Bench(bench::Args),
 }
 
 /// The exit status when a thread panicked (Rust's own for a panic of the main thread).
@@ -94,6 +104,8 @@ fn main() -> ExitCode {
         Command::Tun(args) => tun::run(&args),
         Command::Ss(args) => ss::run(&args),
         Command::Sim(args) => sim::run(&args),
+        Command::Netem(args) => netem::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     let code = match result {
         Ok(()) => 0,

@@ -175,7 +175,7 @@ pub(crate) fn run(args: &SimArgs) -> Result<(), String> {
 }
 
 /// The bursty-loss model the arguments ask for.
-enum Burst {
+pub(crate) enum Burst {
     Time(TimedBursts),
     Packets(GilbertElliott),
 }
@@ -183,13 +183,23 @@ enum Burst {
 /// The model of --burst-loss with --burst-len or --burst-packets (clap has checked that
 /// exactly one comes with it), or `None` without bursty loss (or at 0).
 fn burst(args: &SimArgs) -> Result<Option<Burst>, String> {
-    let Some(loss) = args.burst_loss.filter(|p| *p > 0.0) else {
+    burst_model(args.burst_loss, args.burst_len, args.burst_packets)
+}
+
+/// The model of --burst-loss `loss` with --burst-len `len` or --burst-packets `packets`, or
+/// `None` without bursty loss (or at 0). `ustack netem` takes the same flags.
+pub(crate) fn burst_model(
+    loss: Option<f64>,
+    len: Option<Duration>,
+    packets: Option<f64>,
+) -> Result<Option<Burst>, String> {
+    let Some(loss) = loss.filter(|p| *p > 0.0) else {
         return Ok(None);
     };
-    if let Some(len) = args.burst_len {
+    if let Some(len) = len {
         return Ok(Some(Burst::Time(TimedBursts::from_mean_loss(loss, len))));
     }
-    let Some(packets) = args.burst_packets else {
+    let Some(packets) = packets else {
         return Err("--burst-loss needs --burst-len or --burst-packets".to_string());
     };
     // Good to Bad with probability loss / (packets (1 - loss)), at most 1.
@@ -339,12 +349,12 @@ fn link_line(s: &LinkStats) -> String {
     )
 }
 
-fn percent(p: f64) -> String {
+pub(crate) fn percent(p: f64) -> String {
     format!("{}%", (p * 100.0 * 1e6).round() / 1e6)
 }
 
 /// `0.951234 s`, `10 ms`, `250 us`.
-fn fmt_duration(d: Duration) -> String {
+pub(crate) fn fmt_duration(d: Duration) -> String {
     let nanos = d.as_nanos();
     if nanos == 0 {
         "0 s".to_string()
@@ -373,7 +383,7 @@ fn number_and_unit(s: &str) -> Result<(f64, String), String> {
 }
 
 /// Bits per second.
-fn parse_rate(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_rate(s: &str) -> Result<u64, String> {
     let (value, unit) = number_and_unit(s)?;
     let scale: f64 = match unit.as_str() {
         "" | "bit" => 1.0,
@@ -404,7 +414,7 @@ fn parse_rate(s: &str) -> Result<u64, String> {
 }
 
 /// A duration with a unit: ns, us, ms, s, min, h; `0` alone.
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let (value, unit) = number_and_unit(s)?;
     let nanos_per: f64 = match unit.as_str() {
         "" if value == 0.0 => 1.0,
@@ -425,7 +435,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// A probability: `0.05` or `5%`.
-fn parse_probability(what: &str, s: &str) -> Result<f64, String> {
+pub(crate) fn parse_probability(what: &str, s: &str) -> Result<f64, String> {
     let s = s.trim();
     let p = match s.strip_suffix('%') {
         Some(pct) => pct.trim().parse::<f64>().map(|v| v / 100.0),
@@ -439,7 +449,7 @@ fn parse_probability(what: &str, s: &str) -> Result<f64, String> {
 }
 
 /// --burst-loss: a probability below 1.
-fn parse_burst_loss(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_burst_loss(s: &str) -> Result<f64, String> {
     let p = parse_probability("burst-loss", s)?;
     if p >= 1.0 {
         return Err("burst-loss must be below 1 (100%): the link would never come back; \
@@ -450,7 +460,7 @@ fn parse_burst_loss(s: &str) -> Result<f64, String> {
 }
 
 /// --burst-len: a duration of at least [`TimedBursts::MIN_MEAN`].
-fn parse_burst_len(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_burst_len(s: &str) -> Result<Duration, String> {
     let d = parse_duration(s)?;
     if d < TimedBursts::MIN_MEAN {
         return Err(format!("burst-len must be at least {}", fmt_duration(TimedBursts::MIN_MEAN)));
@@ -459,7 +469,7 @@ fn parse_burst_len(s: &str) -> Result<Duration, String> {
 }
 
 /// --burst-packets: a mean of at least one packet.
-fn parse_burst_packets(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_burst_packets(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(n) if (1.0..=1e12).contains(&n) => Ok(n),
         _ => Err("burst-packets must be a number of packets from 1 (e.g. 10 or 2.5)".to_string()),
@@ -467,7 +477,7 @@ fn parse_burst_packets(s: &str) -> Result<f64, String> {
 }
 
 /// Bytes: `1000`, `1kB`, `1MB`, `1GB` (powers of 1000), `1KiB`, `64MiB`, `1GiB` (of 1024).
-fn parse_bytes(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_bytes(s: &str) -> Result<u64, String> {
     let (value, unit) = number_and_unit(s)?;
     let scale: f64 = match unit.as_str() {
         "" | "b" => 1.0,

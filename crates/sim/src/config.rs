@@ -12,8 +12,10 @@ pub const MAX_MTU: usize = 65_535;
 ///
 /// [`Network::connect`](crate::Network::connect) uses one config for both directions,
 /// [`Network::connect_asymmetric`](crate::Network::connect_asymmetric) one per direction;
-/// the two directions never share state. Defaults ([`LinkConfig::new`]): unlimited rate, no
-/// delay, a queue of 1,000 packets (Linux's `txqueuelen`), MTU 1500, no impairment.
+/// the two directions never share state. A [`LinkModel`](crate::LinkModel) runs one
+/// direction outside a network, on a clock of its caller's. Defaults ([`LinkConfig::new`]):
+/// unlimited rate, no delay, a queue of 1,000 packets (Linux's `txqueuelen`), MTU 1500, no
+/// impairment.
 ///
 /// ```
 /// use ustack_sim::{Duration, GilbertElliott, Instant, LinkConfig, TimedBursts};
@@ -21,6 +23,7 @@ pub const MAX_MTU: usize = 65_535;
 /// let wan = LinkConfig::new()
 ///     .rate_bps(10_000_000)
 ///     .delay(Duration::from_millis(10))
+///     .jitter(Duration::from_millis(1))
 ///     .queue_packets(64)
 ///     .loss(0.01)
 ///     .burst_loss(GilbertElliott::new(0.001, 0.3))
@@ -44,12 +47,15 @@ pub const MAX_MTU: usize = 65_535;
 ///    (`dropped.timed_burst_loss`): lost on the wire, after using its share of the rate;
 /// 7. corruption: one random bit flipped (`corrupted`);
 /// 8. duplication: a second, identical copy arrives right behind it (`duplicated`);
-/// 9. reordering: held back by an extra delay, so later packets can overtake it
-///    (`reordered`);
-/// 10. after the propagation delay, the link is partitioned at the arrival time: dropped
+/// 9. jitter: the propagation delay varies by an offset drawn uniformly from `-jitter` to
+///    `+jitter` (never below zero), but a packet never arrives before the one sent before it:
+///    jitter alone does not reorder (Linux netem's jitter does, unless a rate is set);
+/// 10. reordering: held back by an extra delay, so later packets can overtake it
+///     (`reordered`);
+/// 11. after the propagation delay, the link is partitioned at the arrival time: dropped
 ///     (`dropped.partition`); otherwise delivered.
 ///
-/// Each of steps 4 to 9 draws from its own random stream, for every packet that got past the
+/// Each of steps 4 to 10 draws from its own random stream, for every packet that got past the
 /// queue, so turning one impairment on does not change which packets another one hits. The
 /// good and bad periods of [`TimedBursts`] have a stream of their own too, drawn as virtual
 /// time passes rather than per packet.
@@ -67,6 +73,10 @@ pub struct LinkConfig {
     pub rate_bps: Option<u64>,
     /// One-way propagation delay, added after serialization.
     pub delay: Duration,
+    /// How far the propagation delay of each packet may stray from `delay`, either way
+    /// (uniformly; zero: not at all). It never reorders packets: step 9 of the list above
+    /// [`LinkConfig`]'s fields.
+    pub jitter: Duration,
     /// The drop-tail queue limit.
     pub queue: QueueLimit,
     /// The largest packet the link carries, in bytes (the IP packet, no link header).
@@ -92,6 +102,7 @@ impl Default for LinkConfig {
         LinkConfig {
             rate_bps: None,
             delay: Duration::ZERO,
+            jitter: Duration::ZERO,
             queue: QueueLimit::Packets(1_000),
             mtu: 1_500,
             loss: 0.0,
@@ -127,6 +138,13 @@ impl LinkConfig {
     /// Sets the one-way propagation delay.
     pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
+        self
+    }
+
+    /// Varies each packet's propagation delay by an offset drawn uniformly from `-jitter`
+    /// to `+jitter`, without letting it arrive before the packet sent before it.
+    pub fn jitter(mut self, jitter: Duration) -> Self {
+        self.jitter = jitter;
         self
     }
 

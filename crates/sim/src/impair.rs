@@ -1,6 +1,6 @@
-//! What the wire does to a packet once it left the queue: steps 4 to 9 of
+//! What the wire does to a packet once it left the queue: steps 4 to 10 of
 //! [`LinkConfig`]'s list (loss, burst loss per packet and in time, corruption, duplication,
-//! reordering).
+//! jitter, reordering).
 //!
 //! Every configured impairment draws from its own stream for every packet that reaches the
 //! wire, lost or not, so the packets one impairment hits do not depend on the others. The
@@ -30,6 +30,8 @@ pub(crate) struct WireEffects {
     /// The bit flipped, counted from the first byte's least significant bit.
     pub(crate) corrupted_bit: Option<usize>,
     pub(crate) duplicated: bool,
+    /// The jitter's offset to the propagation delay, in nanoseconds (0 without jitter).
+    pub(crate) jitter_nanos: i64,
     /// The extra delay of a reordered packet.
     pub(crate) held_back: Option<Duration>,
 }
@@ -42,6 +44,7 @@ pub(crate) struct Impairments {
     corrupt: ChaCha8Rng,
     duplicate: ChaCha8Rng,
     reorder: ChaCha8Rng,
+    jitter: ChaCha8Rng,
     /// The Gilbert-Elliott chain is in Bad.
     bad: bool,
     periods: Periods,
@@ -56,6 +59,7 @@ impl Impairments {
             corrupt: link_rng(seed, link, dir, Stream::Corrupt),
             duplicate: link_rng(seed, link, dir, Stream::Duplicate),
             reorder: link_rng(seed, link, dir, Stream::Reorder),
+            jitter: link_rng(seed, link, dir, Stream::Jitter),
             bad: false,
             periods: Periods::new(link_rng(seed, link, dir, Stream::TimedBurstPeriods)),
             timed_loss: link_rng(seed, link, dir, Stream::TimedBurstLoss),
@@ -87,6 +91,13 @@ impl Impairments {
         });
         let corrupt = cfg.corrupt > 0.0 && self.corrupt.random_bool(cfg.corrupt);
         let duplicated = cfg.duplicate > 0.0 && self.duplicate.random_bool(cfg.duplicate);
+        let jitter_nanos = if cfg.jitter.is_zero() {
+            0
+        } else {
+            // Up to 2^63 - 1 ns, some 292 years, either way.
+            let bound = i64::try_from(cfg.jitter.as_nanos()).unwrap_or(i64::MAX);
+            self.jitter.random_range(-bound..=bound)
+        };
         let held_back = cfg
             .reorder
             .filter(|r| r.probability > 0.0 && self.reorder.random_bool(r.probability))
@@ -106,7 +117,7 @@ impl Impairments {
             packet[bit / 8] ^= 1 << (bit % 8);
             bit
         });
-        Ok(WireEffects { corrupted_bit, duplicated, held_back })
+        Ok(WireEffects { corrupted_bit, duplicated, jitter_nanos, held_back })
     }
 }
 

@@ -7,9 +7,13 @@
 //!   [`run_until`](Network::run_until), [`run_while`](Network::run_while) within [`Bounds`].
 //! - [`LinkConfig`]: rate, propagation delay, drop-tail queue, MTU, and the impairments
 //!   (random loss, bursty loss per packet ([`GilbertElliott`]) or in time ([`TimedBursts`]),
-//!   duplication, reordering, corruption, timed partitions), applied in the fixed order its
+//!   duplication, jitter, reordering, corruption, timed partitions), applied in the fixed order its
 //!   documentation lists.
 //! - [`LinkStats`]: per link direction, what was sent, delivered, and dropped and why.
+//! - [`LinkModel`]: one link direction on its own, for a driver with its own packets and
+//!   clock (`ustack netem` runs it in real time between two network namespaces).
+//! - [`Inject`]: a host wrapper that hands its host extra packets on a schedule of their own
+//!   (an [`Injector`]), e.g. a flood of spoofed segments from off the path.
 //! - Per-link pcap taps ([`Network::tap`], [`TapPoint`]) with virtual timestamps.
 //! - Hosts running ustack: a [`Stack`](ustack_core::Stack) is a [`Host`]; a [`SimHost`] runs
 //!   an [`App`] (a state machine driven by the stack's socket events) on one, and
@@ -26,6 +30,7 @@ mod config;
 mod event;
 mod host;
 mod impair;
+mod inject;
 mod link;
 mod net;
 mod pcap;
@@ -41,7 +46,8 @@ pub use config::{
     TimedBursts,
 };
 pub use host::{Endpoint, Host, HostCounters, HostId};
-pub use link::{Direction, Drops, LinkId, LinkStats};
+pub use inject::{Inject, Injector};
+pub use link::{Delivery, Direction, Drops, LinkId, LinkModel, LinkStats};
 pub use net::{ConnectError, Network};
 pub use pcap::{TapId, TapPoint};
 pub use run::{Bounds, RunError, RunSummary};

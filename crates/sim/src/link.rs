@@ -1,12 +1,12 @@
 //! A point-to-point link: two independent [`Direction`]s, each a drop-tail queue in front of
-//! a wire of fixed rate and delay, with the impairments of its [`LinkConfig`].
+//! a wire of fixed rate and delay, with the impairments of its [`LinkConfig`]; and
+//! [`LinkModel`], one direction on its own for a driver with a clock of its own.
 
 use std::collections::VecDeque;
 
 use ustack_core::{Duration, Instant};
 
-use crate::config::{LinkConfig, QueueLimit};
-use crate::host::Endpoint;
+use crate::config::{LinkConfig, LinkConfigError, QueueLimit};
 use crate::impair::{Impairments, WireLoss};
 
 /// A link in a [`Network`](crate::Network), in the order links were connected, from 0.
@@ -103,7 +103,6 @@ pub(crate) struct Transit {
 /// One direction of a link at run time.
 #[derive(Debug)]
 pub(crate) struct Channel {
-    pub(crate) to: Endpoint,
     pub(crate) cfg: LinkConfig,
     pub(crate) stats: LinkStats,
     /// Packets not yet fully serialized: (time serialization ends, length), oldest first.
@@ -111,24 +110,21 @@ pub(crate) struct Channel {
     backlog_bytes: usize,
     /// When the wire is free for the next packet.
     busy_until: Instant,
+    /// When the last packet not held back by reordering arrives: with jitter, no later
+    /// packet arrives before it.
+    last_arrival: Instant,
     impair: Impairments,
 }
 
 impl Channel {
-    pub(crate) fn new(
-        to: Endpoint,
-        cfg: LinkConfig,
-        seed: u64,
-        link: usize,
-        dir: Direction,
-    ) -> Self {
+    pub(crate) fn new(cfg: LinkConfig, seed: u64, link: usize, dir: Direction) -> Self {
         Channel {
-            to,
             cfg,
             stats: LinkStats::default(),
             backlog: VecDeque::new(),
             backlog_bytes: 0,
             busy_until: Instant::ZERO,
+            last_arrival: Instant::ZERO,
             impair: Impairments::new(seed, link, dir.index()),
         }
     }
@@ -167,6 +163,15 @@ impl Channel {
             }
         };
         let mut at = serialized + self.cfg.delay;
+        if !self.cfg.jitter.is_zero() {
+            let offset = Duration::from_nanos(effects.jitter_nanos.unsigned_abs());
+            at = if effects.jitter_nanos < 0 {
+                (serialized + self.cfg.delay.saturating_sub(offset)).max(self.last_arrival)
+            } else {
+                at.checked_add(offset).unwrap_or(Instant::MAX).max(self.last_arrival)
+            };
+            self.last_arrival = at;
+        }
         if effects.corrupted_bit.is_some() {
             self.stats.corrupted += 1;
         }
@@ -223,6 +228,87 @@ impl Channel {
         self.backlog.push_back((done, len));
         self.backlog_bytes += len;
         Some(done)
+    }
+}
+
+/// One direction of a link on its own, outside any [`Network`](crate::Network): the same
+/// queue, wire and impairments (every step of [`LinkConfig`]'s list, counted in the same
+/// [`LinkStats`]), for a driver that has packets and a clock of its own. `ustack netem` runs
+/// one per direction in real time between two TUN devices.
+///
+/// The driver calls [`offer`](LinkModel::offer) when a packet enters the link, which says
+/// when each copy of it (none, one, or two when duplicated) is due at the far end; at that
+/// time the driver calls [`arrive`](LinkModel::arrive) with the copy, which says whether to
+/// deliver it (a partition may have cut the link since). `now` never goes back from one call
+/// to the next; the model itself never reads a clock.
+///
+/// A model made with seed `s` and direction `d` draws exactly as direction `d` of the first
+/// link of a [`Network`](crate::Network) made with seed `s`: given the same packets at the
+/// same times, it drops, delays, duplicates, reorders and corrupts the same ones.
+///
+/// ```
+/// use ustack_sim::{Direction, Duration, Instant, LinkConfig, LinkModel};
+///
+/// let cfg = LinkConfig::new().rate_bps(8_000_000).delay(Duration::from_millis(10));
+/// let mut wire = LinkModel::new(cfg, 1, Direction::AToB)?;
+/// let [copy, dup] = wire.offer(Instant::ZERO, &[0u8; 1000]);
+/// let copy = copy.expect("no loss configured");
+/// assert!(dup.is_none());
+/// // 1,000 bytes at 8 Mbit/s take 1 ms, then 10 ms of propagation.
+/// assert_eq!(copy.at, Instant::from_millis(11));
+/// assert!(wire.arrive(copy.at, copy.packet.len()));
+/// assert_eq!(wire.stats().delivered, 1);
+/// # Ok::<(), ustack_sim::LinkConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct LinkModel {
+    channel: Channel,
+}
+
+/// A copy of a packet on its way through a [`LinkModel`]: due at the far end at `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Delivery {
+    /// When the copy reaches the far end.
+    pub at: Instant,
+    /// The copy, possibly with a bit flipped by corruption.
+    pub packet: Vec<u8>,
+}
+
+impl LinkModel {
+    /// Direction `dir` of a link configured by `cfg`, its random draws fixed by `seed`.
+    /// Refuses a config with a value out of range, naming it.
+    pub fn new(cfg: LinkConfig, seed: u64, dir: Direction) -> Result<Self, LinkConfigError> {
+        cfg.validate()?;
+        Ok(LinkModel { channel: Channel::new(cfg, seed, 0, dir) })
+    }
+
+    /// `packet` enters the link at `now`: the copies to deliver, each with the time it
+    /// reaches the far end. Both `None` when the packet is dropped (too long, partition,
+    /// queue full, or lost on the wire); a second copy when it is duplicated. Copies can come
+    /// out due earlier than copies of packets offered before, when those were held back by
+    /// reordering.
+    pub fn offer(&mut self, now: Instant, packet: &[u8]) -> [Option<Delivery>; 2] {
+        self.channel
+            .offer(now, packet)
+            .map(|t| t.map(|Transit { at, packet }| Delivery { at, packet }))
+    }
+
+    /// A copy of `len` bytes returned by [`offer`](LinkModel::offer) reaches the far end at
+    /// `now`: whether to deliver it. `false` when the link is partitioned at `now` (counted as
+    /// a partition drop). Every copy must come here exactly once, for the counts to add up.
+    pub fn arrive(&mut self, now: Instant, len: usize) -> bool {
+        self.channel.arrive(now, len)
+    }
+
+    /// What the direction did so far.
+    pub fn stats(&self) -> &LinkStats {
+        &self.channel.stats
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &LinkConfig {
+        &self.channel.cfg
     }
 }
 

@@ -288,8 +288,8 @@ impl Network {
         self.links.push(Link {
             ends: [a, b],
             channels: [
-                Channel::new(b, a_to_b, self.seed, id.0, Direction::AToB),
-                Channel::new(a, b_to_a, self.seed, id.0, Direction::BToA),
+                Channel::new(a_to_b, self.seed, id.0, Direction::AToB),
+                Channel::new(b_to_a, self.seed, id.0, Direction::BToA),
             ],
             taps: Vec::new(),
         });
@@ -511,11 +511,12 @@ impl Network {
         let now = self.now();
         match kind {
             EventKind::Arrival { link, dir, packet } => {
-                let channel = &mut self.links[link.0].channels[dir.index()];
-                if !channel.arrive(now, packet.len()) {
+                let l = &mut self.links[link.0];
+                if !l.channels[dir.index()].arrive(now, packet.len()) {
                     return;
                 }
-                let to = channel.to;
+                // A to B delivers to the second end, B to A to the first.
+                let to = l.ends[1 - dir.index()];
                 self.record(link, TapPoint::Delivered, &packet);
                 let slot = &mut self.hosts[to.host];
                 slot.counters.received += 1;

@@ -21,6 +21,8 @@ pub(crate) enum Stream {
     TimedBurstPeriods = 5,
     /// The per-packet loss draw of [`TimedBursts`](crate::TimedBursts).
     TimedBurstLoss = 6,
+    /// The delay offset of [`LinkConfig::jitter`](crate::LinkConfig::jitter).
+    Jitter = 7,
 }
 
 const STREAMS_PER_DIRECTION: u64 = 8;

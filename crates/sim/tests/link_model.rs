@@ -1,11 +1,13 @@
 //! The link model, one behaviour per test: rate and delay in exact virtual time, the drop-tail
-//! queue, and each impairment, counted. The bursty-loss models: burst_loss.rs.
+//! queue, and each impairment, counted; the model on its own (`LinkModel`) against a network's
+//! link. The bursty-loss models: burst_loss.rs.
 
 mod fixtures;
 
 use fixtures::{Node, packet};
 use ustack_sim::{
-    Bounds, Direction, Duration, HostId, Instant, LinkConfig, LinkId, LinkStats, Network,
+    Bounds, Direction, Duration, HostId, Instant, LinkConfig, LinkConfigError, LinkId, LinkModel,
+    LinkStats, Network,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -206,4 +208,104 @@ fn directions_are_independent() {
     assert_eq!(net.link_stats(link, Direction::AToB).delivered, 1);
     assert_eq!(net.link_stats(link, Direction::BToA).delivered, 1);
     assert_eq!(net.link_config(link, Direction::BToA).rate_bps, Some(800_000));
+}
+
+#[test]
+fn jitter_spreads_the_delay_uniformly_around_it() {
+    // Packets 10 ms apart, 10 ms of delay, 4 ms of jitter: each arrives 6 to 14 ms after it was
+    // sent (the gap is wider than the jitter can close, so order never binds), with the mean
+    // and the variance of a uniform draw, (2j)^2 / 12, within four standard errors.
+    const N: u64 = 20_000;
+    let tx = Node::new().send_every(Instant::ZERO, 10 * MS, 0, N, 40);
+    let (net, rx, link) = run_pair(5, tx, LinkConfig::new().delay(10 * MS).jitter(4 * MS));
+    assert_eq!(stats(&net, link).delivered, N);
+    let delays: Vec<f64> = net
+        .host(rx)
+        .arrivals
+        .iter()
+        .map(|a| (a.at - Instant::from_millis(10 * a.id())).as_secs_f64() * 1e3)
+        .collect();
+    assert!(delays.iter().all(|d| (6.0..=14.0).contains(d)), "a delay outside 10 +- 4 ms");
+    let n = N as f64;
+    let mean = delays.iter().sum::<f64>() / n;
+    let var = delays.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n;
+    // Uniform on [6, 14]: variance 64 / 12, fourth central moment 8^4 / 80.
+    let (v, m4) = (64.0 / 12.0, 8f64.powi(4) / 80.0);
+    assert!((mean - 10.0).abs() < 4.0 * (v / n).sqrt(), "mean delay {mean} ms");
+    assert!((var - v).abs() < 4.0 * ((m4 - v * v) / n).sqrt(), "variance {var} ms^2");
+    assert!(delays.iter().any(|d| *d < 6.2) && delays.iter().any(|d| *d > 13.8), "full range");
+}
+
+#[test]
+fn jitter_never_reorders() {
+    // 10 us apart with 2 ms of jitter: without the order kept, most packets would overtake
+    // their neighbours.
+    const N: u64 = 5_000;
+    let tx = Node::new().send_every(Instant::ZERO, 10 * US, 0, N, 40);
+    let (net, rx, _) = run_pair(6, tx, LinkConfig::new().delay(5 * MS).jitter(2 * MS));
+    assert_eq!(net.host(rx).ids(), (0..N).collect::<Vec<_>>());
+    let times = net.host(rx).times();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    assert!(times.windows(2).any(|w| w[1] - w[0] > 100 * US), "the delay does vary");
+}
+
+#[test]
+fn jitter_leaves_the_other_impairments_draws_alone() {
+    // Jitter draws from a stream of its own: the same packets are lost, duplicated and
+    // corrupted with it as without it.
+    let cfg = LinkConfig::new().delay(MS).loss(0.1).duplicate(0.1).corrupt(0.1);
+    let tx = || Node::new().send_every(Instant::ZERO, 5 * MS, 0, 2_000, 40);
+    let (plain, rx_plain, _) = run_pair(7, tx(), cfg.clone());
+    let (jittered, rx_jit, _) = run_pair(7, tx(), cfg.jitter(2 * MS));
+    let data = |net: &Network, rx: HostId<Node>| -> Vec<Vec<u8>> {
+        net.host(rx).arrivals.iter().map(|a| a.data.clone()).collect()
+    };
+    assert_eq!(data(&plain, rx_plain), data(&jittered, rx_jit));
+    assert_ne!(plain.host(rx_plain).times(), jittered.host(rx_jit).times());
+}
+
+#[test]
+fn a_link_model_on_its_own_draws_as_the_networks_first_link() {
+    // The same packets at the same times through a LinkModel and through link 0 of a
+    // Network of the same seed: the same copies, at the same times, and the same counts.
+    let cfg = LinkConfig::new()
+        .rate_bps(10_000_000)
+        .delay(3 * MS)
+        .jitter(MS)
+        .queue_packets(20)
+        .loss(0.05)
+        .duplicate(0.05)
+        .reorder(0.05, 2 * MS)
+        .corrupt(0.05);
+    const N: u64 = 3_000;
+    // Bursts of 30 packets every 20 ms: the queue of 20 overflows in each.
+    let tx = (0..N / 30).fold(Node::new(), |node, burst| {
+        node.send_every(Instant::from_millis(20 * burst), Duration::ZERO, burst * 30, 30, 1000)
+    });
+    let (net, rx, link) = run_pair(9, tx, cfg.clone());
+
+    let mut model = LinkModel::new(cfg, 9, Direction::AToB).unwrap();
+    let mut copies = Vec::new();
+    for id in 0..N {
+        let sent = Instant::from_millis(20 * (id / 30));
+        copies.extend(model.offer(sent, &packet(id, 1000)).into_iter().flatten());
+    }
+    // The network runs arrivals due at one instant in the order they were scheduled.
+    copies.sort_by_key(|c| c.at);
+    for c in &copies {
+        assert!(model.arrive(c.at, c.packet.len()));
+    }
+    let expected: Vec<(Instant, Vec<u8>)> = copies.into_iter().map(|c| (c.at, c.packet)).collect();
+    let got: Vec<(Instant, Vec<u8>)> =
+        net.host(rx).arrivals.iter().map(|a| (a.at, a.data.clone())).collect();
+    assert_eq!(got, expected);
+    let s = stats(&net, link);
+    assert_eq!(*model.stats(), s);
+    assert!(s.dropped.queue > 0 && s.dropped.loss > 0 && s.duplicated > 0 && s.reordered > 0);
+}
+
+#[test]
+fn a_link_model_refuses_a_bad_config() {
+    let err = LinkModel::new(LinkConfig::new().loss(2.0), 1, Direction::AToB).unwrap_err();
+    assert_eq!(err, LinkConfigError::Probability { what: "loss", value: 2.0 });
 }
