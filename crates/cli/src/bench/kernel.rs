@@ -1,0 +1,133 @@
+//! The kernel's side of the in-memory workloads: TCP over its loopback device, on one
+//! thread, in the network namespace the bench made (or the current one, unprivileged).
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use socket2::{Domain, Socket, Type};
+
+/// Bound on every blocking read and write, so a wedged kernel path ends the run.
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Listeners idle connections are spread over, so that their client ports do not run out.
+const IDLE_LISTENERS: usize = 16;
+
+/// A listener on 127.0.0.1 with a deep backlog.
+pub(crate) fn listener() -> Result<TcpListener, String> {
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).map_err(|e| format!("socket: {e}"))?;
+    s.set_reuse_address(true).map_err(|e| format!("SO_REUSEADDR: {e}"))?;
+    s.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .map_err(|e| format!("bind 127.0.0.1: {e}"))?;
+    s.listen(4096).map_err(|e| format!("listen: {e}"))?;
+    Ok(s.into())
+}
+
+/// A connection over 127.0.0.1 to `l`: (client, server), blocking, bounded reads and writes.
+pub(crate) fn connect(l: &TcpListener) -> Result<(TcpStream, TcpStream), String> {
+    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    let c = TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(|e| format!("connect: {e}"))?;
+    let (s, _) = l.accept().map_err(|e| format!("accept: {e}"))?;
+    for x in [&c, &s] {
+        x.set_read_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
+        x.set_write_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
+    }
+    Ok((c, s))
+}
+
+/// `n` established connections over 127.0.0.1 that then stay idle, with their listeners.
+pub(crate) struct Idle {
+    _listeners: Vec<TcpListener>,
+    _conns: Vec<(TcpStream, TcpStream)>,
+}
+
+/// Opens `n` idle connections, after checking there are file descriptors for them.
+pub(crate) fn idle(n: usize) -> Result<Idle, String> {
+    let need = 2 * n as u64 + 64;
+    let limit = open_files_limit()?;
+    if limit < need {
+        return Err(format!(
+            "skip: {n} idle kernel connections need {need} file descriptors, the limit is \
+             {limit} (as root the bench raises it)"
+        ));
+    }
+    let listeners = (0..IDLE_LISTENERS).map(|_| listener()).collect::<Result<Vec<_>, _>>()?;
+    let mut conns = Vec::with_capacity(n);
+    const BATCH: usize = 256;
+    while conns.len() < n {
+        let batch = BATCH.min(n - conns.len());
+        let mut clients = Vec::with_capacity(batch);
+        for k in 0..batch {
+            let l = &listeners[(conns.len() + k) % IDLE_LISTENERS];
+            let addr = l.local_addr().map_err(|e| e.to_string())?;
+            let c = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
+                .map_err(|e| format!("idle connection {}: connect: {e}", conns.len() + k))?;
+            clients.push(c);
+        }
+        for (k, c) in clients.into_iter().enumerate() {
+            let l = &listeners[(conns.len()) % IDLE_LISTENERS];
+            let (s, _) = l.accept().map_err(|e| format!("idle connection {k}: accept: {e}"))?;
+            conns.push((c, s));
+        }
+    }
+    Ok(Idle { _listeners: listeners, _conns: conns })
+}
+
+/// The soft limit on open files, from `/proc/self/limits`.
+fn open_files_limit() -> Result<u64, String> {
+    let limits = std::fs::read_to_string("/proc/self/limits")
+        .map_err(|e| format!("reading /proc/self/limits: {e}"))?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .ok_or("/proc/self/limits: no open files line")?;
+    let soft = line.split_whitespace().nth(3).unwrap_or("");
+    Ok(if soft == "unlimited" { u64::MAX } else { soft.parse().unwrap_or(0) })
+}
+
+/// Writes what the socket takes of `data` without blocking; bytes written.
+pub(crate) fn write_some(s: &mut TcpStream, data: &[u8]) -> io::Result<usize> {
+    match s.write(data) {
+        Ok(n) => Ok(n),
+        Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads what is there without blocking; bytes read (0 when nothing is).
+pub(crate) fn read_some(s: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    match s.read(buf) {
+        Ok(0) => Err(io::Error::new(ErrorKind::UnexpectedEof, "the peer closed")),
+        Ok(n) => Ok(n),
+        Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// The MTU of the loopback device in this namespace, set to `mtu` when we may (root in a
+/// namespace of the bench's own); what it is after.
+pub(crate) fn set_lo_mtu(mtu: usize, in_own_namespace: bool) -> Result<usize, String> {
+    if in_own_namespace {
+        let out = std::process::Command::new("ip")
+            .args(["link", "set", "dev", "lo", "mtu", &mtu.to_string(), "up"])
+            .output()
+            .map_err(|e| format!("ip link set lo mtu {mtu}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "ip link set lo mtu {mtu}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    // Not /sys/class/net/lo/mtu: sysfs shows the namespace it was mounted in, not ours.
+    let out = std::process::Command::new("ip")
+        .args(["-o", "link", "show", "dev", "lo"])
+        .output()
+        .map_err(|e| format!("ip link show lo: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace();
+    words
+        .find(|w| *w == "mtu")
+        .and_then(|_| words.next())
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| format!("the MTU of lo: none in {:?}", text.trim()))
+}
