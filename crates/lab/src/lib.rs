@@ -33,7 +33,7 @@ pub use node::{Auto, Node};
 
 /// The byte at offset `i` of every stream the lab writes: a pattern that finds a byte lost,
 /// duplicated or out of place.
-pub fn pattern_byte(i: usize) -> u8 {
+pub const fn pattern_byte(i: usize) -> u8 {
     (i % 251) as u8
 }
 

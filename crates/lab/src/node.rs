@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 
 use ustack_core::tcp_engine::{ConnError, Event, TcpState};
-use ustack_core::{Instant, Protocol, SocketEvent, SocketEventKind, SocketHandle, Stack};
+use ustack_core::{Counters, Instant, Protocol, SocketEvent, SocketEventKind, SocketHandle, Stack};
 use ustack_sim::Host;
 
 use crate::recorder::Recorder;
@@ -71,7 +71,8 @@ pub struct Node {
     /// Connections the application has closed or aborted.
     closed: BTreeSet<SocketHandle>,
     known: BTreeMap<SocketHandle, Known>,
-    counters: String,
+    /// The counters when they were last compared.
+    counters: Counters,
     /// Sample the congestion state of every connection after every packet.
     pub(crate) sample: bool,
     /// Diff the socket table after every input (new sockets, freed sockets).
@@ -80,7 +81,7 @@ pub struct Node {
 
 impl Node {
     pub(crate) fn new(side: Side, stack: Stack, rec: Rc<RefCell<Recorder>>) -> Node {
-        let counters = stack.counters().to_string();
+        let counters = stack.counters();
         Node {
             side,
             stack,
@@ -362,10 +363,11 @@ impl Node {
         for h in handles {
             let Some(mut p) = self.pumps.get(&h).copied() else { continue };
             while p.left > 0 {
-                let chunk: Vec<u8> = (p.written..p.written + p.left.min(16 * 1024))
-                    .map(crate::pattern_byte)
-                    .collect();
-                match self.stack.tcp_send(h, &chunk) {
+                // The pattern repeats every 251 bytes: the chunk at offset `written` is a
+                // slice of one precomputed window, not 16 KiB made afresh at every call.
+                let at = p.written % 251;
+                let chunk = &PATTERN_WINDOW[at..at + p.left.min(CHUNK)];
+                match self.stack.tcp_send(h, chunk) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         p.left -= n;
@@ -436,11 +438,15 @@ impl Node {
 
     /// Notes the counters that moved since the last look (bad checksums, listen drops, ...).
     fn diff_counters(&mut self, now: Instant) {
-        let text = self.stack.counters().to_string();
-        if text == self.counters {
+        let counters = self.stack.counters();
+        // Only the routine counters moved (the common case, every packet): nothing to note,
+        // and no need to print the tables to find out.
+        if without_routine(counters) == without_routine(self.counters) {
             return;
         }
-        let old: Vec<&str> = self.counters.lines().collect();
+        let text = counters.to_string();
+        let before = self.counters.to_string();
+        let old: Vec<&str> = before.lines().collect();
         let mut notes = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let Some(before) = old.get(i) else { continue };
@@ -459,7 +465,7 @@ impl Node {
                 notes.push(Note::Counter { delta: b - a, what });
             }
         }
-        self.counters = text;
+        self.counters = counters;
         for n in notes {
             self.note(now, None, n);
         }
@@ -550,7 +556,37 @@ impl Node {
     }
 }
 
-/// Counters that move with every packet: not worth a note.
+/// The most a pump writes in one call.
+const CHUNK: usize = 16 * 1024;
+
+/// The pattern from offset 0, long enough that a `CHUNK` starting anywhere in its first 251
+/// bytes fits: the pattern at offset `o` is `PATTERN_WINDOW[o % 251..]`.
+static PATTERN_WINDOW: [u8; CHUNK + 251] = {
+    let mut w = [0u8; CHUNK + 251];
+    let mut i = 0;
+    while i < w.len() {
+        w[i] = crate::pattern_byte(i);
+        i += 1;
+    }
+    w
+};
+
+/// `c` with the counters of [`ROUTINE`] zeroed.
+fn without_routine(mut c: Counters) -> Counters {
+    c.ip_in_receives = 0;
+    c.ip_in_delivers = 0;
+    c.ip_out_requests = 0;
+    c.tcp_in_segs = 0;
+    c.tcp_out_segs = 0;
+    c.tcp_active_opens = 0;
+    c.tcp_passive_opens = 0;
+    c.udp_in_datagrams = 0;
+    c.udp_out_datagrams = 0;
+    c
+}
+
+/// Counters that move with every packet: not worth a note (the fields [`without_routine`]
+/// zeroes).
 const ROUTINE: [&str; 9] = [
     "total packets received",
     "incoming packets delivered",

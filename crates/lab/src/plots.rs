@@ -282,3 +282,83 @@ pub fn time_sequence_plot(s: &Series, title: &str) -> String {
     }
     out
 }
+
+/// A blue for lines.
+pub const BLUE: RGBColor = RGBColor(21, 101, 192);
+/// A red for lines.
+pub const RED: RGBColor = RGBColor(198, 40, 40);
+/// Black, for the formulas' curves.
+pub const BLACK: RGBColor = RGBColor(0, 0, 0);
+/// An orange for lines.
+pub const ORANGE: RGBColor = RGBColor(239, 108, 0);
+/// A grey for reference lines.
+pub const GREY: RGBColor = RGBColor(117, 117, 117);
+
+/// One labelled series of a [`lines_plot`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// The legend's text.
+    pub label: String,
+    /// Its colour.
+    pub color: RGBColor,
+    /// Drawn dashed (a formula, a reference) rather than solid (a measurement).
+    pub dashed: bool,
+    /// (x, y) points, in order of x.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Line {
+    /// A measured series, drawn solid.
+    pub fn solid(label: &str, color: RGBColor, points: Vec<(f64, f64)>) -> Line {
+        Line { label: label.to_string(), color, dashed: false, points }
+    }
+
+    /// A computed or reference series, drawn dashed.
+    pub fn dashed(label: &str, color: RGBColor, points: Vec<(f64, f64)>) -> Line {
+        Line { label: label.to_string(), color, dashed: true, points }
+    }
+}
+
+/// Several series on one pair of axes, as SVG (e.g. two connections' windows against the
+/// curves their RFCs give).
+pub fn lines_plot(title: &str, x_desc: &str, y_desc: &str, lines: &[Line]) -> String {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (1000, 560)).into_drawing_area();
+        root.fill(&WHITE).expect("svg");
+        let points = || lines.iter().flat_map(|l| l.points.iter());
+        let xmax = points().map(|p| p.0).fold(0.0, f64::max).max(1e-3);
+        let ymax = points().map(|p| p.1).fold(0.0, f64::max) * 1.1 + 1.0;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..xmax, 0.0..ymax)
+            .expect("chart");
+        chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw().expect("mesh");
+        for l in lines {
+            let color = l.color;
+            let (width, style) =
+                if l.dashed { (1, color.stroke_width(1)) } else { (2, color.stroke_width(2)) };
+            let clipped = l.points.iter().copied().filter(|p| p.1 <= ymax && p.1 >= 0.0);
+            let series = if l.dashed {
+                chart.draw_series(DashedLineSeries::new(clipped, 6, 4, style))
+            } else {
+                chart.draw_series(LineSeries::new(clipped, style))
+            };
+            series.expect("series").label(l.label.clone()).legend(move |(x, y)| {
+                PathElement::new([(x, y), (x + 20, y)], color.stroke_width(width))
+            });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .expect("legend");
+        root.present().expect("svg");
+    }
+    out
+}

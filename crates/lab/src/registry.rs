@@ -31,6 +31,8 @@ pub struct Run {
     pub no_breaks: bool,
     /// Measured in real time, not replayable from the seed.
     pub real_time: bool,
+    /// Further figures, each written as `ID-NAME.svg` and shown in the report: (NAME, SVG).
+    pub figures: Vec<(String, String)>,
 }
 
 /// Whether a scenario can run.

@@ -77,7 +77,10 @@ pub fn text(entry: &Entry, seed: u64) -> String {
     }
     let _ = writeln!(out, "\n# verdict: {}", entry.verdict.word());
     let Some(run) = &entry.run else { return out };
-    out.push_str(&run.trace.to_text());
+    // A measurement in real time has no trace of packets and notes to list.
+    if !(run.real_time && run.trace.packets.is_empty() && run.trace.notes.is_empty()) {
+        out.push_str(&run.trace.to_text());
+    }
     out.push_str("\n# checks\n");
     for c in &run.checks.items {
         let _ = writeln!(out, "{} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.claim, c.detail);
@@ -104,12 +107,19 @@ pub fn write_entry(dir: &Path, entry: &mut Entry, seed: u64) -> io::Result<()> {
             Verdict::Fail(why) => format!("FAIL — {why}"),
             v => format!("{} — seed {seed}", v.word()),
         };
-        let svg = ladder::render(run, id, entry.scenario.title, &verdict);
-        put(format!("{id}.svg"), svg.as_bytes())?;
+        // A run with nothing on the wire and no note (a measurement in real time) has no
+        // ladder to draw.
+        if !run.trace.packets.is_empty() || !run.trace.notes.is_empty() {
+            let svg = ladder::render(run, id, entry.scenario.title, &verdict);
+            put(format!("{id}.svg"), svg.as_bytes())?;
+        }
         if !run.trace.packets.is_empty() {
             put(format!("{id}.pcap"), &crate::pcap::pcap(&run.trace))?;
         }
         put(format!("{id}.txt"), text(entry, seed).as_bytes())?;
+        for (name, svg) in &run.figures {
+            put(format!("{id}-{name}.svg"), svg.as_bytes())?;
+        }
         if run.plots {
             let series = plots::series(&run.trace);
             put(format!("{id}-window.svg"), plots::window_plot(&series, id).as_bytes())?;
@@ -153,9 +163,22 @@ img.ladder, img.plot { max-width: 100%; border: 1px solid #e0e0e0; }
 <h1>ustack lab</h1>
 "#,
     );
+    let real: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.run.as_ref().is_some_and(|r| r.real_time))
+        .map(|e| e.scenario.id)
+        .collect();
+    let how = if real.is_empty() {
+        format!("every scenario replayed in ustack's simulator in virtual time, seed {seed}")
+    } else {
+        format!(
+            "every scenario replayed in ustack's simulator in virtual time, seed {seed}, but {}, measured in real time",
+            real.join(", ")
+        )
+    };
     let _ = writeln!(
         h,
-        r#"<p class="summary"><span class="badge PASS">{pass} PASS</span> <span class="badge FAIL">{fail} FAIL</span> <span class="badge NOTYET">{not_yet} NOT YET AVAILABLE</span> &nbsp; every scenario replayed in ustack's simulator in virtual time, seed {seed}</p>"#
+        r#"<p class="summary"><span class="badge PASS">{pass} PASS</span> <span class="badge FAIL">{fail} FAIL</span> <span class="badge NOTYET">{not_yet} NOT YET AVAILABLE</span> &nbsp; {how}</p>"#
     );
     h.push_str(
         "<p>Each section is one behaviour of TCP: what must happen (from the RFCs and Linux), \
@@ -235,9 +258,9 @@ img.ladder, img.plot { max-width: 100%; border: 1px solid #e0e0e0; }
                 let _ = write!(h, r#"<a href="{f}">{f}</a>"#);
             }
             h.push_str("</p>\n");
-            for f in
-                e.files.iter().filter(|f| f.ends_with("-window.svg") || f.ends_with("-tseq.svg"))
-            {
+            // The plots and figures: every SVG but the ladder.
+            let ladder = format!("{}.svg", s.id);
+            for f in e.files.iter().filter(|f| f.ends_with(".svg") && **f != ladder) {
                 let _ = writeln!(h, r#"<p><img class="plot" src="{f}" alt="{f}"></p>"#);
             }
             if e.files.iter().any(|f| *f == format!("{}.svg", s.id)) {

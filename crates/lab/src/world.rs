@@ -500,8 +500,7 @@ impl World {
     pub fn finish(self) -> Trace {
         let now = self.now();
         drop(self.net);
-        let rec = self.rec.borrow();
-        let mut trace = rec.trace.clone();
+        let mut trace = core::mem::take(&mut self.rec.borrow_mut().trace);
         trace.end = now;
         trace
     }

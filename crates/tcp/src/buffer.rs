@@ -44,9 +44,11 @@ use core::fmt;
 ///
 /// 1. `len <= capacity`, and `capacity <= MAX_LIMIT`.
 /// 2. Storage grows only inside `push` and `write_at`, only when the bytes to store reach past
-///    `capacity`, and never past the limit in force at that moment; it grows by doubling (at
-///    least [`MIN_CAPACITY`](Self::MIN_CAPACITY)), so it is allocated O(log limit) times over
-///    the buffer's life and never again once the working set fits. Nothing else allocates.
+///    `capacity`; it grows by doubling (at least [`MIN_CAPACITY`](Self::MIN_CAPACITY)), capped
+///    by the limit in force at that moment, but by half of the old capacity at least (so up
+///    to 1.5 times the limit when the limit creeps up a little at a time): it is allocated
+///    O(log limit) times over the buffer's life and never again once the working set fits.
+///    Nothing else allocates.
 /// 3. Growing keeps every logical position below the old capacity, readable or pending.
 /// 4. Pending bytes keep their offset from `len` across `pop`/`consume`, and shift down by `n`
 ///    when `push` or `commit` makes `n` more bytes readable (`push` overwrites the pending
@@ -237,7 +239,15 @@ impl RingBuffer {
         if needed <= old {
             return;
         }
-        let target = needed.next_power_of_two().max(Self::MIN_CAPACITY).min(self.limit);
+        let doubled = needed.next_power_of_two().max(Self::MIN_CAPACITY);
+        // Capped by the limit, but growing by half at least: a limit raised a little at a
+        // time (autotuning raises it on every ACK while the window grows) would otherwise
+        // cost a reallocation and a copy of the whole buffer per raise.
+        let target = if doubled > self.limit {
+            self.limit.max((old + old / 2).min(doubled)).min(Self::MAX_LIMIT)
+        } else {
+            doubled
+        };
         let mut storage = vec![0; target.max(needed)];
         let (before_head, from_head) = self.storage.split_at(self.head);
         storage[..from_head.len()].copy_from_slice(from_head);

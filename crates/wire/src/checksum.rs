@@ -1,5 +1,5 @@
-//! The Internet checksum (RFC 1071), the IPv4 pseudo-header (RFC 9293 §3.1) and incremental
-//! update (RFC 1624).
+//! The Internet checksum (RFC 1071), the IPv4 pseudo-header (RFC 9293 §3.1), the IPv6
+//! pseudo-header (RFC 8200 §8.1) and incremental update (RFC 1624).
 //!
 //! Sums here are *folded* 16-bit ones-complement sums in network-order value (the value a
 //! big-endian reader sees), not yet complemented; [`finish`] complements one into the field
@@ -9,8 +9,13 @@
 //! vectorizer: it adds native-endian 16-bit words into 32-bit lanes and swaps once at the end
 //! (RFC 1071 §2(B): the ones-complement sum is byte-order independent). docs/performance.md
 //! records its speed beside a byte-at-a-time loop and a memcpy.
+//!
+//! [`PseudoHeader`] is what makes TCP, UDP and ICMPv6 address-family agnostic: their `parse`,
+//! `emit`, `verify_checksum` and `fill_checksum` take the source and destination as any
+//! `A: PseudoHeader` (an [`Ipv4Addr`] or an [`Ipv6Addr`] pair), and each family gets its own
+//! monomorphized copy, so the IPv4 path is the same code it was before IPv6 existed.
 
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 /// Bytes summed into one 32-bit accumulator before it is folded into the 64-bit total:
 /// 32,768 words of at most 0xffff cannot overflow 32 bits.
@@ -100,6 +105,58 @@ pub fn pseudo_header_v4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u32)
         + (length >> 16) as u64
         + (length & 0xffff) as u64;
     fold(sum)
+}
+
+/// The folded sum of the IPv6 pseudo-header (RFC 8200 §8.1): source, destination, the 32-bit
+/// upper-layer packet length, three zero bytes and the next header value of the upper-layer
+/// protocol (not that of an extension header before it).
+#[inline]
+pub fn pseudo_header_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, length: u32) -> u16 {
+    let mut sum = next_header as u64 + (length >> 16) as u64 + (length & 0xffff) as u64;
+    for addr in [src, dst] {
+        for word in addr.segments() {
+            sum += word as u64;
+        }
+    }
+    fold(sum)
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for core::net::Ipv4Addr {}
+    impl Sealed for core::net::Ipv6Addr {}
+}
+
+/// An address family as the transport checksums see it: the pseudo-header its addresses make
+/// and its rule for a UDP checksum of zero. Implemented for [`Ipv4Addr`] and [`Ipv6Addr`] (and
+/// sealed): source and destination are one type, so a pair of mixed families cannot be passed.
+pub trait PseudoHeader: Copy + sealed::Sealed {
+    /// Whether a UDP checksum field of zero means "the sender computed none" and is accepted
+    /// (IPv4, RFC 768), or makes the datagram invalid (IPv6, RFC 8200 §8.1: "IPv6 receivers
+    /// must discard UDP packets containing a zero checksum").
+    const UDP_ZERO_CHECKSUM_ALLOWED: bool;
+
+    /// The folded sum of the pseudo-header for a segment of `length` bytes of `protocol` from
+    /// `src` to `dst`.
+    fn pseudo_header(src: Self, dst: Self, protocol: u8, length: u32) -> u16;
+}
+
+impl PseudoHeader for Ipv4Addr {
+    const UDP_ZERO_CHECKSUM_ALLOWED: bool = true;
+
+    #[inline]
+    fn pseudo_header(src: Self, dst: Self, protocol: u8, length: u32) -> u16 {
+        pseudo_header_v4(src, dst, protocol, length)
+    }
+}
+
+impl PseudoHeader for Ipv6Addr {
+    const UDP_ZERO_CHECKSUM_ALLOWED: bool = false;
+
+    #[inline]
+    fn pseudo_header(src: Self, dst: Self, protocol: u8, length: u32) -> u16 {
+        pseudo_header_v6(src, dst, protocol, length)
+    }
 }
 
 /// The field value for a folded sum: its ones complement.
@@ -248,6 +305,20 @@ mod tests {
                 pseudo_header_v4(Ipv4Addr::from(src), Ipv4Addr::from(dst), proto, len as u32),
                 data(&b)
             );
+        }
+
+        /// RFC 8200 §8.1's figure: source (16), destination (16), upper-layer packet length
+        /// (32 bits), three zero bytes, next header; summed as bytes it is the same sum.
+        #[test]
+        fn pseudo_header_v6_matches_bytes(src: u128, dst: u128, proto: u8, len: u32) {
+            let mut b = [0u8; 40];
+            b[0..16].copy_from_slice(&src.to_be_bytes());
+            b[16..32].copy_from_slice(&dst.to_be_bytes());
+            b[32..36].copy_from_slice(&len.to_be_bytes());
+            b[39] = proto;
+            let (s, d) = (Ipv6Addr::from(src), Ipv6Addr::from(dst));
+            prop_assert_eq!(pseudo_header_v6(s, d, proto, len), data(&b));
+            prop_assert_eq!(<Ipv6Addr as PseudoHeader>::pseudo_header(s, d, proto, len), data(&b));
         }
     }
 }

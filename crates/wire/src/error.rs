@@ -9,7 +9,8 @@ use core::fmt;
 pub enum ParseError {
     /// The buffer is shorter than the fixed header, or than a length the header declares.
     Truncated,
-    /// The IP version field is not 4.
+    /// The IP version field is not the one expected: 4 in an IPv4 header, 6 in an IPv6
+    /// header (a quoted header of an ICMP error included).
     BadVersion,
     /// A header-length field (IPv4 IHL, TCP data offset) is below the minimum or past the
     /// end of the packet.
@@ -30,8 +31,13 @@ pub enum ParseError {
     /// fragment offset that overflows, a TCP segment with SYN and RST).
     BadField,
     /// A message type this crate does not parse (e.g. an ICMP type other than echo and
-    /// destination unreachable).
+    /// destination unreachable), or an IPv6 option it does not know whose type says to
+    /// discard the packet silently (RFC 8200 §4.2, action `01`, or `11` sent to multicast).
     Unsupported,
+    /// A count over a bound this crate keeps to make parsing cheap whatever the input: the
+    /// IPv6 extension headers in a chain, the options in one of them
+    /// ([`ExtHeaderLimits`](crate::ipv6ext::ExtHeaderLimits)).
+    LimitExceeded,
 }
 
 impl ParseError {
@@ -46,6 +52,7 @@ impl ParseError {
             ParseError::BadOption { .. } => "bad_option",
             ParseError::BadField => "bad_field",
             ParseError::Unsupported => "unsupported",
+            ParseError::LimitExceeded => "limit_exceeded",
         }
     }
 }
@@ -60,7 +67,8 @@ impl fmt::Display for ParseError {
             ParseError::BadChecksum => f.write_str("bad checksum"),
             ParseError::BadOption { kind } => write!(f, "malformed option (kind {kind})"),
             ParseError::BadField => f.write_str("forbidden field value"),
-            ParseError::Unsupported => f.write_str("unsupported message type"),
+            ParseError::Unsupported => f.write_str("unsupported message type or option"),
+            ParseError::LimitExceeded => f.write_str("over a parsing limit"),
         }
     }
 }

@@ -16,17 +16,30 @@ use crate::checksum;
 /// Length of an IPv4 header without options.
 pub const HEADER_LEN: usize = 20;
 
-/// The value of the IPv4 protocol field.
+/// The value of the IPv4 protocol field and of an IPv6 Next Header field: one IANA registry
+/// of protocol numbers serves both, IPv6 extension headers included.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IpProtocol(pub u8);
 
 impl IpProtocol {
+    /// IPv6 Hop-by-Hop Options header (0; RFC 8200 §4.3).
+    pub const HOP_BY_HOP: IpProtocol = IpProtocol(0);
     /// ICMP (1).
     pub const ICMP: IpProtocol = IpProtocol(1);
     /// TCP (6).
     pub const TCP: IpProtocol = IpProtocol(6);
     /// UDP (17).
     pub const UDP: IpProtocol = IpProtocol(17);
+    /// IPv6 Routing header (43; RFC 8200 §4.4).
+    pub const ROUTING: IpProtocol = IpProtocol(43);
+    /// IPv6 Fragment header (44; RFC 8200 §4.5).
+    pub const FRAGMENT: IpProtocol = IpProtocol(44);
+    /// ICMPv6 (58; RFC 4443).
+    pub const ICMPV6: IpProtocol = IpProtocol(58);
+    /// IPv6 No Next Header (59; RFC 8200 §4.7): nothing follows.
+    pub const NO_NEXT_HEADER: IpProtocol = IpProtocol(59);
+    /// IPv6 Destination Options header (60; RFC 8200 §4.6).
+    pub const DST_OPTIONS: IpProtocol = IpProtocol(60);
 }
 
 impl fmt::Debug for IpProtocol {
@@ -38,9 +51,15 @@ impl fmt::Debug for IpProtocol {
 impl fmt::Display for IpProtocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
+            IpProtocol::HOP_BY_HOP => f.write_str("hop-by-hop"),
             IpProtocol::ICMP => f.write_str("ICMP"),
             IpProtocol::TCP => f.write_str("TCP"),
             IpProtocol::UDP => f.write_str("UDP"),
+            IpProtocol::ROUTING => f.write_str("routing"),
+            IpProtocol::FRAGMENT => f.write_str("fragment"),
+            IpProtocol::ICMPV6 => f.write_str("ICMP6"),
+            IpProtocol::NO_NEXT_HEADER => f.write_str("no-next-header"),
+            IpProtocol::DST_OPTIONS => f.write_str("dst-options"),
             IpProtocol(other) => write!(f, "proto-{other}"),
         }
     }

@@ -3,12 +3,16 @@
 //! **No-panic contract:** after [`UdpPacket::new_checked`] succeeds, no getter panics.
 //! [`UdpRepr::parse`] never panics. Only emit panics, on a buffer shorter than
 //! [`UdpRepr::buffer_len`].
+//!
+//! Over IPv4 and IPv6 alike: the addresses passed to the checksum functions (two
+//! [`Ipv4Addr`](core::net::Ipv4Addr)s or two [`Ipv6Addr`](core::net::Ipv6Addr)s) pick the
+//! pseudo-header and the rule for a zero checksum field, which means "none" over IPv4 (RFC
+//! 768) and is invalid over IPv6 (RFC 8200 §8.1).
 
 use core::fmt;
-use core::net::Ipv4Addr;
 
 use crate::ParseError;
-use crate::checksum;
+use crate::checksum::{self, PseudoHeader};
 use crate::ipv4::IpProtocol;
 
 /// Length of the UDP header.
@@ -89,15 +93,16 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         &self.buffer.as_ref()[HEADER_LEN..self.len() as usize]
     }
 
-    /// Whether the checksum verifies; a zero checksum field means "none" and verifies
-    /// (RFC 768).
-    pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+    /// Whether the checksum verifies. A zero checksum field means "none": over IPv4 it
+    /// verifies (RFC 768), over IPv6 it does not (RFC 8200 §8.1: "IPv6 receivers must discard
+    /// UDP packets containing a zero checksum").
+    pub fn verify_checksum<A: PseudoHeader>(&self, src: A, dst: A) -> bool {
         if self.checksum() == 0 {
-            return true;
+            return A::UDP_ZERO_CHECKSUM_ALLOWED;
         }
         let len = self.len();
         let mut c = checksum::Checksum::new();
-        c.add_sum(checksum::pseudo_header_v4(src, dst, IpProtocol::UDP.0, len as u32));
+        c.add_sum(A::pseudo_header(src, dst, IpProtocol::UDP.0, len as u32));
         c.add_bytes(&self.buffer.as_ref()[..len as usize]);
         c.sum() == 0xffff
     }
@@ -135,12 +140,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     }
 
     /// Computes and writes the checksum over pseudo-header, header and payload. A computed
-    /// zero is sent as 0xffff, since zero means "no checksum" (RFC 768).
-    pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
+    /// zero is sent as 0xffff, since zero means "no checksum" (RFC 768; RFC 8200 §8.1 for
+    /// IPv6).
+    pub fn fill_checksum<A: PseudoHeader>(&mut self, src: A, dst: A) {
         self.set_checksum(0);
         let len = self.len();
         let mut c = checksum::Checksum::new();
-        c.add_sum(checksum::pseudo_header_v4(src, dst, IpProtocol::UDP.0, len as u32));
+        c.add_sum(A::pseudo_header(src, dst, IpProtocol::UDP.0, len as u32));
         c.add_bytes(&self.buffer.as_ref()[..len as usize]);
         let sum = c.finish();
         self.set_checksum(if sum == 0 { 0xffff } else { sum });
@@ -159,12 +165,14 @@ pub struct UdpRepr<'a> {
 }
 
 impl<'a> UdpRepr<'a> {
-    /// Parses a checked view, verifying the checksum unless the sender left it zero.
-    /// Destination port 0 is reserved and rejected as [`ParseError::BadField`].
-    pub fn parse<T: AsRef<[u8]> + ?Sized>(
+    /// Parses a checked view sent from `src` to `dst` (both IPv4 or both IPv6), verifying the
+    /// checksum ([`UdpPacket::verify_checksum`]: a zero field is accepted over IPv4 and is
+    /// [`ParseError::BadChecksum`] over IPv6). Destination port 0 is reserved and rejected as
+    /// [`ParseError::BadField`].
+    pub fn parse<T: AsRef<[u8]> + ?Sized, A: PseudoHeader>(
         packet: &UdpPacket<&'a T>,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: A,
+        dst: A,
     ) -> Result<UdpRepr<'a>, ParseError> {
         packet.check_len()?;
         if packet.dst_port() == 0 {
@@ -186,15 +194,16 @@ impl<'a> UdpRepr<'a> {
         HEADER_LEN + self.payload.len()
     }
 
-    /// Writes header, payload and checksum. The payload must fit the 16-bit length field.
+    /// Writes header, payload and the checksum for `src` and `dst` (both IPv4 or both IPv6).
+    /// The payload must fit the 16-bit length field.
     ///
     /// # Panics
     /// If the buffer is shorter than [`buffer_len`](Self::buffer_len).
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>, A: PseudoHeader>(
         &self,
         packet: &mut UdpPacket<T>,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: A,
+        dst: A,
     ) {
         debug_assert!(self.buffer_len() <= u16::MAX as usize, "UDP datagram over 65535 bytes");
         packet.set_src_port(self.src_port);
@@ -215,6 +224,7 @@ impl fmt::Display for UdpRepr<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::net::{Ipv4Addr, Ipv6Addr};
     use proptest::prelude::*;
     use std::vec;
 
@@ -281,7 +291,52 @@ mod tests {
         assert_eq!(UdpRepr::parse(&p, SRC, DST).unwrap_err(), ParseError::BadField);
     }
 
+    /// A datagram the Linux kernel sent from fd00::1 to fd00::2 port 9 (its checksum, 0x96e8,
+    /// computed by Linux over the IPv6 pseudo-header).
+    #[test]
+    fn linux_datagram_over_ipv6() {
+        use crate::ipv6::tests::{FD00_1, FD00_2, LINUX_UDP};
+        let bytes = &LINUX_UDP[40..];
+        let p = UdpPacket::new_checked(bytes).unwrap();
+        assert!(p.verify_checksum(FD00_1, FD00_2));
+        let repr = UdpRepr::parse(&p, FD00_1, FD00_2).unwrap();
+        assert_eq!(
+            (repr.src_port, repr.dst_port, repr.payload),
+            (45_005, 9, &b"from the kernel"[..])
+        );
+        let mut out = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut UdpPacket::new_unchecked(&mut out[..]), FD00_1, FD00_2);
+        assert_eq!(out, bytes);
+        // The same bytes between other addresses do not verify.
+        let other = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 3);
+        assert_eq!(UdpRepr::parse(&p, FD00_1, other), Err(ParseError::BadChecksum));
+    }
+
+    /// RFC 8200 §8.1: "IPv6 receivers must discard UDP packets containing a zero checksum";
+    /// RFC 768 lets IPv4 senders leave it zero.
+    #[test]
+    fn zero_checksum_is_none_over_ipv4_and_invalid_over_ipv6() {
+        let bytes = [0, 7, 0, 9, 0, 9, 0, 0, 0xab];
+        let p = UdpPacket::new_checked(&bytes[..]).unwrap();
+        assert!(p.verify_checksum(SRC, DST));
+        let (s6, d6) = (Ipv6Addr::LOCALHOST, Ipv6Addr::LOCALHOST);
+        assert!(!p.verify_checksum(s6, d6));
+        assert_eq!(UdpRepr::parse(&p, s6, d6), Err(ParseError::BadChecksum));
+    }
+
     proptest! {
+        #[test]
+        fn parse_emit_round_trip_v6(src: u16, dst in 1u16.., payload in proptest::collection::vec(any::<u8>(), 0..600),
+                                    a: [u8; 16], b: [u8; 16]) {
+            let (sa, da) = (Ipv6Addr::from(a), Ipv6Addr::from(b));
+            let repr = UdpRepr { src_port: src, dst_port: dst, payload: &payload };
+            let mut buf = vec![0u8; repr.buffer_len()];
+            repr.emit(&mut UdpPacket::new_unchecked(&mut buf[..]), sa, da);
+            let p = UdpPacket::new_checked(&buf[..]).unwrap();
+            prop_assert_ne!(p.checksum(), 0);
+            prop_assert_eq!(UdpRepr::parse(&p, sa, da).unwrap(), repr);
+        }
+
         #[test]
         fn parse_emit_round_trip(src: u16, dst in 1u16.., payload in proptest::collection::vec(any::<u8>(), 0..600),
                                  a: [u8; 4], b: [u8; 4]) {

@@ -11,12 +11,13 @@
 //! there; its route is added by `ip route` run from such a thread. Both go away with the
 //! devices at the stop (SIGINT or SIGTERM), after the counters are printed.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use ustack::core::Ipv4Cidr;
-use ustack::device::{Tun, TunConfig};
+use ustack::device::{PcapSink, Tun, TunConfig};
 use ustack_sim::{Duration, LinkConfig};
 
 use crate::sim::{self, Burst};
@@ -61,6 +62,16 @@ impl core::fmt::Display for End {
 /// Arguments of `ustack netem`.
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("burst_model").args(["burst_len", "burst_packets"])))]
+#[command(after_help = "Each device is created by a thread that entered its namespace, with the \
+kernel's address and the MTU, a queue of 10,000 packets towards netem (txqueuelen) and a route \
+to the other end's prefix. Only IPv4 is relayed: other packets are counted and dropped. The \
+impairments apply in the simulator's order (queue and rate, loss, bursty loss, corruption, \
+duplication, jitter, reordering), each direction drawing from its own seeded streams.
+
+On SIGINT or SIGTERM netem prints one line per direction (a->b, b->a): the packets the kernel \
+dropped before netem read them (its queue was full), the packets read, what the link did with \
+them (sent, delivered, dropped by reason, duplicated, reordered, corrupted, still in flight), \
+and the packets written; then it removes both devices, and their routes with them.")]
 pub(crate) struct Args {
     /// One end, NS:IP/PREFIX: a TUN device is created in network namespace NS (a name of
     /// `ip netns`, or a path such as /proc/PID/ns/net) with the kernel's address IP/PREFIX,
@@ -143,6 +154,11 @@ pub(crate) struct Args {
     /// Seed of the impairments' random draws.
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
+
+    /// Write every IPv4 packet to FILE as it enters the link (both directions, lost ones
+    /// included): pcap, LINKTYPE_RAW, nanosecond timestamps from netem's start.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
 }
 
 impl Args {
@@ -210,6 +226,7 @@ pub(crate) struct Netem {
     relay: Relay,
     names: [String; 2],
     namespaces: [String; 2],
+    capture: Option<relay::Capture>,
 }
 
 /// What one direction did: the relay's and the model's counters, and the packets the
@@ -224,7 +241,8 @@ pub(crate) struct Report {
 
 impl Netem {
     /// Creates the device of each end in its namespace with the kernel's address, routes the
-    /// other end's prefix into it, and starts relaying through `link` with `seed`.
+    /// other end's prefix into it, and starts relaying through `link` with `seed`, recording
+    /// what enters the link into the pcap file `pcap` if given.
     pub(crate) fn start(
         a: &End,
         b: &End,
@@ -232,6 +250,7 @@ impl Netem {
         mtu: u16,
         link: &LinkConfig,
         seed: u64,
+        pcap: Option<&Path>,
     ) -> Result<Netem, String> {
         if ns::path(&a.ns) == ns::path(&b.ns) {
             return Err(format!("both ends are in namespace {}: give two namespaces", a.ns));
@@ -256,11 +275,18 @@ impl Netem {
             ip(&end.ns, &["link", "set", "dev", tun.name(), "txqueuelen", DEVICE_QUEUE])?;
             Ok(tun)
         };
+        let capture = pcap
+            .map(|path| {
+                PcapSink::create(path)
+                    .map(|sink| Arc::new(Mutex::new(sink)))
+                    .map_err(|e| format!("cannot create {}: {e}", path.display()))
+            })
+            .transpose()?;
         let tun_a = device(a, b)?;
         let tun_b = device(b, a)?;
         let names = [tun_a.name().to_string(), tun_b.name().to_string()];
-        let relay = Relay::start(tun_a, tun_b, link, seed)?;
-        Ok(Netem { relay, names, namespaces: [a.ns.clone(), b.ns.clone()] })
+        let relay = Relay::start(tun_a, tun_b, link, seed, capture.clone())?;
+        Ok(Netem { relay, names, namespaces: [a.ns.clone(), b.ns.clone()], capture })
     }
 
     /// The devices' names, A's first.
@@ -279,6 +305,10 @@ impl Netem {
         let (relay, devices) = self.relay.stop();
         let dropped = [0, 1].map(|i| tx_dropped(&self.namespaces[i], &self.names[i]));
         drop(devices);
+        if let Some(capture) = &self.capture {
+            // A failure to write was reported when it happened; this is the tail.
+            let _ = capture.lock().map(|mut c| c.flush());
+        }
         [0, 1].map(|i| Report { relay: relay[i], kernel_dropped: dropped[i].unwrap_or(0) })
     }
 }
@@ -299,7 +329,15 @@ fn tx_dropped(ns: &str, dev: &str) -> Option<u64> {
 /// Runs `ustack netem` until SIGINT or SIGTERM.
 pub(crate) fn run(args: &Args) -> Result<(), String> {
     let link = args.link()?;
-    let netem = Netem::start(&args.a, &args.b, &args.dev, args.mtu, &link, args.seed)?;
+    let netem = Netem::start(
+        &args.a,
+        &args.b,
+        &args.dev,
+        args.mtu,
+        &link,
+        args.seed,
+        args.pcap.as_deref(),
+    )?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
@@ -325,8 +363,13 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         }
         std::thread::sleep(StdDuration::from_millis(20));
     };
+    let capture = netem.capture.clone();
     let report = netem.stop();
     println!("ustack netem: ran {:.3} s", started.elapsed().as_secs_f64());
+    if let (Some(path), Some(c)) = (&args.pcap, capture) {
+        let n = c.lock().map_or(0, |c| c.packets_written());
+        println!("ustack netem: {n} packets recorded in {}", path.display());
+    }
     for (name, r) in ["a->b", "b->a"].iter().zip(&report) {
         println!("{name}: {}", report_line(r));
     }

@@ -20,7 +20,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration as StdDuration;
 
-use ustack::device::{Device, RecvBufferTooSmall, Tun};
+use std::fs::File;
+use std::io::BufWriter;
+
+use ustack::device::{Device, PcapSink, RecvBufferTooSmall, Tun};
 use ustack_sim::{Direction, Instant, LinkConfig, LinkModel, LinkStats};
 
 /// How long a thread waits before it looks at the stop flag again.
@@ -122,6 +125,9 @@ pub(crate) struct DirectionReport {
 /// The relay's view of a device: shared by a reader and a releaser.
 type Shared = Arc<Mutex<Tun>>;
 
+/// Where the readers record what enters the link, if anywhere.
+pub(crate) type Capture = Arc<Mutex<PcapSink<BufWriter<File>>>>;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -137,8 +143,15 @@ pub(crate) struct Relay {
 
 impl Relay {
     /// Starts relaying between `a` and `b`, both directions through a model of `link`
-    /// (direction A to B is the model's `AToB`), every draw from `seed`.
-    pub(crate) fn start(a: Tun, b: Tun, link: &LinkConfig, seed: u64) -> Result<Relay, String> {
+    /// (direction A to B is the model's `AToB`), every draw from `seed`; every IPv4 packet
+    /// read is recorded into `capture`, if given, as it enters the link.
+    pub(crate) fn start(
+        a: Tun,
+        b: Tun,
+        link: &LinkConfig,
+        seed: u64,
+        capture: Option<Capture>,
+    ) -> Result<Relay, String> {
         let clock = Clock(std::time::Instant::now());
         let stop = Arc::new(AtomicBool::new(false));
         let failure = Arc::new(Mutex::new(None));
@@ -161,6 +174,7 @@ impl Relay {
                 stop: Arc::clone(&stop),
                 failure: Arc::clone(&failure),
                 clock,
+                capture: capture.clone(),
             };
             let name = if i == 0 { "a-to-b" } else { "b-to-a" };
             let reader = worker.clone();
@@ -221,6 +235,7 @@ struct Worker {
     stop: Arc<AtomicBool>,
     failure: Arc<Mutex<Option<String>>>,
     clock: Clock,
+    capture: Option<Capture>,
 }
 
 impl Worker {
@@ -263,6 +278,12 @@ impl Worker {
                 if len == 0 || buf[0] >> 4 != 4 {
                     c.not_ipv4.fetch_add(1, Ordering::Relaxed);
                     continue;
+                }
+                if let Some(capture) = &self.capture {
+                    let at = StdDuration::from_nanos(now.as_nanos());
+                    if let Err(e) = lock(capture).write_packet(at, &buf[..len]) {
+                        return self.fail(format!("writing the capture: {e}"));
+                    }
                 }
                 self.offer(now, &buf[..len]);
             }

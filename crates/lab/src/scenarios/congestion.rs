@@ -105,7 +105,7 @@ fn flights(trace: &Trace, from: Instant, to: Instant) -> Vec<usize> {
 }
 
 /// The client's cwnd/ssthresh trace events, in order.
-fn cwnd_notes(trace: &Trace) -> Vec<(Instant, u32, u32)> {
+pub(super) fn cwnd_notes(trace: &Trace) -> Vec<(Instant, u32, u32)> {
     trace
         .notes_of(Side::Client)
         .filter_map(|n| match n.note {
@@ -117,7 +117,7 @@ fn cwnd_notes(trace: &Trace) -> Vec<(Instant, u32, u32)> {
 
 /// Bytes in flight at `at` from the client's point of view: highest byte sent less the
 /// highest cumulative ACK received, both before `at`.
-fn flight_before(trace: &Trace, at: Instant) -> u32 {
+pub(super) fn flight_before(trace: &Trace, at: Instant) -> u32 {
     let isn = trace
         .sent_by(Side::Client)
         .find_map(|p| p.tcp().filter(|t| t.is_syn()).map(|t| t.seq))
@@ -254,7 +254,7 @@ pub(crate) fn congestion_avoidance(seed: u64) -> Run {
     finish_run(trace, checks, Some(Instant::from_millis(200)))
 }
 
-fn finish_run(trace: Trace, checks: Checks, until: Option<Instant>) -> Run {
+pub(super) fn finish_run(trace: Trace, checks: Checks, until: Option<Instant>) -> Run {
     Run {
         trace,
         checks,
@@ -389,7 +389,7 @@ pub(crate) fn rto_collapse(seed: u64) -> Run {
 
 impl Run {
     /// Draws the ladder around `at` only: from 30 ms before to 120 ms after.
-    fn with_ladder(mut self, at: Instant) -> Run {
+    pub(super) fn with_ladder(mut self, at: Instant) -> Run {
         self.ladder_from = Some(at.saturating_sub_duration(Duration::from_millis(30)));
         self.ladder_until = Some(at + Duration::from_millis(120));
         self

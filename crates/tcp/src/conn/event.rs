@@ -98,8 +98,8 @@ pub enum DropReason {
     BadRst,
     /// A SYN in a synchronized state (RFC 5961 §4; answered by a challenge ACK).
     UnexpectedSyn,
-    /// Out-of-order data refused because the reassembly queue holds too many ranges
-    /// (`max_reassembly_segments`).
+    /// Out-of-order data above every hole refused because the out-of-order store is at its
+    /// memory bound (the receive buffer).
     ReassemblyFull,
     /// Data past what the receive buffer can hold.
     BufferFull,

@@ -313,8 +313,9 @@ impl Conn {
     /// SYN-ACK announces our own MSS (`mtu − 40`; RFC 9293 §3.7.1: the MSS option says what
     /// *we* can receive); segments we send use the smaller of the two. The half-open
     /// connection is dropped with [`ConnError::TimedOut`] after `synack_retries`
-    /// retransmissions. Data in the SYN is not accepted (no TFO yet; the peer sends it
-    /// again).
+    /// retransmissions. Data in the SYN is not taken here: a Fast Open listener that accepts
+    /// the SYN's cookie hands it over with [`Conn::accept_syn_data`]; otherwise the peer sends
+    /// it again after the handshake.
     #[allow(clippy::too_many_arguments)]
     pub fn accept(
         now: Instant,

@@ -133,8 +133,10 @@ impl Conn {
 
     /// `SO_RCVBUF`: the receive buffer's size. Once a window has been advertised the buffer
     /// never shrinks below what the peer may still send (RFC 9293 §3.8.6.2.2: the right edge
-    /// of the window does not move left), so a smaller value only keeps it where it is.
+    /// of the window does not move left), so a smaller value only keeps it where it is. As
+    /// Linux's `SOCK_RCVBUF_LOCK`, it ends receive autotuning for the connection.
     pub fn set_recv_buffer(&mut self, bytes: u32) {
+        self.rcv.tune.locked = true;
         let bytes = bytes.max(1);
         let held = self.rcv.buf.len() + self.rcv.adv_wnd() as usize;
         let limit = (bytes as usize).max(held);

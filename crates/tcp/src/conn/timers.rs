@@ -142,7 +142,7 @@ impl Conn {
     /// packets (Linux `tcp_mtu_probing`, called from `tcp_write_timeout`). With
     /// `mtu_probing` on, the first time the segment size drops to `base_mss`, each later time
     /// it halves, not below 48 bytes (Linux's `tcp_mtu_probe_floor`) nor `min_snd_mss`; what
-    /// is in flight goes again at the new size, since the timeout pulled SND.NXT back.
+    /// is in flight goes again at the new size, since the timeout marked it lost.
     fn black_hole_step(&mut self) {
         if self.cfg.mtu_probing == 0 {
             return;

@@ -48,9 +48,7 @@ mod repr;
 #[cfg(test)]
 mod tests;
 
-use core::net::Ipv4Addr;
-
-use crate::checksum;
+use crate::checksum::{self, PseudoHeader};
 use crate::{ParseError, SeqNum};
 
 pub use flags::TcpFlags;
@@ -206,18 +204,20 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     }
 
     /// The folded ones-complement sum over the pseudo-header and the whole buffer.
-    fn checksum_sum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> u16 {
+    fn checksum_sum<A: PseudoHeader>(&self, src: A, dst: A) -> u16 {
         let buf = self.buffer.as_ref();
         checksum::combine(&[
-            checksum::pseudo_header_v4(src, dst, PROTOCOL, buf.len() as u32),
+            A::pseudo_header(src, dst, PROTOCOL, buf.len() as u32),
             checksum::data(buf),
         ])
     }
 
     /// Whether the checksum verifies over the pseudo-header for `src` and `dst`, the header
     /// and the payload (RFC 9293 §3.1: "The checksum field is the 16-bit ones' complement of
-    /// the ones' complement sum of all 16-bit words in the header and text").
-    pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+    /// the ones' complement sum of all 16-bit words in the header and text"). The addresses
+    /// are both IPv4 or both IPv6 (RFC 8200 §8.1: the IPv6 pseudo-header, with the segment
+    /// length as its upper-layer packet length).
+    pub fn verify_checksum<A: PseudoHeader>(&self, src: A, dst: A) -> bool {
         self.checksum_sum(src, dst) == 0xffff
     }
 }
@@ -293,9 +293,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
         &mut self.buffer.as_mut()[start..]
     }
 
-    /// Computes the checksum over the pseudo-header for `src` and `dst` and the whole buffer,
-    /// and stores it.
-    pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
+    /// Computes the checksum over the pseudo-header for `src` and `dst` (both IPv4 or both
+    /// IPv6) and the whole buffer, and stores it.
+    pub fn fill_checksum<A: PseudoHeader>(&mut self, src: A, dst: A) {
         self.set_checksum(0);
         let sum = self.checksum_sum(src, dst);
         self.set_checksum(checksum::finish(sum));

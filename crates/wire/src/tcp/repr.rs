@@ -1,9 +1,9 @@
 //! [`TcpRepr`]: a TCP segment as plain values.
 
 use core::fmt;
-use core::net::Ipv4Addr;
 
 use super::{HEADER_LEN, TcpFlags, TcpOptionIter, TcpOptions, TcpPacket, field};
+use crate::checksum::PseudoHeader;
 use crate::{ParseError, SeqNum};
 
 /// A TCP segment as plain values: every header field raw, the options parsed, the payload
@@ -36,16 +36,18 @@ pub struct TcpRepr<'a> {
 }
 
 impl<'a> TcpRepr<'a> {
-    /// Parses a segment sent from `src` to `dst`.
+    /// Parses a segment sent from `src` to `dst`: two [`Ipv4Addr`](core::net::Ipv4Addr)s or
+    /// two [`Ipv6Addr`](core::net::Ipv6Addr)s, which decide the pseudo-header the checksum
+    /// covers (RFC 9293 §3.1, RFC 8200 §8.1).
     ///
     /// Checks the length (as [`TcpPacket::check_len`]), then the checksum: SPEC S16 and
     /// RFC 9293 §3.10.7.4 drop a segment whose checksum fails, so a bad one is
     /// `BadChecksum` before any option is read. Then parses the options
     /// ([`TcpOptions::parse`]). Never panics.
-    pub fn parse(
+    pub fn parse<A: PseudoHeader>(
         packet: &TcpPacket<&'a [u8]>,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: A,
+        dst: A,
     ) -> Result<TcpRepr<'a>, ParseError> {
         packet.check_len()?;
         if !packet.verify_checksum(src, dst) {
@@ -88,7 +90,8 @@ impl<'a> TcpRepr<'a> {
 
     /// Writes the segment into the first [`buffer_len`](Self::buffer_len) bytes of the
     /// packet's buffer: header, options (in the layout of [`TcpOptions::emit`], SACK blocks
-    /// that do not fit dropped from the tail), payload, and the checksum for `src` and `dst`.
+    /// that do not fit dropped from the tail), payload, and the checksum for `src` and `dst`
+    /// (both IPv4 or both IPv6).
     /// The reserved bits are written as zero (RFC 9293 §3.1: "Must be zero in generated
     /// segments").
     ///
@@ -98,11 +101,11 @@ impl<'a> TcpRepr<'a> {
     /// # Panics
     ///
     /// When the buffer is shorter than `buffer_len()`: a caller bug.
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>, A: PseudoHeader>(
         &self,
         packet: &mut TcpPacket<T>,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: A,
+        dst: A,
     ) {
         let header_len = self.header_len();
         let total = header_len + self.payload.len();

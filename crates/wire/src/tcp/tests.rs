@@ -8,6 +8,8 @@ use std::string::{String, ToString};
 use std::vec;
 use std::vec::Vec;
 
+use core::net::Ipv4Addr;
+
 use proptest::prelude::*;
 
 use super::*;
@@ -411,6 +413,45 @@ fn s16_bad_checksum_is_an_error() {
     assert_eq!(parse(&bad_options, LO, LO), Err(ParseError::BadChecksum));
 }
 
+/// A SYN Linux sent from [fd00::1]:46460 to [fd00::2]:80 and the RST it sent from port 80 to
+/// a SYN for a closed port (tests/data/linux-ipv6.pcap, through a TUN device, so with the
+/// checksum Linux computed over the IPv6 pseudo-header of RFC 8200 §8.1).
+const V6_SYN: &str =
+    "b57c00509682ed5e00000000a002fd20a5fa0000020405a00402080a41a92f9a000000000103030a";
+const V6_RST: &str = "00509c4100000000000003e95014000015520000";
+
+#[test]
+fn s22_linux_segments_over_ipv6_parse_and_reemit() {
+    use core::net::Ipv6Addr;
+    let kernel = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+    let peer = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+    let syn = hex(V6_SYN);
+    let packet = TcpPacket::new_checked(&syn[..]).unwrap();
+    let repr = TcpRepr::parse(&packet, kernel, peer).unwrap();
+    assert_eq!((repr.src_port, repr.dst_port, repr.flags), (46460, 80, TcpFlags::SYN));
+    // MSS 1440: a 1500-byte link less 40 bytes of IPv6 header and 20 of TCP.
+    assert_eq!(repr.options.mss, Some(1440));
+    assert_eq!(repr.options.window_scale, Some(10));
+    let mut out = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut TcpPacket::new_unchecked(&mut out[..]), kernel, peer);
+    assert_eq!(out, syn);
+
+    let rst = hex(V6_RST);
+    let repr = TcpRepr::parse(&TcpPacket::new_checked(&rst[..]).unwrap(), kernel, peer).unwrap();
+    assert_eq!(repr.flags, TcpFlags::RST | TcpFlags::ACK);
+    assert_eq!(repr.ack, SeqNum(1001));
+    let mut out = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut TcpPacket::new_unchecked(&mut out[..]), kernel, peer);
+    assert_eq!(out, rst);
+
+    // The IPv4 pseudo-header of the same segment is another sum.
+    assert_eq!(parse(&rst, LO, LO), Err(ParseError::BadChecksum));
+    assert_eq!(
+        TcpRepr::parse(&TcpPacket::new_checked(&rst[..]).unwrap(), kernel, kernel),
+        Err(ParseError::BadChecksum)
+    );
+}
+
 #[test]
 fn s22_short_buffers_are_truncated_or_bad_header_length() {
     for len in 0..20 {
@@ -725,6 +766,22 @@ proptest! {
         let packet = TcpPacket::new_checked(&bytes[..]).unwrap();
         prop_assert!(packet.verify_checksum(src, dst));
         prop_assert_eq!(packet.header_len(), repr.header_len());
+        prop_assert_eq!(TcpRepr::parse(&packet, src, dst), Ok(repr));
+    }
+
+    #[test]
+    fn s22_parse_of_emit_is_identity_over_ipv6(
+        fields in arb_repr_fields(),
+        payload in prop::collection::vec(any::<u8>(), 0..300),
+        src: [u8; 16],
+        dst: [u8; 16],
+    ) {
+        let (src, dst) = (core::net::Ipv6Addr::from(src), core::net::Ipv6Addr::from(dst));
+        let repr = TcpRepr { payload: &payload, ..fields };
+        let mut bytes = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut TcpPacket::new_unchecked(&mut bytes[..]), src, dst);
+        let packet = TcpPacket::new_checked(&bytes[..]).unwrap();
+        prop_assert!(packet.verify_checksum(src, dst));
         prop_assert_eq!(TcpRepr::parse(&packet, src, dst), Ok(repr));
     }
 

@@ -284,7 +284,7 @@ pub(super) fn run(args: &Args, cells: &[Cell], tcp: &TcpConfig) -> Result<Table,
     let mut rows = Vec::new();
     for (i, cell) in cells.iter().enumerate() {
         let link = cell.link();
-        let netem = Netem::start(&a, &b, "netem%d", 1500, &link, args.seed)?;
+        let netem = Netem::start(&a, &b, "netem%d", 1500, &link, args.seed, None)?;
         let listener = netem::run_in(&ns.b, || {
             TcpListener::bind((RECEIVER, PORT)).map_err(|e| format!("binding the receiver: {e}"))
         })?;
