@@ -289,7 +289,30 @@ impl TcpOptions {
 
     /// Parses option bytes (the header past its 20 fixed bytes). See the module doc for the
     /// rules. Never panics.
+    ///
+    /// The options of nearly every segment of an established connection are `NOP NOP TS`
+    /// (twelve bytes, the layout of [`emit`](Self::emit) and of Linux, RFC 7323 Appendix A),
+    /// so those are read at once without walking the list, as Linux's
+    /// `tcp_parse_aligned_timestamp` does; the result is the same as the walk's.
+    #[inline]
     pub fn parse(bytes: &[u8]) -> Result<TcpOptions, ParseError> {
+        if let Ok(&[KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, 10, a0, a1, a2, a3, e0, e1, e2, e3]) =
+            <&[u8; 12]>::try_from(bytes)
+        {
+            let ts = Timestamps {
+                tsval: u32::from_be_bytes([a0, a1, a2, a3]),
+                tsecr: u32::from_be_bytes([e0, e1, e2, e3]),
+            };
+            return Ok(TcpOptions { timestamps: Some(ts), ..TcpOptions::default() });
+        }
+        if bytes.is_empty() {
+            return Ok(TcpOptions::default());
+        }
+        TcpOptions::parse_list(bytes)
+    }
+
+    /// [`parse`](Self::parse) by walking the list, whatever it holds.
+    pub(super) fn parse_list(bytes: &[u8]) -> Result<TcpOptions, ParseError> {
         let mut options = TcpOptions::default();
         for option in TcpOptionIter::new(bytes) {
             match option? {
