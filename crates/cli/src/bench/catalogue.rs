@@ -179,6 +179,12 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         ],
     },
     Workload {
+        id: "poll-idle",
+        family: "poll",
+        peers: US,
+        rows: &[row("poll_empty_idle", "empty poll, {idle} idle connections", "ns/poll", Lower)],
+    },
+    Workload {
         id: "poll",
         family: "poll",
         peers: US,
@@ -360,6 +366,7 @@ mod tests {
             select(&only).expect("known names").iter().map(|w| w.id).collect()
         };
         assert_eq!(ids(&["cycles"]), ["cycles", "cycles-idle"]);
+        assert_eq!(ids(&["poll"]), ["poll-idle", "poll"]);
         assert_eq!(ids(&["bulk-65535", "latency_p99"]), ["bulk-65535", "latency"]);
         assert_eq!(ids(&[]).len(), WORKLOADS.len());
         assert!(select(&["nonsense".to_string()]).is_err());

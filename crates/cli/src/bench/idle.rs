@@ -15,8 +15,44 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant as StdInstant};
 
+use super::catalogue::Peer;
 use super::pair::Pair;
 use super::stats::rss_bytes;
+
+/// What one idle connection (both ends) may take at most, bytes, by the runs of the bench
+/// (ustack about 10 KB after a byte each way, smoltcp about 18 KB with its 4 KiB buffers),
+/// with room to spare.
+fn bound_per_connection(peer: Peer) -> u64 {
+    match peer {
+        Peer::Smoltcp => 24 << 10,
+        _ => 14 << 10,
+    }
+}
+
+/// Whether `n` idle connections of `peer` fit in the memory the machine has available
+/// (`MemAvailable`, with a quarter kept back for everyone else): a `skip:` error saying how
+/// much they need when not, so that a big run never drives a shared machine out of memory.
+pub(crate) fn room_for(peer: Peer, n: usize) -> Result<(), String> {
+    let need = n as u64 * bound_per_connection(peer);
+    let meminfo = std::fs::read_to_string("/proc/meminfo")
+        .map_err(|e| format!("reading /proc/meminfo: {e}"))?;
+    let available = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or("/proc/meminfo: no MemAvailable")?;
+    if need > available / 4 * 3 {
+        let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+        return Err(format!(
+            "skip: {n} idle connections on {} may need {:.1} GiB, {:.1} GiB is available",
+            peer.name(),
+            gib(need),
+            gib(available)
+        ));
+    }
+    Ok(())
+}
 
 /// Bytes per connection (both ends).
 pub(crate) struct Rss {

@@ -43,11 +43,12 @@ pub(crate) struct Idle {
 /// Opens `n` idle connections, after checking there are file descriptors for them.
 pub(crate) fn idle(n: usize) -> Result<Idle, String> {
     let need = 2 * n as u64 + 64;
-    let limit = open_files_limit()?;
+    let (limit, hard) = open_files_limit()?;
     if limit < need {
         return Err(format!(
             "skip: {n} idle kernel connections need {need} file descriptors, the limit is \
-             {limit} (as root the bench raises it)"
+             {limit} (hard limit {hard}; the bench raises the soft limit to the hard one, and \
+             past it only with CAP_SYS_RESOURCE)"
         ));
     }
     let listeners = (0..IDLE_LISTENERS).map(|_| listener()).collect::<Result<Vec<_>, _>>()?;
@@ -72,16 +73,20 @@ pub(crate) fn idle(n: usize) -> Result<Idle, String> {
     Ok(Idle { _listeners: listeners, _conns: conns })
 }
 
-/// The soft limit on open files, from `/proc/self/limits`.
-fn open_files_limit() -> Result<u64, String> {
+/// The soft and hard limits on open files, from `/proc/self/limits`.
+fn open_files_limit() -> Result<(u64, u64), String> {
     let limits = std::fs::read_to_string("/proc/self/limits")
         .map_err(|e| format!("reading /proc/self/limits: {e}"))?;
     let line = limits
         .lines()
         .find(|l| l.starts_with("Max open files"))
         .ok_or("/proc/self/limits: no open files line")?;
-    let soft = line.split_whitespace().nth(3).unwrap_or("");
-    Ok(if soft == "unlimited" { u64::MAX } else { soft.parse().unwrap_or(0) })
+    let value = |w: Option<&str>| match w {
+        Some("unlimited") => u64::MAX,
+        w => w.and_then(|w| w.parse().ok()).unwrap_or(0),
+    };
+    let mut words = line.split_whitespace().skip(3);
+    Ok((value(words.next()), value(words.next())))
 }
 
 /// Writes what the socket takes of `data` without blocking; bytes written.

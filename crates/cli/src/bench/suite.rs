@@ -231,7 +231,7 @@ pub(crate) fn run(args: &SuiteArgs) -> Result<(), String> {
                 ));
                 let netns = ns.as_ref().filter(|_| peer.uses_kernel() || w.family == "tun");
                 let (got, worker_notes) =
-                    spawn(&exe, w, peer, args.quick, netns.map(|n| n.name.as_str()), root);
+                    spawn(&exe, w, peer, args.quick, netns.map(|n| n.name.as_str()));
                 let cell = cells.entry((w.id, peer.name())).or_default();
                 for n in worker_notes {
                     if !cell.notes.contains(&n) {
@@ -276,7 +276,6 @@ fn spawn(
     peer: Peer,
     quick: bool,
     netns: Option<&str>,
-    root: bool,
 ) -> (Got, Vec<String>) {
     let mut args: Vec<String> =
         vec!["bench".into(), "--worker".into(), w.id.into(), "--peer".into(), peer.name().into()];
@@ -286,11 +285,18 @@ fn spawn(
     if let Some(ns) = netns {
         args.extend(["--netns".into(), ns.into()]);
     }
-    // Idle kernel connections take two descriptors each: as root, raise the limit for the
-    // child (a shell's `ulimit`, then the executable in its place).
-    let mut cmd = if root && peer == Peer::Kernel {
+    // Idle kernel connections take two descriptors each: raise the child's soft limit as far
+    // as the hard limit lets it, or to 1M when it can (root with CAP_SYS_RESOURCE); a shell's
+    // `ulimit`, then the executable in its place.
+    let mut cmd = if peer == Peer::Kernel {
         let mut c = Command::new("sh");
-        c.arg("-c").arg("ulimit -n 1048576 2>/dev/null; exec \"$0\" \"$@\"").arg(exe).args(&args);
+        c.arg("-c")
+            .arg(
+                "ulimit -n 1048576 2>/dev/null || ulimit -Sn \"$(ulimit -Hn)\" 2>/dev/null; \
+                 exec \"$0\" \"$@\"",
+            )
+            .arg(exe)
+            .args(&args);
         c
     } else {
         let mut c = Command::new(exe);

@@ -110,6 +110,7 @@ fn measure(id: &str, peer: Peer, scale: &Scale, own_ns: bool) -> Result<Outcome,
                 (bulk::on_kernel(lo, t)?, notes)
             } else {
                 let cfg = PairConfig { mtu, ..big };
+                idle::room_for(peer, n_idle)?;
                 let r = with_pair!(peer, cfg, |p| {
                     p.add_idle(n_idle)?;
                     bulk::on_pair(p, mtu, t)
@@ -131,6 +132,7 @@ fn measure(id: &str, peer: Peer, scale: &Scale, own_ns: bool) -> Result<Outcome,
                 let _idle = kernel::idle(n_idle)?;
                 (cycles::on_kernel(t)?, vec![kernel_note()])
             } else {
+                idle::room_for(peer, n_idle)?;
                 let r = with_pair!(peer, big, |p| {
                     p.add_idle(n_idle)?;
                     cycles::on_pair(p, t)
@@ -145,6 +147,7 @@ fn measure(id: &str, peer: Peer, scale: &Scale, own_ns: bool) -> Result<Outcome,
                 if id == "rss-idle" { (scale.idle, "rss_idle") } else { (scale.big, "rss_big") };
             // ustack as it ships: Linux's buffer settings, buffers grown on demand.
             let cfg = PairConfig { mtu: 1500, buffer: 0 };
+            idle::room_for(peer, n)?;
             let r = with_pair!(peer, cfg, |p| idle::rss(p, n))?;
             let mut notes = vec![];
             if peer == Peer::Smoltcp {
@@ -158,10 +161,15 @@ fn measure(id: &str, peer: Peer, scale: &Scale, own_ns: bool) -> Result<Outcome,
             let c = format!("{prefix}_before.connections");
             measured(vec![(&b, r.before), (&a, r.after), (&c, n as f64)], notes)
         }
-        ("poll", Peer::Ustack | Peer::Smoltcp) => {
-            let conns = scale.poll_sockets / 2;
+        ("poll" | "poll-idle", Peer::Ustack | Peer::Smoltcp) => {
+            let (conns, key) = if id == "poll" {
+                (scale.poll_sockets / 2, "poll_empty")
+            } else {
+                (scale.idle, "poll_empty_idle")
+            };
+            idle::room_for(peer, conns)?;
             let ns = with_pair!(peer, big, |p| idle::empty_poll(p, conns, t))?;
-            values(vec![("poll_empty", ns)])
+            values(vec![(key, ns)])
         }
         ("latency", _) => {
             let (r, notes) = if peer == Peer::Kernel {

@@ -27,6 +27,11 @@ use super::{
     A_ADDR, B_ADDR, CLIENT_PORTS, Clock, IDLE_PER_PORT, IDLE_PORT, Pair, PairConfig, Recv,
 };
 
+/// The most idle connections a smoltcp pair takes. `SocketSet::add` looks for a free slot by
+/// walking every slot, so opening `n` connections visits about n²/2 slots: 100k take some
+/// seconds, 500k most of an hour.
+pub(crate) const MAX_IDLE: usize = 100_000;
+
 /// The send and receive buffer of each idle socket: smoltcp allocates its buffers up front
 /// and cannot grow them, and an idle connection carries nothing.
 pub(crate) const IDLE_BUFFER: usize = 4096;
@@ -384,6 +389,14 @@ impl Pair for SmolPair {
 
     fn add_idle(&mut self, n: usize) -> Result<(), String> {
         const BATCH: usize = 1_000;
+        if self.idle.len() + n > MAX_IDLE {
+            return Err(format!(
+                "skip: smoltcp's SocketSet::add walks every slot for a free one, so {} idle \
+                 connections would take hours to open (the bench stops at {})",
+                super::super::catalogue::count(self.idle.len() + n),
+                super::super::catalogue::count(MAX_IDLE)
+            ));
+        }
         let mut opened = 0;
         while opened < n {
             let batch = BATCH.min(n - opened);
