@@ -65,7 +65,7 @@ enum Command {
     /// Measure ustack against smoltcp and the Linux kernel: without a subcommand, every
     /// workload of the suite on all three in one run, interleaved, with medians, ranges and
     /// ratios (--quick, --rounds, --only, --json); `paths`: bulk goodput over a grid of
-    /// impaired paths, through netem or in the simulator.
+    /// impaired paths, through netem or in the simulator; `loopback`: the suite's S24 rows.
     Bench(bench::Args),
 }
 

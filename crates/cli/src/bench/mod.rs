@@ -9,7 +9,8 @@
 //! progress line in [`stats`], the JSON in [`json`].
 //!
 //! - `paths`: bulk goodput over impaired paths, ustack and Linux sending to a Linux receiver
-//!   through `ustack netem`, or ustack to ustack in the simulator (`--sim`).
+//!   through `ustack netem`, or ustack to ustack in the simulator (`--sim`);
+//! - `loopback`: the suite's S24 rows alone (ustack loopback, kernel 127.0.0.1, AF_UNIX).
 
 mod bulk;
 mod catalogue;
@@ -47,11 +48,16 @@ enum Workload {
     /// sending to a Linux receiver through `ustack netem` (root), side by side with the ratio
     /// per cell; or, with --sim, ustack to ustack in the simulator, in virtual time.
     Paths(paths::Args),
+    /// SPEC S24, a program talking to itself: ustack's loopback through the blocking API
+    /// against the kernel's TCP over 127.0.0.1 and AF_UNIX, bulk and round trip (the suite's
+    /// loopback rows, `ustack bench --only loopback`).
+    Loopback(suite::LoopbackArgs),
 }
 
 pub(crate) fn run(args: &Args) -> Result<(), String> {
     match &args.workload {
         Some(Workload::Paths(a)) => paths::run(a),
+        Some(Workload::Loopback(a)) => suite::run(&a.suite()),
         None => suite::run(&args.suite),
     }
 }

@@ -31,7 +31,7 @@ pub(crate) struct SuiteArgs {
 
     /// Only these workloads, comma-separated: families (bulk, cycles, rss, poll, latency,
     /// checksum, sim, tun, loopback), workload ids (bulk-1500, bulk-65535, bulk-1500-idle,
-    /// cycles, cycles-idle, rss-idle, rss-big, poll, latency, checksum, sim, tun-k2u,
+    /// cycles, cycles-idle, rss-idle, rss-big, poll-idle, poll, latency, checksum, sim, tun-k2u,
     /// tun-u2k, loopback-bulk, loopback-rtt) or row keys (as in the JSON).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     only: Vec<String>,
@@ -56,6 +56,42 @@ pub(crate) struct SuiteArgs {
     /// Internal: the network namespace --worker enters first.
     #[arg(long, value_name = "NS", hide = true, requires = "worker")]
     netns: Option<String>,
+}
+
+/// Arguments of `ustack bench loopback`: the suite's, but for --only.
+#[derive(clap::Args)]
+pub(crate) struct LoopbackArgs {
+    /// One short round (40 ms per measurement).
+    #[arg(long)]
+    quick: bool,
+
+    /// Rounds, interleaved [default: 5, or 1 with --quick].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: Option<u32>,
+
+    /// Also write the results to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+
+    /// Print the table as Markdown.
+    #[arg(long)]
+    markdown: bool,
+}
+
+impl LoopbackArgs {
+    /// The suite's arguments that run the loopback rows alone.
+    pub(crate) fn suite(&self) -> SuiteArgs {
+        SuiteArgs {
+            quick: self.quick,
+            rounds: self.rounds,
+            only: vec!["loopback".to_string()],
+            json: self.json.clone(),
+            markdown: self.markdown,
+            worker: None,
+            peer: None,
+            netns: None,
+        }
+    }
 }
 
 const NS_PREFIX: &str = "ubench-";
