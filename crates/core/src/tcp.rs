@@ -55,6 +55,10 @@ impl TcpSocket {
     }
 }
 
+/// The most boxes of freed connections a stack keeps for new ones (`Stack::free_tcp`): a
+/// burst of closes leaves no more than this much memory behind.
+pub(crate) const TCP_SPARE_MAX: usize = 64;
+
 /// A listening socket.
 #[derive(Debug)]
 pub(crate) struct Listener {
@@ -237,7 +241,7 @@ impl Stack {
         let mtu = self.iface_mtu(iface);
         let mut conn = Conn::connect(now, tcp, tuple, iss, mtu, Conn::default_cc(tcp));
         self.prepare_conn(&mut conn, tuple);
-        let h = self.insert(Socket::Tcp(Box::new(TcpSocket {
+        let h = self.insert_tcp(TcpSocket {
             conn,
             iface,
             parent: None,
@@ -248,7 +252,7 @@ impl Stack {
             timer_at: None,
             in_tx: false,
             tfo_listener: None,
-        })));
+        });
         self.hash_conn(h, tuple);
         self.counters.tcp_active_opens += 1;
         self.after_input(h);
@@ -525,7 +529,7 @@ impl Stack {
             // SPEC S7 (a Fast Open child is never deferred: it is accept()able already).
             conn.set_defer_accept(defer_accept);
         }
-        let h = self.insert(Socket::Tcp(Box::new(TcpSocket {
+        let h = self.insert_tcp(TcpSocket {
             conn,
             iface,
             parent: Some(lh),
@@ -536,7 +540,7 @@ impl Stack {
             timer_at: None,
             in_tx: false,
             tfo_listener: fast_open.then_some(lh),
-        })));
+        });
         self.hash_conn(h, tuple);
         if let Some(Socket::Listener(l)) = self.socket_mut(lh) {
             l.syn_queue.insert(h);
@@ -584,7 +588,8 @@ impl Stack {
         release_port(&mut self.tcp_conn_ports, tuple.local.port());
     }
 
-    /// Frees a finished connection's slot; its drop counters go into the stack's.
+    /// Frees a finished connection's slot; its drop counters go into the stack's, and its
+    /// box is kept for the next connection (up to [`TCP_SPARE_MAX`]).
     pub(crate) fn free_tcp(&mut self, h: SocketHandle) {
         self.unhash_conn(h);
         if let Some(Socket::Tcp(t)) = self.remove(h) {
@@ -593,7 +598,23 @@ impl Stack {
             for r in DropReason::ALL {
                 self.counters.tcp_conn_drops[r as usize] += stats.dropped(r);
             }
+            if self.tcp_spare.len() < TCP_SPARE_MAX {
+                self.tcp_spare.push(t);
+            }
         }
+    }
+
+    /// Inserts `sock`, in the box of a freed connection when there is one (whose finished
+    /// connection is dropped now), else in a new one.
+    pub(crate) fn insert_tcp(&mut self, sock: TcpSocket) -> SocketHandle {
+        let boxed = match self.tcp_spare.pop() {
+            Some(mut spare) => {
+                *spare = sock;
+                spare
+            }
+            None => Box::new(sock),
+        };
+        self.insert(Socket::Tcp(boxed))
     }
 
     /// A connection reported `ev`: listener queues move, CLOSED leaves the demux table, and
