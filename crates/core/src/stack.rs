@@ -117,10 +117,11 @@ pub struct Stack {
     pub(crate) routes: Vec<Route>,
     pub(crate) slots: Vec<Slot>,
     free_slots: Vec<u32>,
-    /// The boxes of freed TCP connections, at most [`TCP_SPARE_MAX`](crate::tcp::TCP_SPARE_MAX), which new connections
-    /// move into instead of allocating: at steady state a connection cycle allocates no
-    /// socket (`Stack::insert_tcp`). The boxes themselves are what is kept, hence the box in
-    /// a `Vec`.
+    /// The boxes of freed TCP connections, at most
+    /// [`TCP_SPARE_MAX`](crate::tcp::TCP_SPARE_MAX), which new connections move into instead
+    /// of allocating: at steady state a connection cycle allocates no socket
+    /// (`Stack::insert_tcp`). The boxes themselves are what is kept, hence the box in a
+    /// `Vec`.
     #[allow(clippy::vec_box)]
     pub(crate) tcp_spare: Vec<Box<TcpSocket>>,
     pub(crate) live: usize,

@@ -118,9 +118,16 @@ unsafe fn xgetbv0() -> u64 {
     unsafe { core::arch::x86_64::_xgetbv(0) }
 }
 
+/// Below this many bytes (a header, an ACK, a small datagram) the portable loop runs inline:
+/// a call into a wider loop, its setup and its reduction cost more than they save there.
+const WIDE_FROM: usize = 128;
+
 /// [`super::sum_native`] with the widest vectors [`level`] allows.
 #[inline]
 pub(super) fn sum(bytes: &[u8]) -> u64 {
+    if bytes.len() < WIDE_FROM {
+        return super::sum_native(bytes);
+    }
     sum_at(level(), bytes)
 }
 
@@ -145,6 +152,9 @@ pub(super) fn sum_at(l: Level, bytes: &[u8]) -> u64 {
 /// [`super::copy_sum_native`] with the widest vectors [`level`] allows.
 #[inline]
 pub(super) fn copy_sum(dst: &mut [u8], src: &[u8]) -> u64 {
+    if src.len() < WIDE_FROM {
+        return super::copy_sum_native(dst, src);
+    }
     copy_sum_at(level(), dst, src)
 }
 
