@@ -237,7 +237,7 @@ impl Host {
         {
             let cidr = Ipv4Cidr::new(addr, 32).expect("a /32 is a valid prefix");
             let mtu = self.stack.interfaces().first().map_or(1500, |i| i.mtu);
-            self.stack.add_interface(InterfaceConfig { addr: cidr, mtu });
+            self.stack.add_interface(InterfaceConfig::ipv4(cidr, mtu));
         }
     }
 
@@ -328,7 +328,7 @@ impl Host {
         }
         if proto == Proto::Udp {
             let h = self.stack.udp_bind(addr).map_err(bind_errno)?;
-            let local = self.stack.udp_local_addr(h);
+            let local = v4(self.stack.udp_local_addr(h));
             let s = self.sock_mut(fd)?;
             s.bound = Some(local);
             s.phase = Phase::Udp(h);
@@ -403,7 +403,7 @@ impl Host {
         let (sndbuf, rcvbuf, linger, reuse) = (s.sndbuf, s.rcvbuf, s.linger, s.reuse_addr);
         let Some(h) = self.stack.tcp_accept(l) else { return Ok(None) };
         let conn = self.stack.tcp_conn(h);
-        let peer = conn.tuple().remote;
+        let peer = v4(conn.tuple().remote);
         let mut child = Sock::new(Proto::Tcp, *conn.config());
         child.tcp = tcp;
         child.tcp.keepalive = conn.config().keepalive;
@@ -463,9 +463,14 @@ impl Host {
                 self.sock_mut(fd)?.deferred_to = Some(addr);
                 return Ok(Some(()));
             }
-            self.stack.tcp_connect_fast_open(now, bound, addr, &tcp, &[]).map_err(connect_errno)?.0
+            self.stack
+                .tcp_connect_fast_open(now, bound.map(Into::into), addr, &tcp, &[])
+                .map_err(connect_errno)?
+                .0
         } else {
-            self.stack.tcp_connect_with(now, bound, addr, &tcp).map_err(connect_errno)?
+            self.stack
+                .tcp_connect_with(now, bound.map(Into::into), addr.into(), &tcp)
+                .map_err(connect_errno)?
         };
         let s = self.sock_mut(fd)?;
         s.phase = Phase::Connecting(h);
@@ -505,7 +510,7 @@ impl Host {
         let (bound, tcp) = (s.bound, s.tcp);
         let (h, start) = self
             .stack
-            .tcp_connect_fast_open(now, bound, addr, &tcp, data)
+            .tcp_connect_fast_open(now, bound.map(Into::into), addr, &tcp, data)
             .map_err(connect_errno)?;
         let s = self.sock_mut(fd)?;
         s.phase = Phase::Connecting(h);
@@ -719,7 +724,7 @@ impl Host {
                     .stack
                     .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
                     .map_err(bind_errno)?;
-                let local = self.stack.udp_local_addr(h);
+                let local = v4(self.stack.udp_local_addr(h));
                 let s = self.sock_mut(fd)?;
                 s.phase = Phase::Udp(h);
                 s.bound = Some(local);
@@ -738,6 +743,7 @@ impl Host {
             Err(UdpSendError::NotConnected) => Err(libc::EDESTADDRREQ),
             Err(UdpSendError::Refused) => Err(libc::ECONNREFUSED),
             Err(UdpSendError::InvalidDestination) => Err(libc::EINVAL),
+            Err(UdpSendError::AddrNotAvailable) => Err(libc::EADDRNOTAVAIL),
         }
     }
 
@@ -750,7 +756,7 @@ impl Host {
         let s = self.sock(fd)?;
         let Phase::Udp(h) = s.phase else { return Ok(None) };
         match self.stack.udp_recv_from(h, buf) {
-            Ok((n, from)) => Ok(Some((n.min(buf.len()), n, from))),
+            Ok((n, from)) => Ok(Some((n.min(buf.len()), n, v4(from)))),
             Err(UdpRecvError::WouldBlock) => Ok(None),
             Err(UdpRecvError::Refused) => Err(libc::ECONNREFUSED),
         }
@@ -839,9 +845,9 @@ impl Host {
     pub(crate) fn local_addr(&self, fd: c_int) -> Result<SocketAddrV4, Errno> {
         let s = self.sock(fd)?;
         Ok(match s.phase {
-            Phase::Connected(h) | Phase::Connecting(h) => self.stack.tcp_conn(h).tuple().local,
-            Phase::Listening(h) => self.stack.tcp_listener_addr(h),
-            Phase::Udp(h) => self.stack.udp_local_addr(h),
+            Phase::Connected(h) | Phase::Connecting(h) => v4(self.stack.tcp_conn(h).tuple().local),
+            Phase::Listening(h) => v4(self.stack.tcp_listener_addr(h)),
+            Phase::Udp(h) => v4(self.stack.udp_local_addr(h)),
             Phase::Unconnected => s.bound.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
         })
     }
@@ -855,10 +861,10 @@ impl Host {
                 let conn = self.stack.tcp_conn(h);
                 match conn.state() {
                     TcpState::Closed | TcpState::SynSent => Err(libc::ENOTCONN),
-                    _ => Ok(conn.tuple().remote),
+                    _ => Ok(v4(conn.tuple().remote)),
                 }
             }
-            Phase::Udp(h) => self.stack.udp_peer_addr(h).ok_or(libc::ENOTCONN),
+            Phase::Udp(h) => self.stack.udp_peer_addr(h).map(v4).ok_or(libc::ENOTCONN),
             _ => Err(libc::ENOTCONN),
         }
     }
@@ -895,6 +901,17 @@ impl Host {
     fn log_ignored(&self) {
         for (name, value, why) in &self.settings.ignored {
             eprintln!("libustack_capi: sysctl {name} = {value} not applied: {why}");
+        }
+    }
+}
+
+/// An address of the C API's stack as its `AF_INET` sockets show it: the stack has IPv4
+/// interfaces only, so every address it hands back is IPv4 (an IPv4-mapped one is unwrapped).
+fn v4(addr: std::net::SocketAddr) -> SocketAddrV4 {
+    match addr {
+        std::net::SocketAddr::V4(a) => a,
+        std::net::SocketAddr::V6(a) => {
+            SocketAddrV4::new(a.ip().to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED), a.port())
         }
     }
 }

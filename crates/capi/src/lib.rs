@@ -77,9 +77,9 @@ impl Ustack {
 /// route through it.
 fn stack_on(addr: Ipv4Cidr, secret: [u8; 16]) -> Result<Stack, libc::c_int> {
     let mut stack = Stack::new(StackConfig::new(secret)).map_err(|_| libc::EINVAL)?;
-    let iface = stack.add_interface(InterfaceConfig { addr, mtu: 1500 });
+    let iface = stack.add_interface(InterfaceConfig::ipv4(addr, 1500));
     let default = Ipv4Cidr::new(core::net::Ipv4Addr::UNSPECIFIED, 0).expect("/0 is valid");
-    stack.add_route(Route { dest: default, iface });
+    stack.add_route(Route { dest: default.into(), iface });
     Ok(stack)
 }
 

@@ -1,7 +1,7 @@
 //! The `ustack` command.
 //!
 //! `lab` (every behaviour of the TCP notes replayed in the simulator, checked and drawn),
-//! `decode` (a pcap file, tcpdump style, through ustack's own parsers), `capture` (what the
+//! `decode` (a pcap or pcapng file, tcpdump style, through ustack's own parsers), `capture` (what the
 //! kernel routes into a ustack TUN device), `tun` (the stack on a TUN device running a
 //! service), `ss` (the sockets of a running `tun`), `sim` (a transfer between two simulated
 //! hosts in virtual time), `netem` (an impaired path between two network namespaces), `bench`
@@ -20,6 +20,7 @@ mod decode;
 mod describe;
 mod lab;
 mod netem;
+mod settings;
 mod sim;
 mod ss;
 mod tun;
@@ -43,17 +44,18 @@ enum Command {
     /// and Linux (PASS/FAIL), and write a report: ladder diagrams, pcaps, traces, plots and
     /// index.html. Exits non-zero when a scenario fails.
     Lab(lab::Args),
-    /// Decode a pcap file, one line per packet, with ustack's own parsers.
+    /// Decode a capture file (pcap or pcapng), one line per packet, with ustack's own parsers.
     Decode(decode::Args),
     /// Create a TUN device and print (and optionally save) every packet the kernel sends
     /// into it. Needs root or CAP_NET_ADMIN.
     Capture(capture::Args),
     /// Run the stack on a TUN device with a service (echo, discard, source, udp-echo, http,
-    /// connect, hold) until SIGINT/SIGTERM, or for connect until its connection closes. Needs
-    /// root or CAP_NET_ADMIN. Exits 0 after a clean stop, non-zero on an error, 101 when any
-    /// thread panicked.
+    /// hold, connect, forward) until SIGINT/SIGTERM, or for connect until its connection
+    /// closes. Needs CAP_NET_ADMIN (root, or a namespace of one's own: unshare -Urn). Exits 0
+    /// after a clean stop, non-zero on an error, 101 when any thread panicked.
     Tun(tun::Args),
-    /// List the sockets of a running `ustack tun --control PATH`, like `ss -tan`.
+    /// List the sockets of a running `ustack tun --control PATH`, like `ss -tan` (-i
+    /// internals, -e timers), or its counters like `nstat` (-s).
     Ss(ss::Args),
     /// Run a TCP transfer between two simulated hosts over one link, in virtual time, and
     /// print goodput, retransmissions and both ends' final states.
@@ -124,6 +126,14 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    /// clap's own consistency checks over every subcommand and option (unique names and
+    /// groups, valid defaults): a mistake there panics at parse time for every user.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+
     /// A panic on a thread nobody joins (a service's accept thread, say) still turns the
     /// command's outcome into exit status 101, a success included.
     #[test]

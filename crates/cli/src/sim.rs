@@ -1,6 +1,7 @@
 //! `ustack sim`: a TCP transfer between two simulated hosts over one link, in virtual time.
 //!
-//! The client (10.0.0.1) connects to the server (10.0.0.2:5001) and sends `--bytes` bytes;
+//! The client (10.0.0.1, or 2001:db8::1 with `--ipv6`) connects to the server (10.0.0.2:5001,
+//! or [2001:db8::2]:5001) and sends `--bytes` bytes;
 //! the server checks every byte (exactly once, in order), both close, and the client's
 //! TIME-WAIT runs out. Everything random follows from `--seed`: the same seed replays the
 //! same run, pcap bytes included.
@@ -97,10 +98,14 @@ pub(crate) struct SimArgs {
           value_parser = |s: &str| parse_probability("corrupt", s))]
     corrupt: f64,
 
-    /// The link MTU, bytes (the hosts' MSS follows from it).
+    /// The link MTU, bytes (the hosts' MSS follows from it; at least 1280 with --ipv6).
     #[arg(long, value_name = "BYTES", default_value_t = 1500,
           value_parser = clap::value_parser!(u16).range(68..))]
     mtu: u16,
+
+    /// Run over IPv6: the client 2001:db8::1 connects to [2001:db8::2]:5001 (MSS = MTU − 60).
+    #[arg(long)]
+    ipv6: bool,
 
     /// Each host's initial send buffer, bytes (Linux's tcp_wmem default is 16 KiB). As in
     /// Linux (tcp_sndbuf_expand), it grows with the congestion window, to twice the window,
@@ -117,10 +122,18 @@ pub(crate) struct SimArgs {
     /// virtual time [default: an hour, or 4 times what the bytes take at the rate if longer].
     #[arg(long, value_name = "D", value_parser = parse_duration)]
     time_limit: Option<Duration>,
+
+    /// TCP settings by sysctl name (--sysctl, --config), applied to both hosts after --wmem
+    /// and --rmem.
+    #[command(flatten)]
+    settings: crate::settings::SettingsArgs,
 }
 
 /// Runs the transfer and prints its report; an error when it did not complete.
 pub(crate) fn run(args: &SimArgs) -> Result<(), String> {
+    if args.ipv6 && args.mtu < 1280 {
+        return Err(format!("--mtu {} is below IPv6's minimum of 1280 (RFC 8200 §5)", args.mtu));
+    }
     let mut link = LinkConfig::new()
         .rate_bps(args.rate)
         .delay(args.delay)
@@ -143,6 +156,7 @@ pub(crate) fn run(args: &SimArgs) -> Result<(), String> {
     if let Some(rmem) = args.rmem {
         tcp.rmem = buffer(tcp.rmem, rmem, "rmem")?;
     }
+    args.settings.apply_tcp(&mut tcp)?;
     tcp.validate().map_err(|e| e.to_string())?;
     let time_limit = args.time_limit.unwrap_or_else(|| {
         let at_rate = Duration::from_secs_f64(args.bytes as f64 * 8.0 / args.rate as f64);
@@ -150,7 +164,10 @@ pub(crate) fn run(args: &SimArgs) -> Result<(), String> {
     });
     // Room for every segment to be sent, acknowledged and retransmitted several times over.
     let events = (args.bytes / 100).max(Bounds::DEFAULT_MAX_EVENTS);
-    let setup = Setup::new(link).tcp(tcp).bounds(Bounds::time(time_limit).max_events(events));
+    let setup = Setup::new(link)
+        .tcp(tcp)
+        .bounds(Bounds::time(time_limit).max_events(events))
+        .ipv6(args.ipv6);
     let scenario = BulkTransfer::new(args.bytes);
     let mut run = ScenarioRun::new(&scenario, &setup, args.seed).map_err(|e| e.to_string())?;
     let tap = match &args.pcap {
@@ -230,11 +247,10 @@ fn line(label: &str, value: impl core::fmt::Display) {
 
 fn print_report(args: &SimArgs, r: &BulkReport) {
     println!(
-        "ustack sim: {} bytes from {} to {}:{} over {}, {} one-way delay, {} loss, seed {}",
+        "ustack sim: {} bytes from {} to {} over {}, {} one-way delay, {} loss, seed {}",
         args.bytes,
-        Setup::CLIENT,
-        Setup::SERVER,
-        Setup::PORT,
+        if args.ipv6 { Setup::CLIENT6.to_string() } else { Setup::CLIENT.to_string() },
+        Setup::new(LinkConfig::new()).ipv6(args.ipv6).server_addr(),
         units::rate(args.rate as f64),
         fmt_duration(args.delay),
         percent(args.loss),

@@ -1,4 +1,6 @@
-//! `ustack ss`: the sockets of a running `ustack tun`, like `ss -tan` (SPEC S2, S10).
+//! `ustack ss`: the sockets of a running `ustack tun`, like `ss -tan`; with `-i` each
+//! connection's internals like `ss -tin`, with `-e` its timer like `ss -o`; `-s` the
+//! counters like `nstat -az`, by Linux's names.
 
 use std::path::PathBuf;
 
@@ -17,14 +19,26 @@ pub(crate) struct Args {
     /// Only listening sockets.
     #[arg(short = 'l', long = "listening")]
     listening: bool,
-    /// The counters, like `netstat -s`, instead of the sockets.
+    /// Each TCP connection's internals on a line under it, like `ss -tin`: congestion
+    /// control, rto, rtt/rttvar, mss, cwnd and ssthresh (segments), bytes acked and
+    /// received, send rate, unacked, retrans (RTOs in a row / total), lost, sacked,
+    /// rcv_space, minrtt, and ustack's ca_state (open, recovery, loss).
+    #[arg(short = 'i', long = "info")]
+    info: bool,
+    /// Each TCP connection's timer, like `ss -o`: `timer:(on,200ms,0)` (on = retransmission,
+    /// persist, keepalive, timewait; the count is RTOs in a row, or probes).
+    #[arg(short = 'e', long = "extended", visible_short_alias = 'o')]
+    extended: bool,
+    /// The counters instead of the sockets, like `nstat -az`: one a line, by their Linux MIB
+    /// names (IpInReceives, TcpRetransSegs, TcpExtListenDrops, ...); ustack's own counters
+    /// start with `Ustack`.
     #[arg(short = 's', long = "summary")]
     summary: bool,
 }
 
 pub(crate) fn run(args: &Args) -> Result<(), String> {
     let request = if args.summary {
-        "stats".to_string()
+        "nstat".to_string()
     } else {
         let mut r = String::from("ss");
         if args.tcp {
@@ -35,6 +49,12 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         }
         if args.listening {
             r.push_str(" l");
+        }
+        if args.info {
+            r.push_str(" i");
+        }
+        if args.extended {
+            r.push_str(" e");
         }
         r
     };

@@ -76,3 +76,58 @@ fn clear_errors_for_bad_input() {
     assert!(!ok);
     assert!(err.contains("expected ADDR/PREFIX"), "{err}");
 }
+
+/// The sample pcap rewritten as pcapng: one interface with `if_tsresol` `resol` (none:
+/// the default, microseconds), an enhanced packet block per packet.
+fn as_pcapng(resol: Option<u8>) -> std::path::PathBuf {
+    use pcap_file::pcap::PcapReader;
+    use pcap_file::pcapng::PcapNgWriter;
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+    use pcap_file::pcapng::blocks::interface_description::{
+        InterfaceDescriptionBlock, InterfaceDescriptionOption,
+    };
+    let mut reader = PcapReader::new(std::fs::File::open(sample()).unwrap()).unwrap();
+    let datalink = reader.header().datalink;
+    let out = std::env::temp_dir().join(format!(
+        "ustack-decode-{}-{}.pcapng",
+        std::process::id(),
+        resol.map_or(-1, i32::from)
+    ));
+    let mut w = PcapNgWriter::new(std::fs::File::create(&out).unwrap()).unwrap();
+    let mut idb = InterfaceDescriptionBlock::new(datalink, 65535);
+    if let Some(r) = resol {
+        idb.options.push(InterfaceDescriptionOption::IfTsResol(r));
+    }
+    w.write_pcapng_block(idb).unwrap();
+    let units_per_sec: u128 = 10u128.pow(u32::from(resol.unwrap_or(6)));
+    while let Some(p) = reader.next_packet() {
+        let p = p.unwrap();
+        // pcap-file writes the Duration's nanoseconds as the raw 64-bit timestamp.
+        let raw = p.timestamp.as_nanos() * units_per_sec / 1_000_000_000;
+        let epb = EnhancedPacketBlock {
+            interface_id: 0,
+            timestamp: std::time::Duration::from_nanos(raw as u64),
+            original_len: p.orig_len,
+            data: p.data,
+            options: vec![],
+        };
+        w.write_pcapng_block(epb).unwrap();
+    }
+    out
+}
+
+#[test]
+fn decodes_pcapng_as_it_decodes_the_same_packets_in_pcap() {
+    // pcapng (the format Wireshark and dumpcap write by default) carries the same packets
+    // with their link type per interface and timestamps in the interface's if_tsresol units
+    // (microseconds by default): the lines must be the same as for the pcap.
+    let (ok, want, err) = ustack(&["decode", &sample()]);
+    assert!(ok, "{err}");
+    for resol in [None, Some(9)] {
+        let file = as_pcapng(resol);
+        let (ok, got, err) = ustack(&["decode", file.to_str().unwrap()]);
+        std::fs::remove_file(&file).unwrap();
+        assert!(ok, "{err}");
+        assert_eq!(got, want, "if_tsresol {resol:?}");
+    }
+}

@@ -79,6 +79,48 @@ fn a_transfer_reports_goodput_retransmissions_and_states_and_replays_from_its_se
 }
 
 #[test]
+fn ipv6_transfer_runs_between_2001_db8_1_and_2_and_captures_ipv6_packets() {
+    // `--ipv6`: the same transfer over IPv6; the pcap's LINKTYPE_RAW (101) carries IPv6 as
+    // it carries IPv4 (version nibble 6), the SYN announcing MSS 1500 − 60 = 1440.
+    let pcap = std::env::temp_dir().join(format!("ustack-sim6-{}.pcap", std::process::id()));
+    let (code, out, err) = ustack(&[
+        "sim",
+        "--ipv6",
+        "--rate",
+        "10mbit",
+        "--delay",
+        "5ms",
+        "--loss",
+        "2%",
+        "--bytes",
+        "64KiB",
+        "--seed",
+        "3",
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.starts_with("ustack sim: 65536 bytes from 2001:db8::1 to [2001:db8::2]:5001"));
+    assert!(field(&out, "transfer").starts_with("complete: 65536 of 65536 bytes"), "{out}");
+    assert_eq!(field(&out, "client"), "TIME-WAIT -> CLOSED");
+    let bytes = std::fs::read(&pcap).unwrap();
+    std::fs::remove_file(&pcap).unwrap();
+    assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 101, "LINKTYPE_RAW");
+    let first = &bytes[24 + 16..];
+    assert_eq!(first[0] >> 4, 6, "an IPv6 packet");
+    assert_eq!(first[6], 6, "TCP");
+    // The SYN's options start with MSS (kind 2, length 4).
+    assert_eq!(&first[60..64], &[2, 4, 0x05, 0xa0], "MSS 1440");
+
+    let (code, _, err) = ustack(&[
+        "sim", "--ipv6", "--mtu", "1000", "--rate", "10mbit", "--delay", "5ms", "--loss", "0",
+        "--bytes", "1KiB",
+    ]);
+    assert_ne!(code, Some(0), "{err}");
+    assert!(err.contains("below IPv6's minimum of 1280"), "{err}");
+}
+
+#[test]
 fn a_transfer_that_misses_its_time_limit_fails_naming_the_seed() {
     let (code, out, err) = ustack(&[
         "sim",
@@ -186,4 +228,25 @@ fn bad_input_is_refused_with_the_reason() {
     let (code, _, err) = ustack(&["sim", "--rate", "10mbit", "--delay", "1ms", "--loss", "0"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("--bytes <N>"), "{err}");
+}
+
+#[test]
+fn settings_by_sysctl_name_apply_and_a_misspelt_one_is_refused_with_a_hint() {
+    let base = ["sim", "--rate", "10mbit", "--delay", "5ms", "--loss", "0", "--bytes", "64KiB"];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        ustack(&args)
+    };
+    let (code, out, err) = with(&["--sysctl", "net.ipv4.tcp_congestion_control=reno"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, _, err) = with(&["--sysctl", "net.ipv4.tcp_sak=0"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim(),
+        "ustack: --sysctl: net.ipv4.tcp_sak: no such setting (did you mean net.ipv4.tcp_sack?)"
+    );
+    let (code, _, err) = with(&["--sysctl", "net.core.somaxconn=8"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("only TCP settings"), "{err}");
 }

@@ -1296,7 +1296,7 @@ impl Lab {
         });
     }
 
-    /// A counter from `ustack ss -s`, by its text.
+    /// A counter from the control socket's `stats` (the `netstat -s` text), by its text.
     fn counter(&self, text: &str) -> u64 {
         let stats = self.query("stats");
         stats

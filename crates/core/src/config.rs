@@ -42,7 +42,8 @@ pub struct StackConfig {
     pub icmp_msgs_per_sec: u32,
     /// Burst of ICMP errors allowed above the rate (`net.ipv4.icmp_msgs_burst`, 50).
     pub icmp_msgs_burst: u32,
-    /// Answer ICMP echo requests (`net.ipv4.icmp_echo_ignore_all` = 0).
+    /// Answer ICMP and ICMPv6 echo requests (`net.ipv4.icmp_echo_ignore_all` = 0; Linux's
+    /// `net.ipv6.icmp.echo_ignore_all` follows the same setting here).
     pub icmp_echo: bool,
     /// SYN cookies (`net.ipv4.tcp_syncookies`, 1; SPEC S8): 0 never (a SYN finding the SYN
     /// queue full is dropped), 1 when the SYN queue of a listener is full, 2 for every SYN.
@@ -65,6 +66,27 @@ pub struct StackConfig {
     /// How long a TIME-WAIT connection must have been in that state before `tcp_tw_reuse`
     /// may take its 4-tuple (`net.ipv4.tcp_tw_reuse_delay`, 1000 ms).
     pub tcp_tw_reuse_delay: Duration,
+    /// IPv6 sockets bound to `::` take IPv6 only, as if each had IPV6_V6ONLY set
+    /// (`net.ipv6.bindv6only`, 0: a socket on `::` takes IPv4 too, as IPv4-mapped addresses).
+    pub bindv6only: bool,
+    /// Hop limit of the IPv6 packets we send (`net.ipv6.conf.default.hop_limit`, 64).
+    pub ipv6_hop_limit: u8,
+    /// Memory for IPv6 fragments awaiting reassembly (`net.ipv6.ip6frag_high_thresh`, 4 MiB).
+    pub ip6frag_high_thresh: usize,
+    /// How long an incomplete IPv6 packet is kept (`net.ipv6.ip6frag_time`, 60 s; RFC 8200
+    /// §4.5: "within 60 seconds of the reception of the first-arriving fragment").
+    pub ip6frag_time: Duration,
+    /// Least spacing between ICMPv6 errors to one destination, on top of the host-wide
+    /// `icmp_msgs_per_sec` (`net.ipv6.icmp.ratelimit`, 1000 ms; 0 turns it off). As Linux,
+    /// a burst of 6 is allowed and the spacing shrinks for wider prefixes.
+    pub icmpv6_ratelimit: Duration,
+    /// Flow labels on the IPv6 packets we send (`net.ipv6.auto_flowlabels`, 1): 0 none, 1
+    /// and 3 one per flow from a keyed hash of its addresses, ports and protocol, 2 only
+    /// for sockets that opt in (none can in ustack, so none).
+    pub auto_flowlabels: u8,
+    /// How long a path MTU learnt from a Packet Too Big holds before the interface MTU is
+    /// tried again (`net.ipv6.route.mtu_expires`, 600 s).
+    pub ip6_rt_mtu_expires: Duration,
 }
 
 impl StackConfig {
@@ -90,6 +112,13 @@ impl StackConfig {
             tcp_fastopen_blackhole_timeout: Duration::ZERO,
             tcp_tw_reuse: 2,
             tcp_tw_reuse_delay: Duration::from_millis(1000),
+            bindv6only: false,
+            ipv6_hop_limit: 64,
+            ip6frag_high_thresh: 4 << 20,
+            ip6frag_time: Duration::from_secs(60),
+            icmpv6_ratelimit: Duration::from_millis(1000),
+            auto_flowlabels: 1,
+            ip6_rt_mtu_expires: Duration::from_secs(600),
         }
     }
 
@@ -119,6 +148,15 @@ impl StackConfig {
         }
         if self.tcp_tw_reuse > 2 {
             return Err(StackConfigError::Invalid("tcp_tw_reuse must be 0, 1 or 2"));
+        }
+        if self.ipv6_hop_limit == 0 {
+            return Err(StackConfigError::Invalid("hop_limit must be 1 to 255"));
+        }
+        if self.ip6frag_time.is_zero() {
+            return Err(StackConfigError::Invalid("ip6frag_time must be positive"));
+        }
+        if self.auto_flowlabels > 3 {
+            return Err(StackConfigError::Invalid("auto_flowlabels must be 0 to 3"));
         }
         Ok(())
     }

@@ -33,7 +33,7 @@
 //! pause it for `60 s << n`), and host-wide after a suspected black hole
 //! (`tcp_fastopen_blackhole_timeout`, off by default).
 
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, SocketAddr};
 use std::collections::VecDeque;
 
 use ustack_tcp::tfo::{
@@ -94,8 +94,8 @@ struct CacheEntry {
 pub(crate) struct FastOpenHost {
     /// The server key while `tcp_fastopen_key` is unset.
     default_key: FastOpenKeys,
-    cache: KeyedMap<Ipv4Addr, CacheEntry>,
-    order: VecDeque<Ipv4Addr>,
+    cache: KeyedMap<IpAddr, CacheEntry>,
+    order: VecDeque<IpAddr>,
     /// Suspected black holes in a row (Linux `tfo_active_disable_times`) and the last one.
     disable_times: u32,
     disable_stamp: Instant,
@@ -147,9 +147,9 @@ impl Stack {
     /// The cookie and MSS the client has cached for `dest`, as `ip tcp_metrics` shows them.
     pub fn tcp_fastopen_cached(
         &self,
-        dest: Ipv4Addr,
+        dest: impl Into<IpAddr>,
     ) -> Option<(Option<FastOpenCookie>, Option<u16>)> {
-        self.fastopen.cache.get(&dest).map(|e| (e.cookie, e.mss))
+        self.fastopen.cache.get(&crate::addr::canonical_ip(dest.into())).map(|e| (e.cookie, e.mss))
     }
 
     /// The server keys in use: `tcp_fastopen_key`, or the key derived from the secret.
@@ -166,8 +166,8 @@ impl Stack {
     pub fn tcp_connect_fast_open(
         &mut self,
         now: Instant,
-        local: Option<core::net::SocketAddrV4>,
-        remote: core::net::SocketAddrV4,
+        local: Option<SocketAddr>,
+        remote: impl Into<SocketAddr>,
         tcp: &TcpConfig,
         data: &[u8],
     ) -> Result<(SocketHandle, FastOpenStart), ConnectError> {
@@ -175,7 +175,9 @@ impl Stack {
             return Err(ConnectError::FastOpenDisabled);
         }
         // The SYN leaves at the next `poll_transmit`: its Fast Open is set before that.
+        let remote = remote.into();
         let h = self.tcp_connect_with(now, local, remote, tcp)?;
+        let remote = crate::addr::canonical(remote);
         let mode = self.fastopen_mode(now, h, remote, tcp);
         let mut start = FastOpenStart { syn_data: 0, cookie_request: false };
         let t = self.tcp_mut(h);
@@ -201,24 +203,21 @@ impl Stack {
     /// cached (or `tcp_fastopen` 0x4 needs none) and Fast Open is not paused. Linux's
     /// `TCP_FASTOPEN_CONNECT` then defers the SYN to the first write
     /// (`tcp_fastopen_defer_connect`).
-    pub fn tcp_fastopen_has_cookie(&self, now: Instant, remote: core::net::SocketAddrV4) -> bool {
+    pub fn tcp_fastopen_has_cookie(&self, now: Instant, remote: impl Into<SocketAddr>) -> bool {
+        let remote = crate::addr::canonical(remote.into());
         self.cfg.tcp_fastopen & tfo::CLIENT_ENABLE != 0
             && self.fastopen_paused(now, remote).is_some()
             && (self.cfg.tcp_fastopen & tfo::CLIENT_NO_COOKIE != 0
-                || self.fastopen.cache.get(remote.ip()).is_some_and(|e| e.cookie.is_some()))
+                || self.fastopen.cache.get(&remote.ip()).is_some_and(|e| e.cookie.is_some()))
     }
 
     /// The cache entry for `remote`, or `None` when Fast Open to it is paused: a suspected
     /// black hole, or recurring losses of SYNs with data (Linux `tcp_fastopen_cookie_check`).
-    fn fastopen_paused(
-        &self,
-        now: Instant,
-        remote: core::net::SocketAddrV4,
-    ) -> Option<Option<CacheEntry>> {
+    fn fastopen_paused(&self, now: Instant, remote: SocketAddr) -> Option<Option<CacheEntry>> {
         if self.fastopen_blackholed(now) {
             return None;
         }
-        let entry = self.fastopen.cache.get(remote.ip()).copied();
+        let entry = self.fastopen.cache.get(&remote.ip()).copied();
         if let Some(e) = entry
             && e.syn_loss > 1
             && now < e.last_syn_loss + Duration::from_secs(60u64 << e.syn_loss.min(20))
@@ -235,15 +234,16 @@ impl Stack {
         &mut self,
         now: Instant,
         h: SocketHandle,
-        remote: core::net::SocketAddrV4,
+        remote: SocketAddr,
         tcp: &TcpConfig,
     ) -> Option<FastOpenConnect> {
         let entry = self.fastopen_paused(now, remote)?;
         // The SYN's data: the cached MSS (else our own) within the route, less the largest
         // option space, as Linux's `tcp_send_syn_data`.
         let iface = self.tcp_mut(h).iface;
-        let mtu = self.iface_mtu(iface);
-        let mut mss = mtu.saturating_sub(40);
+        let mtu = self.path_mtu(iface, remote.ip());
+        let headers = if remote.is_ipv6() { 60 } else { 40 };
+        let mut mss = mtu.saturating_sub(headers);
         if let Some(cached) = entry.and_then(|e| e.mss) {
             mss = mss.min(cached);
         }
@@ -278,7 +278,7 @@ impl Stack {
     pub(crate) fn fastopen_connected(&mut self, h: SocketHandle) {
         let t = self.tcp_mut(h);
         let Some(outcome) = t.conn.take_fast_open_outcome() else { return };
-        let dest = *t.conn.tuple().remote.ip();
+        let dest = t.conn.tuple().remote.ip();
         self.fastopen_learn(dest, outcome);
         if outcome.data_acked {
             self.counters.tcp_fastopen_active += 1;
@@ -303,7 +303,7 @@ impl Stack {
         }
     }
 
-    fn fastopen_learn(&mut self, dest: Ipv4Addr, o: FastOpenOutcome) {
+    fn fastopen_learn(&mut self, dest: IpAddr, o: FastOpenOutcome) {
         let now_entry = self.fastopen.cache.get(&dest).copied();
         let mut e = now_entry.unwrap_or(CacheEntry {
             mss: None,
@@ -372,7 +372,7 @@ impl Stack {
         {
             return false;
         }
-        let (client, server) = (*tuple.remote.ip(), *tuple.local.ip());
+        let (client, server) = (tuple.remote.ip(), tuple.local.ip());
         let keys = self.fastopen_keys();
         let child = if sysctl & tfo::SERVER_COOKIE_NOT_REQD != 0 {
             true

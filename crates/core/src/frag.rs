@@ -1,4 +1,8 @@
-//! IPv4 fragment reassembly: RFC 791 §3.2 with Linux's policy (`net/ipv4/ip_fragment.c`).
+//! Fragment reassembly: IPv4 (RFC 791 §3.2) with Linux's policy (`net/ipv4/ip_fragment.c`),
+//! and the same machinery for IPv6 (RFC 8200 §4.5, Linux `net/ipv6/reassembly.c`, whose
+//! policy is the same but for its limits: `ip6frag_high_thresh` 4 MiB, `ip6frag_time` 60 s,
+//! and 65,535 bytes of reassembled payload; `crate::ipv6` keys it by source, destination and
+//! identification).
 //!
 //! Fragments are queued per datagram, keyed by (source, destination, protocol, identification)
 //! as RFC 791 says. Each queue records the received pieces by offset (the "holes" of RFC 815 are
@@ -147,9 +151,9 @@ impl fmt::Display for FragStats {
     }
 }
 
-/// What identifies the fragments of one datagram (RFC 791 §3.2).
+/// What identifies the fragments of one IPv4 datagram (RFC 791 §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct FragKey {
+pub(crate) struct FragKey {
     src: Ipv4Addr,
     dst: Ipv4Addr,
     protocol: IpProtocol,
@@ -208,6 +212,8 @@ struct Datagram {
     total: Option<usize>,
     /// Bytes charged against the memory limit.
     charged: usize,
+    /// What the caller attached to the fragment at offset 0 (IPv6: its Next Header).
+    tag: Option<u8>,
 }
 
 impl Datagram {
@@ -220,6 +226,7 @@ impl Datagram {
             max_end: 0,
             total: None,
             charged: 0,
+            tag: None,
         }
     }
 
@@ -315,12 +322,14 @@ impl Datagram {
 /// [`handle_timeout`](Self::handle_timeout) once it has passed. A fragment arriving after its
 /// datagram's deadline starts a new datagram even if `handle_timeout` has not run yet.
 #[derive(Debug)]
-pub(crate) struct Reassembler {
+pub(crate) struct Reassembler<K = FragKey> {
     limits: FragLimits,
+    /// The largest reassembled payload.
+    max_payload: usize,
     /// The incomplete datagrams.
-    datagrams: BTreeMap<FragKey, Datagram>,
+    datagrams: BTreeMap<K, Datagram>,
     /// Their deadlines, earliest first: finding the next one never scans the datagrams.
-    timers: BTreeSet<(Instant, FragKey)>,
+    timers: BTreeSet<(Instant, K)>,
     /// Bytes charged for all of them.
     buffered: usize,
     /// The last reassembled payload ([`FragOutcome::Complete`] borrows it).
@@ -329,20 +338,14 @@ pub(crate) struct Reassembler {
     spare: Vec<Vec<u8>>,
     /// Counters (`datagrams_buffered` and `bytes_buffered` are filled in by `stats`).
     stats: FragStats,
+    /// The tag of the datagram `out` holds.
+    out_tag: Option<u8>,
 }
 
-impl Reassembler {
-    /// An empty reassembler with these limits.
+impl Reassembler<FragKey> {
+    /// An empty IPv4 reassembler with these limits.
     pub(crate) fn new(limits: FragLimits) -> Self {
-        Reassembler {
-            limits,
-            datagrams: BTreeMap::new(),
-            timers: BTreeSet::new(),
-            buffered: 0,
-            out: Vec::new(),
-            spare: Vec::new(),
-            stats: FragStats::default(),
-        }
+        Reassembler::with_max_payload(limits, MAX_PAYLOAD)
     }
 
     /// Takes a fragment that arrived at `now`: `hdr` is its parsed header (`frag_offset` in
@@ -360,18 +363,52 @@ impl Reassembler {
             self.out.extend_from_slice(bytes);
             return FragOutcome::Complete(&self.out);
         }
-        self.stats.fragments += 1;
-        let key = FragKey::of(hdr);
         let offset = usize::from(hdr.frag_offset);
+        self.push_fragment(now, FragKey::of(hdr), offset, hdr.more_frags, bytes, None)
+    }
+}
+
+impl<K: Ord + Copy> Reassembler<K> {
+    /// An empty reassembler with these limits, for datagrams of at most `max_payload` bytes.
+    pub(crate) fn with_max_payload(limits: FragLimits, max_payload: usize) -> Self {
+        Reassembler {
+            limits,
+            max_payload,
+            out_tag: None,
+            datagrams: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            buffered: 0,
+            out: Vec::new(),
+            spare: Vec::new(),
+            stats: FragStats::default(),
+        }
+    }
+
+    /// Takes the fragment `bytes` at `offset` of datagram `key` (`more`: More Fragments set)
+    /// that arrived at `now`. `tag`, given with the fragment at offset 0, is handed back by
+    /// [`completed_tag`](Self::completed_tag) when the datagram completes.
+    pub(crate) fn push_fragment(
+        &mut self,
+        now: Instant,
+        key: K,
+        offset: usize,
+        more: bool,
+        bytes: &[u8],
+        tag: Option<u8>,
+    ) -> FragOutcome<'_> {
+        self.stats.fragments += 1;
         let end = offset + bytes.len();
-        // RFC 791 §3.2: every fragment but the last carries a multiple of 8 bytes, and the
-        // offset counts 8-byte units. (Linux trims such a fragment; the RFC makes it invalid.)
-        if offset % 8 != 0 || (hdr.more_frags && (bytes.is_empty() || bytes.len() % 8 != 0)) {
+        // RFC 791 §3.2 (RFC 8200 §4.5 alike): every fragment but the last carries a multiple
+        // of 8 bytes, and the offset counts 8-byte units. (Linux trims such a fragment; the
+        // RFC makes it invalid.)
+        if !offset.is_multiple_of(8)
+            || (more && (bytes.is_empty() || !bytes.len().is_multiple_of(8)))
+        {
             return self.dropped(FragDrop::Malformed);
         }
         // RFC 791 §3.1: the total length is 16 bits. Linux finds out when it reassembles; a
         // fragment that already reaches past the limit dooms its datagram, so drop it now.
-        if end > MAX_PAYLOAD {
+        if end > self.max_payload {
             self.discard(&key);
             return self.dropped(FragDrop::TooLong);
         }
@@ -395,8 +432,11 @@ impl Reassembler {
                 entry.insert(Datagram::new(deadline, self.spare.pop().unwrap_or_default()))
             }
         };
-        match datagram.accept(offset, bytes, !hdr.more_frags) {
+        match datagram.accept(offset, bytes, !more) {
             Accepted::Stored => {
+                if offset == 0 {
+                    datagram.tag = tag;
+                }
                 datagram.charged += charge;
                 self.buffered += charge;
                 if datagram.is_complete() {
@@ -460,7 +500,7 @@ impl Reassembler {
     }
 
     /// Removes a datagram, if there is one, releasing its memory and timer.
-    fn remove(&mut self, key: &FragKey) -> Option<Datagram> {
+    fn remove(&mut self, key: &K) -> Option<Datagram> {
         let datagram = self.datagrams.remove(key)?;
         self.timers.remove(&(datagram.deadline, *key));
         self.buffered -= datagram.charged;
@@ -468,21 +508,28 @@ impl Reassembler {
     }
 
     /// Discards a datagram, if there is one.
-    fn discard(&mut self, key: &FragKey) {
+    fn discard(&mut self, key: &K) {
         if let Some(datagram) = self.remove(key) {
             self.recycle(datagram.data);
         }
     }
 
     /// Hands out a complete datagram's payload.
-    fn finish(&mut self, key: &FragKey) -> FragOutcome<'_> {
+    fn finish(&mut self, key: &K) -> FragOutcome<'_> {
         let Some(datagram) = self.remove(key) else {
             return FragOutcome::Incomplete;
         };
         datagram.assemble_into(&mut self.out);
+        self.out_tag = datagram.tag;
         self.recycle(datagram.data);
         self.stats.reassembled += 1;
         FragOutcome::Complete(&self.out)
+    }
+
+    /// The tag the offset-0 fragment of the datagram the last [`FragOutcome::Complete`]
+    /// returned carried.
+    pub(crate) fn completed_tag(&self) -> Option<u8> {
+        self.out_tag
     }
 
     /// Keeps an emptied payload buffer for a later datagram, up to [`SPARE_BUFFERS`].

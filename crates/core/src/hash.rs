@@ -40,3 +40,42 @@ pub(crate) fn map<K, V>(secret: [u8; 16], domain: u8) -> KeyedMap<K, V> {
 pub(crate) fn set<K>(secret: [u8; 16], domain: u8) -> KeyedSet<K> {
     HashSet::with_hasher(Keyed::new(secret, domain))
 }
+
+/// The demux key of a TCP connection: both addresses in 16 bytes (IPv4 as IPv4-mapped, so
+/// an IPv4 and an IPv6 tuple never collide) and both ports, 36 bytes hashed with one write.
+/// Built straight from a packet's header fields on the hot path, without going through
+/// `SocketAddr`'s enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConnKey([u8; 36]);
+
+impl ConnKey {
+    /// The key of (local, remote).
+    pub(crate) fn new(local: core::net::SocketAddr, remote: core::net::SocketAddr) -> ConnKey {
+        let mut k = [0u8; 36];
+        k[..16].copy_from_slice(&v6_octets(local.ip()));
+        k[16..32].copy_from_slice(&v6_octets(remote.ip()));
+        k[32..34].copy_from_slice(&local.port().to_be_bytes());
+        k[34..36].copy_from_slice(&remote.port().to_be_bytes());
+        ConnKey(k)
+    }
+}
+
+impl From<ustack_tcp::FourTuple> for ConnKey {
+    fn from(t: ustack_tcp::FourTuple) -> ConnKey {
+        ConnKey::new(t.local, t.remote)
+    }
+}
+
+impl core::hash::Hash for ConnKey {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        state.write(&self.0);
+    }
+}
+
+/// An address in 16 bytes: IPv6 as is, IPv4 as IPv4-mapped.
+pub(crate) fn v6_octets(ip: core::net::IpAddr) -> [u8; 16] {
+    match ip {
+        core::net::IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        core::net::IpAddr::V6(a) => a.octets(),
+    }
+}

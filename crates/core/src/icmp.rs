@@ -2,13 +2,13 @@
 //! for closed UDP ports and unknown protocols (rate-limited like Linux), and arriving
 //! errors delivered to the TCP connection or UDP socket whose datagram they quote.
 
-use core::net::SocketAddrV4;
+use core::net::{IpAddr, SocketAddr};
 
 use ustack_tcp::IcmpError;
 use ustack_wire::{DstUnreachable, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Repr, SeqNum};
 
 use crate::Instant;
-use crate::stack::{IpOut, Socket, Stack};
+use crate::stack::{IpOut, Stack};
 
 /// How much of the offending datagram an error quotes: Linux fills the message up to 576
 /// bytes (RFC 1812 §4.3.2.3), i.e. 576 − 20 (IP) − 8 (ICMP) − 20 (quoted header).
@@ -28,15 +28,17 @@ impl Stack {
         match repr {
             Icmpv4Repr::EchoRequest { ident, seq_no, data } => {
                 self.counters.icmp_in_echos += 1;
-                if !self.cfg.icmp_echo {
+                // Transparent mode answers TCP and UDP for addresses not ours, not pings.
+                if !self.cfg.icmp_echo || !self.is_local(IpAddr::V4(ip.dst)) {
                     return;
                 }
                 let reply = Icmpv4Repr::EchoReply { ident, seq_no, data };
                 let out = IpOut {
-                    src: ip.dst,
-                    dst: ip.src,
+                    src: IpAddr::V4(ip.dst),
+                    dst: IpAddr::V4(ip.src),
                     protocol: IpProtocol::ICMP,
                     dont_frag: false,
+                    ttl: None,
                 };
                 if self.queue_datagram(iface, out, reply.buffer_len(), |buf| {
                     reply.emit(&mut Icmpv4Packet::new_unchecked(buf));
@@ -64,16 +66,11 @@ impl Stack {
         data: &[u8],
     ) {
         let (Some(sport), Some(dport)) = (be16(data, 0), be16(data, 2)) else { return };
-        let local = SocketAddrV4::new(header.src, sport);
-        let remote = SocketAddrV4::new(header.dst, dport);
+        let local = SocketAddr::new(IpAddr::V4(header.src), sport);
+        let remote = SocketAddr::new(IpAddr::V4(header.dst), dport);
         match header.protocol {
             IpProtocol::TCP => {
                 let Some(seq) = be32(data, 4) else { return };
-                let tuple = ustack_tcp::FourTuple { local, remote };
-                let Some(&h) = self.tcp_conns.get(&tuple) else {
-                    self.counters.tcp_icmp_unmatched += 1;
-                    return;
-                };
                 let error = match reason {
                     DstUnreachable::FragRequired => IcmpError::FragNeeded { mtu },
                     DstUnreachable::PortUnreachable | DstUnreachable::ProtoUnreachable => {
@@ -81,10 +78,7 @@ impl Stack {
                     }
                     _ => IcmpError::HostUnreachable,
                 };
-                if let Some(Socket::Tcp(t)) = self.socket_mut(h) {
-                    let _taken = t.conn.handle_icmp_error(now, SeqNum(seq), error);
-                    self.after_input(h);
-                }
+                self.tcp_icmp_error(now, local, remote, SeqNum(seq), error);
             }
             IpProtocol::UDP if reason == DstUnreachable::PortUnreachable => {
                 self.udp_icmp_refused(local, remote);
@@ -109,7 +103,7 @@ impl Stack {
         if ip.protocol == IpProtocol::ICMP && payload.first().is_some_and(|&t| t != 0 && t != 8) {
             return;
         }
-        let Some((iface, _)) = self.route(ip.src) else {
+        let Some((iface, _)) = self.route(IpAddr::V4(ip.src)) else {
             self.counters.ip_out_no_routes += 1;
             return;
         };
@@ -118,7 +112,13 @@ impl Stack {
         }
         let quoted = &payload[..payload.len().min(MAX_QUOTE)];
         let msg = Icmpv4Repr::DstUnreachable { reason, next_hop_mtu: 0, header: *ip, data: quoted };
-        let out = IpOut { src: ip.dst, dst: ip.src, protocol: IpProtocol::ICMP, dont_frag: false };
+        let out = IpOut {
+            src: IpAddr::V4(ip.dst),
+            dst: IpAddr::V4(ip.src),
+            protocol: IpProtocol::ICMP,
+            dont_frag: false,
+            ttl: None,
+        };
         if self.queue_datagram(iface, out, msg.buffer_len(), |buf| {
             msg.emit(&mut Icmpv4Packet::new_unchecked(buf));
         }) {

@@ -1,6 +1,7 @@
 //! ustack-core: the sans-IO host stack (docs/host-stack.md follows a packet through it).
 //!
-//! [`Stack`] owns interfaces, routes, IPv4 (with fragment reassembly), ICMP, UDP, TCP
+//! [`Stack`] owns interfaces, routes, IPv4 and IPv6 (each with fragment reassembly), ICMP
+//! and ICMPv6, UDP, TCP
 //! listeners and the socket table, and is driven with `handle_packet` / `poll_transmit` /
 //! `poll_event` / `poll_timeout` / `handle_timeout` (the call order is in [`stack`]'s
 //! documentation). Like ustack-tcp it never reads a clock or a random source: [`Instant`]
@@ -14,6 +15,7 @@ pub use ustack_tcp::{Duration, Instant};
 pub use ustack_wire as wire;
 
 mod addr;
+mod bind;
 mod challenge;
 mod config;
 mod counters;
@@ -21,28 +23,34 @@ mod fastopen;
 mod frag;
 mod hash;
 mod icmp;
+mod ipopt;
+mod ipv6;
 mod loopback;
 mod netstat;
 mod ports;
 mod socket;
 mod sockopt;
+mod ssinfo;
 pub mod stack;
 mod syncookies;
 pub mod sysctl;
 mod tcp;
 mod timerq;
+pub mod transparent;
 mod twreuse;
 mod udp;
 
 #[cfg(test)]
 mod tests;
 
-pub use addr::{CidrParseError, Ipv4Cidr};
+pub use addr::{CidrParseError, IpCidr, Ipv4Cidr, Ipv6Cidr};
 pub use config::{StackConfig, StackConfigError};
-pub use counters::Counters;
+pub use counters::{Counters, Nstat};
 pub use fastopen::FastOpenStart;
+pub use ipv6::PMTU_CACHE_MAX;
 pub use netstat::{Netstat, Protocol, SocketInfo};
 pub use socket::{BindError, ConnectError, SocketHandle, UdpRecvError, UdpSendError};
 pub use sockopt::PortUse;
+pub use ssinfo::{SsTimer, TcpInternals};
 pub use stack::{InterfaceConfig, Route, SocketEvent, SocketEventKind, Stack, Transmit};
-pub use udp::UDP_MAX_PAYLOAD;
+pub use udp::{UDP_MAX_PAYLOAD, UDP6_MAX_PAYLOAD};

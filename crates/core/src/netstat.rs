@@ -1,11 +1,12 @@
 //! A snapshot of every socket, shown like `ss -tan` / `ss -uan` (SPEC S2, S10).
 
 use core::fmt;
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 
 use ustack_tcp::{TcpState, TimerKind};
 
 use crate::socket::SocketHandle;
+use crate::ssinfo::{SsTimer, TcpInternals};
 use crate::stack::{Socket, Stack};
 use crate::{Duration, Instant};
 
@@ -33,12 +34,16 @@ pub struct SocketInfo {
     pub recv_q: usize,
     /// TCP: bytes not yet acknowledged (for a listener, the backlog). UDP: 0.
     pub send_q: usize,
-    /// Our address.
-    pub local: SocketAddrV4,
-    /// The peer's, or `None` (ss prints `0.0.0.0:*`).
-    pub peer: Option<SocketAddrV4>,
-    /// The next timer and how long until it fires (`ss -o`).
+    /// Our address (IPv4-mapped for IPv4 traffic of an IPv6 socket, as `ss` shows it).
+    pub local: SocketAddr,
+    /// The peer's, or `None` (ss prints `0.0.0.0:*`, or `[::]:*` for an IPv6 socket).
+    pub peer: Option<SocketAddr>,
+    /// The next timer and how long until it fires.
     pub timer: Option<(TimerKind, Duration)>,
+    /// The timer `ss -o` shows (`timer:(on,200ms,0)`), TCP connections only.
+    pub ss_timer: Option<SsTimer>,
+    /// What `ss -i` shows under a TCP connection.
+    pub internals: Option<TcpInternals>,
     /// Whether the application still holds the socket (false: orphaned, finishing alone).
     pub owned: bool,
 }
@@ -64,13 +69,19 @@ impl SocketInfo {
 
 /// A snapshot of the socket table. `Display` prints it with the columns of `ss -tan`
 /// (State, Recv-Q, Send-Q, Local Address:Port, Peer Address:Port), with a leading Netid
-/// column when it holds both protocols' sockets, like `ss -tuan`.
+/// column when it holds both protocols' sockets, like `ss -tuan`; with `show_timers` each
+/// connection's timer as `ss -o` (`timer:(on,200ms,0)`), with `show_internals` a line of
+/// internals under each connection as `ss -i`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Netstat {
     /// The sockets, in table order.
     pub sockets: Vec<SocketInfo>,
     /// Print the Netid column.
     pub show_netid: bool,
+    /// Print each connection's timer (`ss -o`).
+    pub show_timers: bool,
+    /// Print each connection's internals (`ss -i`).
+    pub show_internals: bool,
 }
 
 impl Netstat {
@@ -85,6 +96,18 @@ impl Netstat {
             proto && (!listening || s.is_listening())
         });
         self.show_netid = tcp && udp;
+        self
+    }
+
+    /// Shows each connection's timer like `ss -o` (`ustack ss -e`).
+    pub fn with_timers(mut self, on: bool) -> Netstat {
+        self.show_timers = on;
+        self
+    }
+
+    /// Shows each connection's internals like `ss -i`.
+    pub fn with_internals(mut self, on: bool) -> Netstat {
+        self.show_internals = on;
         self
     }
 
@@ -112,23 +135,40 @@ impl fmt::Display for Netstat {
                 };
                 write!(f, "{id:<6}")?;
             }
-            let peer = s.peer.map_or_else(|| "0.0.0.0:*".to_string(), |p| p.to_string());
+            let peer = match s.peer {
+                Some(p) => p.to_string(),
+                None if s.local.is_ipv6() => "[::]:*".to_string(),
+                None => "0.0.0.0:*".to_string(),
+            };
+            // The any-IP listener and UDP socket (transparent mode) take every port.
+            let local = if s.local.port() == 0 && s.peer.is_none() {
+                format!("{}:*", s.local.ip())
+            } else {
+                s.local.to_string()
+            };
             write!(
                 f,
                 "{:<11}{:>7} {:>7} {:>22} {:>22}",
                 s.ss_state(),
                 s.recv_q,
                 s.send_q,
-                s.local.to_string(),
+                local,
                 peer
             )?;
-            if let Some((kind, left)) = s.timer {
-                write!(f, " timer:({},{:.3}s)", kind.name(), left.as_secs_f64())?;
+            if self.show_timers
+                && let Some(t) = s.ss_timer
+            {
+                write!(f, " {t}")?;
             }
             if !s.owned && s.protocol == Protocol::Tcp && s.state != TcpState::Listen {
                 f.write_str(" orphan")?;
             }
             writeln!(f)?;
+            if self.show_internals
+                && let Some(i) = &s.internals
+            {
+                writeln!(f, "\t {i}")?;
+            }
         }
         Ok(())
     }
@@ -148,25 +188,31 @@ impl Stack {
                     state: TcpState::Listen,
                     recv_q: l.accept_queue.len(),
                     send_q: l.backlog as usize,
-                    local: l.local,
+                    local: if l.v6 { crate::addr::mapped(l.local) } else { l.local },
                     peer: None,
                     timer: None,
+                    ss_timer: None,
+                    internals: None,
                     owned: true,
                 },
                 Socket::Tcp(t) => {
                     let c = &t.conn;
+                    let show = |a| if t.v6 { crate::addr::mapped(a) } else { a };
                     SocketInfo {
                         handle,
                         protocol: Protocol::Tcp,
                         state: c.state(),
                         recv_q: c.recv_queue(),
                         send_q: c.send_queue(),
-                        local: c.tuple().local,
-                        peer: Some(c.tuple().remote),
+                        local: show(c.tuple().local),
+                        peer: Some(show(c.tuple().remote)),
                         timer: c
                             .timers()
                             .next_expiry()
                             .map(|(k, at)| (k, at.saturating_duration_since(now))),
+                        ss_timer: SsTimer::of(c, now),
+                        internals: (c.state() != TcpState::Closed)
+                            .then(|| TcpInternals::of(c, now)),
                         owned: t.owned || t.parent.is_some(),
                     }
                 }
@@ -176,15 +222,17 @@ impl Stack {
                     state: if u.peer.is_some() { TcpState::Established } else { TcpState::Closed },
                     recv_q: u.rx_bytes,
                     send_q: 0,
-                    local: u.local,
-                    peer: u.peer,
+                    local: if u.v6 { crate::addr::mapped(u.local) } else { u.local },
+                    peer: if u.v6 { u.peer.map(crate::addr::mapped) } else { u.peer },
                     timer: None,
+                    ss_timer: None,
+                    internals: None,
                     owned: true,
                 },
             };
             sockets.push(info);
         }
-        Netstat { sockets, show_netid: true }
+        Netstat { sockets, show_netid: true, show_timers: false, show_internals: false }
     }
 
     /// Closes any socket for the application: a TCP connection finishes on its own (FIN,

@@ -2,9 +2,10 @@
 //! with the table of §3.3.4's Algorithm 4 perturbation: the starting point is a keyed hash of
 //! (local address, remote address, remote port), so ports are unpredictable to an off-path
 //! attacker (RFC 6056 §1) yet successive connections to one destination walk the range
-//! instead of colliding; `next` is kept per hash bucket.
+//! instead of colliding; `next` is kept per hash bucket. Addresses of either family are hashed
+//! in 16 bytes (IPv4 as IPv4-mapped).
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use ustack_tcp::KeyedHash;
 
@@ -35,17 +36,18 @@ impl PortAllocator {
     /// `None` when the whole range is taken (SPEC S25).
     pub(crate) fn pick(
         &mut self,
-        local: Ipv4Addr,
-        remote: Option<SocketAddrV4>,
+        local: impl Into<IpAddr>,
+        remote: Option<SocketAddr>,
         mut free: impl FnMut(u16) -> bool,
     ) -> Option<u16> {
-        let (raddr, rport) = remote.map_or((Ipv4Addr::UNSPECIFIED, 0), |r| (*r.ip(), r.port()));
-        let mut data = [0u8; 10];
-        data[..4].copy_from_slice(&local.octets());
-        data[4..8].copy_from_slice(&raddr.octets());
-        data[8..].copy_from_slice(&rport.to_be_bytes());
+        let unspecified = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+        let r = remote.unwrap_or(unspecified);
+        let mut data = [0u8; 34];
+        data[..16].copy_from_slice(&crate::hash::v6_octets(local.into()));
+        data[16..32].copy_from_slice(&crate::hash::v6_octets(r.ip()));
+        data[32..].copy_from_slice(&r.port().to_be_bytes());
         let offset = self.hash.hash(&data) as u32;
-        let bucket = (self.hash.hash(&data[4..]) as usize) % TABLE;
+        let bucket = (self.hash.hash(&data[16..]) as usize) % TABLE;
         for _ in 0..self.count {
             let next = self.table[bucket];
             self.table[bucket] = next.wrapping_add(1);
@@ -68,7 +70,7 @@ mod tests {
     #[test]
     fn walks_the_whole_range_then_reports_exhaustion() {
         let mut p = PortAllocator::new((40000, 40099), [7; 16]);
-        let remote = Some(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80));
+        let remote = Some(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80).into());
         let mut used = BTreeSet::new();
         for _ in 0..100 {
             let port = p.pick(L, remote, |port| !used.contains(&port)).expect("a free port");
@@ -80,8 +82,8 @@ mod tests {
 
     #[test]
     fn starting_point_depends_on_the_key_and_destination() {
-        let a = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
-        let b = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 443);
+        let a = SocketAddr::from(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80));
+        let b = SocketAddr::from(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 443));
         let first =
             |key: u8, r| PortAllocator::new((32768, 60999), [key; 16]).pick(L, Some(r), |_| true);
         assert_ne!(first(1, a), first(2, a), "the secret moves the start");

@@ -108,6 +108,10 @@ pub enum UdpSendError {
     Refused,
     /// Destination is the unspecified address or port 0.
     InvalidDestination,
+    /// The source asked for is not an address the stack may send from, or has port 0: the
+    /// any-IP socket sends only with a source given ([`crate::Stack::udp_send_from_to`])
+    /// (`EADDRNOTAVAIL`).
+    AddrNotAvailable,
 }
 
 impl fmt::Display for UdpSendError {
@@ -119,6 +123,9 @@ impl fmt::Display for UdpSendError {
             UdpSendError::NotConnected => "destination address required: socket not connected",
             UdpSendError::Refused => "connection refused: the peer's port is closed (ICMP)",
             UdpSendError::InvalidDestination => "invalid destination: unspecified or port 0",
+            UdpSendError::AddrNotAvailable => {
+                "cannot assign requested address: not a source the stack may send from"
+            }
         })
     }
 }

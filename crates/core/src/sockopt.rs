@@ -3,7 +3,7 @@
 //! settings a listener hands its connections, and the questions `bind()` asks before any
 //! listener or connection holds the port.
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, SocketAddr};
 
 use ustack_tcp::{Duration, TcpConfig};
 
@@ -22,15 +22,12 @@ pub struct PortUse {
 }
 
 impl Stack {
-    /// Who uses TCP port `local.port()` where it overlaps `local.ip()`.
-    pub fn tcp_port_use(&self, local: SocketAddrV4) -> PortUse {
+    /// Who uses TCP port `local.port()` where it overlaps `local.ip()` (a bind to `::` as
+    /// one with IPV6_V6ONLY per `bindv6only`).
+    pub fn tcp_port_use(&self, local: impl Into<SocketAddr>) -> PortUse {
+        let local = crate::addr::canonical(local.into());
         let port = local.port();
-        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
-        let listener = if local.ip().is_unspecified() {
-            self.tcp_listen_ports.contains_key(&port)
-        } else {
-            self.tcp_listeners.contains_key(&local) || self.tcp_listeners.contains_key(&any)
-        };
+        let listener = self.tcp_listeners.conflicts(local, self.cfg.bindv6only);
         let connections = self.tcp_conn_ports.get(&port).copied().unwrap_or(0) as usize;
         PortUse { listener, connections }
     }
@@ -40,19 +37,19 @@ impl Stack {
     /// caller's own reservations). `None` when every port of the range is taken.
     pub fn tcp_pick_port(
         &mut self,
-        addr: Ipv4Addr,
+        addr: impl Into<IpAddr>,
         mut also_free: impl FnMut(u16) -> bool,
     ) -> Option<u16> {
-        let listen_ports = &self.tcp_listen_ports;
+        let listeners = &self.tcp_listeners;
         let conn_ports = &self.tcp_conn_ports;
-        self.ports.pick(addr, None, |p| {
-            !listen_ports.contains_key(&p) && !conn_ports.contains_key(&p) && also_free(p)
+        self.ports.pick(addr.into(), None, |p| {
+            !listeners.port_used(p) && !conn_ports.contains_key(&p) && also_free(p)
         })
     }
 
     /// Whether `addr` may be bound: unspecified, or an address of one of the interfaces.
-    pub fn is_local_addr(&self, addr: Ipv4Addr) -> bool {
-        self.is_bindable(addr)
+    pub fn is_local_addr(&self, addr: impl Into<IpAddr>) -> bool {
+        self.is_bindable(crate::addr::canonical_ip(addr.into()))
     }
 
     /// The settings a listener's new connections start with.

@@ -4,7 +4,7 @@
 //! # Call order
 //!
 //! ```text
-//! inputs:   handle_packet(now, iface, bytes)   an IPv4 packet arrived
+//! inputs:   handle_packet(now, iface, bytes)   an IPv4 or IPv6 packet arrived
 //!           handle_timeout(now)                poll_timeout()'s deadline passed
 //!           the socket API (tcp_*, udp_*, close) the application
 //! outputs:  after every input, in this order:
@@ -15,7 +15,8 @@
 //!
 //! # Loopback and local delivery
 //!
-//! Every stack has a loopback interface, [`Stack::LOOPBACK`] (127.0.0.1/8, like Linux `lo`),
+//! Every stack has a loopback interface, [`Stack::LOOPBACK`] (127.0.0.1/8 and ::1/128, like
+//! Linux `lo`),
 //! besides the device interfaces [`Stack::add_interface`] numbers from 0. A packet to one of
 //! the stack's own addresses (anything in 127.0.0.0/8, or the address of any interface) is
 //! routed to it and never reaches a device: [`Stack::poll_transmit`] feeds it back into the
@@ -27,9 +28,10 @@
 //! The call order above is unchanged.
 //!
 //! Per-packet and per-timer work never scans the sockets: TCP segments are found by hash
-//! demux (exact 4-tuple, then a listener on (address, port), then on (any, port)),
+//! demux (exact 4-tuple, then a listener on (address, port), then on (any, port), then in
+//! transparent mode the any-IP listener: [`crate::transparent`]),
 //! a socket with something to send sits in the tx-ready queue, and a socket with a timer sits
-//! in the keyed timer queue ([`crate::timerq`]).
+//! in the keyed timer queue (`timerq.rs`).
 //!
 //! Sockets live in a table of generational slots. The application owns the sockets it
 //! creates (`tcp_connect`, `tcp_listen`, `tcp_accept`, `udp_bind`) until it calls
@@ -37,38 +39,75 @@
 //! (FIN exchange, TIME-WAIT) and its slot is freed when it reaches CLOSED. Operations on a
 //! handle the application has released are a caller bug and panic.
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::collections::VecDeque;
 
-use ustack_tcp::{DropReason, Event, FourTuple, IsnGenerator, KeyedHash};
-use ustack_wire::{IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr, ipv4};
+use ustack_tcp::{DropReason, Event, IsnGenerator, KeyedHash};
+use ustack_wire::{
+    IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpPacket, TcpRepr, ipv4, ipv6,
+};
 
+use crate::bind::BindTable;
 use crate::config::{StackConfig, StackConfigError};
 use crate::counters::Counters;
 use crate::frag::{FragLimits, FragOutcome, Reassembler};
-use crate::hash::{self, KeyedMap};
+use crate::hash::{self, ConnKey, KeyedMap};
 use crate::ports::PortAllocator;
 use crate::socket::SocketHandle;
 use crate::tcp::{Listener, TcpSocket};
 use crate::timerq::TimerQueue;
 use crate::udp::UdpSocket;
-use crate::{Instant, Ipv4Cidr};
+use crate::{Instant, IpCidr, Ipv4Cidr, Ipv6Cidr};
 
-/// An interface of the stack: its address (with prefix) and MTU. Devices are layer 3 (TUN,
-/// in-memory links, the simulator): there is no link-layer address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An interface of the stack: its addresses (each with its prefix) and MTU. An interface may
+/// have an IPv4 address, IPv6 addresses (several prefixes), or both. Devices are layer 3
+/// (TUN, in-memory links, the simulator): there is no link-layer address, so no ARP and no
+/// IPv6 Neighbor Discovery (RFC 4861) is needed or done, and no link-local address is
+/// configured: the device delivers every packet routed into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterfaceConfig {
-    /// Our address and the connected network.
-    pub addr: Ipv4Cidr,
-    /// Largest IP packet the interface carries.
+    /// Our IPv4 address and the connected network, if any.
+    pub ipv4: Option<Ipv4Cidr>,
+    /// Our IPv6 addresses and their connected prefixes.
+    pub ipv6: Vec<Ipv6Cidr>,
+    /// Largest IP packet the interface carries. IPv6 needs at least 1280 (RFC 8200 §5);
+    /// below that the interface carries IPv4 only.
     pub mtu: u16,
 }
 
-/// A route: destinations in `dest` leave through interface `iface`. Longest prefix wins.
+impl InterfaceConfig {
+    /// An interface with one IPv4 address.
+    pub fn ipv4(addr: Ipv4Cidr, mtu: u16) -> InterfaceConfig {
+        InterfaceConfig { ipv4: Some(addr), ipv6: Vec::new(), mtu }
+    }
+
+    /// An interface with one IPv6 address.
+    pub fn ipv6(addr: Ipv6Cidr, mtu: u16) -> InterfaceConfig {
+        InterfaceConfig { ipv4: None, ipv6: vec![addr], mtu }
+    }
+
+    /// The same interface with one more IPv6 address.
+    #[must_use]
+    pub fn with_ipv6(mut self, addr: Ipv6Cidr) -> InterfaceConfig {
+        self.ipv6.push(addr);
+        self
+    }
+
+    /// Whether `addr` is one of the interface's addresses.
+    pub fn has_addr(&self, addr: IpAddr) -> bool {
+        match addr {
+            IpAddr::V4(a) => self.ipv4.is_some_and(|c| c.addr() == a),
+            IpAddr::V6(a) => self.ipv6.iter().any(|c| c.addr() == a),
+        }
+    }
+}
+
+/// A route: destinations in `dest` leave through interface `iface`. Longest prefix wins,
+/// within each family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
-    /// Destination network (`0.0.0.0/0` for the default route).
-    pub dest: Ipv4Cidr,
+    /// Destination network (`0.0.0.0/0` or `::/0` for a default route).
+    pub dest: IpCidr,
     /// Interface index, as [`Stack::add_interface`] returned it.
     pub iface: usize,
 }
@@ -103,8 +142,8 @@ pub enum SocketEventKind {
     AcceptReady,
     /// A UDP socket has a datagram to read (reported again after `udp_recv_from` was called).
     UdpReadable,
-    /// A connected UDP socket got an ICMP port unreachable; the next send or receive
-    /// reports it.
+    /// A connected UDP socket got an ICMP (or ICMPv6) port unreachable; the next send or
+    /// receive reports it.
     UdpError,
 }
 
@@ -114,6 +153,8 @@ pub struct Stack {
     pub(crate) cfg: StackConfig,
     /// The device interfaces, by index.
     pub(crate) ifaces: Vec<InterfaceConfig>,
+    /// The loopback interface (`crate::loopback`).
+    pub(crate) lo: InterfaceConfig,
     pub(crate) routes: Vec<Route>,
     pub(crate) slots: Vec<Slot>,
     free_slots: Vec<u32>,
@@ -125,18 +166,16 @@ pub struct Stack {
     #[allow(clippy::vec_box)]
     pub(crate) tcp_spare: Vec<Box<TcpSocket>>,
     pub(crate) live: usize,
-    /// Exact 4-tuple → connection (SYN-RECEIVED to TIME-WAIT).
-    pub(crate) tcp_conns: KeyedMap<FourTuple, SocketHandle>,
-    /// (address or 0.0.0.0, port) → listener.
-    pub(crate) tcp_listeners: KeyedMap<SocketAddrV4, SocketHandle>,
-    /// Local port → listeners on it.
-    pub(crate) tcp_listen_ports: KeyedMap<u16, u32>,
+    /// Exact 4-tuple → connection (SYN-RECEIVED to TIME-WAIT), keyed by the fixed-size
+    /// [`ConnKey`] (hashed once per packet, whatever the family).
+    pub(crate) tcp_conns: KeyedMap<ConnKey, SocketHandle>,
+    /// Listeners by (address, any address of either family, port), with the dual-stack
+    /// rules (`crate::bind`).
+    pub(crate) tcp_listeners: BindTable,
     /// Local port → hashed connections using it.
     pub(crate) tcp_conn_ports: KeyedMap<u16, u32>,
-    /// (address or 0.0.0.0, port) → UDP socket.
-    pub(crate) udp_binds: KeyedMap<SocketAddrV4, SocketHandle>,
-    /// Local port → UDP sockets bound to it.
-    pub(crate) udp_ports: KeyedMap<u16, u32>,
+    /// UDP sockets by address and port, as listeners are.
+    pub(crate) udp_binds: BindTable,
     pub(crate) timers: TimerQueue,
     tx_ready: VecDeque<SocketHandle>,
     pub(crate) out: OutQueue,
@@ -153,13 +192,19 @@ pub struct Stack {
     pub(crate) fastopen: crate::fastopen::FastOpenHost,
     pub(crate) ports: PortAllocator,
     ip_ident: u16,
-    frag: Reassembler,
+    frag: Reassembler<crate::frag::FragKey>,
+    /// IPv6 reassembly (`crate::ipv6`).
+    pub(crate) frag6: Reassembler<crate::ipv6::Frag6Key>,
+    /// IPv6: the path MTU cache, the Identification counter, the ICMPv6 rate limits.
+    pub(crate) v6: crate::ipv6::V6State,
     reasm_buf: Vec<u8>,
-    icmp_tokens: TokenBucket,
+    pub(crate) icmp_tokens: TokenBucket,
     scratch: Vec<u8>,
     /// Where a TCP segment to a local address is built before it is fed back to the input.
     lo_buf: Vec<u8>,
     pub(crate) tracing: bool,
+    /// Transparent (any-IP) mode and its sockets.
+    pub(crate) any_ip: crate::transparent::AnyIp,
     /// The time of the latest input (`handle_packet`, `handle_timeout`, `poll_transmit`), for
     /// bookkeeping that happens where no `now` is handed in (socket events).
     pub(crate) last_now: Instant,
@@ -229,7 +274,7 @@ impl OutQueue {
 
 /// Linux's ICMP rate limit (`icmp_msgs_per_sec`, `icmp_msgs_burst`) as a token bucket.
 #[derive(Debug)]
-struct TokenBucket {
+pub(crate) struct TokenBucket {
     per_sec: u64,
     burst: u64,
     /// Tokens in millionths.
@@ -238,7 +283,7 @@ struct TokenBucket {
 }
 
 impl TokenBucket {
-    fn take(&mut self, now: Instant) -> bool {
+    pub(crate) fn take(&mut self, now: Instant) -> bool {
         let elapsed = now.as_nanos().saturating_sub(self.last.as_nanos());
         self.last = now;
         let refill = (u128::from(elapsed) * u128::from(self.per_sec) / 1000) as u64;
@@ -252,13 +297,16 @@ impl TokenBucket {
     }
 }
 
-/// The IP header fields a packet we send needs.
+/// The IP header fields a packet we send needs: both addresses of one family.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct IpOut {
-    pub(crate) src: Ipv4Addr,
-    pub(crate) dst: Ipv4Addr,
+    pub(crate) src: IpAddr,
+    pub(crate) dst: IpAddr,
     pub(crate) protocol: IpProtocol,
+    /// IPv4 only: set DF. (IPv6 routers never fragment; the source does, for UDP.)
     pub(crate) dont_frag: bool,
+    /// The socket's own TTL (`IP_TTL`), else the stack's default.
+    pub(crate) ttl: Option<u8>,
 }
 
 impl Stack {
@@ -270,17 +318,16 @@ impl Stack {
         ts_key[15] ^= 0x75;
         Ok(Stack {
             ifaces: Vec::new(),
+            lo: crate::loopback::loopback_iface(),
             routes: Vec::new(),
             slots: Vec::new(),
             free_slots: Vec::new(),
             tcp_spare: Vec::new(),
             live: 0,
             tcp_conns: hash::map(s, 1),
-            tcp_listeners: hash::map(s, 2),
-            tcp_listen_ports: hash::map(s, 3),
+            tcp_listeners: BindTable::new(s, 2),
             tcp_conn_ports: hash::map(s, 4),
-            udp_binds: hash::map(s, 5),
-            udp_ports: hash::map(s, 7),
+            udp_binds: BindTable::new(s, 5),
             timers: TimerQueue::default(),
             tx_ready: VecDeque::new(),
             out: OutQueue::new(cfg.wmem),
@@ -297,6 +344,11 @@ impl Stack {
                 max_bytes: cfg.ipfrag_high_thresh,
                 timeout: cfg.ipfrag_time,
             }),
+            frag6: Reassembler::with_max_payload(
+                FragLimits { max_bytes: cfg.ip6frag_high_thresh, timeout: cfg.ip6frag_time },
+                crate::ipv6::MAX_REASSEMBLED,
+            ),
+            v6: crate::ipv6::V6State::new(s),
             reasm_buf: Vec::new(),
             icmp_tokens: TokenBucket {
                 per_sec: u64::from(cfg.icmp_msgs_per_sec),
@@ -307,6 +359,7 @@ impl Stack {
             scratch: vec![0; 65_536],
             lo_buf: vec![0; 65_536],
             tracing: false,
+            any_ip: crate::transparent::AnyIp::default(),
             last_now: Instant::ZERO,
             cfg,
         })
@@ -317,14 +370,29 @@ impl Stack {
         &self.cfg
     }
 
-    /// Adds an interface and its connected route; returns its index.
+    /// Adds an interface and its connected routes (one per address); returns its index.
     pub fn add_interface(&mut self, iface: InterfaceConfig) -> usize {
         let index = self.ifaces.len();
+        let prefixes = iface
+            .ipv4
+            .map(IpCidr::V4)
+            .into_iter()
+            .chain(iface.ipv6.iter().map(|&c| IpCidr::V6(c)))
+            .map(|c| c.network());
+        for dest in prefixes {
+            self.routes.push(Route { dest, iface: index });
+        }
         self.ifaces.push(iface);
-        let dest = Ipv4Cidr::new(iface.addr.network(), iface.addr.prefix_len())
-            .expect("prefix length of a valid Ipv4Cidr");
-        self.routes.push(Route { dest, iface: index });
         index
+    }
+
+    /// Adds an IPv6 address (and its connected route) to device interface `iface`. Panics if
+    /// `iface` is not a device interface.
+    pub fn add_ipv6_addr(&mut self, iface: usize, addr: Ipv6Cidr) {
+        assert!(iface < self.ifaces.len(), "interface {iface} does not exist");
+        self.ifaces[iface].ipv6.push(addr);
+        let dest = Ipv6Cidr::new(addr.network(), addr.prefix_len()).expect("a valid prefix");
+        self.routes.push(Route { dest: IpCidr::V6(dest), iface });
     }
 
     /// The device interfaces, by index (the loopback interface is not among them: see
@@ -335,14 +403,10 @@ impl Stack {
 
     /// Interface `iface`: a device interface, or the loopback one for [`Stack::LOOPBACK`].
     pub fn interface(&self, iface: usize) -> Option<&InterfaceConfig> {
-        if iface == Stack::LOOPBACK {
-            Some(&crate::loopback::LOOPBACK_IFACE)
-        } else {
-            self.ifaces.get(iface)
-        }
+        if iface == Stack::LOOPBACK { Some(&self.lo) } else { self.ifaces.get(iface) }
     }
 
-    /// Adds a route (`0.0.0.0/0` for a default route) through a device interface. Routes to
+    /// Adds a route (`0.0.0.0/0` or `::/0` for a default route) through a device interface. Routes to
     /// the stack's own addresses need none: they are always delivered locally (module
     /// documentation). Panics if `route.iface` is not a device interface.
     pub fn add_route(&mut self, route: Route) {
@@ -365,11 +429,12 @@ impl Stack {
         }
     }
 
-    /// The counters, with the drops of the live connections added in.
+    /// The counters, with the retransmissions and drops of the live connections added in.
     pub fn counters(&self) -> Counters {
         let mut c = self.counters;
         for slot in &self.slots {
             if let Some(Socket::Tcp(t)) = &slot.sock {
+                c.tcp_retrans_segs += t.conn.stats().retransmits;
                 for r in DropReason::ALL {
                     c.tcp_conn_drops[r as usize] += t.conn.stats().dropped(r);
                 }
@@ -394,12 +459,18 @@ impl Stack {
     // Inputs
     // ------------------------------------------------------------------------------------
 
-    /// An IPv4 packet arrived on interface `iface`. Bad packets are counted (per reason) and
-    /// dropped; nothing else happens for them. `iface` [`Stack::LOOPBACK`] says the packet
-    /// went round the loopback interface, where local source addresses are allowed;
-    /// `poll_transmit` itself hands looped packets in that way.
+    /// An IPv4 or IPv6 packet (told apart by the version field) arrived on interface
+    /// `iface`. Bad packets are counted (per reason) and dropped, or answered as the RFCs
+    /// say (an ICMPv6 Parameter Problem for an IPv6 header RFC 8200 §4 rejects: `crate::ipv6`).
+    /// `iface` [`Stack::LOOPBACK`] says the packet went round the loopback interface, where
+    /// local source addresses are allowed; `poll_transmit` itself hands looped packets in that
+    /// way.
     pub fn handle_packet(&mut self, now: Instant, iface: usize, packet: &[u8]) {
         self.last_now = now;
+        if packet.first().is_some_and(|b| b >> 4 == 6) {
+            self.ipv6_input(now, iface, packet);
+            return;
+        }
         self.counters.ip_in_receives += 1;
         let Ok(view) = Ipv4Packet::new_checked(packet) else {
             self.counters.ip_in_hdr_errors += 1;
@@ -410,8 +481,9 @@ impl Stack {
             return;
         };
         // RFC 1122 §3.2.1.3: "A host MUST silently discard an incoming datagram containing
-        // an IP source address that is invalid" (Linux drops these martians on input).
-        if !self.is_local(ip.dst) || self.is_martian(iface, ip.src, ip.dst) {
+        // an IP source address that is invalid" (Linux drops these martians on input). A
+        // destination not ours is taken only in transparent mode (`crate::transparent`).
+        if !self.accepts_dst(iface, ip.dst, ip.protocol) || self.is_martian(iface, ip.src, ip.dst) {
             self.counters.ip_in_addr_errors += 1;
             return;
         }
@@ -445,9 +517,10 @@ impl Stack {
 
     fn deliver(&mut self, now: Instant, iface: usize, ip: &Ipv4Repr, payload: &[u8]) {
         self.counters.ip_in_delivers += 1;
+        let from = Invoking::V4 { header: ip, payload };
         match ip.protocol {
-            IpProtocol::TCP => self.tcp_input(now, iface, ip, payload),
-            IpProtocol::UDP => self.udp_input(now, iface, ip, payload),
+            IpProtocol::TCP => self.tcp_input(now, iface, from, payload),
+            IpProtocol::UDP => self.udp_input(now, iface, from, payload),
             IpProtocol::ICMP => self.icmp_input(now, iface, ip, payload),
             _ => {
                 self.counters.ip_in_unknown_protos += 1;
@@ -479,6 +552,7 @@ impl Stack {
             self.after_input(h);
         }
         self.counters.ip_reasm_timeouts += self.frag.handle_timeout(now) as u64;
+        self.ipv6_timeout(now);
         let live = self.live;
         let slots = &self.slots;
         self.timers.compact_if_needed(live, || {
@@ -507,7 +581,11 @@ impl Stack {
         self.last_now = now;
         loop {
             if let Some((iface, packet)) = self.out.pop() {
-                self.counters.ip_out_requests += 1;
+                if packet.first().is_some_and(|b| b >> 4 == 6) {
+                    self.counters.ip6_out_requests += 1;
+                } else {
+                    self.counters.ip_out_requests += 1;
+                }
                 if iface == Stack::LOOPBACK {
                     self.counters.ip_out_loopback += 1;
                     self.handle_packet(now, Stack::LOOPBACK, &packet);
@@ -528,28 +606,34 @@ impl Stack {
             };
             let tuple = t.conn.tuple();
             let iface = t.iface;
+            let flow_label = t.flow_label;
+            let sock_ttl = t.ttl;
             match t.conn.poll_transmit(now, &mut self.scratch) {
                 Some(seg) => {
-                    let ip = IpOut {
-                        src: *tuple.local.ip(),
-                        dst: *tuple.remote.ip(),
-                        protocol: IpProtocol::TCP,
-                        dont_frag: true,
-                    };
                     let is_rst = seg.flags.contains(ustack_wire::TcpFlags::RST);
                     self.counters.tcp_out_segs += 1;
                     self.counters.tcp_out_rsts += u64::from(is_rst);
-                    self.counters.ip_out_requests += 1;
-                    let ttl = self.cfg.ip_default_ttl;
+                    let hdr = TcpHeader {
+                        src: tuple.local.ip(),
+                        dst: tuple.remote.ip(),
+                        ttl: sock_ttl.unwrap_or(self.cfg.ip_default_ttl),
+                        hop_limit: self.cfg.ipv6_hop_limit,
+                        flow_label,
+                    };
+                    if hdr.src.is_ipv6() {
+                        self.counters.ip6_out_requests += 1;
+                    } else {
+                        self.counters.ip_out_requests += 1;
+                    }
                     if iface == Stack::LOOPBACK {
                         self.counters.ip_out_loopback += 1;
                         let mut packet = std::mem::take(&mut self.lo_buf);
-                        let len = emit_tcp(&mut packet, &mut self.ip_ident, ttl, ip, &seg);
+                        let len = emit_tcp(&mut packet, &mut self.ip_ident, hdr, &seg);
                         self.handle_packet(now, Stack::LOOPBACK, &packet[..len]);
                         self.lo_buf = packet;
                         continue;
                     }
-                    let len = emit_tcp(buf, &mut self.ip_ident, ttl, ip, &seg);
+                    let len = emit_tcp(buf, &mut self.ip_ident, hdr, &seg);
                     return Some(Transmit { iface, len });
                 }
                 None => {
@@ -571,10 +655,10 @@ impl Stack {
     /// re-armed), in which case `handle_timeout` does nothing.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.timers.peek(), self.frag.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.timers.peek(), self.frag.poll_timeout(), self.frag6.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     // ------------------------------------------------------------------------------------
@@ -665,6 +749,30 @@ impl Stack {
         payload_len: usize,
         write: impl FnOnce(&mut [u8]),
     ) -> bool {
+        match (ip.src, ip.dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                self.queue_datagram_v4(iface, src, dst, ip, payload_len, write)
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                self.queue_datagram_v6(iface, src, dst, ip.protocol, payload_len, write)
+            }
+            _ => {
+                debug_assert!(false, "a datagram from {} to {}", ip.src, ip.dst);
+                self.counters.ip_out_discards += 1;
+                false
+            }
+        }
+    }
+
+    fn queue_datagram_v4(
+        &mut self,
+        iface: usize,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ip: IpOut,
+        payload_len: usize,
+        write: impl FnOnce(&mut [u8]),
+    ) -> bool {
         let total = ipv4::HEADER_LEN + payload_len;
         let mtu = usize::from(self.iface_mtu(iface));
         if !self.out.has_room(total + total / mtu.max(1) * ipv4::HEADER_LEN) {
@@ -675,11 +783,11 @@ impl Stack {
         write(&mut packet[ipv4::HEADER_LEN..]);
         let ident = self.next_ident();
         let mut repr = Ipv4Repr {
-            src: ip.src,
-            dst: ip.dst,
+            src,
+            dst,
             protocol: ip.protocol,
             payload_len,
-            ttl: self.cfg.ip_default_ttl,
+            ttl: ip.ttl.unwrap_or(self.cfg.ip_default_ttl),
             dscp: 0,
             ecn: 0,
             ident,
@@ -725,17 +833,12 @@ impl Stack {
         ok
     }
 
-    /// Builds a TCP segment that belongs to no connection (a RST) into the transmit queue.
-    pub(crate) fn queue_tcp(
-        &mut self,
-        iface: usize,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        seg: &TcpRepr<'_>,
-    ) {
-        let ip = IpOut { src, dst, protocol: IpProtocol::TCP, dont_frag: true };
+    /// Builds a TCP segment that belongs to no connection (a RST, a SYN-ACK with a cookie)
+    /// into the transmit queue.
+    pub(crate) fn queue_tcp(&mut self, iface: usize, src: IpAddr, dst: IpAddr, seg: &TcpRepr<'_>) {
+        let ip = IpOut { src, dst, protocol: IpProtocol::TCP, dont_frag: true, ttl: None };
         let sent = self.queue_datagram(iface, ip, seg.buffer_len(), |out| {
-            seg.emit(&mut TcpPacket::new_unchecked(out), src, dst);
+            emit_segment(out, src, dst, seg);
         });
         if sent {
             self.counters.tcp_out_segs += 1;
@@ -753,29 +856,115 @@ fn derived_key(secret: [u8; 16], label: &[u8]) -> [u8; 16] {
     key
 }
 
-/// Writes an IPv4 packet carrying `seg` into `buf`; returns its length.
-fn emit_tcp(buf: &mut [u8], ident: &mut u16, ttl: u8, ip: IpOut, seg: &TcpRepr<'_>) -> usize {
-    let len = ipv4::HEADER_LEN + seg.buffer_len();
+/// The IP header of a connection's segment.
+#[derive(Debug, Clone, Copy)]
+struct TcpHeader {
+    src: IpAddr,
+    dst: IpAddr,
+    ttl: u8,
+    hop_limit: u8,
+    flow_label: u32,
+}
+
+/// Writes `seg` (header, options, payload, checksum over the pseudo-header of its family)
+/// into `out`.
+pub(crate) fn emit_segment(out: &mut [u8], src: IpAddr, dst: IpAddr, seg: &TcpRepr<'_>) {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => seg.emit(&mut TcpPacket::new_unchecked(out), s, d),
+        (IpAddr::V6(s), IpAddr::V6(d)) => seg.emit(&mut TcpPacket::new_unchecked(out), s, d),
+        _ => debug_assert!(false, "a segment from {src} to {dst}"),
+    }
+}
+
+/// Writes an IP packet carrying `seg` into `buf`; returns its length. IPv4 packets carry DF
+/// and the next Identification; IPv6 ones the connection's flow label.
+fn emit_tcp(buf: &mut [u8], ident: &mut u16, hdr: TcpHeader, seg: &TcpRepr<'_>) -> usize {
+    let ip_len = if hdr.src.is_ipv6() { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN };
+    let len = ip_len + seg.buffer_len();
     assert!(
         buf.len() >= len,
         "poll_transmit buffer of {} bytes is smaller than the {len}-byte packet: pass one of at least the largest interface MTU",
         buf.len()
     );
-    *ident = ident.wrapping_add(1);
-    let repr = Ipv4Repr {
-        src: ip.src,
-        dst: ip.dst,
-        protocol: ip.protocol,
-        payload_len: seg.buffer_len(),
-        ttl,
-        dscp: 0,
-        ecn: 0,
-        ident: *ident,
-        dont_frag: ip.dont_frag,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    seg.emit(&mut TcpPacket::new_unchecked(&mut buf[ipv4::HEADER_LEN..len]), ip.src, ip.dst);
-    repr.emit(&mut Ipv4Packet::new_unchecked(&mut buf[..len]));
+    emit_segment(&mut buf[ip_len..len], hdr.src, hdr.dst, seg);
+    match (hdr.src, hdr.dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            *ident = ident.wrapping_add(1);
+            let repr = Ipv4Repr {
+                src,
+                dst,
+                protocol: IpProtocol::TCP,
+                payload_len: seg.buffer_len(),
+                ttl: hdr.ttl,
+                dscp: 0,
+                ecn: 0,
+                ident: *ident,
+                dont_frag: true,
+                more_frags: false,
+                frag_offset: 0,
+            };
+            repr.emit(&mut Ipv4Packet::new_unchecked(&mut buf[..len]));
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+            let repr = Ipv6Repr {
+                src,
+                dst,
+                next_header: IpProtocol::TCP,
+                payload_len: seg.buffer_len(),
+                hop_limit: hdr.hop_limit,
+                dscp: 0,
+                ecn: 0,
+                flow_label: hdr.flow_label,
+            };
+            repr.emit(&mut Ipv6Packet::new_unchecked(&mut buf[..len]));
+        }
+        _ => {}
+    }
     len
+}
+
+/// The packet an ICMP error would be about, as the transport input got it: for IPv4 its
+/// header and payload, for IPv6 the whole packet (extension headers included, or the
+/// reassembled packet with none).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Invoking<'a> {
+    /// An IPv4 datagram.
+    V4 {
+        /// Its header.
+        header: &'a Ipv4Repr,
+        /// Its (reassembled) payload.
+        payload: &'a [u8],
+    },
+    /// An IPv6 packet from its fixed header on.
+    V6 {
+        /// The packet.
+        packet: &'a [u8],
+        /// Its source and destination.
+        src: Ipv6Addr,
+        /// Its destination.
+        dst: Ipv6Addr,
+    },
+}
+
+impl Invoking<'_> {
+    /// The source address.
+    pub(crate) fn src(&self) -> IpAddr {
+        match self {
+            Invoking::V4 { header, .. } => IpAddr::V4(header.src),
+            Invoking::V6 { src, .. } => IpAddr::V6(*src),
+        }
+    }
+
+    /// The destination address.
+    pub(crate) fn dst(&self) -> IpAddr {
+        match self {
+            Invoking::V4 { header, .. } => IpAddr::V4(header.dst),
+            Invoking::V6 { dst, .. } => IpAddr::V6(*dst),
+        }
+    }
+
+    /// `(src, port)` and `(dst, port)` as socket addresses.
+    pub(crate) fn ends(&self, src_port: u16, dst_port: u16) -> (SocketAddr, SocketAddr) {
+        (SocketAddr::new(self.src(), src_port), SocketAddr::new(self.dst(), dst_port))
+    }
 }

@@ -43,7 +43,7 @@ impl Stack {
         let mtu = self.iface_mtu(iface);
         let synack = Conn::cookie_synack(now, &tcp, tuple, mtu, syn, iss, ts_offset);
         self.counters.syncookies_sent += 1;
-        self.queue_tcp(iface, *tuple.local.ip(), *tuple.remote.ip(), &synack);
+        self.queue_tcp(iface, tuple.local.ip(), tuple.remote.ip(), &synack);
     }
 
     /// An ACK for listener `lh` that matched no connection: if the listener sent cookies in
@@ -67,6 +67,7 @@ impl Stack {
             return false;
         }
         let tcp = *l.tcp;
+        let v6 = l.v6;
         let accept_full = l.accept_queue_full();
         let Some(cookie) = self.syncookies.check(now, tuple, ack.seq, ack.ack) else {
             self.counters.syncookies_failed += 1;
@@ -94,7 +95,7 @@ impl Stack {
             self.counters.tcp_listen_drops += 1;
             return true;
         }
-        let mtu = self.iface_mtu(iface);
+        let mtu = self.path_mtu(iface, tuple.remote.ip());
         let cc = Conn::default_cc(&tcp);
         let mut conn = Conn::from_cookie(now, &tcp, tuple, mtu, cookie, opts, ack, cc);
         self.prepare_conn(&mut conn, tuple);
@@ -108,7 +109,17 @@ impl Stack {
             iss: cookie.iss,
             timer_at: None,
             in_tx: false,
+            ttl: match self.slot(lh) {
+                Some(Socket::Listener(l)) => l.ttl,
+                _ => None,
+            },
             tfo_listener: None,
+            flow_label: self.flow_label_for(
+                tuple.local,
+                tuple.remote,
+                ustack_wire::IpProtocol::TCP,
+            ),
+            v6,
         });
         self.hash_conn(h, tuple);
         self.counters.tcp_passive_opens += 1;

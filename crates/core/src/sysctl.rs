@@ -63,6 +63,7 @@ pub const SETTINGS: &[&str] = &[
     "net.ipv4.tcp_base_mss",
     "net.ipv4.tcp_challenge_ack_limit",
     "net.ipv4.tcp_congestion_control",
+    "net.ipv4.tcp_dsack",
     "net.ipv4.tcp_early_retrans",
     "net.ipv4.tcp_fastopen",
     "net.ipv4.tcp_fastopen_blackhole_timeout_sec",
@@ -73,6 +74,7 @@ pub const SETTINGS: &[&str] = &[
     "net.ipv4.tcp_keepalive_probes",
     "net.ipv4.tcp_keepalive_time",
     "net.ipv4.tcp_min_snd_mss",
+    "net.ipv4.tcp_moderate_rcvbuf",
     "net.ipv4.tcp_mtu_probing",
     "net.ipv4.tcp_orphan_retries",
     "net.ipv4.tcp_recovery",
@@ -91,11 +93,17 @@ pub const SETTINGS: &[&str] = &[
     "net.ipv4.tcp_tw_reuse_delay",
     "net.ipv4.tcp_window_scaling",
     "net.ipv4.tcp_wmem",
+    "net.ipv6.auto_flowlabels",
+    "net.ipv6.bindv6only",
+    "net.ipv6.conf.default.hop_limit",
+    "net.ipv6.icmp.ratelimit",
+    "net.ipv6.ip6frag_high_thresh",
+    "net.ipv6.ip6frag_time",
+    "net.ipv6.route.mtu_expires",
 ];
 
 /// Linux sysctls for behaviour ustack does not have, with the value that describes ustack.
 pub const FIXED: &[(&str, &str)] = &[
-    ("net.ipv4.tcp_dsack", "1"),
     ("net.ipv4.tcp_ecn", "0"),
     ("net.ipv4.tcp_ecn_fallback", "1"),
     ("net.ipv4.tcp_fack", "0"),
@@ -103,6 +111,38 @@ pub const FIXED: &[(&str, &str)] = &[
     ("net.ipv4.tcp_slow_start_after_idle", "1"),
     ("net.ipv4.tcp_syn_linear_timeouts", "0"),
 ];
+
+/// The known name closest to `name` (a setting or a fixed one), for a "did you mean" hint:
+/// at most a third of its length away in edits, else `None`.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    let name = normalize(name);
+    let mut known = SETTINGS.iter().copied().chain(FIXED.iter().map(|(n, _)| *n));
+    if known.any(|k| k == name) {
+        return None;
+    }
+    SETTINGS
+        .iter()
+        .copied()
+        .chain(FIXED.iter().map(|(n, _)| *n))
+        .map(|known| (edit_distance(&name, known), known))
+        .filter(|&(d, known)| d <= known.len() / 3)
+        .min()
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance, in bytes.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
 
 /// The dotted form of `name` (`net/ipv4/tcp_sack` and `/proc/sys/net/ipv4/tcp_sack` become
 /// `net.ipv4.tcp_sack`).
@@ -158,6 +198,8 @@ pub fn get(cfg: &StackConfig, name: &str) -> Result<String, SysctlError> {
         "net.ipv4.tcp_base_mss" => t.base_mss.to_string(),
         "net.ipv4.tcp_challenge_ack_limit" => t.challenge_ack_limit.to_string(),
         "net.ipv4.tcp_congestion_control" => t.congestion_control.to_string(),
+        "net.ipv4.tcp_dsack" => u8::from(t.dsack).to_string(),
+        "net.ipv4.tcp_moderate_rcvbuf" => u8::from(t.moderate_rcvbuf).to_string(),
         "net.ipv4.tcp_early_retrans" => if t.tlp { "3" } else { "0" }.to_string(),
         "net.ipv4.tcp_fastopen" => format!("{}", cfg.tcp_fastopen),
         "net.ipv4.tcp_fastopen_blackhole_timeout_sec" => {
@@ -192,6 +234,13 @@ pub fn get(cfg: &StackConfig, name: &str) -> Result<String, SysctlError> {
         "net.ipv4.tcp_timestamps" => u8::from(t.timestamps).to_string(),
         "net.ipv4.tcp_window_scaling" => u8::from(t.window_scaling).to_string(),
         "net.ipv4.tcp_wmem" => triple(&t.wmem),
+        "net.ipv6.auto_flowlabels" => cfg.auto_flowlabels.to_string(),
+        "net.ipv6.bindv6only" => u8::from(cfg.bindv6only).to_string(),
+        "net.ipv6.conf.default.hop_limit" => cfg.ipv6_hop_limit.to_string(),
+        "net.ipv6.icmp.ratelimit" => cfg.icmpv6_ratelimit.as_millis().to_string(),
+        "net.ipv6.ip6frag_high_thresh" => cfg.ip6frag_high_thresh.to_string(),
+        "net.ipv6.ip6frag_time" => cfg.ip6frag_time.as_secs().to_string(),
+        "net.ipv6.route.mtu_expires" => cfg.ip6_rt_mtu_expires.as_secs().to_string(),
         _ => return Err(SysctlError::Unknown),
     })
 }
@@ -235,6 +284,8 @@ fn apply(cfg: &mut StackConfig, name: &str, value: &str) -> Result<(), SysctlErr
             t.congestion_control = name;
         }
         "net.ipv4.tcp_fin_timeout" => t.fin_timeout = Duration::from_secs(parse_u64(value)?),
+        "net.ipv4.tcp_dsack" => t.dsack = parse_bool(value)?,
+        "net.ipv4.tcp_moderate_rcvbuf" => t.moderate_rcvbuf = parse_bool(value)?,
         "net.ipv4.tcp_fastopen" => cfg.tcp_fastopen = parse_u32(value)?,
         "net.ipv4.tcp_fastopen_blackhole_timeout_sec" => {
             cfg.tcp_fastopen_blackhole_timeout = Duration::from_secs(parse_u64(value)?)
@@ -306,6 +357,20 @@ fn apply(cfg: &mut StackConfig, name: &str, value: &str) -> Result<(), SysctlErr
         "net.ipv4.tcp_timestamps" => t.timestamps = parse_u64(value)? != 0,
         "net.ipv4.tcp_window_scaling" => t.window_scaling = parse_bool(value)?,
         "net.ipv4.tcp_wmem" => t.wmem = buffer_sizes(value)?,
+        "net.ipv6.auto_flowlabels" => cfg.auto_flowlabels = small(value, 3)?,
+        "net.ipv6.bindv6only" => cfg.bindv6only = parse_bool(value)?,
+        "net.ipv6.conf.default.hop_limit" => {
+            cfg.ipv6_hop_limit = u8::try_from(parse_u64(value)?)
+                .map_err(|_| SysctlError::InvalidValue(format!("{value} is not 1 to 255")))?
+        }
+        "net.ipv6.icmp.ratelimit" => {
+            cfg.icmpv6_ratelimit = Duration::from_millis(parse_u64(value)?)
+        }
+        "net.ipv6.ip6frag_high_thresh" => cfg.ip6frag_high_thresh = parse_usize(value)?,
+        "net.ipv6.ip6frag_time" => cfg.ip6frag_time = Duration::from_secs(parse_u64(value)?),
+        "net.ipv6.route.mtu_expires" => {
+            cfg.ip6_rt_mtu_expires = Duration::from_secs(parse_u64(value)?)
+        }
         _ => return Err(SysctlError::Unknown),
     }
     Ok(())
@@ -405,6 +470,8 @@ mod tests {
             ("net.ipv4.tcp_rto_min_us", "50000"),
             ("net.ipv4.tcp_rto_max_ms", "60000"),
             ("net.ipv4.tcp_congestion_control", "reno"),
+            ("net.ipv4.tcp_dsack", "0"),
+            ("net.ipv4.tcp_moderate_rcvbuf", "0"),
             ("net.ipv4.tcp_early_retrans", "0"),
             ("net.ipv4.tcp_mtu_probing", "1"),
             ("net.ipv4.tcp_recovery", "0"),
@@ -425,6 +492,13 @@ mod tests {
             ("net.ipv4.tcp_fastopen_blackhole_timeout_sec", "3600"),
             ("net.ipv4.tcp_tw_reuse", "1"),
             ("net.ipv4.tcp_tw_reuse_delay", "2000"),
+            ("net.ipv6.auto_flowlabels", "0"),
+            ("net.ipv6.bindv6only", "1"),
+            ("net.ipv6.conf.default.hop_limit", "255"),
+            ("net.ipv6.icmp.ratelimit", "100"),
+            ("net.ipv6.ip6frag_high_thresh", "1048576"),
+            ("net.ipv6.ip6frag_time", "30"),
+            ("net.ipv6.route.mtu_expires", "60"),
         ];
         assert_eq!(cases.len(), SETTINGS.len(), "one case per setting");
         for (name, value) in cases {
@@ -492,6 +566,18 @@ mod tests {
             assert!(matches!(e, SysctlError::InvalidValue(_)), "{name} = {value}: {e:?}");
             assert_eq!(c, cfg());
         }
+    }
+
+    #[test]
+    fn a_misspelt_name_gets_the_closest_known_one() {
+        assert_eq!(suggest("net.ipv4.tcp_sak"), Some("net.ipv4.tcp_sack"));
+        assert_eq!(suggest("net/ipv4/tcp_rmen"), Some("net.ipv4.tcp_rmem"));
+        assert_eq!(
+            suggest("net.ipv4.tcp_congestion_contrl"),
+            Some("net.ipv4.tcp_congestion_control")
+        );
+        assert_eq!(suggest("net.ipv4.tcp_sack"), None, "an exact name needs no hint");
+        assert_eq!(suggest("kernel.hostname"), None, "nothing close");
     }
 
     #[test]

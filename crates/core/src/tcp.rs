@@ -2,8 +2,16 @@
 //! queue (SPEC S4), port use and bind rules (SPEC S13, S25), and the TCP socket API.
 //!
 //! Demux (after gVisor's `transport_demuxer.go`): the exact 4-tuple (connections from
-//! SYN-RECEIVED to TIME-WAIT), then a listener on (local address, port), then on
-//! (0.0.0.0, port), else a RST (RFC 9293 §3.10.7.1).
+//! SYN-RECEIVED to TIME-WAIT), then a listener on (local address, port), then on the
+//! unspecified address of the packet's family, then (IPv4 only) a dual-stack listener on `::`
+//! (`crate::bind`), then in transparent mode the any-IP listener ([`crate::transparent`]),
+//! else a RST (RFC 9293 §3.10.7.1).
+//!
+//! Both families: a connection's [`FourTuple`] holds the addresses on the wire. A socket
+//! opened through an IPv6 address (a listener on `::` or `::ffff:a.b.c.d`, a connect to an
+//! IPv4-mapped address) is an IPv6 socket: its API shows IPv4 peers as IPv4-mapped addresses
+//! (RFC 3493 §3.7), as Linux's `AF_INET6` sockets do ([`Stack::tcp_local_addr`],
+//! [`Stack::tcp_peer_addr`]).
 //!
 //! A listener's SYN queue holds its connections in SYN-RECEIVED, its accept queue those that
 //! completed the handshake and wait for `tcp_accept`; both are bounded by the backlog as in
@@ -11,7 +19,7 @@
 //! the accept queue full is dropped (the SYN-ACK is retransmitted, so the peer's ACK comes
 //! again) or, with `tcp_abort_on_overflow`, answered by a RST.
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, SocketAddr};
 use std::collections::VecDeque;
 
 use ustack_tcp::{
@@ -19,8 +27,10 @@ use ustack_tcp::{
 };
 use ustack_wire::{SeqNum, TcpFlags, TcpPacket, TcpRepr};
 
-use crate::hash::KeyedSet;
+use crate::addr::{canonical, mapped, unspecified_like};
+use crate::hash::{ConnKey, KeyedSet};
 use crate::socket::{BindError, ConnectError, SocketHandle};
+use crate::stack::Invoking;
 use crate::stack::{Socket, SocketEventKind, Stack};
 use crate::{Instant, hash};
 
@@ -43,9 +53,15 @@ pub(crate) struct TcpSocket {
     pub(crate) timer_at: Option<Instant>,
     /// Queued in the tx-ready queue.
     pub(crate) in_tx: bool,
+    /// `IP_TTL`, when set (a listener's connections inherit it).
+    pub(crate) ttl: Option<u8>,
     /// A Fast Open child still in its handshake, counted in this listener's Fast Open queue
     /// (`fastopen.rs`).
     pub(crate) tfo_listener: Option<SocketHandle>,
+    /// The flow label of its IPv6 packets (`crate::ipv6`; 0 over IPv4).
+    pub(crate) flow_label: u32,
+    /// An IPv6 socket (`AF_INET6`): IPv4 addresses are shown IPv4-mapped.
+    pub(crate) v6: bool,
 }
 
 impl TcpSocket {
@@ -62,7 +78,12 @@ pub(crate) const TCP_SPARE_MAX: usize = 64;
 /// A listening socket.
 #[derive(Debug)]
 pub(crate) struct Listener {
-    pub(crate) local: SocketAddrV4,
+    /// The bound address, canonical (`crate::addr::canonical`).
+    pub(crate) local: SocketAddr,
+    /// IPV6_V6ONLY: a listener on `::` takes IPv6 only.
+    pub(crate) v6only: bool,
+    /// An IPv6 socket (its connections are too).
+    pub(crate) v6: bool,
     pub(crate) backlog: u32,
     /// The settings its connections start with (the stack's, or the socket's own options).
     pub(crate) tcp: Box<TcpConfig>,
@@ -70,6 +91,8 @@ pub(crate) struct Listener {
     pub(crate) syn_queue: KeyedSet<SocketHandle>,
     /// Connections established and not yet accepted.
     pub(crate) accept_queue: VecDeque<SocketHandle>,
+    /// `IP_TTL` its connections start with, when set.
+    pub(crate) ttl: Option<u8>,
     /// When the listener last answered a SYN with a cookie (Linux `tcp_synq_overflow`):
     /// ACKs that match no connection are checked for a cookie only within
     /// `syncookie::VALID_SECS` of it (`syncookies.rs`).
@@ -81,6 +104,28 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
+    /// A listener on `local` with empty queues.
+    pub(crate) fn new(
+        local: SocketAddr,
+        backlog: u32,
+        tcp: &TcpConfig,
+        cfg: &crate::StackConfig,
+    ) -> Listener {
+        Listener {
+            local,
+            v6only: false,
+            v6: false,
+            backlog,
+            tcp: Box::new(*tcp),
+            syn_queue: hash::set(cfg.secret, 6),
+            accept_queue: VecDeque::new(),
+            ttl: None,
+            last_cookie_at: None,
+            fastopen: crate::fastopen::ListenerFastOpen::at_listen(cfg, backlog),
+            defer_accept: 0,
+        }
+    }
+
     /// Linux `sk_acceptq_is_full`: more than `backlog` waiting.
     pub(crate) fn accept_queue_full(&self) -> bool {
         self.accept_queue.len() > self.backlog as usize
@@ -92,19 +137,20 @@ impl Stack {
     // Socket API
     // ------------------------------------------------------------------------------------
 
-    /// Opens a listener on `local` (`0.0.0.0` for every address; port 0 picks an ephemeral
+    /// Opens a listener on `local` (`0.0.0.0` for every IPv4 address, `::` for every IPv6
+    /// address and, unless `bindv6only`, every IPv4 one as well; port 0 picks an ephemeral
     /// port) with room for `backlog` connections in each queue (clamped to `somaxconn`, at
     /// least 1). Without `reuse_addr`, connections still using the port — TIME-WAIT ones
     /// among them — make the bind fail with [`BindError::AddrInUse`] (SPEC S13); with it,
-    /// only another listener does.
+    /// only another listener whose addresses overlap does (`crate::bind`'s table).
     pub fn tcp_listen(
         &mut self,
-        local: SocketAddrV4,
+        local: impl Into<SocketAddr>,
         backlog: u32,
         reuse_addr: bool,
     ) -> Result<SocketHandle, BindError> {
         let tcp = self.cfg.tcp;
-        self.tcp_listen_with(local, backlog, reuse_addr, &tcp)
+        self.tcp_listen_with(local.into(), backlog, reuse_addr, &tcp)
     }
 
     /// [`Stack::tcp_listen`] whose connections start with `tcp` instead of the stack's TCP
@@ -113,50 +159,53 @@ impl Stack {
     /// [`TcpConfig::validate`].
     pub fn tcp_listen_with(
         &mut self,
-        local: SocketAddrV4,
+        local: impl Into<SocketAddr>,
         backlog: u32,
         reuse_addr: bool,
         tcp: &TcpConfig,
     ) -> Result<SocketHandle, BindError> {
+        let v6only = self.cfg.bindv6only;
+        self.tcp_listen_v6only(local.into(), backlog, reuse_addr, v6only, tcp)
+    }
+
+    /// [`Stack::tcp_listen_with`] with IPV6_V6ONLY given for this socket instead of taken
+    /// from `bindv6only` (it matters only for a listener on `::`).
+    pub fn tcp_listen_v6only(
+        &mut self,
+        local: SocketAddr,
+        backlog: u32,
+        reuse_addr: bool,
+        v6only: bool,
+        tcp: &TcpConfig,
+    ) -> Result<SocketHandle, BindError> {
         debug_assert_eq!(tcp.validate(), Ok(()));
-        if !self.is_bindable(*local.ip()) {
+        let v6 = local.is_ipv6();
+        let local = canonical(local);
+        // An IPv4-mapped bind is an IPv4 bind; IPV6_V6ONLY forbids it (Linux EINVAL).
+        let v6only = v6only && local.is_ipv6();
+        if !self.is_bindable(local.ip()) || (v6 && local.is_ipv4() && self.cfg.bindv6only) {
             return Err(BindError::AddrNotAvailable);
         }
         let port = if local.port() == 0 {
-            let listen_ports = &self.tcp_listen_ports;
+            let listeners = &self.tcp_listeners;
             let conn_ports = &self.tcp_conn_ports;
             self.ports
-                .pick(*local.ip(), None, |p| {
-                    !listen_ports.contains_key(&p) && !conn_ports.contains_key(&p)
-                })
+                .pick(local.ip(), None, |p| !listeners.port_used(p) && !conn_ports.contains_key(&p))
                 .ok_or(BindError::NoEphemeralPort)?
         } else {
             local.port()
         };
-        let local = SocketAddrV4::new(*local.ip(), port);
-        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
-        let listener_conflict = if local.ip().is_unspecified() {
-            self.tcp_listen_ports.contains_key(&port)
-        } else {
-            self.tcp_listeners.contains_key(&local) || self.tcp_listeners.contains_key(&any)
-        };
+        let local = SocketAddr::new(local.ip(), port);
+        let listener_conflict = self.tcp_listeners.conflicts(local, v6only);
         if listener_conflict || (!reuse_addr && self.tcp_conn_ports.contains_key(&port)) {
             return Err(BindError::AddrInUse);
         }
         let backlog = backlog.clamp(1, self.cfg.somaxconn);
-        let fastopen = crate::fastopen::ListenerFastOpen::at_listen(&self.cfg, backlog);
-        let h = self.insert(Socket::Listener(Listener {
-            local,
-            backlog,
-            tcp: Box::new(*tcp),
-            syn_queue: hash::set(self.cfg.secret, 6),
-            accept_queue: VecDeque::new(),
-            last_cookie_at: None,
-            fastopen,
-            defer_accept: 0,
-        }));
-        self.tcp_listeners.insert(local, h);
-        *self.tcp_listen_ports.entry(port).or_insert(0) += 1;
+        let mut listener = Listener::new(local, backlog, tcp, &self.cfg);
+        listener.v6only = v6only;
+        listener.v6 = v6;
+        let h = self.insert(Socket::Listener(listener));
+        self.tcp_listeners.insert(local, v6only, h);
         Ok(h)
     }
 
@@ -175,18 +224,19 @@ impl Stack {
         Some(h)
     }
 
-    /// Opens a connection to `remote` (active open, SPEC S3). `local` picks our address
-    /// and/or port (`None`, address 0.0.0.0 or port 0: the route's address and an ephemeral
-    /// port chosen per RFC 6056). The SYN goes out on the next `poll_transmit`;
+    /// Opens a connection to `remote` (active open, SPEC S3), IPv4 or IPv6. `local` picks
+    /// our address and/or port (`None`, an unspecified address or port 0: the route's
+    /// address and an ephemeral port chosen per RFC 6056). An IPv6 `remote` (IPv4-mapped
+    /// ones included) makes an IPv6 socket. The SYN goes out on the next `poll_transmit`;
     /// [`Event::Connected`] or [`Event::Closed`] tells how it went.
     pub fn tcp_connect(
         &mut self,
         now: Instant,
-        local: Option<SocketAddrV4>,
-        remote: SocketAddrV4,
+        local: Option<SocketAddr>,
+        remote: impl Into<SocketAddr>,
     ) -> Result<SocketHandle, ConnectError> {
         let tcp = self.cfg.tcp;
-        self.tcp_connect_with(now, local, remote, &tcp)
+        self.tcp_connect_with(now, local, remote.into(), &tcp)
     }
 
     /// [`Stack::tcp_connect`] with `tcp` as the connection's settings instead of the
@@ -195,34 +245,35 @@ impl Stack {
     pub fn tcp_connect_with(
         &mut self,
         now: Instant,
-        local: Option<SocketAddrV4>,
-        remote: SocketAddrV4,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
         tcp: &TcpConfig,
     ) -> Result<SocketHandle, ConnectError> {
         debug_assert_eq!(tcp.validate(), Ok(()));
-        let rip = *remote.ip();
-        if rip.is_unspecified() || rip.is_broadcast() || rip.is_multicast() || remote.port() == 0 {
+        let v6 = remote.is_ipv6() || local.is_some_and(|l| l.is_ipv6());
+        let remote = canonical(remote);
+        if !is_unicast(remote.ip()) || remote.port() == 0 {
             return Err(ConnectError::InvalidDestination);
         }
-        let (iface, route_src) = self.route(rip).ok_or(ConnectError::NoRoute)?;
-        let local = local.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+        let (iface, route_src) = self.route(remote.ip()).ok_or(ConnectError::NoRoute)?;
+        let local = local.map_or(SocketAddr::new(unspecified_like(remote.ip()), 0), canonical);
         let src = if local.ip().is_unspecified() {
             route_src
-        } else if self.is_bindable(*local.ip()) {
-            *local.ip()
+        } else if self.is_bindable(local.ip()) && local.is_ipv4() == remote.is_ipv4() {
+            local.ip()
         } else {
             return Err(ConnectError::AddrNotAvailable);
         };
         let port = if local.port() == 0 {
             let conns = &self.tcp_conns;
-            let listen_ports = &self.tcp_listen_ports;
+            let listeners = &self.tcp_listeners;
             let (cfg, slots) = (&self.cfg, &self.slots);
             self.ports
                 .pick(src, Some(remote), |p| {
-                    let tuple = FourTuple { local: SocketAddrV4::new(src, p), remote };
+                    let tuple = FourTuple { local: SocketAddr::new(src, p), remote };
                     // A 4-tuple in TIME-WAIT is free for tcp_tw_reuse (`twreuse.rs`).
-                    !listen_ports.contains_key(&p)
-                        && conns.get(&tuple).is_none_or(|&h| {
+                    !listeners.port_used(p)
+                        && conns.get(&ConnKey::from(tuple)).is_none_or(|&h| {
                             crate::twreuse::reusable(cfg, now, tuple, slot_in(slots, h)).is_some()
                         })
                 })
@@ -230,17 +281,19 @@ impl Stack {
         } else {
             local.port()
         };
-        let tuple = FourTuple { local: SocketAddrV4::new(src, port), remote };
+        let tuple = FourTuple { local: SocketAddr::new(src, port), remote };
         let mut iss = self.isn.isn(now, tuple.local, tuple.remote);
-        if let Some(&old) = self.tcp_conns.get(&tuple) {
+        if let Some(&old) = self.tcp_conns.get(&ConnKey::from(tuple)) {
             let reuse = crate::twreuse::reusable(&self.cfg, now, tuple, self.slot(old));
             let Some(after) = reuse else { return Err(ConnectError::AddrInUse) };
             self.recycle_time_wait(old);
             iss = after;
         }
-        let mtu = self.iface_mtu(iface);
+        let mtu = self.path_mtu(iface, remote.ip());
         let mut conn = Conn::connect(now, tcp, tuple, iss, mtu, Conn::default_cc(tcp));
         self.prepare_conn(&mut conn, tuple);
+        let flow_label =
+            self.flow_label_for(tuple.local, tuple.remote, ustack_wire::IpProtocol::TCP);
         let h = self.insert_tcp(TcpSocket {
             conn,
             iface,
@@ -251,7 +304,10 @@ impl Stack {
             iss,
             timer_at: None,
             in_tx: false,
+            ttl: None,
             tfo_listener: None,
+            flow_label,
+            v6,
         });
         self.hash_conn(h, tuple);
         self.counters.tcp_active_opens += 1;
@@ -307,11 +363,32 @@ impl Stack {
         }
     }
 
-    /// The address a listener is bound to (its port filled in when it was 0).
-    pub fn tcp_listener_addr(&self, h: SocketHandle) -> SocketAddrV4 {
+    /// The address a listener is bound to (its port filled in when it was 0; IPv4-mapped
+    /// when an IPv6 socket was bound to one).
+    pub fn tcp_listener_addr(&self, h: SocketHandle) -> SocketAddr {
         match self.slot(h) {
+            Some(Socket::Listener(l)) if l.v6 => mapped(l.local),
             Some(Socket::Listener(l)) => l.local,
             _ => panic!("{h} is not a listener"),
+        }
+    }
+
+    /// Our address of a connection as its socket shows it (`getsockname`): IPv4-mapped for
+    /// an IPv4 connection of an IPv6 socket.
+    pub fn tcp_local_addr(&self, h: SocketHandle) -> SocketAddr {
+        match self.slot(h) {
+            Some(Socket::Tcp(t)) if t.v6 => mapped(t.conn.tuple().local),
+            Some(Socket::Tcp(t)) => t.conn.tuple().local,
+            _ => panic!("{h} is not a live TCP connection"),
+        }
+    }
+
+    /// The peer's address of a connection as its socket shows it (`getpeername`).
+    pub fn tcp_peer_addr(&self, h: SocketHandle) -> SocketAddr {
+        match self.slot(h) {
+            Some(Socket::Tcp(t)) if t.v6 => mapped(t.conn.tuple().remote),
+            Some(Socket::Tcp(t)) => t.conn.tuple().remote,
+            _ => panic!("{h} is not a live TCP connection"),
         }
     }
 
@@ -326,8 +403,11 @@ impl Stack {
     /// `inet_csk_listen_stop`).
     pub(crate) fn close_listener(&mut self, h: SocketHandle) {
         let Some(Socket::Listener(l)) = self.remove(h) else { unreachable!("checked by close") };
-        self.tcp_listeners.remove(&l.local);
-        release_port(&mut self.tcp_listen_ports, l.local.port());
+        if self.tcp_is_any_listener(h) {
+            self.any_ip_closed(h);
+        } else {
+            self.tcp_listeners.remove(l.local, l.v6only);
+        }
         for child in l.syn_queue.iter().copied().chain(l.accept_queue.iter().copied()) {
             let t = self.tcp_mut(child);
             t.parent = None;
@@ -352,14 +432,18 @@ impl Stack {
         &mut self,
         now: Instant,
         iface: usize,
-        ip: &ustack_wire::Ipv4Repr,
+        from: Invoking<'_>,
         payload: &[u8],
     ) {
         let Ok(view) = TcpPacket::new_checked(payload) else {
             self.counters.tcp_in_errs += 1;
             return;
         };
-        let seg = match TcpRepr::parse(&view, ip.src, ip.dst) {
+        let parsed = match from {
+            Invoking::V4 { header, .. } => TcpRepr::parse(&view, header.src, header.dst),
+            Invoking::V6 { src, dst, .. } => TcpRepr::parse(&view, src, dst),
+        };
+        let seg = match parsed {
             Ok(seg) => seg,
             Err(ustack_wire::ParseError::BadChecksum) => {
                 // SPEC S16: dropped silently, not ACKed.
@@ -373,11 +457,9 @@ impl Stack {
             }
         };
         self.counters.tcp_in_segs += 1;
-        let tuple = FourTuple {
-            local: SocketAddrV4::new(ip.dst, seg.dst_port),
-            remote: SocketAddrV4::new(ip.src, seg.src_port),
-        };
-        if let Some(&h) = self.tcp_conns.get(&tuple) {
+        let (remote, local) = from.ends(seg.src_port, seg.dst_port);
+        let tuple = FourTuple { local, remote };
+        if let Some(&h) = self.tcp_conns.get(&ConnKey::from(tuple)) {
             if !self.syn_reopens_time_wait(h, &seg) {
                 self.conn_segment(now, h, &seg);
                 return;
@@ -411,10 +493,14 @@ impl Stack {
             && self.listener_for(t.conn.tuple().local).is_some()
     }
 
-    /// The listener that takes SYNs for `local`: on its address, else on any address.
-    fn listener_for(&self, local: SocketAddrV4) -> Option<SocketHandle> {
-        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
-        self.tcp_listeners.get(&local).or_else(|| self.tcp_listeners.get(&any)).copied()
+    /// The listener that takes SYNs for `local`: on its address, else on any address of its
+    /// family, else (IPv4) a dual-stack listener on `::`, else (transparent mode, an IPv4
+    /// address not ours) the any-IP listener.
+    fn listener_for(&self, local: SocketAddr) -> Option<SocketHandle> {
+        self.tcp_listeners.lookup(local).or_else(|| match local.ip() {
+            IpAddr::V4(a) => self.any_ip_listener_for(a),
+            IpAddr::V6(_) => None,
+        })
     }
 
     fn conn_segment(&mut self, now: Instant, h: SocketHandle, seg: &TcpRepr<'_>) {
@@ -497,6 +583,8 @@ impl Stack {
         let accept_queue_full = l.accept_queue_full();
         let tcp = *l.tcp;
         let defer_accept = l.defer_accept;
+        let v6 = l.v6;
+        let ttl = l.ttl;
         // Linux `tcp_conn_request`: with the SYN queue full (or tcp_syncookies = 2) the SYN is
         // answered with a cookie, or dropped when cookies are off (SPEC S8).
         let mut want_cookie = false;
@@ -519,7 +607,7 @@ impl Stack {
             return;
         }
         let iss = self.isn.isn(now, tuple.local, tuple.remote);
-        let mtu = self.iface_mtu(iface);
+        let mtu = self.path_mtu(iface, tuple.remote.ip());
         let cc = Conn::default_cc(&tcp);
         let mut conn = Conn::accept(now, &tcp, tuple, iss, mtu, seg, cc);
         self.prepare_conn(&mut conn, tuple);
@@ -539,7 +627,14 @@ impl Stack {
             iss,
             timer_at: None,
             in_tx: false,
+            ttl,
             tfo_listener: fast_open.then_some(lh),
+            flow_label: self.flow_label_for(
+                tuple.local,
+                tuple.remote,
+                ustack_wire::IpProtocol::TCP,
+            ),
+            v6,
         });
         self.hash_conn(h, tuple);
         if let Some(Socket::Listener(l)) = self.socket_mut(lh) {
@@ -552,7 +647,7 @@ impl Stack {
     /// RFC 9293 §3.10.7.1: a segment for no connection gets a RST (unless it is one).
     fn reply_reset(&mut self, iface: usize, tuple: FourTuple, seg: &TcpRepr<'_>) {
         if let Some(rst) = ustack_tcp::conn::reset_for(seg) {
-            self.queue_tcp(iface, *tuple.local.ip(), *tuple.remote.ip(), &rst);
+            self.queue_tcp(iface, tuple.local.ip(), tuple.remote.ip(), &rst);
         }
     }
 
@@ -569,7 +664,7 @@ impl Stack {
     }
 
     pub(crate) fn hash_conn(&mut self, h: SocketHandle, tuple: FourTuple) {
-        self.tcp_conns.insert(tuple, h);
+        self.tcp_conns.insert(ConnKey::from(tuple), h);
         *self.tcp_conn_ports.entry(tuple.local.port()).or_insert(0) += 1;
         self.tcp_mut(h).hashed = true;
     }
@@ -582,8 +677,9 @@ impl Stack {
         }
         t.hashed = false;
         let tuple = t.conn.tuple();
-        if self.tcp_conns.get(&tuple) == Some(&h) {
-            self.tcp_conns.remove(&tuple);
+        let key = ConnKey::from(tuple);
+        if self.tcp_conns.get(&key) == Some(&h) {
+            self.tcp_conns.remove(&key);
         }
         release_port(&mut self.tcp_conn_ports, tuple.local.port());
     }
@@ -675,5 +771,13 @@ pub(crate) fn release_port(map: &mut crate::hash::KeyedMap<u16, u32>, port: u16)
         if *n == 0 {
             map.remove(&port);
         }
+    }
+}
+
+/// Whether a connection may go to `ip`: not unspecified, broadcast or multicast.
+pub(crate) fn is_unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => !(a.is_unspecified() || a.is_broadcast() || a.is_multicast()),
+        IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast()),
     }
 }

@@ -1,6 +1,7 @@
 //! ustack ↔ smoltcp over an in-memory IPv4 link, in virtual time: the handshake both ways,
 //! 64 MiB each way with every byte checked, and the close from either side, half-close
-//! included.
+//! included; and the 64 MiB each way over IPv6 (smoltcp's `proto-ipv6`), both directions of
+//! opening.
 //!
 //! The link is two FIFO queues with a fixed one-way delay of 1 ms and no loss. smoltcp sees it
 //! through a raw-IP (`Medium::Ip`) [`phy::Device`] over in-memory queues; ustack through
@@ -19,7 +20,7 @@
 
 #![allow(clippy::print_stderr, reason = "each test prints its transfer figures, once")]
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -32,14 +33,18 @@ use smoltcp::socket::tcp::{self as smol_tcp, State as SmolState};
 use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 use ustack_core::tcp_engine::{DropReason, Event, RecvError, SendError, TcpState};
-use ustack_core::wire::{IpProtocol, Ipv4Packet, SeqNum, TcpFlags, TcpOptions, TcpPacket};
+use ustack_core::wire::{
+    ExtHeaderLimits, IpProtocol, Ipv4Packet, Ipv6Packet, SeqNum, TcpFlags, TcpOptions, TcpPacket,
+};
 use ustack_core::{
-    Duration, Instant, InterfaceConfig, Ipv4Cidr, SocketEvent, SocketEventKind, SocketHandle,
-    Stack, StackConfig,
+    Duration, Instant, InterfaceConfig, Ipv4Cidr, Ipv6Cidr, SocketEvent, SocketEventKind,
+    SocketHandle, Stack, StackConfig,
 };
 
 const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const SMOL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const US6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const SMOL6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 const PORT: u16 = 80;
 const SMOL_EPHEMERAL: u16 = 49_152;
 const MTU: usize = 1500;
@@ -286,11 +291,21 @@ struct Summary {
 }
 
 fn tcp_summary(packet: &[u8]) -> Option<Summary> {
-    let ip = Ipv4Packet::new_checked(packet).ok()?;
-    if ip.protocol() != IpProtocol::TCP {
-        return None;
-    }
-    let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+    let payload = if packet.first()? >> 4 == 6 {
+        let ip = Ipv6Packet::new_checked(packet).ok()?;
+        let chain = ip.walk_ext_headers(&ExtHeaderLimits::DEFAULT).ok()?;
+        if chain.protocol != IpProtocol::TCP {
+            return None;
+        }
+        &packet[40 + chain.offset..]
+    } else {
+        let ip = Ipv4Packet::new_checked(packet).ok()?;
+        if ip.protocol() != IpProtocol::TCP {
+            return None;
+        }
+        &packet[ip.header_len()..usize::from(ip.total_len())]
+    };
+    let tcp = TcpPacket::new_checked(payload).ok()?;
     let flags = tcp.flags();
     let len = tcp.payload().len() as u32
         + u32::from(flags.contains(TcpFlags::SYN))
@@ -342,19 +357,32 @@ struct Net {
     events: Vec<(u64, SocketEvent)>,
     iterations: u64,
     buf: Vec<u8>,
+    /// Over IPv6 (else IPv4).
+    v6: bool,
 }
 
 impl Net {
     fn new(cfg: StackConfig) -> Net {
+        Net::with_family(cfg, false)
+    }
+
+    /// Both ends on 2001:db8::/64 (and 10.0.0.0/24), the connection over IPv6.
+    fn new6(cfg: StackConfig) -> Net {
+        Net::with_family(cfg, true)
+    }
+
+    fn with_family(cfg: StackConfig, v6: bool) -> Net {
         let now = 1_000_000_000;
         let mut us = Stack::new(cfg).expect("valid config");
-        us.add_interface(InterfaceConfig { addr: Ipv4Cidr::new(US, 24).unwrap(), mtu: MTU as u16 });
+        us.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(US, 24).unwrap(), MTU as u16));
+        us.add_ipv6_addr(0, Ipv6Cidr::new(US6, 64).unwrap());
         let mut dev = Queues::default();
         let mut config = Config::new(HardwareAddress::Ip);
         config.random_seed = 0x5eed;
         let mut iface = Interface::new(config, &mut dev, smol_instant(now));
         iface.update_ip_addrs(|addrs| {
             addrs.push(IpCidr::new(IpAddress::Ipv4(SMOL), 24)).unwrap();
+            addrs.push(IpCidr::new(IpAddress::Ipv6(SMOL6), 64)).unwrap();
         });
         CLOCK_MS.with(|c| c.set((now / 1_000_000) as u32));
         Net {
@@ -369,7 +397,18 @@ impl Net {
             events: Vec::new(),
             iterations: 0,
             buf: vec![0; 65_536],
+            v6,
         }
+    }
+
+    /// ustack's address for the test's family.
+    fn us_ip(&self) -> IpAddr {
+        if self.v6 { IpAddr::V6(US6) } else { IpAddr::V4(US) }
+    }
+
+    /// smoltcp's address for the test's family.
+    fn smol_ip(&self) -> IpAddr {
+        if self.v6 { IpAddr::V6(SMOL6) } else { IpAddr::V4(SMOL) }
     }
 
     fn instant(&self) -> Instant {
@@ -686,12 +725,16 @@ fn tuple_names(states: &[(u64, TcpState)]) -> Vec<TcpState> {
 
 /// smoltcp connects to a ustack listener; returns (ustack's accepted socket, smoltcp's).
 fn smoltcp_connects(net: &mut Net) -> (SocketHandle, SmolHandle) {
-    let listener = net.us.tcp_listen(SocketAddrV4::new(US, PORT), 8, false).unwrap();
+    let listener = net.us.tcp_listen(SocketAddr::new(net.us_ip(), PORT), 8, false).unwrap();
     let sh = net.smol_socket();
+    let remote = match net.us_ip() {
+        IpAddr::V4(a) => IpAddress::Ipv4(a),
+        IpAddr::V6(a) => IpAddress::Ipv6(a),
+    };
     let cx = net.iface.context();
     net.sockets
         .get_mut::<smol_tcp::Socket<'static>>(sh)
-        .connect(cx, (IpAddress::Ipv4(US), PORT), SMOL_EPHEMERAL)
+        .connect(cx, (remote, PORT), SMOL_EPHEMERAL)
         .unwrap();
     let mut accepted = None;
     net.run("handshake smoltcp → ustack", Duration::from_secs(5), |n| {
@@ -709,7 +752,8 @@ fn smoltcp_connects(net: &mut Net) -> (SocketHandle, SmolHandle) {
 fn ustack_connects(net: &mut Net) -> (SocketHandle, SmolHandle) {
     let sh = net.smol_socket();
     net.smol(sh).listen(PORT).unwrap();
-    let h = net.us.tcp_connect(net.instant(), None, SocketAddrV4::new(SMOL, PORT)).unwrap();
+    let remote = SocketAddr::new(net.smol_ip(), PORT);
+    let h = net.us.tcp_connect(net.instant(), None, remote).unwrap();
     net.run("handshake ustack → smoltcp", Duration::from_secs(5), |n| {
         n.us_state(h) == Some(TcpState::Established) && n.smol_state(sh) == SmolState::Established
     });
@@ -773,6 +817,40 @@ fn check_handshake(net: &Net, h: SocketHandle) {
         );
     }
     assert_eq!(net.us.tcp_conn(h).effective_mss(), 1448);
+}
+
+/// Over IPv6 both SYNs offer MSS 1500 − 60 = 1440 (RFC 9293 §3.7.1; smoltcp derives its own
+/// from the IPv6 header too), and ustack's segments carry 1440 − 12 bytes.
+fn check_handshake6(net: &Net, h: SocketHandle) {
+    assert_eq!(net.tap.syns.len(), 2, "one SYN each way: {:?}", net.tap.syns);
+    for syn in &net.tap.syns {
+        assert!(syn.contains("<mss Some(1440) wscale Some("), "SYN options: {syn}");
+    }
+    assert_eq!(net.us.tcp_conn(h).effective_mss(), 1428);
+    assert!(net.us.tcp_conn(h).tuple().remote.is_ipv6());
+}
+
+/// Over IPv6, smoltcp opens to a ustack listener: 64 MiB each way, every byte checked,
+/// nothing retransmitted or dropped on the lossless link.
+#[test]
+fn ipv6_smoltcp_client_ustack_listener_64mib_each_way() {
+    let mut net = Net::new6(linux_defaults());
+    let (h, sh) = smoltcp_connects(&mut net);
+    check_handshake6(&net, h);
+    bulk_both_ways(&mut net, h, sh, "IPv6: smoltcp client ⇄ ustack listener (Linux defaults)");
+    let c = net.us.counters();
+    assert!(c.ip6_in_receives > 0 && c.ip_in_receives == 0, "IPv6 only");
+}
+
+/// Over IPv6, ustack opens to a smoltcp listener: 64 MiB each way.
+#[test]
+fn ipv6_ustack_client_smoltcp_listener_64mib_each_way() {
+    let mut net = Net::new6(big_buffers());
+    let (h, sh) = ustack_connects(&mut net);
+    check_handshake6(&net, h);
+    bulk_both_ways(&mut net, h, sh, "IPv6: ustack client (256 KiB buffers) ⇄ smoltcp listener");
+    let c = net.us.counters();
+    assert!(c.ip6_out_requests > 0 && c.ip_out_requests == 0, "IPv6 only");
 }
 
 /// smoltcp opens, 64 MiB flow each way, ustack (Linux defaults) closes first: FIN-WAIT-1,

@@ -223,8 +223,18 @@ impl fmt::Display for Segment {
 }
 
 /// Builds an IPv4 packet carrying `seg` from `src` to `dst`: for the packets a scenario
-/// injects (a stale duplicate SYN, a forged RST).
-pub fn build_tcp(src: SocketAddrV4, dst: SocketAddrV4, seg: &TcpRepr<'_>) -> Vec<u8> {
+/// injects (a stale duplicate SYN, a forged RST). The lab's worlds are IPv4: an IPv6
+/// address is a caller bug and panics.
+pub fn build_tcp(
+    src: impl Into<std::net::SocketAddr>,
+    dst: impl Into<std::net::SocketAddr>,
+    seg: &TcpRepr<'_>,
+) -> Vec<u8> {
+    let v4 = |a: std::net::SocketAddr| match a {
+        std::net::SocketAddr::V4(a) => a,
+        std::net::SocketAddr::V6(a) => panic!("the lab builds IPv4 packets; got {a}"),
+    };
+    let (src, dst): (SocketAddrV4, SocketAddrV4) = (v4(src.into()), v4(dst.into()));
     let tcp_len = seg.buffer_len();
     let ip = Ipv4Repr {
         src: *src.ip(),

@@ -139,10 +139,10 @@ impl World {
             let mut cfg = setup.stacks[side.index()];
             cfg.secret = net.derive_secret(side.index() as u64);
             let mut stack = Stack::new(cfg).unwrap_or_else(|e| panic!("{side} stack config: {e}"));
-            stack.add_interface(InterfaceConfig {
-                addr: Ipv4Cidr::new(addr(side), 24).expect("a /24"),
-                mtu: setup.mtu[side.index()],
-            });
+            stack.add_interface(InterfaceConfig::ipv4(
+                Ipv4Cidr::new(addr(side), 24).expect("a /24"),
+                setup.mtu[side.index()],
+            ));
             stack.set_tracing(true);
             ids.push(net.add_host(Node::new(side, stack, Rc::clone(&rec))));
         }
@@ -257,7 +257,7 @@ impl World {
         let now = self.now();
         let node = self.node_mut(side);
         let remote = SocketAddrV4::new(addr(side.peer()), port);
-        let local_addr = (local != 0).then(|| SocketAddrV4::new(addr(side), local));
+        let local_addr = (local != 0).then(|| SocketAddrV4::new(addr(side), local).into());
         let r = node.stack.tcp_connect(now, local_addr, remote);
         match &r {
             Ok(h) => {

@@ -14,7 +14,7 @@ const B: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 2);
 
 fn stack(net: &Network, label: u64, addr: Ipv4Addr) -> Stack {
     let mut s = Stack::new(StackConfig::new(net.derive_secret(label))).unwrap();
-    s.add_interface(InterfaceConfig { addr: Ipv4Cidr::new(addr, 24).unwrap(), mtu: 1500 });
+    s.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(addr, 24).unwrap(), 1500));
     s
 }
 
@@ -33,7 +33,7 @@ fn bare_stacks_exchange_a_datagram() {
     let mut buf = [0; 16];
     let (n, from) = net.host_mut(b).udp_recv_from(rx, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"hello");
-    assert_eq!(*from.ip(), A);
+    assert_eq!(from.ip(), A);
     let event = net.host_mut(b).poll_event().unwrap();
     assert_eq!((event.socket, event.kind), (rx, SocketEventKind::UdpReadable));
     assert_eq!(net.host_counters(b).received, 1);

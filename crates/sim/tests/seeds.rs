@@ -1,7 +1,10 @@
 //! The simulator's acceptance tests: over a link that loses, duplicates, reorders and
 //! corrupts 5% of the packets each way, and over a link that fades 7% of the time, a bulk
 //! transfer delivers every byte exactly once and in order, for every one of 1,000 seeds; both
-//! ends reach CLOSED (the client through TIME-WAIT) and no socket is left.
+//! ends reach CLOSED (the client through TIME-WAIT) and no socket is left. The impaired link
+//! runs over IPv6 as well (1,000 more seeds), where a flipped bit may land in a header that
+//! has no checksum of its own (RFC 8200 §3): the transport checksum over the pseudo-header
+//! catches an address, a length or a next header gone wrong, or the packet is not ours.
 //! `USTACK_SIM_SEEDS=n` runs n seeds instead; a failure names its seed, and
 //! `BulkTransfer::new(bytes_for(seed)).run(&Setup::new(impaired()), seed)` (or
 //! `fading(seed)`) replays it.
@@ -78,10 +81,10 @@ impl Totals {
 }
 
 /// Runs one seed over `link`; checks what the runner does not.
-fn one(seed: u64, link: LinkConfig, totals: &mut Totals) -> Result<(), ScenarioError> {
+fn one(seed: u64, setup: Setup, totals: &mut Totals) -> Result<(), ScenarioError> {
     let bytes = bytes_for(seed);
     let scenario = BulkTransfer::new(bytes);
-    let mut run = ScenarioRun::new(&scenario, &Setup::new(link), seed)?;
+    let mut run = ScenarioRun::new(&scenario, &setup, seed)?;
     run.run()?;
     let report = ustack_sim::scenario::Scenario::report(&scenario, &run);
     let check = |ok: bool, what: &str| {
@@ -103,6 +106,9 @@ fn one(seed: u64, link: LinkConfig, totals: &mut Totals) -> Result<(), ScenarioE
     check(report.client.error.is_none() && report.server.error.is_none(), "errors")?;
     check(run.client().stack().socket_count() == 0, "client sockets")?;
     check(run.server().stack().socket_count() == 0, "server sockets")?;
+    let counters = run.client().stack().counters();
+    let (v4, v6) = (counters.ip_out_requests, counters.ip6_out_requests);
+    check(if setup.ipv6 { v4 == 0 && v6 > 0 } else { v6 == 0 && v4 > 0 }, "address family")?;
     for s in &report.link {
         totals.add_link(s);
     }
@@ -111,9 +117,9 @@ fn one(seed: u64, link: LinkConfig, totals: &mut Totals) -> Result<(), ScenarioE
     Ok(())
 }
 
-/// Runs seeds `0..n` on every core, each over `link(seed)`: what they added up to, failures
-/// sorted by seed.
-fn run_seeds(n: u64, link: fn(u64) -> LinkConfig) -> Totals {
+/// Runs seeds `0..n` on every core, each over `link(seed)` (IPv6 when `ipv6`): what they
+/// added up to, failures sorted by seed.
+fn run_seeds(n: u64, link: fn(u64) -> LinkConfig, ipv6: bool) -> Totals {
     let threads = thread::available_parallelism().map_or(1, |t| t.get()) as u64;
     let mut totals = Totals::default();
     thread::scope(|scope| {
@@ -122,7 +128,8 @@ fn run_seeds(n: u64, link: fn(u64) -> LinkConfig) -> Totals {
                 scope.spawn(move || {
                     let mut totals = Totals::default();
                     for seed in (t..n).step_by(threads as usize) {
-                        if let Err(e) = one(seed, link(seed), &mut totals) {
+                        let setup = Setup::new(link(seed)).ipv6(ipv6);
+                        if let Err(e) = one(seed, setup, &mut totals) {
                             totals.failures.push((seed, e.to_string()));
                         }
                     }
@@ -149,8 +156,19 @@ fn run_seeds(n: u64, link: fn(u64) -> LinkConfig) -> Totals {
 #[test]
 fn bulk_transfer_over_5_percent_loss_dup_reorder_corruption_delivers_every_byte_once() {
     let n = seeds();
-    let totals = run_seeds(n, |_| impaired());
-    // Every impairment happened, and TCP had to recover from it.
+    let totals = run_seeds(n, |_| impaired(), false);
+    assert_every_impairment(n, &totals);
+}
+
+#[test]
+fn ipv6_bulk_transfer_over_5_percent_loss_dup_reorder_corruption_delivers_every_byte_once() {
+    let n = seeds();
+    let totals = run_seeds(n, |_| impaired(), true);
+    assert_every_impairment(n, &totals);
+}
+
+/// Every impairment happened, and TCP had to recover from it.
+fn assert_every_impairment(n: u64, totals: &Totals) {
     let l = &totals.link;
     if n >= 10 {
         for (what, count) in [
@@ -174,7 +192,7 @@ fn bulk_transfer_over_5_percent_loss_dup_reorder_corruption_delivers_every_byte_
 #[test]
 fn bulk_transfer_over_7_percent_timed_burst_loss_delivers_every_byte_once() {
     let n = seeds();
-    let totals = run_seeds(n, fading);
+    let totals = run_seeds(n, fading, false);
     let l = &totals.link;
     if n >= 10 {
         assert!(totals.retransmits > 0, "no retransmission over {n} seeds");

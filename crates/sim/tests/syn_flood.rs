@@ -157,16 +157,16 @@ fn world(syncookies: u8, syns: u64) -> World {
     net.set_event_limit(200_000_000);
     let cfg = StackConfig { tcp_syncookies: syncookies, ..StackConfig::new(net.derive_secret(1)) };
     let mut server = Stack::new(cfg).unwrap();
-    server.add_interface(InterfaceConfig { addr: Ipv4Cidr::new(SERVER_C, 24).unwrap(), mtu: 1500 });
-    let to_attacker = server
-        .add_interface(InterfaceConfig { addr: Ipv4Cidr::new(SERVER_A, 24).unwrap(), mtu: 1500 });
+    server.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(SERVER_C, 24).unwrap(), 1500));
+    let to_attacker =
+        server.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(SERVER_A, 24).unwrap(), 1500));
     server.add_route(Route {
-        dest: Ipv4Cidr::new(Ipv4Addr::UNSPECIFIED, 0).unwrap(),
+        dest: Ipv4Cidr::new(Ipv4Addr::UNSPECIFIED, 0).unwrap().into(),
         iface: to_attacker,
     });
     server.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT), BACKLOG, false).unwrap();
     let mut client = Stack::new(StackConfig::new(net.derive_secret(2))).unwrap();
-    client.add_interface(InterfaceConfig { addr: Ipv4Cidr::new(CLIENT, 24).unwrap(), mtu: 1500 });
+    client.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(CLIENT, 24).unwrap(), 1500));
     let server = net.add_host(server);
     let client = net.add_host(client);
     let flooder = net.add_host(Flooder::new(Instant::ZERO, syns));

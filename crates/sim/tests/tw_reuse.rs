@@ -32,9 +32,9 @@ fn setup(tw_reuse: u8) -> Loop {
         ..StackConfig::new(net.derive_secret(1))
     };
     let mut client = Stack::new(cfg).unwrap();
-    client.add_interface(InterfaceConfig { addr: Ipv4Cidr::new(CLIENT, 24).unwrap(), mtu: 1500 });
+    client.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(CLIENT, 24).unwrap(), 1500));
     let mut server = Stack::new(StackConfig::new(net.derive_secret(2))).unwrap();
-    server.add_interface(InterfaceConfig { addr: Ipv4Cidr::new(SERVER, 24).unwrap(), mtu: 1500 });
+    server.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(SERVER, 24).unwrap(), 1500));
     let listener = server.tcp_listen(SocketAddrV4::new(SERVER, 80), 16, false).unwrap();
     let client = net.add_host(client);
     let server = net.add_host(server);

@@ -16,7 +16,7 @@
 //! RFC 4987). Give each use its own key.
 
 use core::fmt;
-use core::net::SocketAddrV4;
+use core::net::{IpAddr, SocketAddr};
 
 use siphasher::sip::SipHasher24;
 use ustack_wire::SeqNum;
@@ -43,16 +43,29 @@ impl KeyedHash {
     }
 
     /// The hash of a connection-id plus a caller-chosen `extra` word (0 for ISNs; a time
-    /// counter for SYN cookies), over the 16 bytes `local ip, local port, remote ip,
-    /// remote port, extra`, each in network byte order.
-    pub fn hash_four_tuple(&self, local: SocketAddrV4, remote: SocketAddrV4, extra: u32) -> u64 {
-        let mut message = [0u8; 16];
-        message[0..4].copy_from_slice(&local.ip().octets());
-        message[4..6].copy_from_slice(&local.port().to_be_bytes());
-        message[6..10].copy_from_slice(&remote.ip().octets());
-        message[10..12].copy_from_slice(&remote.port().to_be_bytes());
-        message[12..16].copy_from_slice(&extra.to_be_bytes());
-        self.hash(&message)
+    /// counter for SYN cookies), over the bytes `local ip, local port, remote ip,
+    /// remote port, extra`, each in network byte order: 16 bytes over IPv4, 40 over IPv6
+    /// (the full 128-bit addresses, as Linux's `secure_tcpv6_seq` hashes them). Both ends
+    /// are of one family; a mixed pair hashes each address in its own length.
+    pub fn hash_four_tuple(&self, local: SocketAddr, remote: SocketAddr, extra: u32) -> u64 {
+        let mut message = [0u8; 40];
+        let mut at = 0;
+        for end in [local, remote] {
+            match end.ip() {
+                IpAddr::V4(a) => {
+                    message[at..at + 4].copy_from_slice(&a.octets());
+                    at += 4;
+                }
+                IpAddr::V6(a) => {
+                    message[at..at + 16].copy_from_slice(&a.octets());
+                    at += 16;
+                }
+            }
+            message[at..at + 2].copy_from_slice(&end.port().to_be_bytes());
+            at += 2;
+        }
+        message[at..at + 4].copy_from_slice(&extra.to_be_bytes());
+        self.hash(&message[..at + 4])
     }
 }
 
@@ -82,7 +95,7 @@ impl IsnGenerator {
     }
 
     /// The ISN for a connection from `local` to `remote` opened at `now`.
-    pub fn isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNum {
+    pub fn isn(&self, now: Instant, local: SocketAddr, remote: SocketAddr) -> SeqNum {
         let f = self.prf.hash_four_tuple(local, remote, 0) as u32;
         SeqNum(Self::clock(now)) + f
     }

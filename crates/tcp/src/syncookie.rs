@@ -32,7 +32,7 @@
 //!
 //! Nothing here reads a clock or draws randomness: `now` and the key are arguments.
 
-use core::net::SocketAddrV4;
+use core::net::{IpAddr, SocketAddr};
 
 use ustack_wire::SeqNum;
 
@@ -41,6 +41,10 @@ use crate::{Instant, KeyedHash};
 
 /// Linux `msstab`: the MSS values a cookie can carry.
 pub const MSS_TABLE: [u16; 4] = [536, 1300, 1440, 1460];
+
+/// The MSS values a cookie encodes over IPv6 (Linux's IPv6 `msstab`: the minimum MTU, 1480,
+/// 1500 and 9000, each less 60 bytes of headers).
+pub const MSS_TABLE_V6: [u16; 4] = [1280 - 60, 1480 - 60, 1500 - 60, 9000 - 60];
 
 /// Bits of the sequence number below the minute counter (Linux `COOKIEBITS`).
 const COOKIE_BITS: u32 = 24;
@@ -147,19 +151,46 @@ impl SynCookies {
     /// The index in [`MSS_TABLE`] of the largest MSS not above `mss` (the first entry when
     /// all are above it).
     pub fn mss_index(mss: u16) -> usize {
-        MSS_TABLE.iter().rposition(|&m| mss >= m).unwrap_or(0)
+        Self::mss_index_in(&MSS_TABLE, mss)
+    }
+
+    fn mss_index_in(table: &[u16; 4], mss: u16) -> usize {
+        table.iter().rposition(|&m| mss >= m).unwrap_or(0)
     }
 
     fn hash(h: &KeyedHash, tuple: FourTuple, count: u32) -> u32 {
-        // The inputs of Linux's `cookie_hash`: saddr, daddr, sport << 16 | dport, count, with
-        // the SYN's source (the peer) first.
-        let mut m = [0u8; 16];
-        m[0..4].copy_from_slice(&tuple.remote.ip().octets());
-        m[4..8].copy_from_slice(&tuple.local.ip().octets());
-        let ports = u32::from(tuple.remote.port()) << 16 | u32::from(tuple.local.port());
-        m[8..12].copy_from_slice(&ports.to_be_bytes());
-        m[12..16].copy_from_slice(&count.to_be_bytes());
-        h.hash(&m) as u32
+        match (tuple.remote.ip(), tuple.local.ip()) {
+            (IpAddr::V6(saddr), IpAddr::V6(daddr)) => {
+                // Linux's IPv6 `cookie_hash`: saddr, daddr, count, sport, dport.
+                let mut m = [0u8; 40];
+                m[0..16].copy_from_slice(&saddr.octets());
+                m[16..32].copy_from_slice(&daddr.octets());
+                m[32..36].copy_from_slice(&count.to_be_bytes());
+                m[36..38].copy_from_slice(&tuple.remote.port().to_be_bytes());
+                m[38..40].copy_from_slice(&tuple.local.port().to_be_bytes());
+                h.hash(&m) as u32
+            }
+            (saddr, daddr) => {
+                // The inputs of Linux's `cookie_hash`: saddr, daddr, sport << 16 | dport,
+                // count, with the SYN's source (the peer) first.
+                let v4 = |a: IpAddr| match a {
+                    IpAddr::V4(a) => a.octets(),
+                    IpAddr::V6(a) => a.to_ipv4_mapped().map_or([0; 4], |a| a.octets()),
+                };
+                let mut m = [0u8; 16];
+                m[0..4].copy_from_slice(&v4(saddr));
+                m[4..8].copy_from_slice(&v4(daddr));
+                let ports = u32::from(tuple.remote.port()) << 16 | u32::from(tuple.local.port());
+                m[8..12].copy_from_slice(&ports.to_be_bytes());
+                m[12..16].copy_from_slice(&count.to_be_bytes());
+                h.hash(&m) as u32
+            }
+        }
+    }
+
+    /// The MSS values a cookie can encode for `tuple`'s family.
+    pub fn mss_table(tuple: FourTuple) -> &'static [u16; 4] {
+        if tuple.is_ipv6() { &MSS_TABLE_V6 } else { &MSS_TABLE }
     }
 
     /// The cookie for a SYN with sequence number `syn_seq` from `tuple.remote` whose MSS
@@ -172,14 +203,15 @@ impl SynCookies {
         syn_seq: SeqNum,
         peer_mss: u16,
     ) -> (SeqNum, u16) {
-        let index = Self::mss_index(peer_mss);
+        let table = Self::mss_table(tuple);
+        let index = Self::mss_index_in(table, peer_mss);
         let count = Self::counter(now);
         let low = Self::hash(&self.h1, tuple, count).wrapping_add(index as u32) & COOKIE_MASK;
         let cookie = Self::hash(&self.h0, tuple, 0)
             .wrapping_add(syn_seq.0)
             .wrapping_add(count << COOKIE_BITS)
             .wrapping_add(low);
-        (SeqNum(cookie), MSS_TABLE[index])
+        (SeqNum(cookie), table[index])
     }
 
     /// Checks the cookie of an ACK (sequence number `seq`, acknowledgment number `ack`) that
@@ -202,26 +234,51 @@ impl SynCookies {
         }
         let made = count.wrapping_sub(diff);
         let index = rest.wrapping_sub(Self::hash(&self.h1, tuple, made)) & COOKIE_MASK;
-        let mss = *MSS_TABLE.get(index as usize)?;
+        let mss = *Self::mss_table(tuple).get(index as usize)?;
         Some(ValidCookie { iss, irs, mss })
     }
 }
 
 /// `local`/`remote` as the [`FourTuple`] the functions above take.
-pub fn tuple(local: SocketAddrV4, remote: SocketAddrV4) -> FourTuple {
+pub fn tuple(local: SocketAddr, remote: SocketAddr) -> FourTuple {
     FourTuple { local, remote }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use core::net::Ipv4Addr;
+    use core::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 
     fn t() -> FourTuple {
         tuple(
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 9), 40_000),
+            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80).into(),
+            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 9), 40_000).into(),
         )
+    }
+
+    fn t6(peer_last: u16) -> FourTuple {
+        tuple(
+            SocketAddr::new(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2).into(), 80),
+            SocketAddr::new(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, peer_last).into(), 40_000),
+        )
+    }
+
+    #[test]
+    fn s8_ipv6_cookie_encodes_linux_ipv6_mss_table_and_binds_the_full_addresses() {
+        // Linux's IPv6 msstab: 1220, 1420, 1440, 8940; a peer MSS below 1220 gets 1220.
+        let c = SynCookies::new([9; 16]);
+        let now = Instant::from_secs(1000);
+        for (peer, want) in [(536, 1220), (1220, 1220), (1440, 1440), (1460, 1440), (9000, 8940)] {
+            let syn = SeqNum(77);
+            let (iss, mss) = c.isn(now, t6(9), syn, peer);
+            assert_eq!(mss, want, "peer MSS {peer}");
+            let ok = c.check(now, t6(9), syn + 1u32, iss + 1u32).expect("valid");
+            assert_eq!(ok.mss, want);
+            // The same cookie from another IPv6 peer (differing only in the low bits, which
+            // an IPv4-sized hash would never see) is refused.
+            let other = c.check(now, t6(10), syn + 1u32, iss + 1u32);
+            assert!(other.is_none_or(|o| o.mss != want || o.iss != iss), "peer {peer}");
+        }
     }
 
     #[test]

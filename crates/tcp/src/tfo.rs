@@ -18,7 +18,7 @@
 //! the cookies clients hold (Linux's `tcp_fastopen_key` takes "primary,backup").
 
 use core::fmt;
-use core::net::Ipv4Addr;
+use core::net::IpAddr;
 
 use ustack_wire::FastOpenCookie;
 
@@ -63,17 +63,37 @@ impl FastOpenKey {
     }
 
     /// The cookie a client at `client` gets from this server at `server` (Linux
-    /// `__tcp_fastopen_cookie_gen_cipher` for IPv4).
-    pub fn cookie(&self, client: Ipv4Addr, server: Ipv4Addr) -> FastOpenCookie {
+    /// `__tcp_fastopen_cookie_gen_cipher`: SipHash of the two addresses, 4 bytes each over
+    /// IPv4, 16 over IPv6).
+    pub fn cookie(&self, client: impl Into<IpAddr>, server: impl Into<IpAddr>) -> FastOpenCookie {
+        let (client, server) = (client.into(), server.into());
         let mut key = [0u8; 16];
         for (i, w) in self.words.iter().enumerate() {
             key[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
         }
-        let mut input = [0u8; 8];
-        input[..4].copy_from_slice(&client.octets());
-        input[4..].copy_from_slice(&server.octets());
-        let hash = KeyedHash::new(key).hash(&input);
+        let mut input = [0u8; 32];
+        let len = match (client, server) {
+            (IpAddr::V4(c), IpAddr::V4(s)) => {
+                input[..4].copy_from_slice(&c.octets());
+                input[4..8].copy_from_slice(&s.octets());
+                8
+            }
+            (c, s) => {
+                input[..16].copy_from_slice(&to_v6(c).octets());
+                input[16..].copy_from_slice(&to_v6(s).octets());
+                32
+            }
+        };
+        let hash = KeyedHash::new(key).hash(&input[..len]);
         FastOpenCookie::new(&hash.to_le_bytes()).expect("8 bytes is a valid cookie length")
+    }
+}
+
+/// `a` as an IPv6 address (IPv4 as IPv4-mapped).
+fn to_v6(a: IpAddr) -> core::net::Ipv6Addr {
+    match a {
+        IpAddr::V4(a) => a.to_ipv6_mapped(),
+        IpAddr::V6(a) => a,
     }
 }
 
@@ -156,9 +176,10 @@ impl FastOpenKeys {
     pub fn check(
         &self,
         cookie: &FastOpenCookie,
-        client: Ipv4Addr,
-        server: Ipv4Addr,
+        client: impl Into<IpAddr>,
+        server: impl Into<IpAddr>,
     ) -> CookieCheck {
+        let (client, server) = (client.into(), server.into());
         if self.primary.cookie(client, server) == *cookie {
             CookieCheck::Valid
         } else if self.backup.is_some_and(|k| k.cookie(client, server) == *cookie) {
@@ -237,6 +258,33 @@ pub struct FastOpenOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::net::{Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn s6_ipv6_server_cookie_is_siphash_of_both_full_addresses() {
+        // Linux `__tcp_fastopen_cookie_gen_cipher` for IPv6: siphash over saddr then daddr,
+        // 32 bytes, under the same key as IPv4.
+        let key: FastOpenKey = "a0bf63f7-ed803d81-cd641d30-cebc4a90".parse().unwrap();
+        let client = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+        let server = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+        let mut input = [0u8; 32];
+        input[..16].copy_from_slice(&client.octets());
+        input[16..].copy_from_slice(&server.octets());
+        let mut k = [0u8; 16];
+        for (i, w) in key.words().iter().enumerate() {
+            k[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+        }
+        let want = KeyedHash::new(k).hash(&input).to_le_bytes();
+        assert_eq!(key.cookie(client, server), FastOpenCookie::new(&want).unwrap());
+        let elsewhere = Ipv6Addr::new(0x2001, 0xdb9, 0, 0, 0, 0, 0, 2);
+        assert_ne!(key.cookie(client, server), key.cookie(elsewhere, server));
+        let keys = FastOpenKeys::new(key);
+        assert_eq!(keys.check(&key.cookie(client, server), client, server), CookieCheck::Valid);
+        assert_eq!(
+            keys.check(&key.cookie(client, server), elsewhere, server),
+            CookieCheck::Invalid
+        );
+    }
 
     #[test]
     fn s6_server_cookie_is_linux_siphash_of_both_addresses() {

@@ -154,7 +154,7 @@ impl Pair {
         // flight whose ACKs all go out at once.)
         let mut cfg = TcpConfig::default();
         cfg.wmem.max = cfg.wmem.default;
-        let tuple = FourTuple { local: CLIENT, remote: SERVER };
+        let tuple = FourTuple { local: CLIENT.into(), remote: SERVER.into() };
         let iss = SeqNum(1_000_000);
         let client = Conn::connect(Instant::ZERO, &cfg, tuple, iss, MTU, Conn::default_cc(&cfg));
         Pair {
@@ -216,7 +216,7 @@ impl Pair {
                 Some(server) => server.handle_segment(now, &seg),
                 None => {
                     assert_eq!(seg.flags, TcpFlags::SYN, "the first segment is the SYN");
-                    let tuple = FourTuple { local: SERVER, remote: CLIENT };
+                    let tuple = FourTuple { local: SERVER.into(), remote: CLIENT.into() };
                     let cc = Conn::default_cc(&self.cfg);
                     let iss = SeqNum(3_000_000_000);
                     self.server = Some(Conn::accept(now, &self.cfg, tuple, iss, MTU, &seg, cc));

@@ -1,11 +1,11 @@
 //! An echo server (RFC 862) on ustack over a TUN device: the kernel side gets 10.77.0.1/24,
-//! the stack 10.77.0.2. Needs root or CAP_NET_ADMIN; run it in a network namespace of your
-//! own (README: "Use it from Rust"):
+//! the stack 10.77.0.2. Needs CAP_NET_ADMIN: run it in a network namespace of your own, as
+//! root or not (README, "Use it from Rust"):
 //!
 //! ```sh
-//! sudo ip netns add ustack-demo
-//! sudo ip netns exec ustack-demo cargo run --example echo_tun -p ustack
-//! echo hi | sudo ip netns exec ustack-demo nc -N 10.77.0.2 7
+//! unshare -Urn bash
+//! cargo run -p ustack --example echo_tun &
+//! exec 3<>/dev/tcp/10.77.0.2/7; echo hi >&3; head -1 <&3
 //! ```
 
 use std::io::{Read, Write};

@@ -124,3 +124,40 @@ fn s7_defer_accept_hands_out_the_connection_with_its_data() {
     a.stop().unwrap();
     b.stop().unwrap();
 }
+
+#[test]
+fn s6_tcp_socket_builder_sets_fast_open_on_both_sides() {
+    // The listener's Fast Open queue and the client's connect-with-data come from TcpSocket;
+    // the client's other options (a bound port) still apply to the Fast Open connection.
+    let (a, b) = pair();
+    let ls = ustack::TcpSocket::new_v4(&b).unwrap();
+    ls.bind((B, 9).into()).unwrap();
+    ls.set_fastopen(4).unwrap();
+    let listener = ls.listen(8).unwrap();
+    let server = thread::spawn(move || {
+        let mut firsts = Vec::new();
+        for _ in 0..2 {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).unwrap();
+            firsts.push((s.fast_open_accepted().unwrap(), got));
+        }
+        firsts
+    });
+    for (round, port) in [(1u8, 40_001u16), (2, 40_002)] {
+        let cs = ustack::TcpSocket::new_v4(&a).unwrap();
+        cs.bind((A, port).into()).unwrap();
+        let mut c = cs.connect_with_data((B, 9).into(), &[round; 100]).unwrap();
+        assert_eq!(c.local_addr().unwrap(), (A, port).into());
+        c.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        c.read_to_end(&mut rest).unwrap();
+    }
+    let firsts = server.join().unwrap();
+    assert_eq!(firsts, vec![(false, vec![1; 100]), (true, vec![2; 100])]);
+    assert_eq!(b.counters().tcp_fastopen_passive, 1);
+    a.stop().unwrap();
+    b.stop().unwrap();
+}

@@ -1,8 +1,9 @@
 //! The control socket of a running `ustack tun`: a Unix stream socket where each connection
 //! sends one request line and reads the answer until EOF.
 //!
-//! Requests: `ss [t] [u] [l]` (the sockets, filtered like `ss -t -u -l`) and `stats` (the
-//! counters, like `netstat -s`).
+//! Requests: `ss [t] [u] [l] [i] [e]` (the sockets, filtered like `ss -t -u -l`, with
+//! internals like `ss -i` and timers like `ss -o`), `nstat` (the counters by their Linux
+//! names, like `nstat -az`) and `stats` (the counters described, like `netstat -s`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -135,11 +136,16 @@ fn answer(net: &NetStack, conn: UnixStream) -> std::io::Result<()> {
             if !t && !u {
                 (t, u) = (true, true);
             }
-            net.netstat().filter(t, u, flags.contains(&"l")).to_string()
+            net.netstat()
+                .filter(t, u, flags.contains(&"l"))
+                .with_internals(flags.contains(&"i"))
+                .with_timers(flags.contains(&"e"))
+                .to_string()
         }
+        Some("nstat") => ustack::core::Nstat(&net.counters()).to_string(),
         Some("stats") => net.counters().to_string(),
         _ => format!(
-            "error: unknown request {:?} (expected `ss [t] [u] [l]` or `stats`)\n",
+            "error: unknown request {:?} (expected `ss [t] [u] [l] [i] [e]`, `nstat` or `stats`)\n",
             line.trim()
         ),
     };

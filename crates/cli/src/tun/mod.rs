@@ -11,6 +11,7 @@ use ustack::device::{PcapDevice, Tun, TunConfig};
 use ustack::{NetConfig, NetStack};
 
 mod control;
+mod forward;
 mod http;
 mod services;
 
@@ -56,6 +57,8 @@ pub(crate) struct Args {
     /// data has come, or after SECS seconds (rounded up to SYN-ACK retransmissions, as Linux).
     #[arg(long, value_name = "SECS")]
     defer_accept: Option<u32>,
+    #[command(flatten)]
+    settings: crate::settings::SettingsArgs,
     /// What to run on the stack.
     #[command(subcommand)]
     service: services::Service,
@@ -75,6 +78,9 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         ));
     }
     let grace = Duration::try_from_secs_f64(args.grace).map_err(|e| format!("--grace: {e}"))?;
+    let mut net_cfg = NetConfig::new(args.addr);
+    // Before the device, so a bad setting leaves the network untouched.
+    args.settings.apply(&mut net_cfg)?;
     // Before the device, so a bad path leaves the network untouched.
     let control = args.control.as_deref().map(control::claim).transpose()?;
     let config = TunConfig {
@@ -85,9 +91,9 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     };
     let tun = Tun::create(&config).map_err(|e| e.to_string())?;
     let dev_name = tun.name().to_string();
-    let mut net_cfg = NetConfig::new(args.addr);
     net_cfg.mtu = Some(args.mtu);
     net_cfg.tracing = args.trace;
+    net_cfg.transparent = matches!(args.service, services::Service::Forward(_));
     if args.fastopen.is_some() {
         net_cfg.stack.tcp_fastopen |= ustack::core::tcp_engine::tfo::CLIENT_ENABLE
             | ustack::core::tcp_engine::tfo::SERVER_ENABLE;
@@ -120,7 +126,11 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         args.mtu,
         args.service.describe()
     );
-    let opts = services::Options { fastopen: args.fastopen, defer_accept: args.defer_accept };
+    let opts = services::Options {
+        fastopen: args.fastopen,
+        defer_accept: args.defer_accept,
+        host_ip: args.host_addr.addr(),
+    };
     let done = services::start(&net, &args.service, opts, Arc::clone(&stop))?;
     // Wait for a signal, for a service that ends on its own (connect), or for a panic (the
     // service may be dead: stop, and exit non-zero).

@@ -70,6 +70,15 @@ pub(crate) enum Service {
         #[arg(long)]
         port: u16,
     },
+    /// tun2socks: the stack takes every TCP connection and UDP flow routed into the device,
+    /// whatever its destination (transparent mode), and relays each to that destination
+    /// through the host's sockets or a SOCKS5 proxy.
+    ///
+    /// Route the destinations into the device (`ip route add 10.99.0.0/24 dev DEV`) and keep
+    /// the relay's own sockets out of it: `--mark 0x1` with `ip rule add not fwmark 0x1 table
+    /// 100` and the device's routes in table 100. Each connection's line on stdout is `forward:
+    /// tcp CLIENT -> DEST: N bytes up, M bytes down, S s`; a UDP flow's comes when it ends.
+    Forward(super::forward::ForwardArgs),
     /// Like netcat: stdin to the connection, the connection to stdout; shutdown(Write) at
     /// stdin's end; exits once the peer has closed: 0 when the connection then finishes
     /// closing (its state, TIME-WAIT or CLOSED, goes to stderr), 1 when it has not within 5 s
@@ -86,12 +95,14 @@ pub(crate) enum Service {
 }
 
 /// Socket options `ustack tun` applies to its service (`--fastopen`, `--defer-accept`).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub(crate) struct Options {
     /// TCP_FASTOPEN queue of the listeners; Fast Open on `connect`.
     pub(crate) fastopen: Option<u32>,
     /// TCP_DEFER_ACCEPT seconds of the listeners.
     pub(crate) defer_accept: Option<u32>,
+    /// The kernel's address on the device (the forward service's loop check).
+    pub(crate) host_ip: Ipv4Addr,
 }
 
 impl Service {
@@ -113,6 +124,7 @@ impl Service {
             Service::Hold { port } => format!("hold (never read, never close) on port {port}"),
             Service::Connect { target, count: 1 } => format!("connecting to {target}"),
             Service::Connect { target, count } => format!("connecting to {target} {count} times"),
+            Service::Forward(args) => args.describe(),
         }
     }
 }
@@ -122,7 +134,7 @@ impl Service {
 pub(crate) struct Done(Arc<Mutex<Option<Result<(), String>>>>);
 
 impl Done {
-    fn set(&self, r: Result<(), String>) {
+    pub(crate) fn set(&self, r: Result<(), String>) {
         *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(r);
     }
 
@@ -183,6 +195,7 @@ pub(crate) fn start(
                 Ok(())
             });
         }
+        Service::Forward(args) => super::forward::start(net, &args, opts.host_ip, done.clone())?,
         Service::Connect { target, count } => {
             let addr = target
                 .to_socket_addrs()

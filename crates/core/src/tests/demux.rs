@@ -48,18 +48,21 @@ fn demux_listener_on_the_address_beats_the_one_on_any_address() {
     // ustack: see ports.rs. The table is set up directly to exercise the demux order.)
     const B2: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
     let mut b = stack(B, 2);
-    b.add_interface(InterfaceConfig { addr: Ipv4Cidr::new(B2, 24).unwrap(), mtu: 1500 });
+    b.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(B2, 24).unwrap(), 1500));
     let mut a = stack(A, 1);
-    a.add_route(Route { dest: Ipv4Cidr::new(Ipv4Addr::new(10, 0, 1, 0), 24).unwrap(), iface: 0 });
+    a.add_route(Route {
+        dest: Ipv4Cidr::new(Ipv4Addr::new(10, 0, 1, 0), 24).unwrap().into(),
+        iface: 0,
+    });
     let mut p = Pair::with(a, b);
     let specific = p.b.tcp_listen(sa(B, 80), 16, false).unwrap();
     assert_eq!(
         p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 16, true),
         Err(crate::BindError::AddrInUse)
     );
-    p.b.tcp_listen_ports.remove(&80);
+    p.b.tcp_listeners.remove(sa(B, 80), false);
     let any = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 16, false).unwrap();
-    *p.b.tcp_listen_ports.get_mut(&80).unwrap() += 1;
+    p.b.tcp_listeners.insert(sa(B, 80), false, specific);
 
     let c1 = p.a.tcp_connect(p.now, None, sa(B, 80)).unwrap();
     p.settle();

@@ -23,7 +23,10 @@ struct Local {
 impl Local {
     fn new() -> Local {
         let mut s = stack(B, 3);
-        s.add_route(Route { dest: Ipv4Cidr::new(Ipv4Addr::UNSPECIFIED, 0).unwrap(), iface: 0 });
+        s.add_route(Route {
+            dest: Ipv4Cidr::new(Ipv4Addr::UNSPECIFIED, 0).unwrap().into(),
+            iface: 0,
+        });
         Local { s, now: Instant::from_secs(1), events: Vec::new(), device: Vec::new() }
     }
 
@@ -48,7 +51,7 @@ impl Local {
     fn connect(
         &mut self,
         listener: SocketHandle,
-        server: SocketAddrV4,
+        server: std::net::SocketAddr,
     ) -> (SocketHandle, SocketHandle) {
         let c = self.s.tcp_connect(self.now, None, server).unwrap();
         self.poll();
@@ -106,7 +109,8 @@ fn pattern(len: usize, seed: u32) -> Vec<u8> {
 fn every_stack_has_a_loopback_interface_127_0_0_1_slash_8_with_an_unfragmented_mtu() {
     let s = Stack::new(config(1)).unwrap();
     let lo = s.interface(Stack::LOOPBACK).expect("a loopback interface from the start");
-    assert_eq!(lo.addr, "127.0.0.1/8".parse().unwrap());
+    assert_eq!(lo.ipv4, Some("127.0.0.1/8".parse().unwrap()));
+    assert_eq!(lo.ipv6, vec!["::1/128".parse().unwrap()]);
     // Linux lo: MTU 65536, i.e. no IPv4 packet (at most 65535 bytes) is ever fragmented.
     assert_eq!(lo.mtu, 65_535);
     assert!(s.interfaces().is_empty(), "device interfaces are numbered apart from it");
@@ -121,7 +125,7 @@ fn tcp_echo_over_127_0_0_1_in_one_stack_never_reaches_the_device() {
     // Linux picks 127.0.0.1 as the source toward 127.0.0.1 (`local 127.0.0.0/8 dev lo src
     // 127.0.0.1`).
     let tuple = l.s.tcp_conn(c).tuple();
-    assert_eq!(*tuple.local.ip(), LO);
+    assert_eq!(tuple.local.ip(), LO);
     assert_eq!(l.s.tcp_conn(a).tuple().remote, tuple.local);
     // The MSS follows the loopback MTU: 65535 − 40, less 12 bytes of timestamp option per
     // segment, the `mss:65483` `ss -i` shows for a connection over Linux lo.
@@ -159,7 +163,7 @@ fn tcp_to_the_stacks_own_device_address_is_delivered_locally() {
     let listener = l.s.tcp_listen(sa(B, 80), 16, false).unwrap();
     let (c, a) = l.connect(listener, sa(B, 80));
     // Linux: `ip route get 10.0.0.2` on that host says `local 10.0.0.2 dev lo src 10.0.0.2`.
-    assert_eq!(*l.s.tcp_conn(c).tuple().local.ip(), B);
+    assert_eq!(l.s.tcp_conn(c).tuple().local.ip(), B);
     assert_eq!(l.s.tcp_conn(c).effective_mss(), 65_483, "through lo, not the 1500-byte device");
     l.s.tcp_send(c, b"GET / HTTP/1.0\r\n\r\n").unwrap();
     l.poll();
@@ -253,7 +257,7 @@ fn all_of_127_0_0_0_slash_8_is_local_and_reached_from_127_0_0_1() {
     let other = Ipv4Addr::new(127, 1, 2, 3);
     let listener = l.s.tcp_listen(sa(other, 22), 16, false).unwrap();
     let (c, _) = l.connect(listener, sa(other, 22));
-    assert_eq!(*l.s.tcp_conn(c).tuple().local.ip(), LO);
+    assert_eq!(l.s.tcp_conn(c).tuple().local.ip(), LO);
     assert!(l.device.is_empty());
 }
 

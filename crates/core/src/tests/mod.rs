@@ -1,10 +1,10 @@
 //! Stack tests: two stacks joined back to back in virtual time.
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use ustack_wire::{
-    Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, SeqNum, TcpFlags, TcpOptions,
-    TcpPacket, TcpRepr, UdpPacket, UdpRepr,
+    Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, SeqNum,
+    TcpFlags, TcpOptions, TcpPacket, TcpRepr, UdpPacket, UdpRepr,
 };
 
 use crate::{
@@ -19,11 +19,14 @@ mod defer;
 mod demux;
 mod fastopen;
 mod icmp;
+mod ipv6;
 mod listen;
 mod loopback;
 mod netstat;
 mod ports;
+mod sockopts;
 mod timers;
+mod transparent;
 mod twreuse;
 mod udp;
 
@@ -36,12 +39,96 @@ pub(crate) fn stack(addr: Ipv4Addr, secret: u8) -> Stack {
 
 pub(crate) fn stack_with(addr: Ipv4Addr, cfg: StackConfig) -> Stack {
     let mut s = Stack::new(cfg).expect("valid config");
-    s.add_interface(InterfaceConfig { addr: Ipv4Cidr::new(addr, 24).unwrap(), mtu: 1500 });
+    s.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(addr, 24).unwrap(), 1500));
     s
 }
 
-pub(crate) fn sa(ip: Ipv4Addr, port: u16) -> SocketAddrV4 {
-    SocketAddrV4::new(ip, port)
+pub(crate) fn sa(ip: impl Into<IpAddr>, port: u16) -> SocketAddr {
+    SocketAddr::new(ip.into(), port)
+}
+
+/// An IPv6 packet from `src` to `dst` around `payload` (hop limit 64, no extension headers
+/// unless `next_header` names one that `payload` starts with).
+pub(crate) fn ip6_packet(
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    next_header: IpProtocol,
+    payload: &[u8],
+) -> Vec<u8> {
+    let repr = Ipv6Repr {
+        src,
+        dst,
+        next_header,
+        payload_len: payload.len(),
+        hop_limit: 64,
+        dscp: 0,
+        ecn: 0,
+        flow_label: 0,
+    };
+    let mut buf = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut Ipv6Packet::new_unchecked(&mut buf[..]));
+    buf[ustack_wire::ipv6::HEADER_LEN..].copy_from_slice(payload);
+    buf
+}
+
+/// An IP packet of either family (both addresses of one family).
+pub(crate) fn ip_any(src: IpAddr, dst: IpAddr, protocol: IpProtocol, payload: &[u8]) -> Vec<u8> {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => ip_packet(s, d, protocol, payload),
+        (IpAddr::V6(s), IpAddr::V6(d)) => ip6_packet(s, d, protocol, payload),
+        _ => panic!("mixed families {src} {dst}"),
+    }
+}
+
+fn emit_tcp_any(repr: &TcpRepr<'_>, src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
+    let mut seg = vec![0u8; repr.buffer_len()];
+    let mut view = TcpPacket::new_unchecked(&mut seg[..]);
+    match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => repr.emit(&mut view, s, d),
+        (IpAddr::V6(s), IpAddr::V6(d)) => repr.emit(&mut view, s, d),
+        _ => panic!("mixed families"),
+    }
+    ip_any(src.ip(), dst.ip(), IpProtocol::TCP, &seg)
+}
+
+/// The IP header fields the tests look at, of either family.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnyIp {
+    pub(crate) src: IpAddr,
+    pub(crate) dst: IpAddr,
+    pub(crate) protocol: IpProtocol,
+    pub(crate) fragment: bool,
+    pub(crate) flow_label: u32,
+}
+
+/// The header and upper-layer payload of a packet the stacks sent (extension headers walked
+/// for IPv6; a fragment's payload is its data).
+pub(crate) fn parse_any(pkt: &[u8]) -> Option<(AnyIp, &[u8])> {
+    if pkt.first()? >> 4 == 6 {
+        let view = Ipv6Packet::new_checked(pkt).ok()?;
+        let ip = Ipv6Repr::parse(&view).ok()?;
+        let chain = view.walk_ext_headers(&ustack_wire::ExtHeaderLimits::DEFAULT).ok()?;
+        let any = AnyIp {
+            src: ip.src.into(),
+            dst: ip.dst.into(),
+            protocol: chain.protocol,
+            fragment: chain.needs_reassembly(),
+            flow_label: ip.flow_label,
+        };
+        let len = ustack_wire::ipv6::HEADER_LEN + ip.payload_len;
+        return Some((any, &pkt[ustack_wire::ipv6::HEADER_LEN + chain.offset..len]));
+    }
+    let view = Ipv4Packet::new_checked(pkt).ok()?;
+    let ip = Ipv4Repr::parse(&view).ok()?;
+    let any = AnyIp {
+        src: ip.src.into(),
+        dst: ip.dst.into(),
+        protocol: ip.protocol,
+        fragment: ip.is_fragment(),
+        flow_label: 0,
+    };
+    let start = pkt.len() - view.payload().len();
+    Some((any, &pkt[start..start + view.payload().len()]))
 }
 
 /// Decides, per packet (`from_a`, bytes), whether the wire loses it.
@@ -196,8 +283,8 @@ pub(crate) fn ip_packet(
 
 /// A TCP segment in an IPv4 packet, with a window of 65535 and no options.
 pub(crate) fn tcp_packet(
-    src: SocketAddrV4,
-    dst: SocketAddrV4,
+    src: SocketAddr,
+    dst: SocketAddr,
     seq: u32,
     ack: u32,
     flags: TcpFlags,
@@ -214,16 +301,14 @@ pub(crate) fn tcp_packet(
         options: TcpOptions::default(),
         payload,
     };
-    let mut seg = vec![0u8; repr.buffer_len()];
-    repr.emit(&mut TcpPacket::new_unchecked(&mut seg[..]), *src.ip(), *dst.ip());
-    ip_packet(*src.ip(), *dst.ip(), IpProtocol::TCP, &seg)
+    emit_tcp_any(&repr, src, dst)
 }
 
 /// A TCP segment in an IPv4 packet with the given window and options.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn tcp_packet_opts(
-    src: SocketAddrV4,
-    dst: SocketAddrV4,
+    src: SocketAddr,
+    dst: SocketAddr,
     seq: u32,
     ack: u32,
     flags: TcpFlags,
@@ -242,13 +327,11 @@ pub(crate) fn tcp_packet_opts(
         options,
         payload,
     };
-    let mut seg = vec![0u8; repr.buffer_len()];
-    repr.emit(&mut TcpPacket::new_unchecked(&mut seg[..]), *src.ip(), *dst.ip());
-    ip_packet(*src.ip(), *dst.ip(), IpProtocol::TCP, &seg)
+    emit_tcp_any(&repr, src, dst)
 }
 
 /// A SYN with an MSS option of 1460, as a plain client sends it.
-pub(crate) fn syn_packet(src: SocketAddrV4, dst: SocketAddrV4, seq: u32) -> Vec<u8> {
+pub(crate) fn syn_packet(src: SocketAddr, dst: SocketAddr, seq: u32) -> Vec<u8> {
     let repr = TcpRepr {
         src_port: src.port(),
         dst_port: dst.port(),
@@ -260,16 +343,19 @@ pub(crate) fn syn_packet(src: SocketAddrV4, dst: SocketAddrV4, seq: u32) -> Vec<
         options: TcpOptions { mss: Some(1460), ..TcpOptions::default() },
         payload: &[],
     };
-    let mut seg = vec![0u8; repr.buffer_len()];
-    repr.emit(&mut TcpPacket::new_unchecked(&mut seg[..]), *src.ip(), *dst.ip());
-    ip_packet(*src.ip(), *dst.ip(), IpProtocol::TCP, &seg)
+    emit_tcp_any(&repr, src, dst)
 }
 
-pub(crate) fn udp_packet(src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn udp_packet(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
     let repr = UdpRepr { src_port: src.port(), dst_port: dst.port(), payload };
     let mut dgram = vec![0u8; repr.buffer_len()];
-    repr.emit(&mut UdpPacket::new_unchecked(&mut dgram[..]), *src.ip(), *dst.ip());
-    ip_packet(*src.ip(), *dst.ip(), IpProtocol::UDP, &dgram)
+    let mut view = UdpPacket::new_unchecked(&mut dgram[..]);
+    match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => repr.emit(&mut view, s, d),
+        (IpAddr::V6(s), IpAddr::V6(d)) => repr.emit(&mut view, s, d),
+        _ => panic!("mixed families"),
+    }
+    ip_any(src.ip(), dst.ip(), IpProtocol::UDP, &dgram)
 }
 
 pub(crate) fn icmp_packet(src: Ipv4Addr, dst: Ipv4Addr, msg: &Icmpv4Repr<'_>) -> Vec<u8> {
@@ -306,8 +392,8 @@ pub(crate) fn ip(pkt: &[u8]) -> Ipv4Repr {
 /// A TCP segment as the tests look at it (owned, with its addresses).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Seg {
-    pub(crate) src: SocketAddrV4,
-    pub(crate) dst: SocketAddrV4,
+    pub(crate) src: SocketAddr,
+    pub(crate) dst: SocketAddr,
     pub(crate) seq: u32,
     pub(crate) ack: u32,
     pub(crate) flags: TcpFlags,
@@ -329,16 +415,20 @@ impl Seg {
 
 /// The TCP segment in `pkt`, or `None` for another protocol or a fragment.
 pub(crate) fn tcp(pkt: &[u8]) -> Option<Seg> {
-    let view = Ipv4Packet::new_checked(pkt).ok()?;
-    let ip = Ipv4Repr::parse(&view).ok()?;
-    if ip.protocol != IpProtocol::TCP || ip.is_fragment() {
+    let (ip, payload) = parse_any(pkt)?;
+    if ip.protocol != IpProtocol::TCP || ip.fragment {
         return None;
     }
-    let tv = TcpPacket::new_checked(view.payload()).ok()?;
-    let t = TcpRepr::parse(&tv, ip.src, ip.dst).expect("the stack sends valid TCP checksums");
+    let tv = TcpPacket::new_checked(payload).ok()?;
+    let t = match (ip.src, ip.dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => TcpRepr::parse(&tv, s, d),
+        (IpAddr::V6(s), IpAddr::V6(d)) => TcpRepr::parse(&tv, s, d),
+        _ => return None,
+    }
+    .expect("the stack sends valid TCP checksums");
     Some(Seg {
-        src: SocketAddrV4::new(ip.src, t.src_port),
-        dst: SocketAddrV4::new(ip.dst, t.dst_port),
+        src: SocketAddr::new(ip.src, t.src_port),
+        dst: SocketAddr::new(ip.dst, t.dst_port),
         seq: t.seq.0,
         ack: t.ack.0,
         flags: t.flags,
@@ -350,17 +440,21 @@ pub(crate) fn tcp(pkt: &[u8]) -> Option<Seg> {
 }
 
 /// The UDP datagram in `pkt` (unfragmented): (source, destination, payload).
-pub(crate) fn udp(pkt: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4, Vec<u8>)> {
-    let view = Ipv4Packet::new_checked(pkt).ok()?;
-    let ip = Ipv4Repr::parse(&view).ok()?;
-    if ip.protocol != IpProtocol::UDP || ip.is_fragment() {
+pub(crate) fn udp(pkt: &[u8]) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
+    let (ip, payload) = parse_any(pkt)?;
+    if ip.protocol != IpProtocol::UDP || ip.fragment {
         return None;
     }
-    let uv = UdpPacket::new_checked(view.payload()).ok()?;
-    let u = UdpRepr::parse(&uv, ip.src, ip.dst).expect("the stack sends valid UDP checksums");
+    let uv = UdpPacket::new_checked(payload).ok()?;
+    let u = match (ip.src, ip.dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => UdpRepr::parse(&uv, s, d),
+        (IpAddr::V6(s), IpAddr::V6(d)) => UdpRepr::parse(&uv, s, d),
+        _ => return None,
+    }
+    .expect("the stack sends valid UDP checksums");
     Some((
-        SocketAddrV4::new(ip.src, u.src_port),
-        SocketAddrV4::new(ip.dst, u.dst_port),
+        SocketAddr::new(ip.src, u.src_port),
+        SocketAddr::new(ip.dst, u.dst_port),
         u.payload.to_vec(),
     ))
 }

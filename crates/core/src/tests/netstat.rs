@@ -158,5 +158,107 @@ fn s26_the_active_closer_holds_time_wait_and_the_passive_closer_does_not() {
     p.b.close(p.now, l);
     assert_eq!(p.b.socket_count(), 0);
     assert!(p.a.tcp_conns.is_empty() && p.b.tcp_conns.is_empty(), "demux tables empty");
-    assert!(p.b.tcp_conn_ports.is_empty() && p.b.tcp_listen_ports.is_empty());
+    assert!(p.b.tcp_conn_ports.is_empty() && p.b.tcp_listeners.is_empty());
+}
+
+#[test]
+fn ss_i_shows_the_engines_internals_and_ss_o_its_timers_as_linux_names_them() {
+    // `ss -tin`: under each connection the congestion control, rto, rtt, mss, cwnd (in
+    // segments), bytes acked, and after a loss the retransmission counts; `ss -o`: the
+    // pending retransmission as timer:(on,EXPIRES,RETRIES), TIME-WAIT as timewait.
+    let mut p = Pair::new();
+    let l = p.b.tcp_listen(sa(ANY, 80), 16, false).unwrap();
+    let (c, s) = p.connect_accept(l, 80);
+    p.a.tcp_send(c, &[1u8; 5000]).unwrap();
+    p.settle();
+    assert_eq!(p.read_all_b(s).len(), 5000);
+    let ns = p.a.netstat(p.now).filter(true, false, false).with_internals(true);
+    let text = ns.to_string();
+    let line = text.lines().find(|l| l.starts_with("\t ")).unwrap_or_else(|| panic!("{text}"));
+    for want in
+        ["ts sack cubic wscale:", " rto:", " rtt:", " mss:1448 ", " cwnd:10 ", " bytes_acked:5000 "]
+    {
+        assert!(line.contains(want), "{want:?} in {line:?}");
+    }
+    assert!(line.ends_with("ca_state:open"), "{line}");
+    assert!(!line.contains("ssthresh"), "no ssthresh before a loss (Linux: infinite): {line}");
+    assert!(!text.contains("timer:("), "timers only with -o: {text}");
+
+    // A lost segment: the retransmission timer runs; the tail loss probe (RFC 8985 §7) goes
+    // first and is no RTO, so the count stays 0 (Linux counts icsk_retransmits there); then
+    // the RTO fires.
+    p.drop_if = Some(Box::new(|_, _| true));
+    p.a.tcp_send(c, b"lost").unwrap();
+    p.settle();
+    let row = |p: &Pair| {
+        let ns = p.a.netstat(p.now).filter(true, false, false).with_timers(true);
+        ns.to_string().lines().nth(1).unwrap().to_string()
+    };
+    let r = row(&p);
+    assert!(r.contains(" timer:(on,") && r.ends_with(",0)"), "{r}");
+    p.run_for(Duration::from_millis(700));
+    let r = row(&p);
+    let internals =
+        p.a.netstat(p.now).sockets.iter().find(|x| x.handle == c).unwrap().internals.unwrap();
+    let rto = internals.info.rto_retries;
+    assert!(rto >= 1, "{r}");
+    assert!(r.ends_with(&format!(",{rto})")), "the RTO count in the timer: {r}");
+    assert_eq!(internals.total_retrans, u64::from(rto) + 1, "the probe and the RTOs");
+    let text = internals.to_string();
+    assert!(text.contains(&format!("retrans:{rto}/{}", rto + 1)), "{text}");
+    assert!(text.contains(" unacked:1 ") && text.contains(" lost:1 "), "{text}");
+    assert_eq!(internals.ca_state(), "loss");
+
+    // TIME-WAIT on the side that closed first.
+    p.drop_if = None;
+    p.run_for(Duration::from_secs(2));
+    assert_eq!(p.read_all_b(s), b"lost");
+    p.a.close(p.now, c);
+    p.b.close(p.now, s);
+    p.run_for(Duration::from_secs(1));
+    let r = row(&p);
+    assert!(r.starts_with("TIME-WAIT") && r.contains(" timer:(timewait,5"), "{r}");
+}
+
+#[test]
+fn tcp_retrans_segs_counts_live_connections_and_nstat_uses_linux_mib_names() {
+    // Linux's TcpRetransSegs (RFC 1213 tcpRetransSegs) counts every retransmitted segment,
+    // of connections alive or gone; `nstat` prints the counters by their MIB names.
+    let mut p = Pair::new();
+    let l = p.b.tcp_listen(sa(ANY, 80), 16, false).unwrap();
+    let (c, _s) = p.connect_accept(l, 80);
+    p.drop_if = Some(Box::new(|from_a, _| from_a));
+    p.a.tcp_send(c, b"lost").unwrap();
+    p.run_for(Duration::from_millis(700));
+    let retrans = p.a.tcp_conn(c).stats().retransmits;
+    assert!(retrans >= 2, "a probe and an RTO at least");
+    let counters = p.a.counters();
+    assert_eq!(counters.tcp_retrans_segs, retrans, "the live connection's retransmissions");
+    let text = crate::Nstat(&counters).to_string();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("#ustack"));
+    let table: Vec<(String, u64)> = lines
+        .map(|l| {
+            // nstat's "%-32s" name column, then the value.
+            let (name, value) = l.split_at(32);
+            assert!(!name.ends_with(|ch: char| !ch.is_whitespace()), "{l:?}");
+            (name.trim().to_string(), value.parse().unwrap())
+        })
+        .collect();
+    let get =
+        |n: &str| table.iter().find(|(k, _)| k == n).unwrap_or_else(|| panic!("{n} in\n{text}")).1;
+    assert_eq!(get("TcpRetransSegs"), retrans);
+    assert_eq!(get("TcpActiveOpens"), 1);
+    assert_eq!(get("IpInReceives"), counters.ip_in_receives);
+    for name in [
+        "TcpExtListenDrops",
+        "TcpExtTCPChallengeACK",
+        "UdpRcvbufErrors",
+        "IcmpOutRateLimitGlobal",
+        "UstackTcpDropOutOfWindow",
+        "UstackTcpNoSocket",
+    ] {
+        get(name);
+    }
+    assert_eq!(table.len(), text.lines().count() - 1);
 }

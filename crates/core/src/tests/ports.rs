@@ -118,7 +118,7 @@ fn s13_port_zero_picks_an_ephemeral_port() {
     let (c, s) = p.connect_accept(l1, p1);
     let local = p.a.tcp_conn(c).tuple().local;
     assert!(EPHEMERAL.contains(&local.port()));
-    assert_eq!(*local.ip(), A, "the route's address");
+    assert_eq!(local.ip(), A, "the route's address");
     assert_eq!(p.b.tcp_conn(s).tuple().local, sa(B, p1));
 }
 

@@ -8,7 +8,7 @@ use crate::{BindError, Duration, UdpRecvError, UdpSendError};
 
 const ANY: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
 
-fn recv(s: &mut Stack, h: SocketHandle) -> Result<(Vec<u8>, SocketAddrV4), UdpRecvError> {
+fn recv(s: &mut Stack, h: SocketHandle) -> Result<(Vec<u8>, std::net::SocketAddr), UdpRecvError> {
     let mut buf = vec![0u8; 70_000];
     let (n, from) = s.udp_recv_from(h, &mut buf)?;
     buf.truncate(n);
@@ -323,7 +323,7 @@ fn s23_the_largest_datagram_goes_out_even_when_its_fragments_exceed_wmem() {
     // queue always takes one datagram; otherwise a send could never succeed, and a blocking
     // send would wait for ever.
     let mut s = Stack::new(StackConfig { wmem: 65_535 + 20, ..config(1) }).unwrap();
-    s.add_interface(InterfaceConfig { addr: Ipv4Cidr::new(A, 24).unwrap(), mtu: 576 });
+    s.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(A, 24).unwrap(), 576));
     let now = Instant::from_secs(1);
     let v = s.udp_bind(sa(A, 5001)).unwrap();
     let max = vec![1u8; crate::UDP_MAX_PAYLOAD];

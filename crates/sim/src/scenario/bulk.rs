@@ -1,6 +1,6 @@
 //! [`BulkTransfer`]: one connection carries N bytes from the client to the server.
 
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 
 use ustack_core::Counters;
 
@@ -79,11 +79,11 @@ impl Scenario for BulkTransfer {
     type Server = StreamServer;
     type Report = BulkReport;
 
-    fn client(&self, server: SocketAddrV4) -> StreamClient {
+    fn client(&self, server: SocketAddr) -> StreamClient {
         StreamClient::new(server, 1, self.bytes)
     }
 
-    fn server(&self, local: SocketAddrV4) -> StreamServer {
+    fn server(&self, local: SocketAddr) -> StreamServer {
         StreamServer::new(local, 1, self.bytes)
     }
 

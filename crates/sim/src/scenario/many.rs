@@ -1,6 +1,6 @@
 //! [`ManyConnections`]: many connections at once, each carrying a few bytes.
 
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 
 use super::Scenario;
 use super::conn::ConnSummary;
@@ -67,11 +67,11 @@ impl Scenario for ManyConnections {
     type Server = StreamServer;
     type Report = ManyReport;
 
-    fn client(&self, server: SocketAddrV4) -> StreamClient {
+    fn client(&self, server: SocketAddr) -> StreamClient {
         StreamClient::new(server, self.connections, self.bytes)
     }
 
-    fn server(&self, local: SocketAddrV4) -> StreamServer {
+    fn server(&self, local: SocketAddr) -> StreamServer {
         StreamServer::new(local, self.connections, self.bytes)
     }
 

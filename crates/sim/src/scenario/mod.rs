@@ -27,7 +27,7 @@
 //!
 //! [`App`]: crate::App
 
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 
 use crate::app::App;
 
@@ -74,10 +74,10 @@ pub trait Scenario: Sized {
     type Report;
 
     /// The client, which connects to `server`.
-    fn client(&self, server: SocketAddrV4) -> Self::Client;
+    fn client(&self, server: SocketAddr) -> Self::Client;
 
     /// The server, which listens on `local`.
-    fn server(&self, local: SocketAddrV4) -> Self::Server;
+    fn server(&self, local: SocketAddr) -> Self::Server;
 
     /// The report of a run, whether it succeeded or not.
     fn report(&self, run: &ScenarioRun<Self>) -> Self::Report;

@@ -7,7 +7,7 @@
 //! at the client's FIN after the last request, `shutdown_write`; release at CLOSED, then
 //! close the listener.
 
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 
 use ustack_core::tcp_engine::{ConnError, Event};
 use ustack_core::{Instant, SocketEvent, SocketEventKind, SocketHandle, Stack};
@@ -101,7 +101,7 @@ fn check(stream: u64, offset: u64, data: &[u8], what: &str, k: usize) -> Result<
 /// The client of a [`RequestResponse`].
 #[derive(Debug)]
 pub struct RrClient {
-    server: SocketAddrV4,
+    server: SocketAddr,
     spec: RequestResponse,
     conn: Option<Tracked>,
     /// The exchange under way.
@@ -118,7 +118,7 @@ pub struct RrClient {
 
 impl RrClient {
     /// A client of `spec`, connecting to `server`.
-    pub fn new(server: SocketAddrV4, spec: RequestResponse) -> Self {
+    pub fn new(server: SocketAddr, spec: RequestResponse) -> Self {
         RrClient {
             server,
             spec,
@@ -291,7 +291,7 @@ impl Status for RrClient {
 /// The server of a [`RequestResponse`].
 #[derive(Debug)]
 pub struct RrServer {
-    local: SocketAddrV4,
+    local: SocketAddr,
     spec: RequestResponse,
     listener: Option<SocketHandle>,
     listener_closed: bool,
@@ -306,7 +306,7 @@ pub struct RrServer {
 
 impl RrServer {
     /// A server of `spec`, listening on `local`.
-    pub fn new(local: SocketAddrV4, spec: RequestResponse) -> Self {
+    pub fn new(local: SocketAddr, spec: RequestResponse) -> Self {
         RrServer {
             local,
             spec,
@@ -515,11 +515,11 @@ impl Scenario for RequestResponse {
     type Server = RrServer;
     type Report = RequestResponseReport;
 
-    fn client(&self, server: SocketAddrV4) -> RrClient {
+    fn client(&self, server: SocketAddr) -> RrClient {
         RrClient::new(server, *self)
     }
 
-    fn server(&self, local: SocketAddrV4) -> RrServer {
+    fn server(&self, local: SocketAddr) -> RrServer {
         RrServer::new(local, *self)
     }
 

@@ -1,9 +1,9 @@
 //! [`Setup`] and [`ScenarioRun`]: two hosts, one link, and the bounded run of a [`Scenario`].
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use ustack_core::tcp_engine::TcpConfig;
-use ustack_core::{InterfaceConfig, Ipv4Cidr, Stack, StackConfig};
+use ustack_core::{InterfaceConfig, Ipv4Cidr, Ipv6Cidr, Stack, StackConfig};
 
 use super::error::{ScenarioError, Side};
 use super::{Scenario, Status};
@@ -18,9 +18,11 @@ use crate::{Duration, Instant};
 /// Where a scenario runs: a client host and a server host joined by one link, the TCP
 /// settings of both, and the bounds of the run.
 ///
-/// The client is 10.0.0.1/24, the server 10.0.0.2/24 listening on port 5001; both
-/// interfaces take the link's MTU. Each stack's secret comes from the network's seed
-/// ([`Network::derive_secret`], labels 0 and 1).
+/// The client is 10.0.0.1/24 and 2001:db8::1/64, the server 10.0.0.2/24 and 2001:db8::2/64
+/// listening on port 5001; both interfaces take the link's MTU. The scenario runs over IPv4,
+/// or over IPv6 with [`Setup::ipv6`] (the server's address the client dials, and the one the
+/// server listens on, are then its IPv6 one). Each stack's secret comes from the network's
+/// seed ([`Network::derive_secret`], labels 0 and 1).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Setup {
@@ -31,6 +33,8 @@ pub struct Setup {
     /// The bounds of the whole run, from the start to the last socket released (TIME-WAIT
     /// included).
     pub bounds: Bounds,
+    /// Run over IPv6 instead of IPv4.
+    pub ipv6: bool,
 }
 
 impl Setup {
@@ -38,6 +42,10 @@ impl Setup {
     pub const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
     /// The server's address.
     pub const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    /// The client's IPv6 address.
+    pub const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+    /// The server's IPv6 address.
+    pub const SERVER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
     /// The port the server listens on.
     pub const PORT: u16 = 5001;
     /// The default bounds: an hour of virtual time, 10 million events.
@@ -46,7 +54,19 @@ impl Setup {
 
     /// Two hosts over `link`, with Linux's TCP settings and the default bounds.
     pub fn new(link: LinkConfig) -> Self {
-        Setup { link, tcp: TcpConfig::LINUX, bounds: Self::DEFAULT_BOUNDS }
+        Setup { link, tcp: TcpConfig::LINUX, bounds: Self::DEFAULT_BOUNDS, ipv6: false }
+    }
+
+    /// Runs over IPv6 (`true`) or IPv4.
+    pub fn ipv6(mut self, on: bool) -> Self {
+        self.ipv6 = on;
+        self
+    }
+
+    /// The address the server listens on and the client dials.
+    pub fn server_addr(&self) -> SocketAddr {
+        let ip = if self.ipv6 { IpAddr::V6(Self::SERVER6) } else { IpAddr::V4(Self::SERVER) };
+        SocketAddr::new(ip, Self::PORT)
     }
 
     /// Uses `tcp` on both hosts.
@@ -61,13 +81,14 @@ impl Setup {
         self
     }
 
-    fn stack(&self, net: &Network, label: u64, addr: Ipv4Addr) -> Stack {
+    fn stack(&self, net: &Network, label: u64, addr: Ipv4Addr, addr6: Ipv6Addr) -> Stack {
         let cfg = StackConfig { tcp: self.tcp, ..StackConfig::new(net.derive_secret(label)) };
         let mut stack = Stack::new(cfg).unwrap_or_else(|e| panic!("stack config: {e}"));
-        stack.add_interface(InterfaceConfig {
-            addr: Ipv4Cidr::new(addr, 24).expect("a /24"),
-            mtu: u16::try_from(self.link.mtu).unwrap_or(u16::MAX),
-        });
+        stack.add_interface(InterfaceConfig::ipv4(
+            Ipv4Cidr::new(addr, 24).expect("a /24"),
+            u16::try_from(self.link.mtu).unwrap_or(u16::MAX),
+        ));
+        stack.add_ipv6_addr(0, Ipv6Cidr::new(addr6, 64).expect("a /64"));
         stack
     }
 }
@@ -123,9 +144,9 @@ impl<S: Scenario> ScenarioRun<S> {
     /// on it.
     pub fn new(scenario: &S, setup: &Setup, seed: u64) -> Result<Self, ScenarioError> {
         let mut net = Network::new(seed);
-        let server_addr = SocketAddrV4::new(Setup::SERVER, Setup::PORT);
-        let client_stack = setup.stack(&net, 0, Setup::CLIENT);
-        let server_stack = setup.stack(&net, 1, Setup::SERVER);
+        let server_addr = setup.server_addr();
+        let client_stack = setup.stack(&net, 0, Setup::CLIENT, Setup::CLIENT6);
+        let server_stack = setup.stack(&net, 1, Setup::SERVER, Setup::SERVER6);
         let client = net.add_host(SimHost::new(client_stack, scenario.client(server_addr)));
         let server = net.add_host(SimHost::new(server_stack, scenario.server(server_addr)));
         let link = net

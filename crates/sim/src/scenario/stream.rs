@@ -12,7 +12,7 @@
 //! [`BulkTransfer`]: super::BulkTransfer
 //! [`ManyConnections`]: super::ManyConnections
 
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 use std::collections::BTreeMap;
 
 use ustack_core::tcp_engine::{ConnError, Event, RecvError};
@@ -44,7 +44,7 @@ struct Outgoing {
 /// documentation).
 #[derive(Debug)]
 pub struct StreamClient {
-    server: SocketAddrV4,
+    server: SocketAddr,
     connections: usize,
     bytes: u64,
     conns: Vec<Outgoing>,
@@ -58,7 +58,7 @@ pub struct StreamClient {
 impl StreamClient {
     /// A client that will open `connections` connections to `server` and send `bytes` on
     /// each.
-    pub fn new(server: SocketAddrV4, connections: usize, bytes: u64) -> Self {
+    pub fn new(server: SocketAddr, connections: usize, bytes: u64) -> Self {
         StreamClient {
             server,
             connections,
@@ -224,7 +224,7 @@ pub struct Received {
 /// module documentation).
 #[derive(Debug)]
 pub struct StreamServer {
-    local: SocketAddrV4,
+    local: SocketAddr,
     connections: usize,
     bytes: u64,
     listener: Option<SocketHandle>,
@@ -240,7 +240,7 @@ pub struct StreamServer {
 impl StreamServer {
     /// A server that will listen on `local`, accept `connections` connections and expect
     /// `bytes` on each.
-    pub fn new(local: SocketAddrV4, connections: usize, bytes: u64) -> Self {
+    pub fn new(local: SocketAddr, connections: usize, bytes: u64) -> Self {
         StreamServer {
             local,
             connections,

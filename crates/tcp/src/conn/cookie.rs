@@ -42,7 +42,8 @@ impl Conn {
         iss: SeqNum,
         ts_offset: u32,
     ) -> TcpRepr<'static> {
-        let mut options = TcpOptions { mss: Some(local_mss(cfg, mtu)), ..TcpOptions::default() };
+        let mut options =
+            TcpOptions { mss: Some(local_mss(cfg, tuple, mtu)), ..TcpOptions::default() };
         if let Some(co) = cookie_options(cfg, syn) {
             let clock = (now.as_nanos() / 1_000_000) as u32;
             let tsval = co.encode_timestamp(clock).wrapping_add(ts_offset);

@@ -20,9 +20,11 @@ pub enum IcmpError {
     /// Destination unreachable for another reason (network, host, administratively
     /// prohibited...).
     HostUnreachable,
-    /// Fragmentation needed and DF set (code 4), with the next-hop MTU (RFC 1191).
+    /// Fragmentation needed and DF set (ICMPv4 code 4, RFC 1191), or an ICMPv6 Packet Too
+    /// Big (RFC 8201), with the path MTU to use.
     FragNeeded {
-        /// The MTU of the next hop, from the ICMP message.
+        /// The MTU of the next hop, from the ICMP message (the host's path MTU cache may
+        /// have lowered it further).
         mtu: u16,
     },
 }
@@ -41,7 +43,9 @@ impl Conn {
     ///   [`ConnError::Unreachable`]. On a synchronized connection it is a soft error
     ///   (RFC 1122 §4.2.3.9: "SHOULD NOT abort"): retransmissions go on.
     /// - Fragmentation needed lowers the segment size to `mtu − 40` (not below
-    ///   [`MIN_PMTU`]) and resends what is in flight at the new size (RFC 1191 §6.5, Linux
+    ///   [`MIN_PMTU`]); over IPv6 to `mtu − 60`, the MTU never below 1280 (RFC 8201 §4:
+    ///   "a node MUST NOT reduce its estimate of the Path MTU below the IPv6 minimum link
+    ///   MTU"), and resends what is in flight at the new size (RFC 1191 §6.5, Linux
     ///   `tcp_simple_retransmit`), without a congestion response.
     pub fn handle_icmp_error(&mut self, now: Instant, seq: SeqNum, error: IcmpError) -> bool {
         let in_flight = seq.in_window(self.snd.una, super::seq_len(self.snd.una, self.snd.max));
@@ -61,7 +65,8 @@ impl Conn {
                 }
             }
             IcmpError::FragNeeded { mtu } => {
-                let mss = mtu.max(MIN_PMTU) - 40;
+                let floor = if self.tuple.is_ipv6() { super::IPV6_MIN_MTU } else { MIN_PMTU };
+                let mss = mtu.max(floor) - self.tuple.header_len();
                 if mss < self.snd.mss {
                     self.snd.mss = mss;
                     self.rcv.mss = self.rcv.mss.min(mss);

@@ -37,7 +37,7 @@
 //! - `timers.rs`: what each of the seven timers of SPEC S21 does when it fires.
 //! - this file: creation, the application calls, and the bookkeeping shared by the three.
 
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 use std::collections::VecDeque;
 
 use ustack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr};
@@ -69,13 +69,29 @@ pub use event::{ConnError, ConnStats, DropReason, Event, RecvError, RetransmitRe
 pub use icmp::{IcmpError, MIN_PMTU};
 pub use sockopt::ConnInfo;
 
-/// The two ends of a connection, as seen from this host.
+/// The two ends of a connection, as seen from this host: the addresses on the wire, both
+/// IPv4 or both IPv6 (an IPv4 peer of a dual-stack socket is an IPv4 tuple here; the host
+/// shows it as an IPv4-mapped address). IPv6 addresses carry no flow info or scope id (both
+/// 0). The engine uses the family for the header sizes (MSS) and nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FourTuple {
     /// Our address and port.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// The peer's address and port.
-    pub remote: SocketAddrV4,
+    pub remote: SocketAddr,
+}
+
+impl FourTuple {
+    /// Whether the connection runs over IPv6.
+    pub const fn is_ipv6(&self) -> bool {
+        self.remote.is_ipv6()
+    }
+
+    /// The bytes of IP and TCP headers without options: 40 over IPv4, 60 over IPv6 (RFC 9293
+    /// §3.7.1: the MSS is the MTU less these).
+    pub const fn header_len(&self) -> u16 {
+        if self.is_ipv6() { 60 } else { 40 }
+    }
 }
 
 /// The connection state, carrying what is valid only in it. The FIN we send is
@@ -237,19 +253,34 @@ fn wscale_for(cfg: &TcpConfig) -> u8 {
     shift
 }
 
-/// The MSS we announce: the route's MTU less the IPv4 and TCP headers, cut to `TCP_MAXSEG`
-/// when set, never below `min_snd_mss`.
-fn local_mss(cfg: &TcpConfig, mtu: u16) -> u16 {
-    let mss = mtu.saturating_sub(40).max(cfg.min_snd_mss);
+/// The MSS we announce: the route's MTU less the IP and TCP headers (40 bytes over IPv4, 60
+/// over IPv6, whose MTU is at least 1280: RFC 8200 §5), cut to `TCP_MAXSEG` when set, never
+/// below `min_snd_mss`.
+fn local_mss(cfg: &TcpConfig, tuple: FourTuple, mtu: u16) -> u16 {
+    let mtu = if tuple.is_ipv6() { mtu.max(IPV6_MIN_MTU) } else { mtu };
+    let mss = mtu.saturating_sub(tuple.header_len()).max(cfg.min_snd_mss);
     if cfg.user_mss != 0 { mss.min(cfg.user_mss.max(cfg.min_snd_mss)) } else { mss }
 }
 
+/// The IPv6 minimum link MTU (RFC 8200 §5).
+pub const IPV6_MIN_MTU: u16 = 1280;
+
 /// The send MSS the peer's SYN allows: its MSS option, or the default of RFC 9293 §3.7.1
 /// ("If an MSS Option is not received at connection setup, TCP implementations MUST assume a
-/// default send MSS of 536 (576 - 40) for IPv4"), raised to `min_snd_mss` (Linux
-/// CVE-2019-11479) and cut to what our own path carries.
-fn send_mss(cfg: &TcpConfig, option: Option<u16>, local_mss: u16) -> u16 {
-    option.unwrap_or(cfg.mss_default).max(cfg.min_snd_mss).min(local_mss.max(cfg.min_snd_mss))
+/// default send MSS of 536 (576 - 40) for IPv4 or 1220 (1280 - 60) for IPv6"; `mss_default`
+/// for IPv4, at least 1220 for IPv6), raised to `min_snd_mss` (Linux CVE-2019-11479) and cut
+/// to what our own path carries.
+fn send_mss(cfg: &TcpConfig, tuple: FourTuple, option: Option<u16>, local_mss: u16) -> u16 {
+    option
+        .unwrap_or(default_mss(cfg, tuple))
+        .max(cfg.min_snd_mss)
+        .min(local_mss.max(cfg.min_snd_mss))
+}
+
+/// The send MSS without an MSS option: `mss_default` (536) over IPv4, at least 1220 over
+/// IPv6 (RFC 9293 §3.7.1).
+fn default_mss(cfg: &TcpConfig, tuple: FourTuple) -> u16 {
+    if tuple.is_ipv6() { cfg.mss_default.max(IPV6_MIN_MTU - 60) } else { cfg.mss_default }
 }
 
 /// The RST RFC 9293 §3.10.7.1 sends in answer to `seg` when no connection exists (CLOSED, or
@@ -283,7 +314,8 @@ impl Conn {
     /// Active open (RFC 9293 §3.10.1): a connection in SYN-SENT whose first `poll_transmit`
     /// is the SYN.
     ///
-    /// The SYN offers what a Linux SYN offers: MSS `mtu − 40` (IPv4 and TCP headers), window
+    /// The SYN offers what a Linux SYN offers: MSS `mtu − 40` (IPv4 and TCP headers; `mtu − 60`
+    /// over IPv6), window
     /// scaling with the shift `rmem.max` needs, SACK-permitted and timestamps, each as the
     /// config enables it. `iss` comes from the host's [`crate::IsnGenerator`] (RFC 6528).
     /// `cc` is the congestion controller, built with any MSS (e.g. [`Conn::default_cc`]):
@@ -310,7 +342,7 @@ impl Conn {
     ///
     /// Options are negotiated as RFC 7323 §2.2, §3.2 and RFC 2018 §2 ask: window scaling,
     /// timestamps and SACK only when the SYN offered them and the config enables them. The
-    /// SYN-ACK announces our own MSS (`mtu − 40`; RFC 9293 §3.7.1: the MSS option says what
+    /// SYN-ACK announces our own MSS (`mtu − 40`, or `mtu − 60` over IPv6; RFC 9293 §3.7.1: the MSS option says what
     /// *we* can receive); segments we send use the smaller of the two. The half-open
     /// connection is dropped with [`ConnError::TimedOut`] after `synack_retries`
     /// retransmissions. Data in the SYN is not taken here: a Fast Open listener that accepts
@@ -356,7 +388,7 @@ impl Conn {
         state: State,
         opts: Negotiated,
     ) -> Conn {
-        let local_mss = local_mss(cfg, mtu);
+        let local_mss = local_mss(cfg, tuple, mtu);
         let wscale = if cfg.window_scaling { wscale_for(cfg) } else { 0 };
         let last_cc = (cc.window(), cc.ssthresh());
         Conn {
@@ -372,7 +404,7 @@ impl Conn {
                 max_wnd: 0,
                 wl1: SeqNum(0),
                 wl2: iss,
-                mss: send_mss(cfg, None, local_mss),
+                mss: send_mss(cfg, tuple, None, local_mss),
                 wscale: 0,
                 buf: RingBuffer::with_limit(cfg.wmem.default as usize),
                 fin: None,
@@ -411,7 +443,7 @@ impl Conn {
                 adv_right: SeqNum(0),
                 wscale,
                 mss: local_mss,
-                seg_mss: local_mss.min(cfg.mss_default),
+                seg_mss: local_mss.min(default_mss(cfg, tuple)),
                 buf: RingBuffer::with_limit(cfg.rmem.default as usize),
                 asm: Assembler::with_limit(recv::Tune::reassembly_limit(cfg.rmem.default as usize)),
                 dsack: None,
@@ -483,7 +515,7 @@ impl Conn {
         }
         // RFC 2018 §2: SACK only if both sent SACK-permitted.
         self.opts.sack &= o.sack_permitted;
-        self.snd.mss = send_mss(&self.cfg, o.mss, self.rcv.mss);
+        self.snd.mss = send_mss(&self.cfg, self.tuple, o.mss, self.rcv.mss);
         // RFC 7323 §2.2: "The window field in a segment where the SYN bit is set (i.e., a
         // <SYN> or <SYN,ACK>) MUST NOT be scaled."
         self.snd.wnd = u32::from(syn.window);

@@ -298,7 +298,7 @@ impl Conn {
                 self.snd.timed = None;
                 self.snd.sb.retransmitted(i, seg_len, now);
                 self.snd.max_pipe = self.snd.max_pipe.max(self.snd.pipe());
-                self.note_retransmission(now);
+                self.note_retransmission(now, d.seq, seg_len);
             }
             None => {
                 // RFC 5681 §4.1: restart from at most the initial window after an idle

@@ -1,13 +1,17 @@
 use super::{IsnGenerator, KeyedHash};
 use crate::{Duration, Instant};
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::collections::BTreeSet;
 use ustack_wire::SeqNum;
 
 const KEY: [u8; 16] = *b"0123456789abcdef";
 
-fn addr(a: u8, port: u16) -> SocketAddrV4 {
-    SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, a), port)
+fn addr(a: u8, port: u16) -> SocketAddr {
+    SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, a), port).into()
+}
+
+fn addr6(a: u16, port: u16) -> SocketAddr {
+    SocketAddr::new(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, a).into(), port)
 }
 
 fn key(seed: u8) -> [u8; 16] {
@@ -32,6 +36,26 @@ fn the_four_tuple_message_layout_is_fixed() {
     assert_eq!(prf.hash_four_tuple(local, remote, 7), prf.hash(&message));
     message[15] = 0;
     assert_eq!(prf.hash_four_tuple(local, remote, 0), prf.hash(&message));
+}
+
+#[test]
+fn the_ipv6_four_tuple_message_holds_the_full_addresses() {
+    // RFC 6528 §3: F is a function of the connection-id, the whole of each 128-bit address
+    // (Linux `secure_tcpv6_seq` hashes saddr and daddr whole).
+    let prf = KeyedHash::new(KEY);
+    let (local, remote) = (addr6(1, 0x1234), addr6(2, 80));
+    let mut message = [0u8; 40];
+    message[..16].copy_from_slice(&Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1).octets());
+    message[16..18].copy_from_slice(&[0x12, 0x34]);
+    message[18..34].copy_from_slice(&Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2).octets());
+    message[34..36].copy_from_slice(&[0, 80]);
+    message[39] = 7;
+    assert_eq!(prf.hash_four_tuple(local, remote, 7), prf.hash(&message));
+    // Peers that differ only in the first 64 bits get unrelated ISNs.
+    let isn = IsnGenerator::new(KEY);
+    let now = Instant::from_millis(5);
+    let other = SocketAddr::new(Ipv6Addr::new(0x2001, 0xdb9, 0, 0, 0, 0, 0, 2).into(), 80);
+    assert_ne!(isn.isn(now, local, remote), isn.isn(now, local, other));
 }
 
 #[test]

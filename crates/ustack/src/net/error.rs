@@ -61,6 +61,7 @@ pub(crate) fn udp_send_error(e: UdpSendError) -> io::Error {
         UdpSendError::NotConnected => io::ErrorKind::NotConnected,
         UdpSendError::Refused => io::ErrorKind::ConnectionRefused,
         UdpSendError::InvalidDestination => io::ErrorKind::InvalidInput,
+        UdpSendError::AddrNotAvailable => io::ErrorKind::AddrNotAvailable,
     };
     io::Error::new(kind, e)
 }

@@ -1,6 +1,6 @@
 //! The driver and the socket APIs: a [`NetStack`] runs a [`Stack`] over a [`Device`] on a
 //! thread of its own; [`TcpListener`], [`TcpStream`] and [`UdpSocket`] are shaped like
-//! `std::net`'s and block; the `tokio` feature adds async twins ([`crate::tokio`]).
+//! `std::net`'s and block; the `tokio` feature adds async twins (`ustack::tokio`).
 //!
 //! # How it runs (docs/host-stack.md)
 //!
@@ -45,10 +45,15 @@ use ustack_core::tcp_engine::TcpState;
 
 use crate::device::{Device, Notify, Readiness};
 
-mod error;
-mod tcp;
+mod config;
+pub(crate) mod error;
+pub(crate) mod sock;
+pub(crate) mod socket;
+pub(crate) mod tcp;
 mod udp;
 
+pub use config::SettingError;
+pub use socket::TcpSocket;
 pub use tcp::{Incoming, ListenOptions, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 #[cfg(feature = "tokio")]
@@ -72,6 +77,11 @@ pub struct NetConfig {
     pub stack: StackConfig,
     /// Switch trace events on (they go to the observer, see [`NetStack::set_observer`]).
     pub tracing: bool,
+    /// Transparent (any-IP) mode: take TCP connections and UDP datagrams to any unicast
+    /// address the device delivers, not only to `addr`, with the dialled address as the
+    /// local one and the source of the replies ([`TcpListener::bind_any`],
+    /// [`UdpSocket::bind_any`]; `docs/host-stack.md`). Off by default.
+    pub transparent: bool,
 }
 
 impl NetConfig {
@@ -83,6 +93,7 @@ impl NetConfig {
             default_route: true,
             stack: StackConfig::new(random_secret()),
             tracing: false,
+            transparent: false,
         }
     }
 }
@@ -239,12 +250,13 @@ impl NetStack {
         };
         let mut stack = Stack::new(cfg.stack)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let iface = stack.add_interface(InterfaceConfig { addr: cfg.addr, mtu });
+        let iface = stack.add_interface(InterfaceConfig::ipv4(cfg.addr, mtu));
         if cfg.default_route {
             let any = Ipv4Cidr::new(std::net::Ipv4Addr::UNSPECIFIED, 0).expect("a /0 prefix");
-            stack.add_route(Route { dest: any, iface });
+            stack.add_route(Route { dest: any.into(), iface });
         }
         stack.set_tracing(cfg.tracing);
+        stack.set_transparent(cfg.transparent);
         let readiness = device.readiness();
         let (nudge, wake_rx) = match &readiness {
             Readiness::Notify(n) => (Nudge::Notify(Arc::clone(n)), None),
@@ -411,6 +423,35 @@ impl NetStack {
         inner.stack.tcp_listen(addr, opts.backlog, opts.reuse_address).map_err(bind_error)
     }
 
+    /// Opens the any-IP listener (transparent mode), with `tcp` as its connections' settings
+    /// when given.
+    pub(crate) fn open_any_listener(
+        &self,
+        backlog: u32,
+        tcp: Option<&ustack_core::tcp_engine::TcpConfig>,
+    ) -> io::Result<SocketHandle> {
+        let mut inner = self.shared.lock();
+        inner.check_running()?;
+        if !inner.stack.transparent() {
+            return Err(not_transparent());
+        }
+        match tcp {
+            Some(tcp) => inner.stack.tcp_listen_any_with(backlog, tcp),
+            None => inner.stack.tcp_listen_any(backlog),
+        }
+        .map_err(bind_error)
+    }
+
+    /// Opens the any-IP UDP socket (transparent mode).
+    pub(crate) fn open_any_udp(&self) -> io::Result<SocketHandle> {
+        let mut inner = self.shared.lock();
+        inner.check_running()?;
+        if !inner.stack.transparent() {
+            return Err(not_transparent());
+        }
+        inner.stack.udp_bind_any().map_err(bind_error)
+    }
+
     /// Binds a UDP socket.
     pub(crate) fn open_udp(&self, addr: impl std::net::ToSocketAddrs) -> io::Result<SocketHandle> {
         let addr = resolve(addr)?;
@@ -442,17 +483,30 @@ impl NetStack {
         &self,
         addr: impl std::net::ToSocketAddrs,
         data: &[u8],
+        opts: Option<&socket::Options>,
     ) -> io::Result<(SocketHandle, usize)> {
         let remote = resolve(addr)?;
         let r = {
             let mut inner = self.shared.lock();
             inner.check_running()?;
             let now = inner.now();
-            let tcp = inner.stack.config().tcp;
-            inner
+            let tcp = opts.map_or(inner.stack.config().tcp, |o| o.tcp);
+            let local = opts.and_then(|o| o.local);
+            let r = inner
                 .stack
-                .tcp_connect_fast_open(now, None, remote, &tcp, data)
-                .map_err(connect_error)?
+                .tcp_connect_fast_open(
+                    now,
+                    local.map(std::net::SocketAddr::from),
+                    remote,
+                    &tcp,
+                    data,
+                )
+                .map_err(connect_error)?;
+            if let Some(ttl) = opts.and_then(|o| o.ttl) {
+                // Checked by set_ttl: 1 to 255.
+                let _ = inner.stack.set_ttl(r.0, ttl as u8);
+            }
+            r
         };
         self.shared.nudge();
         Ok((r.0, r.1.syn_data))
@@ -471,6 +525,13 @@ impl NetStack {
         drop(inner);
         self.shared.nudge();
     }
+}
+
+fn not_transparent() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the stack is not in transparent mode: set NetConfig::transparent to take every address",
+    )
 }
 
 /// Where an active open stands: `WouldBlock` while the handshake runs, then connected or the

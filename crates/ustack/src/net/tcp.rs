@@ -2,13 +2,15 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ustack_core::SocketHandle;
-use ustack_core::tcp_engine::RecvError;
+use ustack_core::tcp_engine::{RecvError, TcpState};
 
-use super::{Inner, NetStack, Shared, connect_progress, recv_error, send_error};
+use super::sock::{Kind, Sock};
+use super::{Inner, NetStack, Shared, conn_error, connect_progress, recv_error, send_error};
 
 mod fastopen;
 
@@ -47,9 +49,10 @@ pub(crate) fn blocking<T>(
 pub(crate) fn blocking_nudged<T>(
     shared: &Shared,
     h: SocketHandle,
+    timeout: Option<Duration>,
     op: impl FnMut(&mut Inner) -> io::Result<T>,
 ) -> io::Result<T> {
-    blocking_inner(shared, h, None, true, op)
+    blocking_inner(shared, h, timeout, true, op)
 }
 
 fn blocking_inner<T>(
@@ -89,25 +92,10 @@ fn blocking_inner<T>(
     result
 }
 
-fn timeout_to_nanos(t: Option<Duration>) -> io::Result<u64> {
-    match t {
-        Some(d) if d.is_zero() => {
-            Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot set a 0 duration timeout"))
-        }
-        Some(d) => Ok(d.as_nanos().min(u128::from(u64::MAX)) as u64),
-        None => Ok(0),
-    }
-}
-
-fn nanos_to_timeout(n: u64) -> Option<Duration> {
-    (n != 0).then(|| Duration::from_nanos(n))
-}
-
 /// A listening socket (`std::net::TcpListener`).
 #[derive(Debug)]
 pub struct TcpListener {
-    net: NetStack,
-    h: SocketHandle,
+    sock: Arc<Sock>,
 }
 
 impl TcpListener {
@@ -123,16 +111,40 @@ impl TcpListener {
         opts: ListenOptions,
     ) -> io::Result<TcpListener> {
         let h = net.open_listener(addr, opts)?;
-        Ok(TcpListener { net: net.clone(), h })
+        Ok(TcpListener::from_handle(net, h))
+    }
+
+    /// The any-IP listener of a stack in transparent mode ([`NetConfig::transparent`]): it
+    /// accepts connections to every port of every address the device delivers that is not the
+    /// stack's own and that no listener on `(address, port)` or `(0.0.0.0, port)` takes. Each
+    /// accepted stream's [`TcpStream::local_addr`] is the address and port the client dialled.
+    /// One per stack (`AddrInUse` for a second); `InvalidInput` when the stack is not
+    /// transparent. `docs/host-stack.md` describes transparent mode.
+    ///
+    /// [`NetConfig::transparent`]: crate::NetConfig::transparent
+    pub fn bind_any(net: &NetStack) -> io::Result<TcpListener> {
+        TcpListener::bind_any_with(net, ListenOptions::default())
+    }
+
+    /// [`TcpListener::bind_any`] with a backlog of `opts.backlog`.
+    pub fn bind_any_with(net: &NetStack, opts: ListenOptions) -> io::Result<TcpListener> {
+        let h = net.open_any_listener(opts.backlog, None)?;
+        Ok(TcpListener::from_handle(net, h))
+    }
+
+    pub(crate) fn from_handle(net: &NetStack, h: SocketHandle) -> TcpListener {
+        TcpListener { sock: Arc::new(Sock::new(net, h, Kind::Listener)) }
     }
 
     /// Waits for a connection and returns it with the peer's address. Fails with
-    /// `NotConnected` once the stack is shut down, also when already waiting.
+    /// `NotConnected` once the stack is shut down, also when already waiting; in non-blocking
+    /// mode returns `WouldBlock` when no connection is waiting.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let h = blocking(&self.net.shared, self.h, None, |inner| {
-            inner.stack.tcp_accept(self.h).ok_or_else(|| io::ErrorKind::WouldBlock.into())
+        let lh = self.sock.h;
+        let h = self.sock.wait(None, |inner| {
+            inner.stack.tcp_accept(lh).ok_or_else(|| io::ErrorKind::WouldBlock.into())
         })?;
-        let stream = TcpStream::from_handle(&self.net, h);
+        let stream = TcpStream::from_handle(&self.sock.net, h);
         let peer = stream.peer_addr()?;
         Ok((stream, peer))
     }
@@ -142,22 +154,46 @@ impl TcpListener {
         Incoming { listener: self }
     }
 
-    /// The address it listens on.
+    /// The address it listens on (`0.0.0.0:0` for the any-IP listener).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        let inner = self.net.shared.lock();
-        inner.live(self.h)?;
-        Ok(SocketAddr::V4(inner.stack.tcp_listener_addr(self.h)))
+        self.sock.with(|inner| inner.stack.tcp_listener_addr(self.sock.h))
+    }
+
+    /// Another handle to the same listener (`dup`): both accept from the same queue, and
+    /// the listener closes when the last handle is dropped.
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        self.sock.check_live()?;
+        Ok(TcpListener { sock: Arc::clone(&self.sock) })
+    }
+
+    /// Non-blocking mode: `accept` returns `WouldBlock` instead of waiting.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.sock.set_nonblocking(nonblocking)
+    }
+
+    /// `IP_TTL` of the connections it accepts from now on.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.sock.set_ttl(ttl)
+    }
+
+    /// `IP_TTL`.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.sock.ttl()
+    }
+
+    /// `SO_ERROR`: a listener has none (`Ok(None)`, as Linux).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.check_live().map(|()| None)
     }
 
     /// The stack it lives on.
     pub fn net(&self) -> &NetStack {
-        &self.net
+        &self.sock.net
     }
-}
 
-impl Drop for TcpListener {
-    fn drop(&mut self) {
-        self.net.release(self.h);
+    /// The stack's handle of this listener (for [`NetStack::with_stack`]).
+    pub fn handle(&self) -> SocketHandle {
+        self.sock.h
     }
 }
 
@@ -175,27 +211,16 @@ impl Iterator for Incoming<'_> {
 }
 
 /// A TCP connection (`std::net::TcpStream`). `Read` and `Write` are implemented for `&TcpStream`
-/// too, so one thread can read while another writes.
+/// too, so one thread can read while another writes; [`TcpStream::try_clone`] gives another
+/// handle to the same connection.
 #[derive(Debug)]
 pub struct TcpStream {
-    net: NetStack,
-    h: SocketHandle,
-    read_timeout: AtomicU64,
-    write_timeout: AtomicU64,
-    read_shut: AtomicBool,
-    nodelay: AtomicBool,
+    pub(crate) sock: Arc<Sock>,
 }
 
 impl TcpStream {
-    fn from_handle(net: &NetStack, h: SocketHandle) -> TcpStream {
-        TcpStream {
-            net: net.clone(),
-            h,
-            read_timeout: AtomicU64::new(0),
-            write_timeout: AtomicU64::new(0),
-            read_shut: AtomicBool::new(false),
-            nodelay: AtomicBool::new(false),
-        }
+    pub(crate) fn from_handle(net: &NetStack, h: SocketHandle) -> TcpStream {
+        TcpStream { sock: Arc::new(Sock::new(net, h, Kind::Conn)) }
     }
 
     /// Connects to `addr`; fails like the kernel's `connect` (ConnectionRefused on a RST,
@@ -226,6 +251,15 @@ impl TcpStream {
         timeout: Option<Duration>,
     ) -> io::Result<TcpStream> {
         let h = net.start_connect(addr)?;
+        TcpStream::finish_connect(net, h, timeout)
+    }
+
+    /// Waits for the handshake of the active open `h`.
+    pub(crate) fn finish_connect(
+        net: &NetStack,
+        h: SocketHandle,
+        timeout: Option<Duration>,
+    ) -> io::Result<TcpStream> {
         let stream = TcpStream::from_handle(net, h);
         let r = blocking(&net.shared, h, timeout, |inner| connect_progress(inner, h));
         match r {
@@ -239,115 +273,175 @@ impl TcpStream {
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        let inner = self.net.shared.lock();
-        inner.live(self.h)?;
-        Ok(SocketAddr::V4(inner.stack.tcp_conn(self.h).tuple().remote))
+        self.sock.with(|inner| inner.stack.tcp_peer_addr(self.sock.h))
     }
 
-    /// Our address.
+    /// Our address. On a connection accepted by the any-IP listener (transparent mode), the
+    /// address and port the client dialled.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        let inner = self.net.shared.lock();
-        inner.live(self.h)?;
-        Ok(SocketAddr::V4(inner.stack.tcp_conn(self.h).tuple().local))
+        self.sock.with(|inner| inner.stack.tcp_local_addr(self.sock.h))
     }
 
     /// Shuts down reading (reads return 0), writing (a FIN follows the queued data, SPEC S9),
-    /// or both.
+    /// or both. Applies to every handle of the connection.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        let mut inner = self.net.shared.lock();
-        inner.live(self.h)?;
-        if matches!(how, Shutdown::Read | Shutdown::Both) {
-            self.read_shut.store(true, Ordering::Relaxed);
+        shutdown(&self.sock, how)
+    }
+
+    /// Another handle to the same connection (`dup`): reads and writes on either go to the
+    /// same byte streams, options are shared, and the connection closes when the last handle
+    /// is dropped.
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        self.sock.check_live()?;
+        Ok(TcpStream { sock: Arc::clone(&self.sock) })
+    }
+
+    /// Copies received data into `buf` without taking it (`MSG_PEEK`): the next read returns
+    /// the same bytes. Waits like a read; 0 at the end of the stream.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            self.sock.check_live()?;
+            return Ok(0);
         }
-        if matches!(how, Shutdown::Write | Shutdown::Both) {
-            inner.stack.tcp_shutdown_write(self.h);
-            drop(inner);
-            self.net.shared.nudge();
-        }
-        Ok(())
+        self.sock.wait(self.sock.read_timeout(), |inner| peek_op(&self.sock, inner, buf))
     }
 
     /// `TCP_NODELAY`: true turns Nagle's algorithm off.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        let mut inner = self.net.shared.lock();
-        inner.live(self.h)?;
-        inner.stack.tcp_set_nodelay(self.h, nodelay);
-        self.nodelay.store(nodelay, Ordering::Relaxed);
-        Ok(())
+        self.sock.with(|inner| inner.stack.tcp_set_nodelay(self.sock.h, nodelay))
     }
 
     /// Whether Nagle's algorithm is off.
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.check_live()?;
-        Ok(self.nodelay.load(Ordering::Relaxed))
+        self.sock.with(|inner| inner.stack.tcp_conn(self.sock.h).config().nodelay)
+    }
+
+    /// `IP_TTL`: the TTL of the packets this connection sends.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.sock.set_ttl(ttl)
+    }
+
+    /// `IP_TTL`.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.sock.ttl()
+    }
+
+    /// `SO_ERROR`: the error that ended the connection (refused, reset, timed out), reported
+    /// once; `None` while it is healthy.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.take_tcp_error()
+    }
+
+    /// Non-blocking mode: reads, writes and peeks return `WouldBlock` instead of waiting.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.sock.set_nonblocking(nonblocking)
+    }
+
+    /// `SO_LINGER`: what dropping the last handle does. `None` (default): close and let the
+    /// connection finish in the background. `Some(0)`: reset it (RST, queued data
+    /// discarded). `Some(d)`: close and wait up to `d` for the peer to acknowledge all data
+    /// and the FIN.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        self.sock.set_linger(linger)
+    }
+
+    /// `SO_LINGER`.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        self.sock.linger()
     }
 
     /// Bounds how long a read waits (`None`: forever); expiry is `WouldBlock`, as std.
     pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.check_live()?;
-        self.read_timeout.store(timeout_to_nanos(t)?, Ordering::Relaxed);
-        Ok(())
+        self.sock.set_read_timeout(t)
     }
 
     /// Bounds how long a write waits for room in the send buffer.
     pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.check_live()?;
-        self.write_timeout.store(timeout_to_nanos(t)?, Ordering::Relaxed);
-        Ok(())
+        self.sock.set_write_timeout(t)
     }
 
     /// The read timeout.
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.check_live()?;
-        Ok(nanos_to_timeout(self.read_timeout.load(Ordering::Relaxed)))
+        self.sock.check_live()?;
+        Ok(self.sock.read_timeout())
     }
 
     /// The write timeout.
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.check_live()?;
-        Ok(nanos_to_timeout(self.write_timeout.load(Ordering::Relaxed)))
-    }
-
-    /// `NotConnected` once the stack is shut down or the connection's handle released.
-    fn check_live(&self) -> io::Result<()> {
-        self.net.shared.lock().live(self.h)
+        self.sock.check_live()?;
+        Ok(self.sock.write_timeout())
     }
 
     /// The stack it lives on.
     pub fn net(&self) -> &NetStack {
-        &self.net
+        &self.sock.net
     }
 
     /// The stack's handle of this connection (for [`NetStack::with_stack`]).
     pub fn handle(&self) -> SocketHandle {
-        self.h
+        self.sock.h
     }
 
     fn read_inner(&self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.read_shut.load(Ordering::Relaxed) || buf.is_empty() {
-            self.check_live()?;
+        if self.sock.read_shut.load(Ordering::Relaxed) || buf.is_empty() {
+            self.sock.check_live()?;
             return Ok(0);
         }
-        let timeout = nanos_to_timeout(self.read_timeout.load(Ordering::Relaxed));
-        blocking(&self.net.shared, self.h, timeout, |inner| {
-            match inner.stack.tcp_recv(self.h, buf) {
-                Ok(n) => Ok(n),
-                Err(RecvError::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
-                Err(e) => Err(recv_error(e)),
-            }
-        })
+        let h = self.sock.h;
+        self.sock.wait(self.sock.read_timeout(), |inner| recv_op(inner, h, buf))
     }
 
     fn write_inner(&self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
-            self.check_live()?;
+            self.sock.check_live()?;
             return Ok(0);
         }
-        let timeout = nanos_to_timeout(self.write_timeout.load(Ordering::Relaxed));
-        blocking(&self.net.shared, self.h, timeout, |inner| {
-            inner.stack.tcp_send(self.h, buf).map_err(send_error)
+        let h = self.sock.h;
+        self.sock.wait(self.sock.write_timeout(), |inner| {
+            inner.stack.tcp_send(h, buf).map_err(send_error)
         })
     }
+}
+
+/// One receive attempt on connection `h`.
+pub(crate) fn recv_op(inner: &mut Inner, h: SocketHandle, buf: &mut [u8]) -> io::Result<usize> {
+    match inner.stack.tcp_recv(h, buf) {
+        Ok(n) => Ok(n),
+        Err(RecvError::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
+        Err(e) => Err(recv_error(e)),
+    }
+}
+
+/// One peek attempt: bytes copied, 0 at the end of the stream, `WouldBlock` when nothing is
+/// there yet.
+pub(crate) fn peek_op(sock: &Sock, inner: &mut Inner, buf: &mut [u8]) -> io::Result<usize> {
+    let n = inner.stack.tcp_peek(sock.h, buf);
+    if n > 0 {
+        return Ok(n);
+    }
+    let c = inner.stack.tcp_conn(sock.h);
+    if let Some(e) = c.error() {
+        return Err(conn_error(e));
+    }
+    if sock.read_shut.load(Ordering::Relaxed) || c.peer_closed() || c.state() == TcpState::Closed {
+        return Ok(0);
+    }
+    Err(io::ErrorKind::WouldBlock.into())
+}
+
+/// `shutdown` for both APIs.
+pub(crate) fn shutdown(sock: &Sock, how: Shutdown) -> io::Result<()> {
+    let mut inner = sock.shared().lock();
+    inner.live(sock.h)?;
+    if matches!(how, Shutdown::Read | Shutdown::Both) {
+        sock.read_shut.store(true, Ordering::Relaxed);
+    }
+    if matches!(how, Shutdown::Write | Shutdown::Both) {
+        inner.stack.tcp_shutdown_write(sock.h);
+        drop(inner);
+        sock.shared().nudge();
+    }
+    Ok(())
 }
 
 impl Read for TcpStream {
@@ -367,7 +461,7 @@ impl Write for TcpStream {
         self.write_inner(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.check_live()
+        self.sock.check_live()
     }
 }
 
@@ -376,14 +470,18 @@ impl Write for &TcpStream {
         self.write_inner(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.check_live()
+        self.sock.check_live()
     }
 }
 
-impl Drop for TcpStream {
-    /// Closes like `close(2)`: a FIN after the queued data (a RST when received data was
-    /// left unread, as Linux); the connection finishes in the background.
-    fn drop(&mut self) {
-        self.net.release(self.h);
+impl TcpListener {
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn into_sock(self) -> Arc<Sock> {
+        self.sock
+    }
+
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn from_sock(sock: Arc<Sock>) -> TcpListener {
+        TcpListener { sock }
     }
 }

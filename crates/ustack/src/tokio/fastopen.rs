@@ -3,8 +3,11 @@
 use std::future::poll_fn;
 use std::io;
 use std::net::ToSocketAddrs;
+use std::sync::Arc;
 
 use super::{TcpListener, TcpStream, poll_op};
+use crate::net::sock::{Kind, Sock};
+use crate::net::socket::Options;
 use crate::net::{NetStack, connect_progress, send_error};
 
 impl TcpStream {
@@ -16,8 +19,18 @@ impl TcpStream {
         addr: impl ToSocketAddrs,
         data: &[u8],
     ) -> io::Result<TcpStream> {
-        let (h, in_syn) = net.start_connect_fast_open(addr, data)?;
-        let stream = TcpStream { net: net.clone(), h, read_shut: false };
+        TcpStream::connect_with_data_and(net, addr, data, None).await
+    }
+
+    /// [`TcpStream::connect_with_data`] with a [`crate::TcpSocket`]'s options, if any.
+    pub(crate) async fn connect_with_data_and(
+        net: &NetStack,
+        addr: impl ToSocketAddrs,
+        data: &[u8],
+        opts: Option<&Options>,
+    ) -> io::Result<TcpStream> {
+        let (h, in_syn) = net.start_connect_fast_open(addr, data, opts)?;
+        let stream = TcpStream { sock: Arc::new(Sock::new(net, h, Kind::Conn)) };
         poll_fn(|cx| poll_op(net, h, cx, |inner| connect_progress(inner, h))).await?;
         let mut sent = in_syn;
         while sent < data.len() {
@@ -32,18 +45,18 @@ impl TcpStream {
 
     /// Whether the data of the SYN was acknowledged in the handshake (Fast Open accepted).
     pub fn fast_open_accepted(&self) -> io::Result<bool> {
-        let inner = self.net.shared.lock();
-        inner.live(self.h)?;
-        Ok(inner.stack.tcp_conn(self.h).syn_data_acked())
+        let inner = self.sock.shared().lock();
+        inner.live(self.sock.h)?;
+        Ok(inner.stack.tcp_conn(self.sock.h).syn_data_acked())
     }
 }
 
 impl TcpListener {
     /// `TCP_FASTOPEN` (see [`crate::TcpListener::set_fastopen`]).
     pub fn set_fastopen(&self, qlen: u32) -> io::Result<()> {
-        let mut inner = self.net.shared.lock();
-        inner.live(self.h)?;
-        inner.stack.tcp_set_fastopen(self.h, qlen);
+        let mut inner = self.sock.shared().lock();
+        inner.live(self.sock.h)?;
+        inner.stack.tcp_set_fastopen(self.sock.h, qlen);
         Ok(())
     }
 }

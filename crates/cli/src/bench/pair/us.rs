@@ -42,10 +42,10 @@ impl UstackPair {
             }
             sc.somaxconn = 65_535;
             let mut s = Stack::new(sc).expect("a valid configuration");
-            s.add_interface(InterfaceConfig {
-                addr: Ipv4Cidr::new(addr, 24).expect("a /24"),
-                mtu: cfg.mtu as u16,
-            });
+            s.add_interface(InterfaceConfig::ipv4(
+                Ipv4Cidr::new(addr, 24).expect("a /24"),
+                cfg.mtu as u16,
+            ));
             s
         };
         UstackPair {
@@ -207,7 +207,7 @@ impl Pair for UstackPair {
                     .a
                     .tcp_connect(
                         now,
-                        Some(SocketAddrV4::new(A_ADDR, local_port)),
+                        Some(SocketAddrV4::new(A_ADDR, local_port).into()),
                         SocketAddrV4::new(B_ADDR, port),
                     )
                     .map_err(|e| format!("idle connection {i}: {e}"))?;

@@ -110,7 +110,17 @@ impl Conn {
         if dsack && self.dsack_credible(first.left, first.right) {
             info.dsack = true;
             self.stats.dsacks_received += 1;
-            self.note_dsack(first.right);
+            // A D-SACK proves a retransmission spurious only if it names data that was
+            // retransmitted (RFC 3708 §3): inside the flight the scoreboard knows (Linux
+            // `tcp_sacktag_one`), below SND.UNA the episode's record of what it sent again.
+            let retransmitted = if (first.left - una) >= 0 {
+                self.snd.sb.any_retransmitted(first.left, first.right)
+            } else {
+                self.snd.undo.is_some_and(|u| u.sent_again.overlaps(first.left, first.right))
+            };
+            if retransmitted {
+                self.note_dsack(first.right);
+            }
         }
         for (k, b) in blocks.iter().enumerate() {
             if k == 0 && dsack {

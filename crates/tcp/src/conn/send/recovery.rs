@@ -78,6 +78,53 @@ pub(in crate::conn) struct Undo {
     pub(in crate::conn) retrans: Option<u32>,
     /// Our TSval on the first retransmission (Linux `retrans_stamp`, as a timestamp).
     pub(in crate::conn) first_rtx_tsval: Option<u32>,
+    /// What the episode retransmitted, for D-SACKs below SND.UNA.
+    pub(in crate::conn) sent_again: Retransmitted,
+}
+
+/// The sequence ranges retransmitted in an undo episode, so that a D-SACK below SND.UNA
+/// counts only if it names one of them (RFC 3708 §3: the sender checks that the duplicate
+/// reported is a segment it retransmitted). Linux forgets acknowledged segments and counts
+/// every D-SACK above the undo marker ("dumb counting", `tcp_check_dsack`), which lets a
+/// blind attacker's duplicates, answered with D-SACKs by the peer, undo the reduction of a
+/// real loss. A few ranges cover an episode (retransmissions go out in order and adjacent
+/// ones merge); past that the check falls back to Linux's counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(in crate::conn) struct Retransmitted {
+    ranges: [(SeqNum, SeqNum); 8],
+    len: u8,
+    overflowed: bool,
+}
+
+impl Retransmitted {
+    /// `[left, right)` was sent again.
+    pub(in crate::conn) fn add(&mut self, left: SeqNum, right: SeqNum) {
+        let n = usize::from(self.len);
+        if let Some(last) = self.ranges[..n].last_mut()
+            && (left - last.1) <= 0
+            && (right - last.0) >= 0
+        {
+            if (left - last.0) < 0 {
+                last.0 = left;
+            }
+            if (right - last.1) > 0 {
+                last.1 = right;
+            }
+        } else if n < self.ranges.len() {
+            self.ranges[n] = (left, right);
+            self.len += 1;
+        } else {
+            self.overflowed = true;
+        }
+    }
+
+    /// Whether `[left, right)` overlaps a range sent again (always, once too many were).
+    pub(in crate::conn) fn overlaps(&self, left: SeqNum, right: SeqNum) -> bool {
+        self.overflowed
+            || self.ranges[..usize::from(self.len)]
+                .iter()
+                .any(|&(l, r)| (left - r) < 0 && (right - l) > 0)
+    }
 }
 
 /// What an ACK told the sender, for [`Conn::after_ack`].
@@ -311,6 +358,7 @@ impl Conn {
             marker: self.snd.una,
             retrans: None,
             first_rtx_tsval: None,
+            sent_again: Retransmitted::default(),
         });
         self.snd.recover = self.snd.max;
         self.snd.phase = Phase::Recovery;
@@ -373,6 +421,7 @@ impl Conn {
                 marker: self.snd.una,
                 retrans: None,
                 first_rtx_tsval: None,
+                sent_again: Retransmitted::default(),
             });
         }
         // RFC 2018 §8: a SACKed segment at SND.UNA when the timer fires means the receiver
@@ -428,12 +477,13 @@ impl Conn {
         }
     }
 
-    /// A lost segment was sent again: the undo bookkeeping counts it.
-    pub(in crate::conn) fn note_retransmission(&mut self, now: Instant) {
+    /// `[seq, seq + len)` was sent again: the undo bookkeeping counts it.
+    pub(in crate::conn) fn note_retransmission(&mut self, now: Instant, seq: SeqNum, len: u32) {
         let tsval = self.ts_now(now);
         if let Some(u) = self.snd.undo.as_mut() {
             u.retrans = Some(u.retrans.map_or(1, |n| n + 1));
             u.first_rtx_tsval.get_or_insert(tsval);
+            u.sent_again.add(seq, seq + len);
         }
     }
 

@@ -329,6 +329,17 @@ impl Scoreboard {
         d
     }
 
+    /// Whether any entry overlapping `[left, right)` was ever retransmitted (what makes a
+    /// D-SACK inside the flight prove a retransmission spurious, Linux `tcp_sacktag_one`'s
+    /// `TCPCB_RETRANS` test).
+    pub(in crate::conn) fn any_retransmitted(&self, left: SeqNum, right: SeqNum) -> bool {
+        let Some(first) = self.segs.front().map(|s| s.start) else { return false };
+        let rel = |s: SeqNum| (s - first) as i64;
+        let (l, r) = (rel(left), rel(right));
+        let i = self.segs.partition_point(|s| rel(s.end()) <= l);
+        self.segs.iter().skip(i).take_while(|s| rel(s.start) < r).any(|s| s.retransmitted)
+    }
+
     /// The index of the first lost entry, if any.
     pub(in crate::conn) fn first_lost(&self) -> Option<usize> {
         if self.lost() == 0 {

@@ -26,6 +26,7 @@ mod events;
 mod fastopen;
 mod flags;
 mod handshake;
+mod ipv6;
 mod prr;
 mod recovery;
 mod rfc9293;
@@ -47,8 +48,8 @@ const MTU: u16 = 1500;
 
 fn tuple() -> FourTuple {
     FourTuple {
-        local: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), LOCAL_PORT),
-        remote: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), REMOTE_PORT),
+        local: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), LOCAL_PORT).into(),
+        remote: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), REMOTE_PORT).into(),
     }
 }
 

@@ -250,6 +250,64 @@ fn s20_dsacks_an_off_path_attacker_can_provoke_undo_nothing() {
 }
 
 #[test]
+fn s20_a_dsack_inside_the_flight_for_data_never_retransmitted_undoes_nothing() {
+    // Segment 1 is lost and sent again: one retransmission in the episode. A D-SACK inside
+    // the flight naming segment 6, which was sent once, proves nothing about that
+    // retransmission (a spoofed copy of segment 6 reached the peer after the original, or
+    // the network duplicated it); Linux counts it only for a segment marked retransmitted
+    // (`tcp_sacktag_one`: `TCPCB_RETRANS`), so the reduction stays.
+    let mut s = sack_client(cfg(), 10_000);
+    s.run(
+        "
+        0.2  < . 1:1(0) ack 1 win 65535 <sack 1001:2001>
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:3001>
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:4001>
+        +0   > . 1:1001(1000) ack 1
+        ",
+    );
+    let cwnd = s.conn.congestion_control().window();
+    s.run(
+        "
+        +0.01 < . 1:1(0) ack 1 win 65535 <sack 5001:6001 1001:7001>
+        +0.1  < . 1:1(0) ack 10001 win 65535
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.stats().dsacks_received, 1);
+    assert_eq!(s.conn.stats().spurious_undos, 0);
+    assert!(
+        s.conn.congestion_control().window() <= cwnd.max(s.conn.congestion_control().ssthresh())
+    );
+}
+
+#[test]
+fn s20_a_dsack_below_snd_una_for_data_never_retransmitted_undoes_nothing() {
+    // The shape of s20_dsack_for_a_spurious_retransmission_undoes_the_reduction, but the
+    // D-SACK below SND.UNA names segment 3, which arrived the first time and was never sent
+    // again: a copy someone else made (a blind attacker's, answered by the peer), not
+    // evidence that the retransmission of segment 1 was spurious. RFC 3708 §3 has the sender
+    // check that the duplicate is one it retransmitted; Linux counts any D-SACK above the
+    // undo marker here (`tcp_check_dsack`), which a blind flood turns into undone
+    // reductions. The reduction stays.
+    let mut s = sack_client(cfg(), 10_000);
+    s.run(
+        "
+        0.2  < . 1:1(0) ack 1 win 65535 <sack 1001:2001>
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:3001>
+        +0   < . 1:1(0) ack 1 win 65535 <sack 1001:4001>
+        +0   > . 1:1001(1000) ack 1
+        +0   < . 1:1(0) ack 10001 win 65535
+        ",
+    );
+    let cwnd = s.conn.congestion_control().window();
+    s.run("0.3 < . 1:1(0) ack 10001 win 65535 <sack 2001:3001>");
+    assert_eq!(s.conn.stats().dsacks_received, 1);
+    assert_eq!(s.conn.stats().spurious_undos, 0);
+    assert_eq!(s.conn.congestion_control().window(), cwnd);
+    s.done();
+}
+
+#[test]
 fn s20_dsacks_naming_more_duplicates_than_retransmissions_are_ignored() {
     // Nothing was ever retransmitted, so no D-SACK can be about a retransmission: duplicates
     // the network made (or a spoofer provoked) do not count (Linux: "Skip the DSACK if dup
