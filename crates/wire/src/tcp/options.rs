@@ -335,6 +335,7 @@ impl TcpOptions {
 
     /// Bytes taken by every option but SACK, padding included. At most 40: MSS 4, timestamps
     /// 12 (with SACK-permitted folded in), window scale 4, a 16-byte cookie 20.
+    #[inline]
     fn fixed_len(&self) -> usize {
         let mut len = 0;
         if self.mss.is_some() {
@@ -375,9 +376,15 @@ impl TcpOptions {
     }
 
     /// Bytes [`emit`](Self::emit) writes: a multiple of 4, at most [`MAX_LEN`](Self::MAX_LEN).
+    #[inline]
     pub fn buffer_len(&self) -> usize {
+        let fixed = self.fixed_len();
+        if self.sack_blocks.is_empty() {
+            // Every segment but those reporting out-of-order data: no room to work out.
+            return fixed;
+        }
         let sacks = self.sack_emitted();
-        self.fixed_len() + if sacks > 0 { 4 + 8 * sacks } else { 0 }
+        fixed + if sacks > 0 { 4 + 8 * sacks } else { 0 }
     }
 
     /// Writes the options into `buf` and returns the bytes written ([`buffer_len`]).
