@@ -459,7 +459,7 @@ impl Stack {
         self.counters.tcp_in_segs += 1;
         let (remote, local) = from.ends(seg.src_port, seg.dst_port);
         let tuple = FourTuple { local, remote };
-        if let Some(&h) = self.tcp_conns.get(&ConnKey::from(tuple)) {
+        if let Some(h) = self.find_conn(ConnKey::from(tuple)) {
             if !self.syn_reopens_time_wait(h, &seg) {
                 self.conn_segment(now, h, &seg);
                 return;
@@ -663,7 +663,20 @@ impl Stack {
         self.ts_hash.hash_four_tuple(tuple.local, tuple.remote, 0) as u32
     }
 
+    /// The connection of `key` in the demux table, the last one found first.
+    fn find_conn(&mut self, key: ConnKey) -> Option<SocketHandle> {
+        match self.tcp_conns_last {
+            Some((k, h)) if k == key => Some(h),
+            _ => {
+                let h = *self.tcp_conns.get(&key)?;
+                self.tcp_conns_last = Some((key, h));
+                Some(h)
+            }
+        }
+    }
+
     pub(crate) fn hash_conn(&mut self, h: SocketHandle, tuple: FourTuple) {
+        self.tcp_conns_last = None;
         self.tcp_conns.insert(ConnKey::from(tuple), h);
         *self.tcp_conn_ports.entry(tuple.local.port()).or_insert(0) += 1;
         self.tcp_mut(h).hashed = true;
@@ -678,6 +691,7 @@ impl Stack {
         t.hashed = false;
         let tuple = t.conn.tuple();
         let key = ConnKey::from(tuple);
+        self.tcp_conns_last = None;
         if self.tcp_conns.get(&key) == Some(&h) {
             self.tcp_conns.remove(&key);
         }
