@@ -34,24 +34,90 @@ pub(crate) fn connect(l: &TcpListener) -> Result<(TcpStream, TcpStream), String>
     Ok((c, s))
 }
 
-/// `n` established connections over 127.0.0.1 that then stay idle, with their listeners.
+/// `n` established connections over 127.0.0.1 that then stay idle: held here, or, when this
+/// process may not open that many descriptors, spread over helper processes (each the same
+/// executable, `--worker hold-idle-COUNT`) that hold their share until this ends.
 pub(crate) struct Idle {
+    _own: Held,
+    helpers: Vec<std::process::Child>,
+}
+
+impl Drop for Idle {
+    fn drop(&mut self) {
+        for h in &mut self.helpers {
+            // The end of its standard input tells a helper to close its connections and go.
+            drop(h.stdin.take());
+        }
+        for h in &mut self.helpers {
+            let _ = h.wait();
+        }
+    }
+}
+
+/// Connections and their listeners, open in this process.
+struct Held {
     _listeners: Vec<TcpListener>,
     _conns: Vec<(TcpStream, TcpStream)>,
 }
 
-/// Opens `n` idle connections, after checking there are file descriptors for them.
+/// Opens `n` idle connections, in this process when its descriptor limit allows, else over
+/// as many helper processes as it takes.
 pub(crate) fn idle(n: usize) -> Result<Idle, String> {
-    let need = 2 * n as u64 + 64;
     let (limit, hard) = open_files_limit()?;
-    if limit < need {
+    let per_process = (limit.saturating_sub(64) / 2) as usize;
+    if n <= per_process {
+        return Ok(Idle { _own: open_idle(n)?, helpers: Vec::new() });
+    }
+    if per_process < 1_000 {
         return Err(format!(
-            "skip: {n} idle kernel connections need {need} file descriptors, the limit is \
-             {limit} (hard limit {hard}; the bench raises the soft limit to the hard one, and \
-             past it only with CAP_SYS_RESOURCE)"
+            "skip: {n} idle kernel connections need many helper processes: the descriptor \
+             limit is {limit} (hard limit {hard})"
         ));
     }
-    let listeners = (0..IDLE_LISTENERS).map(|_| listener()).collect::<Result<Vec<_>, _>>()?;
+    let exe = std::env::current_exe().map_err(|e| format!("finding the executable: {e}"))?;
+    let mut idle = Idle { _own: open_idle(0)?, helpers: Vec::new() };
+    let mut left = n;
+    while left > 0 {
+        let count = left.min(per_process);
+        let mut child = std::process::Command::new(&exe)
+            .args(["bench", "--worker", &format!("hold-idle-{count}"), "--peer", "kernel"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("starting a helper for idle connections: {e}"))?;
+        let mut line = String::new();
+        let out = child.stdout.take().expect("piped");
+        let read = std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line);
+        idle.helpers.push(child);
+        if read.is_err() || line.trim() != "ready" {
+            return Err(format!("a helper holding {count} idle connections failed: {line:?}"));
+        }
+        left -= count;
+    }
+    Ok(idle)
+}
+
+/// `hold-idle-COUNT`: opens COUNT idle connections, says `ready` on standard output, and
+/// holds them until its standard input ends.
+pub(crate) fn hold_idle(count: usize) -> Result<(), String> {
+    let held = open_idle(count)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready").and_then(|()| out.flush()).map_err(|e| format!("ready: {e}"))?;
+    drop(out);
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    drop(held);
+    Ok(())
+}
+
+/// `n` idle connections over 127.0.0.1 in this process, spread over [`IDLE_LISTENERS`].
+fn open_idle(n: usize) -> Result<Held, String> {
+    let listeners = if n == 0 {
+        Vec::new()
+    } else {
+        (0..IDLE_LISTENERS).map(|_| listener()).collect::<Result<Vec<_>, _>>()?
+    };
     let mut conns = Vec::with_capacity(n);
     const BATCH: usize = 256;
     while conns.len() < n {
@@ -70,7 +136,7 @@ pub(crate) fn idle(n: usize) -> Result<Idle, String> {
             conns.push((c, s));
         }
     }
-    Ok(Idle { _listeners: listeners, _conns: conns })
+    Ok(Held { _listeners: listeners, _conns: conns })
 }
 
 /// The soft and hard limits on open files, from `/proc/self/limits`.

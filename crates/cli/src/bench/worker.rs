@@ -21,6 +21,10 @@ pub(crate) enum Outcome {
 /// namespace, entered first.
 pub(crate) fn run(id: &str, peer: &str, scale: &Scale, netns: Option<&str>) -> Result<(), String> {
     let peer = Peer::parse(peer).ok_or_else(|| format!("--peer: no peer {peer:?}"))?;
+    if let Some(count) = id.strip_prefix("hold-idle-") {
+        let count = count.parse().map_err(|e| format!("--worker {id}: {e}"))?;
+        return kernel::hold_idle(count);
+    }
     if let Some(ns) = netns {
         ustack::device::tun::enter_netns(std::path::Path::new("/run/netns").join(ns))
             .map_err(|e| format!("entering network namespace {ns}: {e}"))?;
