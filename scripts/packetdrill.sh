@@ -18,7 +18,8 @@
 #   --jobs N             scripts run at once (default: number of CPUs)
 #   --timeout SECS       wall-clock bound of one script (default 60)
 #   --no-build           use the existing target/release/libustack_capi.so
-#   --sysctl NAME=VALUE  set a sysctl in every script's namespace before it runs (repeatable)
+#   --sysctl NAME=VALUE  set a sysctl in every script's namespace before it runs (repeatable);
+#                        a list's "# sysctl: NAME=VALUE" lines do the same for its scripts
 #   -v                   print packetdrill's whole output for failures
 # Without --tarball the tarballs are looked for by file name in the directories above the
 # checkout, nearest first, each searched five levels deep. Needs root (network namespaces),
@@ -51,7 +52,7 @@ while (($#)); do
     --no-build) build=0; shift ;;
     --sysctl) sysctls+=("$2"); shift 2 ;;
     -v) verbose=1; shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) lists+=("$1"); shift ;;
   esac
@@ -162,7 +163,7 @@ run_one() { # index tree script
   local kv
   while IFS= read -r kv; do
     [[ -n $kv ]] && ip netns exec "$ns" sysctl -q -w "$kv" >/dev/null
-  done <<<"$SYSCTLS"
+  done < <(printf '%s\n' "$SYSCTLS"; cat "$results/$i.sysctl" 2>/dev/null)
   local rc=0
   (cd "$tree/$(dirname "$script")" &&
     LD_PRELOAD=$hook timeout "$timeout_secs" ip netns exec "$ns" \
@@ -188,16 +189,23 @@ export results src pd so hook timeout_secs SYSCTLS
 
 scripts=()
 trees=()
+list_sysctls=()
 for l in "${lists[@]}"; do
   tree=$src
   head -1 "$l" | grep -q '^# tree: 2013' && tree=$src2013
+  # "# sysctl: NAME=VALUE" lines: settings every script of this list runs with.
+  sys=$(sed -n 's/^# sysctl: *//p' "$l")
   while read -r s; do
     s=${s%%#*}
     s=${s%"${s##*[![:space:]]}"}
     [[ -n $s ]] || continue
     scripts+=("$s")
     trees+=("$tree")
+    list_sysctls+=("$sys")
   done <"$l"
+done
+for i in "${!scripts[@]}"; do
+  [[ -n ${list_sysctls[$i]} ]] && printf '%s\n' "${list_sysctls[$i]}" >"$results/$i.sysctl"
 done
 echo "==> running ${#scripts[@]} scripts, $jobs at a time"
 for i in "${!scripts[@]}"; do printf '%s\t%s\t%s\n' "$i" "${trees[$i]}" "${scripts[$i]}"; done |

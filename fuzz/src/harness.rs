@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use core::net::SocketAddrV4;
+use core::net::{SocketAddr, SocketAddrV4};
 
 use ustack_core::tcp_engine::{BufferSizes, FourTuple};
 use ustack_core::wire::{
@@ -399,8 +399,8 @@ impl Harness {
     pub fn ghost_flow(&mut self, port: u16) -> usize {
         self.ghost_ports = self.ghost_ports.wrapping_add(1);
         let tuple = FourTuple {
-            local: SocketAddrV4::new(S_ADDR, port),
-            remote: SocketAddrV4::new(GHOST, 30_000 + self.ghost_ports % 30_000),
+            local: SocketAddr::V4(SocketAddrV4::new(S_ADDR, port)),
+            remote: SocketAddr::V4(SocketAddrV4::new(GHOST, 30_000 + self.ghost_ports % 30_000)),
         };
         self.flow(tuple).unwrap_or(0)
     }
@@ -429,16 +429,16 @@ impl Harness {
         let Ok(seg) = TcpRepr::parse(&tv, ip.src, ip.dst) else { return };
         let tuple = if from_s {
             FourTuple {
-                local: SocketAddrV4::new(ip.src, seg.src_port),
-                remote: SocketAddrV4::new(ip.dst, seg.dst_port),
+                local: SocketAddr::V4(SocketAddrV4::new(ip.src, seg.src_port)),
+                remote: SocketAddr::V4(SocketAddrV4::new(ip.dst, seg.dst_port)),
             }
         } else {
             if ip.dst != S_ADDR {
                 return;
             }
             FourTuple {
-                local: SocketAddrV4::new(ip.dst, seg.dst_port),
-                remote: SocketAddrV4::new(ip.src, seg.src_port),
+                local: SocketAddr::V4(SocketAddrV4::new(ip.dst, seg.dst_port)),
+                remote: SocketAddr::V4(SocketAddrV4::new(ip.src, seg.src_port)),
             }
         };
         if let Some(i) = self.flow(tuple) {
@@ -509,4 +509,12 @@ fn push_bounded(queue: &mut VecDeque<Vec<u8>>, packet: Vec<u8>) {
         queue.pop_front();
     }
     queue.push_back(packet);
+}
+
+/// The IPv4 address of a harness address (the harness speaks IPv4 only).
+pub fn ipv4(a: SocketAddr) -> Ipv4Addr {
+    match a {
+        SocketAddr::V4(a) => *a.ip(),
+        SocketAddr::V6(a) => a.ip().to_ipv4_mapped().expect("the harness speaks IPv4 only"),
+    }
 }

@@ -7,7 +7,7 @@ use ustack_core::wire::{
     SackBlock, SeqNum, TcpFlags, TcpOptions, TcpPacket, TcpRepr, Timestamps,
 };
 
-use crate::harness::{Flow, GHOST, GHOST_ISS, Harness, P_SALT, S_ADDR};
+use crate::harness::{Flow, GHOST, GHOST_ISS, Harness, P_SALT, S_ADDR, ipv4};
 use crate::host::{pattern, seq_add};
 use crate::ops::{AckBase, IcmpError, MAX_PAYLOAD, Raw, Segment, SeqBase, Structured};
 
@@ -34,8 +34,8 @@ impl Input for Raw {
             let aim = (fix & Raw::AIM != 0 && !h.flows.is_empty())
                 .then(|| h.flows[usize::from(self.flow) % h.flows.len()].tuple);
             if let Some(t) = aim {
-                b[12..16].copy_from_slice(&t.remote.ip().octets());
-                b[16..20].copy_from_slice(&t.local.ip().octets());
+                b[12..16].copy_from_slice(&ipv4(t.remote).octets());
+                b[16..20].copy_from_slice(&ipv4(t.local).octets());
                 let ihl = usize::from(b[0] & 0xf) * 4;
                 if ihl >= 20 && b.len() >= ihl + 4 {
                     b[ihl..ihl + 2].copy_from_slice(&t.remote.port().to_be_bytes());
@@ -138,8 +138,8 @@ impl IcmpError {
         first8[2..4].copy_from_slice(&f.tuple.remote.port().to_be_bytes());
         first8[4..].copy_from_slice(&seq.get().to_be_bytes());
         let quoted = Ipv4Repr {
-            src: *f.tuple.local.ip(),
-            dst: *f.tuple.remote.ip(),
+            src: ipv4(f.tuple.local),
+            dst: ipv4(f.tuple.remote),
             protocol: IpProtocol::TCP,
             // What the original datagram claimed to carry (its header must fit 16 bits).
             payload_len: usize::from(self.mtu).clamp(40, 65_535 - 20),
@@ -162,7 +162,7 @@ impl IcmpError {
         msg.emit(&mut Icmpv4Packet::new_unchecked(&mut body[..]));
         let ip = Ipv4Repr {
             src: ROUTER,
-            dst: *f.tuple.local.ip(),
+            dst: ipv4(f.tuple.local),
             protocol: IpProtocol::ICMP,
             payload_len: body.len(),
             ttl: 64,
@@ -216,7 +216,7 @@ impl Segment {
             tsecr: f.s_tsval.wrapping_add(i32::from(t.ecr) as u32),
         });
 
-        let (src, dst) = (*f.tuple.remote.ip(), *f.tuple.local.ip());
+        let (src, dst) = (ipv4(f.tuple.remote), ipv4(f.tuple.local));
         let repr = TcpRepr {
             src_port: f.tuple.remote.port(),
             dst_port: f.tuple.local.port(),

@@ -351,7 +351,8 @@ pub fn raw_seeds() -> Vec<(&'static str, Vec<Op<Raw>>)> {
     let snd_nxt = flow.s_nxt.expect("the stack sent on the flow");
     let ts = Timestamps { tsval: flow.p_tsval.wrapping_add(1), tsecr: flow.s_tsval };
     let with_ts = TcpOptions { timestamps: Some(ts), ..TcpOptions::default() };
-    let (remote, local) = (flow.tuple.remote, flow.tuple.local);
+    let v4 = |a| SocketAddrV4::new(crate::harness::ipv4(a), std::net::SocketAddr::port(&a));
+    let (remote, local) = (v4(flow.tuple.remote), v4(flow.tuple.local));
     let data: Vec<u8> = (0..300u32)
         .map(|i| crate::host::pattern(SeqNum::new(rcv_nxt.get() + i), crate::harness::P_SALT))
         .collect();

@@ -809,7 +809,7 @@ pub extern "C" fn ustack_getsockopt(
     len: *mut socklen_t,
 ) -> c_int {
     let _returning = Returning(st);
-    errno::ret(call(st, |h, _| {
+    errno::ret(call(st, |h, now| {
         if len.is_null() {
             return Err(libc::EFAULT);
         }
@@ -818,7 +818,7 @@ pub extern "C" fn ustack_getsockopt(
         if (room as i32) < 0 {
             return Err(libc::EINVAL);
         }
-        let bytes = match h.getsockopt(fd, level, name)? {
+        let bytes = match h.getsockopt(now, fd, level, name)? {
             OptVal::Int(v) => v.to_ne_bytes().to_vec(),
             OptVal::Bytes(b) => b,
         };

@@ -262,6 +262,7 @@ impl Host {
     /// structures).
     pub(crate) fn getsockopt(
         &mut self,
+        now: Instant,
         fd: c_int,
         level: c_int,
         name: c_int,
@@ -358,7 +359,7 @@ impl Host {
             (libc::IPPROTO_TCP, libc::TCP_CC_INFO) => OptVal::Bytes(Vec::new()),
             (libc::IPPROTO_TCP, libc::TCP_INFO) => {
                 let info = match s.phase {
-                    Phase::Connecting(h) | Phase::Connected(h) => self.tcp_info(h),
+                    Phase::Connecting(h) | Phase::Connected(h) => self.tcp_info(now, h),
                     Phase::Listening(_) => tcp_info::TcpInfo {
                         state: tcp_info::linux_state(ustack_core::tcp_engine::TcpState::Listen),
                         ..Default::default()
@@ -374,11 +375,13 @@ impl Host {
         })
     }
 
-    fn tcp_info(&self, h: SocketHandle) -> tcp_info::TcpInfo {
+    fn tcp_info(&self, now: Instant, h: SocketHandle) -> tcp_info::TcpInfo {
         let conn = self.stack.tcp_conn(h);
         let mtu = self.stack.interfaces().first().map_or(1500, |i| i.mtu);
         let ato = conn.config().delack_min.as_micros() as u32;
-        tcp_info::fill(&conn.info(), conn.stats(), mtu, ato)
+        let mut info = tcp_info::fill(&conn.info(), conn.stats(), mtu, ato);
+        tcp_info::fill_chrono(&mut info, conn.chrono_stats(now));
+        info
     }
 }
 

@@ -161,9 +161,8 @@ pub(crate) fn fill(
         },
         snd_cwnd: i.cwnd_bytes / mss,
         advmss: u32::from(i.advmss),
-        // ustack enters fast retransmit after three duplicate ACKs, Linux's initial
-        // `tcp_reordering`.
-        reordering: 3,
+        reordering: i.reordering,
+        reord_seen: i.reord_seen,
         rcv_space: i.rcv_space,
         total_retrans: stats.retransmits.min(u64::from(u32::MAX)) as u32,
         bytes_acked: stats.bytes_acked,
@@ -176,6 +175,14 @@ pub(crate) fn fill(
         rcv_wnd: i.rcv_wnd,
         ..TcpInfo::default()
     }
+}
+
+/// `tcpi_busy_time`, `tcpi_rwnd_limited`, `tcpi_sndbuf_limited`, in microseconds.
+pub(crate) fn fill_chrono(info: &mut TcpInfo, c: ustack_core::tcp_engine::ChronoStats) {
+    let us = |d: core::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    info.busy_time = us(c.busy);
+    info.rwnd_limited = us(c.rwnd_limited);
+    info.sndbuf_limited = us(c.sndbuf_limited);
 }
 
 #[cfg(test)]

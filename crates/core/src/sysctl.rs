@@ -73,11 +73,13 @@ pub const SETTINGS: &[&str] = &[
     "net.ipv4.tcp_keepalive_intvl",
     "net.ipv4.tcp_keepalive_probes",
     "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_max_reordering",
     "net.ipv4.tcp_min_snd_mss",
     "net.ipv4.tcp_moderate_rcvbuf",
     "net.ipv4.tcp_mtu_probing",
     "net.ipv4.tcp_orphan_retries",
     "net.ipv4.tcp_recovery",
+    "net.ipv4.tcp_reordering",
     "net.ipv4.tcp_retries1",
     "net.ipv4.tcp_retries2",
     "net.ipv4.tcp_rfc1337",
@@ -215,6 +217,8 @@ pub fn get(cfg: &StackConfig, name: &str) -> Result<String, SysctlError> {
         "net.ipv4.tcp_tw_reuse_delay" => cfg.tcp_tw_reuse_delay.as_millis().to_string(),
         "net.ipv4.tcp_mtu_probing" => t.mtu_probing.to_string(),
         "net.ipv4.tcp_recovery" => u8::from(t.rack).to_string(),
+        "net.ipv4.tcp_reordering" => t.reordering.to_string(),
+        "net.ipv4.tcp_max_reordering" => t.max_reordering.to_string(),
         "net.ipv4.tcp_fin_timeout" => t.fin_timeout.as_secs().to_string(),
         "net.ipv4.tcp_invalid_ratelimit" => t.invalid_ratelimit.as_millis().to_string(),
         "net.ipv4.tcp_keepalive_intvl" => t.keepalive_intvl.as_secs().to_string(),
@@ -327,6 +331,8 @@ fn apply(cfg: &mut StackConfig, name: &str, value: &str) -> Result<(), SysctlErr
             }
             t.rack = v == 1;
         }
+        "net.ipv4.tcp_reordering" => t.reordering = parse_u32(value)?.max(1),
+        "net.ipv4.tcp_max_reordering" => t.max_reordering = parse_u32(value)?.max(1),
         "net.ipv4.tcp_invalid_ratelimit" => {
             t.invalid_ratelimit = Duration::from_millis(parse_u64(value)?)
         }
@@ -475,6 +481,8 @@ mod tests {
             ("net.ipv4.tcp_early_retrans", "0"),
             ("net.ipv4.tcp_mtu_probing", "1"),
             ("net.ipv4.tcp_recovery", "0"),
+            ("net.ipv4.tcp_reordering", "5"),
+            ("net.ipv4.tcp_max_reordering", "100"),
             ("net.ipv4.tcp_abort_on_overflow", "1"),
             ("net.ipv4.ip_default_ttl", "32"),
             ("net.ipv4.ip_local_port_range", "10000\t20000"),

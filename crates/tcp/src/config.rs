@@ -147,6 +147,15 @@ pub struct TcpConfig {
     /// `cwnd = ssthresh + 3·SMSS` inflated by one SMSS per duplicate ACK and deflated on the
     /// ACK that ends recovery (no Linux equivalent; for showing the classic algorithm).
     pub prr: bool,
+    /// `tcp_reordering` (default 3): the reordering degree a connection starts with, in
+    /// segments: RACK's reordering window is zero once this many segments are SACKed and no
+    /// reordering was seen, and RFC 6675's `IsLost` (`rack` off) takes it as DupThresh. A
+    /// connection raises its own degree when SACKs show deeper reordering (Linux
+    /// `tcp_check_sack_reordering`; `TCP_INFO`'s `tcpi_reordering`).
+    pub reordering: u32,
+    /// `tcp_max_reordering` (default 300): the most a connection raises its reordering degree
+    /// to.
+    pub max_reordering: u32,
 
     // ---- segment size ----
     /// Send MSS assumed when the peer's SYN carries no MSS option (Linux constant
@@ -260,6 +269,8 @@ impl TcpConfig {
         rack: true,
         tlp: true,
         prr: true,
+        reordering: 3,
+        max_reordering: 300,
         mss_default: 536,
         base_mss: 1024,
         mtu_probing: 0,

@@ -26,8 +26,8 @@ pub use assembler::{AddOutcome, Assembler, TooManyRanges};
 pub use buffer::RingBuffer;
 pub use config::{BufferSizes, CcName, ConfigError, TcpConfig};
 pub use conn::{
-    Conn, ConnError, ConnInfo, ConnStats, DropReason, Event, FourTuple, IcmpError, RecvError,
-    RetransmitReason, SendError,
+    ChronoStats, Conn, ConnError, ConnInfo, ConnStats, DropReason, Event, FourTuple, IcmpError,
+    RecvError, RetransmitReason, SendError,
 };
 pub use core::time::Duration;
 pub use isn::{IsnGenerator, KeyedHash};

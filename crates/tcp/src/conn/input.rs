@@ -21,6 +21,7 @@ impl Conn {
     /// host). Call the outputs afterwards.
     pub fn handle_segment(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         self.stats.segments_in += 1;
+        self.quick_ack_only = false;
         match self.state {
             State::Closed { .. } => self.on_closed(seg),
             State::SynSent => self.on_syn_sent(now, seg),
@@ -466,16 +467,32 @@ impl Conn {
         self.rcv.nxt += 1u32;
         self.rcv.fin = None;
         self.rcv.eof = true;
-        self.ack_now = true;
         self.push_event(Event::PeerClosed);
         self.signal_readable();
         match self.state {
-            // "SYN-RECEIVED STATE, ESTABLISHED STATE: Enter the CLOSE-WAIT state."
-            State::SynReceived { .. } | State::Established => self.set_state(State::CloseWait),
+            // "SYN-RECEIVED STATE, ESTABLISHED STATE: Enter the CLOSE-WAIT state." Linux
+            // (`tcp_fin`) also makes the connection interactive: the application will likely
+            // answer, and its reply or FIN carries the ACK. So the FIN's ACK is delayed like
+            // any other (`tcp_ack_snd_check`), unless more than a segment is unacknowledged
+            // or no data ever came (no delayed-ACK timeout yet: Linux's `ato` is 0 and its
+            // delayed ACK leaves at once).
+            State::SynReceived { .. } | State::Established => {
+                self.rcv.pingpong = self.rcv.pingpong.max(1);
+                if !self.rcv.got_data {
+                    self.ack_now = true;
+                } else {
+                    if core::mem::take(&mut self.quick_ack_only) {
+                        self.ack_now = false;
+                    }
+                    self.schedule_ack(now);
+                }
+                self.set_state(State::CloseWait);
+            }
             // "FIN-WAIT-1 STATE: If our FIN has been ACKed (perhaps in this segment), then
             // enter TIME-WAIT, start the time-wait timer, turn off the other timers;
             // otherwise, enter the CLOSING state."
             State::FinWait1 => {
+                self.ack_now = true;
                 if self.snd.fin_acked() {
                     self.enter_time_wait(now);
                 } else {
@@ -484,8 +501,11 @@ impl Conn {
             }
             // "FIN-WAIT-2 STATE: Enter the TIME-WAIT state. Start the time-wait timer, turn
             // off the other timers."
-            State::FinWait2 => self.enter_time_wait(now),
-            _ => {}
+            State::FinWait2 => {
+                self.ack_now = true;
+                self.enter_time_wait(now);
+            }
+            _ => self.ack_now = true,
         }
     }
 

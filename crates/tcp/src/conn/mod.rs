@@ -67,6 +67,7 @@ mod tests;
 pub use defer::{retrans_to_secs, secs_to_retrans};
 pub use event::{ConnError, ConnStats, DropReason, Event, RecvError, RetransmitReason, SendError};
 pub use icmp::{IcmpError, MIN_PMTU};
+pub use send::ChronoStats;
 pub use sockopt::ConnInfo;
 
 /// The two ends of a connection, as seen from this host: the addresses on the wire, both
@@ -192,6 +193,9 @@ pub struct Conn {
     // ---- output obligations ----
     /// Send an ACK at the next `poll_transmit` (or piggyback it on data).
     ack_now: bool,
+    /// `ack_now` is owed only to quick-ACK mode (set by `schedule_ack` for this segment): a
+    /// FIN in the same segment makes the connection interactive and delays it after all.
+    quick_ack_only: bool,
     /// A challenge ACK (RFC 5961) is owed; the host may withdraw it (host-wide limit).
     challenge_owed: bool,
     pending_rst: Option<Rst>,
@@ -416,6 +420,10 @@ impl Conn {
                 inflation: 0,
                 prr: send::Prr::default(),
                 rack: send::Rack::default(),
+                reordering: cfg.reordering.max(1),
+                reord_seen: 0,
+                chrono: send::Chrono::new(now),
+                busy_pending: false,
                 tlp: None,
                 tlp_pending: false,
                 undo: None,
@@ -471,6 +479,7 @@ impl Conn {
             tracing: false,
             stats: ConnStats::default(),
             ack_now: false,
+            quick_ack_only: false,
             challenge_owed: false,
             pending_rst: None,
             force_send: false,
@@ -541,7 +550,10 @@ impl Conn {
         if data.is_empty() {
             return Ok(0);
         }
+        let queued_before = seq_len(self.snd.nxt, self.snd.data_end());
         let n = self.snd.buf.push(data);
+        // Linux `tcp_add_write_queue_tail`: data queued behind nothing unsent starts busy time.
+        self.snd.busy_pending |= n > 0 && queued_before == 0;
         if n < data.len() {
             self.send_blocked = true;
         }

@@ -14,7 +14,7 @@
 
 use ustack_wire::{SackBlock, SackList, SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
-use super::send::{Mark, Phase, RtxTimer};
+use super::send::{ChronoKind, Mark, Phase, RtxTimer};
 use super::{Conn, Event, RetransmitReason, Rst, State, seq_len};
 use crate::{Instant, TimerKind};
 
@@ -102,6 +102,9 @@ impl Conn {
 
     /// The data segment to send next, if any (RFC 9293 §3.7.4, §3.8.6.2.1, RFC 5681).
     fn choose_data(&mut self, now: Instant, scratch_len: usize) -> Option<DataSegment> {
+        if core::mem::take(&mut self.snd.busy_pending) {
+            self.snd.chrono.start(now, ChronoKind::Busy);
+        }
         if !matches!(
             self.state,
             State::Established
@@ -167,6 +170,8 @@ impl Conn {
         let unsent = seq_len(seq, data_end);
         let fin_pending = self.snd.fin.is_some_and(|f| seq <= f);
         if unsent == 0 && !fin_pending {
+            let idle = self.snd.sb.is_empty();
+            self.snd.chrono.stop(now, ChronoKind::RwndLimited, idle);
             return None;
         }
         let outstanding = !self.snd.sb.is_empty();
@@ -181,6 +186,13 @@ impl Conn {
             // SPEC S18: at most this many segments in flight (stop-and-wait with 1).
             let cap = segments.saturating_mul(u32::from(self.effective_mss()));
             cwnd_avail = cwnd_avail.min(cap.saturating_sub(self.snd.sb.pipe()));
+        }
+        // Linux `tcp_write_xmit`: the peer's window stopped the next segment (the congestion
+        // window did not stop it first) starts window-limited time; anything else ends it.
+        if unsent > 0 && cwnd_avail > 0 && wnd_avail < unsent.min(max_payload) {
+            self.snd.chrono.start(now, ChronoKind::RwndLimited);
+        } else {
+            self.snd.chrono.stop(now, ChronoKind::RwndLimited, false);
         }
         let len = unsent.min(max_payload).min(wnd_avail).min(cwnd_avail);
         // The FIN rides on the segment that carries the last byte. Like Linux
@@ -322,6 +334,15 @@ impl Conn {
                     self.snd.max = self.snd.nxt;
                 }
                 self.snd.max_pipe = self.snd.max_pipe.max(self.snd.pipe());
+                // Linux `tcp_cwnd_validate`: everything queued is out, the window was not
+                // what stopped it, and the application waits for room in the send buffer.
+                if self.send_blocked
+                    && self.snd.nxt == self.snd.data_end()
+                    && self.snd.pipe() < self.cc.window()
+                    && matches!(self.state, State::Established | State::CloseWait)
+                {
+                    self.snd.chrono.start(now, ChronoKind::SndbufLimited);
+                }
             }
         }
         self.note_recovery_send();

@@ -80,9 +80,20 @@ pub struct ConnInfo {
     /// The data of the SYN was acknowledged in the handshake (Fast Open, either side;
     /// Linux's `TCPI_OPT_SYN_DATA`).
     pub syn_data: bool,
+    /// The reordering degree in segments (`tcpi_reordering`): `TcpConfig::reordering`,
+    /// raised as SACKs show reordering.
+    pub reordering: u32,
+    /// Times reordering was seen (`tcpi_reord_seen`).
+    pub reord_seen: u32,
 }
 
 impl Conn {
+    /// Busy, window-limited and send-buffer-limited time up to `now` (`tcpi_busy_time`,
+    /// `tcpi_rwnd_limited`, `tcpi_sndbuf_limited`; Linux's chronographs).
+    pub fn chrono_stats(&self, now: Instant) -> super::ChronoStats {
+        self.snd.chrono.stats(now)
+    }
+
     /// The settings this connection runs with (its copy of the [`TcpConfig`]).
     pub fn config(&self) -> &TcpConfig {
         &self.cfg
@@ -220,6 +231,8 @@ impl Conn {
             last_send: self.snd.last_send,
             last_recv: self.last_recv,
             syn_data: self.fo.syn_data_acked,
+            reordering: self.snd.reordering,
+            reord_seen: self.snd.reord_seen,
         }
     }
 }

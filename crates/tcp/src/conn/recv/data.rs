@@ -106,6 +106,7 @@ impl Conn {
         // Linux `tcp_in_quickack_mode`: quick ACKs, unless the connection is interactive
         // (its ACKs ride on the replies).
         if self.rcv.quickacks > 0 && self.rcv.pingpong == 0 {
+            self.quick_ack_only = !self.ack_now;
             self.ack_now = true;
             return;
         }

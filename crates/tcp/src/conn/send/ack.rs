@@ -6,6 +6,7 @@ use core::time::Duration;
 use ustack_wire::{SeqNum, TcpFlags, TcpRepr};
 
 use super::super::{Conn, Event, State, seq_len};
+use super::ChronoKind;
 use super::recovery::AckInfo;
 use super::scoreboard::Delivered;
 use crate::{Instant, TimerKind};
@@ -46,6 +47,9 @@ impl Conn {
             }
         }
         self.stats.delivered += u64::from(info.delivered.segments);
+        if let Some(low) = info.delivered.reord {
+            self.check_sack_reordering(low);
+        }
         if self.snd.syn_acked && (info.una_advanced || info.dupack || info.sack_info || info.dsack)
         {
             self.after_ack(now, seg, &info);
@@ -122,7 +126,13 @@ impl Conn {
                 self.note_dsack(first.right);
             }
         }
-        for (k, b) in blocks.iter().enumerate() {
+        // In sequence order, as Linux (`tcp_sacktag_write_queue` sorts them): the segment
+        // taken last gives RACK its RTT.
+        let mut order = [0usize, 1, 2, 3];
+        let order = &mut order[..blocks.len().min(4)];
+        order.sort_by_key(|&k| blocks[k].left - una);
+        for &k in order.iter() {
+            let b = &blocks[k];
             if k == 0 && dsack {
                 continue;
             }
@@ -131,9 +141,29 @@ impl Conn {
                 continue;
             }
             info.sack_info = true;
-            let d = self.snd.sb.sack(b.left, b.right);
+            let mss = u32::from(self.effective_mss());
+            let d = self.snd.sb.sack(b.left, b.right, mss);
             merge(&mut info.delivered, &d);
         }
+    }
+
+    /// Segments from `low` on were delivered after segments above them (they were never
+    /// retransmitted and lie below the highest SACK): reordering. As Linux's
+    /// `tcp_check_sack_reordering`, the reordering degree rises to the distance in segments
+    /// from `low` to the highest sequence number known delivered, if that is more, up to
+    /// `max_reordering`.
+    fn check_sack_reordering(&mut self, low: SeqNum) {
+        let fack = self.snd.sb.fack().unwrap_or(self.snd.una);
+        let metric = fack - low;
+        if metric <= 0 {
+            return;
+        }
+        let mss = u32::from(self.effective_mss());
+        let metric = metric as u32;
+        if metric > self.snd.reordering.saturating_mul(mss) {
+            self.snd.reordering = metric.div_ceil(mss).min(self.cfg.max_reordering.max(1));
+        }
+        self.snd.reord_seen = self.snd.reord_seen.saturating_add(1);
     }
 
     /// Whether a D-SACK for `[left, right)` can be believed. Anyone who guesses the 4-tuple
@@ -181,6 +211,11 @@ impl Conn {
         if self.snd.nxt < ack {
             self.snd.nxt = ack;
         }
+        // Linux `tcp_clean_rtx_queue`: everything sent is acknowledged.
+        if self.snd.sb.is_empty() {
+            let idle = self.snd.nxt == self.snd.data_end();
+            self.snd.chrono.stop(now, ChronoKind::Busy, idle);
+        }
         self.stats.bytes_acked += u64::from(data_acked);
         let sample = self.take_rtt_sample(now, seg);
         if syn == 1 && sample.is_none() && self.snd.syn_retransmitted {
@@ -217,6 +252,9 @@ impl Conn {
         if self.send_blocked && self.snd.buf.free() > 0 && self.snd.fin.is_none() {
             self.send_blocked = false;
             self.push_event(Event::Writable);
+            // Linux `tcp_check_space`: the application may write again.
+            let idle = self.snd.sb.is_empty() && self.snd.nxt == self.snd.data_end();
+            self.snd.chrono.stop(now, ChronoKind::SndbufLimited, idle);
         }
     }
 
@@ -301,6 +339,17 @@ fn merge(into: &mut Delivered, d: &Delivered) {
     into.segments += d.segments;
     into.retransmitted |= d.retransmitted;
     into.reordered |= d.reordered;
+    if let Some(r) = d.reord
+        && into.reord.is_none_or(|low| r < low)
+    {
+        into.reord = Some(r);
+    }
+    if d.last.is_some() {
+        into.last = d.last;
+    }
+    if d.last_original.is_some() {
+        into.last_original = d.last_original;
+    }
     if let Some((t, order, r)) = d.latest
         && into.latest.is_none_or(|(_, o, _)| order > o)
     {

@@ -8,10 +8,13 @@ use super::seq_len;
 use crate::{Instant, RingBuffer};
 
 mod ack;
+mod chrono;
 mod rack;
 mod recovery;
 mod scoreboard;
 
+pub use chrono::ChronoStats;
+pub(super) use chrono::{Chrono, ChronoKind};
 pub(super) use rack::Rack;
 pub(super) use recovery::{Phase, Prr, RtxTimer, Undo};
 pub(super) use scoreboard::{Mark, Scoreboard};
@@ -61,6 +64,17 @@ pub(super) struct Sender {
     pub(super) prr: Prr,
     /// RACK's state (RFC 8985).
     pub(super) rack: Rack,
+    /// The reordering degree in segments (Linux `tp->reordering`): starts at
+    /// `TcpConfig::reordering`, raised when SACKs show deeper reordering
+    /// (`tcp_check_sack_reordering`), up to `max_reordering`.
+    pub(super) reordering: u32,
+    /// Times reordering was seen (Linux `reord_seen`, `tcpi_reord_seen`).
+    pub(super) reord_seen: u32,
+    /// Busy, window-limited and buffer-limited time (`chrono.rs`).
+    pub(super) chrono: Chrono,
+    /// A `send` queued data with nothing unsent before it: busy time starts at the next
+    /// `poll_transmit` (the same instant: `send` has no clock).
+    pub(super) busy_pending: bool,
     /// The PTO fired: the next transmission is a tail loss probe (`output.rs`).
     pub(super) tlp_pending: bool,
     /// The tail loss probe in flight, if any: SND.NXT when it was sent, and whether it was a

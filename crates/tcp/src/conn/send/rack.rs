@@ -14,7 +14,8 @@ use ustack_wire::SeqNum;
 use super::scoreboard::{Delivered, Mark, Scoreboard};
 use crate::Instant;
 
-/// RFC 8985's DupThresh.
+/// RFC 8985's DupThresh (Linux's initial `tcp_reordering`), for the tests.
+#[cfg(test)]
 const DUP_THRESH: u32 = 3;
 /// Recoveries without a D-SACK after which the reordering window shrinks back (RFC 8985
 /// §6.2 step 4: "RACK.reo_wnd_persist = 16").
@@ -66,16 +67,37 @@ impl Rack {
     /// RFC 8985 §6.2 step 1: the ACK delivered `d`; `ambiguous` says whether the most recently
     /// sent of its segments is a retransmission that the ACK may be answering the original
     /// of (its timestamp echo is older than the retransmission, or its RTT is below the
-    /// minimum RTT). Step 2: reordering.
-    pub(in crate::conn) fn on_delivered(&mut self, now: Instant, d: &Delivered, ambiguous: bool) {
+    /// minimum RTT), `last_ambiguous` the same of the segment taken last. Step 2:
+    /// reordering.
+    ///
+    /// RACK.rtt is the RTT of the last segment taken that is not ambiguous, as Linux's
+    /// `tcp_rack_advance` leaves it (it sets the RTT for each segment in the order it takes
+    /// them: SACKed ones, then cumulatively acknowledged ones, each in sequence order), not
+    /// necessarily the most recently sent one's: a late original below a retransmission
+    /// gives the longer RTT.
+    pub(in crate::conn) fn on_delivered(
+        &mut self,
+        now: Instant,
+        d: &Delivered,
+        ambiguous: bool,
+        last_ambiguous: bool,
+    ) {
         if d.reordered {
             self.reordering_seen = true;
+        }
+        match d.last {
+            Some((sent, _)) if !last_ambiguous => self.rtt = now - sent,
+            Some(_) => {
+                if let Some(sent) = d.last_original {
+                    self.rtt = now - sent;
+                }
+            }
+            None => {}
         }
         let Some((sent, order, _)) = d.latest else { return };
         if ambiguous {
             return;
         }
-        self.rtt = now - sent;
         if self.xmit_ts.is_none() || order > self.order {
             self.xmit_ts = Some(sent);
             self.order = order;
@@ -105,15 +127,18 @@ impl Rack {
         }
     }
 
-    /// RFC 8985 §6.2 step 4, `RACK_update_reo_wnd`.
+    /// RFC 8985 §6.2 step 4, `RACK_update_reo_wnd`; DupThresh is the connection's
+    /// reordering degree (`reordering`), as Linux's `tcp_rack_reo_wnd` compares `sacked_out`
+    /// with `tp->reordering`.
     pub(in crate::conn) fn reo_wnd(
         &self,
         in_recovery: bool,
         sacked_segments: u32,
+        reordering: u32,
         min_rtt: Option<Duration>,
         srtt: Option<Duration>,
     ) -> Duration {
-        if !self.reordering_seen && (in_recovery || sacked_segments >= DUP_THRESH) {
+        if !self.reordering_seen && (in_recovery || sacked_segments >= reordering) {
             return Duration::ZERO;
         }
         let quarter = min_rtt.unwrap_or(Duration::ZERO) / 4;
@@ -187,15 +212,15 @@ mod tests {
         let mut sb = flight();
         let mut rack = Rack::default();
         let now = Instant::from_millis(50);
-        let d = sb.sack(SeqNum(1000), SeqNum(2000));
-        rack.on_delivered(now, &d, false);
+        let d = sb.sack(SeqNum(1000), SeqNum(2000), 1000);
+        rack.on_delivered(now, &d, false, false);
         assert_eq!(
             (rack.xmit_ts, rack.rtt, rack.order),
             (Some(Instant::from_millis(1)), ms(49), 1)
         );
         // One SACKed segment and no reordering seen: reo_wnd = min_RTT / 4 = 12 ms; segment 0
         // (sent at 0) is lost at 0 + 49 + 12 = 61 ms: a timer, not yet a loss.
-        let reo = rack.reo_wnd(false, sb.sacked_segments(), Some(ms(48)), Some(ms(49)));
+        let reo = rack.reo_wnd(false, sb.sacked_segments(), DUP_THRESH, Some(ms(48)), Some(ms(49)));
         assert_eq!(reo, ms(12));
         let found = rack.detect(&mut sb, now, reo);
         assert_eq!(found, Detected { lost: 0, timeout: Some(Instant::from_millis(61)) });
@@ -210,10 +235,10 @@ mod tests {
         let now = Instant::from_millis(60);
         // Segments 0, 2 and 5 lost; the others SACKed by now.
         for k in [1u32, 3, 4, 6, 7, 8, 9] {
-            let d = sb.sack(SeqNum(k * 1000), SeqNum(k * 1000 + 1000));
-            rack.on_delivered(now, &d, false);
+            let d = sb.sack(SeqNum(k * 1000), SeqNum(k * 1000 + 1000), 1000);
+            rack.on_delivered(now, &d, false, false);
         }
-        let reo = rack.reo_wnd(false, sb.sacked_segments(), Some(ms(50)), Some(ms(50)));
+        let reo = rack.reo_wnd(false, sb.sacked_segments(), DUP_THRESH, Some(ms(50)), Some(ms(50)));
         assert_eq!(reo, Duration::ZERO);
         // Every hole is lost at once: the whole burst is repaired in one round trip.
         let found = rack.detect(&mut sb, now, reo);
@@ -226,28 +251,28 @@ mod tests {
     #[test]
     fn rfc8985_reordering_widens_the_window_and_dsacks_grow_it() {
         let mut rack = Rack { reordering_seen: true, ..Rack::default() };
-        assert_eq!(rack.reo_wnd(true, 5, Some(ms(40)), Some(ms(100))), ms(10));
+        assert_eq!(rack.reo_wnd(true, 5, DUP_THRESH, Some(ms(40)), Some(ms(100))), ms(10));
         rack.on_dsack(SeqNum(0), SeqNum(5000));
-        assert_eq!(rack.reo_wnd(true, 5, Some(ms(40)), Some(ms(100))), ms(20));
+        assert_eq!(rack.reo_wnd(true, 5, DUP_THRESH, Some(ms(40)), Some(ms(100))), ms(20));
         // One step per round trip: another D-SACK before SND.UNA passes 5000 changes nothing.
         rack.on_dsack(SeqNum(1000), SeqNum(6000));
-        assert_eq!(rack.reo_wnd(true, 5, Some(ms(40)), Some(ms(100))), ms(20));
+        assert_eq!(rack.reo_wnd(true, 5, DUP_THRESH, Some(ms(40)), Some(ms(100))), ms(20));
         rack.on_dsack(SeqNum(5000), SeqNum(9000));
-        assert_eq!(rack.reo_wnd(true, 5, Some(ms(40)), Some(ms(100))), ms(30));
+        assert_eq!(rack.reo_wnd(true, 5, DUP_THRESH, Some(ms(40)), Some(ms(100))), ms(30));
         // Capped by SRTT; back to one step after 16 recoveries without a D-SACK.
-        assert_eq!(rack.reo_wnd(true, 5, Some(ms(400)), Some(ms(100))), ms(100));
+        assert_eq!(rack.reo_wnd(true, 5, DUP_THRESH, Some(ms(400)), Some(ms(100))), ms(100));
         for _ in 0..16 {
             rack.on_recovery_end();
         }
-        assert_eq!(rack.reo_wnd(true, 5, Some(ms(40)), Some(ms(100))), ms(10));
+        assert_eq!(rack.reo_wnd(true, 5, DUP_THRESH, Some(ms(40)), Some(ms(100))), ms(10));
     }
 
     #[test]
     fn an_ambiguous_retransmission_is_not_a_rack_sample() {
         let mut sb = flight();
         let mut rack = Rack::default();
-        let d = sb.sack(SeqNum(3000), SeqNum(4000));
-        rack.on_delivered(Instant::from_millis(10), &d, true);
+        let d = sb.sack(SeqNum(3000), SeqNum(4000), 1000);
+        rack.on_delivered(Instant::from_millis(10), &d, true, true);
         assert_eq!(rack.xmit_ts, None);
     }
 }

@@ -206,7 +206,10 @@ impl Conn {
             let ambiguous = a.delivered.latest.is_some_and(|(sent, _, retransmitted)| {
                 retransmitted && self.ambiguous_retransmission_ack(now, sent, seg)
             });
-            self.snd.rack.on_delivered(now, &a.delivered, ambiguous);
+            let last_ambiguous = a.delivered.last.is_some_and(|(sent, retransmitted)| {
+                retransmitted && self.ambiguous_retransmission_ack(now, sent, seg)
+            });
+            self.snd.rack.on_delivered(now, &a.delivered, ambiguous, last_ambiguous);
             if a.dsack {
                 let (una, nxt) = (self.snd.una, self.snd.nxt);
                 self.snd.rack.on_dsack(una, nxt);
@@ -228,7 +231,7 @@ impl Conn {
             if self.cfg.rack {
                 newly_lost = self.rack_detect(now);
             } else {
-                newly_lost = self.snd.sb.mark_lost_by_sacks(mss);
+                newly_lost = self.snd.sb.mark_lost_by_sacks(mss, self.snd.reordering);
             }
         } else {
             // NewReno (RFC 6582 §3.2 step 1): three duplicate ACKs, unless they are for
@@ -320,6 +323,7 @@ impl Conn {
         let reo = self.snd.rack.reo_wnd(
             in_recovery,
             self.snd.sb.sacked_segments(),
+            self.snd.reordering,
             self.snd.min_rtt,
             self.rtt.srtt(),
         );
@@ -423,6 +427,11 @@ impl Conn {
                 first_rtx_tsval: None,
                 sent_again: Retransmitted::default(),
             });
+        }
+        // Linux `tcp_enter_loss`: a timeout with enough SACKed for a fast retransmit, that
+        // none came, says the reordering degree was set too high: back to the default.
+        if self.snd.phase == Phase::Open && self.snd.sb.sacked_segments() >= self.cfg.reordering {
+            self.snd.reordering = self.snd.reordering.min(self.cfg.reordering.max(1));
         }
         // RFC 2018 §8: a SACKed segment at SND.UNA when the timer fires means the receiver
         // reneged (dropped what it SACKed): forget every SACK.
@@ -580,9 +589,10 @@ impl Conn {
         if self.snd.rtx_timer == RtxTimer::Reorder && self.timers.is_armed(TimerKind::Retransmit) {
             return;
         }
-        if (a.una_advanced || self.snd.rtx_timer == RtxTimer::Probe)
-            && !self.schedule_loss_probe(now)
-        {
+        // Only an ACK of new data moves the timer (RFC 8985 §7.2; Linux sets it again only
+        // on `FLAG_SET_XMIT_TIMER`, which `tcp_clean_rtx_queue` raises for data acked): a
+        // SACK alone leaves the PTO where the last transmission put it.
+        if a.una_advanced && !self.schedule_loss_probe(now) {
             self.arm_rto(now);
         }
     }

@@ -81,18 +81,39 @@ pub(in crate::conn) struct Delivered {
     /// Of those, the one transmitted last (RACK.xmit_ts, RACK.end_seq): its latest
     /// transmission time and order, and whether it was ever retransmitted.
     pub(in crate::conn) latest: Option<(Instant, u64, bool)>,
+    /// The transmission time of the segment taken last, in the order Linux takes them
+    /// (SACK blocks in sequence order, then the cumulative ACK), and whether it was ever
+    /// retransmitted; and the last one taken that never was. RACK.rtt comes from it:
+    /// Linux's `tcp_rack_advance` sets `rack.rtt_us` for every segment it takes, so the last
+    /// one's RTT stays, which need not be the most recently sent one's.
+    pub(in crate::conn) last: Option<(Instant, bool)>,
+    pub(in crate::conn) last_original: Option<Instant>,
     /// Whether any of them was ever retransmitted.
     pub(in crate::conn) retransmitted: bool,
     /// The lowest end of a newly delivered segment that was never retransmitted, if it lies
     /// below the highest end delivered before (RFC 8985 §6.2 step 2: reordering).
     pub(in crate::conn) reordered: bool,
+    /// The lowest start of such a segment (Linux's `reord`, which
+    /// `tcp_check_sack_reordering` measures the reordering degree from).
+    pub(in crate::conn) reord: Option<SeqNum>,
 }
 
 impl Delivered {
+    fn note_reordered(&mut self, seg: &Segment) {
+        self.reordered = true;
+        if self.reord.is_none_or(|r| seg.start < r) {
+            self.reord = Some(seg.start);
+        }
+    }
+
     fn note(&mut self, seg: &Segment) {
         self.bytes += seg.len;
         self.segments += 1;
         self.retransmitted |= seg.retransmitted;
+        self.last = Some((seg.sent_at, seg.retransmitted));
+        if !seg.retransmitted {
+            self.last_original = Some(seg.sent_at);
+        }
         if self.latest.is_none_or(|(_, order, _)| seg.order > order) {
             self.latest = Some((seg.sent_at, seg.order, seg.retransmitted));
         }
@@ -266,7 +287,7 @@ impl Scoreboard {
             if seg.mark != Mark::Sacked {
                 d.note(&seg);
                 if !seg.retransmitted && seg.end() < fack {
-                    d.reordered = true;
+                    d.note_reordered(&seg);
                 }
             }
             if seg.retransmitted && seg.mark == Mark::InFlight {
@@ -283,10 +304,14 @@ impl Scoreboard {
         d
     }
 
-    /// A SACK block `[left, right)` (RFC 2018 §3) arrived: the entries inside it are SACKed
-    /// (cut at its edges). Blocks that name nothing in the queue change nothing. Returns what
-    /// was newly delivered.
-    pub(in crate::conn) fn sack(&mut self, left: SeqNum, right: SeqNum) -> Delivered {
+    /// A SACK block `[left, right)` (RFC 2018 §3) arrived: the entries inside it are SACKed.
+    /// As Linux (`tcp_match_skb_to_sack`), a segment counts only whole: one the block covers
+    /// only in part is not SACKed (a SACK of its last byte says nothing about the rest), and
+    /// an entry longer than `mss` is cut only at a multiple of `mss` from its start, so that
+    /// the SACKed part is whole segments (rounded down at the block's right edge, up at its
+    /// left edge). Blocks that name nothing in the queue change nothing. Returns what was
+    /// newly delivered.
+    pub(in crate::conn) fn sack(&mut self, left: SeqNum, right: SeqNum, mss: u32) -> Delivered {
         let mut d = Delivered::default();
         let Some(first) = self.segs.front().map(|s| s.start) else { return d };
         let fack = self.fack.unwrap_or(first);
@@ -301,18 +326,28 @@ impl Scoreboard {
                 break;
             }
             if s < l {
-                self.split(i, (l - s) as u32);
+                // The block starts inside the entry: cut where the whole segments after `l`
+                // begin, if that leaves any.
+                let at = ((l - s) as u32).div_ceil(mss.max(1)) * mss.max(1);
+                if seg.data_len() > mss && at < seg.len {
+                    self.split(i, at);
+                }
                 i += 1;
                 continue;
             }
             if e > r {
-                self.split(i, (r - s) as u32);
-                continue;
+                // The block ends inside the entry: SACK the whole segments before `r`.
+                let at = (r - s) as u32 / mss.max(1) * mss.max(1);
+                if seg.data_len() > mss && at > 0 {
+                    self.split(i, at);
+                    continue;
+                }
+                break;
             }
             if seg.mark != Mark::Sacked {
                 d.note(&seg);
                 if !seg.retransmitted && seg.end() < fack {
-                    d.reordered = true;
+                    d.note_reordered(&seg);
                 }
                 if self.delivered_end.is_none_or(|e| e < seg.end()) {
                     self.delivered_end = Some(seg.end());
@@ -338,6 +373,12 @@ impl Scoreboard {
         let (l, r) = (rel(left), rel(right));
         let i = self.segs.partition_point(|s| rel(s.end()) <= l);
         self.segs.iter().skip(i).take_while(|s| rel(s.start) < r).any(|s| s.retransmitted)
+    }
+
+    /// One past the highest sequence number known delivered (RACK.fack), if anything above
+    /// SND.UNA was SACKed.
+    pub(in crate::conn) fn fack(&self) -> Option<SeqNum> {
+        self.fack
     }
 
     /// The index of the first lost entry, if any.
@@ -370,19 +411,23 @@ impl Scoreboard {
 
     /// RFC 6675 §4 `IsLost(SeqNum)` for entry `i`: "DupThresh discontiguous SACKed sequences
     /// ... or more than (DupThresh - 1) * SMSS bytes with sequence numbers greater than
-    /// SeqNum have been SACKed". `sacked_above` is what the caller counted above it.
+    /// SeqNum have been SACKed". `sacked_above` is what the caller counted above it;
+    /// DupThresh is the connection's reordering degree, as Linux (`tcp_time_to_recover`
+    /// compares with `tp->reordering`), 3 unless reordering was seen.
     pub(in crate::conn) fn is_lost_by_sacks(
         sacked_segments_above: u32,
         sacked_bytes_above: u32,
         smss: u32,
+        dup_thresh: u32,
     ) -> bool {
-        const DUP_THRESH: u32 = 3;
-        sacked_segments_above >= DUP_THRESH || sacked_bytes_above > (DUP_THRESH - 1) * smss
+        sacked_segments_above >= dup_thresh
+            || sacked_bytes_above > (dup_thresh - 1).saturating_mul(smss)
     }
 
     /// Marks lost, as RFC 6675 `IsLost` decides, every entry in flight that was never
     /// retransmitted below the highest SACKed one; returns whether any was.
-    pub(in crate::conn) fn mark_lost_by_sacks(&mut self, smss: u32) -> bool {
+    pub(in crate::conn) fn mark_lost_by_sacks(&mut self, smss: u32, dup_thresh: u32) -> bool {
+        let dup_thresh = dup_thresh.max(1);
         let mut any = false;
         let (mut segs_above, mut bytes_above) = (0u32, 0u32);
         for i in (0..self.segs.len()).rev() {
@@ -394,7 +439,12 @@ impl Scoreboard {
                 }
                 Mark::InFlight
                     if !seg.retransmitted
-                        && Scoreboard::is_lost_by_sacks(segs_above, bytes_above, smss) =>
+                        && Scoreboard::is_lost_by_sacks(
+                            segs_above,
+                            bytes_above,
+                            smss,
+                            dup_thresh,
+                        ) =>
                 {
                     self.set_mark(i, Mark::Lost);
                     any = true;

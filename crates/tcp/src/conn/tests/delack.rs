@@ -120,3 +120,29 @@ fn s21_quick_acks_return_after_a_gap_longer_than_the_rto() {
     );
     s.done();
 }
+
+#[test]
+fn a_fin_after_data_is_acked_with_a_delay_as_linux_does() {
+    // Linux (`tcp_fin`: CLOSE-WAIT and interactive mode; packetdrill's 2013
+    // close-read-data-fin, and Linux 6.18 here): once data has come, the FIN's ACK is a
+    // delayed ACK (the application's reply or FIN would carry it), 40 ms later. On a
+    // connection that never received data it leaves at once (`s_close` tests).
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        0.11  < P. 1:1001(1000) ack 1 win 65535
+        +0    > . 1:1(0) ack 1001
+        ",
+    );
+    s.send(1000);
+    s.run(
+        "
+        +0    > P. 1:1001(1000) ack 1001
+        0.2   < . 1001:1001(0) ack 1001 win 65535
+        0.51  < F. 1001:1001(0) ack 1001 win 65535
+        0.55  > . 1001:1001(0) ack 1002
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.state(), TcpState::CloseWait);
+}

@@ -115,3 +115,41 @@ fn s20_timestamps_show_a_spurious_fast_retransmit_and_it_is_undone() {
     assert_eq!(s.conn.stats().spurious_undos, 1);
     assert!(s.conn.congestion_control().window() >= cwnd);
 }
+
+#[test]
+fn s20_a_late_original_below_a_retransmission_gives_rack_its_rtt_and_prr_its_extra_segment() {
+    // packetdrill's prr-ss-ack-below-snd_una-cubic, as Linux 6.18 runs it. Segments 1, 5
+    // and 8 are lost; the SACK of 8001:9001 (three segments SACKed, reordering window 0)
+    // makes RACK mark every segment below it lost, and PRR sends the first again. The ACK
+    // of 4001 then delivers the retransmitted segment 1 (sent at 0.02 s) and segment 4, an
+    // original from 0.01 s that arrived after 8001:9001: reordering (reordering window now
+    // min_rtt / 4) and, because Linux's `tcp_rack_advance` leaves RACK.rtt at the RTT of the
+    // last segment it takes (in sequence order), RACK.rtt 22 ms, not the retransmission's
+    // 12 ms. So 9001:10001 (sent at 0.01 s) is not yet lost at 0.032 s, the ACK finds no
+    // new loss, and PRR's slow-start reduction bound adds one (Linux `tcp_cwnd_reduction`):
+    // ssthresh 7 (CUBIC), pipe 1, prr_delivered 3, prr_out 1: min(7 - 1, max(3 - 1, 2) + 1)
+    // = 3 retransmissions at once.
+    let mut s = Script::client(cfg());
+    s.run(
+        "
+        0     > S 0:0(0)
+        +0.01 < S. 0:0(0) ack 1 win 65535 <mss 1000,sackOK>
+        +0    > . 1:1(0) ack 1
+        ",
+    );
+    s.send(10_000);
+    assert_eq!(sent_since(&mut s).len(), 10);
+    s.run(
+        "
+        0.02  < . 1:1(0) ack 1 win 65535 <sack 1001:2001>
+        +0    < . 1:1(0) ack 1 win 65535 <sack 1001:3001>
+        +0    < . 1:1(0) ack 1 win 65535 <sack 1001:3001 8001:9001>
+        +0    > . 1:1001(1000) ack 1
+        0.032 < . 1:1(0) ack 4001 win 65535 <sack 8001:9001>
+        +0    > . 4001:5001(1000) ack 1
+        +0    > . 5001:6001(1000) ack 1
+        +0    > . 6001:7001(1000) ack 1
+        ",
+    );
+    s.done();
+}

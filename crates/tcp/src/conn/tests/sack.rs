@@ -125,6 +125,58 @@ fn s20_tail_loss_probe_finds_a_lost_tail_without_the_rto() {
 }
 
 #[test]
+fn s20_a_sack_of_a_segments_last_byte_marks_nothing_and_the_tail_loss_probe_goes() {
+    // Linux (`tcp_match_skb_to_sack`; packetdrill's fr-4pkt-fack-last-byte) counts a segment
+    // SACKed only whole: a block naming the last byte of segment 4 says nothing delivered,
+    // so RACK has nothing sent after segments 1-3 to judge them by and there is no fast
+    // recovery. Nor does an ACK that acknowledges no new data move the probe timeout
+    // (RFC 8985 §7.2; Linux re-arms it only when data is acknowledged): the tail loss probe
+    // goes 2·SRTT + 2 ms after the flight left at 0.1 s and sends the last segment again.
+    let mut s = sack_client(cfg(), 4000);
+    s.run(
+        "
+        0.2   < . 1:1(0) ack 1 win 65535 <sack 4000:4001>
+        0.302 > P. 3001:4001(1000) ack 1
+        ",
+    );
+    s.done();
+    assert_eq!(retransmissions(&s), [(RetransmitReason::TailLossProbe, 3001)]);
+    assert_eq!(s.conn.snd.phase, super::super::send::Phase::Open);
+}
+
+#[test]
+fn s20_a_sack_of_a_segment_below_the_highest_sack_raises_the_reordering_degree() {
+    // packetdrill's sack-shift-sacked-2-6-8-3-9-nofack, as Linux 6.18 runs it. Segments 3,
+    // 7 and 9 are SACKed: RACK marks the six below 8001:9001 lost and recovery sends
+    // 1:1001. Then 3001:4001, one of those six and never sent again, is SACKed: it arrived
+    // after 8001:9001, reordering six segments deep (9001 − 3001), and Linux's
+    // `tcp_check_sack_reordering` raises the connection's reordering degree from 3 to 6
+    // (`tcpi_reordering`).
+    let mut s = sack_client(cfg(), 10_000);
+    assert_eq!(s.conn.info().reordering, 3);
+    s.run(
+        "
+        0.2   < . 1:1(0) ack 1 win 65535 <sack 2001:3001>
+        0.201 < . 1:1(0) ack 1 win 65535 <sack 2001:3001 6001:7001>
+        0.202 < . 1:1(0) ack 1 win 65535 <sack 2001:3001 6001:7001 8001:9001>
+        +0    > . 1:1001(1000) ack 1
+        ",
+    );
+    assert_eq!(s.conn.info().lost_segments, 6);
+    s.run(
+        "
+        0.209 < . 1:1(0) ack 1 win 65535 <sack 2001:4001 6001:7001 8001:9001>
+        +0    > . 1001:2001(1000) ack 1
+        ",
+    );
+    s.done();
+    let info = s.conn.info();
+    assert_eq!(info.lost_segments, 5);
+    assert_eq!(info.reordering, 6);
+    assert_eq!(info.reord_seen, 1);
+}
+
+#[test]
 fn s20_a_lost_retransmission_is_found_by_rack_not_by_the_rto() {
     // RFC 8985 §3.3: a retransmission lost again. Segment 1 is lost; three SACKs put it in
     // recovery and it goes again at 0.2 s, after new segments 10001 and 11001 and before

@@ -233,3 +233,45 @@ proptest! {
         r.check_closed(limit);
     }
 }
+
+#[test]
+fn tcp_info_counts_time_limited_by_the_peers_window_and_busy_time_as_linux() {
+    // packetdrill's tcp-info-rwnd-limited (Linux's chronographs, `tcp_chrono_start` and
+    // `tcp_chrono_stop`): busy time runs while data is queued or in flight; the window-limited
+    // time while the peer's window keeps queued data back, here a zero window for 0.2 s and a
+    // 10-byte one (less than a segment, which sender SWS avoidance does not send) for 0.1 s.
+    let mut s = Script::client(cfg());
+    s.run(
+        "
+        0     > S 0:0(0)
+        +0.01 < S. 0:0(0) ack 1 win 0 <mss 1000,sackOK>
+        +0    > . 1:1(0) ack 1
+        ",
+    );
+    let ms = |n: u64| Duration::from_millis(n);
+    assert_eq!(s.conn.chrono_stats(secs(0.01)), crate::ChronoStats::default());
+    s.send(1000);
+    s.done();
+    assert_eq!(s.conn.chrono_stats(secs(0.11)).rwnd_limited, ms(100));
+    s.run(
+        "
+        0.21  < . 1:1(0) ack 1 win 2000
+        +0    > P. 1:1001(1000) ack 1
+        ",
+    );
+    assert_eq!(s.conn.chrono_stats(secs(0.21)).rwnd_limited, ms(200));
+    s.run("0.24  < . 1:1(0) ack 1001 win 10");
+    s.send(1000);
+    s.run(
+        "
+        0.34  < . 1:1(0) ack 1001 win 2000
+        +0    > P. 1001:2001(1000) ack 1
+        ",
+    );
+    let c = s.conn.chrono_stats(secs(0.34));
+    assert_eq!((c.rwnd_limited, c.busy, c.sndbuf_limited), (ms(300), ms(330), ms(0)));
+    s.run("0.36  < . 1:1(0) ack 2001 win 2000");
+    s.done();
+    // Nothing queued or in flight since 0.36 s: busy time stops there.
+    assert_eq!(s.conn.chrono_stats(secs(1.0)).busy, ms(350));
+}

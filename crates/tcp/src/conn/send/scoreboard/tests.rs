@@ -34,39 +34,59 @@ fn cumulative_ack_removes_whole_and_cuts_partial_segments() {
 }
 
 #[test]
-fn sack_blocks_mark_whole_segments_and_split_at_their_edges() {
+fn sack_blocks_mark_only_whole_segments() {
+    // Linux `tcp_match_skb_to_sack`: a segment the block covers only in part is not SACKed.
     let mut sb = board(0, 5);
     // Segments 2 and 3 (2000..4000) and half of 4.
-    let d = sb.sack(SeqNum(2000), SeqNum(4500));
+    let d = sb.sack(SeqNum(2000), SeqNum(4500), MSS);
     sb.check();
-    assert_eq!((d.bytes, d.segments), (2500, 3));
-    assert_eq!(sb.bytes[Mark::Sacked.index()], 2500);
-    assert_eq!(sb.pipe(), 2500);
-    assert_eq!(sb.fack, Some(SeqNum(4500)));
+    assert_eq!((d.bytes, d.segments), (2000, 2));
+    assert_eq!(sb.bytes[Mark::Sacked.index()], 2000);
+    assert_eq!(sb.pipe(), 3000);
+    assert_eq!(sb.fack, Some(SeqNum(4000)));
     // The same block again delivers nothing new.
-    assert_eq!(sb.sack(SeqNum(2000), SeqNum(4500)).bytes, 0);
-    // A block inside one segment cuts it in three.
-    let d = sb.sack(SeqNum(300), SeqNum(700));
+    assert_eq!(sb.sack(SeqNum(2000), SeqNum(4500), MSS).bytes, 0);
+    // A block inside one segment, or covering its last byte only, marks nothing and cuts
+    // nothing.
+    assert_eq!(sb.sack(SeqNum(300), SeqNum(700), MSS), Delivered::default());
+    assert_eq!(sb.sack(SeqNum(4999), SeqNum(5000), MSS), Delivered::default());
     sb.check();
-    assert_eq!(d.bytes, 400);
+    assert_eq!(sb.len(), 5);
+    // Blocks outside the queue change nothing.
+    assert_eq!(sb.sack(SeqNum(9000), SeqNum(9100), MSS), Delivered::default());
+    sb.check();
+}
+
+#[test]
+fn sack_blocks_cut_a_longer_entry_at_whole_segments() {
+    // An entry of three segments' length (sent before the MSS fell): the SACKed part is cut
+    // at multiples of the MSS from its start, rounded towards the inside of the block.
+    let mut sb = Scoreboard::default();
+    sb.push(SeqNum(0), 3 * MSS, false, t(0));
+    // 500..2600: only 1000..2000 is a whole segment inside it.
+    let d = sb.sack(SeqNum(500), SeqNum(2600), MSS);
+    sb.check();
+    assert_eq!((d.bytes, d.segments), (1000, 1));
     let marks: Vec<_> = sb.iter().map(|s| (s.start.get(), s.len, s.mark)).collect();
     assert_eq!(
-        marks[..3],
-        [(0, 300, Mark::InFlight), (300, 400, Mark::Sacked), (700, 300, Mark::InFlight)]
+        marks,
+        [(0, 1000, Mark::InFlight), (1000, 1000, Mark::Sacked), (2000, 1000, Mark::InFlight)]
     );
-    // Blocks outside the queue change nothing.
-    assert_eq!(sb.sack(SeqNum(9000), SeqNum(9100)), Delivered::default());
-    sb.check();
+    // Less than a segment at the left edge of an entry marks nothing.
+    let mut sb = Scoreboard::default();
+    sb.push(SeqNum(0), 3 * MSS, false, t(0));
+    assert_eq!(sb.sack(SeqNum(0), SeqNum(900), MSS), Delivered::default());
+    assert_eq!(sb.len(), 1);
 }
 
 #[test]
 fn is_lost_needs_three_sacked_segments_or_more_than_two_segments_of_bytes_above() {
     // RFC 6675 §4: DupThresh = 3.
     let mut sb = board(0, 6);
-    sb.sack(SeqNum(1000), SeqNum(3000));
-    assert!(!sb.mark_lost_by_sacks(MSS), "two SACKed segments above are not enough");
-    sb.sack(SeqNum(3000), SeqNum(3001));
-    assert!(sb.mark_lost_by_sacks(MSS), "2001 bytes above > 2 * SMSS");
+    sb.sack(SeqNum(1000), SeqNum(3000), MSS);
+    assert!(!sb.mark_lost_by_sacks(MSS, 3), "two SACKed segments above are not enough");
+    sb.sack(SeqNum(3000), SeqNum(4000), MSS);
+    assert!(sb.mark_lost_by_sacks(MSS, 3), "three SACKed segments above");
     sb.check();
     assert_eq!(sb.first_lost(), Some(0));
     assert_eq!(sb.lost(), 1000);
@@ -94,7 +114,7 @@ fn retransmission_of_a_shorter_piece_splits_the_entry_and_keeps_the_rest_lost() 
 #[test]
 fn a_late_segment_below_the_highest_sack_shows_reordering() {
     let mut sb = board(0, 3);
-    assert!(!sb.sack(SeqNum(2000), SeqNum(3000)).reordered);
+    assert!(!sb.sack(SeqNum(2000), SeqNum(3000), MSS).reordered);
     let d = sb.ack(SeqNum(0), SeqNum(1000));
     assert!(d.reordered, "segment 0 arrived after segment 2 and was never sent again");
 }
@@ -108,9 +128,9 @@ proptest! {
         let mut una = SeqNum(4_294_960_000);
         for (op, a, b) in ops {
             match op {
-                0 => { sb.sack(una + a, una + a + b); }
+                0 => { sb.sack(una + a, una + a + b, MSS); }
                 1 => { let ack = una + a.min(b); sb.ack(una, ack); una = ack; }
-                2 => { sb.mark_lost_by_sacks(MSS); }
+                2 => { sb.mark_lost_by_sacks(MSS, 3); }
                 _ => if let Some(i) = sb.first_lost() {
                     let len = sb.get(i).unwrap().len;
                     sb.retransmitted(i, len.min(b.max(1)), t(100));
