@@ -9,8 +9,9 @@
 //! vectorizer: it adds native-endian 16-bit words into 32-bit lanes and swaps once at the end
 //! (RFC 1071 §2(B): the ones-complement sum is byte-order independent). The same loop is
 //! built three times, for the baseline target, AVX2 and AVX-512, and the widest the CPU runs
-//! is chosen on the first call ([`accel`], the crate's only unsafe code); [`copy_and_sum`]
-//! sums what it copies in the same pass, so a payload copied into a packet is read once.
+//! is chosen on the first call (`checksum::accel`, the crate's only unsafe code;
+//! [`accel_level`] says which); [`copy_and_sum`] sums what it copies in the same pass, so a
+//! payload copied into a packet is read once.
 //! docs/performance.md records their speed beside a byte-at-a-time loop and a memcpy.
 //!
 //! [`PseudoHeader`] is what makes TCP, UDP and ICMPv6 address-family agnostic: their `parse`,
