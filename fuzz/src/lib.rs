@@ -16,6 +16,7 @@ pub mod harness;
 pub mod host;
 mod input;
 pub mod ops;
+pub mod raw6;
 pub mod seeds;
 
 pub use harness::{Harness, Outcome};

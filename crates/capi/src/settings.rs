@@ -6,7 +6,8 @@
 //! `net/core/somaxconn`, and maps each onto ustack's setting of the same name
 //! ([`ustack_core::sysctl`]), so a test's sysctl writes take effect for the sockets it
 //! creates next, as on Linux. What cannot be applied is remembered ([`Settings::ignored`]):
-//! sysctls of features ustack does not have (Fast Open, ECN, ...) set to anything but "off".
+//! sysctls of features ustack does not have (F-RTO, Accurate ECN, ...) set to anything but what
+//! ustack does.
 //!
 //! One sysctl is not taken from the namespace: `tcp_congestion_control`. A network namespace
 //! other than the first may only choose among `tcp_allowed_congestion_control`, so Linux test

@@ -99,8 +99,9 @@ pub(crate) fn linux_state(s: TcpState) -> u8 {
 /// `TCP_INFINITE_SSTHRESH`.
 const INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
 
-/// Linux's `TCP_CA_Open`, `TCP_CA_Recovery`, `TCP_CA_Loss`.
+/// Linux's `TCP_CA_Open`, `TCP_CA_CWR`, `TCP_CA_Recovery`, `TCP_CA_Loss`.
 const CA_OPEN: u8 = 0;
+const CA_CWR: u8 = 2;
 const CA_RECOVERY: u8 = 3;
 const CA_LOSS: u8 = 4;
 
@@ -124,6 +125,12 @@ pub(crate) fn fill(
     if i.window_scaling {
         options |= 4; // TCPI_OPT_WSCALE
     }
+    if i.ecn {
+        options |= 8; // TCPI_OPT_ECN
+    }
+    if i.ecn_seen {
+        options |= 16; // TCPI_OPT_ECN_SEEN
+    }
     if i.syn_data {
         options |= 32; // TCPI_OPT_SYN_DATA
     }
@@ -132,6 +139,8 @@ pub(crate) fn fill(
         CA_LOSS
     } else if i.in_recovery {
         CA_RECOVERY
+    } else if i.in_cwr {
+        CA_CWR
     } else {
         CA_OPEN
     };
@@ -168,6 +177,7 @@ pub(crate) fn fill(
         bytes_acked: stats.bytes_acked,
         bytes_received: stats.bytes_received,
         delivered: stats.delivered.min(u64::from(u32::MAX)) as u32,
+        delivered_ce: stats.delivered_ce.min(u64::from(u32::MAX)) as u32,
         segs_out: stats.segments_out.min(u64::from(u32::MAX)) as u32,
         segs_in: stats.segments_in.min(u64::from(u32::MAX)) as u32,
         notsent_bytes: i.notsent_bytes,

@@ -113,8 +113,10 @@ pub(crate) struct SimArgs {
     #[arg(long, value_name = "N", value_parser = parse_bytes)]
     wmem: Option<u64>,
 
-    /// Each host's receive buffer, bytes (Linux's tcp_rmem default is 128 KiB): the largest
-    /// window a receiver offers. It does not grow: ustack does not tune it as Linux does.
+    /// Each host's initial receive buffer, bytes (Linux's tcp_rmem default is 128 KiB). As in
+    /// Linux (tcp_rcv_space_adjust), it grows as the application reads faster, up to
+    /// tcp_rmem's max (6 MiB, or N if larger); --sysctl net.ipv4.tcp_moderate_rcvbuf=0 keeps
+    /// it at N.
     #[arg(long, value_name = "N", value_parser = parse_bytes)]
     rmem: Option<u64>,
 

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn under_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
+#[path = "support/env.rs"]
+mod env;
+use env::under_ci;
 
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

@@ -32,6 +32,10 @@ use std::time::{Duration, Instant};
 
 use ustack::device::tun::enter_netns;
 
+#[path = "support/env.rs"]
+mod env;
+use env::{am_root, command_runs, describe, precondition};
+
 const NETNS_PREFIX: &str = "unm-";
 /// The kernel's address in namespace A, and its prefix.
 const A: &str = "10.93.1.1/24";
@@ -452,41 +456,4 @@ fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'stati
     })
     .join()
     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
-
-fn under_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-/// `true` when `ok`; otherwise prints why the test is skipped and returns `false`, or fails
-/// when running under CI.
-fn precondition(ok: bool, why: &str) -> bool {
-    if !ok {
-        assert!(!under_ci(), "{why} (CI is set: this test must run, not skip)");
-        eprintln!("SKIPPED: {why}");
-    }
-    ok
-}
-
-/// Whether the effective user is root (the second field of `Uid:` in /proc/self/status).
-fn am_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
-        .unwrap_or(false)
-}
-
-fn command_runs(program: &str, args: &[&str]) -> bool {
-    Command::new(program).args(args).output().is_ok_and(|out| out.status.success())
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "{}; stdout: {}; stderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout).trim(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    )
 }

@@ -27,6 +27,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/env.rs"]
+mod env;
+use env::{am_root, under_ci};
+
 /// What a block needs, from its mark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Needs {
@@ -147,19 +151,6 @@ fn the_readme_text_stands_alone_and_its_commands_are_marked() {
             assert!(repo().join(name).exists(), "README.md names {name}, which does not exist");
         }
     }
-}
-
-fn under_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-fn am_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
-        .unwrap_or(false)
 }
 
 /// Runs `block` with bash from `dir`, as `as_nobody` the unprivileged user; panics with its

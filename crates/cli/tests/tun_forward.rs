@@ -38,6 +38,10 @@ use std::time::{Duration, Instant};
 
 use ustack::device::tun::enter_netns;
 
+#[path = "support/env.rs"]
+mod env;
+use env::{am_root, command_runs, describe, precondition};
+
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
 const H_VETH: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 const PORT: u16 = 7;
@@ -569,38 +573,4 @@ fn run_ok(program: &str, args: &[&str]) {
     let out =
         Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
     assert!(out.status.success(), "{program} {}: {}", args.join(" "), describe(&out));
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "{}; stdout: {}; stderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout).trim(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    )
-}
-
-fn under_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-fn precondition(ok: bool, why: &str) -> bool {
-    if !ok {
-        assert!(!under_ci(), "{why} (CI is set: this test must run, not skip)");
-        eprintln!("SKIPPED: {why}");
-    }
-    ok
-}
-
-fn am_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
-        .unwrap_or(false)
-}
-
-fn command_runs(program: &str, args: &[&str]) -> bool {
-    Command::new(program).args(args).output().is_ok_and(|o| o.status.success())
 }

@@ -21,13 +21,17 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use ustack::device::tun::enter_netns;
+
+#[path = "support/env.rs"]
+mod env;
+use env::{am_root, command_runs, describe, precondition};
 
 /// The kernel's side of the TUN, in every namespace.
 const HOST: Ipv4Addr = Ipv4Addr::new(10, 80, 0, 1);
@@ -749,47 +753,10 @@ impl SplitMix64 {
 
 // ---- preconditions (as in tun_interop.rs) ----
 
-fn under_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-/// `true` when `ok`; otherwise prints why the test is skipped and returns `false`, or fails
-/// when running under CI.
-fn precondition(ok: bool, why: &str) -> bool {
-    if !ok {
-        assert!(!under_ci(), "{why} (CI is set: this test must run, not skip)");
-        eprintln!("SKIPPED: {why}");
-    }
-    ok
-}
-
 /// Root and `ip`, or the reason the test is skipped.
 fn root_and_ip() -> bool {
     precondition(am_root(), "not root: creating namespaces and TUN devices needs root")
         && precondition(command_runs("ip", &["-V"]), "the `ip` command is missing")
-}
-
-/// Whether the effective user is root (the second field of `Uid:` in /proc/self/status).
-fn am_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
-        .unwrap_or(false)
-}
-
-fn command_runs(program: &str, args: &[&str]) -> bool {
-    Command::new(program).args(args).output().is_ok_and(|out| out.status.success())
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "{}; stdout: {}; stderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout).trim(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    )
 }
 
 // ---- the namespace ----

@@ -106,6 +106,10 @@ counters! {
         ip_reasm_fails: "IpReasmFails" "fragments dropped (overlap, too long, malformed, memory)",
         ip_reasm_timeouts: "IpReasmTimeout" "reassemblies timed out",
         ip_frag_creates: "IpFragCreates" "fragments created",
+        ip_in_no_ect_pkts: "IpExtInNoECTPkts" "received without ECN (Not-ECT, RFC 3168)",
+        ip_in_ect1_pkts: "IpExtInECT1Pkts" "received ECT(1)",
+        ip_in_ect0_pkts: "IpExtInECT0Pkts" "received ECT(0)",
+        ip_in_ce_pkts: "IpExtInCEPkts" "received marked Congestion Experienced (CE)",
     }
     "Icmp" {
         icmp_in_msgs: "IcmpInMsgs" "ICMP messages received",
@@ -152,6 +156,8 @@ counters! {
         tcp_fastopen_blackhole: "TcpExtTCPFastOpenBlackhole" "times active Fast Open was turned off after a suspected black hole (TCPFastOpenBlackhole)",
         tcp_defer_accept_drop: "TcpExtTCPDeferAcceptDrop" "bare final ACKs dropped while TCP_DEFER_ACCEPT waited for data (TCPDeferAcceptDrop)",
         tw_recycled: "TcpExtTWRecycled" "TIME-WAIT 4-tuples reused by an outgoing connection, tcp_tw_reuse (TWRecycled)",
+        tcp_ecn_reductions: "UstackTcpEcnReductions" "congestion window reductions for ECN-Echo (RFC 3168 §6.1.2)",
+        tcp_ecn_ce_recv: "UstackTcpEcnCeRecv" "data segments received marked CE on connections using ECN",
     }
     "Ip6" {
         ip6_in_receives: "Ip6InReceives" "total IPv6 packets received",
@@ -167,6 +173,10 @@ counters! {
         ip6_frag_creates: "Ip6FragCreates" "fragments created",
         ip6_atomic_frags: "UstackIp6AtomicFrags" "atomic fragments processed in isolation (RFC 6946)",
         ip6_pmtu_lowered: "UstackIp6PmtuLowered" "path MTU estimates lowered by a Packet Too Big",
+        ip6_in_no_ect_pkts: "Ip6InNoECTPkts" "received without ECN (Not-ECT, RFC 3168)",
+        ip6_in_ect1_pkts: "Ip6InECT1Pkts" "received ECT(1)",
+        ip6_in_ect0_pkts: "Ip6InECT0Pkts" "received ECT(0)",
+        ip6_in_ce_pkts: "Ip6InCEPkts" "received marked Congestion Experienced (CE)",
     }
     "Icmp6" {
         icmp6_in_msgs: "Icmp6InMsgs" "ICMPv6 messages received",

@@ -253,6 +253,13 @@ impl Stack {
             self.counters.ip6_in_hdr_errors += 1;
             return;
         };
+        // Linux `ipv6_rcv`: every packet counted by its ECN codepoint (Ip6In*Pkts).
+        *match ustack_tcp::Ecn::from_bits(ip.ecn) {
+            ustack_tcp::Ecn::NotEct => &mut self.counters.ip6_in_no_ect_pkts,
+            ustack_tcp::Ecn::Ect1 => &mut self.counters.ip6_in_ect1_pkts,
+            ustack_tcp::Ecn::Ect0 => &mut self.counters.ip6_in_ect0_pkts,
+            ustack_tcp::Ecn::Ce => &mut self.counters.ip6_in_ce_pkts,
+        } += 1;
         // Link padding past the Payload Length is not part of the packet (Linux
         // `pskb_trim_rcsum` in `ipv6_rcv`).
         let packet = &packet[..ipv6::HEADER_LEN + ip.payload_len];

@@ -25,9 +25,16 @@ impl Stack {
     /// Who uses TCP port `local.port()` where it overlaps `local.ip()` (a bind to `::` as
     /// one with IPV6_V6ONLY per `bindv6only`).
     pub fn tcp_port_use(&self, local: impl Into<SocketAddr>) -> PortUse {
-        let local = crate::addr::canonical(local.into());
+        self.tcp_port_use_v6only(local.into(), self.cfg.bindv6only)
+    }
+
+    /// [`Stack::tcp_port_use`] for a socket whose IPV6_V6ONLY is `v6only` (it matters only
+    /// for `::`).
+    pub fn tcp_port_use_v6only(&self, local: SocketAddr, v6only: bool) -> PortUse {
+        let local = crate::addr::canonical(local);
+        let v6only = v6only && local.is_ipv6();
         let port = local.port();
-        let listener = self.tcp_listeners.conflicts(local, self.cfg.bindv6only);
+        let listener = self.tcp_listeners.conflicts(local, v6only);
         let connections = self.tcp_conn_ports.get(&port).copied().unwrap_or(0) as usize;
         PortUse { listener, connections }
     }
@@ -50,6 +57,17 @@ impl Stack {
     /// Whether `addr` may be bound: unspecified, or an address of one of the interfaces.
     pub fn is_local_addr(&self, addr: impl Into<IpAddr>) -> bool {
         self.is_bindable(crate::addr::canonical_ip(addr.into()))
+    }
+
+    /// IPV6_V6ONLY of a listener or UDP socket: whether, bound to `::`, it takes IPv6 only
+    /// (false for sockets of other addresses and for connections). Panics on a dead handle.
+    pub fn v6only(&self, h: SocketHandle) -> bool {
+        match self.slot(h) {
+            Some(Socket::Listener(l)) => l.v6only,
+            Some(Socket::Udp(u)) => u.v6only,
+            Some(Socket::Tcp(_)) => false,
+            None => panic!("v6only of {h}, which is not a live socket"),
+        }
     }
 
     /// The settings a listener's new connections start with.

@@ -107,6 +107,13 @@ impl fmt::Display for TcpInternals {
         if i.sack {
             parts.push("sack".into());
         }
+        // iproute2's order: `ecn` (TCPI_OPT_ECN), `ecnseen` (TCPI_OPT_ECN_SEEN) after `sack`.
+        if i.ecn {
+            parts.push("ecn".into());
+        }
+        if i.ecn_seen {
+            parts.push("ecnseen".into());
+        }
         parts.push(self.cc.to_string());
         if i.window_scaling {
             parts.push(format!("wscale:{},{}", i.snd_wscale, i.rcv_wscale));

@@ -42,7 +42,7 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::collections::VecDeque;
 
-use ustack_tcp::{DropReason, Event, IsnGenerator, KeyedHash};
+use ustack_tcp::{DropReason, Ecn, Event, IsnGenerator, KeyedHash};
 use ustack_wire::{
     IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpPacket, TcpRepr, ipv4, ipv6,
 };
@@ -440,6 +440,8 @@ impl Stack {
         for slot in &self.slots {
             if let Some(Socket::Tcp(t)) = &slot.sock {
                 c.tcp_retrans_segs += t.conn.stats().retransmits;
+                c.tcp_ecn_reductions += t.conn.stats().ecn_reductions;
+                c.tcp_ecn_ce_recv += t.conn.stats().ce_received;
                 for r in DropReason::ALL {
                     c.tcp_conn_drops[r as usize] += t.conn.stats().dropped(r);
                 }
@@ -485,6 +487,13 @@ impl Stack {
             self.counters.ip_in_hdr_errors += 1;
             return;
         };
+        // Linux `ip_rcv_core`: every packet counted by its ECN codepoint (IpExtIn*Pkts).
+        *match Ecn::from_bits(ip.ecn) {
+            Ecn::NotEct => &mut self.counters.ip_in_no_ect_pkts,
+            Ecn::Ect1 => &mut self.counters.ip_in_ect1_pkts,
+            Ecn::Ect0 => &mut self.counters.ip_in_ect0_pkts,
+            Ecn::Ce => &mut self.counters.ip_in_ce_pkts,
+        } += 1;
         // RFC 1122 §3.2.1.3: "A host MUST silently discard an incoming datagram containing
         // an IP source address that is invalid" (Linux drops these martians on input). A
         // destination not ours is taken only in transparent mode (`crate::transparent`).
@@ -613,8 +622,8 @@ impl Stack {
             let iface = t.iface;
             let flow_label = t.flow_label;
             let sock_ttl = t.ttl;
-            match t.conn.poll_transmit(now, &mut self.scratch) {
-                Some(seg) => {
+            match t.conn.poll_transmit_ecn(now, &mut self.scratch) {
+                Some((seg, ecn)) => {
                     let is_rst = seg.flags.contains(ustack_wire::TcpFlags::RST);
                     self.counters.tcp_out_segs += 1;
                     self.counters.tcp_out_rsts += u64::from(is_rst);
@@ -624,6 +633,7 @@ impl Stack {
                         ttl: sock_ttl.unwrap_or(self.cfg.ip_default_ttl),
                         hop_limit: self.cfg.ipv6_hop_limit,
                         flow_label,
+                        ecn,
                     };
                     if hdr.src.is_ipv6() {
                         self.counters.ip6_out_requests += 1;
@@ -869,6 +879,8 @@ struct TcpHeader {
     ttl: u8,
     hop_limit: u8,
     flow_label: u32,
+    /// The ECN codepoint the connection chose (RFC 3168 §6.1.2).
+    ecn: Ecn,
 }
 
 /// Writes `seg` (header, options, payload, checksum over the pseudo-header of its family)
@@ -882,7 +894,8 @@ pub(crate) fn emit_segment(out: &mut [u8], src: IpAddr, dst: IpAddr, seg: &TcpRe
 }
 
 /// Writes an IP packet carrying `seg` into `buf`; returns its length. IPv4 packets carry DF
-/// and the next Identification; IPv6 ones the connection's flow label.
+/// and the next Identification; IPv6 ones the connection's flow label; both the ECN
+/// codepoint the connection chose.
 fn emit_tcp(buf: &mut [u8], ident: &mut u16, hdr: TcpHeader, seg: &TcpRepr<'_>) -> usize {
     let ip_len = if hdr.src.is_ipv6() { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN };
     let len = ip_len + seg.buffer_len();
@@ -902,7 +915,7 @@ fn emit_tcp(buf: &mut [u8], ident: &mut u16, hdr: TcpHeader, seg: &TcpRepr<'_>) 
                 payload_len: len - ip_len,
                 ttl: hdr.ttl,
                 dscp: 0,
-                ecn: 0,
+                ecn: hdr.ecn.bits(),
                 ident: *ident,
                 dont_frag: true,
                 more_frags: false,
@@ -918,7 +931,7 @@ fn emit_tcp(buf: &mut [u8], ident: &mut u16, hdr: TcpHeader, seg: &TcpRepr<'_>) 
                 payload_len: len - ip_len,
                 hop_limit: hdr.hop_limit,
                 dscp: 0,
-                ecn: 0,
+                ecn: hdr.ecn.bits(),
                 flow_label: hdr.flow_label,
             };
             repr.emit(&mut Ipv6Packet::new_unchecked(&mut buf[..len]));
@@ -965,6 +978,14 @@ impl Invoking<'_> {
         match self {
             Invoking::V4 { header, .. } => IpAddr::V4(header.dst),
             Invoking::V6 { dst, .. } => IpAddr::V6(*dst),
+        }
+    }
+
+    /// The ECN codepoint of the IP header (RFC 3168 §5; IPv6: the traffic class's low bits).
+    pub(crate) fn ecn(&self) -> Ecn {
+        match self {
+            Invoking::V4 { header, .. } => Ecn::from_bits(header.ecn),
+            Invoking::V6 { packet, .. } => Ecn::from_bits(packet.get(1).map_or(0, |b| b >> 4)),
         }
     }
 

@@ -60,6 +60,7 @@ impl Stack {
         lh: SocketHandle,
         tuple: FourTuple,
         ack: &TcpRepr<'_>,
+        ecn: ustack_tcp::Ecn,
     ) -> bool {
         let Some(Socket::Listener(l)) = self.slot(lh) else { return false };
         let recent = l.last_cookie_at.is_some_and(|at| now - at <= Duration::from_secs(VALID_SECS));
@@ -123,7 +124,7 @@ impl Stack {
         });
         self.hash_conn(h, tuple);
         self.counters.tcp_passive_opens += 1;
-        self.tcp_mut(h).conn.handle_segment(now, ack);
+        self.tcp_mut(h).conn.handle_segment_ecn(now, ack, ecn);
         self.after_input(h);
         true
     }

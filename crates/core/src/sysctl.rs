@@ -7,7 +7,7 @@
 //! microseconds as the sysctl's own unit. A name may be given dotted (`net.ipv4.tcp_sack`) or
 //! as a path under `/proc/sys` (`net/ipv4/tcp_sack`).
 //!
-//! Linux has sysctls for features ustack does not have (ECN, F-RTO, ...). For those, [`set`] accepts the value that describes what ustack does (e.g.
+//! Linux has sysctls for features ustack does not have (F-RTO, FACK, ...). For those, [`set`] accepts the value that describes what ustack does (e.g.
 //! `tcp_fastopen = 0`) and answers any other value with [`SysctlError::NotImplemented`], so a
 //! caller never believes a setting took effect when it did not ([`FIXED`] lists them with the
 //! value ustack behaves as).
@@ -65,6 +65,8 @@ pub const SETTINGS: &[&str] = &[
     "net.ipv4.tcp_congestion_control",
     "net.ipv4.tcp_dsack",
     "net.ipv4.tcp_early_retrans",
+    "net.ipv4.tcp_ecn",
+    "net.ipv4.tcp_ecn_fallback",
     "net.ipv4.tcp_fastopen",
     "net.ipv4.tcp_fastopen_blackhole_timeout_sec",
     "net.ipv4.tcp_fastopen_key",
@@ -106,8 +108,6 @@ pub const SETTINGS: &[&str] = &[
 
 /// Linux sysctls for behaviour ustack does not have, with the value that describes ustack.
 pub const FIXED: &[(&str, &str)] = &[
-    ("net.ipv4.tcp_ecn", "0"),
-    ("net.ipv4.tcp_ecn_fallback", "1"),
     ("net.ipv4.tcp_fack", "0"),
     ("net.ipv4.tcp_frto", "0"),
     ("net.ipv4.tcp_slow_start_after_idle", "1"),
@@ -203,6 +203,8 @@ pub fn get(cfg: &StackConfig, name: &str) -> Result<String, SysctlError> {
         "net.ipv4.tcp_dsack" => u8::from(t.dsack).to_string(),
         "net.ipv4.tcp_moderate_rcvbuf" => u8::from(t.moderate_rcvbuf).to_string(),
         "net.ipv4.tcp_early_retrans" => if t.tlp { "3" } else { "0" }.to_string(),
+        "net.ipv4.tcp_ecn" => t.ecn.to_string(),
+        "net.ipv4.tcp_ecn_fallback" => u8::from(t.ecn_fallback).to_string(),
         "net.ipv4.tcp_fastopen" => format!("{}", cfg.tcp_fastopen),
         "net.ipv4.tcp_fastopen_blackhole_timeout_sec" => {
             cfg.tcp_fastopen_blackhole_timeout.as_secs().to_string()
@@ -318,6 +320,16 @@ fn apply(cfg: &mut StackConfig, name: &str, value: &str) -> Result<(), SysctlErr
                 n => return Err(SysctlError::InvalidValue(format!("{n} is not 0 to 4"))),
             }
         }
+        // Linux: 0 off, 1 request and accept, 2 accept only; 3 to 5 are Accurate ECN, which
+        // ustack does not have.
+        "net.ipv4.tcp_ecn" => {
+            t.ecn = match parse_u64(value)? {
+                n @ 0..=2 => n as u8,
+                3..=5 => return Err(SysctlError::NotImplemented { accepts: "0, 1 or 2" }),
+                n => return Err(SysctlError::InvalidValue(format!("{n} is not 0 to 5"))),
+            }
+        }
+        "net.ipv4.tcp_ecn_fallback" => t.ecn_fallback = parse_bool(value)?,
         "net.ipv4.tcp_mtu_probing" => {
             t.mtu_probing = u8::try_from(parse_u64(value)?)
                 .map_err(|_| SysctlError::InvalidValue(format!("{value} is not 0 to 2")))?
@@ -479,6 +491,8 @@ mod tests {
             ("net.ipv4.tcp_dsack", "0"),
             ("net.ipv4.tcp_moderate_rcvbuf", "0"),
             ("net.ipv4.tcp_early_retrans", "0"),
+            ("net.ipv4.tcp_ecn", "1"),
+            ("net.ipv4.tcp_ecn_fallback", "0"),
             ("net.ipv4.tcp_mtu_probing", "1"),
             ("net.ipv4.tcp_recovery", "0"),
             ("net.ipv4.tcp_reordering", "5"),
@@ -577,6 +591,18 @@ mod tests {
     }
 
     #[test]
+    fn tcp_ecn_defaults_to_linux_2_and_takes_0_to_2() {
+        let mut c = cfg();
+        assert_eq!(get(&c, "net.ipv4.tcp_ecn").as_deref(), Ok("2"));
+        assert_eq!(get(&c, "net.ipv4.tcp_ecn_fallback").as_deref(), Ok("1"));
+        for v in ["0", "1", "2"] {
+            set(&mut c, "net.ipv4.tcp_ecn", v).unwrap();
+            assert_eq!(get(&c, "net.ipv4.tcp_ecn").as_deref(), Ok(v));
+        }
+        assert!(matches!(set(&mut c, "net.ipv4.tcp_ecn", "6"), Err(SysctlError::InvalidValue(_))));
+    }
+
+    #[test]
     fn a_misspelt_name_gets_the_closest_known_one() {
         assert_eq!(suggest("net.ipv4.tcp_sak"), Some("net.ipv4.tcp_sack"));
         assert_eq!(suggest("net/ipv4/tcp_rmen"), Some("net.ipv4.tcp_rmem"));
@@ -591,10 +617,15 @@ mod tests {
     #[test]
     fn missing_features_accept_only_what_ustack_does() {
         let mut c = cfg();
-        assert_eq!(set(&mut c, "net.ipv4.tcp_ecn", "0"), Ok(()));
+        assert_eq!(set(&mut c, "net.ipv4.tcp_frto", "0"), Ok(()));
         assert_eq!(
-            set(&mut c, "net.ipv4.tcp_ecn", "2"),
+            set(&mut c, "net.ipv4.tcp_frto", "2"),
             Err(SysctlError::NotImplemented { accepts: "0" })
+        );
+        assert_eq!(
+            set(&mut c, "net.ipv4.tcp_ecn", "3"),
+            Err(SysctlError::NotImplemented { accepts: "0, 1 or 2" }),
+            "Accurate ECN"
         );
         assert_eq!(get(&c, "net.ipv4.tcp_slow_start_after_idle").as_deref(), Ok("1"));
         assert_eq!(set(&mut c, "net.ipv4.tcp_no_such_thing", "1"), Err(SysctlError::Unknown));

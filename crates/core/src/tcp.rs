@@ -23,7 +23,7 @@ use core::net::{IpAddr, SocketAddr};
 use std::collections::VecDeque;
 
 use ustack_tcp::{
-    Conn, ConnError, DropReason, Event, FourTuple, RecvError, SendError, TcpConfig, TcpState,
+    Conn, ConnError, DropReason, Ecn, Event, FourTuple, RecvError, SendError, TcpConfig, TcpState,
 };
 use ustack_wire::{SeqNum, TcpFlags, TcpPacket, TcpRepr};
 
@@ -457,11 +457,12 @@ impl Stack {
             }
         };
         self.counters.tcp_in_segs += 1;
+        let ecn = from.ecn();
         let (remote, local) = from.ends(seg.src_port, seg.dst_port);
         let tuple = FourTuple { local, remote };
         if let Some(h) = self.find_conn(ConnKey::from(tuple)) {
             if !self.syn_reopens_time_wait(h, &seg) {
-                self.conn_segment(now, h, &seg);
+                self.conn_segment(now, h, &seg, ecn);
                 return;
             }
             // RFC 9293 §3.6.1 / RFC 6191, as Linux `tcp_timewait_state_process` (TCP_TW_SYN):
@@ -472,8 +473,14 @@ impl Stack {
             t.conn.abort();
             self.after_input(h);
         }
+        let mut seg = seg;
+        if seg.flags.contains(TcpFlags::SYN) && ecn.is_ect() {
+            // Linux `tcp_ecn_create_request`: a SYN that is itself ECT (RFC 3168 §6.1.1 has
+            // SYNs Not-ECT) is not taken as an ECN-setup SYN.
+            seg.flags.remove(TcpFlags::ECE | TcpFlags::CWR);
+        }
         match self.listener_for(tuple.local) {
-            Some(l) => self.listener_segment(now, iface, l, tuple, &seg),
+            Some(l) => self.listener_segment(now, iface, l, tuple, &seg, ecn),
             None => {
                 self.counters.tcp_no_socket += 1;
                 self.reply_reset(iface, tuple, &seg);
@@ -503,7 +510,7 @@ impl Stack {
         })
     }
 
-    fn conn_segment(&mut self, now: Instant, h: SocketHandle, seg: &TcpRepr<'_>) {
+    fn conn_segment(&mut self, now: Instant, h: SocketHandle, seg: &TcpRepr<'_>, ecn: Ecn) {
         let t = self.tcp_mut(h);
         // SPEC S4: the final ACK of a handshake whose listener's accept queue is full is
         // dropped (Linux `tcp_check_req` → `listen_overflow`), or answered by a RST with
@@ -528,7 +535,7 @@ impl Stack {
             return;
         }
         let t = self.tcp_mut(h);
-        t.conn.handle_segment(now, seg);
+        t.conn.handle_segment_ecn(now, seg, ecn);
         if t.tfo_listener.is_some() && t.conn.syn_acked() {
             self.fastopen_child_done(h, false);
         }
@@ -554,6 +561,7 @@ impl Stack {
         lh: SocketHandle,
         tuple: FourTuple,
         seg: &TcpRepr<'_>,
+        ecn: Ecn,
     ) {
         let f = seg.flags;
         // RFC 9293 §3.10.7.2, LISTEN: "first check for a RST ... should be ignored";
@@ -565,7 +573,7 @@ impl Stack {
         if f.contains(TcpFlags::ACK) {
             // SPEC S8: the final ACK of a handshake answered with a SYN cookie (Linux
             // `tcp_v4_cookie_check` before LISTEN's "second check for an ACK").
-            if !f.contains(TcpFlags::SYN) && self.cookie_ack(now, iface, lh, tuple, seg) {
+            if !f.contains(TcpFlags::SYN) && self.cookie_ack(now, iface, lh, tuple, seg, ecn) {
                 return;
             }
             self.counters.tcp_listen_bad_acks += 1;
@@ -705,6 +713,8 @@ impl Stack {
         if let Some(Socket::Tcp(t)) = self.remove(h) {
             let stats = t.conn.stats();
             self.counters.tcp_retrans_segs += stats.retransmits;
+            self.counters.tcp_ecn_reductions += stats.ecn_reductions;
+            self.counters.tcp_ecn_ce_recv += stats.ce_received;
             for r in DropReason::ALL {
                 self.counters.tcp_conn_drops[r as usize] += stats.dropped(r);
             }

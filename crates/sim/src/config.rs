@@ -41,7 +41,9 @@ pub const MAX_MTU: usize = 65_535;
 /// 1. longer than the MTU: dropped (a host bug, `dropped.mtu`);
 /// 2. the link is partitioned now: dropped (`dropped.partition`);
 /// 3. the queue is full: dropped (`dropped.queue`); otherwise it waits behind the packets
-///    before it, then takes `len * 8 / rate` to serialize;
+///    before it, then takes `len * 8 / rate` to serialize; with an
+///    [`ecn_threshold`](LinkConfig::ecn_threshold), an ECN-capable packet (ECT(0), ECT(1)) that
+///    finds at least that many packets queued is marked Congestion Experienced (`ce_marked`);
 /// 4. random loss (`dropped.loss`), then 5. bursty loss per packet, [`GilbertElliott`]
 ///    (`dropped.burst_loss`), then 6. bursty loss in time, [`TimedBursts`]
 ///    (`dropped.timed_burst_loss`): lost on the wire, after using its share of the rate;
@@ -79,6 +81,12 @@ pub struct LinkConfig {
     pub jitter: Duration,
     /// The drop-tail queue limit.
     pub queue: QueueLimit,
+    /// Active queue management by ECN marking (RFC 3168 §5), or `None`: an ECT packet that
+    /// arrives when at least this many packets are queued (the one being serialized
+    /// included) has its ECN field set to CE, as a router's AQM marks instead of dropping
+    /// (fq_codel's `ce_threshold`, RED with `ecn`). Not-ECT packets are not touched: they
+    /// only meet the drop-tail limit. Needs a rate (without one nothing queues).
+    pub ecn_threshold: Option<usize>,
     /// The largest packet the link carries, in bytes (the IP packet, no link header).
     pub mtu: usize,
     /// Probability that a packet is lost at random.
@@ -104,6 +112,7 @@ impl Default for LinkConfig {
             delay: Duration::ZERO,
             jitter: Duration::ZERO,
             queue: QueueLimit::Packets(1_000),
+            ecn_threshold: None,
             mtu: 1_500,
             loss: 0.0,
             burst_loss: None,
@@ -213,6 +222,13 @@ impl LinkConfig {
     /// nothing comes out of it in that interval. Several partitions may be added.
     pub fn partition(mut self, start: Instant, end: Instant) -> Self {
         self.partitions.push(Partition { start, end });
+        self
+    }
+
+    /// Marks ECN-capable packets CE once `packets` are queued (see
+    /// [`ecn_threshold`](LinkConfig::ecn_threshold)).
+    pub fn ecn_threshold(mut self, packets: usize) -> Self {
+        self.ecn_threshold = Some(packets);
         self
     }
 

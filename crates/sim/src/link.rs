@@ -64,6 +64,9 @@ pub struct LinkStats {
     pub reordered: u64,
     /// Packets with a bit flipped.
     pub corrupted: u64,
+    /// ECN-capable packets marked Congestion Experienced by the queue
+    /// ([`LinkConfig::ecn_threshold`]).
+    pub ce_marked: u64,
     /// Packets (copies) on their way, neither delivered nor dropped yet.
     pub in_flight: u64,
 }
@@ -142,11 +145,15 @@ impl Channel {
             self.stats.dropped.partition += 1;
             return [None, None];
         }
+        let queued = self.queued(now);
         let Some(serialized) = self.enqueue(now, packet.len()) else {
             self.stats.dropped.queue += 1;
             return [None, None];
         };
         let mut packet = packet.to_vec();
+        if self.cfg.ecn_threshold.is_some_and(|t| queued >= t) && mark_ce(&mut packet) {
+            self.stats.ce_marked += 1;
+        }
         let effects = match self.impair.on_wire(&self.cfg, serialized, &mut packet) {
             Ok(effects) => effects,
             Err(WireLoss::Random) => {
@@ -203,6 +210,18 @@ impl Channel {
 
     /// Queues `len` bytes at `now` behind the packets still serializing: when its last bit
     /// leaves, or `None` when the queue is full.
+    /// Packets queued at `now` (the one being serialized included).
+    fn queued(&mut self, now: Instant) -> usize {
+        while let Some(&(done, bytes)) = self.backlog.front() {
+            if done > now {
+                break;
+            }
+            self.backlog.pop_front();
+            self.backlog_bytes -= bytes;
+        }
+        self.backlog.len()
+    }
+
     fn enqueue(&mut self, now: Instant, len: usize) -> Option<Instant> {
         let Some(rate) = self.cfg.rate_bps else {
             return Some(now);
@@ -228,6 +247,34 @@ impl Channel {
         self.backlog.push_back((done, len));
         self.backlog_bytes += len;
         Some(done)
+    }
+}
+
+/// Sets the ECN field of an IPv4 or IPv6 packet that is ECN-capable (ECT(0) or ECT(1)) to CE
+/// (RFC 3168 §5: "a router MUST NOT ... set the CE codepoint" on Not-ECT packets); the IPv4
+/// header checksum follows. Returns whether it marked.
+fn mark_ce(packet: &mut [u8]) -> bool {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) if packet.len() >= ustack_wire::ipv4::HEADER_LEN => {
+            let mut ip = ustack_wire::Ipv4Packet::new_unchecked(&mut packet[..]);
+            if !matches!(ip.ecn(), 0b01 | 0b10) {
+                return false;
+            }
+            let dscp = ip.dscp();
+            ip.set_dscp_ecn(dscp, 0b11);
+            ip.fill_checksum();
+            true
+        }
+        Some(6) if packet.len() >= ustack_wire::ipv6::HEADER_LEN => {
+            // The traffic class's low two bits are the high nibble's low bits of byte 1.
+            let ecn = (packet[1] >> 4) & 0b11;
+            if !matches!(ecn, 0b01 | 0b10) {
+                return false;
+            }
+            packet[1] |= 0b11 << 4;
+            true
+        }
+        _ => false,
     }
 }
 

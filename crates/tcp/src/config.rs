@@ -128,6 +128,15 @@ pub struct TcpConfig {
     /// `tcp_timestamps` (default true): offer timestamps (RFC 7323 §3), for RTT measurement
     /// and PAWS.
     pub timestamps: bool,
+    /// `tcp_ecn` (default 2): Explicit Congestion Notification (RFC 3168). 0: off; 1: ask for
+    /// it on outgoing connections (a SYN with ECE and CWR) and accept it on incoming ones; 2:
+    /// accept it on incoming connections only (Linux's default). Once negotiated, new data
+    /// goes out ECT(0), a CE mark is echoed with ECE until the peer's CWR, and an ECE reduces
+    /// the congestion window once per window of data (docs/tcp-engine.md, "ECN").
+    pub ecn: u8,
+    /// `tcp_ecn_fallback` (default true): a retransmitted ECN-setup SYN goes without ECE and
+    /// CWR (RFC 3168 §6.1.1.1: the path may drop SYNs that carry them).
+    pub ecn_fallback: bool,
     /// `tcp_sack` (default true): offer SACK-permitted, send SACK blocks (RFC 2018) and
     /// D-SACK blocks (RFC 2883), and recover from losses with the SACKs received.
     pub sack: bool,
@@ -265,6 +274,8 @@ impl TcpConfig {
         keepalive_probes: 9,
         window_scaling: true,
         timestamps: true,
+        ecn: 2,
+        ecn_fallback: true,
         sack: true,
         rack: true,
         tlp: true,

@@ -13,6 +13,7 @@ mod buffer;
 pub mod cc;
 mod config;
 pub mod conn;
+mod ecn;
 mod isn;
 mod rtt;
 pub mod script;
@@ -30,6 +31,7 @@ pub use conn::{
     RecvError, RetransmitReason, SendError,
 };
 pub use core::time::Duration;
+pub use ecn::Ecn;
 pub use isn::{IsnGenerator, KeyedHash};
 pub use rtt::RttEstimator;
 pub use state::TcpState;

@@ -13,7 +13,10 @@
 //! A line is a time, a direction and a segment. The time is absolute seconds (`0.250`) or
 //! relative to the previous line (`+0.04`). `<` is a segment the peer sends us, `>` one we must
 //! send. Flags are packetdrill's letters: `S` SYN, `F` FIN, `R` RST, `P` PSH, `.` ACK (written
-//! last), `U` URG, `E` ECE, `W` CWR. Sequence numbers are relative: on `<` lines to the peer's
+//! last), `U` URG, `E` ECE, `W` CWR. Before the flags, packetdrill's `[noecn]`, `[ect0]`,
+//! `[ect1]` or `[ce]` gives the IP header's ECN codepoint (RFC 3168 §5): the one a `<`
+//! segment arrives with (Not-ECT without it), the one a `>` segment must carry (not checked
+//! without it). Sequence numbers are relative: on `<` lines to the peer's
 //! initial sequence number, on `>` lines to ours; `ack` the other way round. `start:end(len)`
 //! gives the sequence range. Options go between `<` and `>`: `mss N`, `wscale N`, `sackOK`,
 //! `TS val V ecr E`, `sack L:R L:R ...`, `FO` (cookie request), `FO HEX` (cookie), `nop`,
@@ -26,6 +29,8 @@ use core::fmt;
 use core::time::Duration;
 
 use ustack_wire::{FastOpenCookie, SackBlock, SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
+
+use crate::Ecn;
 
 /// When a line happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +120,9 @@ pub struct SegmentSpec {
     pub window: Option<Field<u16>>,
     /// The options, when the line has a `<...>` list.
     pub options: Option<([Option<OptionSpec>; 8], usize)>,
+    /// The IP header's ECN codepoint, when the line has `[noecn]`, `[ect0]`, `[ect1]` or
+    /// `[ce]`.
+    pub ecn: Option<Ecn>,
 }
 
 /// A parsed line.
@@ -195,7 +203,19 @@ pub fn parse_line(number: usize, text: &str) -> Result<Line, ScriptError> {
         Some(">") => Direction::Out,
         _ => return err(number, "expected < or > after the time"),
     };
-    let flags_word = words.next().ok_or(ScriptError { line: number, message: "missing flags" })?;
+    let mut flags_word =
+        words.next().ok_or(ScriptError { line: number, message: "missing flags" })?;
+    let mut ecn = None;
+    if flags_word.starts_with('[') {
+        ecn = Some(match flags_word {
+            "[noecn]" => Ecn::NotEct,
+            "[ect0]" => Ecn::Ect0,
+            "[ect1]" => Ecn::Ect1,
+            "[ce]" => Ecn::Ce,
+            _ => return err(number, "unknown ECN codepoint (use [noecn] [ect0] [ect1] [ce])"),
+        });
+        flags_word = words.next().ok_or(ScriptError { line: number, message: "missing flags" })?;
+    }
     let mut flags = TcpFlags::default();
     for c in flags_word.chars() {
         flags |= match c {
@@ -215,7 +235,7 @@ pub fn parse_line(number: usize, text: &str) -> Result<Line, ScriptError> {
     let (seq, len) =
         parse_range(range).ok_or(ScriptError { line: number, message: "bad start:end(len)" })?;
     let mut spec =
-        SegmentSpec { direction, flags, seq, len, ack: None, window: None, options: None };
+        SegmentSpec { direction, flags, seq, len, ack: None, window: None, options: None, ecn };
     while let Some(word) = words.next() {
         let value = words
             .next()
@@ -382,6 +402,15 @@ impl SegmentSpec {
         }
     }
 
+    /// Checks the ECN codepoint of a segment we sent against a `>` line (anything matches a
+    /// line without one).
+    pub fn check_ecn(&self, actual: Ecn) -> Result<(), Mismatch> {
+        match self.ecn {
+            Some(want) if want != actual => Err(Mismatch::Ecn),
+            _ => Ok(()),
+        }
+    }
+
     /// Checks a segment we sent against a `>` line. `Err` says the first field that differs.
     pub fn check(&self, base: SeqBase, actual: &TcpRepr<'_>) -> Result<(), Mismatch> {
         if actual.flags != self.flags {
@@ -480,6 +509,8 @@ pub enum Mismatch {
     Window,
     /// Options.
     Options,
+    /// The IP header's ECN codepoint.
+    Ecn,
 }
 
 #[cfg(test)]

@@ -105,3 +105,16 @@ fn outbound_line_checks_with_wildcards() {
     assert_eq!(spec.check(base, &TcpRepr { options, ..sent }), Err(Mismatch::Options));
     assert_eq!(spec.check(base, &TcpRepr { payload: b"x", ..sent }), Err(Mismatch::Len));
 }
+
+#[test]
+fn ecn_codepoints_parse_as_packetdrill_writes_them() {
+    let line = parse_line(1, "+0 < [ce] . 1:1001(1000) ack 1 win 100").unwrap();
+    assert_eq!(line.segment.ecn, Some(crate::Ecn::Ce));
+    assert_eq!(line.segment.flags, TcpFlags::ACK);
+    let out = parse_line(2, "+0 > [ect0] P. 1:1001(1000) ack 1").unwrap();
+    assert_eq!(out.segment.check_ecn(crate::Ecn::Ect0), Ok(()));
+    assert_eq!(out.segment.check_ecn(crate::Ecn::NotEct), Err(Mismatch::Ecn));
+    let unchecked = parse_line(3, "+0 > P. 1:1001(1000) ack 1").unwrap();
+    assert_eq!(unchecked.segment.check_ecn(crate::Ecn::Ce), Ok(()));
+    assert!(parse_line(4, "+0 < [ect2] . 1:1(0) ack 1").is_err());
+}

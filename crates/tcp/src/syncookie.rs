@@ -26,9 +26,8 @@
 //! TSval of the SYN-ACK, which the final ACK echoes: the peer's window shift (4 bits, 15 when
 //! it offered none), SACK-permitted (bit 4) and ECN (bit 5); the clock's value is rounded
 //! down to a multiple of 64 ms so the timestamps that follow never go backwards. Without
-//! timestamps the connection gets no window scaling and no SACK (Linux clears the options of
-//! a SYN it answers with a cookie when it carries no timestamp). ustack does not negotiate
-//! ECN, so the ECN bit it sends is always 0.
+//! timestamps the connection gets no window scaling, no SACK and no ECN (Linux clears the options of
+//! a SYN it answers with a cookie when it carries no timestamp, and ECN with it).
 //!
 //! Nothing here reads a clock or draws randomness: `now` and the key are arguments.
 
@@ -71,7 +70,7 @@ pub struct CookieOptions {
     pub wscale: Option<u8>,
     /// SACK-permitted was offered and accepted.
     pub sack: bool,
-    /// ECN was negotiated (never by ustack, which does not offer ECN).
+    /// An ECN-setup SYN was accepted (RFC 3168 §6.1.1; the SYN-ACK carried ECE).
     pub ecn: bool,
 }
 

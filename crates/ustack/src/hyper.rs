@@ -40,7 +40,7 @@ pub type Resolver = Arc<dyn Fn(&str) -> io::Result<Vec<IpAddr>> + Send + Sync>;
 /// A hyper-util connector that opens TCP connections on a [`NetStack`]
 /// (`hyper_util::client::legacy::connect::HttpConnector`'s counterpart). Cloning is cheap.
 ///
-/// Hosts that are IPv4 literals are dialled as they are; names go to the resolver, by
+/// Hosts that are address literals (`10.0.0.2`, `[2001:db8::2]`) are dialled as they are; names go to the resolver, by
 /// default the host's own (`getaddrinfo` on a blocking thread: `/etc/hosts`, and DNS over
 /// the kernel's network, not over ustack), or one given with [`Connector::set_resolver`].
 /// As `HttpConnector` does, it refuses URIs whose scheme is not `http` unless
@@ -112,8 +112,8 @@ impl Connector {
                 }
             },
         };
-        let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host}: no IPv4 address"));
-        for ip in addrs.into_iter().filter(IpAddr::is_ipv4) {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host}: no address"));
+        for ip in addrs {
             match TcpStream::connect(&self.net, SocketAddr::new(ip, port)).await {
                 Ok(s) => {
                     if self.nodelay {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ustack::core::Ipv4Cidr;
+use ustack::core::{Ipv4Cidr, Ipv6Cidr};
 use ustack::device::{PcapDevice, Tun, TunConfig};
 use ustack::{NetConfig, NetStack};
 
@@ -30,6 +30,16 @@ pub(crate) struct Args {
     /// The kernel side's address and prefix, e.g. 10.77.0.1/24.
     #[arg(long)]
     host_addr: Ipv4Cidr,
+    /// The stack's IPv6 address and prefix on the device, e.g. fd00:77::2/64 (with
+    /// --host-addr6): the stack is then dual-stack and every service listens on [::],
+    /// taking IPv4 clients too (seen as ::ffff:a.b.c.d). Needs --mtu 1280 or more.
+    #[arg(long, requires = "host_addr6")]
+    addr6: Option<Ipv6Cidr>,
+    /// The kernel side's IPv6 address and prefix, e.g. fd00:77::1/64: added to the device
+    /// without duplicate address detection, with IPv6 switched on for it
+    /// (net.ipv6.conf.DEV.disable_ipv6=0).
+    #[arg(long, requires = "addr6")]
+    host_addr6: Option<Ipv6Cidr>,
     /// The device MTU.
     #[arg(long, default_value_t = 1500)]
     mtu: u16,
@@ -77,8 +87,25 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
             args.addr, args.host_addr
         ));
     }
+    if let (Some(addr6), Some(host6)) = (args.addr6, args.host_addr6) {
+        if addr6.addr() == host6.addr() {
+            return Err(format!(
+                "--addr6 and --host-addr6 are both {}: the stack and the kernel need different addresses",
+                addr6.addr()
+            ));
+        }
+        if !host6.contains(addr6.addr()) {
+            return Err(format!(
+                "--addr6 {addr6} is outside --host-addr6 {host6}: the kernel routes only its own prefix into the device"
+            ));
+        }
+        if args.mtu < 1280 {
+            return Err(format!("--mtu {}: IPv6 needs 1280 or more (RFC 8200 §5)", args.mtu));
+        }
+    }
     let grace = Duration::try_from_secs_f64(args.grace).map_err(|e| format!("--grace: {e}"))?;
     let mut net_cfg = NetConfig::new(args.addr);
+    net_cfg.ipv6.extend(args.addr6);
     // Before the device, so a bad setting leaves the network untouched.
     args.settings.apply(&mut net_cfg)?;
     // Before the device, so a bad path leaves the network untouched.
@@ -90,6 +117,9 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         multi_queue: false,
     };
     let tun = Tun::create(&config).map_err(|e| e.to_string())?;
+    if let Some(host6) = args.host_addr6 {
+        tun.add_host_addr6(host6).map_err(|e| e.to_string())?;
+    }
     let dev_name = tun.name().to_string();
     net_cfg.mtu = Some(args.mtu);
     net_cfg.tracing = args.trace;
@@ -118,8 +148,12 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .map_err(|e| format!("cannot install the SIGINT/SIGTERM handler: {e}"))?;
     let _control = control.map(|c| c.serve(&net)).transpose()?;
+    let (v6_stack, v6_kernel) = match (args.addr6, args.host_addr6) {
+        (Some(a), Some(h)) => (format!(" and {a}"), format!(" and {h}")),
+        _ => (String::new(), String::new()),
+    };
     eprintln!(
-        "ustack: {} up, stack at {}, kernel at {}, mtu {}; {}",
+        "ustack: {} up, stack at {}{v6_stack}, kernel at {}{v6_kernel}, mtu {}; {}",
         dev_name,
         args.addr,
         args.host_addr,
@@ -130,6 +164,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         fastopen: args.fastopen,
         defer_accept: args.defer_accept,
         host_ip: args.host_addr.addr(),
+        dual_stack: args.addr6.is_some(),
     };
     let done = services::start(&net, &args.service, opts, Arc::clone(&stop))?;
     // Wait for a signal, for a service that ends on its own (connect), or for a panic (the

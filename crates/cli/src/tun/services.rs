@@ -1,7 +1,7 @@
 //! The services `ustack tun` runs on the stack.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -84,7 +84,7 @@ pub(crate) enum Service {
     /// closing (its state, TIME-WAIT or CLOSED, goes to stderr), 1 when it has not within 5 s
     /// or on an error.
     Connect {
-        /// Where to connect, HOST:PORT.
+        /// Where to connect, HOST:PORT (an IPv6 address in brackets: [fd00:77::1]:7).
         target: String,
         /// Connect this many times, one after another, sending all of stdin (read to its end
         /// first) on each and writing each reply to stdout; with --fastopen the first asks
@@ -103,6 +103,9 @@ pub(crate) struct Options {
     pub(crate) defer_accept: Option<u32>,
     /// The kernel's address on the device (the forward service's loop check).
     pub(crate) host_ip: Ipv4Addr,
+    /// The stack has an IPv6 address: the services listen on `[::]` (IPv4 clients too, as
+    /// `::ffff:a.b.c.d`) rather than on 0.0.0.0.
+    pub(crate) dual_stack: bool,
 }
 
 impl Service {
@@ -150,7 +153,9 @@ pub(crate) fn start(
     stop: Arc<AtomicBool>,
 ) -> Result<Done, String> {
     let done = Done::default();
-    let any = |port| (Ipv4Addr::UNSPECIFIED, port);
+    let unspecified: IpAddr =
+        if opts.dual_stack { Ipv6Addr::UNSPECIFIED.into() } else { Ipv4Addr::UNSPECIFIED.into() };
+    let any = |port| SocketAddr::new(unspecified, port);
     let listen = |net: &NetStack, addr| listen(net, addr, opts);
     match service.clone() {
         Service::Echo { port } => {
@@ -200,8 +205,8 @@ pub(crate) fn start(
             let addr = target
                 .to_socket_addrs()
                 .map_err(|e| format!("connect: {target}: {e}"))?
-                .find(SocketAddr::is_ipv4)
-                .ok_or_else(|| format!("connect: {target} has no IPv4 address"))?;
+                .next()
+                .ok_or_else(|| format!("connect: {target} has no address"))?;
             let net = net.clone();
             let d = done.clone();
             let fastopen = opts.fastopen.is_some();
@@ -217,14 +222,15 @@ pub(crate) fn start(
     Ok(done)
 }
 
-fn listen(net: &NetStack, addr: (Ipv4Addr, u16), opts: Options) -> Result<TcpListener, String> {
-    let l = TcpListener::bind(net, addr).map_err(|e| format!("listen on port {}: {e}", addr.1))?;
+fn listen(net: &NetStack, addr: SocketAddr, opts: Options) -> Result<TcpListener, String> {
+    let port = addr.port();
+    let l = TcpListener::bind(net, addr).map_err(|e| format!("listen on port {port}: {e}"))?;
     if let Some(qlen) = opts.fastopen {
-        l.set_fastopen(qlen).map_err(|e| format!("TCP_FASTOPEN on port {}: {e}", addr.1))?;
+        l.set_fastopen(qlen).map_err(|e| format!("TCP_FASTOPEN on port {port}: {e}"))?;
     }
     if let Some(secs) = opts.defer_accept {
         l.set_defer_accept(std::time::Duration::from_secs(u64::from(secs)))
-            .map_err(|e| format!("TCP_DEFER_ACCEPT on port {}: {e}", addr.1))?;
+            .map_err(|e| format!("TCP_DEFER_ACCEPT on port {port}: {e}"))?;
     }
     Ok(l)
 }

@@ -386,7 +386,9 @@ fn listen_answer(flags: TcpFlags) -> ListenAnswer {
             assert_eq!(half_open, 0, "{flags:?}: state kept without an answer");
             ListenAnswer::Silent
         }
-        [s] if s.is(TcpFlags::SYN | TcpFlags::ACK) => {
+        [s] if s.is(TcpFlags::SYN | TcpFlags::ACK)
+            || s.is(TcpFlags::SYN | TcpFlags::ACK | TcpFlags::ECE) =>
+        {
             assert_eq!((s.ack, half_open), (7001, 1), "{flags:?}");
             ListenAnswer::SynAck
         }
@@ -407,7 +409,8 @@ fn s4_listener_answers_each_flag_combination_as_linux() {
     let (ece, cwr) = (TcpFlags::ECE, TcpFlags::CWR);
     let table = [
         (f(&[syn]), SynAck),
-        // URG and PSH change nothing on a SYN; ECE+CWR ask for ECN, which is not offered back.
+        // URG and PSH change nothing on a SYN; ECE+CWR ask for ECN, which tcp_ecn = 2 (the
+        // default) accepts: the SYN-ACK carries ECE (tests/ecn.rs).
         (f(&[syn, urg]), SynAck),
         (f(&[syn, psh]), SynAck),
         (f(&[syn, ece, cwr]), SynAck),

@@ -17,6 +17,7 @@ mod challenge;
 mod cookies;
 mod defer;
 mod demux;
+mod ecn;
 mod fastopen;
 mod icmp;
 mod ipv6;

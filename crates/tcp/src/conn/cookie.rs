@@ -11,9 +11,10 @@ use crate::{Instant, TcpConfig, TimerKind};
 use super::FourTuple;
 
 /// The options a cookie SYN-ACK accepts from `syn`: those the config enables and the SYN
-/// offered. Without a timestamp in the SYN nothing can carry window scaling or SACK, so the
-/// SYN is answered as if it offered neither (Linux clears the options of a SYN it answers
-/// with a cookie when `!tmp_opt.saw_tstamp`).
+/// offered, ECN for an ECN-setup SYN when `tcp_ecn` accepts it. Without a timestamp in the SYN
+/// nothing can carry window scaling, SACK or ECN, so the SYN is answered as if it offered
+/// none (Linux clears the options of a SYN it answers with a cookie when
+/// `!tmp_opt.saw_tstamp`, and `ecn_ok` when `!tmp_opt.tstamp_ok`).
 fn cookie_options(cfg: &TcpConfig, syn: &TcpRepr<'_>) -> Option<CookieOptions> {
     let o = &syn.options;
     if !(cfg.timestamps && o.timestamps.is_some()) {
@@ -22,7 +23,7 @@ fn cookie_options(cfg: &TcpConfig, syn: &TcpRepr<'_>) -> Option<CookieOptions> {
     Some(CookieOptions {
         wscale: o.window_scale.filter(|_| cfg.window_scaling).map(|s| s.min(14)),
         sack: cfg.sack && o.sack_permitted,
-        ecn: false,
+        ecn: cfg.ecn != 0 && syn.flags.contains(TcpFlags::ECE | TcpFlags::CWR),
     })
 }
 
@@ -31,8 +32,9 @@ impl Conn {
     /// ([`crate::syncookie::SynCookies::isn`]), `ts_offset` the offset the connection's
     /// timestamps will carry ([`Conn::set_timestamp_offset`]). Its options are those
     /// [`Conn::accept`]'s SYN-ACK would carry, and when the SYN offered timestamps the TSval
-    /// encodes the window scale and SACK-permitted the SYN offered (Linux
-    /// `cookie_init_timestamp`); without timestamps only the MSS is answered.
+    /// encodes the window scale, SACK-permitted and ECN the SYN offered (Linux
+    /// `cookie_init_timestamp`), and an accepted ECN-setup SYN gets ECE; without timestamps
+    /// only the MSS is answered.
     pub fn cookie_synack(
         now: Instant,
         cfg: &TcpConfig,
@@ -44,7 +46,11 @@ impl Conn {
     ) -> TcpRepr<'static> {
         let mut options =
             TcpOptions { mss: Some(local_mss(cfg, tuple, mtu)), ..TcpOptions::default() };
+        let mut flags = TcpFlags::SYN | TcpFlags::ACK;
         if let Some(co) = cookie_options(cfg, syn) {
+            if co.ecn {
+                flags |= TcpFlags::ECE;
+            }
             let clock = (now.as_nanos() / 1_000_000) as u32;
             let tsval = co.encode_timestamp(clock).wrapping_add(ts_offset);
             let tsecr = syn.options.timestamps.map_or(0, |t| t.tsval);
@@ -57,7 +63,7 @@ impl Conn {
             dst_port: tuple.remote.port(),
             seq: iss,
             ack: syn.seq + 1u32,
-            flags: TcpFlags::SYN | TcpFlags::ACK,
+            flags,
             window: cfg.rmem.default.min(65_535) as u16,
             urgent: 0,
             options,
@@ -69,7 +75,8 @@ impl Conn {
     /// `tcp_get_cookie_sock`): in SYN-RECEIVED as if `Conn::accept` had taken the SYN the
     /// cookie remembers and sent [`Conn::cookie_synack`]'s SYN-ACK. `opts` are the options
     /// decoded from the echoed timestamp (`None`: the ACK carries no timestamp, so neither
-    /// window scaling nor SACK is in force). Hand `ack` to [`Conn::handle_segment`] next: it
+    /// window scaling, SACK nor ECN is in force). ECN is in force when the cookie says the
+    /// SYN-ACK accepted it and `tcp_ecn` still does (Linux `cookie_ecn_ok`). Hand `ack` to [`Conn::handle_segment`] next: it
     /// completes the handshake (and its data, if any, is taken).
     #[allow(clippy::too_many_arguments)]
     pub fn from_cookie(
@@ -105,6 +112,7 @@ impl Conn {
             payload: &[],
         };
         conn.take_peer_syn(now, &syn);
+        conn.ecn.ok = opts.ecn && cfg.ecn != 0;
         // The SYN-ACK is out: SND.NXT past the ISS, the window it offered advertised.
         conn.snd.nxt = cookie.iss + 1u32;
         conn.snd.max = conn.snd.nxt;

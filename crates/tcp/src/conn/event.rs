@@ -304,6 +304,13 @@ pub struct ConnStats {
     /// Segments the peer has received, acknowledged cumulatively or SACKed, our SYN (with
     /// any data it carried) counted as one (Linux `tcpi_delivered`).
     pub delivered: u64,
+    /// Of those, segments acknowledged by ACKs carrying ECN-Echo (Linux `tcpi_delivered_ce`).
+    pub delivered_ce: u64,
+    /// Data segments that arrived marked Congestion Experienced (RFC 3168; counted only on a
+    /// connection using ECN).
+    pub ce_received: u64,
+    /// Window reductions for an ECN-Echo (RFC 3168 §6.1.2; entries of the CWR phase).
+    pub ecn_reductions: u64,
     dropped: [u64; DropReason::COUNT],
 }
 

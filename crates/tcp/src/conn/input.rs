@@ -11,15 +11,22 @@ use core::time::Duration;
 use ustack_wire::{TcpFlags, TcpRepr};
 
 use super::{Conn, ConnError, DropReason, Event, Rst, State, reset_for, seq_len};
-use crate::{Instant, TimerKind};
+use crate::{Ecn, Instant, TimerKind};
 
 /// RFC 7323 §5.5: TS.Recent is invalid after 24 days of idleness.
 const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
 
 impl Conn {
     /// A segment for this connection's 4-tuple arrived (checksum already verified by the
-    /// host). Call the outputs afterwards.
+    /// host) in an IP packet without ECN marks (Not-ECT). Call the outputs afterwards.
     pub fn handle_segment(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        self.handle_segment_ecn(now, seg, Ecn::NotEct);
+    }
+
+    /// [`handle_segment`](Self::handle_segment) for a segment whose IP header carried the ECN
+    /// codepoint `ecn` (RFC 3168 §5): a host that runs ECN hands every segment in this way.
+    pub fn handle_segment_ecn(&mut self, now: Instant, seg: &TcpRepr<'_>, ecn: Ecn) {
+        self.in_ecn = ecn;
         self.stats.segments_in += 1;
         self.quick_ack_only = false;
         match self.state {
@@ -86,6 +93,7 @@ impl Conn {
         // "If the SYN bit is on [...] RCV.NXT is set to SEG.SEQ+1, IRS is set to SEG.SEQ.
         // SND.UNA should be advanced to equal SEG.ACK (if there is an ACK)".
         self.take_peer_syn(now, seg);
+        self.ecn_on_peer_syn(seg);
         if has_ack {
             self.snd.una = seg.ack;
             self.snd.wl2 = seg.ack;
@@ -378,6 +386,9 @@ impl Conn {
         // Seventh, process the segment text.
         let fin_seq = seg.seq + seg.payload.len();
         let mut fin = flags.contains(TcpFlags::FIN);
+        if !seg.payload.is_empty() || fin {
+            self.ecn_accept_cwr(seg);
+        }
         let skip = seq_len(seg.seq, self.rcv.nxt) as usize;
         let payload = seg.payload.get(skip..).unwrap_or(&[]);
         if !payload.is_empty() {

@@ -9,11 +9,13 @@
 //!
 //! ```text
 //! create:   Conn::connect (active open) or Conn::accept (passive open, from a listener's SYN)
-//! inputs:   handle_segment(now, seg)   a segment for this 4-tuple arrived
+//! inputs:   handle_segment(now, seg)   a segment for this 4-tuple arrived (or
+//!           handle_segment_ecn(now, seg, ecn) with its IP header's ECN codepoint)
 //!           handle_timeout(now)        poll_timeout()'s deadline has passed
 //!           send / recv / shutdown_write / close / abort   the application
 //! outputs:  after every input, in this order, until each returns None:
-//!           poll_transmit(now, scratch)   the next segment to send
+//!           poll_transmit(now, scratch)   the next segment to send (or poll_transmit_ecn:
+//!                                         with the ECN codepoint for its IP header)
 //!           poll_event()                  what happened (application and trace events)
 //!           poll_timeout()                when to call handle_timeout next
 //! ```
@@ -51,6 +53,7 @@ use send::Sender;
 
 mod cookie;
 mod defer;
+mod ecn;
 mod event;
 mod fastopen;
 mod icmp;
@@ -235,6 +238,10 @@ pub struct Conn {
     /// The TSval of our first SYN (Linux `retrans_stamp` in SYN-SENT): a SYN-ACK must echo
     /// one between it and now.
     first_syn_tsval: Option<u32>,
+    /// Explicit Congestion Notification (`ecn.rs`).
+    ecn: ecn::EcnState,
+    /// The ECN codepoint of the segment being handled (`handle_segment_ecn`).
+    in_ecn: crate::Ecn,
 }
 
 /// At most this many trace events wait in the queue; later ones are counted as lost.
@@ -337,6 +344,8 @@ impl Conn {
     ) -> Conn {
         let opts = Negotiated::offered_by(cfg);
         let mut conn = Conn::new(now, cfg, tuple, iss, mtu, cc, State::SynSent, opts);
+        // RFC 3168 §6.1.1, Linux `tcp_ecn_send_syn`: only `tcp_ecn` = 1 asks for ECN.
+        conn.ecn.ok = cfg.ecn == 1;
         conn.timers.set(TimerKind::Establish, now + cfg.syn_timeout());
         conn
     }
@@ -351,7 +360,9 @@ impl Conn {
     /// connection is dropped with [`ConnError::TimedOut`] after `synack_retries`
     /// retransmissions. Data in the SYN is not taken here: a Fast Open listener that accepts
     /// the SYN's cookie hands it over with [`Conn::accept_syn_data`]; otherwise the peer sends
-    /// it again after the handshake.
+    /// it again after the handshake. ECN is accepted for an ECN-setup SYN (ECE and CWR) when
+    /// `cfg.ecn` is not 0 (RFC 3168 §6.1.1); the host takes ECE and CWR off a SYN that arrived
+    /// ECT itself, as Linux does not take that one as ECN-setup.
     #[allow(clippy::too_many_arguments)]
     pub fn accept(
         now: Instant,
@@ -366,6 +377,7 @@ impl Conn {
         let state = State::SynReceived { passive: true };
         let mut conn = Conn::new(now, cfg, tuple, iss, mtu, cc, state, offered);
         conn.take_peer_syn(now, syn);
+        conn.ecn_on_passive_syn(syn);
         conn.timers.set(TimerKind::Establish, now + cfg.synack_timeout());
         conn
     }
@@ -496,6 +508,8 @@ impl Conn {
             defer: defer::Defer::default(),
             time_wait_at: now,
             first_syn_tsval: None,
+            ecn: ecn::EcnState::default(),
+            in_ecn: crate::Ecn::NotEct,
         }
     }
 

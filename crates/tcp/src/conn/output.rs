@@ -10,13 +10,14 @@
 //! 4. a pure ACK (an ACK owed and no data to carry it), or a zero-window probe.
 //!
 //! Every segment but a RST and a SYN carries ACK, our receive window and, when negotiated,
-//! timestamps and SACK blocks.
+//! timestamps and SACK blocks. With ECN in use, new data goes out ECT(0) and the ECN flags
+//! follow `ecn.rs`.
 
 use ustack_wire::{SackBlock, SackList, SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
 use super::send::{ChronoKind, Mark, Phase, RtxTimer};
 use super::{Conn, Event, RetransmitReason, Rst, State, seq_len};
-use crate::{Instant, TimerKind};
+use crate::{Ecn, Instant, TimerKind};
 
 /// What the data path decided to send.
 #[derive(Debug, Clone, Copy)]
@@ -41,16 +42,37 @@ impl Conn {
     /// The payload borrows the send buffer when its bytes are contiguous there, else it is
     /// copied into `scratch`; it is never longer than `scratch.len()` (pass at least the MSS).
     /// Headers and checksum are the caller's: emit the returned [`TcpRepr`] with the
-    /// connection's addresses.
+    /// connection's addresses. The segment's ECN codepoint is dropped: a host that sends ECN
+    /// calls [`poll_transmit_ecn`](Self::poll_transmit_ecn) instead.
     #[must_use]
     pub fn poll_transmit<'a>(
         &'a mut self,
         now: Instant,
         scratch: &'a mut [u8],
     ) -> Option<TcpRepr<'a>> {
+        self.poll_transmit_ecn(now, scratch).map(|(seg, _)| seg)
+    }
+
+    /// [`poll_transmit`](Self::poll_transmit) with the ECN codepoint to put in the segment's
+    /// IP header (RFC 3168 §6.1.2): ECT(0) on new data once ECN is negotiated, Not-ECT on
+    /// everything else.
+    #[must_use]
+    pub fn poll_transmit_ecn<'a>(
+        &'a mut self,
+        now: Instant,
+        scratch: &'a mut [u8],
+    ) -> Option<(TcpRepr<'a>, Ecn)> {
+        self.poll_segment(now, scratch)
+    }
+
+    fn poll_segment<'a>(
+        &'a mut self,
+        now: Instant,
+        scratch: &'a mut [u8],
+    ) -> Option<(TcpRepr<'a>, Ecn)> {
         if let Some(rst) = self.pending_rst.take() {
             self.stats.segments_out += 1;
-            return Some(self.rst_segment(now, rst));
+            return Some((self.rst_segment(now, rst), Ecn::NotEct));
         }
         if matches!(self.state, State::Closed { .. }) {
             return None;
@@ -69,7 +91,8 @@ impl Conn {
             let (a, b) = self.snd.buf.peek(0, n);
             scratch[..a.len()].copy_from_slice(a);
             scratch[a.len()..n].copy_from_slice(b);
-            return Some(TcpRepr { payload: &scratch[..n], ..seg });
+            // RFC 3168 §6.1.1: SYNs and SYN-ACKs are never ECT.
+            return Some((TcpRepr { payload: &scratch[..n], ..seg }, Ecn::NotEct));
         }
         if let Some(d) = self.choose_data(now, scratch.len()) {
             return Some(self.data_segment(now, d, scratch));
@@ -79,7 +102,7 @@ impl Conn {
             // the peer must answer; Linux uses SND.UNA − 1, the same when nothing is in
             // flight.
             let seq = self.snd.una - 1u32;
-            return Some(self.ack_segment(now, seq));
+            return Some((self.ack_segment(now, seq), Ecn::NotEct));
         }
         if core::mem::take(&mut self.force_send) {
             // RFC 9293 §3.8.6.1: "The sending TCP must regularly retransmit to the receiving
@@ -89,11 +112,11 @@ impl Conn {
             let seq = self.snd.una - 1u32;
             self.stats.retransmits += 1;
             self.trace(Event::Retransmit { reason: RetransmitReason::Probe, seq, len: 0 });
-            return Some(self.ack_segment(now, seq));
+            return Some((self.ack_segment(now, seq), Ecn::NotEct));
         }
         if self.ack_now || self.challenge_owed {
             let seq = self.snd.max;
-            return Some(self.ack_segment(now, seq));
+            return Some((self.ack_segment(now, seq), Ecn::NotEct));
         }
         // Everything the last `send` made sendable has gone.
         self.push_burst = false;
@@ -177,11 +200,12 @@ impl Conn {
         let outstanding = !self.snd.sb.is_empty();
         let pipe = self.pipe_for_window();
         let wnd_avail = seq_len(seq, self.snd.una + self.snd.wnd);
-        let mut cwnd_avail = if self.snd.phase == Phase::Recovery && self.cfg.prr {
-            if self.cwnd_allows(max_payload, false) { u32::MAX } else { 0 }
-        } else {
-            self.usable_cwnd().saturating_sub(pipe)
-        };
+        let mut cwnd_avail =
+            if matches!(self.snd.phase, Phase::Recovery | Phase::Cwr) && self.cfg.prr {
+                if self.cwnd_allows(max_payload, false) { u32::MAX } else { 0 }
+            } else {
+                self.usable_cwnd().saturating_sub(pipe)
+            };
         if let Some(segments) = self.cfg.max_flight_segments {
             // SPEC S18: at most this many segments in flight (stop-and-wait with 1).
             let cap = segments.saturating_mul(u32::from(self.effective_mss()));
@@ -287,7 +311,7 @@ impl Conn {
         now: Instant,
         d: DataSegment,
         scratch: &'a mut [u8],
-    ) -> TcpRepr<'a> {
+    ) -> (TcpRepr<'a>, Ecn) {
         let options = self.segment_options(now);
         let seg_len = d.len + u32::from(d.fin);
         let mut flags = TcpFlags::ACK;
@@ -300,6 +324,8 @@ impl Conn {
         if d.fin {
             flags |= TcpFlags::FIN;
         }
+        // Linux `tcp_ecn_send`: "Not-retransmitted data segment: set ECT and inject CWR".
+        let ecn = self.ecn_mark(d.rtx.is_none() && d.len > 0, &mut flags);
         match d.rtx {
             Some(i) => {
                 let reason = d.reason.unwrap_or(RetransmitReason::Rto);
@@ -395,7 +421,7 @@ impl Conn {
             rest[..b.len()].copy_from_slice(b);
             &scratch[..a.len() + b.len()]
         };
-        TcpRepr { payload, ..header }
+        (TcpRepr { payload, ..header }, ecn)
     }
 
     /// The SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED, and its retransmissions); a Fast Open
@@ -434,9 +460,13 @@ impl Conn {
             self.first_syn_tsval = options.timestamps.map(|t| t.tsval);
         }
         let mut flags = TcpFlags::SYN;
+        if !synack {
+            let retransmission = self.snd.syn_retransmitted;
+            flags |= self.ecn_syn_flags(retransmission);
+        }
         let mut ack = SeqNum(0);
         if synack {
-            flags |= TcpFlags::ACK;
+            flags |= TcpFlags::ACK | self.ecn_synack_flags();
             ack = self.rcv.nxt;
             let right = self.rcv.nxt + u32::from(window);
             if self.rcv.adv_right < right {
@@ -466,10 +496,13 @@ impl Conn {
         }
     }
 
-    /// A segment with no data: an ACK, or a window probe.
+    /// A segment with no data: an ACK, or a window probe. Never ECT; ECE while a CE mark
+    /// waits for the peer's CWR (RFC 3168 §6.1.3).
     fn ack_segment(&mut self, now: Instant, seq: SeqNum) -> TcpRepr<'static> {
         let options = self.segment_options(now);
         let window = self.window_field();
+        let mut flags = TcpFlags::ACK;
+        let _ = self.ecn_mark(false, &mut flags);
         self.on_ack_sent();
         self.stats.segments_out += 1;
         TcpRepr {
@@ -477,7 +510,7 @@ impl Conn {
             dst_port: self.tuple.remote.port(),
             seq,
             ack: self.rcv.nxt,
-            flags: TcpFlags::ACK,
+            flags,
             window,
             urgent: 0,
             options,

@@ -36,6 +36,12 @@ pub struct ConnInfo {
     pub in_recovery: bool,
     /// Recovering from a retransmission timeout.
     pub in_loss: bool,
+    /// Reducing the window for an ECN-Echo (Linux `TCP_CA_CWR`).
+    pub in_cwr: bool,
+    /// ECN (RFC 3168) in use (`TCPI_OPT_ECN`).
+    pub ecn: bool,
+    /// An ECT or CE data segment arrived (`TCPI_OPT_ECN_SEEN`).
+    pub ecn_seen: bool,
     /// The lowest RTT seen (`tcpi_min_rtt`), once measured.
     pub min_rtt: Option<Duration>,
     /// How many times the RTO has been doubled (`tcpi_backoff`).
@@ -204,6 +210,9 @@ impl Conn {
             rto_retries: self.snd.rto_retries,
             in_recovery: self.snd.phase == super::send::Phase::Recovery,
             in_loss: self.snd.phase == super::send::Phase::Loss,
+            in_cwr: self.snd.phase == super::send::Phase::Cwr,
+            ecn: self.ecn.ok,
+            ecn_seen: self.ecn.seen,
             min_rtt: self.snd.min_rtt,
             backoffs: self.rtt.backoffs(),
             probes: self.keepalive_probes_out.max(self.snd.persist_backoff),

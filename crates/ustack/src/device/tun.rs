@@ -21,7 +21,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use ustack_core::Ipv4Cidr;
+use ustack_core::{Ipv4Cidr, Ipv6Cidr};
 
 use super::{Device, Readiness, RecvBufferTooSmall, packet_too_big};
 
@@ -235,6 +235,17 @@ impl Tun {
         &self.name
     }
 
+    /// Gives the kernel side IPv6 address `cidr` (e.g. 2001:db8::1/64), beside or instead of
+    /// [`TunConfig::host_addr`]: IPv6 is switched on for the interface
+    /// (`net.ipv6.conf.<dev>.disable_ipv6` 0), the address is added ready for use, with no
+    /// duplicate address detection (a TUN device has no neighbours: Linux skips DAD on
+    /// every `IFF_NOARP` interface, and `accept_dad` is set to 0 as well), and the kernel
+    /// routes the rest of the prefix into the TUN. Needs an MTU of at least 1280 (RFC 8200
+    /// §5; Linux turns IPv6 off on a smaller link).
+    pub fn add_host_addr6(&self, cidr: Ipv6Cidr) -> Result<(), TunError> {
+        configure_ipv6(&self.name, self.mtu, cidr)
+    }
+
     fn attach(name: &str, mtu: usize, multi_queue: bool) -> Result<Tun, TunError> {
         let file = OpenOptions::new()
             .read(true)
@@ -274,6 +285,31 @@ impl Tun {
         }
         sys::set_up(&sock, name).map_err(|e| TunError::from_io(|| format!("bringing {name} up"), e))
     }
+}
+
+/// Switches IPv6 on for interface `name` and gives it `cidr` (see [`TunConfig::host_addr6`]).
+fn configure_ipv6(name: &str, mtu: usize, cidr: Ipv6Cidr) -> Result<(), TunError> {
+    if mtu < 1280 {
+        return Err(TunError::Io {
+            context: format!("setting address {cidr} on {name}"),
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("IPv6 needs an MTU of at least 1280, not {mtu}"),
+            ),
+        });
+    }
+    let conf = format!("/proc/sys/net/ipv6/conf/{name}");
+    for (knob, value) in [("disable_ipv6", "0"), ("accept_dad", "0")] {
+        let path = format!("{conf}/{knob}");
+        std::fs::write(&path, value)
+            .map_err(|e| TunError::from_io(|| format!("writing {value} to {path}"), e))?;
+    }
+    let sock6 = sys::inet6_socket()
+        .map_err(|e| TunError::from_io(|| "opening an IPv6 socket for ioctls".into(), e))?;
+    let index = sys::interface_index(&sock6, name)
+        .map_err(|e| TunError::from_io(|| format!("looking up the index of {name}"), e))?;
+    sys::add_ipv6(&sock6, index, cidr.addr(), cidr.prefix_len())
+        .map_err(|e| TunError::from_io(|| format!("setting address {cidr} on {name}"), e))
 }
 
 /// Linux's rules for interface names (`dev_valid_name`), checked here so the error can say

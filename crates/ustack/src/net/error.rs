@@ -73,25 +73,10 @@ pub(crate) fn udp_recv_error(e: UdpRecvError) -> io::Error {
     }
 }
 
-/// ustack speaks IPv4 only.
-pub(crate) fn v4(addr: std::net::SocketAddr) -> io::Result<std::net::SocketAddrV4> {
-    match addr {
-        std::net::SocketAddr::V4(a) => Ok(a),
-        std::net::SocketAddr::V6(_) => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "ustack speaks IPv4 only; got an IPv6 address",
-        )),
-    }
-}
-
-/// The first IPv4 address `addr` resolves to.
-pub(crate) fn resolve(addr: impl std::net::ToSocketAddrs) -> io::Result<std::net::SocketAddrV4> {
-    let mut last = None;
-    for a in addr.to_socket_addrs()? {
-        match v4(a) {
-            Ok(v) => return Ok(v),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to use")))
+/// The first address `addr` resolves to, of either family (std::net's `bind` takes the
+/// first one too).
+pub(crate) fn resolve(addr: impl std::net::ToSocketAddrs) -> io::Result<std::net::SocketAddr> {
+    addr.to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to use"))
 }

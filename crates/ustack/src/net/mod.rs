@@ -38,7 +38,8 @@ use std::thread;
 use std::time::Duration;
 
 use ustack_core::{
-    Counters, Instant, InterfaceConfig, Ipv4Cidr, Netstat, Route, SocketHandle, Stack, StackConfig,
+    Counters, Instant, InterfaceConfig, Ipv4Cidr, Ipv6Cidr, Netstat, Route, SocketHandle, Stack,
+    StackConfig,
 };
 
 use ustack_core::tcp_engine::TcpState;
@@ -67,11 +68,19 @@ pub(crate) use error::{
 /// How to set up a [`NetStack`].
 #[derive(Debug, Clone)]
 pub struct NetConfig {
-    /// Our address and prefix on the device, e.g. 10.7.0.2/24.
+    /// Our IPv4 address and prefix on the device, e.g. 10.7.0.2/24.
     pub addr: Ipv4Cidr,
+    /// Our IPv6 addresses and prefixes on the device, e.g. 2001:db8::2/64 (none by default;
+    /// [`NetConfig::with_ipv6`] adds one). The stack is dual-stack with one or more: sockets
+    /// take `SocketAddr`s of both families, and one on `[::]` takes IPv4 clients too (as
+    /// `::ffff:a.b.c.d`) unless IPV6_V6ONLY (`net.ipv6.bindv6only`). IPv6 needs an MTU of
+    /// at least 1280; below that the device carries IPv4 only. The device is layer 3: no
+    /// Neighbor Discovery, no link-local address.
+    pub ipv6: Vec<Ipv6Cidr>,
     /// MTU; `None` takes the device's.
     pub mtu: Option<u16>,
-    /// Send everything outside `addr`'s network through the device too (a default route).
+    /// Send everything outside `addr`'s network through the device too (a default route;
+    /// `::/0` as well when there is an IPv6 address).
     pub default_route: bool,
     /// The stack's settings. [`NetConfig::new`] fills the secret with random bytes.
     pub stack: StackConfig,
@@ -80,7 +89,8 @@ pub struct NetConfig {
     /// Transparent (any-IP) mode: take TCP connections and UDP datagrams to any unicast
     /// address the device delivers, not only to `addr`, with the dialled address as the
     /// local one and the source of the replies ([`TcpListener::bind_any`],
-    /// [`UdpSocket::bind_any`]; `docs/host-stack.md`). Off by default.
+    /// [`UdpSocket::bind_any`]; `docs/host-stack.md`). IPv4 only: IPv6 packets to
+    /// addresses not the stack's are dropped as before. Off by default.
     pub transparent: bool,
 }
 
@@ -89,12 +99,26 @@ impl NetConfig {
     pub fn new(addr: Ipv4Cidr) -> NetConfig {
         NetConfig {
             addr,
+            ipv6: Vec::new(),
             mtu: None,
             default_route: true,
             stack: StackConfig::new(random_secret()),
             tracing: false,
             transparent: false,
         }
+    }
+
+    /// The same configuration with one more IPv6 address (dual stack).
+    ///
+    /// ```
+    /// let cfg = ustack::NetConfig::new("10.0.0.2/24".parse().unwrap())
+    ///     .with_ipv6("2001:db8::2/64".parse().unwrap());
+    /// assert_eq!(cfg.ipv6.len(), 1);
+    /// ```
+    #[must_use]
+    pub fn with_ipv6(mut self, addr: Ipv6Cidr) -> NetConfig {
+        self.ipv6.push(addr);
+        self
     }
 }
 
@@ -250,10 +274,16 @@ impl NetStack {
         };
         let mut stack = Stack::new(cfg.stack)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let iface = stack.add_interface(InterfaceConfig::ipv4(cfg.addr, mtu));
+        let mut iface_cfg = InterfaceConfig::ipv4(cfg.addr, mtu);
+        iface_cfg.ipv6.clone_from(&cfg.ipv6);
+        let iface = stack.add_interface(iface_cfg);
         if cfg.default_route {
             let any = Ipv4Cidr::new(std::net::Ipv4Addr::UNSPECIFIED, 0).expect("a /0 prefix");
             stack.add_route(Route { dest: any.into(), iface });
+            if !cfg.ipv6.is_empty() {
+                let any6 = Ipv6Cidr::new(std::net::Ipv6Addr::UNSPECIFIED, 0).expect("a /0 prefix");
+                stack.add_route(Route { dest: any6.into(), iface });
+            }
         }
         stack.set_tracing(cfg.tracing);
         stack.set_transparent(cfg.transparent);
@@ -420,7 +450,12 @@ impl NetStack {
         let addr = resolve(addr)?;
         let mut inner = self.shared.lock();
         inner.check_running()?;
-        inner.stack.tcp_listen(addr, opts.backlog, opts.reuse_address).map_err(bind_error)
+        let v6only = opts.only_v6.unwrap_or(inner.stack.config().bindv6only);
+        let tcp = inner.stack.config().tcp;
+        inner
+            .stack
+            .tcp_listen_v6only(addr, opts.backlog, opts.reuse_address, v6only, &tcp)
+            .map_err(bind_error)
     }
 
     /// Opens the any-IP listener (transparent mode), with `tcp` as its connections' settings
@@ -452,12 +487,17 @@ impl NetStack {
         inner.stack.udp_bind_any().map_err(bind_error)
     }
 
-    /// Binds a UDP socket.
-    pub(crate) fn open_udp(&self, addr: impl std::net::ToSocketAddrs) -> io::Result<SocketHandle> {
+    /// Binds a UDP socket, with IPV6_V6ONLY `only_v6` (`None`: `net.ipv6.bindv6only`).
+    pub(crate) fn open_udp(
+        &self,
+        addr: impl std::net::ToSocketAddrs,
+        only_v6: Option<bool>,
+    ) -> io::Result<SocketHandle> {
         let addr = resolve(addr)?;
         let mut inner = self.shared.lock();
         inner.check_running()?;
-        inner.stack.udp_bind(addr).map_err(bind_error)
+        let v6only = only_v6.unwrap_or(inner.stack.config().bindv6only);
+        inner.stack.udp_bind_v6only(addr, v6only).map_err(bind_error)
     }
 
     /// Starts an active open; the SYN leaves when the driver runs.
@@ -486,21 +526,21 @@ impl NetStack {
         opts: Option<&socket::Options>,
     ) -> io::Result<(SocketHandle, usize)> {
         let remote = resolve(addr)?;
+        let remote = match opts {
+            Some(o) => o.remote(remote)?,
+            None => remote,
+        };
         let r = {
             let mut inner = self.shared.lock();
             inner.check_running()?;
             let now = inner.now();
             let tcp = opts.map_or(inner.stack.config().tcp, |o| o.tcp);
-            let local = opts.and_then(|o| o.local);
+            let local = opts.and_then(|o| {
+                o.local.or(o.v6.then(|| (std::net::Ipv6Addr::UNSPECIFIED, 0).into()))
+            });
             let r = inner
                 .stack
-                .tcp_connect_fast_open(
-                    now,
-                    local.map(std::net::SocketAddr::from),
-                    remote,
-                    &tcp,
-                    data,
-                )
+                .tcp_connect_fast_open(now, local, remote, &tcp, data)
                 .map_err(connect_error)?;
             if let Some(ttl) = opts.and_then(|o| o.ttl) {
                 // Checked by set_ttl: 1 to 255.

@@ -3,13 +3,12 @@
 //! exists (buffer sizes, keepalive, congestion control, the local address).
 
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use ustack_core::tcp_engine::{CcName, TcpConfig, cc};
 
-use super::error::v4;
 use super::{NetStack, TcpListener, TcpStream, bind_error, connect_error, resolve};
 
 /// A TCP socket that is neither connected nor listening yet (tokio's `TcpSocket`, or
@@ -47,7 +46,11 @@ pub struct TcpSocket {
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
     pub(crate) tcp: TcpConfig,
-    pub(crate) local: Option<SocketAddrV4>,
+    /// An IPv6 socket (`new_v6`): IPv6 addresses, IPv4 peers as `::ffff:a.b.c.d`.
+    pub(crate) v6: bool,
+    pub(crate) local: Option<SocketAddr>,
+    /// `IPV6_V6ONLY` (`None`: `net.ipv6.bindv6only`).
+    pub(crate) only_v6: Option<bool>,
     pub(crate) reuse_address: bool,
     pub(crate) ttl: Option<u32>,
     pub(crate) linger: Option<Duration>,
@@ -60,6 +63,24 @@ pub(crate) struct Options {
 impl TcpSocket {
     /// A new IPv4 TCP socket on `net`, with the stack's TCP settings.
     pub fn new_v4(net: &NetStack) -> io::Result<TcpSocket> {
+        TcpSocket::new(net, false)
+    }
+
+    /// A new IPv6 TCP socket on `net`, with the stack's TCP settings. Its addresses are
+    /// IPv6 ones; unless [`TcpSocket::set_only_v6`] (or `net.ipv6.bindv6only`), it also
+    /// reaches IPv4 peers through IPv4-mapped addresses (`::ffff:a.b.c.d`), and listening on
+    /// `[::]` takes IPv4 clients too, as on Linux.
+    pub fn new_v6(net: &NetStack) -> io::Result<TcpSocket> {
+        TcpSocket::new(net, true)
+    }
+
+    /// A new socket of the family of `addr`, as tokio's `TcpStream::connect` and
+    /// `TcpListener::bind` make one.
+    pub fn new_for_addr(net: &NetStack, addr: SocketAddr) -> io::Result<TcpSocket> {
+        TcpSocket::new(net, addr.is_ipv6())
+    }
+
+    fn new(net: &NetStack, v6: bool) -> io::Result<TcpSocket> {
         let tcp = {
             let inner = net.shared.lock();
             inner.check_running()?;
@@ -69,7 +90,9 @@ impl TcpSocket {
             net: net.clone(),
             opts: Mutex::new(Options {
                 tcp,
+                v6,
                 local: None,
+                only_v6: None,
                 reuse_address: false,
                 ttl: None,
                 linger: None,
@@ -77,14 +100,6 @@ impl TcpSocket {
                 defer_accept: None,
             }),
         })
-    }
-
-    /// IPv6 is not implemented yet: always `Unsupported`.
-    pub fn new_v6(_net: &NetStack) -> io::Result<TcpSocket> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "ustack speaks IPv4 only (IPv6 comes later)",
-        ))
     }
 
     fn opts(&self) -> MutexGuard<'_, Options> {
@@ -236,7 +251,47 @@ impl TcpSocket {
         self.tcp(|t| t.user_mss = mss)
     }
 
-    /// `IP_TTL` of the connection's packets.
+    /// `IPV6_V6ONLY` of an IPv6 socket, before [`TcpSocket::bind`]: true limits it to IPv6
+    /// (listening on `[::]` takes no IPv4 client, and IPv4-mapped peers are refused), false
+    /// makes it dual-stack whatever `net.ipv6.bindv6only` says. After a bind it is
+    /// `InvalidInput` (Linux: `EINVAL`); on an IPv4 socket, which has no such option
+    /// (Linux: `ENOPROTOOPT`), `Unsupported`.
+    pub fn set_only_v6(&self, only_v6: bool) -> io::Result<()> {
+        let mut o = self.opts();
+        if !o.v6 {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "IPV6_V6ONLY is an option of IPv6 sockets",
+            ));
+        }
+        if o.local.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "IPV6_V6ONLY must be set before bind",
+            ));
+        }
+        o.only_v6 = Some(only_v6);
+        Ok(())
+    }
+
+    /// `IPV6_V6ONLY`: as set, else `net.ipv6.bindv6only` (false for an IPv4 socket).
+    pub fn only_v6(&self) -> io::Result<bool> {
+        let o = self.opts();
+        if !o.v6 {
+            return Ok(false);
+        }
+        match o.only_v6 {
+            Some(v) => Ok(v),
+            None => {
+                let inner = self.net.shared.lock();
+                inner.check_running()?;
+                Ok(inner.stack.config().bindv6only)
+            }
+        }
+    }
+
+    /// `IP_TTL` of the connection's packets (IPv4; IPv6 packets carry
+    /// `net.ipv6.conf.default.hop_limit`).
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         if !(1..=255).contains(&ttl) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "a TTL must be 1 to 255"));
@@ -271,41 +326,52 @@ impl TcpSocket {
     }
 
     /// Chooses the local address and port (port 0: an ephemeral port, chosen now). The
-    /// address must be the stack's own or 0.0.0.0 (any address in transparent mode); the
-    /// port must be free of listeners and, without [`set_reuseaddr`], of connections. The
-    /// port is checked here and taken by `connect` or `listen`.
+    /// address must be of the socket's family (an IPv6 socket takes IPv4-mapped ones unless
+    /// `IPV6_V6ONLY`) and the stack's own or unspecified (any address in transparent mode);
+    /// the port must be free of listeners and, without [`set_reuseaddr`], of connections.
+    /// The port is checked here and taken by `connect` or `listen`.
     ///
     /// [`set_reuseaddr`]: TcpSocket::set_reuseaddr
     pub fn bind(&self, addr: SocketAddr) -> io::Result<()> {
-        let addr = v4(addr)?;
-        let reuse = self.opts().reuse_address;
+        let (reuse, v6, only_v6) = {
+            let o = self.opts();
+            (o.reuse_address, o.v6, o.only_v6)
+        };
+        check_family(v6, addr)?;
         let mut inner = self.net.shared.lock();
         inner.check_running()?;
+        let only_v6 = v6 && only_v6.unwrap_or(inner.stack.config().bindv6only);
+        if only_v6 && is_v4_mapped(addr) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an IPV6_V6ONLY socket cannot bind an IPv4-mapped address",
+            ));
+        }
         let stack = &mut inner.stack;
-        if !stack.is_local_addr(*addr.ip()) {
+        if !stack.is_local_addr(addr.ip()) {
             return Err(bind_error(ustack_core::BindError::AddrNotAvailable));
         }
         let port = if addr.port() == 0 {
             stack
-                .tcp_pick_port(*addr.ip(), |_| true)
+                .tcp_pick_port(addr.ip(), |_| true)
                 .ok_or_else(|| bind_error(ustack_core::BindError::NoEphemeralPort))?
         } else {
-            let used = stack.tcp_port_use(addr);
+            let used = stack.tcp_port_use_v6only(addr, only_v6);
             if used.listener || (!reuse && used.connections > 0) {
                 return Err(bind_error(ustack_core::BindError::AddrInUse));
             }
             addr.port()
         };
         drop(inner);
-        self.opts().local = Some(SocketAddrV4::new(*addr.ip(), port));
+        self.opts().local = Some(SocketAddr::new(addr.ip(), port));
         Ok(())
     }
 
-    /// The address [`TcpSocket::bind`] chose (`0.0.0.0:0` before a bind).
+    /// The address [`TcpSocket::bind`] chose (`0.0.0.0:0`, or `[::]:0` for an IPv6
+    /// socket, before a bind).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        let local =
-            self.opts().local.unwrap_or(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0));
-        Ok(SocketAddr::V4(local))
+        let o = self.opts();
+        Ok(o.local.unwrap_or(unspecified(o.v6)))
     }
 
     /// `SO_ERROR`: a socket not yet connected has none.
@@ -367,14 +433,15 @@ impl NetStack {
         addr: impl ToSocketAddrs,
         opts: &Options,
     ) -> io::Result<ustack_core::SocketHandle> {
-        let remote = resolve(addr)?;
+        let remote = opts.remote(resolve(addr)?)?;
         let h = {
             let mut inner = self.shared.lock();
             inner.check_running()?;
             let now = inner.now();
+            let local = opts.local.or(opts.v6.then(|| unspecified(true)));
             let h = inner
                 .stack
-                .tcp_connect_with(now, opts.local.map(SocketAddr::from), remote.into(), &opts.tcp)
+                .tcp_connect_with(now, local, remote, &opts.tcp)
                 .map_err(connect_error)?;
             if let Some(ttl) = opts.ttl {
                 // Checked by set_ttl: 1 to 255.
@@ -392,13 +459,14 @@ impl NetStack {
         backlog: u32,
         opts: &Options,
     ) -> io::Result<ustack_core::SocketHandle> {
-        let local = opts.local.unwrap_or(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0));
+        let local = opts.local.unwrap_or(unspecified(opts.v6));
         let h = {
             let mut inner = self.shared.lock();
             inner.check_running()?;
+            let only_v6 = opts.only_v6.unwrap_or(inner.stack.config().bindv6only);
             inner
                 .stack
-                .tcp_listen_with(local, backlog, opts.reuse_address, &opts.tcp)
+                .tcp_listen_v6only(local, backlog, opts.reuse_address, only_v6, &opts.tcp)
                 .map_err(bind_error)?
         };
         self.apply_ttl(h, opts.ttl)?;
@@ -413,4 +481,49 @@ impl NetStack {
         }
         Ok(())
     }
+}
+
+impl Options {
+    /// The address an active open of this socket goes to: `addr` checked against the
+    /// socket's family, an IPv4 one on an IPv6 socket refused as Linux does (`EINVAL`: the
+    /// caller passes `::ffff:a.b.c.d`), an IPv4-mapped one refused under `IPV6_V6ONLY`.
+    pub(crate) fn remote(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        check_family(self.v6, addr)?;
+        if self.only_v6 == Some(true) && is_v4_mapped(addr) {
+            return Err(io::Error::new(
+                io::ErrorKind::NetworkUnreachable,
+                "an IPV6_V6ONLY socket cannot reach an IPv4-mapped address",
+            ));
+        }
+        Ok(addr)
+    }
+}
+
+/// The unspecified address and port 0 of a family.
+fn unspecified(v6: bool) -> SocketAddr {
+    if v6 {
+        SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0)
+    } else {
+        SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0)
+    }
+}
+
+/// An address of the other family than the socket's: Linux's `EINVAL` for an IPv4 address
+/// on an IPv6 socket, `EAFNOSUPPORT` for the reverse.
+fn check_family(v6: bool, addr: SocketAddr) -> io::Result<()> {
+    match (v6, addr) {
+        (true, SocketAddr::V4(_)) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "an IPv4 address on an IPv6 socket (use ::ffff:a.b.c.d)",
+        )),
+        (false, SocketAddr::V6(_)) => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "an IPv6 address on an IPv4 socket (make it with TcpSocket::new_v6)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn is_v4_mapped(addr: SocketAddr) -> bool {
+    matches!(addr, SocketAddr::V6(a) if a.ip().to_ipv4_mapped().is_some())
 }

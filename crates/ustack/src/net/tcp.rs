@@ -22,11 +22,15 @@ pub struct ListenOptions {
     /// `SO_REUSEADDR`: bind even while connections of an earlier listener still use the port
     /// (TIME-WAIT, SPEC S13). On by default, as `std::net::TcpListener::bind` sets it on Unix.
     pub reuse_address: bool,
+    /// `IPV6_V6ONLY` for a listener on `[::]`: `Some(true)` takes IPv6 clients only,
+    /// `Some(false)` IPv4 ones too (as `::ffff:a.b.c.d`), `None` as `net.ipv6.bindv6only`
+    /// says (0 by default, as Linux: dual stack). Ignored for other addresses.
+    pub only_v6: Option<bool>,
 }
 
 impl Default for ListenOptions {
     fn default() -> Self {
-        ListenOptions { backlog: 128, reuse_address: true }
+        ListenOptions { backlog: 128, reuse_address: true, only_v6: None }
     }
 }
 
@@ -157,6 +161,13 @@ impl TcpListener {
     /// The address it listens on (`0.0.0.0:0` for the any-IP listener).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.sock.with(|inner| inner.stack.tcp_listener_addr(self.sock.h))
+    }
+
+    /// `IPV6_V6ONLY`: whether the listener, on `[::]`, takes IPv6 clients only (false for
+    /// other addresses). Set it before listening: [`ListenOptions::only_v6`] or
+    /// [`crate::TcpSocket::set_only_v6`] (Linux refuses it on a bound socket).
+    pub fn only_v6(&self) -> io::Result<bool> {
+        self.sock.with(|inner| inner.stack.v6only(self.sock.h))
     }
 
     /// Another handle to the same listener (`dup`): both accept from the same queue, and

@@ -18,9 +18,28 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// Binds to `addr` (port 0: an ephemeral port).
+    /// An address of either family: `[::]` takes IPv4 datagrams too (their sender seen as
+    /// `::ffff:a.b.c.d`) unless `net.ipv6.bindv6only` is set.
     pub fn bind(net: &NetStack, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        let h = net.open_udp(addr)?;
+        let h = net.open_udp(addr, None)?;
         Ok(UdpSocket::from_handle(net, h))
+    }
+
+    /// [`UdpSocket::bind`] with `IPV6_V6ONLY` set to `only_v6` (it matters for `[::]` only:
+    /// true takes IPv6 datagrams only and leaves the port's IPv4 side to another socket).
+    pub fn bind_only_v6(
+        net: &NetStack,
+        addr: impl ToSocketAddrs,
+        only_v6: bool,
+    ) -> io::Result<UdpSocket> {
+        let h = net.open_udp(addr, Some(only_v6))?;
+        Ok(UdpSocket::from_handle(net, h))
+    }
+
+    /// `IPV6_V6ONLY`: whether the socket, bound to `[::]`, takes IPv6 datagrams only (false
+    /// for other addresses).
+    pub fn only_v6(&self) -> io::Result<bool> {
+        self.sock.with(|inner| inner.stack.v6only(self.sock.h))
     }
 
     /// The any-IP UDP socket of a stack in transparent mode ([`crate::NetConfig::transparent`]):
@@ -69,7 +88,6 @@ impl UdpSocket {
     /// sent to. `from` must be the stack's own address or, in transparent mode, any unicast
     /// address, with a port (`AddrNotAvailable` otherwise).
     pub fn send_from_to(&self, buf: &[u8], from: SocketAddr, to: SocketAddr) -> io::Result<usize> {
-        let (from, to) = (super::error::v4(from)?, super::error::v4(to)?);
         let h = self.sock.h;
         self.send_with(|inner, now| inner.stack.udp_send_from_to(now, h, from, to, buf))
     }
@@ -160,7 +178,8 @@ impl UdpSocket {
         Ok(UdpSocket { sock: Arc::clone(&self.sock) })
     }
 
-    /// `IP_TTL`: the TTL of the datagrams it sends.
+    /// `IP_TTL`: the TTL of the datagrams it sends (IPv4; IPv6 datagrams carry
+    /// `net.ipv6.conf.default.hop_limit`).
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.sock.set_ttl(ttl)
     }

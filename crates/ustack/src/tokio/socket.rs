@@ -31,7 +31,7 @@ impl TcpSocket {
         Ok(TcpSocket { inner: crate::TcpSocket::new_v4(net)? })
     }
 
-    /// IPv6 is not implemented yet: always `Unsupported`.
+    /// A new IPv6 TCP socket on `net` (see [`crate::TcpSocket::new_v6`]).
     pub fn new_v6(net: &NetStack) -> io::Result<TcpSocket> {
         Ok(TcpSocket { inner: crate::TcpSocket::new_v6(net)? })
     }
@@ -79,6 +79,10 @@ impl TcpSocket {
         fn set_mss(&self, mss: u16) -> io::Result<()>;
         /// `IP_TTL`.
         fn set_ttl(&self, ttl: u32) -> io::Result<()>;
+        /// `IPV6_V6ONLY` (see [`crate::TcpSocket::set_only_v6`]).
+        fn set_only_v6(&self, only_v6: bool) -> io::Result<()>;
+        /// `IPV6_V6ONLY`.
+        fn only_v6(&self) -> io::Result<bool>;
         /// `SO_LINGER`.
         fn set_linger(&self, linger: Option<Duration>) -> io::Result<()>;
         /// `SO_LINGER`.

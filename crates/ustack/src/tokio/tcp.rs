@@ -69,6 +69,11 @@ impl TcpListener {
         self.sock.with(|inner| inner.stack.tcp_listener_addr(self.sock.h))
     }
 
+    /// `IPV6_V6ONLY` (see [`crate::TcpListener::only_v6`]).
+    pub fn only_v6(&self) -> io::Result<bool> {
+        self.sock.with(|inner| inner.stack.v6only(self.sock.h))
+    }
+
     /// `IP_TTL` of the connections it accepts from now on.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.sock.set_ttl(ttl)

@@ -22,10 +22,25 @@ pub struct UdpSocket {
 type SendFn<'a> = dyn FnMut(&mut Inner, Instant) -> Result<usize, UdpSendError> + 'a;
 
 impl UdpSocket {
-    /// Binds to `addr`.
+    /// Binds to `addr`, of either family (see [`crate::UdpSocket::bind`]).
     pub fn bind(net: &NetStack, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        let h = net.open_udp(addr)?;
+        let h = net.open_udp(addr, None)?;
         Ok(UdpSocket { sock: Arc::new(Sock::new(net, h, Kind::Udp)) })
+    }
+
+    /// Binds with `IPV6_V6ONLY` set (see [`crate::UdpSocket::bind_only_v6`]).
+    pub fn bind_only_v6(
+        net: &NetStack,
+        addr: impl ToSocketAddrs,
+        only_v6: bool,
+    ) -> io::Result<UdpSocket> {
+        let h = net.open_udp(addr, Some(only_v6))?;
+        Ok(UdpSocket { sock: Arc::new(Sock::new(net, h, Kind::Udp)) })
+    }
+
+    /// `IPV6_V6ONLY`.
+    pub fn only_v6(&self) -> io::Result<bool> {
+        self.sock.with(|inner| inner.stack.v6only(self.sock.h))
     }
 
     /// The any-IP UDP socket of a transparent stack (see [`crate::UdpSocket::bind_any`]).
@@ -92,7 +107,7 @@ impl UdpSocket {
     /// Sends to `addr`, waiting for room like [`UdpSocket::send`].
     pub async fn send_to(&self, data: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = resolve(addr)?;
-        poll_fn(|cx| self.poll_send_to(cx, data, SocketAddr::V4(addr))).await
+        poll_fn(|cx| self.poll_send_to(cx, data, addr)).await
     }
 
     /// Polls [`UdpSocket::send_to`].
@@ -102,19 +117,14 @@ impl UdpSocket {
         data: &[u8],
         target: SocketAddr,
     ) -> Poll<io::Result<usize>> {
-        let addr = match crate::net::error::v4(target) {
-            Ok(a) => a,
-            Err(e) => return Poll::Ready(Err(e)),
-        };
         let h = self.sock.h;
-        self.poll_send_with(cx, &mut |inner, now| inner.stack.udp_send_to(now, h, addr, data))
+        self.poll_send_with(cx, &mut |inner, now| inner.stack.udp_send_to(now, h, target, data))
     }
 
     /// Sends to `target` without waiting.
     pub fn try_send_to(&self, data: &[u8], target: SocketAddr) -> io::Result<usize> {
-        let addr = crate::net::error::v4(target)?;
         let h = self.sock.h;
-        self.try_send_with(&mut |inner, now| inner.stack.udp_send_to(now, h, addr, data))
+        self.try_send_with(&mut |inner, now| inner.stack.udp_send_to(now, h, target, data))
     }
 
     /// Sends to `to` from `from` (see [`crate::UdpSocket::send_from_to`]).
@@ -124,7 +134,6 @@ impl UdpSocket {
         from: SocketAddr,
         to: SocketAddr,
     ) -> io::Result<usize> {
-        let (from, to) = (crate::net::error::v4(from)?, crate::net::error::v4(to)?);
         let h = self.sock.h;
         poll_fn(|cx| {
             self.poll_send_with(cx, &mut |inner, now| {

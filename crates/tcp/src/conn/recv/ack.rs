@@ -39,6 +39,20 @@ impl Conn {
         self.rcv.quickacks = self.rcv.quickacks.max(quick);
     }
 
+    /// Linux `tcp_enter_quickack_mode`: quick ACKs for the next segments (half the window in
+    /// segments, at least 2, at most `max`), out of interactive mode, the delay back to
+    /// `delack_min`.
+    pub(in crate::conn) fn enter_quickack_mode(&mut self, max: u8) {
+        let per = 2 * u32::from(self.rcv.seg_mss.max(1));
+        let quick = match self.rcv.adv_wnd() / per {
+            0 => 2,
+            n => n.min(u32::from(max)) as u8,
+        };
+        self.rcv.quickacks = self.rcv.quickacks.max(quick.min(max));
+        self.rcv.pingpong = 0;
+        self.rcv.ato = self.cfg.delack_min;
+    }
+
     /// In-order data arrived on a connection that had data before (Linux
     /// `tcp_event_data_recv`): adapt `ato` to the gap since the last, or, after a gap longer
     /// than the RTO, go back to quick ACKs ("apparently sender failed to restart window").

@@ -41,6 +41,9 @@ impl Conn {
         } else if offset == 0 {
             self.note_data_gap(now);
         }
+        // RFC 3168 §6.1.3: a CE mark is echoed (Linux `tcp_event_data_recv` and
+        // `tcp_data_queue_ofo` check it for in-order and out-of-order data alike).
+        self.ecn_check_ce(self.in_ecn);
         if offset == 0 {
             let had_holes = self.rcv.asm.range_count() > 0;
             let stored = self.rcv.buf.write_at(0, data) as u32;

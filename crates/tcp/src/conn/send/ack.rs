@@ -50,7 +50,13 @@ impl Conn {
         if let Some(low) = info.delivered.reord {
             self.check_sack_reordering(low);
         }
-        if self.snd.syn_acked && (info.una_advanced || info.dupack || info.sack_info || info.dsack)
+        // RFC 3168 §6.1.2: the ACK echoes a CE mark the network put on our data.
+        info.ece = self.ecn_echoed(seg);
+        if info.ece {
+            self.stats.delivered_ce += u64::from(info.delivered.segments);
+        }
+        if self.snd.syn_acked
+            && (info.una_advanced || info.dupack || info.sack_info || info.dsack || info.ece)
         {
             self.after_ack(now, seg, &info);
         }
@@ -234,6 +240,7 @@ impl Conn {
         // `recover` and `snd_sml` are only ever compared with SND.UNA, and such a comparison
         // holds only within 2^31: a mark left behind reads as *ahead* after 2 GiB more. Keep
         // both in [SND.UNA, SND.MAX]; a mark SND.UNA has passed means the same as one at it.
+        info.beyond_recover = self.snd.recover < ack;
         if self.snd.recover < ack {
             self.snd.recover = ack;
         }

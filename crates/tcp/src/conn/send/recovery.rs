@@ -16,6 +16,9 @@
 //! - **Tail loss probe** (RFC 8985 §7): when the last segments of a flight are lost there is
 //!   nothing to SACK; 2·SRTT after the last transmission, a probe (new data, or the last
 //!   segment again) draws the ACK that lets RACK find the loss without waiting for the RTO.
+//! - **ECN** (RFC 3168 §6.1.2, Linux `tcp_enter_cwr`): an ECE outside recovery enters the
+//!   `Cwr` phase: one reduction, brought about by PRR like fast recovery's, until everything
+//!   sent before it is acknowledged (`conn/ecn.rs`).
 //! - **Undo** (RFC 3708 with D-SACK, RFC 3522's Eifel test with timestamps; Linux
 //!   `tcp_try_undo_*`): when every retransmission of an episode proves spurious, the window
 //!   reduction is taken back.
@@ -29,12 +32,15 @@ use super::scoreboard::{Delivered, Mark};
 use crate::cc::CongestionEvent;
 use crate::{Instant, TimerKind};
 
-/// Where loss recovery stands (Linux's `icsk_ca_state`, without CWR and Disorder, which only
-/// matter to Linux's bookkeeping).
+/// Where loss recovery stands (Linux's `icsk_ca_state`, without Disorder, which only matters
+/// to Linux's bookkeeping).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(in crate::conn) enum Phase {
     /// No loss known.
     Open,
+    /// Reducing the window for an ECN-Echo (RFC 3168 §6.1.2; Linux `TCP_CA_CWR`), until
+    /// SND.UNA passes `recover`.
+    Cwr,
     /// Fast recovery.
     Recovery,
     /// After a retransmission timeout.
@@ -144,6 +150,10 @@ pub(in crate::conn) struct AckInfo {
     pub(in crate::conn) dsack: bool,
     /// Whether it carried any SACK information at all.
     pub(in crate::conn) sack_info: bool,
+    /// Whether it echoed congestion (ECE on a connection using ECN, RFC 3168 §6.1.2).
+    pub(in crate::conn) ece: bool,
+    /// Whether SND.UNA went strictly past `recover` (before the ACK moved `recover` along).
+    pub(in crate::conn) beyond_recover: bool,
     /// Whether the sender was not using its window in the flight the ACK ends.
     pub(in crate::conn) app_limited: bool,
 }
@@ -188,7 +198,7 @@ impl Conn {
     /// (`retransmission`: a lost segment sent again).
     pub(in crate::conn) fn cwnd_allows(&mut self, len: u32, retransmission: bool) -> bool {
         match self.snd.phase {
-            Phase::Recovery if self.cfg.prr => {
+            Phase::Recovery | Phase::Cwr if self.cfg.prr => {
                 let pipe = self.snd.sb.pipe_segments().saturating_sub(self.reno_sacked());
                 pipe < self.snd.prr.cwnd
             }
@@ -221,8 +231,15 @@ impl Conn {
         // The full ACK that ends fast recovery sets the window (RFC 6582 §3.2 step 3); it is
         // no ACK for slow start or congestion avoidance too.
         let mut ended_recovery = false;
-        if self.snd.phase != Phase::Open && a.una_advanced && self.snd.una >= self.snd.recover {
-            ended_recovery = self.snd.phase == Phase::Recovery;
+        let over = match self.snd.phase {
+            Phase::Open => false,
+            // Linux `tcp_fastretrans_alert`: "CWR is to be held something *above* high_seq
+            // is ACKed for CWR bit to reach receiver".
+            Phase::Cwr => a.una_advanced && a.beyond_recover,
+            Phase::Recovery | Phase::Loss => a.una_advanced && self.snd.una >= self.snd.recover,
+        };
+        if over {
+            ended_recovery = matches!(self.snd.phase, Phase::Recovery | Phase::Cwr);
             self.end_recovery(now);
         }
         let lost_before = self.snd.sb.lost_segments();
@@ -236,7 +253,7 @@ impl Conn {
         } else {
             // NewReno (RFC 6582 §3.2 step 1): three duplicate ACKs, unless they are for
             // data sent before the last recovery or timeout began.
-            if self.snd.phase == Phase::Open
+            if matches!(self.snd.phase, Phase::Open | Phase::Cwr)
                 && a.dupack
                 && self.snd.dupacks >= 3
                 && self.snd.una >= self.snd.recover
@@ -249,11 +266,17 @@ impl Conn {
             }
         }
         newly_lost |= self.snd.sb.lost_segments() > lost_before;
-        if self.snd.phase == Phase::Open && self.snd.sb.lost() > 0 {
+        if matches!(self.snd.phase, Phase::Open | Phase::Cwr) && self.snd.sb.lost() > 0 {
             self.enter_recovery(now);
         }
+        // RFC 3168 §6.1.2: "the TCP source halves the congestion window "cwnd" and reduces
+        // the slow start threshold "ssthresh"" once per window; Linux `tcp_try_to_open`
+        // enters CWR only from Open (a recovery or a CWR in progress is reduction enough).
+        if self.snd.phase == Phase::Open && a.ece {
+            self.enter_cwr(now);
+        }
         match self.snd.phase {
-            Phase::Recovery if self.cfg.prr => {
+            Phase::Recovery | Phase::Cwr if self.cfg.prr => {
                 let newly = if self.sack_in_use() {
                     a.delivered.segments
                 } else if a.dupack {
@@ -284,6 +307,9 @@ impl Conn {
                     self.snd.rtx_now = true;
                 }
             }
+            // Without PRR the controller set the reduced window at once; it does not grow
+            // until the CWR phase ends.
+            Phase::Cwr => {}
             Phase::Open | Phase::Loss => {
                 if a.una_advanced && !ended_recovery {
                     if self.snd.phase == Phase::Open {
@@ -319,7 +345,7 @@ impl Conn {
 
     /// Runs RACK's loss scan and arms its reordering timer; returns whether it marked any.
     fn rack_detect(&mut self, now: Instant) -> bool {
-        let in_recovery = self.snd.phase != Phase::Open;
+        let in_recovery = matches!(self.snd.phase, Phase::Recovery | Phase::Loss);
         let reo = self.snd.rack.reo_wnd(
             in_recovery,
             self.snd.sb.sacked_segments(),
@@ -353,7 +379,19 @@ impl Conn {
     }
 
     /// RFC 6675 §5 / RFC 6582 §3.2 step 2 / Linux `tcp_enter_recovery`: loss was found.
+    /// In the CWR phase the window is being reduced already: recovery goes on with that
+    /// reduction (Linux: `if (!tcp_in_cwnd_reduction(sk)) tcp_init_cwnd_reduction(sk)`).
     fn enter_recovery(&mut self, now: Instant) {
+        if self.snd.phase == Phase::Cwr {
+            self.snd.recover = self.snd.max;
+            self.snd.phase = Phase::Recovery;
+            self.snd.tlp = None;
+            if !self.cfg.prr {
+                self.snd.inflation = 3 * i64::from(self.effective_mss());
+                self.snd.rtx_now = true;
+            }
+            return;
+        }
         let mss = u32::from(self.effective_mss());
         let prior_cwnd = self.cc.window();
         self.snd.undo = Some(Undo {
@@ -367,6 +405,7 @@ impl Conn {
         self.snd.recover = self.snd.max;
         self.snd.phase = Phase::Recovery;
         self.snd.tlp = None;
+        self.ecn_queue_cwr();
         let base = self.reduction_base();
         self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, base);
         if self.cfg.prr {
@@ -394,10 +433,37 @@ impl Conn {
         if self.cfg.prr { flight.min(self.cc.window()) } else { flight }
     }
 
+    /// RFC 3168 §6.1.2 / Linux `tcp_enter_cwr`: an ECN-Echo outside recovery. The controller
+    /// reduces as for congestion (`CongestionEvent::Ecn`); PRR brings the flight down to the
+    /// new ssthresh over the next round trip, as in fast recovery (Linux since 3.7: "use PRR
+    /// to reduce cwin in CWR state"); nothing is retransmitted, and there is nothing to undo.
+    fn enter_cwr(&mut self, now: Instant) {
+        let mss = u32::from(self.effective_mss()).max(1);
+        let prior_cwnd = self.cc.window();
+        self.snd.undo = None;
+        self.snd.recover = self.snd.max;
+        self.snd.phase = Phase::Cwr;
+        self.ecn_queue_cwr();
+        let base = self.reduction_base();
+        self.cc.on_congestion_event(now, CongestionEvent::Ecn, base);
+        if self.cfg.prr {
+            // Until an ACK delivers something the window stays as it was (Linux changes
+            // `snd_cwnd` only in `tcp_cwnd_reduction`).
+            self.snd.prr = Prr {
+                prior_cwnd: base.div_ceil(mss).max(1),
+                cwnd: prior_cwnd / mss,
+                ..Prr::default()
+            };
+        }
+        self.stats.ecn_reductions += 1;
+        self.note_cc();
+    }
+
     /// SND.UNA passed `recover`: the episode is over (RFC 6582 §3.2 step 3 "full
     /// acknowledgment"; Linux `tcp_end_cwnd_reduction`).
     fn end_recovery(&mut self, now: Instant) {
-        if self.snd.phase == Phase::Recovery {
+        let phase = self.snd.phase;
+        if matches!(phase, Phase::Recovery | Phase::Cwr) {
             // With PRR the flight was brought to ssthresh, and Linux's
             // `tcp_end_cwnd_reduction` sets cwnd to ssthresh; RFC 5681 recovery deflates
             // to what is really in flight (RFC 6582 §3.2 step 3, option 1).
@@ -411,7 +477,9 @@ impl Conn {
         self.snd.rtx_now = false;
         // The undo state stays: D-SACKs for the retransmissions may still come (Linux keeps
         // `undo_marker` until the next episode or an undo).
-        self.snd.rack.on_recovery_end();
+        if phase != Phase::Cwr {
+            self.snd.rack.on_recovery_end();
+        }
         self.note_cc();
     }
 
@@ -440,6 +508,7 @@ impl Conn {
         }
         self.snd.sb.mark_all_lost();
         self.snd.phase = Phase::Loss;
+        self.ecn_queue_cwr();
         self.snd.recover = self.snd.max;
         self.snd.inflation = 0;
         self.snd.dupacks = 0;
@@ -481,7 +550,7 @@ impl Conn {
 
     /// A segment went out during recovery (PRR's `prr_out`).
     pub(in crate::conn) fn note_recovery_send(&mut self) {
-        if self.snd.phase == Phase::Recovery {
+        if matches!(self.snd.phase, Phase::Recovery | Phase::Cwr) {
             self.snd.prr.out += 1;
         }
     }
@@ -519,6 +588,8 @@ impl Conn {
         let eifel = a.una_advanced && self.eifel_spurious(seg);
         let undo = match self.snd.phase {
             Phase::Open => dsack_proof,
+            // A CWR phase has no undo state (Linux clears `undo_marker` in `tcp_enter_cwr`).
+            Phase::Cwr => false,
             Phase::Recovery | Phase::Loss => dsack_proof || eifel,
         };
         if !undo {
@@ -567,6 +638,7 @@ impl Conn {
         }
         if ack > high {
             // The probe repaired a loss: reduce as for one (Linux enters CWR and ends it).
+            self.ecn_queue_cwr();
             self.cc.on_congestion_event(
                 now,
                 CongestionEvent::FastRetransmit,
@@ -612,7 +684,7 @@ impl Conn {
             || self.cfg.max_flight_segments.is_some()
             || !self.cfg.rack
             || !self.sack_in_use()
-            || self.snd.phase != Phase::Open
+            || !matches!(self.snd.phase, Phase::Open | Phase::Cwr)
             || self.snd.tlp.is_some()
             || self.snd.sb.is_empty()
             || !matches!(
@@ -658,7 +730,7 @@ impl Conn {
     pub(in crate::conn) fn on_reorder_timeout(&mut self, now: Instant) {
         self.snd.rtx_timer = RtxTimer::Rto;
         self.arm_rto(now);
-        if self.rack_detect(now) && self.snd.phase == Phase::Open {
+        if self.rack_detect(now) && matches!(self.snd.phase, Phase::Open | Phase::Cwr) {
             self.enter_recovery(now);
             if self.cfg.prr {
                 // Linux `tcp_rack_reo_timeout`: the window reduction starts without an ACK.

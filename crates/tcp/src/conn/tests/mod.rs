@@ -22,6 +22,7 @@ mod cookie;
 mod data;
 mod defer;
 mod delack;
+mod ecn;
 mod events;
 mod fastopen;
 mod flags;
@@ -72,6 +73,8 @@ struct Sent {
     /// The segment without its payload.
     seg: TcpRepr<'static>,
     payload: Vec<u8>,
+    /// The ECN codepoint for its IP header.
+    ecn: crate::Ecn,
 }
 
 impl Sent {
@@ -188,12 +191,13 @@ impl Script {
                     panic!(
                         "line {}: unexpected segment sent at {at:?} before this line: {}",
                         line.number,
-                        self.describe(&sent.repr())
+                        self.describe_sent(sent)
                     );
                 }
                 let data = pattern_bytes(u64::from(spec.seq.saturating_sub(1)), spec.len as usize);
                 let seg = spec.to_repr(self.base, (REMOTE_PORT, LOCAL_PORT), &data);
-                self.conn.handle_segment(t, &seg);
+                let ecn = spec.ecn.unwrap_or(crate::Ecn::NotEct);
+                self.conn.handle_segment_ecn(t, &seg, ecn);
                 self.collect();
             }
             Direction::Out => {
@@ -201,11 +205,13 @@ impl Script {
                     panic!("line {}: expected a segment at {t:?}, none was sent", line.number)
                 };
                 let seg = sent.repr();
-                if let Err(field) = spec.check(self.base, &seg) {
+                if let Err(field) =
+                    spec.check(self.base, &seg).and_then(|()| spec.check_ecn(sent.ecn))
+                {
                     panic!(
                         "line {}: {field:?} differs; sent at {at:?}: {}",
                         line.number,
-                        self.describe(&seg)
+                        self.describe_sent(&sent)
                     );
                 }
                 assert_eq!(
@@ -253,9 +259,9 @@ impl Script {
 
     fn collect(&mut self) {
         let now = self.now;
-        while let Some(seg) = self.conn.poll_transmit(now, &mut self.scratch) {
+        while let Some((seg, ecn)) = self.conn.poll_transmit_ecn(now, &mut self.scratch) {
             let payload = seg.payload.to_vec();
-            let sent = Sent { seg: TcpRepr { payload: &[], ..seg }, payload };
+            let sent = Sent { seg: TcpRepr { payload: &[], ..seg }, payload, ecn };
             self.pending.push_back((now, sent));
         }
         while let Some(event) = self.conn.poll_event() {
@@ -267,7 +273,7 @@ impl Script {
     fn done(&mut self) {
         self.collect();
         if let Some((at, sent)) = self.pending.front() {
-            panic!("unexpected segment sent at {at:?}: {}", self.describe(&sent.repr()));
+            panic!("unexpected segment sent at {at:?}: {}", self.describe_sent(sent));
         }
     }
 
@@ -359,6 +365,8 @@ impl Script {
             (TcpFlags::RST, 'R'),
             (TcpFlags::PSH, 'P'),
             (TcpFlags::ACK, '.'),
+            (TcpFlags::ECE, 'E'),
+            (TcpFlags::CWR, 'W'),
         ] {
             if seg.flags.contains(flag) {
                 flags.push(c);
@@ -371,6 +379,11 @@ impl Script {
             out += &format!(" ack {}", seg.ack.get().wrapping_sub(REMOTE_ISS.get()));
         }
         out + &format!(" win {} {:?}", seg.window, seg.options)
+    }
+
+    /// `describe` with the ECN codepoint of a segment we sent.
+    fn describe_sent(&self, sent: &Sent) -> String {
+        format!("[{:?}] {}", sent.ecn, self.describe(&sent.repr()))
     }
 }
 

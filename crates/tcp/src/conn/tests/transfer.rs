@@ -114,8 +114,9 @@ impl Pair {
         order: &mut u64,
         scratch: &mut [u8],
     ) {
-        while let Some(seg) = conn.poll_transmit(now, scratch) {
-            let sent = Sent { seg: TcpRepr { payload: &[], ..seg }, payload: seg.payload.to_vec() };
+        while let Some((seg, ecn)) = conn.poll_transmit_ecn(now, scratch) {
+            let payload = seg.payload.to_vec();
+            let sent = Sent { seg: TcpRepr { payload: &[], ..seg }, payload, ecn };
             if rng.chance(link.loss_percent) {
                 continue;
             }

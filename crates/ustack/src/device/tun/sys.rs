@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -82,6 +82,47 @@ pub(super) fn inet_socket() -> io::Result<OwnedFd> {
     }
     // SAFETY: `fd` was just returned by socket(), is open, and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// An `AF_INET6` datagram socket, the handle for `SIOCSIFADDR` with an IPv6 address.
+pub(super) fn inet6_socket() -> io::Result<OwnedFd> {
+    // SAFETY: socket() takes no pointers; it returns a new descriptor or -1.
+    let fd = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by socket(), is open, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The index of interface `name` (`SIOCGIFINDEX`).
+pub(super) fn interface_index(sock: &OwnedFd, name: &str) -> io::Result<c_int> {
+    let mut req = ifreq(name);
+    ioctl_ifreq(sock.as_raw_fd(), request(libc::SIOCGIFINDEX), &mut req)?;
+    // SAFETY: SIOCGIFINDEX succeeded, so the kernel wrote `ifru_ifindex`, a plain `c_int`.
+    Ok(unsafe { req.ifr_ifru.ifru_ifindex })
+}
+
+/// Adds IPv6 address `addr/prefix_len` to the interface of index `index` (`SIOCSIFADDR` on
+/// an `AF_INET6` socket, which takes an `in6_ifreq`); the kernel adds the prefix's route.
+pub(super) fn add_ipv6(
+    sock6: &OwnedFd,
+    index: c_int,
+    addr: Ipv6Addr,
+    prefix_len: u8,
+) -> io::Result<()> {
+    let mut req = libc::in6_ifreq {
+        ifr6_addr: libc::in6_addr { s6_addr: addr.octets() },
+        ifr6_prefixlen: u32::from(prefix_len),
+        ifr6_ifindex: index,
+    };
+    // SAFETY: SIOCSIFADDR on an AF_INET6 socket reads exactly one `struct in6_ifreq` through
+    // its third argument; `req` is one, exclusively borrowed for the call. An invalid
+    // descriptor or index makes the call fail, nothing worse.
+    let rc = unsafe {
+        libc::ioctl(sock6.as_raw_fd(), request(libc::SIOCSIFADDR), &mut req as *mut libc::in6_ifreq)
+    };
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
 /// Whether an interface called `name` exists in the socket's network namespace.
