@@ -14,6 +14,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "support/env.rs"]
+mod env;
+use env::{am_root, under_ci};
+
 /// The rows issue 13 asks for, by their JSON key, and who runs each: ustack and its peers.
 const ROWS: &[(&str, &[&str])] = &[
     ("bulk_1500", &["ustack", "smoltcp", "kernel"]),
@@ -37,19 +41,6 @@ const ROWS: &[(&str, &[&str])] = &[
     ("loopback_bulk", &["ustack", "kernel", "AF_UNIX"]),
     ("loopback_rtt", &["ustack", "kernel", "AF_UNIX"]),
 ];
-
-fn am_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
-        .unwrap_or(false)
-}
-
-fn under_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
 
 fn positive(v: &Value) -> Option<f64> {
     v.as_f64().filter(|x| x.is_finite() && *x > 0.0)
