@@ -167,7 +167,7 @@ mod tests {
         assert!(e.contains("invalid value: 2 is not 0 or 1"), "{e}");
         let e = args(None, &["net.ipv4.tcp_sack"]).apply(&mut cfg).unwrap_err();
         assert!(e.contains("expected NAME=VALUE"), "{e}");
-        let e = args(None, &["net.ipv4.tcp_ecn=1"]).apply(&mut cfg).unwrap_err();
+        let e = args(None, &["net.ipv4.tcp_ecn=3"]).apply(&mut cfg).unwrap_err();
         assert!(e.contains("not implemented in ustack"), "{e}");
         let e = args(Some(Path::new("/nonexistent/ustack.toml")), &[]).apply(&mut cfg).unwrap_err();
         assert!(e.starts_with("--config /nonexistent/ustack.toml: "), "{e}");

@@ -618,6 +618,20 @@ fn packet_too_big_from_a_kernel_router_lowers_ustacks_segment_size() {
         l.set_nonblocking(true).expect("non-blocking");
         l
     });
+    // The router resolves the far end before ustack's SYN needs it: a kernel connection to a
+    // closed port of it is refused once the veth pair passes packets (while neighbour
+    // discovery is still failing it is "unreachable", and a loaded machine can take seconds).
+    in_netns(&sandbox, || {
+        let closed = SocketAddr::from((FAR, PORT + 1));
+        let reachable = poll_until(
+            || match TcpStream::connect_timeout(&closed, Duration::from_secs(1)) {
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Some(()),
+                _ => None,
+            },
+            || false,
+        );
+        assert!(reachable.is_some(), "the far namespace never became reachable over the veth");
+    });
     let target = format!("[{FAR}]:{PORT}");
     let mut lab = Lab::start_in(sandbox.take(), "ptb", &["connect", &target], Io::Piped, &[]);
     let data = Arc::new(SplitMix64(0x9eb).bytes(1 << 20));

@@ -309,7 +309,41 @@ fn configure_ipv6(name: &str, mtu: usize, cidr: Ipv6Cidr) -> Result<(), TunError
     let index = sys::interface_index(&sock6, name)
         .map_err(|e| TunError::from_io(|| format!("looking up the index of {name}"), e))?;
     sys::add_ipv6(&sock6, index, cidr.addr(), cidr.prefix_len())
-        .map_err(|e| TunError::from_io(|| format!("setting address {cidr} on {name}"), e))
+        .map_err(|e| TunError::from_io(|| format!("setting address {cidr} on {name}"), e))?;
+    wait_until_usable(name, cidr)
+}
+
+/// Waits (at most five seconds) until the kernel may use `cidr`'s address on `name`. Even
+/// with no duplicate address detection to run, a new IPv6 address starts tentative and a
+/// kernel work item clears the flag a moment later; until then a socket cannot send from
+/// it (`connect` fails with EADDRNOTAVAIL), which a loaded machine makes long enough to hit.
+fn wait_until_usable(name: &str, cidr: Ipv6Cidr) -> Result<(), TunError> {
+    const IFA_F_TENTATIVE: u32 = 0x40;
+    let hex: String = cidr.addr().octets().iter().map(|b| format!("{b:02x}")).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        // /proc/net/if_inet6: address, ifindex, prefix length, scope, flags, name (hex).
+        let table = std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default();
+        let flags = table.lines().find_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            (cols.len() == 6 && cols[0] == hex && cols[5] == name)
+                .then(|| u32::from_str_radix(cols[4], 16).ok())
+                .flatten()
+        });
+        if flags.is_some_and(|f| f & IFA_F_TENTATIVE == 0) {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(TunError::Io {
+                context: format!("setting address {cidr} on {name}"),
+                source: io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the kernel still holds the address tentative after 5 s",
+                ),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// Linux's rules for interface names (`dev_valid_name`), checked here so the error can say
