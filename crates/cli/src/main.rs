@@ -5,7 +5,7 @@
 //! kernel routes into a ustack TUN device), `tun` (the stack on a TUN device running a
 //! service), `ss` (the sockets of a running `tun`), `sim` (a transfer between two simulated
 //! hosts in virtual time), `netem` (an impaired path between two network namespaces), `bench`
-//! (ustack measured against Linux).
+//! (ustack measured against smoltcp and Linux).
 //!
 //! Exit status: 0 on success, 1 on an error, 101 (as for a panic of the main thread) when any
 //! thread panicked, whatever the command's own outcome.
@@ -64,8 +64,10 @@ enum Command {
     /// device in each, packets relayed through the simulator's link model in real time, until
     /// SIGINT/SIGTERM; then the link's counters, and the devices are removed. Needs root.
     Netem(netem::Args),
-    /// Measure ustack against Linux: `paths` (bulk goodput over a grid of impaired paths,
-    /// through netem or in the simulator).
+    /// Measure ustack against smoltcp and the Linux kernel: without a subcommand, every
+    /// workload of the suite on all three in one run, interleaved, with medians, ranges and
+    /// ratios (--quick, --rounds, --only, --json); `paths`: bulk goodput over a grid of
+    /// impaired paths, through netem or in the simulator; `loopback`: the suite's S24 rows.
     Bench(bench::Args),
 }
 

@@ -158,10 +158,21 @@ pub struct Stack {
     pub(crate) routes: Vec<Route>,
     pub(crate) slots: Vec<Slot>,
     free_slots: Vec<u32>,
+    /// The boxes of freed TCP connections, at most
+    /// [`TCP_SPARE_MAX`](crate::tcp::TCP_SPARE_MAX), which new connections move into instead
+    /// of allocating: at steady state a connection cycle allocates no socket
+    /// (`Stack::insert_tcp`). The boxes themselves are what is kept, hence the box in a
+    /// `Vec`.
+    #[allow(clippy::vec_box)]
+    pub(crate) tcp_spare: Vec<Box<TcpSocket>>,
     pub(crate) live: usize,
     /// Exact 4-tuple → connection (SYN-RECEIVED to TIME-WAIT), keyed by the fixed-size
     /// [`ConnKey`] (hashed once per packet, whatever the family).
     pub(crate) tcp_conns: KeyedMap<ConnKey, SocketHandle>,
+    /// The last hit of `tcp_conns`, tried before hashing: the segments of a bulk flow come
+    /// one connection at a time. Forgotten whenever `tcp_conns` changes (`hash_conn`,
+    /// `unhash_conn`), so it never names what the table would not.
+    pub(crate) tcp_conns_last: Option<(ConnKey, SocketHandle)>,
     /// Listeners by (address, any address of either family, port), with the dual-stack
     /// rules (`crate::bind`).
     pub(crate) tcp_listeners: BindTable,
@@ -315,8 +326,10 @@ impl Stack {
             routes: Vec::new(),
             slots: Vec::new(),
             free_slots: Vec::new(),
+            tcp_spare: Vec::new(),
             live: 0,
             tcp_conns: hash::map(s, 1),
+            tcp_conns_last: None,
             tcp_listeners: BindTable::new(s, 2),
             tcp_conn_ports: hash::map(s, 4),
             udp_binds: BindTable::new(s, 5),
@@ -899,7 +912,7 @@ fn emit_tcp(buf: &mut [u8], ident: &mut u16, hdr: TcpHeader, seg: &TcpRepr<'_>) 
                 src,
                 dst,
                 protocol: IpProtocol::TCP,
-                payload_len: seg.buffer_len(),
+                payload_len: len - ip_len,
                 ttl: hdr.ttl,
                 dscp: 0,
                 ecn: hdr.ecn.bits(),
@@ -915,7 +928,7 @@ fn emit_tcp(buf: &mut [u8], ident: &mut u16, hdr: TcpHeader, seg: &TcpRepr<'_>) 
                 src,
                 dst,
                 next_header: IpProtocol::TCP,
-                payload_len: seg.buffer_len(),
+                payload_len: len - ip_len,
                 hop_limit: hdr.hop_limit,
                 dscp: 0,
                 ecn: hdr.ecn.bits(),

@@ -100,7 +100,7 @@ impl Stack {
         let cc = Conn::default_cc(&tcp);
         let mut conn = Conn::from_cookie(now, &tcp, tuple, mtu, cookie, opts, ack, cc);
         self.prepare_conn(&mut conn, tuple);
-        let h = self.insert(Socket::Tcp(Box::new(TcpSocket {
+        let h = self.insert_tcp(TcpSocket {
             conn,
             iface,
             parent: Some(lh),
@@ -121,7 +121,7 @@ impl Stack {
                 ustack_wire::IpProtocol::TCP,
             ),
             v6,
-        })));
+        });
         self.hash_conn(h, tuple);
         self.counters.tcp_passive_opens += 1;
         self.tcp_mut(h).conn.handle_segment_ecn(now, ack, ecn);

@@ -71,6 +71,10 @@ impl TcpSocket {
     }
 }
 
+/// The most boxes of freed connections a stack keeps for new ones (`Stack::free_tcp`): a
+/// burst of closes leaves no more than this much memory behind.
+pub(crate) const TCP_SPARE_MAX: usize = 64;
+
 /// A listening socket.
 #[derive(Debug)]
 pub(crate) struct Listener {
@@ -290,7 +294,7 @@ impl Stack {
         self.prepare_conn(&mut conn, tuple);
         let flow_label =
             self.flow_label_for(tuple.local, tuple.remote, ustack_wire::IpProtocol::TCP);
-        let h = self.insert(Socket::Tcp(Box::new(TcpSocket {
+        let h = self.insert_tcp(TcpSocket {
             conn,
             iface,
             parent: None,
@@ -304,7 +308,7 @@ impl Stack {
             tfo_listener: None,
             flow_label,
             v6,
-        })));
+        });
         self.hash_conn(h, tuple);
         self.counters.tcp_active_opens += 1;
         self.after_input(h);
@@ -456,7 +460,7 @@ impl Stack {
         let ecn = from.ecn();
         let (remote, local) = from.ends(seg.src_port, seg.dst_port);
         let tuple = FourTuple { local, remote };
-        if let Some(&h) = self.tcp_conns.get(&ConnKey::from(tuple)) {
+        if let Some(h) = self.find_conn(ConnKey::from(tuple)) {
             if !self.syn_reopens_time_wait(h, &seg) {
                 self.conn_segment(now, h, &seg, ecn);
                 return;
@@ -621,7 +625,7 @@ impl Stack {
             // SPEC S7 (a Fast Open child is never deferred: it is accept()able already).
             conn.set_defer_accept(defer_accept);
         }
-        let h = self.insert(Socket::Tcp(Box::new(TcpSocket {
+        let h = self.insert_tcp(TcpSocket {
             conn,
             iface,
             parent: Some(lh),
@@ -639,7 +643,7 @@ impl Stack {
                 ustack_wire::IpProtocol::TCP,
             ),
             v6,
-        })));
+        });
         self.hash_conn(h, tuple);
         if let Some(Socket::Listener(l)) = self.socket_mut(lh) {
             l.syn_queue.insert(h);
@@ -667,7 +671,20 @@ impl Stack {
         self.ts_hash.hash_four_tuple(tuple.local, tuple.remote, 0) as u32
     }
 
+    /// The connection of `key` in the demux table, the last one found first.
+    fn find_conn(&mut self, key: ConnKey) -> Option<SocketHandle> {
+        match self.tcp_conns_last {
+            Some((k, h)) if k == key => Some(h),
+            _ => {
+                let h = *self.tcp_conns.get(&key)?;
+                self.tcp_conns_last = Some((key, h));
+                Some(h)
+            }
+        }
+    }
+
     pub(crate) fn hash_conn(&mut self, h: SocketHandle, tuple: FourTuple) {
+        self.tcp_conns_last = None;
         self.tcp_conns.insert(ConnKey::from(tuple), h);
         *self.tcp_conn_ports.entry(tuple.local.port()).or_insert(0) += 1;
         self.tcp_mut(h).hashed = true;
@@ -682,13 +699,15 @@ impl Stack {
         t.hashed = false;
         let tuple = t.conn.tuple();
         let key = ConnKey::from(tuple);
+        self.tcp_conns_last = None;
         if self.tcp_conns.get(&key) == Some(&h) {
             self.tcp_conns.remove(&key);
         }
         release_port(&mut self.tcp_conn_ports, tuple.local.port());
     }
 
-    /// Frees a finished connection's slot; its drop counters go into the stack's.
+    /// Frees a finished connection's slot; its drop counters go into the stack's, and its
+    /// box is kept for the next connection (up to [`TCP_SPARE_MAX`]).
     pub(crate) fn free_tcp(&mut self, h: SocketHandle) {
         self.unhash_conn(h);
         if let Some(Socket::Tcp(t)) = self.remove(h) {
@@ -699,7 +718,23 @@ impl Stack {
             for r in DropReason::ALL {
                 self.counters.tcp_conn_drops[r as usize] += stats.dropped(r);
             }
+            if self.tcp_spare.len() < TCP_SPARE_MAX {
+                self.tcp_spare.push(t);
+            }
         }
+    }
+
+    /// Inserts `sock`, in the box of a freed connection when there is one (whose finished
+    /// connection is dropped now), else in a new one.
+    pub(crate) fn insert_tcp(&mut self, sock: TcpSocket) -> SocketHandle {
+        let boxed = match self.tcp_spare.pop() {
+            Some(mut spare) => {
+                *spare = sock;
+                spare
+            }
+            None => Box::new(sock),
+        };
+        self.insert(Socket::Tcp(boxed))
     }
 
     /// A connection reported `ev`: listener queues move, CLOSED leaves the demux table, and

@@ -7,8 +7,12 @@
 //!
 //! [`data`] runs over every byte ustack sends and receives, so it is written for the
 //! vectorizer: it adds native-endian 16-bit words into 32-bit lanes and swaps once at the end
-//! (RFC 1071 §2(B): the ones-complement sum is byte-order independent). docs/performance.md
-//! records its speed beside a byte-at-a-time loop and a memcpy.
+//! (RFC 1071 §2(B): the ones-complement sum is byte-order independent). The same loop is
+//! built three times, for the baseline target, AVX2 and AVX-512, and the widest the CPU runs
+//! is chosen on the first call (`checksum::accel`, the crate's only unsafe code;
+//! [`accel_level`] says which); [`copy_and_sum`] sums what it copies in the same pass, so a
+//! payload copied into a packet is read once.
+//! docs/performance.md records their speed beside a byte-at-a-time loop and a memcpy.
 //!
 //! [`PseudoHeader`] is what makes TCP, UDP and ICMPv6 address-family agnostic: their `parse`,
 //! `emit`, `verify_checksum` and `fill_checksum` take the source and destination as any
@@ -16,6 +20,10 @@
 //! monomorphized copy, so the IPv4 path is the same code it was before IPv6 existed.
 
 use core::net::{Ipv4Addr, Ipv6Addr};
+
+mod accel;
+
+pub use accel::Level;
 
 /// Bytes summed into one 32-bit accumulator before it is folded into the 64-bit total:
 /// 32,768 words of at most 0xffff cannot overflow 32 bits.
@@ -31,8 +39,8 @@ const fn fold(mut sum: u64) -> u16 {
 }
 
 /// Sums native-endian 16-bit words; a trailing odd byte counts as the first byte of a word
-/// whose second byte is zero.
-#[inline]
+/// whose second byte is zero. Always inlined, so that [`accel`] builds it for wider vectors.
+#[inline(always)]
 fn sum_native(bytes: &[u8]) -> u64 {
     let mut total: u64 = 0;
     let mut blocks = bytes.chunks_exact(BLOCK);
@@ -41,15 +49,21 @@ fn sum_native(bytes: &[u8]) -> u64 {
     }
     let rest = blocks.remainder();
     total += sum_block(rest) as u64;
-    if rest.len() % 2 == 1 {
-        total += u16::from_ne_bytes([rest[rest.len() - 1], 0]) as u64;
+    total + odd_tail(rest)
+}
+
+/// The word a trailing odd byte makes (the byte first, then zero), or 0 for an even length.
+#[inline(always)]
+fn odd_tail(bytes: &[u8]) -> u64 {
+    match bytes.len() % 2 {
+        1 => u16::from_ne_bytes([bytes[bytes.len() - 1], 0]) as u64,
+        _ => 0,
     }
-    total
 }
 
 /// Sums the even-length prefix of at most [`BLOCK`] bytes. The loop shape (u16 words into a
-/// u32 accumulator, no early exits) is the one LLVM vectorizes at the baseline target.
-#[inline]
+/// u32 accumulator, no early exits) is the one LLVM vectorizes.
+#[inline(always)]
 fn sum_block(block: &[u8]) -> u32 {
     debug_assert!(block.len() <= BLOCK);
     let mut acc: u32 = 0;
@@ -59,11 +73,74 @@ fn sum_block(block: &[u8]) -> u32 {
     acc
 }
 
+/// Copies `src` into the start of `dst` and returns [`sum_native`] of it, in one pass: 64
+/// bytes at a time are loaded, stored, and added word by word into 32 lanes that stay in
+/// vector registers until the end of the block (at most 1,024 words of 0xffff each per lane:
+/// no overflow).
+///
+/// # Panics
+///
+/// When `dst` is shorter than `src`.
+#[inline(always)]
+fn copy_sum_native(dst: &mut [u8], src: &[u8]) -> u64 {
+    let dst = &mut dst[..src.len()];
+    let mut total: u64 = 0;
+    for (d, s) in dst.chunks_mut(BLOCK).zip(src.chunks(BLOCK)) {
+        let (d64, d_rest) = d.as_chunks_mut::<64>();
+        let (s64, s_rest) = s.as_chunks::<64>();
+        let mut lanes = [0u32; 32];
+        for (d, s) in d64.iter_mut().zip(s64) {
+            *d = *s;
+            for (lane, word) in lanes.iter_mut().zip(s.as_chunks::<2>().0) {
+                *lane += u16::from_ne_bytes(*word) as u32;
+            }
+        }
+        d_rest.copy_from_slice(s_rest);
+        total += lanes.iter().map(|&l| l as u64).sum::<u64>();
+        total += sum_block(s_rest) as u64 + odd_tail(s_rest);
+    }
+    total
+}
+
 /// The folded ones-complement sum of `bytes` taken as big-endian 16-bit words, padded with a
 /// zero byte when the length is odd.
 #[inline]
 pub fn data(bytes: &[u8]) -> u16 {
+    u16::from_be(fold(accel::sum(bytes)))
+}
+
+/// [`data`] as the baseline target builds it (SSE2 on x86-64), whatever the CPU: what the
+/// checksum benchmark compares the vector loops with.
+pub fn data_portable(bytes: &[u8]) -> u16 {
     u16::from_be(fold(sum_native(bytes)))
+}
+
+/// [`data`] with the loop built for `level`, or the portable one when the CPU cannot run
+/// it (see [`accel_level`]): lets a test or a benchmark try each loop the CPU has.
+pub fn data_at(level: Level, bytes: &[u8]) -> u16 {
+    u16::from_be(fold(accel::sum_at(level, bytes)))
+}
+
+/// The widest checksum loop this CPU runs, the one [`data`] and [`copy_and_sum`] use.
+pub fn accel_level() -> Level {
+    accel::level()
+}
+
+/// Copies `src` into the first `src.len()` bytes of `dst` and returns [`data`] of `src`,
+/// reading each byte once: the payload of a segment being built is summed as it is copied
+/// into the packet.
+///
+/// # Panics
+///
+/// When `dst` is shorter than `src`: a caller bug.
+#[inline]
+pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u16 {
+    u16::from_be(fold(accel::copy_sum(dst, src)))
+}
+
+/// [`copy_and_sum`] with the loop built for `level` (see [`data_at`]).
+pub fn copy_and_sum_at(level: Level, dst: &mut [u8], src: &[u8]) -> u16 {
+    u16::from_be(fold(accel::copy_sum_at(level, dst, src)))
 }
 
 /// The textbook loop: one big-endian word at a time into a u32. It is the oracle the fast
@@ -258,7 +335,85 @@ mod tests {
         }
     }
 
+    /// Every loop this CPU can run, the portable one first.
+    fn levels() -> Vec<Level> {
+        [Level::Portable, Level::Avx2, Level::Avx512]
+            .into_iter()
+            .filter(|l| *l <= accel_level())
+            .collect()
+    }
+
+    #[test]
+    fn every_loop_sums_block_boundaries_and_odd_tails_like_the_textbook() {
+        for level in levels() {
+            for len in [0, 1, 2, 3, 63, 64, 65, 127, 1500, 1501, BLOCK - 1, BLOCK, BLOCK + 1] {
+                let buf: Vec<u8> = (0..len + 1).map(|i| (i * 131 + 7) as u8).collect();
+                // Both alignments of the start.
+                for start in [0, 1] {
+                    let b = &buf[start..start + len];
+                    assert_eq!(data_at(level, b), data_bytewise(b), "{level:?} len {len}");
+                    let mut dst = std::vec![0xa5u8; len + 3];
+                    let sum = copy_and_sum_at(level, &mut dst, b);
+                    assert_eq!(sum, data_bytewise(b), "{level:?} copy len {len}");
+                    assert_eq!(&dst[..len], b);
+                    assert_eq!(dst[len..], [0xa5; 3], "{level:?}: bytes past the copy kept");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn all_ones_sum_without_overflow_in_every_loop() {
+        // 0xffff words are the largest; a 32-bit lane that overflowed would lose carries.
+        for level in levels() {
+            for len in [BLOCK, 2 * BLOCK + 1, 3 * BLOCK + 64] {
+                let buf = std::vec![0xffu8; len];
+                assert_eq!(data_at(level, &buf), data_bytewise(&buf), "{level:?} {len}");
+                let mut dst = std::vec![0u8; len];
+                assert_eq!(copy_and_sum_at(level, &mut dst, &buf), data_bytewise(&buf));
+            }
+        }
+    }
+
+    #[test]
+    fn data_and_copy_and_sum_use_the_widest_loop_there_is() {
+        let buf: Vec<u8> = (0..1500).map(|i| (i * 7) as u8).collect();
+        let mut dst = std::vec![0u8; 1500];
+        assert_eq!(data(&buf), data_at(accel_level(), &buf));
+        assert_eq!(copy_and_sum(&mut dst, &buf), data_portable(&buf));
+        // On x86-64 the level is what std's own detection says.
+        #[cfg(target_arch = "x86_64")]
+        {
+            let want = if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+            {
+                Level::Avx512
+            } else if std::is_x86_feature_detected!("avx2") {
+                Level::Avx2
+            } else {
+                Level::Portable
+            };
+            assert_eq!(accel_level(), want);
+        }
+    }
+
     proptest! {
+        #[test]
+        fn every_loop_matches_bytewise_at_any_offset_and_length(
+            bytes in proptest::collection::vec(any::<u8>(), 0..4200),
+            start in 0usize..64,
+        ) {
+            let b = &bytes[start.min(bytes.len())..];
+            for level in levels() {
+                prop_assert_eq!(data_at(level, b), data_bytewise(b), "{:?}", level);
+                let mut dst = std::vec![0u8; b.len() + 64];
+                let at = start % 7;
+                let sum = copy_and_sum_at(level, &mut dst[at..], b);
+                prop_assert_eq!(sum, data_bytewise(b), "{:?}", level);
+                prop_assert_eq!(&dst[at..at + b.len()], b);
+            }
+        }
+
         #[test]
         fn fast_matches_bytewise(bytes in proptest::collection::vec(any::<u8>(), 0..3000)) {
             prop_assert_eq!(data(&bytes), data_bytewise(&bytes));

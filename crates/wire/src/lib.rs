@@ -17,10 +17,12 @@
 //! [`ParseError`] naming the reason. The only panics are caller bugs on the emit side, each
 //! documented: emitting into a buffer shorter than `buffer_len()`.
 //!
-//! The crate is `no_std` and has no dependencies.
+//! The crate is `no_std` and has no dependencies. Its one unsafe module is
+//! `checksum::accel`: the checksum loop built for AVX2 and AVX-512, chosen at run time by
+//! what the CPU has.
 
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 #[cfg(test)]

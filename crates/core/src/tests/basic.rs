@@ -76,3 +76,46 @@ fn s13_new_syn_above_the_old_sequence_space_reopens_time_wait() {
     assert_eq!(p.b.tcp_conn(s2).tuple().remote, client);
     assert_eq!(p.b.netstat(p.now).count(TcpState::TimeWait), 0);
 }
+
+/// Where socket `h` of `s` lives in memory.
+fn box_address(s: &Stack, h: SocketHandle) -> *const crate::tcp::TcpSocket {
+    match s.slot(h) {
+        Some(crate::stack::Socket::Tcp(t)) => &**t,
+        _ => panic!("{h:?} is no TCP connection"),
+    }
+}
+
+/// A finished connection's memory goes to the next connection instead of back to the
+/// allocator (no allocation per connection at steady state), and a burst of closes leaves at
+/// most `TCP_SPARE_MAX` boxes behind.
+#[test]
+fn a_finished_connection_lends_its_box_to_the_next_and_the_spares_are_bounded() {
+    let mut p = Pair::new();
+    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 7), 128, false).unwrap();
+    let (c, s) = p.connect_accept(l, 7);
+    let (client_box, server_box) = (box_address(&p.a, c), box_address(&p.b, s));
+    p.a.close(p.now, c);
+    p.settle();
+    p.b.close(p.now, s);
+    p.settle();
+    p.run_for(Duration::from_secs(61));
+    assert_eq!(p.a.socket_count(), 0, "TIME-WAIT ended");
+    assert_eq!((p.a.tcp_spare.len(), p.b.tcp_spare.len()), (1, 1));
+
+    let (c2, s2) = p.connect_accept(l, 7);
+    assert_eq!(box_address(&p.a, c2), client_box, "the client's box again");
+    assert_eq!(box_address(&p.b, s2), server_box, "the server's box again");
+    assert_eq!((p.a.tcp_spare.len(), p.b.tcp_spare.len()), (0, 0));
+
+    // 100 connections finished at once: 64 boxes are kept, the rest freed.
+    let conns: Vec<_> = (0..100).map(|_| p.connect_accept(l, 7)).collect();
+    for &(c, s) in conns.iter().chain([&(c2, s2)]) {
+        p.a.close(p.now, c);
+        p.b.close(p.now, s);
+    }
+    p.settle();
+    p.run_for(Duration::from_secs(61));
+    assert_eq!(p.a.socket_count(), 0);
+    assert_eq!(p.a.tcp_spare.len(), crate::tcp::TCP_SPARE_MAX);
+    assert_eq!(p.b.tcp_spare.len(), crate::tcp::TCP_SPARE_MAX);
+}

@@ -258,3 +258,32 @@ fn ip_packets_from_martian_source_addresses_are_dropped_silently() {
     }
     assert_eq!(drain(&mut b, now).len(), 4);
 }
+
+#[test]
+fn demux_never_hands_a_segment_to_the_connection_a_reused_tuple_replaced() {
+    // The demux remembers its last hit. A connection reset and opened again on the same
+    // 4-tuple is a new socket: its handshake and data must reach it, not the old handle.
+    let mut p = Pair::new();
+    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 16, false).unwrap();
+    let local = Some(sa(A, 5000));
+    let c1 = p.a.tcp_connect(p.now, local, sa(B, 80)).unwrap();
+    p.settle();
+    let s1 = p.b.tcp_accept(l).expect("the first connection");
+    assert_eq!(p.a.tcp_send(c1, b"first").unwrap(), 5);
+    p.settle();
+    assert_eq!(p.read_all_b(s1), b"first");
+    p.a.tcp_abort(c1);
+    p.settle();
+    assert_eq!(p.b.tcp_conn(s1).state(), TcpState::Closed, "the RST reached the server");
+    p.b.close(p.now, s1);
+    p.settle();
+
+    let c2 = p.a.tcp_connect(p.now, local, sa(B, 80)).unwrap();
+    p.settle();
+    let s2 = p.b.tcp_accept(l).expect("the second connection, same 4-tuple");
+    assert_ne!(s2, s1);
+    assert_eq!(p.a.tcp_send(c2, b"second").unwrap(), 6);
+    p.settle();
+    assert_eq!(p.read_all_b(s2), b"second");
+    assert_eq!(p.a.tcp_conn(c2).state(), TcpState::Established);
+}

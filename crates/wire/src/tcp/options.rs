@@ -289,7 +289,30 @@ impl TcpOptions {
 
     /// Parses option bytes (the header past its 20 fixed bytes). See the module doc for the
     /// rules. Never panics.
+    ///
+    /// The options of nearly every segment of an established connection are `NOP NOP TS`
+    /// (twelve bytes, the layout of [`emit`](Self::emit) and of Linux, RFC 7323 Appendix A),
+    /// so those are read at once without walking the list, as Linux's
+    /// `tcp_parse_aligned_timestamp` does; the result is the same as the walk's.
+    #[inline]
     pub fn parse(bytes: &[u8]) -> Result<TcpOptions, ParseError> {
+        if let Ok(&[KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, 10, a0, a1, a2, a3, e0, e1, e2, e3]) =
+            <&[u8; 12]>::try_from(bytes)
+        {
+            let ts = Timestamps {
+                tsval: u32::from_be_bytes([a0, a1, a2, a3]),
+                tsecr: u32::from_be_bytes([e0, e1, e2, e3]),
+            };
+            return Ok(TcpOptions { timestamps: Some(ts), ..TcpOptions::default() });
+        }
+        if bytes.is_empty() {
+            return Ok(TcpOptions::default());
+        }
+        TcpOptions::parse_list(bytes)
+    }
+
+    /// [`parse`](Self::parse) by walking the list, whatever it holds.
+    pub(super) fn parse_list(bytes: &[u8]) -> Result<TcpOptions, ParseError> {
         let mut options = TcpOptions::default();
         for option in TcpOptionIter::new(bytes) {
             match option? {
@@ -312,6 +335,7 @@ impl TcpOptions {
 
     /// Bytes taken by every option but SACK, padding included. At most 40: MSS 4, timestamps
     /// 12 (with SACK-permitted folded in), window scale 4, a 16-byte cookie 20.
+    #[inline]
     fn fixed_len(&self) -> usize {
         let mut len = 0;
         if self.mss.is_some() {
@@ -352,9 +376,15 @@ impl TcpOptions {
     }
 
     /// Bytes [`emit`](Self::emit) writes: a multiple of 4, at most [`MAX_LEN`](Self::MAX_LEN).
+    #[inline]
     pub fn buffer_len(&self) -> usize {
+        let fixed = self.fixed_len();
+        if self.sack_blocks.is_empty() {
+            // Every segment but those reporting out-of-order data: no room to work out.
+            return fixed;
+        }
         let sacks = self.sack_emitted();
-        self.fixed_len() + if sacks > 0 { 4 + 8 * sacks } else { 0 }
+        fixed + if sacks > 0 { 4 + 8 * sacks } else { 0 }
     }
 
     /// Writes the options into `buf` and returns the bytes written ([`buffer_len`]).

@@ -3,7 +3,7 @@
 use core::fmt;
 
 use super::{HEADER_LEN, TcpFlags, TcpOptionIter, TcpOptions, TcpPacket, field};
-use crate::checksum::PseudoHeader;
+use crate::checksum::{self, PseudoHeader};
 use crate::{ParseError, SeqNum};
 
 /// A TCP segment as plain values: every header field raw, the options parsed, the payload
@@ -120,8 +120,16 @@ impl<'a> TcpRepr<'a> {
         seg.set_window_len(self.window);
         seg.set_urgent_at(self.urgent);
         self.options.emit(&mut seg.buffer[HEADER_LEN..header_len]);
-        seg.buffer[header_len..].copy_from_slice(self.payload);
-        seg.fill_checksum(src, dst);
+        // The payload is summed as it is copied (one pass over it), then the header, which
+        // ends on an even offset, with its checksum field zero.
+        let payload_sum = checksum::copy_and_sum(&mut seg.buffer[header_len..], self.payload);
+        seg.set_checksum(0);
+        let sum = checksum::combine(&[
+            A::pseudo_header(src, dst, super::PROTOCOL, total as u32),
+            checksum::data(&seg.buffer[..header_len]),
+            payload_sum,
+        ]);
+        seg.set_checksum(checksum::finish(sum));
     }
 }
 

@@ -838,3 +838,41 @@ proptest! {
         }
     }
 }
+
+/// Twelve option bytes near `NOP NOP TS`: the aligned timestamp itself, or one of its bytes
+/// changed, so that both the fast path and every near miss of it are tried.
+fn arb_near_aligned_timestamp() -> impl Strategy<Value = Vec<u8>> {
+    (any::<[u8; 8]>(), 0usize..13, any::<u8>()).prop_map(|(ts, at, byte)| {
+        let mut b = vec![KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, 10];
+        b.extend_from_slice(&ts);
+        if at < b.len() {
+            b[at] = byte;
+        }
+        b
+    })
+}
+
+#[test]
+fn s22_aligned_timestamp_reads_tsval_and_tsecr_in_network_order() {
+    // RFC 7323 Appendix A's layout, `nop,nop,TS val 0x01020304 ecr 0xa0b0c0d0`.
+    let bytes = [1, 1, 8, 10, 1, 2, 3, 4, 0xa0, 0xb0, 0xc0, 0xd0];
+    let o = TcpOptions::parse(&bytes).unwrap();
+    assert_eq!(o.timestamps, Some(Timestamps { tsval: 0x0102_0304, tsecr: 0xa0b0_c0d0 }));
+    assert_eq!(o, TcpOptions { timestamps: o.timestamps, ..TcpOptions::default() });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn s22_option_parse_fast_path_agrees_with_the_walk(bytes in arb_near_aligned_timestamp()) {
+        prop_assert_eq!(TcpOptions::parse(&bytes), TcpOptions::parse_list(&bytes));
+    }
+
+    #[test]
+    fn s22_option_parse_agrees_with_the_walk_on_any_bytes(
+        bytes in prop::collection::vec(any::<u8>(), 0..=40),
+    ) {
+        prop_assert_eq!(TcpOptions::parse(&bytes), TcpOptions::parse_list(&bytes));
+    }
+}

@@ -22,6 +22,7 @@ use ustack::core::tcp_engine::{CcName, TcpConfig};
 use ustack_sim::{Duration, GilbertElliott, LinkConfig};
 
 use super::json::Json;
+pub(crate) use super::stats::median;
 use crate::sim::fmt_duration;
 
 mod real;
@@ -327,17 +328,6 @@ pub(crate) struct Row {
     pub(crate) json: Vec<(&'static str, Json)>,
 }
 
-/// The median of `values` (the mean of the middle two for an even count); NaN when empty.
-pub(crate) fn median(values: &[f64]) -> f64 {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
-}
-
 /// Mbit/s with three significant digits or so: `941`, `94.1`, `9.41`, `0.941`.
 pub(crate) fn mbps(bps: f64) -> String {
     let m = bps / 1e6;
@@ -382,12 +372,5 @@ mod tests {
         assert_eq!(cell(10, 2).run_time(None), Duration::from_secs(3));
         assert_eq!(cell(10, 200).run_time(None), Duration::from_secs(8));
         assert_eq!(cell(10, 100).run_time(None), Duration::from_secs(4));
-    }
-
-    #[test]
-    fn medians() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert!(median(&[]).is_nan());
     }
 }
