@@ -1,5 +1,5 @@
 //! The rows of `ustack bench`: which workloads run, on which peers, what each row reports,
-//! and the target issue 13 sets for it.
+//! and the target set for it.
 
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ impl Peer {
     }
 }
 
-/// What issue 13 asks of a row.
+/// What is asked of a row.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Target {
     None,

@@ -1,6 +1,6 @@
 //! `ustack bench`: ustack measured against its peers.
 //!
-//! Without a subcommand, the suite of issue 13 ([`suite`]): the same workloads on ustack,
+//! Without a subcommand, the suite ([`suite`]): the same workloads on ustack,
 //! smoltcp and the Linux kernel in one invocation, interleaved round by round, each
 //! measurement in a process of its own; a table of medians, ranges and ratios, and JSON.
 //! One file per family of workloads: [`bulk`], [`cycles`], [`latency`], [`idle`] (memory and

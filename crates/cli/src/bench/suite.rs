@@ -725,11 +725,11 @@ fn target_line(row: &Row, us: &Summary, ratio: f64) -> String {
     }
 }
 
-/// What a row without a peer is read against: issue 13's target.
+/// What a row without a peer is read against: its target.
 fn reference(row: &Row) -> String {
     match row.target {
         Target::AtLeast(x) | Target::AtMost(x) => {
-            format!("target (issue 13): {} ({})", stats::num(x), row.target_text)
+            format!("target: {} ({})", stats::num(x), row.target_text)
         }
         _ => "no target".to_string(),
     }
