@@ -20,6 +20,9 @@
 #   --no-build           use the existing target/release/libustack_capi.so
 #   --sysctl NAME=VALUE  set a sysctl in every script's namespace before it runs (repeatable);
 #                        a list's "# sysctl: NAME=VALUE" lines do the same for its scripts
+#   --ip-version MODE    ipv4 (default), ipv4-mapped-ipv6 (AF_INET6 sockets, IPv4 packets) or
+#                        ipv6 (with packetdrill's --mtu=1520, as its run_all.py does, and the
+#                        library's MTU to match); scripts named *v6* run only with ipv6
 #   -v                   print packetdrill's whole output for failures
 # Without --tarball the tarballs are looked for by file name in the directories above the
 # checkout, nearest first, each searched five levels deep. Needs root (network namespaces),
@@ -41,6 +44,7 @@ timeout_secs=60
 build=1
 verbose=0
 sysctls=()
+ip_version=ipv4
 lists=()
 while (($#)); do
   case $1 in
@@ -51,13 +55,20 @@ while (($#)); do
     --timeout) timeout_secs=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --sysctl) sysctls+=("$2"); shift 2 ;;
+    --ip-version) ip_version=$2; shift 2 ;;
     -v) verbose=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) lists+=("$1"); shift ;;
   esac
 done
 ((${#lists[@]})) || lists=(tests/packetdrill/core.txt)
+case $ip_version in
+  ipv4) PD_FLAGS= ;;
+  ipv4-mapped-ipv6) PD_FLAGS=--ip_version=ipv4-mapped-ipv6 ;;
+  ipv6) PD_FLAGS="--ip_version=ipv6 --mtu=1520 --so_flags=mtu=1520" ;;
+  *) echo "--ip-version: ipv4, ipv4-mapped-ipv6 or ipv6, not $ip_version" >&2; exit 2 ;;
+esac
 
 if ((EUID != 0)); then
   echo "packetdrill runs need root (network namespaces)" >&2
@@ -139,7 +150,7 @@ mkdir -p "$results"
 # Scripts that need what no userspace stack behind --so_filename can have: SKIP with why.
 skip_reason() { # script path -> reason or nothing
   case $1 in
-    *v6.pkt|*ipv6*) echo "IPv6 (ustack is IPv4 only)" ;;
+    *v6.pkt|*ipv6*) [[ $ip_version == ipv6 ]] || echo "an IPv6 script: run with --ip-version ipv6" ;;
     gtests/net/psp/*) echo "PSP needs packetdrill's wire mode" ;;
   esac
 }
@@ -167,7 +178,7 @@ run_one() { # index tree script
   local rc=0
   (cd "$tree/$(dirname "$script")" &&
     LD_PRELOAD=$hook timeout "$timeout_secs" ip netns exec "$ns" \
-      "$pd" --so_filename="$so" "$(basename "$script")") >"$out.log" 2>&1 || rc=$?
+      "$pd" --so_filename="$so" $PD_FLAGS "$(basename "$script")") >"$out.log" 2>&1 || rc=$?
   ip netns del "$ns"
   if ((rc == 0)); then
     printf 'PASS %s\n' "$script" >"$out.line"
@@ -185,7 +196,7 @@ run_one() { # index tree script
 }
 export -f run_one skip_reason
 SYSCTLS=$(printf '%s\n' "${sysctls[@]}")
-export results src pd so hook timeout_secs SYSCTLS
+export results src pd so hook timeout_secs SYSCTLS ip_version PD_FLAGS
 
 scripts=()
 trees=()
