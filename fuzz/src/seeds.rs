@@ -572,22 +572,36 @@ mod tests {
         }
     }
 
-    /// Writes the seeds into the corpus directories.
+    /// The checked-in corpus holds every seed as the generator encodes it today, so a change
+    /// to the seeds or to their encoding cannot leave the fuzzers starting from stale inputs.
+    /// With `USTACK_WRITE_SEEDS=1` it writes them instead (then commit `fuzz/corpus`).
     #[test]
-    #[ignore = "writes fuzz/corpus; run by hand after changing the seeds"]
-    fn write_seed_corpus() {
+    fn the_checked_in_corpus_holds_every_seed_as_encoded_now() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+        let write = std::env::var_os("USTACK_WRITE_SEEDS").is_some_and(|v| v == "1");
         let setup = Setup::default();
-        let write = |target: &str, name: &str, bytes: Vec<u8>| {
+        let check = |target: &str, name: &str, bytes: Vec<u8>| {
             let dir = root.join(target);
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join(format!("seed-{name}")), bytes).unwrap();
+            let path = dir.join(format!("seed-{name}"));
+            if write {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, bytes).unwrap();
+            } else {
+                let stored = std::fs::read(&path).unwrap_or_else(|e| {
+                    panic!("{}: {e} (USTACK_WRITE_SEEDS=1 writes it)", path.display())
+                });
+                assert!(
+                    stored == bytes,
+                    "{} differs from the seed as encoded now (USTACK_WRITE_SEEDS=1 rewrites it)",
+                    path.display()
+                );
+            }
         };
         for (name, ops) in segment_seeds() {
-            write("stack_segments", name, encode(&setup, &ops));
+            check("stack_segments", name, encode(&setup, &ops));
         }
         for (name, ops) in raw_seeds() {
-            write("stack_raw", name, encode(&setup, &ops));
+            check("stack_raw", name, encode(&setup, &ops));
         }
     }
 }
