@@ -56,7 +56,11 @@ impl Conn {
             self.stats.delivered_ce += u64::from(info.delivered.segments);
         }
         if self.snd.syn_acked
-            && (info.una_advanced || info.dupack || info.sack_info || info.dsack || info.ece)
+            && (info.una_advanced
+                || info.dupack
+                || info.sack_info
+                || info.dsack.is_some()
+                || info.ece)
         {
             self.after_ack(now, seg, &info);
         }
@@ -118,7 +122,7 @@ impl Conn {
                 .get(1)
                 .is_some_and(|b| (first.left - b.left) >= 0 && (b.right - first.right) >= 0);
         if dsack && self.dsack_credible(first.left, first.right) {
-            info.dsack = true;
+            info.dsack = Some((first.left, first.right));
             self.stats.dsacks_received += 1;
             // A D-SACK proves a retransmission spurious only if it names data that was
             // retransmitted (RFC 3708 §3): inside the flight the scoreboard knows (Linux

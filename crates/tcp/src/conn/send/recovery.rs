@@ -146,8 +146,8 @@ pub(in crate::conn) struct AckInfo {
     pub(in crate::conn) sample: Option<Duration>,
     /// Whether it is a duplicate ACK (RFC 5681 §2).
     pub(in crate::conn) dupack: bool,
-    /// Whether it carried a D-SACK (RFC 2883), and whether that named a retransmitted range.
-    pub(in crate::conn) dsack: bool,
+    /// The block of a credible D-SACK (RFC 2883) it carried, if any.
+    pub(in crate::conn) dsack: Option<(SeqNum, SeqNum)>,
     /// Whether it carried any SACK information at all.
     pub(in crate::conn) sack_info: bool,
     /// Whether it echoed congestion (ECE on a connection using ECN, RFC 3168 §6.1.2).
@@ -220,7 +220,7 @@ impl Conn {
                 retransmitted && self.ambiguous_retransmission_ack(now, sent, seg)
             });
             self.snd.rack.on_delivered(now, &a.delivered, ambiguous, last_ambiguous);
-            if a.dsack {
+            if a.dsack.is_some() {
                 let (una, nxt) = (self.snd.una, self.snd.nxt);
                 self.snd.rack.on_dsack(una, nxt);
             }
@@ -584,7 +584,7 @@ impl Conn {
     /// goes back to what it was and nothing stays marked lost. Returns whether it did.
     fn try_undo(&mut self, _now: Instant, seg: &TcpRepr<'_>, a: &AckInfo) -> bool {
         let Some(u) = self.snd.undo else { return false };
-        let dsack_proof = a.dsack && u.retrans == Some(0);
+        let dsack_proof = a.dsack.is_some() && u.retrans == Some(0);
         let eifel = a.una_advanced && self.eifel_spurious(seg);
         let undo = match self.snd.phase {
             Phase::Open => dsack_proof,
@@ -632,7 +632,12 @@ impl Conn {
             return;
         }
         self.snd.tlp = None;
-        if !retransmitted || a.dsack {
+        // The D-SACK must name the probe (the segment ending at `high`; Linux
+        // `FLAG_DSACK_TLP`): one for other data says nothing about it, and taken as proof it
+        // would let a duplicate the network or a spoofer made cancel the reduction for a loss
+        // the probe repaired.
+        let probe_dsacked = a.dsack.is_some_and(|(left, right)| left < high && right >= high);
+        if !retransmitted || probe_dsacked {
             // New data probed, or the D-SACK says the original and the probe both arrived.
             return;
         }

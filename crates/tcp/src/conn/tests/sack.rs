@@ -125,6 +125,35 @@ fn s20_tail_loss_probe_finds_a_lost_tail_without_the_rto() {
 }
 
 #[test]
+fn s20_a_dsack_for_other_data_does_not_cancel_the_reduction_a_repaired_tail_loss_earns() {
+    // The last segment is lost; the tail loss probe sends it again and repairs it, and an ACK
+    // past the probe's end shows a loss happened: the window is reduced once (RFC 8985 §7.4,
+    // Linux `tcp_process_tlp_ack`). A D-SACK on that ACK cancels the reduction only if it
+    // names the probe (the original and the probe both arrived); one for data sent after the
+    // probe, never retransmitted, proves nothing about it.
+    let mut s = sack_client(cfg(), 10_000);
+    s.run(
+        "
+        0.2   < . 1:1(0) ack 9001 win 65535
+        0.4   > P. 9001:10001(1000) ack 1
+        ",
+    );
+    s.send(2000);
+    s.run(
+        "
+        +0    > . 10001:11001(1000) ack 1
+        +0    > P. 11001:12001(1000) ack 1
+        0.5   < . 1:1(0) ack 11001 win 65535 <sack 11001:11501 11001:12001>
+        0.6   < . 1:1(0) ack 12001 win 65535
+        ",
+    );
+    s.done();
+    assert_eq!(s.conn.stats().tlp_probes, 1);
+    assert_eq!(s.conn.stats().dsacks_received, 1);
+    assert_eq!(s.conn.stats().tlp_recoveries, 1, "the repaired tail loss reduces the window");
+}
+
+#[test]
 fn s20_a_sack_of_a_segments_last_byte_marks_nothing_and_the_tail_loss_probe_goes() {
     // Linux (`tcp_match_skb_to_sack`; packetdrill's fr-4pkt-fack-last-byte) counts a segment
     // SACKed only whole: a block naming the last byte of segment 4 says nothing delivered,
