@@ -282,7 +282,7 @@ pub(crate) fn ip_packet(
     buf
 }
 
-/// A TCP segment in an IPv4 packet, with a window of 65535 and no options.
+/// A TCP segment in an IP packet of the addresses' family, with a window of 65535 and no options.
 pub(crate) fn tcp_packet(
     src: SocketAddr,
     dst: SocketAddr,
@@ -291,21 +291,10 @@ pub(crate) fn tcp_packet(
     flags: TcpFlags,
     payload: &[u8],
 ) -> Vec<u8> {
-    let repr = TcpRepr {
-        src_port: src.port(),
-        dst_port: dst.port(),
-        seq: SeqNum(seq),
-        ack: SeqNum(ack),
-        flags,
-        window: 65535,
-        urgent: 0,
-        options: TcpOptions::default(),
-        payload,
-    };
-    emit_tcp_any(&repr, src, dst)
+    tcp_packet_opts(src, dst, seq, ack, flags, 65535, TcpOptions::default(), payload)
 }
 
-/// A TCP segment in an IPv4 packet with the given window and options.
+/// A TCP segment in an IP packet of the addresses' family, with the given window and options.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn tcp_packet_opts(
     src: SocketAddr,
