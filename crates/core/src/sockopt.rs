@@ -87,7 +87,7 @@ impl Stack {
     ) -> Result<(), ustack_tcp::ConfigError> {
         tcp.validate()?;
         match self.socket_mut(h) {
-            Some(Socket::Listener(l)) => *l.tcp = tcp,
+            Some(Socket::Listener(l)) => l.tcp = std::sync::Arc::new(tcp),
             _ => panic!("{h} is not a listener"),
         }
         Ok(())

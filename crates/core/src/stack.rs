@@ -189,6 +189,10 @@ pub struct Stack {
     /// The host-wide challenge-ACK allowance (`challenge_ack_limit`).
     pub(crate) challenge_acks: crate::challenge::ChallengeBudget,
     pub(crate) ts_hash: KeyedHash,
+    /// The TCP settings of the latest outgoing connection, shared by every connection made
+    /// with the same ones (`Stack::shared_tcp_config`): a connection's settings take a
+    /// pointer, not a copy of their own.
+    tcp_shared: std::sync::Arc<ustack_tcp::TcpConfig>,
     /// SYN cookies (SPEC S8), keyed from the secret.
     pub(crate) syncookies: ustack_tcp::syncookie::SynCookies,
     /// Fast Open (SPEC S6): the server key used while `tcp_fastopen_key` is unset, the
@@ -220,11 +224,13 @@ pub(crate) struct Slot {
     pub(crate) sock: Option<Socket>,
 }
 
+/// A socket of the table. Every variant is boxed, so a slot costs 24 bytes whatever it
+/// holds: a million connections do not each pay for the size of a listener.
 #[derive(Debug)]
 pub(crate) enum Socket {
-    Listener(Listener),
+    Listener(Box<Listener>),
     Tcp(Box<TcpSocket>),
-    Udp(UdpSocket),
+    Udp(Box<UdpSocket>),
 }
 
 /// Datagrams built whole (UDP, ICMP, RSTs for no connection), waiting for `poll_transmit`.
@@ -341,6 +347,7 @@ impl Stack {
             isn: IsnGenerator::new(s),
             challenge_acks: crate::challenge::ChallengeBudget::new(s),
             ts_hash: KeyedHash::new(ts_key),
+            tcp_shared: std::sync::Arc::new(cfg.tcp),
             syncookies: ustack_tcp::syncookie::SynCookies::new(derived_key(s, b"syncookies")),
             fastopen: crate::fastopen::FastOpenHost::new(derived_key(s, b"fastopen"), s),
             ports: PortAllocator::new(cfg.ip_local_port_range, s),
@@ -368,6 +375,18 @@ impl Stack {
             last_now: Instant::ZERO,
             cfg,
         })
+    }
+
+    /// `tcp` as a shared value: the one the latest connection got when equal (the stack's
+    /// settings, or a socket's own that many connections repeat), a new one otherwise.
+    pub(crate) fn shared_tcp_config(
+        &mut self,
+        tcp: &ustack_tcp::TcpConfig,
+    ) -> std::sync::Arc<ustack_tcp::TcpConfig> {
+        if *self.tcp_shared != *tcp {
+            self.tcp_shared = std::sync::Arc::new(*tcp);
+        }
+        std::sync::Arc::clone(&self.tcp_shared)
     }
 
     /// The configuration.

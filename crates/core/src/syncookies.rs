@@ -7,6 +7,8 @@
 //! Counters (Linux names): `SyncookiesSent` per cookie SYN-ACK, `SyncookiesRecv` per valid
 //! cookie, `SyncookiesFailed` per ACK that carried none while cookies were recently sent.
 
+use std::sync::Arc;
+
 use ustack_tcp::syncookie::{CookieOptions, VALID_SECS};
 use ustack_tcp::{Conn, Duration, FourTuple};
 use ustack_wire::TcpRepr;
@@ -67,7 +69,7 @@ impl Stack {
         if self.cfg.tcp_syncookies == 0 || !recent {
             return false;
         }
-        let tcp = *l.tcp;
+        let tcp = Arc::clone(&l.tcp);
         let v6 = l.v6;
         let accept_full = l.accept_queue_full();
         let Some(cookie) = self.syncookies.check(now, tuple, ack.seq, ack.ack) else {
@@ -98,7 +100,7 @@ impl Stack {
         }
         let mtu = self.path_mtu(iface, tuple.remote.ip());
         let cc = Conn::default_cc(&tcp);
-        let mut conn = Conn::from_cookie(now, &tcp, tuple, mtu, cookie, opts, ack, cc);
+        let mut conn = Conn::from_cookie(now, tcp, tuple, mtu, cookie, opts, ack, cc);
         self.prepare_conn(&mut conn, tuple);
         let h = self.insert_tcp(TcpSocket {
             conn,

@@ -21,6 +21,7 @@
 
 use core::net::{IpAddr, SocketAddr};
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use ustack_tcp::{
     Conn, ConnError, DropReason, Ecn, Event, FourTuple, RecvError, SendError, TcpConfig, TcpState,
@@ -85,8 +86,9 @@ pub(crate) struct Listener {
     /// An IPv6 socket (its connections are too).
     pub(crate) v6: bool,
     pub(crate) backlog: u32,
-    /// The settings its connections start with (the stack's, or the socket's own options).
-    pub(crate) tcp: Box<TcpConfig>,
+    /// The settings its connections start with (the stack's, or the socket's own options),
+    /// shared with them until one sets an option of its own.
+    pub(crate) tcp: Arc<TcpConfig>,
     /// Connections in SYN-RECEIVED.
     pub(crate) syn_queue: KeyedSet<SocketHandle>,
     /// Connections established and not yet accepted.
@@ -116,7 +118,7 @@ impl Listener {
             v6only: false,
             v6: false,
             backlog,
-            tcp: Box::new(*tcp),
+            tcp: Arc::new(*tcp),
             syn_queue: hash::set(cfg.secret, 6),
             accept_queue: VecDeque::new(),
             ttl: None,
@@ -204,7 +206,7 @@ impl Stack {
         let mut listener = Listener::new(local, backlog, tcp, &self.cfg);
         listener.v6only = v6only;
         listener.v6 = v6;
-        let h = self.insert(Socket::Listener(listener));
+        let h = self.insert(Socket::Listener(Box::new(listener)));
         self.tcp_listeners.insert(local, v6only, h);
         Ok(h)
     }
@@ -290,7 +292,8 @@ impl Stack {
             iss = after;
         }
         let mtu = self.path_mtu(iface, remote.ip());
-        let mut conn = Conn::connect(now, tcp, tuple, iss, mtu, Conn::default_cc(tcp));
+        let shared = self.shared_tcp_config(tcp);
+        let mut conn = Conn::connect(now, shared, tuple, iss, mtu, Conn::default_cc(tcp));
         self.prepare_conn(&mut conn, tuple);
         let flow_label =
             self.flow_label_for(tuple.local, tuple.remote, ustack_wire::IpProtocol::TCP);
@@ -589,7 +592,7 @@ impl Stack {
         let Some(Socket::Listener(l)) = self.slot(lh) else { return };
         let syn_queue_full = l.syn_queue.len() >= l.backlog as usize;
         let accept_queue_full = l.accept_queue_full();
-        let tcp = *l.tcp;
+        let tcp = Arc::clone(&l.tcp);
         let defer_accept = l.defer_accept;
         let v6 = l.v6;
         let ttl = l.ttl;
@@ -617,7 +620,7 @@ impl Stack {
         let iss = self.isn.isn(now, tuple.local, tuple.remote);
         let mtu = self.path_mtu(iface, tuple.remote.ip());
         let cc = Conn::default_cc(&tcp);
-        let mut conn = Conn::accept(now, &tcp, tuple, iss, mtu, seg, cc);
+        let mut conn = Conn::accept(now, tcp, tuple, iss, mtu, seg, cc);
         self.prepare_conn(&mut conn, tuple);
         // SPEC S6: Fast Open decides what becomes of the SYN's data and its cookie.
         let fast_open = self.fastopen_syn(now, lh, &mut conn, tuple, seg);

@@ -81,12 +81,12 @@ impl Stack {
         if self.any_ip.tcp.is_some() {
             return Err(BindError::AddrInUse);
         }
-        let h = self.insert(Socket::Listener(crate::tcp::Listener::new(
+        let h = self.insert(Socket::Listener(Box::new(crate::tcp::Listener::new(
             core::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0).into(),
             backlog.clamp(1, self.cfg.somaxconn),
             tcp,
             &self.cfg,
-        )));
+        ))));
         self.any_ip.tcp = Some(h);
         Ok(h)
     }
@@ -106,7 +106,7 @@ impl Stack {
             return Err(BindError::AddrInUse);
         }
         let any = core::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-        let h = self.insert(Socket::Udp(crate::udp::UdpSocket::new(any.into())));
+        let h = self.insert(Socket::Udp(Box::new(crate::udp::UdpSocket::new(any.into()))));
         self.any_ip.udp = Some(h);
         Ok(h)
     }

@@ -122,7 +122,7 @@ impl Stack {
         let mut sock = UdpSocket::new(local);
         sock.v6only = v6only;
         sock.v6 = v6;
-        let h = self.insert(Socket::Udp(sock));
+        let h = self.insert(Socket::Udp(Box::new(sock)));
         self.udp_binds.insert(local, v6only, h);
         Ok(h)
     }

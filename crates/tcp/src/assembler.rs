@@ -246,6 +246,19 @@ impl Assembler {
         front.into_iter().chain(self.spans.iter().map(|s| s.start..s.end))
     }
 
+    /// Frees the storage of the out-of-order ranges when none is held (an idle connection);
+    /// the next out-of-order segment allocates again.
+    pub fn release_storage(&mut self) {
+        if self.spans.is_empty() {
+            self.spans = Vec::new();
+        }
+    }
+
+    /// Bytes allocated for out-of-order ranges.
+    pub fn storage_bytes(&self) -> usize {
+        self.spans.capacity() * core::mem::size_of::<Span>()
+    }
+
     /// Forgets everything (e.g. when the connection is reset).
     pub fn clear(&mut self) {
         self.front = 0;

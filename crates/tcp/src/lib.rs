@@ -28,7 +28,7 @@ pub use buffer::RingBuffer;
 pub use config::{BufferSizes, CcName, ConfigError, TcpConfig};
 pub use conn::{
     ChronoStats, Conn, ConnError, ConnInfo, ConnStats, DropReason, Event, FourTuple, IcmpError,
-    RecvError, RetransmitReason, SendError,
+    RELEASE_AFTER, RecvError, RetransmitReason, SendError,
 };
 pub use core::time::Duration;
 pub use ecn::Ecn;

@@ -156,7 +156,7 @@ impl Pair {
         cfg.wmem.max = cfg.wmem.default;
         let tuple = FourTuple { local: CLIENT.into(), remote: SERVER.into() };
         let iss = SeqNum(1_000_000);
-        let client = Conn::connect(Instant::ZERO, &cfg, tuple, iss, MTU, Conn::default_cc(&cfg));
+        let client = Conn::connect(Instant::ZERO, cfg, tuple, iss, MTU, Conn::default_cc(&cfg));
         Pair {
             now: Instant::ZERO,
             cfg,
@@ -219,7 +219,7 @@ impl Pair {
                     let tuple = FourTuple { local: SERVER.into(), remote: CLIENT.into() };
                     let cc = Conn::default_cc(&self.cfg);
                     let iss = SeqNum(3_000_000_000);
-                    self.server = Some(Conn::accept(now, &self.cfg, tuple, iss, MTU, &seg, cc));
+                    self.server = Some(Conn::accept(now, self.cfg, tuple, iss, MTU, &seg, cc));
                 }
             }
         } else if self.to_client.next_arrival().is_some_and(|t| t <= now) {

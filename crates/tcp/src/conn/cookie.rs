@@ -1,6 +1,8 @@
 //! Connections opened through a SYN cookie (SPEC S8, `crate::syncookie`): the SYN-ACK a
 //! listener sends without keeping state, and the connection the final ACK creates.
 
+use std::sync::Arc;
+
 use ustack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
 use super::{Conn, Negotiated, State, local_mss, wscale_for};
@@ -81,7 +83,7 @@ impl Conn {
     #[allow(clippy::too_many_arguments)]
     pub fn from_cookie(
         now: Instant,
-        cfg: &TcpConfig,
+        cfg: impl Into<Arc<TcpConfig>>,
         tuple: FourTuple,
         mtu: u16,
         cookie: ValidCookie,
@@ -89,9 +91,10 @@ impl Conn {
         ack: &TcpRepr<'_>,
         cc: Box<dyn CongestionControl>,
     ) -> Conn {
-        let offered = Negotiated::offered_by(cfg);
+        let cfg = cfg.into();
+        let offered = Negotiated::offered_by(&cfg);
         let state = State::SynReceived { passive: true };
-        let mut conn = Conn::new(now, cfg, tuple, cookie.iss, mtu, cc, state, offered);
+        let mut conn = Conn::new(now, Arc::clone(&cfg), tuple, cookie.iss, mtu, cc, state, offered);
         let opts = opts.unwrap_or_default();
         let syn_options = TcpOptions {
             mss: Some(cookie.mss),
@@ -112,7 +115,7 @@ impl Conn {
             payload: &[],
         };
         conn.take_peer_syn(now, &syn);
-        conn.ecn.ok = opts.ecn && cfg.ecn != 0;
+        conn.ecn.ok = opts.ecn && conn.cfg.ecn != 0;
         // The SYN-ACK is out: SND.NXT past the ISS, the window it offered advertised.
         conn.snd.nxt = cookie.iss + 1u32;
         conn.snd.max = conn.snd.nxt;

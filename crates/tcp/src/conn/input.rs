@@ -525,7 +525,9 @@ impl Conn {
         self.set_state(State::TimeWait);
         self.timers.stop_all();
         self.timers.set(TimerKind::TimeWait, now + self.cfg.time_wait_len());
-        self.snd.buf.release_if_empty();
+        // Nothing is sent or read any more but ACKs: the storage goes back now.
+        self.release_at = None;
+        self.release_empty_storage();
     }
 
     /// RFC 7323 §5.3 R1 with §5.5's rule that TS.Recent expires after 24 days idle.

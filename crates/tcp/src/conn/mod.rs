@@ -41,6 +41,7 @@
 
 use core::net::SocketAddr;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use ustack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr};
 
@@ -57,6 +58,7 @@ mod ecn;
 mod event;
 mod fastopen;
 mod icmp;
+mod idle;
 mod input;
 mod output;
 mod recv;
@@ -70,6 +72,7 @@ mod tests;
 pub use defer::{retrans_to_secs, secs_to_retrans};
 pub use event::{ConnError, ConnStats, DropReason, Event, RecvError, RetransmitReason, SendError};
 pub use icmp::{IcmpError, MIN_PMTU};
+pub use idle::RELEASE_AFTER;
 pub use send::ChronoStats;
 pub use sockopt::ConnInfo;
 
@@ -173,7 +176,9 @@ struct Rst {
 #[derive(Debug)]
 pub struct Conn {
     tuple: FourTuple,
-    cfg: TcpConfig,
+    /// The settings, shared with the other connections that run with the same ones until an
+    /// option of this one is set ([`Conn::config_mut`]).
+    cfg: Arc<TcpConfig>,
     state: State,
     snd: Sender,
     rcv: Receiver,
@@ -242,6 +247,8 @@ pub struct Conn {
     ecn: ecn::EcnState,
     /// The ECN codepoint of the segment being handled (`handle_segment_ecn`).
     in_ecn: crate::Ecn,
+    /// When to free the storage of empty buffers if the connection stays quiet (`idle.rs`).
+    release_at: Option<Instant>,
 }
 
 /// At most this many trace events wait in the queue; later ones are counted as lost.
@@ -334,19 +341,25 @@ impl Conn {
     ///
     /// `cfg` must have passed [`TcpConfig::validate`]. The connection gives up with
     /// [`ConnError::TimedOut`] after `syn_retries` retransmissions (SPEC S5).
+    ///
+    /// `cfg` is a `TcpConfig` (the connection gets a copy of its own) or an
+    /// `Arc<TcpConfig>` that many connections share: a host with a great many connections
+    /// passes one `Arc` to all that run with the same settings, and a connection copies it
+    /// only when one of its own options is set (`set_nodelay`, `set_keepalive`, ...).
     pub fn connect(
         now: Instant,
-        cfg: &TcpConfig,
+        cfg: impl Into<Arc<TcpConfig>>,
         tuple: FourTuple,
         iss: SeqNum,
         mtu: u16,
         cc: Box<dyn CongestionControl>,
     ) -> Conn {
-        let opts = Negotiated::offered_by(cfg);
+        let cfg = cfg.into();
+        let opts = Negotiated::offered_by(&cfg);
         let mut conn = Conn::new(now, cfg, tuple, iss, mtu, cc, State::SynSent, opts);
         // RFC 3168 §6.1.1, Linux `tcp_ecn_send_syn`: only `tcp_ecn` = 1 asks for ECN.
-        conn.ecn.ok = cfg.ecn == 1;
-        conn.timers.set(TimerKind::Establish, now + cfg.syn_timeout());
+        conn.ecn.ok = conn.cfg.ecn == 1;
+        conn.timers.set(TimerKind::Establish, now + conn.cfg.syn_timeout());
         conn
     }
 
@@ -362,23 +375,25 @@ impl Conn {
     /// the SYN's cookie hands it over with [`Conn::accept_syn_data`]; otherwise the peer sends
     /// it again after the handshake. ECN is accepted for an ECN-setup SYN (ECE and CWR) when
     /// `cfg.ecn` is not 0 (RFC 3168 §6.1.1); the host takes ECE and CWR off a SYN that arrived
-    /// ECT itself, as Linux does not take that one as ECN-setup.
+    /// ECT itself, as Linux does not take that one as ECN-setup. `cfg` as for
+    /// [`Conn::connect`].
     #[allow(clippy::too_many_arguments)]
     pub fn accept(
         now: Instant,
-        cfg: &TcpConfig,
+        cfg: impl Into<Arc<TcpConfig>>,
         tuple: FourTuple,
         iss: SeqNum,
         mtu: u16,
         syn: &TcpRepr<'_>,
         cc: Box<dyn CongestionControl>,
     ) -> Conn {
-        let offered = Negotiated::offered_by(cfg);
+        let cfg = cfg.into();
+        let offered = Negotiated::offered_by(&cfg);
         let state = State::SynReceived { passive: true };
         let mut conn = Conn::new(now, cfg, tuple, iss, mtu, cc, state, offered);
         conn.take_peer_syn(now, syn);
         conn.ecn_on_passive_syn(syn);
-        conn.timers.set(TimerKind::Establish, now + cfg.synack_timeout());
+        conn.timers.set(TimerKind::Establish, now + conn.cfg.synack_timeout());
         conn
     }
 
@@ -396,7 +411,7 @@ impl Conn {
     #[allow(clippy::too_many_arguments)]
     fn new(
         now: Instant,
-        cfg: &TcpConfig,
+        cfg: Arc<TcpConfig>,
         tuple: FourTuple,
         iss: SeqNum,
         mtu: u16,
@@ -404,12 +419,11 @@ impl Conn {
         state: State,
         opts: Negotiated,
     ) -> Conn {
-        let local_mss = local_mss(cfg, tuple, mtu);
-        let wscale = if cfg.window_scaling { wscale_for(cfg) } else { 0 };
+        let local_mss = local_mss(&cfg, tuple, mtu);
+        let wscale = if cfg.window_scaling { wscale_for(&cfg) } else { 0 };
         let last_cc = (cc.window(), cc.ssthresh());
         Conn {
             tuple,
-            cfg: *cfg,
             state,
             snd: Sender {
                 iss,
@@ -420,7 +434,7 @@ impl Conn {
                 max_wnd: 0,
                 wl1: SeqNum(0),
                 wl2: iss,
-                mss: send_mss(cfg, tuple, None, local_mss),
+                mss: send_mss(&cfg, tuple, None, local_mss),
                 wscale: 0,
                 buf: RingBuffer::with_limit(cfg.wmem.default as usize),
                 fin: None,
@@ -463,7 +477,7 @@ impl Conn {
                 adv_right: SeqNum(0),
                 wscale,
                 mss: local_mss,
-                seg_mss: local_mss.min(default_mss(cfg, tuple)),
+                seg_mss: local_mss.min(default_mss(&cfg, tuple)),
                 buf: RingBuffer::with_limit(cfg.rmem.default as usize),
                 asm: Assembler::with_limit(recv::Tune::reassembly_limit(cfg.rmem.default as usize)),
                 dsack: None,
@@ -483,7 +497,7 @@ impl Conn {
             ts_recent_at: now,
             ts_offset: 0,
             syn_window: 0,
-            rtt: RttEstimator::from_config(cfg),
+            rtt: RttEstimator::from_config(&cfg),
             cc,
             last_cc,
             timers: TimerTable::new(),
@@ -510,6 +524,8 @@ impl Conn {
             first_syn_tsval: None,
             ecn: ecn::EcnState::default(),
             in_ecn: crate::Ecn::NotEct,
+            release_at: None,
+            cfg,
         }
     }
 
@@ -584,6 +600,9 @@ impl Conn {
             let n = self.rcv.buf.pop(buf);
             self.rcv.tune.read += n as u64;
             self.after_read();
+            if self.rcv.buf.is_empty() {
+                self.arm_release(self.last_recv);
+            }
             return Ok(n);
         }
         match self.state {
@@ -656,14 +675,18 @@ impl Conn {
 
     /// Turns Nagle's algorithm off (`TCP_NODELAY`, true) or on (false).
     pub fn set_nodelay(&mut self, nodelay: bool) {
-        self.cfg.nodelay = nodelay;
+        if self.cfg.nodelay != nodelay {
+            self.config_mut().nodelay = nodelay;
+        }
     }
 
     /// Turns keepalive on or off (`SO_KEEPALIVE`; off by default, RFC 9293 §3.8.4 MUST-25).
     /// With it on, an idle connection is probed after `keepalive_time`, then every
     /// `keepalive_intvl`, and reset after `keepalive_probes` unanswered probes.
     pub fn set_keepalive(&mut self, now: Instant, on: bool) {
-        self.cfg.keepalive = on;
+        if self.cfg.keepalive != on {
+            self.config_mut().keepalive = on;
+        }
         if !on {
             self.timers.stop(TimerKind::Keepalive);
         } else if matches!(
@@ -702,7 +725,11 @@ impl Conn {
     /// connection).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next_expiry().map(|(_, at)| at)
+        let timer = self.timers.next_expiry().map(|(_, at)| at);
+        match (timer, self.release_at) {
+            (Some(t), Some(r)) => Some(if r < t { r } else { t }),
+            (t, r) => t.or(r),
+        }
     }
 
     /// The RFC 9293 state.
@@ -787,6 +814,12 @@ impl Conn {
     // Shared bookkeeping
     // ------------------------------------------------------------------------------------
 
+    /// This connection's own settings, copied from the shared ones the first time an option
+    /// of its own is set.
+    fn config_mut(&mut self) -> &mut TcpConfig {
+        Arc::make_mut(&mut self.cfg)
+    }
+
     fn set_state(&mut self, to: State) {
         let from = self.state;
         self.state = to;
@@ -803,6 +836,7 @@ impl Conn {
         }
         self.set_state(State::Closed { error });
         self.timers.stop_all();
+        self.release_at = None;
         self.snd.buf.clear();
         self.ack_now = false;
         self.challenge_owed = false;

@@ -117,9 +117,10 @@ impl Conn {
         probes: u32,
     ) {
         let idle_changed = idle != self.cfg.keepalive_time;
-        self.cfg.keepalive_time = idle;
-        self.cfg.keepalive_intvl = intvl;
-        self.cfg.keepalive_probes = probes;
+        let cfg = self.config_mut();
+        cfg.keepalive_time = idle;
+        cfg.keepalive_intvl = intvl;
+        cfg.keepalive_probes = probes;
         if idle_changed
             && self.cfg.keepalive
             && matches!(
@@ -135,16 +136,17 @@ impl Conn {
     /// `TCP_USER_TIMEOUT`: how long data may stay unacknowledged before the connection is
     /// aborted (zero: the `retries2` rule).
     pub fn set_user_timeout(&mut self, timeout: Duration) {
-        self.cfg.user_timeout = timeout;
+        self.config_mut().user_timeout = timeout;
     }
 
     /// `SO_SNDBUF`: the send buffer's size, fixed (it no longer grows with the congestion
     /// window). Data already queued stays.
     pub fn set_send_buffer(&mut self, bytes: u32) {
         let bytes = bytes.max(1);
-        self.cfg.wmem.max = bytes;
-        self.cfg.wmem.default = bytes;
-        self.cfg.wmem.min = self.cfg.wmem.min.min(bytes);
+        let wmem = &mut self.config_mut().wmem;
+        wmem.max = bytes;
+        wmem.default = bytes;
+        wmem.min = wmem.min.min(bytes);
         self.snd.buf.set_limit(bytes as usize);
     }
 
@@ -157,9 +159,10 @@ impl Conn {
         let bytes = bytes.max(1);
         let held = self.rcv.buf.len() + self.rcv.adv_wnd() as usize;
         let limit = (bytes as usize).max(held);
-        self.cfg.rmem.max = limit as u32;
-        self.cfg.rmem.default = limit as u32;
-        self.cfg.rmem.min = self.cfg.rmem.min.min(limit as u32);
+        let rmem = &mut self.config_mut().rmem;
+        rmem.max = limit as u32;
+        rmem.default = limit as u32;
+        rmem.min = rmem.min.min(limit as u32);
         self.rcv.buf.set_limit(limit);
     }
 

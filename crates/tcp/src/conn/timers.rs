@@ -35,6 +35,9 @@ impl Conn {
                 TimerKind::TimeWait => self.close_with(None),
             }
         }
+        if self.release_at.is_some_and(|at| at <= now) {
+            self.on_release_timeout(now);
+        }
     }
 
     /// The handshake took too long: SYN-SENT after `syn_retries` retransmissions (SPEC S5:

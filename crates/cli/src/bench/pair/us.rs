@@ -3,12 +3,16 @@
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use ustack::core::tcp_engine::{BufferSizes, RecvError};
+use ustack::core::tcp_engine::{BufferSizes, RELEASE_AFTER, RecvError};
 use ustack::core::{Instant, InterfaceConfig, Ipv4Cidr, SocketHandle, Stack, StackConfig};
 
 use super::{
     A_ADDR, B_ADDR, CLIENT_PORTS, Clock, IDLE_PER_PORT, IDLE_PORT, Pair, PairConfig, Recv,
 };
+
+/// How long each batch of idle connections sits idle once opened, and once touched: past
+/// the engine's `RELEASE_AFTER`, after which a quiet connection frees its empty buffers.
+const IDLE_SETTLE: Duration = Duration::from_millis(RELEASE_AFTER.as_millis() as u64 + 500);
 
 /// Which stack a handle belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +84,21 @@ impl UstackPair {
             .expect("a free port on B");
         self.listeners.push((port, h));
         h
+    }
+
+    /// Leaves both stacks alone for `d` of virtual time, handing over whatever the timers
+    /// that fall due send.
+    fn sit_idle(&mut self, d: Duration) {
+        let until = self.clock.nanos() + d.as_nanos() as u64;
+        loop {
+            let next = [self.a.poll_timeout(), self.b.poll_timeout()].into_iter().flatten().min();
+            match next {
+                Some(t) if t.as_nanos() <= until => self.clock.jump_to(t.as_nanos()),
+                _ => break,
+            }
+            self.pump();
+        }
+        self.clock.jump_to(until);
     }
 
     /// Everything one stack has for the other, handed over; how many packets.
@@ -221,6 +240,7 @@ impl Pair for UstackPair {
                     .ok_or_else(|| format!("idle connection {}: not accepted", self.idle.len()))?;
                 self.idle.push((c, s));
             }
+            self.sit_idle(IDLE_SETTLE);
             opened += batch;
         }
         Ok(())
@@ -244,19 +264,10 @@ impl Pair for UstackPair {
                     return Err(format!("idle connection {i}: a byte did not arrive"));
                 }
             }
-            // Let the delayed ACKs of the batch go out, as they would while it sits idle.
-            let until = self.now().as_nanos() + Duration::from_millis(200).as_nanos() as u64;
-            while self.clock.nanos() < until {
-                self.wait();
-                if !self.pump()
-                    && [self.a.poll_timeout(), self.b.poll_timeout()]
-                        .into_iter()
-                        .flatten()
-                        .all(|t| t.as_nanos() >= until)
-                {
-                    break;
-                }
-            }
+            // The batch sits idle, as the connections of a server come and go over time: the
+            // delayed ACKs go out and the storage of the emptied buffers is given back
+            // (`RELEASE_AFTER`), for the next batch to reuse.
+            self.sit_idle(IDLE_SETTLE);
         }
         Ok(())
     }

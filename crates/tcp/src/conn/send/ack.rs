@@ -225,6 +225,9 @@ impl Conn {
         if self.snd.sb.is_empty() {
             let idle = self.snd.nxt == self.snd.data_end();
             self.snd.chrono.stop(now, ChronoKind::Busy, idle);
+            if self.snd.buf.is_empty() {
+                self.arm_release(now);
+            }
         }
         self.stats.bytes_acked += u64::from(data_acked);
         let sample = self.take_rtt_sample(now, seg);

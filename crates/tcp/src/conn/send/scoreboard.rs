@@ -175,6 +175,19 @@ impl Scoreboard {
         self.segs.len()
     }
 
+    /// Frees the queue's storage when nothing is outstanding (an idle connection,
+    /// `idle.rs`); the next segment sent allocates again.
+    pub(in crate::conn) fn release_storage(&mut self) {
+        if self.segs.is_empty() {
+            self.segs = VecDeque::new();
+        }
+    }
+
+    /// Bytes allocated for the queue.
+    pub(in crate::conn) fn storage_bytes(&self) -> usize {
+        self.segs.capacity() * core::mem::size_of::<Segment>()
+    }
+
     pub(in crate::conn) fn get(&self, i: usize) -> Option<&Segment> {
         self.segs.get(i)
     }

@@ -41,7 +41,7 @@ fn s8_cookie_synack_offers_what_accept_offers_and_hides_the_options_in_tsval() {
     let s = linux_syn();
     let iss = SeqNum(0x1234_5678);
     let synack = Conn::cookie_synack(NOW, &cfg, tuple(), MTU, &s, iss, 1000);
-    let mut normal = Conn::accept(NOW, &cfg, tuple(), iss, MTU, &s, Conn::default_cc(&cfg));
+    let mut normal = Conn::accept(NOW, cfg, tuple(), iss, MTU, &s, Conn::default_cc(&cfg));
     normal.set_timestamp_offset(1000);
     let mut scratch = [0u8; 64];
     let expected = normal.poll_transmit(NOW, &mut scratch).expect("the SYN-ACK");
@@ -106,7 +106,7 @@ fn s8_final_ack_with_a_valid_cookie_opens_an_established_connection_with_the_opt
     let opts = CookieOptions::decode_timestamp(tsval);
     let mut conn = Conn::from_cookie(
         later,
-        &cfg,
+        cfg,
         tuple(),
         MTU,
         valid,
@@ -154,7 +154,7 @@ fn s8_cookie_ack_without_timestamps_opens_a_connection_without_scaling_or_sack()
     };
     let valid = cookies.check(NOW, tuple(), ack.seq, ack.ack).unwrap();
     let mut conn =
-        Conn::from_cookie(NOW, &cfg, tuple(), MTU, valid, None, &ack, Conn::default_cc(&cfg));
+        Conn::from_cookie(NOW, cfg, tuple(), MTU, valid, None, &ack, Conn::default_cc(&cfg));
     conn.handle_segment(NOW, &ack);
     assert_eq!(conn.state(), TcpState::Established);
     let info = conn.info();

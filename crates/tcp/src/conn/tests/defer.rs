@@ -12,7 +12,7 @@ fn deferred(retrans: u8) -> Script {
         &[],
     );
     let mut conn =
-        Conn::accept(Instant::ZERO, &cfg, tuple(), LOCAL_ISS, MTU, &syn, Conn::default_cc(&cfg));
+        Conn::accept(Instant::ZERO, cfg, tuple(), LOCAL_ISS, MTU, &syn, Conn::default_cc(&cfg));
     conn.set_defer_accept(retrans);
     let mut s = Script::with(conn);
     s.run("0 > S. 0:0(0) ack 1 <mss 1460>");

@@ -385,7 +385,7 @@ fn ecn_syn_cookie_carries_ecn_in_the_timestamp() {
     let open = |cfg: &TcpConfig| {
         let mut conn = Conn::from_cookie(
             now,
-            cfg,
+            *cfg,
             tuple(),
             MTU,
             valid,

@@ -25,7 +25,7 @@ fn tfo_server(cfg: TcpConfig, syn_line: &str) -> Script {
     let data = pattern_bytes(0, line.segment.len as usize);
     let syn = line.segment.to_repr(base, (REMOTE_PORT, LOCAL_PORT), &data);
     let mut conn =
-        Conn::accept(Instant::ZERO, &cfg, tuple(), LOCAL_ISS, MTU, &syn, Conn::default_cc(&cfg));
+        Conn::accept(Instant::ZERO, cfg, tuple(), LOCAL_ISS, MTU, &syn, Conn::default_cc(&cfg));
     conn.accept_syn_data(Instant::ZERO, &syn);
     Script::with(conn)
 }
@@ -33,7 +33,7 @@ fn tfo_server(cfg: TcpConfig, syn_line: &str) -> Script {
 /// A client whose first SYN does `fo`, with `data` bytes sent before it.
 fn tfo_client(cfg: TcpConfig, data: usize, fo: FastOpenConnect) -> Script {
     let mut conn =
-        Conn::connect(Instant::ZERO, &cfg, tuple(), LOCAL_ISS, MTU, Conn::default_cc(&cfg));
+        Conn::connect(Instant::ZERO, cfg, tuple(), LOCAL_ISS, MTU, Conn::default_cc(&cfg));
     assert_eq!(conn.send(&pattern_bytes(0, data)), if data > 0 { Ok(data) } else { Ok(0) });
     conn.set_fast_open(fo);
     let mut s = Script::with(conn);
@@ -116,7 +116,7 @@ fn s6_server_sends_the_cookie_in_the_first_synack_only() {
     );
     let cfg = no_ts();
     let mut conn =
-        Conn::accept(Instant::ZERO, &cfg, tuple(), LOCAL_ISS, MTU, &syn, Conn::default_cc(&cfg));
+        Conn::accept(Instant::ZERO, cfg, tuple(), LOCAL_ISS, MTU, &syn, Conn::default_cc(&cfg));
     conn.set_synack_cookie(cookie("3021b9d889017eeb"));
     let mut s = Script::with(conn);
     s.run(

@@ -25,7 +25,7 @@ enum Outcome {
 fn syn_sent_outcome(flags: TcpFlags, ack: u32) -> Outcome {
     let cfg = cfg();
     let mut conn =
-        Conn::connect(Instant::ZERO, &cfg, tuple(), LOCAL_ISS, MTU, Conn::default_cc(&cfg));
+        Conn::connect(Instant::ZERO, cfg, tuple(), LOCAL_ISS, MTU, Conn::default_cc(&cfg));
     let mut scratch = vec![0; 65_536];
     let syn = conn.poll_transmit(Instant::ZERO, &mut scratch).expect("the SYN");
     assert_eq!(syn.flags, TcpFlags::SYN);

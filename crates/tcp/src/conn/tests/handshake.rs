@@ -359,7 +359,7 @@ fn s5_a_syn_ack_arriving_after_the_syn_timer_fired_leaves_snd_nxt_past_the_syn()
     // established and its data starts at ISS + 1. (It used to send its data, and its FIN,
     // from the ISS; found by fuzzing.)
     let cfg = cfg();
-    let mut c = Conn::connect(Instant::ZERO, &cfg, tuple(), LOCAL_ISS, MTU, Conn::default_cc(&cfg));
+    let mut c = Conn::connect(Instant::ZERO, cfg, tuple(), LOCAL_ISS, MTU, Conn::default_cc(&cfg));
     let mut scratch = vec![0; 65_536];
     assert!(c.poll_transmit(Instant::ZERO, &mut scratch).is_some(), "the SYN");
     c.handle_timeout(secs(1.0));

@@ -24,7 +24,7 @@ fn syn_of(conn: &mut Conn, now: Instant) -> TcpRepr<'static> {
 fn established(mtu: u16, peer_mss: Option<u16>) -> Conn {
     let cfg = cfg();
     let now = Instant::ZERO;
-    let mut conn = Conn::connect(now, &cfg, tuple6(), LOCAL_ISS, mtu, Conn::default_cc(&cfg));
+    let mut conn = Conn::connect(now, cfg, tuple6(), LOCAL_ISS, mtu, Conn::default_cc(&cfg));
     let _syn = syn_of(&mut conn, now);
     let synack = TcpRepr {
         src_port: REMOTE_PORT,
@@ -49,7 +49,7 @@ fn ipv6_syn_announces_mtu_minus_60() {
     let cfg = cfg();
     for (mtu, want) in [(1500, 1440), (9000, 8940), (1280, 1220), (65_535, 65_475)] {
         let mut conn =
-            Conn::connect(Instant::ZERO, &cfg, tuple6(), LOCAL_ISS, mtu, Conn::default_cc(&cfg));
+            Conn::connect(Instant::ZERO, cfg, tuple6(), LOCAL_ISS, mtu, Conn::default_cc(&cfg));
         assert_eq!(syn_of(&mut conn, Instant::ZERO).options.mss, Some(want), "MTU {mtu}");
     }
 }
@@ -60,7 +60,7 @@ fn ipv6_mss_never_assumes_a_link_below_1280() {
     // the host's interface reports less.
     let cfg = cfg();
     let mut conn =
-        Conn::connect(Instant::ZERO, &cfg, tuple6(), LOCAL_ISS, 1000, Conn::default_cc(&cfg));
+        Conn::connect(Instant::ZERO, cfg, tuple6(), LOCAL_ISS, 1000, Conn::default_cc(&cfg));
     assert_eq!(syn_of(&mut conn, Instant::ZERO).options.mss, Some(1220));
 }
 
@@ -72,7 +72,7 @@ fn ipv6_default_send_mss_without_option_is_1220() {
     // Over IPv4 the same handshake gives 536.
     let cfg = cfg();
     let mut v4 =
-        Conn::connect(Instant::ZERO, &cfg, tuple(), LOCAL_ISS, 1500, Conn::default_cc(&cfg));
+        Conn::connect(Instant::ZERO, cfg, tuple(), LOCAL_ISS, 1500, Conn::default_cc(&cfg));
     let _ = syn_of(&mut v4, Instant::ZERO);
     v4.handle_segment(
         Instant::ZERO,

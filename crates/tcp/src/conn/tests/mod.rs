@@ -27,6 +27,7 @@ mod events;
 mod fastopen;
 mod flags;
 mod handshake;
+mod idle;
 mod ipv6;
 mod prr;
 mod recovery;
@@ -104,7 +105,7 @@ impl Script {
     /// An active open at time 0 (nothing sent yet: the script's first line is the SYN).
     fn client(cfg: TcpConfig) -> Script {
         let conn =
-            Conn::connect(Instant::ZERO, &cfg, tuple(), LOCAL_ISS, MTU, Conn::default_cc(&cfg));
+            Conn::connect(Instant::ZERO, cfg, tuple(), LOCAL_ISS, MTU, Conn::default_cc(&cfg));
         Script::with(conn)
     }
 
@@ -113,15 +114,8 @@ impl Script {
         let line = parse_one(syn_line);
         let base = SeqBase { local_iss: LOCAL_ISS, remote_iss: REMOTE_ISS };
         let syn = line.segment.to_repr(base, (REMOTE_PORT, LOCAL_PORT), &[]);
-        let conn = Conn::accept(
-            Instant::ZERO,
-            &cfg,
-            tuple(),
-            LOCAL_ISS,
-            MTU,
-            &syn,
-            Conn::default_cc(&cfg),
-        );
+        let conn =
+            Conn::accept(Instant::ZERO, cfg, tuple(), LOCAL_ISS, MTU, &syn, Conn::default_cc(&cfg));
         Script::with(conn)
     }
 

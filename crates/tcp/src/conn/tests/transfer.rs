@@ -81,7 +81,7 @@ fn server_tuple() -> FourTuple {
 impl Pair {
     fn new(cfg: TcpConfig, link: Impairments, seed: u64, data: Vec<u8>) -> Pair {
         let client =
-            Conn::connect(Instant::ZERO, &cfg, tuple(), LOCAL_ISS, MTU, Conn::default_cc(&cfg));
+            Conn::connect(Instant::ZERO, cfg, tuple(), LOCAL_ISS, MTU, Conn::default_cc(&cfg));
         Pair {
             now: Instant::ZERO,
             cfg,
@@ -220,7 +220,7 @@ impl Pair {
                     let cc = Conn::default_cc(&self.cfg);
                     let iss = REMOTE_ISS;
                     self.server =
-                        Some(Conn::accept(now, &self.cfg, server_tuple(), iss, MTU, &seg, cc));
+                        Some(Conn::accept(now, self.cfg, server_tuple(), iss, MTU, &seg, cc));
                 }
                 None => {}
             }

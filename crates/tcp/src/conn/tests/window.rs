@@ -56,15 +56,8 @@ impl Receiver {
             },
             payload: &[],
         };
-        let conn = Conn::accept(
-            Instant::ZERO,
-            &cfg,
-            tuple(),
-            LOCAL_ISS,
-            MTU,
-            &syn,
-            Conn::default_cc(&cfg),
-        );
+        let conn =
+            Conn::accept(Instant::ZERO, cfg, tuple(), LOCAL_ISS, MTU, &syn, Conn::default_cc(&cfg));
         let mut r = Receiver {
             conn,
             now: Instant::ZERO,

@@ -81,7 +81,7 @@ impl WrapPair {
         let cfg = TcpConfig { rmem: buffers, wmem: buffers, ..TcpConfig::default() };
         let mut client = Conn::connect(
             Instant::ZERO,
-            &cfg,
+            cfg,
             tuple(),
             client_iss,
             WRAP_MTU,
@@ -205,7 +205,7 @@ impl WrapPair {
                 None => {
                     let cc = Conn::default_cc(&self.cfg);
                     let tuple = FourTuple { local: tuple().remote, remote: tuple().local };
-                    let conn = Conn::accept(now, &self.cfg, tuple, SERVER_ISS, WRAP_MTU, &seg, cc);
+                    let conn = Conn::accept(now, self.cfg, tuple, SERVER_ISS, WRAP_MTU, &seg, cc);
                     self.server = Some(conn);
                 }
             }

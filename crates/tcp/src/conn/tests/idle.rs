@@ -1,0 +1,94 @@
+//! The storage of an idle connection (`idle.rs`): given back after `RELEASE_AFTER` of quiet
+//! once empty, kept while data moves or waits, allocated again by the next byte. Linux
+//! holds no buffer memory for a socket whose data is all acknowledged and read (its queues
+//! are lists of skbs, freed as they empty); a ring that stayed allocated would cost an idle
+//! connection some 2 KiB.
+
+use super::*;
+
+/// One request and one answer on an established server: 100 bytes in, read, 100 bytes out,
+/// acknowledged. Every ring involved holds storage afterwards. What this checks is memory:
+/// the ACKs on the way (quick, delayed, or the window update a read may send) are left to
+/// the tests of `delack.rs` and `window.rs`; the bytes are checked both ways.
+fn exchange(s: &mut Script, from: u64) {
+    s.run(&format!("+0.1 < P. {}:{}(100) ack {} win 65535", from + 1, from + 101, from + 1));
+    assert_eq!(s.recv_all(), 100);
+    s.send(100);
+    let sent: Vec<Sent> = s.pending.drain(..).map(|(_, p)| p).collect();
+    assert!(sent.iter().any(|p| p.payload.len() == 100), "the answer went out: {sent:?}");
+    s.run(&format!("+0.1 < . {b}:{b}(0) ack {b} win 65535", b = from + 101));
+    s.collect();
+    s.pending.clear();
+}
+
+#[test]
+fn an_idle_connection_gives_back_its_empty_buffers_after_a_quiet_second() {
+    let mut s = Script::established_server(cfg());
+    exchange(&mut s, 0);
+    let quiet_from = s.line_time.since_epoch().as_secs_f64();
+    assert!(s.conn.storage_bytes() >= 2 * RingBuffer::MIN_CAPACITY, "both rings were used");
+    // Just short of a quiet second: still held (the next message would find it).
+    s.wait_until(quiet_from + RELEASE_AFTER.as_secs_f64() - 0.001);
+    assert!(s.conn.storage_bytes() >= 2 * RingBuffer::MIN_CAPACITY);
+    s.wait_until(quiet_from + RELEASE_AFTER.as_secs_f64());
+    assert_eq!(s.conn.storage_bytes(), 0, "every empty buffer freed");
+    assert_eq!(s.conn.poll_timeout(), None, "nothing left to do: no deadline");
+    // The next exchange allocates again, and every byte arrives intact.
+    exchange(&mut s, 100);
+    assert!(s.conn.storage_bytes() >= 2 * RingBuffer::MIN_CAPACITY);
+    s.done();
+}
+
+#[test]
+fn a_connection_busy_every_half_second_keeps_its_buffers() {
+    // Messages closer together than RELEASE_AFTER: the rings empty after each one but are
+    // never freed, so a busy connection does not allocate per message.
+    let mut s = Script::established_server(cfg());
+    for i in 0..8 {
+        exchange(&mut s, i * 100);
+        let t = s.line_time.since_epoch().as_secs_f64();
+        s.wait_until(t + 0.3);
+        assert!(s.conn.storage_bytes() >= 2 * RingBuffer::MIN_CAPACITY, "message {i}");
+    }
+    s.done();
+}
+
+#[test]
+fn unread_data_is_kept_however_long_the_connection_is_quiet() {
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < P. 1:101(100) ack 1 win 65535
+        +0   > . 1:1(0) ack 101
+        ",
+    );
+    s.wait_until(10.0);
+    assert!(s.conn.recv_queue() == 100 && s.conn.storage_bytes() >= RingBuffer::MIN_CAPACITY);
+    assert_eq!(s.recv_all(), 100);
+    s.run("+0 > . 1:1(0) ack 101");
+    // Read at last: freed a quiet second after the data arrived.
+    s.wait_until(10.0 + RELEASE_AFTER.as_secs_f64());
+    assert_eq!(s.conn.storage_bytes(), 0);
+    s.done();
+}
+
+#[test]
+fn out_of_order_data_is_kept_however_long_the_connection_is_quiet() {
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < P. 101:201(100) ack 1 win 65535
+        +0   > . 1:1(0) ack 1
+        ",
+    );
+    s.wait_until(10.0);
+    s.run(
+        "
+        +0 < P. 1:101(100) ack 1 win 65535
+        +0 > . 1:1(0) ack 201
+        ",
+    );
+    assert_eq!(s.recv_all(), 200, "the bytes held out of order survived the quiet time");
+    s.run("+0 > . 1:1(0) ack 201");
+    s.done();
+}
