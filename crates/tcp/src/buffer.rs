@@ -60,13 +60,15 @@ use core::fmt;
 ///    `len`; then the data stays and [`free`](Self::free) is zero until enough is consumed.
 pub struct RingBuffer {
     /// The allocated bytes; `storage.len()` is the capacity. Always fully initialised.
-    storage: Vec<u8>,
+    storage: Box<[u8]>,
     /// Index in `storage` of logical position 0; `< capacity`, or 0 while nothing is allocated.
-    head: usize,
+    /// Positions and counts are `u32` (every one is at most `MAX_LIMIT` times 1.5): a
+    /// connection has two rings, and 32 bytes each instead of 48 count at a million.
+    head: u32,
     /// Readable bytes.
-    len: usize,
+    len: u32,
     /// Most bytes the buffer may hold; `<= MAX_LIMIT`.
-    limit: usize,
+    limit: u32,
 }
 
 impl RingBuffer {
@@ -80,9 +82,9 @@ impl RingBuffer {
 
     /// An empty buffer that may grow to `limit` bytes (clamped to
     /// [`MAX_LIMIT`](Self::MAX_LIMIT)). Allocates nothing until the first write.
-    pub const fn with_limit(limit: usize) -> RingBuffer {
+    pub fn with_limit(limit: usize) -> RingBuffer {
         let limit = if limit > Self::MAX_LIMIT { Self::MAX_LIMIT } else { limit };
-        RingBuffer { storage: Vec::new(), head: 0, len: 0, limit }
+        RingBuffer { storage: Box::new([]), head: 0, len: 0, limit: limit as u32 }
     }
 
     /// Changes the limit (clamped to [`MAX_LIMIT`](Self::MAX_LIMIT)), e.g. when the
@@ -91,17 +93,17 @@ impl RingBuffer {
     /// past it stay committable. A caller that has advertised a receive window must not lower
     /// the limit under it (RFC 9293 §3.8.6.2.2: the right window edge must not move left).
     pub fn set_limit(&mut self, limit: usize) {
-        self.limit = limit.min(Self::MAX_LIMIT);
+        self.limit = limit.min(Self::MAX_LIMIT) as u32;
     }
 
     /// The most bytes the buffer may hold.
     pub const fn limit(&self) -> usize {
-        self.limit
+        self.limit as usize
     }
 
     /// Readable bytes.
     pub const fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Whether no byte is readable.
@@ -112,7 +114,7 @@ impl RingBuffer {
     /// Room left under the limit: `limit - len`, or zero when the limit was lowered below
     /// `len`. A receive buffer's window is derived from it.
     pub const fn free(&self) -> usize {
-        self.limit.saturating_sub(self.len)
+        self.limit.saturating_sub(self.len) as usize
     }
 
     /// Bytes allocated now; `0` until the first write.
@@ -127,10 +129,10 @@ impl RingBuffer {
         if n == 0 {
             return 0;
         }
-        let at = self.len;
+        let at = self.len();
         self.reserve(at + n);
         self.write_ring(at, &data[..n]);
-        self.len += n;
+        self.len += n as u32;
         n
     }
 
@@ -149,17 +151,17 @@ impl RingBuffer {
     /// The range is clamped to the readable bytes: an `offset` at or past [`len`](Self::len)
     /// gives two empty slices.
     pub fn peek(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
-        let start = offset.min(self.len);
-        let n = len.min(self.len - start);
+        let start = offset.min(self.len());
+        let n = len.min(self.len() - start);
         self.ring_slices(start, n)
     }
 
     /// Drops up to `n` readable bytes from the front (e.g. the bytes an ACK covers) and
     /// returns how many: `min(n, len)`.
     pub fn consume(&mut self, n: usize) -> usize {
-        let n = n.min(self.len);
-        self.head = self.physical(n);
-        self.len -= n;
+        let n = n.min(self.len());
+        self.head = self.physical(n) as u32;
+        self.len -= n as u32;
         n
     }
 
@@ -169,8 +171,8 @@ impl RingBuffer {
     /// `len + offset` is at or past it. For the receive buffer, `offset` is the segment's
     /// offset from RCV.NXT, the same offset the [`Assembler`](crate::Assembler) takes.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
-        let Some(start) = self.len.checked_add(offset) else { return 0 };
-        let n = data.len().min(self.limit.saturating_sub(start));
+        let Some(start) = self.len().checked_add(offset) else { return 0 };
+        let n = data.len().min(self.limit().saturating_sub(start));
         if n == 0 {
             return 0;
         }
@@ -184,8 +186,8 @@ impl RingBuffer {
     /// `n` is clamped to the allocated bytes past `len` (`capacity - len`), which always
     /// includes every byte `write_at` stored.
     pub fn commit(&mut self, n: usize) -> usize {
-        let n = n.min(self.capacity() - self.len);
-        self.len += n;
+        let n = n.min(self.capacity() - self.len());
+        self.len += n as u32;
         n
     }
 
@@ -202,14 +204,14 @@ impl RingBuffer {
         if self.len != 0 {
             return false;
         }
-        self.storage = Vec::new();
+        self.storage = Box::new([]);
         self.head = 0;
         true
     }
 
     /// The storage index of logical position `at`, for `at <= capacity`.
     fn physical(&self, at: usize) -> usize {
-        let i = self.head + at;
+        let i = self.head as usize + at;
         if i >= self.capacity() { i - self.capacity() } else { i }
     }
 
@@ -243,13 +245,14 @@ impl RingBuffer {
         // Capped by the limit, but growing by half at least: a limit raised a little at a
         // time (autotuning raises it on every ACK while the window grows) would otherwise
         // cost a reallocation and a copy of the whole buffer per raise.
-        let target = if doubled > self.limit {
-            self.limit.max((old + old / 2).min(doubled)).min(Self::MAX_LIMIT)
+        let limit = self.limit();
+        let target = if doubled > limit {
+            limit.max((old + old / 2).min(doubled)).min(Self::MAX_LIMIT)
         } else {
             doubled
         };
-        let mut storage = vec![0; target.max(needed)];
-        let (before_head, from_head) = self.storage.split_at(self.head);
+        let mut storage = vec![0; target.max(needed)].into_boxed_slice();
+        let (before_head, from_head) = self.storage.split_at(self.head as usize);
         storage[..from_head.len()].copy_from_slice(from_head);
         storage[from_head.len()..old].copy_from_slice(before_head);
         self.storage = storage;

@@ -71,23 +71,38 @@ use core::time::Duration;
 use crate::config::TcpConfig;
 
 /// SRTT, RTTVAR and the retransmission timeout of one connection (RFC 6298 with Linux's
-/// floor; see the module doc). Plain numbers: no allocation, no clock.
+/// floor; see the module doc). Plain numbers: no allocation, no clock. Kept in nanoseconds
+/// (`u64`, some 584 years; longer durations are cut there), 64 bytes where seven
+/// `Duration`s would take twice that: every connection carries one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RttEstimator {
-    /// Smoothed RTT; `None` until the first sample.
-    srtt: Option<Duration>,
+    /// Smoothed RTT; [`NONE`] until the first sample.
+    srtt: u64,
     /// RTT variation (RFC 6298's RTTVAR, not multiplied by K).
-    rttvar: Duration,
-    /// The last sample taken.
-    latest: Option<Duration>,
+    rttvar: u64,
+    /// The last sample taken; [`NONE`] before the first.
+    latest: u64,
     /// RTO before any sample, within [min, max].
-    initial: Duration,
-    min: Duration,
-    max: Duration,
+    initial: u64,
+    min: u64,
+    max: u64,
     /// RTO without backoff, within [min, max].
-    base_rto: Duration,
+    base_rto: u64,
     /// Doublings since the last sample or reset.
     backoffs: u32,
+}
+
+/// "No sample yet" in `srtt` and `latest` (a sample of zero is possible: two stacks in one
+/// process, in virtual time).
+const NONE: u64 = u64::MAX;
+
+/// `d` in nanoseconds, cut below [`NONE`].
+fn nanos(d: Duration) -> u64 {
+    d.as_nanos().min(u128::from(NONE - 1)) as u64
+}
+
+fn duration(n: u64) -> Duration {
+    Duration::from_nanos(n)
 }
 
 impl RttEstimator {
@@ -106,13 +121,13 @@ impl RttEstimator {
         let max = max.max(min);
         let initial = initial.clamp(min, max);
         RttEstimator {
-            srtt: None,
-            rttvar: Duration::ZERO,
-            latest: None,
-            initial,
-            min,
-            max,
-            base_rto: initial,
+            srtt: NONE,
+            rttvar: 0,
+            latest: NONE,
+            initial: nanos(initial),
+            min: nanos(min),
+            max: nanos(max),
+            base_rto: nanos(initial),
             backoffs: 0,
         }
     }
@@ -125,54 +140,54 @@ impl RttEstimator {
     /// Takes one RTT measurement (RFC 6298 (2.2) for the first, (2.3) after), recomputes the
     /// RTO and clears the backoff. The caller applies Karn's rule (module doc).
     pub fn on_sample(&mut self, rtt: Duration) {
-        let r = rtt.as_nanos();
+        let r = u128::from(nanos(rtt));
         let (srtt, rttvar) = match self.srtt {
             // (2.2) SRTT <- R, RTTVAR <- R/2.
-            None => (r, r / 2),
+            NONE => (r, r / 2),
             // (2.3) RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|, then SRTT <- 7/8 SRTT + 1/8 R'.
-            Some(srtt) => {
-                let s = srtt.as_nanos();
-                let var = (3 * self.rttvar.as_nanos() + s.abs_diff(r)) / 4;
+            srtt => {
+                let s = u128::from(srtt);
+                let var = (3 * u128::from(self.rttvar) + s.abs_diff(r)) / 4;
                 (((7 * s) + r) / 8, var)
             }
         };
-        self.srtt = Some(crate::time::duration_from_nanos(srtt));
-        self.rttvar = crate::time::duration_from_nanos(rttvar);
-        self.latest = Some(rtt);
+        self.srtt = srtt.min(u128::from(NONE - 1)) as u64;
+        self.rttvar = rttvar.min(u128::from(NONE - 1)) as u64;
+        self.latest = nanos(rtt);
         self.base_rto = self.compute_base_rto();
         self.backoffs = 0;
     }
 
     /// Smoothed RTT, or `None` before the first sample.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt
+        (self.srtt != NONE).then(|| duration(self.srtt))
     }
 
     /// RTT variation (RTTVAR, not multiplied by K), or `None` before the first sample.
     pub fn rttvar(&self) -> Option<Duration> {
-        self.srtt.map(|_| self.rttvar)
+        (self.srtt != NONE).then(|| duration(self.rttvar))
     }
 
     /// The last sample taken, or `None` before the first.
     pub fn latest(&self) -> Option<Duration> {
-        self.latest
+        (self.latest != NONE).then(|| duration(self.latest))
     }
 
     /// The RTO without backoff: `rto_initial` before the first sample, then
     /// SRTT + max(G, K·RTTVAR, rto_min), within [rto_min, rto_max].
     pub fn base_rto(&self) -> Duration {
-        self.base_rto
+        duration(self.base_rto)
     }
 
     /// The RTO to arm the retransmission timer with: `base_rto · 2^backoffs`, capped at
     /// `rto_max` (RFC 6298 (5.5)).
     pub fn rto(&self) -> Duration {
-        let base = self.base_rto.as_nanos();
+        let base = u128::from(self.base_rto);
         let backed_off = match 1u128.checked_shl(self.backoffs) {
             Some(factor) => base.saturating_mul(factor),
             None => u128::MAX,
         };
-        crate::time::duration_from_nanos(backed_off.min(self.max.as_nanos()))
+        duration(backed_off.min(u128::from(self.max)) as u64)
     }
 
     /// Backs the timer off once (RFC 6298 (5.5): RTO <- RTO · 2, up to `rto_max`) and returns
@@ -199,29 +214,32 @@ impl RttEstimator {
     /// ([`RttEstimator::FALLBACK_RTO`], capped at `rto_max`) and the SYN's backoff is
     /// forgotten. Does nothing once a sample has been taken.
     pub fn apply_syn_fallback(&mut self) {
-        if self.srtt.is_none() {
-            self.base_rto = self.base_rto.max(Self::FALLBACK_RTO).min(self.max);
+        if self.srtt == NONE {
+            self.base_rto = self.base_rto.max(nanos(Self::FALLBACK_RTO)).min(self.max);
             self.backoffs = 0;
         }
     }
 
     /// The floor this estimator was built with.
     pub fn rto_min(&self) -> Duration {
-        self.min
+        duration(self.min)
     }
 
     /// The cap this estimator was built with.
     pub fn rto_max(&self) -> Duration {
-        self.max
+        duration(self.max)
     }
 
-    fn compute_base_rto(&self) -> Duration {
+    fn compute_base_rto(&self) -> u64 {
         match self.srtt {
-            None => self.initial,
-            Some(srtt) => {
+            NONE => self.initial,
+            srtt => {
                 // Linux's floor: SRTT + max(G, K·RTTVAR, rto_min), not RFC 6298 (2.4)'s 1 s.
-                let margin =
-                    self.rttvar.saturating_mul(Self::K).max(Self::GRANULARITY).max(self.min);
+                let margin = self
+                    .rttvar
+                    .saturating_mul(u64::from(Self::K))
+                    .max(nanos(Self::GRANULARITY))
+                    .max(self.min);
                 srtt.saturating_add(margin).clamp(self.min, self.max)
             }
         }

@@ -94,40 +94,57 @@ impl fmt::Display for TimerKind {
 
 /// The deadlines of one connection's seven timers; an entry is `None` when that timer is
 /// stopped. Every operation looks at seven fixed slots at most: O(1), no allocation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+///
+/// Stored as seven plain instants (56 bytes, not the 112 of seven `Option<Instant>`), with
+/// [`Instant::MAX`] for a stopped timer: a deadline at `Instant::MAX` itself, which no
+/// timer ever reaches, reads as stopped.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TimerTable {
-    deadlines: [Option<Instant>; TimerKind::COUNT],
+    deadlines: [Instant; TimerKind::COUNT],
+}
+
+impl Default for TimerTable {
+    fn default() -> Self {
+        TimerTable::new()
+    }
+}
+
+impl fmt::Debug for TimerTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter().map(|(k, at)| (k.name(), at))).finish()
+    }
 }
 
 impl TimerTable {
     /// A table with every timer stopped.
     pub const fn new() -> Self {
-        TimerTable { deadlines: [None; TimerKind::COUNT] }
+        TimerTable { deadlines: [Instant::MAX; TimerKind::COUNT] }
     }
 
     /// Arms `kind` to fire at `at`, replacing any deadline it had (re-arming).
     pub fn set(&mut self, kind: TimerKind, at: Instant) {
-        self.deadlines[kind.index()] = Some(at);
+        self.deadlines[kind.index()] = at;
     }
 
     /// Stops `kind`; nothing happens if it was not armed.
     pub fn stop(&mut self, kind: TimerKind) {
-        self.deadlines[kind.index()] = None;
+        self.deadlines[kind.index()] = Instant::MAX;
     }
 
     /// Stops every timer (the connection is closed).
     pub fn stop_all(&mut self) {
-        self.deadlines = [None; TimerKind::COUNT];
+        self.deadlines = [Instant::MAX; TimerKind::COUNT];
     }
 
     /// The deadline of `kind`, or `None` if it is stopped.
     pub fn get(&self, kind: TimerKind) -> Option<Instant> {
-        self.deadlines[kind.index()]
+        let at = self.deadlines[kind.index()];
+        (at != Instant::MAX).then_some(at)
     }
 
     /// Whether `kind` is armed.
     pub fn is_armed(&self, kind: TimerKind) -> bool {
-        self.deadlines[kind.index()].is_some()
+        self.deadlines[kind.index()] != Instant::MAX
     }
 
     /// Whether `kind` is armed and due at `now` (its deadline is at or before `now`).

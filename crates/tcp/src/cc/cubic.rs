@@ -145,7 +145,8 @@ pub struct Cubic {
     /// HyStart++, consulted while `ssthresh` is infinite.
     hystart: HyStart,
     /// The state before the last fast retransmit or timeout, for `undo`.
-    saved: Option<Saved>,
+    /// Boxed: only a reduction sets it, and most connections never see one.
+    saved: Option<Box<Saved>>,
 }
 
 impl Cubic {
@@ -397,7 +398,7 @@ impl CongestionControl for Cubic {
             // Figure 5: "cwnd = max(ssthresh, 2)" on loss (ssthresh is at least 2 SMSS
             // already); the engine adds fast recovery's inflation on top.
             CongestionEvent::FastRetransmit => {
-                self.saved = Some(self.save());
+                self.saved = Some(Box::new(self.save()));
                 self.reduce(flight_size);
                 self.cwnd = self.ssthresh;
             }
@@ -414,7 +415,7 @@ impl CongestionControl for Cubic {
             // set to 0, and W_max is set to the congestion window size at the beginning of
             // the current congestion avoidance stage": W_max is forgotten here.
             CongestionEvent::Timeout => {
-                self.saved = Some(self.save());
+                self.saved = Some(Box::new(self.save()));
                 self.cwnd_prior = self.cwnd_f64();
                 let reduced = beta_of(self.reduction_base(flight_size));
                 self.ssthresh = reduced.max(self.smss.saturating_mul(2));

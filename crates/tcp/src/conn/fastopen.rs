@@ -23,7 +23,7 @@ use crate::tfo::{FastOpenConnect, FastOpenOutcome};
 use crate::{Instant, TimerKind};
 
 /// A connection's Fast Open state.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct FastOpen {
     /// Server: a Fast Open child, reported connected before its handshake completed.
     pub(super) passive: bool,
@@ -46,13 +46,38 @@ pub(super) struct FastOpen {
     pub(super) syn_data_acked: bool,
 }
 
+impl FastOpen {
+    /// No Fast Open: what a connection without the box reads.
+    const NONE: FastOpen = FastOpen {
+        passive: false,
+        synack_cookie: None,
+        connect: None,
+        attempted: false,
+        syn_data: 0,
+        outcome: None,
+        syn_timeouts: 0,
+        blackhole: false,
+        syn_data_acked: false,
+    };
+}
+
 impl Conn {
+    /// The Fast Open state (all off when the connection never used it).
+    pub(super) fn fo(&self) -> &FastOpen {
+        self.fo.as_deref().unwrap_or(&FastOpen::NONE)
+    }
+
+    /// The Fast Open state to change, allocated on first use.
+    pub(super) fn fo_mut(&mut self) -> &mut FastOpen {
+        self.fo.get_or_insert_with(|| Box::new(FastOpen::NONE))
+    }
+
     /// Server side: the listener accepted the data of `syn`, the SYN this connection was
     /// created from with [`Conn::accept`] (a valid cookie, or no cookie needed). Call it
     /// right after `accept`. The data becomes readable, the SYN-ACK acknowledges it, and
     /// [`Event::Connected`] is reported now, not when the handshake completes.
     pub fn accept_syn_data(&mut self, now: Instant, syn: &TcpRepr<'_>) {
-        self.fo.passive = true;
+        self.fo_mut().passive = true;
         // Connected first: the host queues the child for accept() before it reports the data.
         self.push_event(Event::Connected);
         if !syn.payload.is_empty() {
@@ -62,7 +87,7 @@ impl Conn {
             self.rcv.adv_right = self.rcv.nxt;
             // Not `got_data`: like Linux (`tcp_fastopen_add_skb` bypasses
             // `tcp_event_data_recv`), the first data after the SYN starts quick-ACK mode.
-            self.fo.syn_data_acked = n > 0;
+            self.fo_mut().syn_data_acked = n > 0;
             self.signal_readable();
         }
         // Linux `tcp_fastopen_synack_timer`: "Add one more retry for fastopen".
@@ -74,30 +99,30 @@ impl Conn {
     /// Server side: the first SYN-ACK carries `cookie` (the client asked for one, or sent
     /// one that did not check out; RFC 7413 §4.1.2).
     pub fn set_synack_cookie(&mut self, cookie: FastOpenCookie) {
-        self.fo.synack_cookie = Some(cookie);
+        self.fo_mut().synack_cookie = Some(cookie);
     }
 
     /// Client side: what the first SYN does with Fast Open. Call it before the first
     /// `poll_transmit`; data for the SYN goes in with [`Conn::send`] first.
     pub fn set_fast_open(&mut self, fo: FastOpenConnect) {
-        self.fo.connect = Some(fo);
+        self.fo_mut().connect = Some(fo);
     }
 
     /// Whether the data of the SYN was acknowledged in the handshake: sent by us and wholly
     /// acknowledged by the SYN-ACK, or received by a Fast Open listener (Linux's
     /// `TCPI_OPT_SYN_DATA`).
     pub fn syn_data_acked(&self) -> bool {
-        self.fo.syn_data_acked
+        self.fo().syn_data_acked
     }
 
     /// Whether this connection was accepted with Fast Open (it may still be in SYN-RECEIVED).
     pub fn is_fast_open_child(&self) -> bool {
-        self.fo.passive
+        self.fo().passive
     }
 
     /// Whether the first SYN tried Fast Open (a cookie request or data with a cookie).
     pub fn fast_open_attempted(&self) -> bool {
-        self.fo.attempted || self.fo.syn_data > 0
+        self.fo().attempted || self.fo().syn_data > 0
     }
 
     /// Client side: whether a retransmission timeout suggested that a middlebox drops Fast
@@ -105,47 +130,48 @@ impl Conn {
     /// the third timeout in a row, of the SYN or of data, on a connection that tried Fast
     /// Open; the host then pauses active Fast Open (`tcp_fastopen_blackhole_timeout`).
     pub fn take_fast_open_blackhole(&mut self) -> bool {
-        core::mem::take(&mut self.fo.blackhole)
+        self.fo.as_mut().is_some_and(|f| core::mem::take(&mut f.blackhole))
     }
 
     /// Client side: a retransmission timeout (called by `on_rto` before it counts it).
     pub(super) fn fast_open_rto(&mut self) {
-        if self.fo.passive || !(self.fast_open_attempted() || self.fo.syn_data_acked) {
+        if self.fo().passive || !(self.fast_open_attempted() || self.fo().syn_data_acked) {
             return;
         }
-        let timeouts = if self.snd.syn_acked { self.snd.rto_retries } else { self.fo.syn_timeouts };
+        let timeouts =
+            if self.snd.syn_acked { self.snd.rto_retries } else { self.fo().syn_timeouts };
         if timeouts == 2 {
-            self.fo.blackhole = true;
+            self.fo_mut().blackhole = true;
         }
         if !self.snd.syn_acked {
-            self.fo.syn_timeouts += 1;
+            self.fo_mut().syn_timeouts += 1;
         }
     }
 
     /// Client side: what the SYN-ACK said about Fast Open, once (then `None`).
     pub fn take_fast_open_outcome(&mut self) -> Option<FastOpenOutcome> {
-        self.fo.outcome.take()
+        self.fo.as_mut().and_then(|f| f.outcome.take())
     }
 
     /// Bytes the first SYN carries, and its Fast Open option: called by `syn_segment` for a
     /// SYN in SYN-SENT. `None` data for a retransmission.
     pub(super) fn syn_fast_open(&mut self) -> (u32, Option<FastOpenCookie>) {
-        let Some(fo) = self.fo.connect.take() else { return (0, None) };
+        let Some(fo) = self.fo.as_mut().and_then(|f| f.connect.take()) else { return (0, None) };
         let buffered = self.snd.buf.len() as u32;
         match fo {
             FastOpenConnect::RequestCookie => {
-                self.fo.attempted = true;
+                self.fo_mut().attempted = true;
                 (0, Some(FastOpenCookie::request()))
             }
             FastOpenConnect::WithCookie { cookie, max_data } => {
-                self.fo.attempted = true;
+                self.fo_mut().attempted = true;
                 let n = buffered.min(max_data);
-                self.fo.syn_data = n;
+                self.fo_mut().syn_data = n;
                 (n, Some(cookie))
             }
             FastOpenConnect::NoCookie { max_data } => {
                 let n = buffered.min(max_data);
-                self.fo.syn_data = n;
+                self.fo_mut().syn_data = n;
                 (n, None)
             }
         }
@@ -158,22 +184,22 @@ impl Conn {
         if !self.fast_open_attempted() {
             return;
         }
-        let data_end = self.snd.iss + 1u32 + self.fo.syn_data;
-        let acked = seq_len(self.snd.iss + 1u32, synack.ack).min(self.fo.syn_data);
-        let all = self.fo.syn_data > 0 && synack.ack == data_end;
+        let data_end = self.snd.iss + 1u32 + self.fo().syn_data;
+        let acked = seq_len(self.snd.iss + 1u32, synack.ack).min(self.fo().syn_data);
+        let all = self.fo().syn_data > 0 && synack.ack == data_end;
         let cookie = synack.options.fast_open.filter(|c| !c.is_request());
         let outcome = FastOpenOutcome {
-            cookie: cookie.filter(|_| self.fo.attempted),
+            cookie: cookie.filter(|_| self.fo().attempted),
             mss: synack.options.mss,
-            sent_data: self.fo.syn_data > 0,
+            sent_data: self.fo().syn_data > 0,
             data_acked: all,
             syn_lost: self.snd.syn_retransmitted
                 && cookie.is_none()
-                && self.fo.syn_data > 0
+                && self.fo().syn_data > 0
                 && !all,
         };
-        self.fo.outcome = Some(outcome);
-        self.fo.syn_data_acked = all;
+        self.fo_mut().outcome = Some(outcome);
+        self.fo_mut().syn_data_acked = all;
         if acked > 0 {
             self.snd.buf.consume(acked as usize);
             self.stats.bytes_acked += u64::from(acked);
@@ -182,7 +208,7 @@ impl Conn {
             // The SYN-ACK acknowledges the data of a SYN sent before the one retransmitted.
             self.snd.nxt = synack.ack;
         }
-        if self.fo.syn_data > 0 && !all {
+        if self.fo().syn_data > 0 && !all {
             // RFC 7413 §4.2.2: the data not acknowledged goes again, right after the ACK
             // (Linux marks it lost and retransmits it, `tcp_non_congestion_loss_retransmit`).
             self.snd.nxt = synack.ack.max(self.snd.iss + 1u32);
@@ -196,7 +222,7 @@ impl Conn {
     /// `tcp_retransmit_timer`: "Before we receive ACK to our SYN-ACK don't retransmit
     /// anything else").
     pub(super) fn fast_open_may_send(&self) -> bool {
-        self.fo.passive
+        self.fo().passive
             && !self.snd.syn_acked
             && self.snd.nxt != self.snd.iss
             && !self.snd.syn_retransmitted

@@ -20,7 +20,7 @@
 use core::time::Duration;
 use std::collections::VecDeque;
 
-use super::Conn;
+use super::{Conn, State};
 use crate::Instant;
 
 /// How long a connection must be quiet before its empty storage is freed. Long against the
@@ -30,9 +30,13 @@ pub const RELEASE_AFTER: Duration = Duration::from_secs(1);
 
 impl Conn {
     /// Arms the release of empty storage at `quiet_since + RELEASE_AFTER`, unless it is
-    /// armed already (then it fires at its deadline and looks again).
+    /// armed already (then it fires at its deadline and looks again). Not in TIME-WAIT
+    /// (which released what it could on entry) nor CLOSED (no deadline of any kind there:
+    /// the host drops the connection).
     pub(super) fn arm_release(&mut self, quiet_since: Instant) {
-        if self.release_at.is_none() && self.timers.get(crate::TimerKind::TimeWait).is_none() {
+        if self.release_at.is_none()
+            && !matches!(self.state, State::TimeWait | State::Closed { .. })
+        {
             self.release_at = Some(quiet_since + RELEASE_AFTER);
         }
     }

@@ -126,7 +126,7 @@ impl Conn {
             // (`tcp_rcv_fastopen_synack` → `tcp_fastopen_add_skb`); otherwise it is not
             // acknowledged and the peer sends it again.
             if self.fast_open_attempted()
-                && (self.fo.syn_data == 0 || self.fo.syn_data_acked)
+                && (self.fo().syn_data == 0 || self.fo().syn_data_acked)
                 && (!seg.payload.is_empty() || flags.contains(TcpFlags::FIN))
             {
                 let mut fin = flags.contains(TcpFlags::FIN);
@@ -163,7 +163,7 @@ impl Conn {
         self.snd.pipe_mark = self.snd.una;
         self.init_rcv_space();
         // A Fast Open child was reported connected when it took the SYN's data.
-        if !self.orphan && !self.fo.passive {
+        if !self.orphan && !self.fo().passive {
             self.push_event(Event::Connected);
         }
     }

@@ -234,8 +234,9 @@ pub struct Conn {
     readable_signalled: bool,
 
     // ---- listener options ----
-    /// Fast Open, either side (`fastopen.rs`).
-    fo: fastopen::FastOpen,
+    /// Fast Open, either side (`fastopen.rs`): boxed, allocated by the first use (most
+    /// connections never make one).
+    fo: Option<Box<fastopen::FastOpen>>,
     /// `TCP_DEFER_ACCEPT` of a passive connection (`defer.rs`).
     defer: defer::Defer,
     /// When TIME-WAIT was entered (Linux `tw_entry_stamp`, for `tcp_tw_reuse`).
@@ -518,7 +519,7 @@ impl Conn {
             send_blocked: false,
             push_burst: false,
             readable_signalled: false,
-            fo: fastopen::FastOpen::default(),
+            fo: None,
             defer: defer::Defer::default(),
             time_wait_at: now,
             first_syn_tsval: None,

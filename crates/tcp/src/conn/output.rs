@@ -83,7 +83,7 @@ impl Conn {
             let (data, cookie) = if self.state == State::SynSent {
                 self.syn_fast_open()
             } else {
-                (0, self.fo.synack_cookie.take())
+                (0, self.fo.as_mut().and_then(|f| f.synack_cookie.take()))
             };
             let mut seg = self.syn_segment(now, data);
             seg.options.fast_open = cookie;

@@ -242,7 +242,7 @@ impl Conn {
             rcv_space: self.rcv.buf.free() as u32,
             last_send: self.snd.last_send,
             last_recv: self.last_recv,
-            syn_data: self.fo.syn_data_acked,
+            syn_data: self.fo().syn_data_acked,
             reordering: self.snd.reordering,
             reord_seen: self.snd.reord_seen,
         }

@@ -130,7 +130,10 @@ impl Conn {
             let retransmitted = if (first.left - una) >= 0 {
                 self.snd.sb.any_retransmitted(first.left, first.right)
             } else {
-                self.snd.undo.is_some_and(|u| u.sent_again.overlaps(first.left, first.right))
+                self.snd
+                    .undo
+                    .as_ref()
+                    .is_some_and(|u| u.sent_again.overlaps(first.left, first.right))
             };
             if retransmitted {
                 self.note_dsack(first.right);
@@ -192,7 +195,7 @@ impl Conn {
         }
         let in_flight = (left - una) >= 0;
         if !in_flight {
-            let Some(marker) = self.snd.undo.map(|u| u.marker) else { return false };
+            let Some(marker) = self.snd.undo.as_ref().map(|u| u.marker) else { return false };
             // All below SND.UNA, and not all below the marker (one straddling it is bounded
             // by the length check, as Linux bounds it).
             if (right - una) > 0 || (right - marker) <= 0 {

@@ -80,8 +80,9 @@ pub(super) struct Sender {
     /// The tail loss probe in flight, if any: SND.NXT when it was sent, and whether it was a
     /// retransmission (RFC 8985 §7.4, Linux `tlp_high_seq`).
     pub(super) tlp: Option<(SeqNum, bool)>,
-    /// What to restore if the last reduction proves spurious (`recovery.rs`).
-    pub(super) undo: Option<Undo>,
+    /// What to restore if the last reduction proves spurious (`recovery.rs`). Boxed: only a
+    /// connection in or after a loss episode holds one (96 bytes).
+    pub(super) undo: Option<Box<Undo>>,
     /// What the retransmission timer is armed for: RTO, tail loss probe or RACK's
     /// reordering timeout (Linux multiplexes the three the same way).
     pub(super) rtx_timer: RtxTimer,

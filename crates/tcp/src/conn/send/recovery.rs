@@ -394,14 +394,14 @@ impl Conn {
         }
         let mss = u32::from(self.effective_mss());
         let prior_cwnd = self.cc.window();
-        self.snd.undo = Some(Undo {
+        self.snd.undo = Some(Box::new(Undo {
             prior_cwnd,
             prior_ssthresh: self.cc.ssthresh(),
             marker: self.snd.una,
             retrans: None,
             first_rtx_tsval: None,
             sent_again: Retransmitted::default(),
-        });
+        }));
         self.snd.recover = self.snd.max;
         self.snd.phase = Phase::Recovery;
         self.snd.tlp = None;
@@ -487,14 +487,14 @@ impl Conn {
     /// is sent again from the first hole as the (now one-segment) window allows.
     pub(in crate::conn) fn enter_loss(&mut self) {
         if self.snd.phase != Phase::Loss || self.snd.undo.is_none() {
-            self.snd.undo = Some(Undo {
+            self.snd.undo = Some(Box::new(Undo {
                 prior_cwnd: self.cc.window(),
                 prior_ssthresh: self.cc.ssthresh(),
                 marker: self.snd.una,
                 retrans: None,
                 first_rtx_tsval: None,
                 sent_again: Retransmitted::default(),
-            });
+            }));
         }
         // Linux `tcp_enter_loss`: a timeout with enough SACKed for a fast retransmit, that
         // none came, says the reordering degree was set too high: back to the default.
@@ -569,7 +569,9 @@ impl Conn {
     /// what it acknowledges is the original transmission: the retransmissions were spurious
     /// (Linux `tcp_packet_delayed`).
     fn eifel_spurious(&self, seg: &TcpRepr<'_>) -> bool {
-        let Some(first) = self.snd.undo.and_then(|u| u.first_rtx_tsval) else { return false };
+        let Some(first) = self.snd.undo.as_ref().and_then(|u| u.first_rtx_tsval) else {
+            return false;
+        };
         self.opts.timestamps
             && seg
                 .options
@@ -583,7 +585,7 @@ impl Conn {
     /// first retransmission, so it acknowledges the original (RFC 3522, Eifel). The window
     /// goes back to what it was and nothing stays marked lost. Returns whether it did.
     fn try_undo(&mut self, _now: Instant, seg: &TcpRepr<'_>, a: &AckInfo) -> bool {
-        let Some(u) = self.snd.undo else { return false };
+        let Some(u) = self.snd.undo.as_deref().copied() else { return false };
         let dsack_proof = a.dsack.is_some() && u.retrans == Some(0);
         let eifel = a.una_advanced && self.eifel_spurious(seg);
         let undo = match self.snd.phase {

@@ -35,6 +35,7 @@ mod rfc9293;
 mod robustness;
 mod sack;
 mod security;
+mod size;
 mod timers;
 mod transfer;
 mod window;

@@ -1,0 +1,53 @@
+//! What a connection costs in memory: a host may hold a million of them (docs/performance.md,
+//! idle connections), so their size is watched. Each bound is the size measured when it was
+//! set plus a little room; a change that crosses one should say what it buys.
+
+use super::*;
+
+#[test]
+fn a_connection_stays_within_its_memory_budget() {
+    // 1,928 bytes before the state was shrunk (shared settings, boxed Fast Open and undo
+    // state, narrower timers, RTT estimator and rings): 1,360 after.
+    assert!(
+        core::mem::size_of::<Conn>() <= 1_400,
+        "Conn is {} bytes",
+        core::mem::size_of::<Conn>()
+    );
+    // Two per connection.
+    assert!(core::mem::size_of::<RingBuffer>() <= 32);
+    assert!(core::mem::size_of::<crate::TimerTable>() <= 56);
+    assert!(core::mem::size_of::<crate::RttEstimator>() <= 64);
+}
+
+#[test]
+fn the_default_congestion_controller_stays_small() {
+    // Allocated per connection: 272 bytes before the state saved for undo was boxed.
+    let cc = Conn::default_cc(&TcpConfig::default());
+    assert!(core::mem::size_of_val(&*cc) <= 200, "{} bytes", core::mem::size_of_val(&*cc));
+}
+
+#[test]
+fn connections_made_with_the_same_settings_share_them() {
+    let cfg = Arc::new(TcpConfig::default());
+    let mut a = Conn::connect(
+        Instant::ZERO,
+        Arc::clone(&cfg),
+        tuple(),
+        LOCAL_ISS,
+        MTU,
+        Conn::default_cc(&cfg),
+    );
+    let b = Conn::connect(
+        Instant::ZERO,
+        Arc::clone(&cfg),
+        tuple(),
+        LOCAL_ISS,
+        MTU,
+        Conn::default_cc(&cfg),
+    );
+    assert!(core::ptr::eq(a.config(), b.config()), "one copy of the settings");
+    // An option of its own gives a connection its own copy; the other keeps the shared one.
+    a.set_nodelay(true);
+    assert!(a.config().nodelay && !b.config().nodelay && !cfg.nodelay);
+    assert!(core::ptr::eq(b.config(), &*cfg));
+}
