@@ -30,7 +30,8 @@ pub(in crate::conn) struct Chrono {
     kind: ChronoKind,
     start: Instant,
     /// Time accumulated by `Busy`, `RwndLimited`, `SndbufLimited`.
-    stat: [Duration; 3],
+    /// Nanoseconds per kind (as `Duration`s they would take twice the room).
+    stat: [u64; 3],
 }
 
 /// The times `TCP_INFO` reports.
@@ -46,12 +47,12 @@ pub struct ChronoStats {
 
 impl Chrono {
     pub(in crate::conn) fn new(now: Instant) -> Chrono {
-        Chrono { kind: ChronoKind::Unspec, start: now, stat: [Duration::ZERO; 3] }
+        Chrono { kind: ChronoKind::Unspec, start: now, stat: [0; 3] }
     }
 
     fn set(&mut self, now: Instant, kind: ChronoKind) {
         if self.kind != ChronoKind::Unspec {
-            self.stat[self.kind as usize - 1] += now.saturating_duration_since(self.start);
+            self.stat[self.kind as usize - 1] += (now - self.start).as_nanos() as u64;
         }
         self.start = now;
         self.kind = kind;
@@ -79,12 +80,12 @@ impl Chrono {
     pub(in crate::conn) fn stats(&self, now: Instant) -> ChronoStats {
         let mut stat = self.stat;
         if self.kind != ChronoKind::Unspec {
-            stat[self.kind as usize - 1] += now.saturating_duration_since(self.start);
+            stat[self.kind as usize - 1] += (now - self.start).as_nanos() as u64;
         }
         ChronoStats {
-            busy: stat[0] + stat[1] + stat[2],
-            rwnd_limited: stat[1],
-            sndbuf_limited: stat[2],
+            busy: Duration::from_nanos(stat[0] + stat[1] + stat[2]),
+            rwnd_limited: Duration::from_nanos(stat[1]),
+            sndbuf_limited: Duration::from_nanos(stat[2]),
         }
     }
 }
