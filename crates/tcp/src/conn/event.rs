@@ -311,21 +311,24 @@ pub struct ConnStats {
     pub ce_received: u64,
     /// Window reductions for an ECN-Echo (RFC 3168 §6.1.2; entries of the CWR phase).
     pub ecn_reductions: u64,
-    dropped: [u64; DropReason::COUNT],
+    /// Drops by reason, 32 bits each and saturating, as Linux's per-socket `sk_drops`: half
+    /// the room of the other counters, in every connection.
+    dropped: [u32; DropReason::COUNT],
 }
 
 impl ConnStats {
-    /// Segments dropped (wholly or in part) for `reason`.
+    /// Segments dropped (wholly or in part) for `reason` (saturating at `u32::MAX`).
     pub fn dropped(&self, reason: DropReason) -> u64 {
-        self.dropped[reason.index()]
+        u64::from(self.dropped[reason.index()])
     }
 
     /// Segments dropped for any reason.
     pub fn dropped_total(&self) -> u64 {
-        self.dropped.iter().sum()
+        self.dropped.iter().map(|&n| u64::from(n)).sum()
     }
 
     pub(super) fn count_drop(&mut self, reason: DropReason) {
-        self.dropped[reason.index()] += 1;
+        let n = &mut self.dropped[reason.index()];
+        *n = n.saturating_add(1);
     }
 }
