@@ -5,7 +5,10 @@
 //! `n` connections are established between them (both ends in this process), and after one
 //! byte went each way on every one of them and was read (delayed ACKs and window updates
 //! sent). Per connection: the growth over `n`. Each measurement runs in a process of its
-//! own, so nothing of an earlier row is counted.
+//! own, so nothing of an earlier row is counted. ustack's pair opens and touches the
+//! connections in batches, each left idle past the engine's `RELEASE_AFTER` before the next
+//! (`pair/us.rs`), so the storage a quiet connection gives back is reused as it would be on
+//! a server whose connections come and go.
 //!
 //! The empty poll: with `n` connections idle (2n sockets over the two stacks), one turn over
 //! both stacks with nothing to send, no timer due and no event: for ustack `poll_transmit`,
