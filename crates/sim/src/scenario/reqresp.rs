@@ -63,12 +63,12 @@ impl RequestResponse {
     }
 }
 
-/// Sends from `sent` up to `len` bytes of `stream` as the send buffer takes them; returns
-/// the new `sent`.
+/// Sends from `sent` up to `len` bytes of `stream` as the send buffer takes them, at most
+/// `chunk` per call; returns the new `sent`.
 fn send_pattern(
     stack: &mut Stack,
     h: SocketHandle,
-    buf: &mut [u8],
+    chunk: usize,
     stream: u64,
     mut sent: u64,
     len: u64,
@@ -76,9 +76,8 @@ fn send_pattern(
     while sent < len {
         let room = stack.tcp_conn(h).send_capacity();
         // With no room, one byte: the stack says Full and reports `Writable` later.
-        let n = room.clamp(1, buf.len()).min((len - sent) as usize);
-        pattern::fill(stream, sent, &mut buf[..n]);
-        match stack.tcp_send(h, &buf[..n]) {
+        let n = room.clamp(1, chunk).min((len - sent) as usize);
+        match stack.tcp_send(h, pattern::run(stream, sent, n)) {
             Ok(k) => sent += k as u64,
             // Full: `Writable` follows. Closed or failed: `Closed` follows.
             Err(_) => break,
@@ -171,7 +170,7 @@ impl RrClient {
                     self.req_sent = send_pattern(
                         stack,
                         h,
-                        &mut self.buf,
+                        self.buf.len(),
                         stream,
                         self.req_sent,
                         spec.request_bytes,
@@ -349,7 +348,7 @@ impl RrServer {
                 self.resp_sent = send_pattern(
                     stack,
                     h,
-                    &mut self.buf,
+                    self.buf.len(),
                     stream,
                     self.resp_sent,
                     spec.response_bytes,

@@ -94,8 +94,7 @@ impl StreamClient {
             let room = stack.tcp_conn(h).send_capacity();
             // With no room, one byte: the stack says Full and reports `Writable` later.
             let n = room.clamp(1, self.buf.len()).min((self.bytes - c.sent) as usize);
-            pattern::fill(c.stream, c.sent, &mut self.buf[..n]);
-            match stack.tcp_send(h, &self.buf[..n]) {
+            match stack.tcp_send(h, pattern::run(c.stream, c.sent, n)) {
                 Ok(k) => c.sent += k as u64,
                 // Full: `Writable` follows. Closed or failed: `Closed` follows.
                 Err(_) => return,
