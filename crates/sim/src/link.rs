@@ -132,41 +132,47 @@ impl Channel {
         }
     }
 
-    /// The sending host put `packet` into the link at `now`: the copies to deliver (none,
-    /// one, or two when duplicated), each with its arrival time.
-    pub(crate) fn offer(&mut self, now: Instant, packet: &[u8]) -> [Option<Transit>; 2] {
+    /// The sending host put `packet` into the link at `now`: hands `deliver` the copies to
+    /// deliver (none, one, or two when duplicated), each with its arrival time. The copies
+    /// are made in buffers taken from `pool` while it has any; a buffer taken and then
+    /// dropped goes back.
+    pub(crate) fn offer(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        pool: &mut Vec<Vec<u8>>,
+        mut deliver: impl FnMut(Transit),
+    ) {
         self.stats.sent += 1;
         self.stats.sent_bytes += packet.len() as u64;
         if packet.len() > self.cfg.mtu {
             self.stats.dropped.mtu += 1;
-            return [None, None];
+            return;
         }
         if self.cfg.partitioned_at(now) {
             self.stats.dropped.partition += 1;
-            return [None, None];
+            return;
         }
         let queued = self.queued(now);
         let Some(serialized) = self.enqueue(now, packet.len()) else {
             self.stats.dropped.queue += 1;
-            return [None, None];
+            return;
         };
-        let mut packet = packet.to_vec();
+        let mut packet = copy_into(pool.pop(), packet);
         if self.cfg.ecn_threshold.is_some_and(|t| queued >= t) && mark_ce(&mut packet) {
             self.stats.ce_marked += 1;
         }
         let effects = match self.impair.on_wire(&self.cfg, serialized, &mut packet) {
             Ok(effects) => effects,
-            Err(WireLoss::Random) => {
-                self.stats.dropped.loss += 1;
-                return [None, None];
-            }
-            Err(WireLoss::Burst) => {
-                self.stats.dropped.burst_loss += 1;
-                return [None, None];
-            }
-            Err(WireLoss::TimedBurst) => {
-                self.stats.dropped.timed_burst_loss += 1;
-                return [None, None];
+            Err(loss) => {
+                let d = &mut self.stats.dropped;
+                match loss {
+                    WireLoss::Random => d.loss += 1,
+                    WireLoss::Burst => d.burst_loss += 1,
+                    WireLoss::TimedBurst => d.timed_burst_loss += 1,
+                }
+                pool.push(packet);
+                return;
             }
         };
         let mut at = serialized + self.cfg.delay;
@@ -187,12 +193,15 @@ impl Channel {
             at += extra;
         }
         self.stats.in_flight += 1;
-        let copy = effects.duplicated.then(|| {
+        if effects.duplicated {
             self.stats.duplicated += 1;
             self.stats.in_flight += 1;
-            Transit { at, packet: packet.clone() }
-        });
-        [Some(Transit { at, packet }), copy]
+            let copy = copy_into(pool.pop(), &packet);
+            deliver(Transit { at, packet });
+            deliver(Transit { at, packet: copy });
+        } else {
+            deliver(Transit { at, packet });
+        }
     }
 
     /// A copy of `len` bytes reaches the far end at `now`: whether it is delivered (or cut by
@@ -248,6 +257,14 @@ impl Channel {
         self.backlog_bytes += len;
         Some(done)
     }
+}
+
+/// `packet` in `buf` (its old bytes dropped), or in a new buffer.
+fn copy_into(buf: Option<Vec<u8>>, packet: &[u8]) -> Vec<u8> {
+    let mut buf = buf.unwrap_or_default();
+    buf.clear();
+    buf.extend_from_slice(packet);
+    buf
 }
 
 /// Sets the ECN field of an IPv4 or IPv6 packet that is ECN-capable (ECT(0) or ECT(1)) to CE
@@ -336,9 +353,14 @@ impl LinkModel {
     /// out due earlier than copies of packets offered before, when those were held back by
     /// reordering.
     pub fn offer(&mut self, now: Instant, packet: &[u8]) -> [Option<Delivery>; 2] {
-        self.channel
-            .offer(now, packet)
-            .map(|t| t.map(|Transit { at, packet }| Delivery { at, packet }))
+        let mut copies = [None, None];
+        let mut next = copies.iter_mut();
+        self.channel.offer(now, packet, &mut Vec::new(), |Transit { at, packet }| {
+            if let Some(slot) = next.next() {
+                *slot = Some(Delivery { at, packet });
+            }
+        });
+        copies
     }
 
     /// A copy of `len` bytes returned by [`offer`](LinkModel::offer) reaches the far end at
@@ -361,6 +383,13 @@ impl LinkModel {
 
 /// `len` bytes at `rate` bits per second, rounded up to the nanosecond.
 pub(crate) fn serialization_time(len: usize, rate: u64) -> Duration {
+    // Bits times 10^9 fit in 64 bits for any packet (below 2^31 bytes); the 128-bit division
+    // is for the rest.
+    if let Ok(len) = u32::try_from(len)
+        && len < 1 << 31
+    {
+        return Duration::from_nanos((u64::from(len) * 8_000_000_000).div_ceil(rate));
+    }
     let nanos = (len as u128 * 8 * 1_000_000_000).div_ceil(u128::from(rate));
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
@@ -374,5 +403,8 @@ mod tests {
         assert_eq!(serialization_time(1_000, 8_000_000), Duration::from_millis(1));
         assert_eq!(serialization_time(1_500, 10_000_000), Duration::from_micros(1_200));
         assert_eq!(serialization_time(1, 3_000_000_000), Duration::from_nanos(3));
+        // Past 2^31 bytes, where bits times 10^9 no longer fit in 64 bits.
+        assert_eq!(serialization_time(1 << 32, 8_000_000_000), Duration::from_nanos(1 << 32));
+        assert_eq!(serialization_time((1 << 31) - 1, 1), Duration::from_secs(((1 << 31) - 1) * 8));
     }
 }

@@ -21,6 +21,10 @@ use crate::run::{Bounds, RunError, RunSummary};
 /// takes it for a host that never returns `None`.
 const MAX_TRANSMIT_BURST: u64 = 1 << 20;
 
+/// The most packet buffers the network keeps for reuse: as many as a busy link has on the
+/// wire, without holding on to every buffer of a queue that once overflowed.
+const POOL_MAX: usize = 4096;
+
 /// An event-driven network of [`Host`]s joined by point-to-point links, in virtual time.
 ///
 /// Nothing happens between events: [`step`](Network::step) jumps the clock to the next packet
@@ -82,6 +86,8 @@ pub struct Network {
     taps: Vec<Tap>,
     /// The buffer hosts write packets into.
     scratch: Vec<u8>,
+    /// Buffers of packets delivered or dropped, for the link to copy the next ones into.
+    pool: Vec<Vec<u8>>,
     /// The event bound of `run_until`.
     event_limit: u64,
     events_run: u64,
@@ -169,6 +175,7 @@ impl Network {
             dirty: BTreeSet::new(),
             taps: Vec::new(),
             scratch: vec![0; MAX_MTU],
+            pool: Vec::new(),
             event_limit: Bounds::DEFAULT_MAX_EVENTS,
             events_run: 0,
         }
@@ -488,6 +495,7 @@ impl Network {
             EventKind::Arrival { link, dir, packet } => {
                 let l = &mut self.links[link.0];
                 if !l.channels[dir.index()].arrive(now, packet.len()) {
+                    self.recycle(packet);
                     return;
                 }
                 // A to B delivers to the second end, B to A to the first.
@@ -496,6 +504,7 @@ impl Network {
                 let slot = &mut self.hosts[to.host];
                 slot.counters.received += 1;
                 slot.host.handle_packet(now, to.iface, &packet);
+                self.recycle(packet);
                 self.serve(to.host);
             }
             EventKind::Timer { host } => {
@@ -549,9 +558,17 @@ impl Network {
             return;
         };
         self.record(link, TapPoint::Sent, packet);
-        let copies = self.links[link.0].channels[dir.index()].offer(now, packet);
-        for copy in copies.into_iter().flatten() {
-            self.events.push_arrival(copy.at, link, dir, copy.packet);
+        let events = &mut self.events;
+        self.links[link.0].channels[dir.index()].offer(now, packet, &mut self.pool, |copy| {
+            events.push_arrival(copy.at, link, dir, copy.packet);
+        });
+    }
+
+    /// Keeps the buffer of a packet that left the network for the next one, up to
+    /// [`POOL_MAX`] of them.
+    fn recycle(&mut self, packet: Vec<u8>) {
+        if self.pool.len() < POOL_MAX {
+            self.pool.push(packet);
         }
     }
 
