@@ -74,11 +74,15 @@ fn send_pattern(
     len: u64,
 ) -> u64 {
     while sent < len {
-        let room = stack.tcp_conn(h).send_capacity();
-        // With no room, one byte: the stack says Full and reports `Writable` later.
-        let n = room.clamp(1, chunk).min((len - sent) as usize);
-        match stack.tcp_send(h, pattern::run(stream, sent, n)) {
-            Ok(k) => sent += k as u64,
+        let data = pattern::run(stream, sent, chunk.min((len - sent) as usize));
+        match stack.tcp_send(h, data) {
+            Ok(k) => {
+                sent += k as u64;
+                if k < data.len() {
+                    // The buffer is full: `Writable` follows.
+                    break;
+                }
+            }
             // Full: `Writable` follows. Closed or failed: `Closed` follows.
             Err(_) => break,
         }
