@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use ustack_core::{Duration, Instant};
 
 use crate::config::{LinkConfig, LinkConfigError, QueueLimit};
-use crate::impair::{Impairments, WireLoss};
+use crate::impair::{Impairments, WireEffects, WireLoss};
 
 /// A link in a [`Network`](crate::Network), in the order links were connected, from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -117,18 +117,21 @@ pub(crate) struct Channel {
     /// packet arrives before it.
     last_arrival: Instant,
     impair: Impairments,
+    /// The config has no impairment on the wire (steps 4 to 10): nothing to draw.
+    clean_wire: bool,
 }
 
 impl Channel {
     pub(crate) fn new(cfg: LinkConfig, seed: u64, link: usize, dir: Direction) -> Self {
         Channel {
-            cfg,
             stats: LinkStats::default(),
             backlog: VecDeque::new(),
             backlog_bytes: 0,
             busy_until: Instant::ZERO,
             last_arrival: Instant::ZERO,
             impair: Impairments::new(seed, link, dir.index()),
+            clean_wire: !cfg.impairs_the_wire(),
+            cfg,
         }
     }
 
@@ -162,17 +165,21 @@ impl Channel {
         if self.cfg.ecn_threshold.is_some_and(|t| queued >= t) && mark_ce(&mut packet) {
             self.stats.ce_marked += 1;
         }
-        let effects = match self.impair.on_wire(&self.cfg, serialized, &mut packet) {
-            Ok(effects) => effects,
-            Err(loss) => {
-                let d = &mut self.stats.dropped;
-                match loss {
-                    WireLoss::Random => d.loss += 1,
-                    WireLoss::Burst => d.burst_loss += 1,
-                    WireLoss::TimedBurst => d.timed_burst_loss += 1,
+        let effects = if self.clean_wire {
+            WireEffects::default()
+        } else {
+            match self.impair.on_wire(&self.cfg, serialized, &mut packet) {
+                Ok(effects) => effects,
+                Err(loss) => {
+                    let d = &mut self.stats.dropped;
+                    match loss {
+                        WireLoss::Random => d.loss += 1,
+                        WireLoss::Burst => d.burst_loss += 1,
+                        WireLoss::TimedBurst => d.timed_burst_loss += 1,
+                    }
+                    pool.push(packet);
+                    return;
                 }
-                pool.push(packet);
-                return;
             }
         };
         let mut at = serialized + self.cfg.delay;
@@ -217,8 +224,6 @@ impl Channel {
         true
     }
 
-    /// Queues `len` bytes at `now` behind the packets still serializing: when its last bit
-    /// leaves, or `None` when the queue is full.
     /// Packets queued at `now` (the one being serialized included).
     fn queued(&mut self, now: Instant) -> usize {
         while let Some(&(done, bytes)) = self.backlog.front() {
@@ -231,17 +236,13 @@ impl Channel {
         self.backlog.len()
     }
 
+    /// Queues `len` bytes at `now` behind the packets still serializing (right after
+    /// [`queued`](Channel::queued) at the same `now`, which dropped those done): when its last
+    /// bit leaves, or `None` when the queue is full.
     fn enqueue(&mut self, now: Instant, len: usize) -> Option<Instant> {
         let Some(rate) = self.cfg.rate_bps else {
             return Some(now);
         };
-        while let Some(&(done, bytes)) = self.backlog.front() {
-            if done > now {
-                break;
-            }
-            self.backlog.pop_front();
-            self.backlog_bytes -= bytes;
-        }
         let full = match self.cfg.queue {
             QueueLimit::Packets(limit) => self.backlog.len() >= limit,
             QueueLimit::Bytes(limit) => self.backlog_bytes + len > limit,
