@@ -156,7 +156,7 @@ pub(crate) struct Args {
     seed: u64,
 
     /// Write every IPv4 packet to FILE as it enters the link (both directions, lost ones
-    /// included): pcap, LINKTYPE_RAW, nanosecond timestamps from netem's start.
+    /// included): pcap, LINKTYPE_RAW, microsecond timestamps from netem's start.
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
 }
