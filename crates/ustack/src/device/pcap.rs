@@ -210,6 +210,25 @@ impl<D: Device, W: Write> Device for PcapDevice<D, W> {
     fn readiness(&self) -> Readiness {
         self.inner.readiness()
     }
+
+    /// The inner device's: packets are recorded as it carries them, TCP packets of up to
+    /// 64 KiB whole and checksums left to fill as they are (as tcpdump shows them on a
+    /// Linux interface with offloads).
+    fn offloads(&self) -> super::Offloads {
+        self.inner.offloads()
+    }
+
+    fn recv_with(&mut self, buf: &mut [u8]) -> io::Result<(usize, super::RxMeta)> {
+        let (n, meta) = self.inner.recv_with(buf)?;
+        self.record(&buf[..n]);
+        Ok((n, meta))
+    }
+
+    fn send_with(&mut self, packet: &[u8], gso: Option<super::Gso>) -> io::Result<()> {
+        self.inner.send_with(packet, gso)?;
+        self.record(packet);
+        Ok(())
+    }
 }
 
 fn invalid(msg: String) -> io::Error {
