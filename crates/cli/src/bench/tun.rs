@@ -1,10 +1,13 @@
 //! Bulk between the kernel and ustack over a TUN device, in the network namespace the bench
 //! made (root only).
 //!
-//! The TUN device has MTU 1500 and no offloads, the kernel's end 10.78.0.1/24, ustack
-//! (a `NetStack` on the device, Linux's settings) 10.78.0.2. One direction per row: the
-//! sender writes 64 KiB at a time for a fixed time, the receiver reads and counts; goodput
-//! is what the receiver read from its first byte to the end of the time.
+//! The TUN device has MTU 1500, the kernel's end 10.78.0.1/24, ustack (a `NetStack` on the
+//! device, Linux's settings) 10.78.0.2. The per-packet rows open it without offloads (one
+//! packet of at most 1500 bytes per read or write); the offload rows with them
+//! (`TunConfig::offload`: up to 64 KiB per read or write, TSO both ways, checksums left to
+//! the kernel). One direction per row: the sender writes 64 KiB at a time for a fixed time,
+//! the receiver reads and counts; goodput is what the receiver read from its first byte to
+//! the end of the time.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -53,13 +56,13 @@ fn source(w: &mut impl Write, time: Duration) -> Result<(), String> {
     Ok(())
 }
 
-/// Gbit/s one way over the TUN device, for `time`.
-pub(crate) fn gbps(dir: Direction, time: Duration) -> Result<f64, String> {
+/// Gbit/s one way over the TUN device, with or without its offloads, for `time`.
+pub(crate) fn gbps(dir: Direction, offload: bool, time: Duration) -> Result<f64, String> {
     let config = TunConfig {
-        name: "ubench%d".into(),
         mtu: 1500,
         host_addr: Some(Ipv4Cidr::new(KERNEL, 24).expect("a /24")),
-        multi_queue: false,
+        offload,
+        ..TunConfig::new("ubench%d")
     };
     let tun = Tun::create(&config).map_err(|e| format!("skip: {e}"))?;
     let mut cfg = NetConfig::new(Ipv4Cidr::new(USTACK, 24).expect("a /24"));

@@ -196,18 +196,22 @@ fn measure(id: &str, peer: Peer, scale: &Scale, own_ns: bool) -> Result<Outcome,
             let (pps, packets) = simulator::packets_per_second(scale.sim_bytes)?;
             values(vec![("sim_pps", pps), ("sim_pps.packets", packets as f64)])
         }
-        ("tun-k2u" | "tun-u2k", Peer::Ustack) => {
+        ("tun-k2u" | "tun-u2k" | "tun-k2u-offload" | "tun-u2k-offload", Peer::Ustack) => {
             if !own_ns {
                 return Ok(Outcome::Skip(
                     "needs root: a TUN device in a network namespace of the bench's own".into(),
                 ));
             }
-            let (dir, key) = if id == "tun-k2u" {
-                (tun::Direction::KernelToUstack, "tun_kernel_to_ustack")
-            } else {
-                (tun::Direction::UstackToKernel, "tun_ustack_to_kernel")
+            let (dir, key) = match id {
+                "tun-k2u" => (tun::Direction::KernelToUstack, "tun_kernel_to_ustack"),
+                "tun-u2k" => (tun::Direction::UstackToKernel, "tun_ustack_to_kernel"),
+                "tun-k2u-offload" => {
+                    (tun::Direction::KernelToUstack, "tun_kernel_to_ustack_offload")
+                }
+                _ => (tun::Direction::UstackToKernel, "tun_ustack_to_kernel_offload"),
             };
-            values(vec![(key, tun::gbps(dir, t)?)])
+            let offload = id.ends_with("-offload");
+            values(vec![(key, tun::gbps(dir, offload, t)?)])
         }
         ("loopback-bulk" | "loopback-rtt", _) => {
             let transport = match peer {

@@ -43,6 +43,13 @@ pub(crate) struct Args {
     /// The device MTU.
     #[arg(long, default_value_t = 1500)]
     mtu: u16,
+    /// Open the device with the kernel's offloads (IFF_VNET_HDR; checksum offload and TSO
+    /// for IPv4 and IPv6): TCP moves up to 64 KiB per read or write instead of one packet of
+    /// at most the MTU, the kernel cutting ustack's large packets into segments and handing
+    /// over its own whole. A --pcap capture then shows the large packets, and checksums the
+    /// kernel left to fill, as tcpdump shows them on a Linux interface with offloads.
+    #[arg(long)]
+    offload: bool,
     /// Write every packet in and out to this pcap file.
     #[arg(long)]
     pcap: Option<PathBuf>,
@@ -115,6 +122,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         mtu: usize::from(args.mtu),
         host_addr: Some(args.host_addr),
         multi_queue: false,
+        offload: args.offload,
     };
     let tun = Tun::create(&config).map_err(|e| e.to_string())?;
     if let Some(host6) = args.host_addr6 {
@@ -153,11 +161,12 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         _ => (String::new(), String::new()),
     };
     eprintln!(
-        "ustack: {} up, stack at {}{v6_stack}, kernel at {}{v6_kernel}, mtu {}; {}",
+        "ustack: {} up, stack at {}{v6_stack}, kernel at {}{v6_kernel}, mtu {}{}; {}",
         dev_name,
         args.addr,
         args.host_addr,
         args.mtu,
+        if args.offload { ", offloads on" } else { "" },
         args.service.describe()
     );
     let opts = services::Options {
