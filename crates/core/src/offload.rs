@@ -75,6 +75,15 @@ pub struct RxMeta {
     pub checksum_verified: bool,
 }
 
+/// The first segment of a run, as emitted: where it goes, its IP header, its length.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct First {
+    pub(crate) iface: usize,
+    pub(crate) hdr: TcpHeader,
+    pub(crate) len: usize,
+    pub(crate) lead: Lead,
+}
+
 /// The first segment of a run: what the segments that join it must share.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Lead {
@@ -154,19 +163,17 @@ impl Stack {
         self.rx_checksum_verified = false;
     }
 
-    /// `buf[..len]` holds the data segment `lead` of connection `h` (the front of the
-    /// tx-ready queue), bound for `iface`, which does TSO: appends the segments of `h` that
-    /// continue it (module documentation) and returns the packet.
+    /// `buf[..first.len]` holds the data segment `first.lead` of connection `h` (the front
+    /// of the tx-ready queue), bound for `first.iface`, which does TSO: appends the segments
+    /// of `h` that continue it (module documentation) and returns the packet.
     pub(crate) fn coalesce(
         &mut self,
         now: crate::Instant,
         h: SocketHandle,
-        iface: usize,
-        hdr: TcpHeader,
         buf: &mut [u8],
-        len: usize,
-        mut lead: Lead,
+        first: First,
     ) -> Transmit {
+        let First { iface, hdr, len, mut lead } = first;
         let ip_len = if hdr.src.is_ipv6() { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN };
         let header_len = len - lead.segment_size;
         let limit = buf.len().min(usize::from(self.offloads(iface).tso_max));

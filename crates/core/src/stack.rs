@@ -666,7 +666,10 @@ impl Stack {
                     };
                     let len = emit_tcp(buf, &mut self.ip_ident, hdr, &seg);
                     return Some(match lead {
-                        Some(lead) => self.coalesce(now, h, iface, hdr, buf, len, lead),
+                        Some(lead) => {
+                            let first = crate::offload::First { iface, hdr, len, lead };
+                            self.coalesce(now, h, buf, first)
+                        }
                         None => Transmit { iface, len, gso: None },
                     });
                 }
