@@ -261,6 +261,29 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         )],
     },
     Workload {
+        id: "tun-k2u-queues",
+        family: "tun",
+        peers: U,
+        rows: &[
+            row(
+                "tun_kernel_to_ustack_flows",
+                "TUN bulk, kernel -> ustack, offloads, 4 connections per CPU, one queue",
+                "Gbit/s",
+                Higher,
+            ),
+            with(
+                row(
+                    "tun_kernel_to_ustack_queues",
+                    "TUN bulk, kernel -> ustack, offloads, the same, a queue and stack per CPU",
+                    "Gbit/s",
+                    Higher,
+                ),
+                Target::AtLeast(15.0),
+                "15 Gbit/s",
+            ),
+        ],
+    },
+    Workload {
         id: "loopback-bulk",
         family: "loopback",
         peers: UKX,
