@@ -102,10 +102,15 @@ fn pattern(offset: u64) -> u8 {
 
 /// Writes `BULK` bytes of the pattern.
 fn write_bulk(w: &mut impl Write) -> io::Result<()> {
+    write_pattern(w, BULK)
+}
+
+/// Writes `len` bytes of the pattern.
+fn write_pattern(w: &mut impl Write, len: u64) -> io::Result<()> {
     let mut buf = vec![0u8; 64 << 10];
     let mut off = 0u64;
-    while off < BULK {
-        let n = (buf.len() as u64).min(BULK - off) as usize;
+    while off < len {
+        let n = (buf.len() as u64).min(len - off) as usize;
         for (i, b) in buf[..n].iter_mut().enumerate() {
             *b = pattern(off + i as u64);
         }
@@ -218,6 +223,96 @@ fn bulk_in_netns(ns: &Path) {
     assert_eq!(net.counters().tcp_in_csum_errors, 0, "ustack saw no bad checksum");
     assert_eq!(kernel_csum_errors(), 0, "the kernel saw no bad checksum");
     net.shutdown(Duration::from_secs(1)).expect("shutdown");
+}
+
+/// A multi-queue TUN with offloads, a stack on each of its two queues (shards at the same
+/// address, each listening): 16 kernel connections, which the kernel spreads over the queues
+/// by the hash of their addresses and ports, each carry 8 MiB checked byte for byte; every
+/// connection is served whole by the shard that took its SYN (the kernel keeps a
+/// connection's packets on one queue), and both shards take some.
+#[test]
+fn kernel_connections_spread_over_tun_queues_each_with_its_own_stack() {
+    if !precondition(am_root(), "not root: creating namespaces and TUN devices needs root") {
+        return;
+    }
+    if !precondition(command_runs("ip", &["-V"]), "the `ip` command (iproute2) is missing") {
+        return;
+    }
+    remove_stale_namespaces();
+    let ns = Netns::create().unwrap_or_else(|e| panic!("ip netns add: {e}"));
+    let path = ns.path();
+    let inside = thread::spawn(move || queues_in_netns(&path));
+    if let Err(panic) = inside.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn queues_in_netns(ns: &Path) {
+    const FLOWS: usize = 16;
+    const EACH: u64 = 8 << 20;
+    enter_netns(ns).unwrap_or_else(|e| panic!("{e}"));
+    let config = TunConfig {
+        mtu: MTU,
+        host_addr: Some(Ipv4Cidr::new(HOST, 24).unwrap()),
+        multi_queue: true,
+        offload: true,
+        ..TunConfig::new("uoffq%d")
+    };
+    let first = Tun::create(&config).unwrap_or_else(|e| panic!("Tun::create: {e}"));
+    let second = first.new_queue().expect("a second queue");
+    assert!(second.offload(), "a new queue has the interface's offloads");
+    let mut shards = Vec::new();
+    let mut acceptors = Vec::new();
+    let finished = Arc::new(AtomicU64::new(0));
+    for tun in [first, second] {
+        let finished = Arc::clone(&finished);
+        let net = NetStack::spawn(tun, NetConfig::new(Ipv4Cidr::new(STACK, 24).unwrap()))
+            .expect("starting a shard");
+        let l = ustack::TcpListener::bind(&net, (Ipv4Addr::UNSPECIFIED, 5003)).unwrap();
+        acceptors.push(thread::spawn(move || {
+            let mut readers = Vec::new();
+            while let Ok((mut s, _)) = l.accept() {
+                let finished = Arc::clone(&finished);
+                readers.push(thread::spawn(move || {
+                    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                    let got = read_bulk(&mut s);
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    got
+                }));
+            }
+            readers.into_iter().map(|r| r.join().unwrap().expect("a shard's read")).collect()
+        }));
+        shards.push(net);
+    }
+    let writers: Vec<_> = (0..FLOWS)
+        .map(|_| {
+            thread::spawn(|| {
+                let to = SocketAddr::from((STACK, 5003));
+                let mut c = std::net::TcpStream::connect_timeout(&to, IO_TIMEOUT)?;
+                c.set_write_timeout(Some(IO_TIMEOUT))?;
+                write_pattern(&mut c, EACH)
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap().expect("a kernel connection's write");
+    }
+    // Every byte is written; wait until the shards' readers reach the ends, then stop them.
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while finished.load(Ordering::SeqCst) < FLOWS as u64 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    for net in &shards {
+        net.stop().expect("stopping a shard");
+    }
+    let per_shard: Vec<Vec<u64>> = acceptors.into_iter().map(|a| a.join().unwrap()).collect();
+    let counts: Vec<usize> = per_shard.iter().map(Vec::len).collect();
+    println!("connections per shard: {counts:?}");
+    assert_eq!(counts.iter().sum::<usize>(), FLOWS, "every connection was accepted once");
+    assert!(counts.iter().all(|&c| c > 0), "the kernel spread them: {counts:?}");
+    for got in per_shard.iter().flatten() {
+        assert_eq!(*got, EACH, "a connection read whole by its shard");
+    }
 }
 
 /// The kernel's `InCsumErrors` of TCP in this thread's namespace (/proc/thread-self: the
