@@ -74,7 +74,8 @@ pub trait Device {
     /// - [`io::ErrorKind::InvalidInput`] with a [`RecvBufferTooSmall`] inside (reach it with
     ///   [`io::Error::get_ref`] and `downcast_ref`): the waiting packet is longer than `buf`.
     ///   That packet is discarded, never delivered truncated. A buffer of [`Device::mtu`]
-    ///   bytes always suffices.
+    ///   bytes always suffices, except on a device whose [`offloads`](Device::offloads)
+    ///   include TSO: it may deliver TCP packets of up to 65,535 bytes.
     /// - other kinds: the device failed.
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize>;
 
