@@ -46,8 +46,8 @@ pub(crate) struct Args {
     /// Open the device with the kernel's offloads (IFF_VNET_HDR; checksum offload and TSO
     /// for IPv4 and IPv6): TCP moves up to 64 KiB per read or write instead of one packet of
     /// at most the MTU, the kernel cutting ustack's large packets into segments and handing
-    /// over its own whole. A --pcap capture then shows the large packets, and checksums the
-    /// kernel left to fill, as tcpdump shows them on a Linux interface with offloads.
+    /// over its own whole. A --pcap capture then shows the large packets, as tcpdump shows
+    /// them on a Linux interface with offloads (with their TCP checksums computed).
     #[arg(long)]
     offload: bool,
     /// Open the device with N queues (IFF_MULTI_QUEUE) and run a stack of its own on each,
