@@ -267,6 +267,7 @@ impl Netem {
                 mtu: usize::from(mtu),
                 host_addr: Some(end.addr),
                 multi_queue: false,
+                offload: false,
             };
             let tun = run_in(&end.ns, || Tun::create(&config).map_err(|e| e.to_string()))
                 .map_err(|e| format!("namespace {}: {e}", end.ns))?;

@@ -142,8 +142,7 @@ fn remove_stale() {
 fn start_ustack(ns: &str, tcp: &TcpConfig) -> Result<NetStack, String> {
     let host: Ipv4Cidr = "10.94.3.1/24".parse().map_err(|e| format!("{e}"))?;
     let addr: Ipv4Cidr = "10.94.3.2/24".parse().map_err(|e| format!("{e}"))?;
-    let config =
-        TunConfig { name: "ubp%d".into(), mtu: 1500, host_addr: Some(host), multi_queue: false };
+    let config = TunConfig { host_addr: Some(host), ..TunConfig::new("ubp%d") };
     let tun = netem::run_in(ns, || Tun::create(&config).map_err(|e| e.to_string()))?;
     let mut cfg = NetConfig::new(addr);
     cfg.mtu = Some(1500);
