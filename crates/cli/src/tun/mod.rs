@@ -199,7 +199,13 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         (Some(a), Some(h)) => (format!(" and {a}"), format!(" and {h}")),
         _ => (String::new(), String::new()),
     };
-    eprintln!(
+    let opts = services::Options {
+        fastopen: args.fastopen,
+        defer_accept: args.defer_accept,
+        host_ip: args.host_addr.addr(),
+        dual_stack: args.addr6.is_some(),
+    };
+    let up = format!(
         "ustack: {} up, stack at {}{v6_stack}, kernel at {}{v6_kernel}, mtu {}{}{}; {}",
         dev_name,
         args.addr,
@@ -213,16 +219,20 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         },
         args.service.describe()
     );
-    let opts = services::Options {
-        fastopen: args.fastopen,
-        defer_accept: args.defer_accept,
-        host_ip: args.host_addr.addr(),
-        dual_stack: args.addr6.is_some(),
-    };
+    // "up" tells a waiting client it may connect: a listening service says it once its
+    // listeners are bound (a SYN before that would be refused), a connecting one before it
+    // starts, so that its own lines follow.
+    let connects = matches!(args.service, services::Service::Connect { .. });
+    if connects {
+        eprintln!("{up}");
+    }
     let done = shards
         .iter()
         .map(|shard| services::start(shard, &args.service, opts, Arc::clone(&stop)))
         .collect::<Result<Vec<_>, _>>()?;
+    if !connects {
+        eprintln!("{up}");
+    }
     // Wait for a signal, for a service that ends on its own (connect), or for a panic (the
     // service may be dead: stop, and exit non-zero).
     let outcome = loop {
