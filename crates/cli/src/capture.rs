@@ -50,6 +50,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         mtu: args.mtu,
         host_addr: args.host_addr,
         multi_queue: false,
+        offload: false,
     };
     let tun = Tun::create(&config).map_err(|e| e.to_string())?;
     if let Some(host6) = args.host_addr6 {

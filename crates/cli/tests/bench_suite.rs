@@ -38,6 +38,10 @@ const ROWS: &[(&str, &[&str])] = &[
     ("sim_pps", &["ustack"]),
     ("tun_kernel_to_ustack", &["ustack"]),
     ("tun_ustack_to_kernel", &["ustack"]),
+    ("tun_kernel_to_ustack_offload", &["ustack"]),
+    ("tun_ustack_to_kernel_offload", &["ustack"]),
+    ("tun_kernel_to_ustack_flows", &["ustack"]),
+    ("tun_kernel_to_ustack_queues", &["ustack"]),
     ("loopback_bulk", &["ustack", "kernel", "AF_UNIX"]),
     ("loopback_rtt", &["ustack", "kernel", "AF_UNIX"]),
 ];

@@ -121,6 +121,10 @@ pub struct Transmit {
     pub iface: usize,
     /// Packet length in the buffer.
     pub len: usize,
+    /// How the device is to cut the packet into segments: only on an interface that does
+    /// TSO ([`Stack::set_offloads`]), for a TCP packet carrying several segments
+    /// (`crate::offload`). `None`: the packet goes as it is, its checksums complete.
+    pub gso: Option<crate::offload::Gso>,
 }
 
 /// Something that happened to a socket, from [`Stack::poll_event`].
@@ -156,6 +160,11 @@ pub struct Stack {
     /// The loopback interface (`crate::loopback`).
     pub(crate) lo: InterfaceConfig,
     pub(crate) routes: Vec<Route>,
+    /// What each device interface offloads (`crate::offload`), by index; missing: nothing.
+    pub(crate) offloads: Vec<crate::offload::Offloads>,
+    /// The packet being handled came with its TCP checksum verified by the device
+    /// ([`Stack::handle_packet_with`]).
+    pub(crate) rx_checksum_verified: bool,
     pub(crate) slots: Vec<Slot>,
     free_slots: Vec<u32>,
     /// The boxes of freed TCP connections, at most
@@ -181,7 +190,7 @@ pub struct Stack {
     /// UDP sockets by address and port, as listeners are.
     pub(crate) udp_binds: BindTable,
     pub(crate) timers: TimerQueue,
-    tx_ready: VecDeque<SocketHandle>,
+    pub(crate) tx_ready: VecDeque<SocketHandle>,
     pub(crate) out: OutQueue,
     pub(crate) events: VecDeque<SocketEvent>,
     pub(crate) counters: Counters,
@@ -199,7 +208,7 @@ pub struct Stack {
     /// client's cookie cache and black-hole state (`fastopen.rs`).
     pub(crate) fastopen: crate::fastopen::FastOpenHost,
     pub(crate) ports: PortAllocator,
-    ip_ident: u16,
+    pub(crate) ip_ident: u16,
     frag: Reassembler<crate::frag::FragKey>,
     /// IPv6 reassembly (`crate::ipv6`).
     pub(crate) frag6: Reassembler<crate::ipv6::Frag6Key>,
@@ -207,7 +216,7 @@ pub struct Stack {
     pub(crate) v6: crate::ipv6::V6State,
     reasm_buf: Vec<u8>,
     pub(crate) icmp_tokens: TokenBucket,
-    scratch: Vec<u8>,
+    pub(crate) scratch: Vec<u8>,
     /// Where a TCP segment to a local address is built before it is fed back to the input.
     lo_buf: Vec<u8>,
     pub(crate) tracing: bool,
@@ -330,6 +339,8 @@ impl Stack {
             ifaces: Vec::new(),
             lo: crate::loopback::loopback_iface(),
             routes: Vec::new(),
+            offloads: Vec::new(),
+            rx_checksum_verified: false,
             slots: Vec::new(),
             free_slots: Vec::new(),
             tcp_spare: Vec::new(),
@@ -628,7 +639,7 @@ impl Stack {
                 let len = packet.len();
                 buf[..len].copy_from_slice(&packet);
                 self.out.recycle(packet);
-                return Some(Transmit { iface, len });
+                return Some(Transmit { iface, len, gso: None });
             }
             let h = *self.tx_ready.front()?;
             let slot =
@@ -667,8 +678,19 @@ impl Stack {
                         self.lo_buf = packet;
                         continue;
                     }
+                    let lead = if self.offloads.get(iface).is_some_and(|o| o.tso_max > 0) {
+                        crate::offload::Lead::of(&seg, ecn)
+                    } else {
+                        None
+                    };
                     let len = emit_tcp(buf, &mut self.ip_ident, hdr, &seg);
-                    return Some(Transmit { iface, len });
+                    return Some(match lead {
+                        Some(lead) => {
+                            let first = crate::offload::First { iface, hdr, len, lead };
+                            self.coalesce(now, h, buf, first)
+                        }
+                        None => Transmit { iface, len, gso: None },
+                    });
                 }
                 None => {
                     t.in_tx = false;
@@ -744,7 +766,7 @@ impl Stack {
 
     /// After a connection has sent all it had: events again (sending may change state), the
     /// timer (sending arms the retransmission timer), and a finished orphan is freed.
-    fn after_output(&mut self, h: SocketHandle) {
+    pub(crate) fn after_output(&mut self, h: SocketHandle) {
         self.drain_conn(h);
         if let Some(Socket::Tcp(t)) = self.slot(h)
             && t.is_finished()
@@ -892,14 +914,14 @@ fn derived_key(secret: [u8; 16], label: &[u8]) -> [u8; 16] {
 
 /// The IP header of a connection's segment.
 #[derive(Debug, Clone, Copy)]
-struct TcpHeader {
-    src: IpAddr,
-    dst: IpAddr,
-    ttl: u8,
-    hop_limit: u8,
-    flow_label: u32,
+pub(crate) struct TcpHeader {
+    pub(crate) src: IpAddr,
+    pub(crate) dst: IpAddr,
+    pub(crate) ttl: u8,
+    pub(crate) hop_limit: u8,
+    pub(crate) flow_label: u32,
     /// The ECN codepoint the connection chose (RFC 3168 §6.1.2).
-    ecn: Ecn,
+    pub(crate) ecn: Ecn,
 }
 
 /// Writes `seg` (header, options, payload, checksum over the pseudo-header of its family)
@@ -915,7 +937,12 @@ pub(crate) fn emit_segment(out: &mut [u8], src: IpAddr, dst: IpAddr, seg: &TcpRe
 /// Writes an IP packet carrying `seg` into `buf`; returns its length. IPv4 packets carry DF
 /// and the next Identification; IPv6 ones the connection's flow label; both the ECN
 /// codepoint the connection chose.
-fn emit_tcp(buf: &mut [u8], ident: &mut u16, hdr: TcpHeader, seg: &TcpRepr<'_>) -> usize {
+pub(crate) fn emit_tcp(
+    buf: &mut [u8],
+    ident: &mut u16,
+    hdr: TcpHeader,
+    seg: &TcpRepr<'_>,
+) -> usize {
     let ip_len = if hdr.src.is_ipv6() { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN };
     let len = ip_len + seg.buffer_len();
     assert!(

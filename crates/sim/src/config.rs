@@ -284,6 +284,18 @@ impl LinkConfig {
         Ok(())
     }
 
+    /// Whether any step on the wire (4 to 10 of the list) may lose, change, copy or delay a
+    /// packet: with none, the wire draws nothing.
+    pub(crate) fn impairs_the_wire(&self) -> bool {
+        self.loss > 0.0
+            || self.burst_loss.is_some()
+            || self.timed_burst_loss.is_some()
+            || self.corrupt > 0.0
+            || self.duplicate > 0.0
+            || !self.jitter.is_zero()
+            || self.reorder.is_some_and(|r| r.probability > 0.0)
+    }
+
     /// Whether the link is cut at `now`.
     pub(crate) fn partitioned_at(&self, now: Instant) -> bool {
         self.partitions.iter().any(|p| p.contains(now))
@@ -571,6 +583,26 @@ impl std::error::Error for LinkConfigError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_impairment_alone_counts_as_one_on_the_wire() {
+        // The link skips the wire's draws for a config without any: each must be seen.
+        let ms = Duration::from_millis(1);
+        let plain = LinkConfig::new().rate_bps(1_000_000).delay(ms).queue_packets(5).mtu(1_400);
+        assert!(!plain.impairs_the_wire());
+        assert!(!plain.clone().reorder(0.0, ms).impairs_the_wire());
+        for one in [
+            plain.clone().loss(0.1),
+            plain.clone().burst_loss(GilbertElliott::new(0.0, 1.0)),
+            plain.clone().timed_burst_loss(TimedBursts::new(ms, ms)),
+            plain.clone().corrupt(0.1),
+            plain.clone().duplicate(0.1),
+            plain.clone().jitter(ms),
+            plain.clone().reorder(0.1, ms),
+        ] {
+            assert!(one.impairs_the_wire(), "{one:?}");
+        }
+    }
 
     #[test]
     fn validate_names_the_bad_value() {

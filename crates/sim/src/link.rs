@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use ustack_core::{Duration, Instant};
 
 use crate::config::{LinkConfig, LinkConfigError, QueueLimit};
-use crate::impair::{Impairments, WireLoss};
+use crate::impair::{Impairments, WireEffects, WireLoss};
 
 /// A link in a [`Network`](crate::Network), in the order links were connected, from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -117,56 +117,69 @@ pub(crate) struct Channel {
     /// packet arrives before it.
     last_arrival: Instant,
     impair: Impairments,
+    /// The config has no impairment on the wire (steps 4 to 10): nothing to draw.
+    clean_wire: bool,
 }
 
 impl Channel {
     pub(crate) fn new(cfg: LinkConfig, seed: u64, link: usize, dir: Direction) -> Self {
         Channel {
-            cfg,
             stats: LinkStats::default(),
             backlog: VecDeque::new(),
             backlog_bytes: 0,
             busy_until: Instant::ZERO,
             last_arrival: Instant::ZERO,
             impair: Impairments::new(seed, link, dir.index()),
+            clean_wire: !cfg.impairs_the_wire(),
+            cfg,
         }
     }
 
-    /// The sending host put `packet` into the link at `now`: the copies to deliver (none,
-    /// one, or two when duplicated), each with its arrival time.
-    pub(crate) fn offer(&mut self, now: Instant, packet: &[u8]) -> [Option<Transit>; 2] {
+    /// The sending host put `packet` into the link at `now`: hands `deliver` the copies to
+    /// deliver (none, one, or two when duplicated), each with its arrival time. The copies
+    /// are made in buffers taken from `pool` while it has any; a buffer taken and then
+    /// dropped goes back.
+    pub(crate) fn offer(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        pool: &mut Vec<Vec<u8>>,
+        mut deliver: impl FnMut(Transit),
+    ) {
         self.stats.sent += 1;
         self.stats.sent_bytes += packet.len() as u64;
         if packet.len() > self.cfg.mtu {
             self.stats.dropped.mtu += 1;
-            return [None, None];
+            return;
         }
         if self.cfg.partitioned_at(now) {
             self.stats.dropped.partition += 1;
-            return [None, None];
+            return;
         }
         let queued = self.queued(now);
         let Some(serialized) = self.enqueue(now, packet.len()) else {
             self.stats.dropped.queue += 1;
-            return [None, None];
+            return;
         };
-        let mut packet = packet.to_vec();
+        let mut packet = copy_into(pool.pop(), packet);
         if self.cfg.ecn_threshold.is_some_and(|t| queued >= t) && mark_ce(&mut packet) {
             self.stats.ce_marked += 1;
         }
-        let effects = match self.impair.on_wire(&self.cfg, serialized, &mut packet) {
-            Ok(effects) => effects,
-            Err(WireLoss::Random) => {
-                self.stats.dropped.loss += 1;
-                return [None, None];
-            }
-            Err(WireLoss::Burst) => {
-                self.stats.dropped.burst_loss += 1;
-                return [None, None];
-            }
-            Err(WireLoss::TimedBurst) => {
-                self.stats.dropped.timed_burst_loss += 1;
-                return [None, None];
+        let effects = if self.clean_wire {
+            WireEffects::default()
+        } else {
+            match self.impair.on_wire(&self.cfg, serialized, &mut packet) {
+                Ok(effects) => effects,
+                Err(loss) => {
+                    let d = &mut self.stats.dropped;
+                    match loss {
+                        WireLoss::Random => d.loss += 1,
+                        WireLoss::Burst => d.burst_loss += 1,
+                        WireLoss::TimedBurst => d.timed_burst_loss += 1,
+                    }
+                    pool.push(packet);
+                    return;
+                }
             }
         };
         let mut at = serialized + self.cfg.delay;
@@ -187,12 +200,15 @@ impl Channel {
             at += extra;
         }
         self.stats.in_flight += 1;
-        let copy = effects.duplicated.then(|| {
+        if effects.duplicated {
             self.stats.duplicated += 1;
             self.stats.in_flight += 1;
-            Transit { at, packet: packet.clone() }
-        });
-        [Some(Transit { at, packet }), copy]
+            let copy = copy_into(pool.pop(), &packet);
+            deliver(Transit { at, packet });
+            deliver(Transit { at, packet: copy });
+        } else {
+            deliver(Transit { at, packet });
+        }
     }
 
     /// A copy of `len` bytes reaches the far end at `now`: whether it is delivered (or cut by
@@ -208,8 +224,6 @@ impl Channel {
         true
     }
 
-    /// Queues `len` bytes at `now` behind the packets still serializing: when its last bit
-    /// leaves, or `None` when the queue is full.
     /// Packets queued at `now` (the one being serialized included).
     fn queued(&mut self, now: Instant) -> usize {
         while let Some(&(done, bytes)) = self.backlog.front() {
@@ -222,17 +236,13 @@ impl Channel {
         self.backlog.len()
     }
 
+    /// Queues `len` bytes at `now` behind the packets still serializing (right after
+    /// [`queued`](Channel::queued) at the same `now`, which dropped those done): when its last
+    /// bit leaves, or `None` when the queue is full.
     fn enqueue(&mut self, now: Instant, len: usize) -> Option<Instant> {
         let Some(rate) = self.cfg.rate_bps else {
             return Some(now);
         };
-        while let Some(&(done, bytes)) = self.backlog.front() {
-            if done > now {
-                break;
-            }
-            self.backlog.pop_front();
-            self.backlog_bytes -= bytes;
-        }
         let full = match self.cfg.queue {
             QueueLimit::Packets(limit) => self.backlog.len() >= limit,
             QueueLimit::Bytes(limit) => self.backlog_bytes + len > limit,
@@ -248,6 +258,14 @@ impl Channel {
         self.backlog_bytes += len;
         Some(done)
     }
+}
+
+/// `packet` in `buf` (its old bytes dropped), or in a new buffer.
+fn copy_into(buf: Option<Vec<u8>>, packet: &[u8]) -> Vec<u8> {
+    let mut buf = buf.unwrap_or_default();
+    buf.clear();
+    buf.extend_from_slice(packet);
+    buf
 }
 
 /// Sets the ECN field of an IPv4 or IPv6 packet that is ECN-capable (ECT(0) or ECT(1)) to CE
@@ -336,9 +354,14 @@ impl LinkModel {
     /// out due earlier than copies of packets offered before, when those were held back by
     /// reordering.
     pub fn offer(&mut self, now: Instant, packet: &[u8]) -> [Option<Delivery>; 2] {
-        self.channel
-            .offer(now, packet)
-            .map(|t| t.map(|Transit { at, packet }| Delivery { at, packet }))
+        let mut copies = [None, None];
+        let mut next = copies.iter_mut();
+        self.channel.offer(now, packet, &mut Vec::new(), |Transit { at, packet }| {
+            if let Some(slot) = next.next() {
+                *slot = Some(Delivery { at, packet });
+            }
+        });
+        copies
     }
 
     /// A copy of `len` bytes returned by [`offer`](LinkModel::offer) reaches the far end at
@@ -361,6 +384,13 @@ impl LinkModel {
 
 /// `len` bytes at `rate` bits per second, rounded up to the nanosecond.
 pub(crate) fn serialization_time(len: usize, rate: u64) -> Duration {
+    // Bits times 10^9 fit in 64 bits for any packet (below 2^31 bytes); the 128-bit division
+    // is for the rest.
+    if let Ok(len) = u32::try_from(len)
+        && len < 1 << 31
+    {
+        return Duration::from_nanos((u64::from(len) * 8_000_000_000).div_ceil(rate));
+    }
     let nanos = (len as u128 * 8 * 1_000_000_000).div_ceil(u128::from(rate));
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
@@ -374,5 +404,8 @@ mod tests {
         assert_eq!(serialization_time(1_000, 8_000_000), Duration::from_millis(1));
         assert_eq!(serialization_time(1_500, 10_000_000), Duration::from_micros(1_200));
         assert_eq!(serialization_time(1, 3_000_000_000), Duration::from_nanos(3));
+        // Past 2^31 bytes, where bits times 10^9 no longer fit in 64 bits.
+        assert_eq!(serialization_time(1 << 32, 8_000_000_000), Duration::from_nanos(1 << 32));
+        assert_eq!(serialization_time((1 << 31) - 1, 1), Duration::from_secs(((1 << 31) - 1) * 8));
     }
 }

@@ -10,7 +10,7 @@ use ustack_core::{Duration, Instant};
 
 use crate::clock::VirtualClock;
 use crate::config::{LinkConfig, LinkConfigError, MAX_MTU};
-use crate::event::{Event, EventKind, EventQueue};
+use crate::event::{EventKind, EventQueue};
 use crate::host::{Endpoint, Host, HostAny, HostCounters, HostId};
 use crate::link::{Channel, Direction, LinkId, LinkStats};
 use crate::pcap::{Tap, TapId, TapPoint};
@@ -20,6 +20,10 @@ use crate::run::{Bounds, RunError, RunSummary};
 /// The most packets one host may return from `poll_transmit` in a row before the network
 /// takes it for a host that never returns `None`.
 const MAX_TRANSMIT_BURST: u64 = 1 << 20;
+
+/// The most packet buffers the network keeps for reuse: as many as a busy link has on the
+/// wire, without holding on to every buffer of a queue that once overflowed.
+const POOL_MAX: usize = 4096;
 
 /// An event-driven network of [`Host`]s joined by point-to-point links, in virtual time.
 ///
@@ -77,13 +81,13 @@ pub struct Network {
     hosts: Vec<HostSlot>,
     links: Vec<Link>,
     events: EventQueue,
-    /// Timer events in `events` whose host re-armed since (lazily deleted).
-    stale_timers: usize,
     /// Hosts to serve (drain, re-read the deadline) before the next event, by index.
     dirty: BTreeSet<usize>,
     taps: Vec<Tap>,
     /// The buffer hosts write packets into.
     scratch: Vec<u8>,
+    /// Buffers of packets delivered or dropped, for the link to copy the next ones into.
+    pool: Vec<Vec<u8>>,
     /// The event bound of `run_until`.
     event_limit: u64,
     events_run: u64,
@@ -95,8 +99,6 @@ struct HostSlot {
     ifaces: BTreeMap<usize, (LinkId, Direction)>,
     /// The deadline scheduled in the event queue.
     timer: Option<Instant>,
-    /// Bumped on every change of `timer`; a timer event of an older generation is stale.
-    timer_generation: u64,
     counters: HostCounters,
 }
 
@@ -170,10 +172,10 @@ impl Network {
             hosts: Vec::new(),
             links: Vec::new(),
             events: EventQueue::default(),
-            stale_timers: 0,
             dirty: BTreeSet::new(),
             taps: Vec::new(),
             scratch: vec![0; MAX_MTU],
+            pool: Vec::new(),
             event_limit: Bounds::DEFAULT_MAX_EVENTS,
             events_run: 0,
         }
@@ -207,9 +209,9 @@ impl Network {
             host: Box::new(host),
             ifaces: BTreeMap::new(),
             timer: None,
-            timer_generation: 0,
             counters: HostCounters::default(),
         });
+        self.events.add_host(index);
         self.dirty.insert(index);
         HostId::new(index)
     }
@@ -285,6 +287,7 @@ impl Network {
         let id = LinkId(self.links.len());
         self.hosts[a.host].ifaces.insert(a.iface, (id, Direction::AToB));
         self.hosts[b.host].ifaces.insert(b.iface, (id, Direction::BToA));
+        self.events.add_link(id);
         self.links.push(Link {
             ends: [a, b],
             channels: [
@@ -390,7 +393,7 @@ impl Network {
     /// time, or `None` when nothing is left to happen.
     pub fn step(&mut self) -> Option<Instant> {
         self.serve_dirty();
-        let event = self.pop_live()?;
+        let event = self.events.pop()?;
         self.clock.advance_to(event.at);
         self.events_run += 1;
         self.dispatch(event.kind);
@@ -401,7 +404,7 @@ impl Network {
     /// reached through `host_mut` first, since they may schedule something.
     pub fn next_event_time(&mut self) -> Option<Instant> {
         self.serve_dirty();
-        self.peek_live()
+        self.events.peek()
     }
 
     /// Runs every event due up to and including `deadline`, then sets the clock to
@@ -446,7 +449,7 @@ impl Network {
             if !cond(self) {
                 return Ok(RunSummary { events, now: self.now() });
             }
-            match self.peek_live() {
+            match self.events.peek() {
                 None => {
                     return Err(RunError::Stalled { at: self.now(), events, seed: self.seed });
                 }
@@ -476,7 +479,7 @@ impl Network {
 
     /// Events waiting to run: packets in flight and armed host deadlines.
     pub fn pending_events(&self) -> usize {
-        self.events.len().saturating_sub(self.stale_timers)
+        self.events.len()
     }
 
     /// Events run since the network was made.
@@ -486,33 +489,13 @@ impl Network {
 
     // ---- the event loop's insides ----
 
-    fn is_live(&self, event: &Event) -> bool {
-        is_live(&self.hosts, event)
-    }
-
-    /// The time of the next event that is not a stale timer, dropping stale ones on the way.
-    fn peek_live(&mut self) -> Option<Instant> {
-        loop {
-            let event = self.events.peek()?;
-            if self.is_live(event) {
-                return Some(event.at);
-            }
-            self.events.pop();
-            self.stale_timers = self.stale_timers.saturating_sub(1);
-        }
-    }
-
-    fn pop_live(&mut self) -> Option<Event> {
-        self.peek_live()?;
-        self.events.pop()
-    }
-
     fn dispatch(&mut self, kind: EventKind) {
         let now = self.now();
         match kind {
             EventKind::Arrival { link, dir, packet } => {
                 let l = &mut self.links[link.0];
                 if !l.channels[dir.index()].arrive(now, packet.len()) {
+                    self.recycle(packet);
                     return;
                 }
                 // A to B delivers to the second end, B to A to the first.
@@ -521,12 +504,12 @@ impl Network {
                 let slot = &mut self.hosts[to.host];
                 slot.counters.received += 1;
                 slot.host.handle_packet(now, to.iface, &packet);
+                self.recycle(packet);
                 self.serve(to.host);
             }
-            EventKind::Timer { host, .. } => {
+            EventKind::Timer { host } => {
                 let slot = &mut self.hosts[host];
                 slot.timer = None;
-                slot.timer_generation += 1;
                 slot.counters.timeouts += 1;
                 slot.host.handle_timeout(now);
                 self.serve(host);
@@ -560,27 +543,8 @@ impl Network {
         let slot = &mut self.hosts[host];
         let deadline = slot.host.poll_timeout();
         if deadline != slot.timer {
-            if slot.timer.is_some() {
-                self.stale_timers += 1;
-            }
             slot.timer = deadline;
-            slot.timer_generation += 1;
-            let generation = slot.timer_generation;
-            if let Some(at) = deadline {
-                self.events.push(at.max(now), EventKind::Timer { host, generation });
-            }
-            self.compact();
-        }
-    }
-
-    /// Drops stale timer events once they are most of the queue, so that a host re-arming a
-    /// far deadline on every packet (a keepalive, say) does not grow it without bound. The
-    /// order of the live events, a total order, is unchanged.
-    fn compact(&mut self) {
-        if self.stale_timers > 1024 && self.stale_timers > self.events.len() / 2 {
-            let hosts = &self.hosts;
-            self.events.retain(|event| is_live(hosts, event));
-            self.stale_timers = 0;
+            self.events.set_timer(host, deadline.map(|at| at.max(now)));
         }
     }
 
@@ -594,9 +558,17 @@ impl Network {
             return;
         };
         self.record(link, TapPoint::Sent, packet);
-        let copies = self.links[link.0].channels[dir.index()].offer(now, packet);
-        for copy in copies.into_iter().flatten() {
-            self.events.push(copy.at, EventKind::Arrival { link, dir, packet: copy.packet });
+        let events = &mut self.events;
+        self.links[link.0].channels[dir.index()].offer(now, packet, &mut self.pool, |copy| {
+            events.push_arrival(copy.at, link, dir, copy.packet);
+        });
+    }
+
+    /// Keeps the buffer of a packet that left the network for the next one, up to
+    /// [`POOL_MAX`] of them.
+    fn recycle(&mut self, packet: Vec<u8>) {
+        if self.pool.len() < POOL_MAX {
+            self.pool.push(packet);
         }
     }
 
@@ -608,13 +580,5 @@ impl Network {
                 tap.record(now, packet);
             }
         }
-    }
-}
-
-/// Whether `event` still stands: a timer event is stale once its host re-armed.
-fn is_live(hosts: &[HostSlot], event: &Event) -> bool {
-    match event.kind {
-        EventKind::Timer { host, generation } => hosts[host].timer_generation == generation,
-        EventKind::Arrival { .. } => true,
     }
 }

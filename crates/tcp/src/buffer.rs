@@ -191,6 +191,17 @@ impl RingBuffer {
         n
     }
 
+    /// When nothing is readable, starts the ring over at the beginning of its storage, so
+    /// that the next bytes land where the last ones did (still in cache) instead of going
+    /// round the whole allocation: a receive buffer grown to megabytes and read as fast as it
+    /// fills then touches a few kilobytes. Pending bytes do not move with it: call it only
+    /// when none is held (no out-of-order data).
+    pub fn rewind_if_empty(&mut self) {
+        if self.len == 0 {
+            self.head = 0;
+        }
+    }
+
     /// Drops every byte, readable or pending. Keeps the storage.
     pub fn clear(&mut self) {
         self.head = 0;

@@ -89,6 +89,7 @@ fn exchange_in_netns(ns: &Path, pcap: &Path) -> SynSeen {
         mtu: MTU,
         host_addr: Some(Ipv4Cidr::new(HOST, 24).unwrap()),
         multi_queue: false,
+        offload: false,
     };
     let tun = Tun::create(&config).unwrap_or_else(|e| panic!("Tun::create: {e}"));
     assert_eq!(tun.name(), TUN_NAME);
@@ -236,6 +237,7 @@ fn check_persistent_tun_is_refused_and_left_alone(ns: &Path) {
         mtu: 1400,
         host_addr: Some(Ipv4Cidr::new(Ipv4Addr::new(10, 77, 9, 1), 24).unwrap()),
         multi_queue: false,
+        offload: false,
     };
     match Tun::create(&config) {
         Err(e @ TunError::NameBusy { .. }) => {

@@ -32,7 +32,8 @@ pub(crate) struct SuiteArgs {
     /// Only these workloads, comma-separated: families (bulk, cycles, rss, poll, latency,
     /// checksum, sim, tun, loopback), workload ids (bulk-1500, bulk-65535, bulk-1500-idle,
     /// cycles, cycles-idle, rss-idle, rss-big, poll-idle, poll, latency, checksum, sim, tun-k2u,
-    /// tun-u2k, loopback-bulk, loopback-rtt) or row keys (as in the JSON).
+    /// tun-u2k, tun-k2u-offload, tun-u2k-offload, tun-k2u-queues, loopback-bulk, loopback-rtt)
+    /// or row keys (as in the JSON).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     only: Vec<String>,
 

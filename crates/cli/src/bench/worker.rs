@@ -196,18 +196,40 @@ fn measure(id: &str, peer: Peer, scale: &Scale, own_ns: bool) -> Result<Outcome,
             let (pps, packets) = simulator::packets_per_second(scale.sim_bytes)?;
             values(vec![("sim_pps", pps), ("sim_pps.packets", packets as f64)])
         }
-        ("tun-k2u" | "tun-u2k", Peer::Ustack) => {
+        ("tun-k2u" | "tun-u2k" | "tun-k2u-offload" | "tun-u2k-offload", Peer::Ustack) => {
             if !own_ns {
                 return Ok(Outcome::Skip(
                     "needs root: a TUN device in a network namespace of the bench's own".into(),
                 ));
             }
-            let (dir, key) = if id == "tun-k2u" {
-                (tun::Direction::KernelToUstack, "tun_kernel_to_ustack")
-            } else {
-                (tun::Direction::UstackToKernel, "tun_ustack_to_kernel")
+            let (dir, key) = match id {
+                "tun-k2u" => (tun::Direction::KernelToUstack, "tun_kernel_to_ustack"),
+                "tun-u2k" => (tun::Direction::UstackToKernel, "tun_ustack_to_kernel"),
+                "tun-k2u-offload" => {
+                    (tun::Direction::KernelToUstack, "tun_kernel_to_ustack_offload")
+                }
+                _ => (tun::Direction::UstackToKernel, "tun_ustack_to_kernel_offload"),
             };
-            values(vec![(key, tun::gbps(dir, t)?)])
+            let offload = id.ends_with("-offload");
+            values(vec![(key, tun::gbps(dir, offload, t)?)])
+        }
+        ("tun-k2u-queues", Peer::Ustack) => {
+            if !own_ns {
+                return Ok(Outcome::Skip(
+                    "needs root: a TUN device in a network namespace of the bench's own".into(),
+                ));
+            }
+            let queues = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+            let flows = 4 * queues;
+            let (one, _) = tun::gbps_sharded(1, flows, t)?;
+            let (gbps, used) = tun::gbps_sharded(queues, flows, t)?;
+            let note = format!(
+                "TUN queues: {flows} kernel connections on 1 queue and stack, then on {queues} queues with a stack each (the kernel spread them over {used})"
+            );
+            measured(
+                vec![("tun_kernel_to_ustack_flows", one), ("tun_kernel_to_ustack_queues", gbps)],
+                vec![note],
+            )
         }
         ("loopback-bulk" | "loopback-rtt", _) => {
             let transport = match peer {

@@ -156,7 +156,7 @@ pub(crate) struct Args {
     seed: u64,
 
     /// Write every IPv4 packet to FILE as it enters the link (both directions, lost ones
-    /// included): pcap, LINKTYPE_RAW, nanosecond timestamps from netem's start.
+    /// included): pcap, LINKTYPE_RAW, microsecond timestamps from netem's start.
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
 }
@@ -267,6 +267,7 @@ impl Netem {
                 mtu: usize::from(mtu),
                 host_addr: Some(end.addr),
                 multi_queue: false,
+                offload: false,
             };
             let tun = run_in(&end.ns, || Tun::create(&config).map_err(|e| e.to_string()))
                 .map_err(|e| format!("namespace {}: {e}", end.ns))?;

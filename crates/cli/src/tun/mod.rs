@@ -43,6 +43,22 @@ pub(crate) struct Args {
     /// The device MTU.
     #[arg(long, default_value_t = 1500)]
     mtu: u16,
+    /// Open the device with the kernel's offloads (IFF_VNET_HDR; checksum offload and TSO
+    /// for IPv4 and IPv6): TCP moves up to 64 KiB per read or write instead of one packet of
+    /// at most the MTU, the kernel cutting ustack's large packets into segments and handing
+    /// over its own whole. A --pcap capture then shows the large packets, as tcpdump shows
+    /// them on a Linux interface with offloads (with their TCP checksums computed).
+    #[arg(long)]
+    offload: bool,
+    /// Open the device with N queues (IFF_MULTI_QUEUE) and run a stack of its own on each,
+    /// on its own driver thread: one shard per core. The shards share the addresses; the
+    /// kernel spreads connections over the queues by the hash of their addresses and ports
+    /// and keeps each connection's packets on one queue, so every shard runs the service
+    /// for the connections it gets. Only for services that listen (not connect or forward),
+    /// and without --pcap and --control, which see one stack.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    queues: u16,
     /// Write every packet in and out to this pcap file.
     #[arg(long)]
     pcap: Option<PathBuf>,
@@ -103,6 +119,22 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
             return Err(format!("--mtu {}: IPv6 needs 1280 or more (RFC 8200 §5)", args.mtu));
         }
     }
+    if args.queues > 1 {
+        if matches!(args.service, services::Service::Connect { .. } | services::Service::Forward(_))
+        {
+            return Err(format!(
+                "--queues {}: {} does not shard (each stack would connect on its own); use --queues 1",
+                args.queues,
+                args.service.describe()
+            ));
+        }
+        if args.pcap.is_some() || args.control.is_some() {
+            return Err(format!(
+                "--queues {}: --pcap and --control see one stack; use them with --queues 1",
+                args.queues
+            ));
+        }
+    }
     let grace = Duration::try_from_secs_f64(args.grace).map_err(|e| format!("--grace: {e}"))?;
     let mut net_cfg = NetConfig::new(args.addr);
     net_cfg.ipv6.extend(args.addr6);
@@ -114,12 +146,16 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         name: args.dev.clone(),
         mtu: usize::from(args.mtu),
         host_addr: Some(args.host_addr),
-        multi_queue: false,
+        multi_queue: args.queues > 1,
+        offload: args.offload,
     };
     let tun = Tun::create(&config).map_err(|e| e.to_string())?;
     if let Some(host6) = args.host_addr6 {
         tun.add_host_addr6(host6).map_err(|e| e.to_string())?;
     }
+    let more_queues = (1..args.queues)
+        .map(|_| tun.new_queue().map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
     let dev_name = tun.name().to_string();
     net_cfg.mtu = Some(args.mtu);
     net_cfg.tracing = args.trace;
@@ -132,15 +168,26 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         Some(path) => {
             let dev = PcapDevice::create(tun, path)
                 .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-            NetStack::spawn(dev, net_cfg)
+            NetStack::spawn(dev, net_cfg.clone())
         }
-        None => NetStack::spawn(tun, net_cfg),
+        None => NetStack::spawn(tun, net_cfg.clone()),
     }
     .map_err(|e| format!("cannot start the stack: {e}"))?;
+    // The other shards, one per further queue (their sockets are their own).
+    let mut shards = vec![net.clone()];
+    for queue in more_queues {
+        let shard = NetStack::spawn(queue, net_cfg.clone())
+            .map_err(|e| format!("cannot start the stack of another queue: {e}"))?;
+        shards.push(shard);
+    }
     if args.trace {
-        net.set_observer(Box::new(|now, ev| {
-            eprintln!("{:>12.6} {} {:?}", now.since_epoch().as_secs_f64(), ev.socket, ev.kind);
-        }));
+        for (i, shard) in shards.iter().enumerate() {
+            let tag = if args.queues > 1 { format!(" q{i}") } else { String::new() };
+            shard.set_observer(Box::new(move |now, ev| {
+                let t = now.since_epoch().as_secs_f64();
+                eprintln!("{t:>12.6}{tag} {} {:?}", ev.socket, ev.kind);
+            }));
+        }
     }
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -152,21 +199,40 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         (Some(a), Some(h)) => (format!(" and {a}"), format!(" and {h}")),
         _ => (String::new(), String::new()),
     };
-    eprintln!(
-        "ustack: {} up, stack at {}{v6_stack}, kernel at {}{v6_kernel}, mtu {}; {}",
-        dev_name,
-        args.addr,
-        args.host_addr,
-        args.mtu,
-        args.service.describe()
-    );
     let opts = services::Options {
         fastopen: args.fastopen,
         defer_accept: args.defer_accept,
         host_ip: args.host_addr.addr(),
         dual_stack: args.addr6.is_some(),
     };
-    let done = services::start(&net, &args.service, opts, Arc::clone(&stop))?;
+    let up = format!(
+        "ustack: {} up, stack at {}{v6_stack}, kernel at {}{v6_kernel}, mtu {}{}{}; {}",
+        dev_name,
+        args.addr,
+        args.host_addr,
+        args.mtu,
+        if args.offload { ", offloads on" } else { "" },
+        if args.queues > 1 {
+            format!(", {} queues and stacks", args.queues)
+        } else {
+            String::new()
+        },
+        args.service.describe()
+    );
+    // "up" tells a waiting client it may connect: a listening service says it once its
+    // listeners are bound (a SYN before that would be refused), a connecting one before it
+    // starts, so that its own lines follow.
+    let connects = matches!(args.service, services::Service::Connect { .. });
+    if connects {
+        eprintln!("{up}");
+    }
+    let done = shards
+        .iter()
+        .map(|shard| services::start(shard, &args.service, opts, Arc::clone(&stop)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !connects {
+        eprintln!("{up}");
+    }
     // Wait for a signal, for a service that ends on its own (connect), or for a panic (the
     // service may be dead: stop, and exit non-zero).
     let outcome = loop {
@@ -176,12 +242,21 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         if stop.load(Ordering::SeqCst) {
             break Ok(());
         }
-        if let Some(r) = done.try_take() {
+        if let Some(r) = done.iter().find_map(services::Done::try_take) {
             break r;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let unfinished = net.shutdown(grace).map_err(|e| format!("stopping the stack: {e}"))?;
+    // The shards close their connections at once, each given the grace period.
+    let closing: Vec<_> =
+        shards.into_iter().map(|shard| std::thread::spawn(move || shard.shutdown(grace))).collect();
+    let mut unfinished = 0;
+    for c in closing {
+        unfinished += c
+            .join()
+            .map_err(|_| "stopping the stack panicked".to_string())?
+            .map_err(|e| format!("stopping the stack: {e}"))?;
+    }
     if unfinished > 0 {
         eprintln!(
             "ustack: {unfinished} connections had not finished closing after {:.1} s",

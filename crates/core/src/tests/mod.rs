@@ -24,6 +24,7 @@ mod ipv6;
 mod listen;
 mod loopback;
 mod netstat;
+mod offload;
 mod ports;
 mod sockopts;
 mod timers;
@@ -150,6 +151,9 @@ pub(crate) struct Pair {
     pub(crate) events_b: Vec<SocketEvent>,
     /// Drop the next packet for which this returns true.
     pub(crate) drop_if: Option<DropRule>,
+    /// Packets a stack sent for its device to cut into segments (`offload::gso_segment`
+    /// cuts them, and the segments go on the wire and into the log).
+    pub(crate) gso_packets: usize,
 }
 
 impl Pair {
@@ -168,6 +172,7 @@ impl Pair {
             events_a: Vec::new(),
             events_b: Vec::new(),
             drop_if: None,
+            gso_packets: 0,
         }
     }
 
@@ -192,11 +197,19 @@ impl Pair {
                 (&mut self.b, &mut self.events_b)
             };
             while let Some(t) = s.poll_transmit(self.now, &mut buf) {
-                let pkt = buf[..t.len].to_vec();
-                self.log.push((self.now, from_a, pkt.clone()));
-                let dropped = self.drop_if.as_mut().is_some_and(|f| f(from_a, &pkt));
-                if !dropped {
-                    self.wire.push((self.now + self.delay, from_a, pkt));
+                let pkts = match t.gso {
+                    Some(gso) => {
+                        self.gso_packets += 1;
+                        offload::gso_segment(&buf[..t.len], gso)
+                    }
+                    None => vec![buf[..t.len].to_vec()],
+                };
+                for pkt in pkts {
+                    self.log.push((self.now, from_a, pkt.clone()));
+                    let dropped = self.drop_if.as_mut().is_some_and(|f| f(from_a, &pkt));
+                    if !dropped {
+                        self.wire.push((self.now + self.delay, from_a, pkt));
+                    }
                 }
             }
             while let Some(e) = s.poll_event() {

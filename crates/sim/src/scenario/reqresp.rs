@@ -63,23 +63,26 @@ impl RequestResponse {
     }
 }
 
-/// Sends from `sent` up to `len` bytes of `stream` as the send buffer takes them; returns
-/// the new `sent`.
+/// Sends from `sent` up to `len` bytes of `stream` as the send buffer takes them, at most
+/// `chunk` per call; returns the new `sent`.
 fn send_pattern(
     stack: &mut Stack,
     h: SocketHandle,
-    buf: &mut [u8],
+    chunk: usize,
     stream: u64,
     mut sent: u64,
     len: u64,
 ) -> u64 {
     while sent < len {
-        let room = stack.tcp_conn(h).send_capacity();
-        // With no room, one byte: the stack says Full and reports `Writable` later.
-        let n = room.clamp(1, buf.len()).min((len - sent) as usize);
-        pattern::fill(stream, sent, &mut buf[..n]);
-        match stack.tcp_send(h, &buf[..n]) {
-            Ok(k) => sent += k as u64,
+        let data = pattern::run(stream, sent, chunk.min((len - sent) as usize));
+        match stack.tcp_send(h, data) {
+            Ok(k) => {
+                sent += k as u64;
+                if k < data.len() {
+                    // The buffer is full: `Writable` follows.
+                    break;
+                }
+            }
             // Full: `Writable` follows. Closed or failed: `Closed` follows.
             Err(_) => break,
         }
@@ -171,7 +174,7 @@ impl RrClient {
                     self.req_sent = send_pattern(
                         stack,
                         h,
-                        &mut self.buf,
+                        self.buf.len(),
                         stream,
                         self.req_sent,
                         spec.request_bytes,
@@ -349,7 +352,7 @@ impl RrServer {
                 self.resp_sent = send_pattern(
                     stack,
                     h,
-                    &mut self.buf,
+                    self.buf.len(),
                     stream,
                     self.resp_sent,
                     spec.response_bytes,

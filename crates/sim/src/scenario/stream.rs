@@ -91,12 +91,16 @@ impl StreamClient {
         let c = &mut self.conns[i];
         let h = c.t.handle;
         while c.sent < self.bytes {
-            let room = stack.tcp_conn(h).send_capacity();
-            // With no room, one byte: the stack says Full and reports `Writable` later.
-            let n = room.clamp(1, self.buf.len()).min((self.bytes - c.sent) as usize);
-            pattern::fill(c.stream, c.sent, &mut self.buf[..n]);
-            match stack.tcp_send(h, &self.buf[..n]) {
-                Ok(k) => c.sent += k as u64,
+            let n = self.buf.len().min((self.bytes - c.sent) as usize);
+            let data = pattern::run(c.stream, c.sent, n);
+            match stack.tcp_send(h, data) {
+                Ok(k) => {
+                    c.sent += k as u64;
+                    if k < data.len() {
+                        // The buffer is full: `Writable` follows.
+                        return;
+                    }
+                }
                 // Full: `Writable` follows. Closed or failed: `Closed` follows.
                 Err(_) => return,
             }
@@ -333,6 +337,11 @@ impl StreamServer {
                     c.received += n as u64;
                     if c.received == self.bytes {
                         c.last_byte_at = Some(now);
+                    }
+                    if stack.tcp_conn(h).recv_queue() == 0 {
+                        // All read: `Readable` (or `PeerClosed`) follows whatever comes next,
+                        // the end of the stream included.
+                        return;
                     }
                 }
                 Err(RecvError::WouldBlock | RecvError::Failed(_)) => return,

@@ -100,6 +100,31 @@ fn steady_state_never_reallocates_and_wraps_correctly() {
 }
 
 #[test]
+fn an_emptied_buffer_rewound_takes_the_next_bytes_at_the_start_of_its_storage() {
+    let mut buf = RingBuffer::with_limit(1_024);
+    buf.push(&bytes(1_000, 0));
+    let mut out = [0u8; 1_000];
+    assert_eq!(buf.pop(&mut out), 1_000);
+    buf.rewind_if_empty();
+    // 500 bytes from the front at 1,000 would wrap; from the start they do not.
+    buf.push(&bytes(500, 1));
+    let (a, b) = buf.peek(0, 500);
+    assert_eq!((a, b.len()), (&bytes(500, 1)[..], 0));
+    assert_eq!(buf.capacity(), 1_024);
+}
+
+#[test]
+fn rewinding_a_buffer_that_holds_bytes_changes_nothing() {
+    let mut buf = RingBuffer::with_limit(1_024);
+    buf.push(&bytes(1_000, 0));
+    buf.consume(900);
+    buf.push(&bytes(500, 1));
+    buf.rewind_if_empty();
+    let expected = [bytes(1_000, 0)[900..].to_vec(), bytes(500, 1)].concat();
+    assert_eq!(peeked(&buf, 0, usize::MAX), expected);
+}
+
+#[test]
 fn peek_returns_both_halves_of_a_wrapped_range() {
     let mut buf = RingBuffer::with_limit(1_024);
     buf.push(&bytes(1_000, 0));

@@ -599,6 +599,9 @@ impl Conn {
         self.readable_signalled = false;
         if !self.rcv.buf.is_empty() {
             let n = self.rcv.buf.pop(buf);
+            if self.rcv.asm.is_empty() {
+                self.rcv.buf.rewind_if_empty();
+            }
             self.rcv.tune.read += n as u64;
             self.after_read();
             if self.rcv.buf.is_empty() {

@@ -26,6 +26,16 @@
 //! Either way the driver then calls [`Device::recv`] until it returns
 //! [`io::ErrorKind::WouldBlock`]: readiness is a hint that something may be waiting, never a
 //! count of packets.
+//!
+//! # Offloads
+//!
+//! A device may do part of the stack's work ([`Device::offloads`]): a [`Tun`] opened with
+//! [`TunConfig::offload`] takes TCP packets of up to 64 KiB and cuts them into segments
+//! itself (TSO), and hands over the kernel's packets of up to 64 KiB with checksums it
+//! vouches for. The driver then receives with [`Device::recv_with`] and sends with
+//! [`Device::send_with`], which carry that knowledge ([`RxMeta`], [`Gso`]) to and from the
+//! stack ([`Stack::set_offloads`](ustack_core::Stack::set_offloads)). A device without
+//! offloads needs none of this: the default methods fall back on `recv` and `send`.
 
 use std::fmt;
 use std::io;
@@ -43,8 +53,9 @@ pub use notify::Notify;
 pub use pcap::{PcapDevice, PcapSink};
 #[cfg(target_os = "linux")]
 pub use tun::{Tun, TunConfig, TunError};
+pub use ustack_core::{Gso, Offloads, RxMeta};
 
-/// A network device that carries IPv4 packets, one per call, without a link-layer header.
+/// A network device that carries IP packets, one per call, without a link-layer header.
 ///
 /// Implementations never block: when nothing is waiting, or the device cannot take a packet
 /// now, the call returns [`io::ErrorKind::WouldBlock`], and the driver waits on
@@ -63,7 +74,8 @@ pub trait Device {
     /// - [`io::ErrorKind::InvalidInput`] with a [`RecvBufferTooSmall`] inside (reach it with
     ///   [`io::Error::get_ref`] and `downcast_ref`): the waiting packet is longer than `buf`.
     ///   That packet is discarded, never delivered truncated. A buffer of [`Device::mtu`]
-    ///   bytes always suffices.
+    ///   bytes always suffices, except on a device whose [`offloads`](Device::offloads)
+    ///   include TSO: it may deliver TCP packets of up to 65,535 bytes.
     /// - other kinds: the device failed.
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize>;
 
@@ -79,6 +91,33 @@ pub trait Device {
 
     /// What a driver waits on for this device to have a packet to receive.
     fn readiness(&self) -> Readiness;
+
+    /// What the device does for the stack (module docs, "Offloads"). By default nothing.
+    fn offloads(&self) -> Offloads {
+        Offloads::default()
+    }
+
+    /// [`recv`](Device::recv), with what the device knows of the packet: with offloads, a
+    /// TCP packet may be longer than the MTU (pass a buffer of 65,535 bytes) and its checksum
+    /// may be vouched for ([`RxMeta::checksum_verified`]) and not filled in. By default
+    /// `recv`, knowing nothing.
+    fn recv_with(&mut self, buf: &mut [u8]) -> io::Result<(usize, RxMeta)> {
+        self.recv(buf).map(|n| (n, RxMeta::default()))
+    }
+
+    /// [`send`](Device::send), or with a [`Gso`] a TCP packet for the device to cut into
+    /// segments (only a device whose [`offloads`](Device::offloads) has TSO takes one; the
+    /// stack sends one to no other). By default `send`, and
+    /// [`io::ErrorKind::Unsupported`] for a packet with a `Gso`.
+    fn send_with(&mut self, packet: &[u8], gso: Option<Gso>) -> io::Result<()> {
+        match gso {
+            None => self.send(packet),
+            Some(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the device does not cut packets into segments (no TSO)",
+            )),
+        }
+    }
 }
 
 impl<D: Device + ?Sized> Device for &mut D {
@@ -94,6 +133,15 @@ impl<D: Device + ?Sized> Device for &mut D {
     fn readiness(&self) -> Readiness {
         (**self).readiness()
     }
+    fn offloads(&self) -> Offloads {
+        (**self).offloads()
+    }
+    fn recv_with(&mut self, buf: &mut [u8]) -> io::Result<(usize, RxMeta)> {
+        (**self).recv_with(buf)
+    }
+    fn send_with(&mut self, packet: &[u8], gso: Option<Gso>) -> io::Result<()> {
+        (**self).send_with(packet, gso)
+    }
 }
 
 impl<D: Device + ?Sized> Device for Box<D> {
@@ -108,6 +156,15 @@ impl<D: Device + ?Sized> Device for Box<D> {
     }
     fn readiness(&self) -> Readiness {
         (**self).readiness()
+    }
+    fn offloads(&self) -> Offloads {
+        (**self).offloads()
+    }
+    fn recv_with(&mut self, buf: &mut [u8]) -> io::Result<(usize, RxMeta)> {
+        (**self).recv_with(buf)
+    }
+    fn send_with(&mut self, packet: &[u8], gso: Option<Gso>) -> io::Result<()> {
+        (**self).send_with(packet, gso)
     }
 }
 

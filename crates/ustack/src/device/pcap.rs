@@ -122,6 +122,8 @@ pub struct PcapDevice<D, W: Write = BufWriter<File>> {
     sink: PcapSink<W>,
     capture_error: Option<io::Error>,
     capture_stopped: bool,
+    /// A copy of a packet recorded with its TCP checksum filled in (`record_filled`).
+    filled: Vec<u8>,
 }
 
 impl<D: Device> PcapDevice<D> {
@@ -139,7 +141,7 @@ impl<D: Device, W: Write> PcapDevice<D, W> {
 
     /// Wraps `inner`, capturing into `sink`.
     pub fn from_sink(inner: D, sink: PcapSink<W>) -> Self {
-        PcapDevice { inner, sink, capture_error: None, capture_stopped: false }
+        PcapDevice { inner, sink, capture_error: None, capture_stopped: false, filled: Vec::new() }
     }
 
     /// How many packets have been recorded.
@@ -178,6 +180,23 @@ impl<D: Device, W: Write> PcapDevice<D, W> {
         (self.inner, self.sink)
     }
 
+    /// Records `packet` with its TCP checksum filled in. A packet the device cuts into
+    /// segments (sent with a [`Gso`](super::Gso)) or whose checksum it vouched for (received
+    /// with [`RxMeta::checksum_verified`](super::RxMeta)) may carry only the pseudo-header
+    /// sum, which a reader of the capture would take for corruption; the copy recorded holds
+    /// the checksum the packet has as one segment, and the packet itself is not changed.
+    fn record_filled(&mut self, packet: &[u8]) {
+        if self.capture_stopped {
+            return;
+        }
+        let mut copy = std::mem::take(&mut self.filled);
+        copy.clear();
+        copy.extend_from_slice(packet);
+        fill_tcp_checksum(&mut copy);
+        self.record(&copy);
+        self.filled = copy;
+    }
+
     fn record(&mut self, packet: &[u8]) {
         if self.capture_stopped {
             return;
@@ -209,6 +228,65 @@ impl<D: Device, W: Write> Device for PcapDevice<D, W> {
 
     fn readiness(&self) -> Readiness {
         self.inner.readiness()
+    }
+
+    /// The inner device's: packets are recorded as it carries them, TCP packets of up to
+    /// 64 KiB whole (as tcpdump shows them on a Linux interface with offloads), but with
+    /// the TCP checksums the device fills in or vouched for computed into the recorded copy,
+    /// so that the capture's checksums verify.
+    fn offloads(&self) -> super::Offloads {
+        self.inner.offloads()
+    }
+
+    fn recv_with(&mut self, buf: &mut [u8]) -> io::Result<(usize, super::RxMeta)> {
+        let (n, meta) = self.inner.recv_with(buf)?;
+        if meta.checksum_verified {
+            self.record_filled(&buf[..n]);
+        } else {
+            self.record(&buf[..n]);
+        }
+        Ok((n, meta))
+    }
+
+    fn send_with(&mut self, packet: &[u8], gso: Option<super::Gso>) -> io::Result<()> {
+        self.inner.send_with(packet, gso)?;
+        if gso.is_some() {
+            self.record_filled(packet);
+        } else {
+            self.record(packet);
+        }
+        Ok(())
+    }
+}
+
+/// Computes the TCP checksum of an IPv4 (unfragmented) or IPv6 (no extension header) TCP
+/// packet into its field; anything else is left as it is.
+fn fill_tcp_checksum(packet: &mut [u8]) {
+    use ustack_core::wire::{IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket};
+    match packet.first().map(|b| b >> 4) {
+        Some(4) => {
+            let Ok(ip) = Ipv4Packet::new_checked(&*packet) else { return };
+            if ip.protocol() != IpProtocol::TCP || ip.more_frags() || ip.frag_offset() != 0 {
+                return;
+            }
+            let (src, dst, start) = (ip.src_addr(), ip.dst_addr(), ip.header_len());
+            let end = usize::from(ip.total_len());
+            if let Some(Ok(mut tcp)) = packet.get_mut(start..end).map(TcpPacket::new_checked) {
+                tcp.fill_checksum(src, dst);
+            }
+        }
+        Some(6) => {
+            let Ok(ip) = Ipv6Packet::new_checked(&*packet) else { return };
+            if ip.next_header() != IpProtocol::TCP {
+                return;
+            }
+            let (src, dst) = (ip.src_addr(), ip.dst_addr());
+            let end = 40 + usize::from(ip.payload_len());
+            if let Some(Ok(mut tcp)) = packet.get_mut(40..end).map(TcpPacket::new_checked) {
+                tcp.fill_checksum(src, dst);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -245,6 +323,93 @@ mod tests {
 
     fn temp_path(tag: &str) -> PathBuf {
         std::env::temp_dir().join(format!("ustack-pcap-{}-{tag}.pcap", std::process::id()))
+    }
+
+    /// A device that hands over, and takes, one TCP packet whose checksum field holds only
+    /// the pseudo-header sum, as a TUN with offloads does.
+    struct Offloading {
+        packet: Vec<u8>,
+        sent: Vec<Vec<u8>>,
+    }
+
+    impl Device for Offloading {
+        fn mtu(&self) -> usize {
+            1500
+        }
+        fn recv(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+        fn send(&mut self, _: &[u8]) -> io::Result<()> {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+        fn readiness(&self) -> Readiness {
+            Readiness::Notify(std::sync::Arc::new(super::super::Notify::new()))
+        }
+        fn recv_with(&mut self, buf: &mut [u8]) -> io::Result<(usize, super::super::RxMeta)> {
+            buf[..self.packet.len()].copy_from_slice(&self.packet);
+            Ok((self.packet.len(), super::super::RxMeta { checksum_verified: true }))
+        }
+        fn send_with(&mut self, packet: &[u8], _: Option<super::super::Gso>) -> io::Result<()> {
+            self.sent.push(packet.to_vec());
+            Ok(())
+        }
+    }
+
+    /// 10.0.0.1:1000 > 10.0.0.2:2000, 3000 bytes of data, the TCP checksum field seeded
+    /// with the pseudo-header sum (what the kernel leaves to fill).
+    fn seeded_tcp() -> Vec<u8> {
+        use ustack_core::wire::checksum;
+        let (src, dst) =
+            (std::net::Ipv4Addr::new(10, 0, 0, 1), std::net::Ipv4Addr::new(10, 0, 0, 2));
+        let total = 20 + 20 + 3000;
+        let mut p = vec![0u8; total];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        p[8] = 64;
+        p[9] = 6;
+        p[12..16].copy_from_slice(&src.octets());
+        p[16..20].copy_from_slice(&dst.octets());
+        ustack_core::wire::Ipv4Packet::new_unchecked(&mut p[..]).fill_checksum();
+        p[20..22].copy_from_slice(&1000u16.to_be_bytes());
+        p[22..24].copy_from_slice(&2000u16.to_be_bytes());
+        p[32] = 5 << 4;
+        p[33] = 0x10;
+        for (i, b) in p[40..].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let seed = checksum::pseudo_header_v4(src, dst, 6, (total - 20) as u32);
+        p[36..38].copy_from_slice(&seed.to_be_bytes());
+        p
+    }
+
+    fn tcp_checksum_ok(p: &[u8]) -> bool {
+        let ip = ustack_core::wire::Ipv4Packet::new_checked(p).unwrap();
+        ustack_core::wire::TcpPacket::new_checked(ip.payload())
+            .unwrap()
+            .verify_checksum(ip.src_addr(), ip.dst_addr())
+    }
+
+    #[test]
+    fn offloaded_packets_are_recorded_with_their_checksum_filled_in() {
+        let packet = seeded_tcp();
+        assert!(!tcp_checksum_ok(&packet));
+        let inner = Offloading { packet: packet.clone(), sent: Vec::new() };
+        let mut dev = PcapDevice::new(inner, Vec::new()).unwrap();
+        let mut buf = vec![0u8; 65_536];
+        let (n, meta) = dev.recv_with(&mut buf).unwrap();
+        assert!(meta.checksum_verified);
+        assert_eq!(&buf[..n], &packet[..], "the packet itself is handed over unchanged");
+        let gso = super::super::Gso { segment_size: 1000, header_len: 40, csum_start: 20 };
+        dev.send_with(&packet, Some(gso)).unwrap();
+        let (inner, sink) = dev.into_parts();
+        assert_eq!(inner.sent, vec![packet.clone()], "and sent unchanged");
+        let (_, records) = read_back(&sink.into_inner().unwrap());
+        assert_eq!(records.len(), 2);
+        for (_, rec) in &records {
+            assert!(tcp_checksum_ok(rec), "recorded with a checksum that verifies");
+            assert_eq!(rec[..36], packet[..36]);
+            assert_eq!(rec[38..], packet[38..]);
+        }
     }
 
     #[test]

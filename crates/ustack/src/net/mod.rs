@@ -277,6 +277,8 @@ impl NetStack {
         let mut iface_cfg = InterfaceConfig::ipv4(cfg.addr, mtu);
         iface_cfg.ipv6.clone_from(&cfg.ipv6);
         let iface = stack.add_interface(iface_cfg);
+        // TSO and trusted checksums when the device offers them (`device` module docs).
+        stack.set_offloads(iface, device.offloads());
         if cfg.default_route {
             let any = Ipv4Cidr::new(std::net::Ipv4Addr::UNSPECIFIED, 0).expect("a /0 prefix");
             stack.add_route(Route { dest: any.into(), iface });
@@ -628,11 +630,11 @@ fn drive<D: Device>(
         // Receive: one lock per packet, so socket calls interleave with a burst.
         let mut received = 0;
         loop {
-            match device.recv(&mut buf) {
-                Ok(n) => {
+            match device.recv_with(&mut buf) {
+                Ok((n, meta)) => {
                     let mut inner = shared.lock();
                     let now = inner.now();
-                    inner.stack.handle_packet(now, 0, &buf[..n]);
+                    inner.stack.handle_packet_with(now, 0, &buf[..n], meta);
                     received += 1;
                     if received % 64 == 0 {
                         flush(&mut inner, &mut device, &mut buf, &mut events)?;
@@ -688,7 +690,7 @@ fn flush<D: Device>(
 ) -> io::Result<()> {
     let now = inner.now();
     while let Some(t) = inner.stack.poll_transmit(now, buf) {
-        match device.send(&buf[..t.len]) {
+        match device.send_with(&buf[..t.len], t.gso) {
             Ok(()) => {}
             // A full device queue is a loss on the wire: TCP retransmits.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

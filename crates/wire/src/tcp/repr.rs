@@ -53,6 +53,17 @@ impl<'a> TcpRepr<'a> {
         if !packet.verify_checksum(src, dst) {
             return Err(ParseError::BadChecksum);
         }
+        TcpRepr::parse_trusted(packet)
+    }
+
+    /// Parses a segment whose checksum is not to be checked here: one the device that
+    /// delivered it vouched for. A TUN device with checksum offload hands over the local
+    /// kernel's segments with the checksum field only seeded (Linux's `CHECKSUM_PARTIAL`:
+    /// the data came from the host's own memory, and Linux's receive path takes such a
+    /// segment as verified too). Checks the length and parses the options as
+    /// [`parse`](Self::parse) does. Never panics.
+    pub fn parse_trusted(packet: &TcpPacket<&'a [u8]>) -> Result<TcpRepr<'a>, ParseError> {
+        packet.check_len()?;
         let options = TcpOptions::parse(packet.options())?;
         let buffer: &'a [u8] = packet.buffer;
         let payload = buffer.get(packet.header_len()..).ok_or(ParseError::BadHeaderLength)?;

@@ -393,6 +393,25 @@ fn s22_four_sack_blocks_parse() {
 // ---- Checksum and lengths ----------------------------------------------------------------
 
 #[test]
+fn parse_trusted_takes_a_partial_checksum_and_still_checks_length_and_options() {
+    // A segment as a TUN with checksum offload hands it over: the checksum field holds only
+    // the folded pseudo-header sum (Linux CHECKSUM_PARTIAL), so `parse` refuses it.
+    let mut data = hex(LO_DATA);
+    let original = data.clone();
+    let full = parse(&original, LO, LO).unwrap();
+    let seed = checksum::pseudo_header_v4(LO, LO, 6, data.len() as u32);
+    data[16..18].copy_from_slice(&seed.to_be_bytes());
+    assert_eq!(parse(&data, LO, LO), Err(ParseError::BadChecksum));
+    let trusted = TcpRepr::parse_trusted(&TcpPacket::new_unchecked(&data[..])).unwrap();
+    assert_eq!(trusted, full);
+    // Length and options are still checked.
+    let short = &data[..19];
+    assert!(TcpRepr::parse_trusted(&TcpPacket::new_unchecked(short)).is_err());
+    let bad_options = segment_with_options(&[2, 3, 0, 0]);
+    assert!(TcpRepr::parse_trusted(&TcpPacket::new_unchecked(&bad_options[..])).is_err());
+}
+
+#[test]
 fn s16_bad_checksum_is_an_error() {
     let mut data = hex(LO_DATA);
     assert!(parse(&data, LO, LO).is_ok());

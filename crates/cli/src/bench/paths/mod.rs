@@ -10,7 +10,8 @@
 //!
 //! - through `ustack netem` (the default; root): a Linux receiver in one network namespace,
 //!   and in the other, in turn, ustack and Linux sending to it, each run a bulk transfer of a
-//!   fixed time (3 s, or 40 round trips up to 8 s) whose goodput the receiver measures. Runs
+//!   fixed time (see [`Cell::run_time`]: up to 8 s lossless, up to 20 s lossy) whose goodput
+//!   the receiver measures. Runs
 //!   are interleaved (ustack, Linux, Linux, ustack, ...) and the table shows each side's
 //!   median and the ratio ustack / Linux per cell;
 //! - `--sim`: ustack to ustack over the same cells in the simulator, in virtual time, so the
@@ -58,7 +59,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     runs: Option<u32>,
 
-    /// Length of each run [default: 40 round trips, at least 3 s and at most 8 s].
+    /// Length of each run [default: on a lossless path 40 round trips, at least 3 s and at
+    /// most 8 s; on a lossy path 200 round trips, at least 3 s and at most 20 s].
     #[arg(long, value_name = "D", value_parser = crate::sim::parse_duration)]
     time: Option<Duration>,
 
@@ -148,10 +150,18 @@ impl Cell {
         }
     }
 
-    /// How long a run lasts: 40 round trips, at least 3 s, at most 8 s.
+    /// How long a run lasts: on a lossless path 40 round trips, at least 3 s and at most 8 s;
+    /// on a lossy one 200 round trips, at least 3 s and at most 20 s.
+    ///
+    /// A lossy path's goodput is set by its loss events, one every few round trips at the
+    /// grid's rates of loss: in 40 round trips a sender sees a handful, so the first one, in
+    /// slow start, and whether a retransmission is lost too (a timeout) decide the run, and
+    /// runs of one sender differ twofold. 200 round trips average over tens of them.
     pub(crate) fn run_time(&self, fixed: Option<Duration>) -> Duration {
         fixed.unwrap_or_else(|| {
-            (self.rtt * 40).clamp(Duration::from_secs(3), Duration::from_secs(8))
+            let lossless = matches!(self.loss, Loss::Random(p) if p == 0.0);
+            let (rtts, max) = if lossless { (40, 8) } else { (200, 20) };
+            (self.rtt * rtts).clamp(Duration::from_secs(3), Duration::from_secs(max))
         })
     }
 
@@ -372,5 +382,13 @@ mod tests {
         assert_eq!(cell(10, 2).run_time(None), Duration::from_secs(3));
         assert_eq!(cell(10, 200).run_time(None), Duration::from_secs(8));
         assert_eq!(cell(10, 100).run_time(None), Duration::from_secs(4));
+        let lossy = |rtt_ms: u64, loss: Loss| Cell { loss, ..cell(10, rtt_ms) };
+        assert_eq!(lossy(2, Loss::Random(0.01)).run_time(None), Duration::from_secs(3));
+        assert_eq!(lossy(20, Loss::Random(0.001)).run_time(None), Duration::from_secs(4));
+        let bursty = Loss::Bursty { loss: 0.02, burst: 3.0 };
+        assert_eq!(lossy(100, bursty).run_time(None), Duration::from_secs(20));
+        assert_eq!(lossy(200, Loss::Random(0.03)).run_time(None), Duration::from_secs(20));
+        let fixed = Some(Duration::from_secs(5));
+        assert_eq!(lossy(200, bursty).run_time(fixed), Duration::from_secs(5));
     }
 }

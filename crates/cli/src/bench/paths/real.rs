@@ -142,8 +142,7 @@ fn remove_stale() {
 fn start_ustack(ns: &str, tcp: &TcpConfig) -> Result<NetStack, String> {
     let host: Ipv4Cidr = "10.94.3.1/24".parse().map_err(|e| format!("{e}"))?;
     let addr: Ipv4Cidr = "10.94.3.2/24".parse().map_err(|e| format!("{e}"))?;
-    let config =
-        TunConfig { name: "ubp%d".into(), mtu: 1500, host_addr: Some(host), multi_queue: false };
+    let config = TunConfig { host_addr: Some(host), ..TunConfig::new("ubp%d") };
     let tun = netem::run_in(ns, || Tun::create(&config).map_err(|e| e.to_string()))?;
     let mut cfg = NetConfig::new(addr);
     cfg.mtu = Some(1500);
@@ -346,11 +345,19 @@ pub(super) fn run(args: &Args, cells: &[Cell], tcp: &TcpConfig) -> Result<Table,
     // Connections still closing after a second are simply dropped with the stack.
     let _ = net.shutdown(StdDuration::from_secs(1));
     let ucc = tcp.congestion_control.as_str().to_string();
+    let seconds: Vec<f64> = cells.iter().map(|c| c.run_time(args.time).as_secs_f64()).collect();
+    let shortest = seconds.iter().copied().fold(f64::MAX, f64::min);
+    let longest = seconds.iter().copied().fold(0.0, f64::max);
+    let lengths = if shortest == longest {
+        format!("{shortest} s")
+    } else {
+        format!("{shortest} to {longest} s")
+    };
     Ok(Table {
         title: vec![
             format!(
                 "ustack bench paths: ustack ({ucc}) and Linux ({}) sending to Linux through \
-                 ustack netem; goodput in Mbit/s, median of {runs} interleaved runs of 3 to 8 s \
+                 ustack netem; goodput in Mbit/s, median of {runs} interleaved runs of {lengths} \
                  each; ratio = ustack / Linux; lost = share of the packets netem's link \
                  dropped on the way to the receiver (loss and queue, all runs); kernel drops = \
                  packets the sending namespace's kernel dropped before netem read them",

@@ -223,3 +223,22 @@ pub(super) fn setns_net(ns: &File) -> io::Result<()> {
     let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
     if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
+
+/// Sets the offloads of the TUN interface the descriptor is attached to (`TUNSETOFFLOAD`,
+/// `TUN_F_*` bits): what the kernel may hand over unfinished (checksums left to fill,
+/// packets longer than the MTU for the reader to cut).
+pub(super) fn tun_set_offload(dev: &File, flags: libc::c_uint) -> io::Result<()> {
+    // SAFETY: TUNSETOFFLOAD takes its argument by value, an unsigned integer; no pointer. An
+    // invalid descriptor makes the call fail with EBADF, nothing worse.
+    let rc = unsafe { libc::ioctl(dev.as_raw_fd(), libc::TUNSETOFFLOAD, c_ulong::from(flags)) };
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// Sets the length of the virtio header that leads every packet read from or written to an
+/// `IFF_VNET_HDR` TUN interface (`TUNSETVNETHDRSZ`).
+pub(super) fn tun_set_vnet_hdr_size(dev: &File, size: c_int) -> io::Result<()> {
+    // SAFETY: TUNSETVNETHDRSZ reads one `int` through its third argument; `size` is one,
+    // borrowed for the whole call.
+    let rc = unsafe { libc::ioctl(dev.as_raw_fd(), libc::TUNSETVNETHDRSZ, &size as *const c_int) };
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
