@@ -22,12 +22,8 @@ impl Conn {
     /// edge less than one unit short, and `adv_right` still accepts up to the old edge.
     pub(in crate::conn) fn window_field(&mut self) -> u16 {
         let ws = u32::from(self.rcv.wscale);
-        let max = 65_535u32 << ws;
-        // The buffer's end is RCV.NXT + free: the limit of anything we may offer.
-        let free = (self.rcv.buf.free() as u64).min(u64::from(max)) as u32;
+        let (wanted, free) = self.window_wanted();
         let cur = self.rcv.adv_wnd();
-        let threshold = (self.rcv.buf.limit() as u32 / 2).min(u32::from(self.rcv.seg_mss)).max(1);
-        let wanted = if free >= cur.saturating_add(threshold) { free } else { cur };
         let mut field = wanted >> ws;
         if (field << ws) < cur && (field + 1) << ws <= free {
             field += 1;
@@ -51,11 +47,25 @@ impl Conn {
         }
         let cur = self.rcv.adv_wnd();
         let limit = self.rcv.buf.limit() as u32;
-        let free = self.rcv.buf.free() as u32;
-        let threshold = (limit / 2).min(u32::from(self.rcv.seg_mss)).max(1);
-        let opens = free >= cur.saturating_add(threshold);
-        if opens && cur.saturating_mul(2) <= limit && free >= cur.saturating_mul(2) {
+        // The window an ACK would offer now, as `window_field` chooses it: within what the
+        // field can say (65,535 bytes without scaling) and held back by SWS avoidance. The
+        // free space alone would ask for an ACK that repeats the window it already offered.
+        let (wanted, _) = self.window_wanted();
+        if cur.saturating_mul(2) <= limit && wanted >= cur.saturating_mul(2) && wanted > cur {
             self.ack_now = true;
         }
+    }
+
+    /// The window to offer (RFC 9293's receiver SWS avoidance: the free space once it has
+    /// grown by half the buffer or a segment past the window offered, else that window) and
+    /// the free space, both within what the window field can say with our scale.
+    fn window_wanted(&self) -> (u32, u32) {
+        let max = 65_535u32 << u32::from(self.rcv.wscale);
+        // The buffer's end is RCV.NXT + free: the limit of anything we may offer.
+        let free = (self.rcv.buf.free() as u64).min(u64::from(max)) as u32;
+        let cur = self.rcv.adv_wnd();
+        let threshold = (self.rcv.buf.limit() as u32 / 2).min(u32::from(self.rcv.seg_mss)).max(1);
+        let wanted = if free >= cur.saturating_add(threshold) { free } else { cur };
+        (wanted, free)
     }
 }

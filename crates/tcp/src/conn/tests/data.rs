@@ -371,6 +371,25 @@ fn s19_receiver_advertises_zero_window_and_reopens_on_read() {
 }
 
 #[test]
+fn s19_a_read_sends_no_window_update_that_repeats_the_window() {
+    // Without window scaling the window field says at most 65,535 bytes, and the default
+    // receive buffer (128 KiB) is larger: a read of 100 bytes frees room the field cannot
+    // show. Linux (`tcp_cleanup_rbuf`) compares the window it would advertise, not the free
+    // space, against twice the window offered, and sends nothing; an ACK here would only
+    // repeat `win 65435`.
+    let mut s = Script::established_server(cfg());
+    s.run(
+        "
+        +0.1 < P. 1:101(100) ack 1 win 65535
+        +0   > . 1:1(0) ack 101 win 65435
+        ",
+    );
+    s.done();
+    assert_eq!(s.recv_all(), 100);
+    s.done();
+}
+
+#[test]
 fn s18_stop_and_wait_keeps_one_segment_in_flight() {
     let c = TcpConfig { max_flight_segments: Some(1), ..cfg() };
     let mut s = Script::established_client(c);
