@@ -139,14 +139,23 @@ impl TimerTable {
     /// deadlines the first kind in [`TimerKind::ALL`]. `None` when every timer is stopped.
     /// What the engine's `poll_timeout` reports.
     pub fn next_expiry(&self) -> Option<(TimerKind, Instant)> {
-        let mut next: Option<(TimerKind, Instant)> = None;
-        for (kind, at) in self.iter() {
+        let mut next: Option<(usize, Instant)> = None;
+        for (i, &deadline) in self.deadlines.iter().enumerate() {
             // Strictly earlier only: on a tie the kind seen first (lower index) stays.
-            if next.is_none_or(|(_, best)| at < best) {
-                next = Some((kind, at));
+            if let Some(at) = deadline
+                && next.is_none_or(|(_, best)| at < best)
+            {
+                next = Some((i, at));
             }
         }
-        next
+        next.map(|(i, at)| (TimerKind::ALL[i], at))
+    }
+
+    /// The earliest deadline, or `None` when every timer is stopped: the instant of
+    /// [`TimerTable::next_expiry`], found without telling the kinds apart (what the host's
+    /// timer queue needs after every input).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.iter().flatten().copied().min()
     }
 
     /// Takes the next due timer at `now`, stopping it, or `None` when none is due. Call it
@@ -335,6 +344,7 @@ mod tests {
                 .min()
                 .map(|(at, i)| (TimerKind::ALL[i], t(at)));
             prop_assert_eq!(table.next_expiry(), expected_next);
+            prop_assert_eq!(table.next_deadline(), expected_next.map(|(_, at)| at));
             // pop_expired: every due timer, sorted by (deadline, kind); the rest stay armed.
             let mut expected: Vec<(u64, usize)> = (0..TimerKind::COUNT)
                 .filter_map(|i| model[i].filter(|&at| at <= now).map(|at| (at, i)))

@@ -702,7 +702,7 @@ impl Conn {
     /// connection).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next_expiry().map(|(_, at)| at)
+        self.timers.next_deadline()
     }
 
     /// The RFC 9293 state.
