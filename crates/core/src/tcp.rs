@@ -49,7 +49,8 @@ pub(crate) struct TcpSocket {
     pub(crate) hashed: bool,
     /// Our initial sequence number: in SYN-RECEIVED the only acceptable ACK is ISS + 1.
     pub(crate) iss: SeqNum,
-    /// The deadline queued in the timer queue.
+    /// The deadline of its live entry in the timer queue: the connection's deadline, or an
+    /// earlier one it had (the entry then wakes the stack early and is queued again).
     pub(crate) timer_at: Option<Instant>,
     /// Queued in the tx-ready queue.
     pub(crate) in_tx: bool,
@@ -264,26 +265,38 @@ impl Stack {
         } else {
             return Err(ConnectError::AddrNotAvailable);
         };
+        // What the port search found holding the 4-tuple of the port it picked (`Some(None)`:
+        // nothing), so that it is not looked up twice.
+        let mut holder: Option<Option<SocketHandle>> = None;
         let port = if local.port() == 0 {
             let conns = &self.tcp_conns;
             let listeners = &self.tcp_listeners;
             let (cfg, slots) = (&self.cfg, &self.slots);
             self.ports
                 .pick(src, Some(remote), |p| {
+                    if listeners.port_used(p) {
+                        return false;
+                    }
                     let tuple = FourTuple { local: SocketAddr::new(src, p), remote };
+                    let found = conns.get(&ConnKey::from(tuple)).copied();
+                    holder = Some(found);
                     // A 4-tuple in TIME-WAIT is free for tcp_tw_reuse (`twreuse.rs`).
-                    !listeners.port_used(p)
-                        && conns.get(&ConnKey::from(tuple)).is_none_or(|&h| {
-                            crate::twreuse::reusable(cfg, now, tuple, slot_in(slots, h)).is_some()
-                        })
+                    found.is_none_or(|h| {
+                        crate::twreuse::reusable(cfg, now, tuple, slot_in(slots, h)).is_some()
+                    })
                 })
                 .ok_or(ConnectError::NoEphemeralPort)?
         } else {
             local.port()
         };
         let tuple = FourTuple { local: SocketAddr::new(src, port), remote };
-        let mut iss = self.isn.isn(now, tuple.local, tuple.remote);
-        if let Some(&old) = self.tcp_conns.get(&ConnKey::from(tuple)) {
+        let (mut iss, ts_offset) = self.isn.isn_and_ts_offset(now, tuple.local, tuple.remote);
+        // The connection holding the 4-tuple, if any: the port search looked it up already.
+        let holder = match holder {
+            Some(found) => found,
+            None => self.tcp_conns.get(&ConnKey::from(tuple)).copied(),
+        };
+        if let Some(old) = holder {
             let reuse = crate::twreuse::reusable(&self.cfg, now, tuple, self.slot(old));
             let Some(after) = reuse else { return Err(ConnectError::AddrInUse) };
             self.recycle_time_wait(old);
@@ -291,7 +304,7 @@ impl Stack {
         }
         let mtu = self.path_mtu(iface, remote.ip());
         let mut conn = Conn::connect(now, tcp, tuple, iss, mtu, Conn::default_cc(tcp));
-        self.prepare_conn(&mut conn, tuple);
+        self.prepare_conn(&mut conn, ts_offset);
         let flow_label =
             self.flow_label_for(tuple.local, tuple.remote, ustack_wire::IpProtocol::TCP);
         let h = self.insert_tcp(TcpSocket {
@@ -614,11 +627,11 @@ impl Stack {
             self.send_syn_cookie(now, iface, lh, tuple, seg);
             return;
         }
-        let iss = self.isn.isn(now, tuple.local, tuple.remote);
+        let (iss, ts_offset) = self.isn.isn_and_ts_offset(now, tuple.local, tuple.remote);
         let mtu = self.path_mtu(iface, tuple.remote.ip());
         let cc = Conn::default_cc(&tcp);
         let mut conn = Conn::accept(now, &tcp, tuple, iss, mtu, seg, cc);
-        self.prepare_conn(&mut conn, tuple);
+        self.prepare_conn(&mut conn, ts_offset);
         // SPEC S6: Fast Open decides what becomes of the SYN's data and its cookie.
         let fast_open = self.fastopen_syn(now, lh, &mut conn, tuple, seg);
         if !fast_open {
@@ -659,16 +672,20 @@ impl Stack {
         }
     }
 
-    pub(crate) fn prepare_conn(&self, conn: &mut Conn, tuple: FourTuple) {
+    /// Tracing as the stack has it, and the timestamp offset of the connection's 4-tuple
+    /// ([`Stack::ts_offset`]).
+    pub(crate) fn prepare_conn(&self, conn: &mut Conn, ts_offset: u32) {
         conn.set_tracing(self.tracing);
-        conn.set_timestamp_offset(self.ts_offset(tuple));
+        conn.set_timestamp_offset(ts_offset);
     }
 
     /// RFC 7323 §5.4: a per-connection random offset for TSval, the same for every
     /// incarnation of a 4-tuple (so timestamps keep growing across them, as PAWS and
-    /// `tcp_tw_reuse` need).
+    /// `tcp_tw_reuse` need). It comes from the ISN's keyed hash of the 4-tuple
+    /// ([`ustack_tcp::IsnGenerator::isn_and_ts_offset`]), which gives both in one pass when
+    /// a connection opens.
     pub(crate) fn ts_offset(&self, tuple: FourTuple) -> u32 {
-        self.ts_hash.hash_four_tuple(tuple.local, tuple.remote, 0) as u32
+        self.isn.ts_offset(tuple.local, tuple.remote)
     }
 
     /// The connection of `key` in the demux table, the last one found first.
