@@ -722,14 +722,26 @@ impl Stack {
     }
 
     /// After an input to a TCP connection (segment, timer, application call): its events are
-    /// handled and queued, its timer re-armed, and it waits in the tx-ready queue.
+    /// handled and queued, and it waits in the tx-ready queue. Its timer is filed when it
+    /// leaves that queue (`after_output`), once what the input let out has been sent: the
+    /// call order has `poll_transmit` run before `poll_timeout`, and the deadlines that
+    /// sending sets (the retransmission timer) are the ones the queue needs, so it takes one
+    /// look per input instead of two, and no entry for a deadline that sending replaces at
+    /// once (the handshake's 127 s behind a SYN's 1 s retransmission timer).
     pub(crate) fn after_input(&mut self, h: SocketHandle) {
-        self.drain_conn(h);
-        if let Some(Socket::Tcp(t)) = self.socket_mut(h)
-            && !t.in_tx
-        {
-            t.in_tx = true;
-            self.tx_ready.push_back(h);
+        loop {
+            let slot =
+                self.slots.get_mut(h.index as usize).filter(|s| s.generation == h.generation);
+            let Some(Slot { sock: Some(Socket::Tcp(t)), .. }) = slot else { return };
+            if let Some(ev) = t.conn.poll_event() {
+                self.on_conn_event(h, ev);
+                continue;
+            }
+            if !t.in_tx {
+                t.in_tx = true;
+                self.tx_ready.push_back(h);
+            }
+            return;
         }
     }
 

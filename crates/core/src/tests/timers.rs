@@ -203,3 +203,17 @@ fn a_deadline_that_moves_later_queues_no_new_timer_entry() {
     let late = probe.0.saturating_duration_since(keepalive_at);
     assert!(probe.0 >= keepalive_at && late <= Duration::from_millis(50), "{late:?} late");
 }
+
+#[test]
+fn a_connect_queues_one_timer_entry_once_its_syn_is_sent() {
+    // A connection's timer is filed after its input has been sent: the SYN's retransmission
+    // timer (1 s), not first the handshake's 127 s deadline that the SYN at once puts behind
+    // it, which would sit in the queue as a stale entry for two minutes.
+    let mut a = stack(A, 1);
+    let t0 = Instant::from_secs(1);
+    let c = a.tcp_connect(t0, None, sa(B, 80)).unwrap();
+    assert_eq!(drain(&mut a, t0).len(), 1, "the SYN");
+    assert_eq!(a.tcp_conn(c).poll_timeout(), Some(t0 + Duration::from_secs(1)));
+    assert_eq!(a.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+    assert_eq!(a.timers.len(), 1);
+}
