@@ -742,11 +742,14 @@ impl Stack {
     }
 
     /// Inserts `sock`, in the box of a freed connection when there is one (whose finished
-    /// connection is dropped now), else in a new one.
+    /// connection is dropped now, after handing its small ring buffers and event queue to
+    /// the new one: [`ustack_tcp::ConnSpare`]), else in a new one.
     pub(crate) fn insert_tcp(&mut self, sock: TcpSocket) -> SocketHandle {
         let boxed = match self.tcp_spare.pop() {
             Some(mut spare) => {
+                let left = spare.conn.take_spare();
                 *spare = sock;
+                spare.conn.use_spare(left);
                 spare
             }
             None => Box::new(sock),
