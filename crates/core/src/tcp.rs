@@ -21,6 +21,7 @@
 
 use core::net::{IpAddr, SocketAddr};
 use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 
 use ustack_tcp::{
     Conn, ConnError, DropReason, Ecn, Event, FourTuple, RecvError, SendError, TcpConfig, TcpState,
@@ -715,10 +716,12 @@ impl Stack {
         }
         t.hashed = false;
         let tuple = t.conn.tuple();
-        let key = ConnKey::from(tuple);
         self.tcp_conns_last = None;
-        if self.tcp_conns.get(&key) == Some(&h) {
-            self.tcp_conns.remove(&key);
+        // One hash for the look-up and the removal.
+        if let Entry::Occupied(e) = self.tcp_conns.entry(ConnKey::from(tuple))
+            && *e.get() == h
+        {
+            e.remove();
         }
         release_port(&mut self.tcp_conn_ports, tuple.local.port());
     }
@@ -810,10 +813,10 @@ fn slot_in(slots: &[crate::stack::Slot], h: SocketHandle) -> Option<&Socket> {
 }
 
 pub(crate) fn release_port(map: &mut crate::hash::KeyedMap<u16, u32>, port: u16) {
-    if let Some(n) = map.get_mut(&port) {
-        *n -= 1;
-        if *n == 0 {
-            map.remove(&port);
+    if let Entry::Occupied(mut e) = map.entry(port) {
+        *e.get_mut() -= 1;
+        if *e.get() == 0 {
+            e.remove();
         }
     }
 }
