@@ -45,8 +45,22 @@ pub(crate) fn set<K>(secret: [u8; 16], domain: u8) -> KeyedSet<K> {
 /// an IPv4 and an IPv6 tuple never collide) and both ports, 36 bytes hashed with one write.
 /// Built straight from a packet's header fields on the hot path, without going through
 /// `SocketAddr`'s enum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Eq)]
 pub(crate) struct ConnKey([u8; 36]);
+
+impl PartialEq for ConnKey {
+    /// As three words, which compile to a few loads and compares where the derived byte-array
+    /// comparison called `memcmp` (every demux look-up compares keys).
+    fn eq(&self, other: &ConnKey) -> bool {
+        fn words(k: &[u8; 36]) -> (u128, u128, u32) {
+            let (a, rest) = k.split_first_chunk::<16>().expect("36 bytes");
+            let (b, c) = rest.split_first_chunk::<16>().expect("20 bytes");
+            let c: &[u8; 4] = c.try_into().expect("4 bytes");
+            (u128::from_ne_bytes(*a), u128::from_ne_bytes(*b), u32::from_ne_bytes(*c))
+        }
+        words(&self.0) == words(&other.0)
+    }
+}
 
 impl ConnKey {
     /// The key of (local, remote).
@@ -77,5 +91,39 @@ pub(crate) fn v6_octets(ip: core::net::IpAddr) -> [u8; 16] {
     match ip {
         core::net::IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
         core::net::IpAddr::V6(a) => a.octets(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConnKey;
+    use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+    #[test]
+    fn conn_keys_are_equal_exactly_when_both_ends_are() {
+        let v4 = |a: u8, port: u16| SocketAddr::from((Ipv4Addr::new(10, 0, 0, a), port));
+        let v6 = |a: u16, port: u16| {
+            SocketAddr::from((Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, a), port))
+        };
+        let ends = [
+            (v4(1, 40_000), v4(2, 80)),
+            (v4(1, 40_001), v4(2, 80)),
+            (v4(1, 40_000), v4(2, 81)),
+            (v4(3, 40_000), v4(2, 80)),
+            (v4(1, 40_000), v4(3, 80)),
+            (v4(2, 80), v4(1, 40_000)),
+            (v6(1, 40_000), v6(2, 80)),
+            (v6(1, 40_000), v6(3, 80)),
+            (SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped(), 40_000)), v4(2, 80)),
+        ];
+        for (i, a) in ends.iter().enumerate() {
+            for (j, b) in ends.iter().enumerate() {
+                let same = ConnKey::new(a.0, a.1) == ConnKey::new(b.0, b.1);
+                // An IPv4 address and its IPv4-mapped form are one key (both are written as
+                // IPv4-mapped), the last two entries.
+                let expected = i == j || (i.min(j) == 0 && i.max(j) == 8);
+                assert_eq!(same, expected, "{a:?} {b:?}");
+            }
+        }
     }
 }

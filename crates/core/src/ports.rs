@@ -2,8 +2,9 @@
 //! with the table of §3.3.4's Algorithm 4 perturbation: the starting point is a keyed hash of
 //! (local address, remote address, remote port), so ports are unpredictable to an off-path
 //! attacker (RFC 6056 §1) yet successive connections to one destination walk the range
-//! instead of colliding; `next` is kept per hash bucket. Addresses of either family are hashed
-//! in 16 bytes (IPv4 as IPv4-mapped).
+//! instead of colliding; `next` is kept per hash bucket. One 64-bit hash gives both, as in
+//! Linux: the bucket from its low bits, the starting offset from its high 32. Addresses of
+//! either family are hashed in 16 bytes (IPv4 as IPv4-mapped).
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
@@ -46,8 +47,11 @@ impl PortAllocator {
         data[..16].copy_from_slice(&crate::hash::v6_octets(local.into()));
         data[16..32].copy_from_slice(&crate::hash::v6_octets(r.ip()));
         data[32..].copy_from_slice(&r.port().to_be_bytes());
-        let offset = self.hash.hash(&data) as u32;
-        let bucket = (self.hash.hash(&data[16..]) as usize) % TABLE;
+        // One keyed hash for both, as Linux's `__inet_hash_connect` takes them from one
+        // SipHash: the table index from its low bits, the offset from its high 32.
+        let h = self.hash.hash(&data);
+        let offset = (h >> 32) as u32;
+        let bucket = (h as usize) % TABLE;
         for _ in 0..self.count {
             let next = self.table[bucket];
             self.table[bucket] = next.wrapping_add(1);
@@ -78,6 +82,28 @@ mod tests {
             assert!(used.insert(port));
         }
         assert_eq!(p.pick(L, remote, |port| !used.contains(&port)), None);
+    }
+
+    #[test]
+    fn one_keyed_hash_gives_the_starting_offset_and_the_table_bucket() {
+        // As Linux's `__inet_hash_connect`: the offset from the hash's high 32 bits, the
+        // perturbation table's bucket from its low bits; the first pick to a destination
+        // starts at the offset, the next one after it (that bucket's counter moved on).
+        let key = [9u8; 16];
+        let remote = SocketAddr::from(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80));
+        let mut data = [0u8; 34];
+        data[..16].copy_from_slice(&crate::hash::v6_octets(L.into()));
+        data[16..32].copy_from_slice(&crate::hash::v6_octets(remote.ip()));
+        data[32..].copy_from_slice(&80u16.to_be_bytes());
+        let mut k = key;
+        k[0] ^= 0x50;
+        let h = KeyedHash::new(k).hash(&data);
+        let mut p = PortAllocator::new((32768, 60999), key);
+        let count = 60999 - 32768 + 1;
+        let start = 32768 + ((h >> 32) as u32 % count) as u16;
+        assert_eq!(p.pick(L, Some(remote), |_| true), Some(start));
+        assert_eq!(p.table[(h as usize) % TABLE], 1, "the low bits' bucket moved on");
+        assert_eq!(p.pick(L, Some(remote), |_| true), Some(start + 1));
     }
 
     #[test]

@@ -197,7 +197,6 @@ pub struct Stack {
     pub(crate) isn: IsnGenerator,
     /// The host-wide challenge-ACK allowance (`challenge_ack_limit`).
     pub(crate) challenge_acks: crate::challenge::ChallengeBudget,
-    pub(crate) ts_hash: KeyedHash,
     /// The TCP settings of the latest outgoing connection, shared by every connection made
     /// with the same ones (`Stack::shared_tcp_config`): a connection's settings take a
     /// pointer, not a copy of their own.
@@ -333,8 +332,6 @@ impl Stack {
     pub fn new(cfg: StackConfig) -> Result<Stack, StackConfigError> {
         cfg.validate()?;
         let s = cfg.secret;
-        let mut ts_key = s;
-        ts_key[15] ^= 0x75;
         Ok(Stack {
             ifaces: Vec::new(),
             lo: crate::loopback::loopback_iface(),
@@ -357,7 +354,6 @@ impl Stack {
             counters: Counters::default(),
             isn: IsnGenerator::new(s),
             challenge_acks: crate::challenge::ChallengeBudget::new(s),
-            ts_hash: KeyedHash::new(ts_key),
             tcp_shared: std::sync::Arc::new(cfg.tcp),
             syncookies: ustack_tcp::syncookie::SynCookies::new(derived_key(s, b"syncookies")),
             fastopen: crate::fastopen::FastOpenHost::new(derived_key(s, b"fastopen"), s),
@@ -588,7 +584,19 @@ impl Stack {
             if t.timer_at != Some(at) {
                 continue;
             }
+            // The entry may be earlier than the connection's deadline now (it moved later, or
+            // the timer stopped, after the entry was queued: `drain_conn`): it is queued again
+            // for the deadline it has, if any.
             t.timer_at = None;
+            match t.conn.poll_timeout() {
+                Some(due) if due <= now => {}
+                Some(later) => {
+                    t.timer_at = Some(later);
+                    self.timers.push(later, h);
+                    continue;
+                }
+                None => continue,
+            }
             t.conn.handle_timeout(now);
             if t.conn.take_fast_open_blackhole() {
                 self.fastopen_blackhole(now);
@@ -707,14 +715,16 @@ impl Stack {
         self.events.pop_front()
     }
 
-    /// When to call `handle_timeout` next. Never late; occasionally early (a timer that was
-    /// re-armed), in which case `handle_timeout` does nothing.
+    /// When to call `handle_timeout` next. Never late; occasionally early (a deadline that
+    /// moved later or a timer that stopped since it was queued), in which case
+    /// `handle_timeout` fires nothing.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.timers.peek(), self.frag.poll_timeout(), self.frag6.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        let earliest = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        earliest(earliest(self.timers.peek(), self.frag.poll_timeout()), self.frag6.poll_timeout())
     }
 
     // ------------------------------------------------------------------------------------
@@ -753,14 +763,26 @@ impl Stack {
     }
 
     /// After an input to a TCP connection (segment, timer, application call): its events are
-    /// handled and queued, its timer re-armed, and it waits in the tx-ready queue.
+    /// handled and queued, and it waits in the tx-ready queue. Its timer is filed when it
+    /// leaves that queue (`after_output`), once what the input let out has been sent: the
+    /// call order has `poll_transmit` run before `poll_timeout`, and the deadlines that
+    /// sending sets (the retransmission timer) are the ones the queue needs, so it takes one
+    /// look per input instead of two, and no entry for a deadline that sending replaces at
+    /// once (the handshake's 127 s behind a SYN's 1 s retransmission timer).
     pub(crate) fn after_input(&mut self, h: SocketHandle) {
-        self.drain_conn(h);
-        if let Some(Socket::Tcp(t)) = self.socket_mut(h)
-            && !t.in_tx
-        {
-            t.in_tx = true;
-            self.tx_ready.push_back(h);
+        loop {
+            let slot =
+                self.slots.get_mut(h.index as usize).filter(|s| s.generation == h.generation);
+            let Some(Slot { sock: Some(Socket::Tcp(t)), .. }) = slot else { return };
+            if let Some(ev) = t.conn.poll_event() {
+                self.on_conn_event(h, ev);
+                continue;
+            }
+            if !t.in_tx {
+                t.in_tx = true;
+                self.tx_ready.push_back(h);
+            }
+            return;
         }
     }
 
@@ -777,17 +799,26 @@ impl Stack {
 
     fn drain_conn(&mut self, h: SocketHandle) {
         loop {
-            let Some(Socket::Tcp(t)) = self.socket_mut(h) else { return };
-            let Some(ev) = t.conn.poll_event() else { break };
-            self.on_conn_event(h, ev);
-        }
-        let Some(Socket::Tcp(t)) = self.socket_mut(h) else { return };
-        let next = t.conn.poll_timeout();
-        if next != t.timer_at {
-            t.timer_at = next;
-            if let Some(at) = next {
+            // The slot is looked up once per event, and once when there is none (the usual
+            // case), borrowing the slots alone so that the timer queue stays at hand.
+            let slot =
+                self.slots.get_mut(h.index as usize).filter(|s| s.generation == h.generation);
+            let Some(Slot { sock: Some(Socket::Tcp(t)), .. }) = slot else { return };
+            if let Some(ev) = t.conn.poll_event() {
+                self.on_conn_event(h, ev);
+                continue;
+            }
+            // Queued only when the deadline comes before the one queued already: one that
+            // moved later, or a timer that stopped, leaves its entry to wake the stack early
+            // once (`handle_timeout` queues the connection again then). Most inputs move the
+            // retransmission timer on or stop it; none of them touches the queue.
+            if let Some(at) = t.conn.poll_timeout()
+                && t.timer_at.is_none_or(|queued| at < queued)
+            {
+                t.timer_at = Some(at);
                 self.timers.push(at, h);
             }
+            return;
         }
     }
 

@@ -101,7 +101,7 @@ impl Stack {
         let mtu = self.path_mtu(iface, tuple.remote.ip());
         let cc = Conn::default_cc(&tcp);
         let mut conn = Conn::from_cookie(now, tcp, tuple, mtu, cookie, opts, ack, cc);
-        self.prepare_conn(&mut conn, tuple);
+        self.prepare_conn(&mut conn, self.ts_offset(tuple));
         let h = self.insert_tcp(TcpSocket {
             conn,
             iface,

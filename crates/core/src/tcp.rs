@@ -21,6 +21,7 @@
 
 use core::net::{IpAddr, SocketAddr};
 use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use ustack_tcp::{
@@ -50,7 +51,8 @@ pub(crate) struct TcpSocket {
     pub(crate) hashed: bool,
     /// Our initial sequence number: in SYN-RECEIVED the only acceptable ACK is ISS + 1.
     pub(crate) iss: SeqNum,
-    /// The deadline queued in the timer queue.
+    /// The deadline of its live entry in the timer queue: the connection's deadline, or an
+    /// earlier one it had (the entry then wakes the stack early and is queued again).
     pub(crate) timer_at: Option<Instant>,
     /// Queued in the tx-ready queue.
     pub(crate) in_tx: bool,
@@ -266,26 +268,38 @@ impl Stack {
         } else {
             return Err(ConnectError::AddrNotAvailable);
         };
+        // What the port search found holding the 4-tuple of the port it picked (`Some(None)`:
+        // nothing), so that it is not looked up twice.
+        let mut holder: Option<Option<SocketHandle>> = None;
         let port = if local.port() == 0 {
             let conns = &self.tcp_conns;
             let listeners = &self.tcp_listeners;
             let (cfg, slots) = (&self.cfg, &self.slots);
             self.ports
                 .pick(src, Some(remote), |p| {
+                    if listeners.port_used(p) {
+                        return false;
+                    }
                     let tuple = FourTuple { local: SocketAddr::new(src, p), remote };
+                    let found = conns.get(&ConnKey::from(tuple)).copied();
+                    holder = Some(found);
                     // A 4-tuple in TIME-WAIT is free for tcp_tw_reuse (`twreuse.rs`).
-                    !listeners.port_used(p)
-                        && conns.get(&ConnKey::from(tuple)).is_none_or(|&h| {
-                            crate::twreuse::reusable(cfg, now, tuple, slot_in(slots, h)).is_some()
-                        })
+                    found.is_none_or(|h| {
+                        crate::twreuse::reusable(cfg, now, tuple, slot_in(slots, h)).is_some()
+                    })
                 })
                 .ok_or(ConnectError::NoEphemeralPort)?
         } else {
             local.port()
         };
         let tuple = FourTuple { local: SocketAddr::new(src, port), remote };
-        let mut iss = self.isn.isn(now, tuple.local, tuple.remote);
-        if let Some(&old) = self.tcp_conns.get(&ConnKey::from(tuple)) {
+        let (mut iss, ts_offset) = self.isn.isn_and_ts_offset(now, tuple.local, tuple.remote);
+        // The connection holding the 4-tuple, if any: the port search looked it up already.
+        let holder = match holder {
+            Some(found) => found,
+            None => self.tcp_conns.get(&ConnKey::from(tuple)).copied(),
+        };
+        if let Some(old) = holder {
             let reuse = crate::twreuse::reusable(&self.cfg, now, tuple, self.slot(old));
             let Some(after) = reuse else { return Err(ConnectError::AddrInUse) };
             self.recycle_time_wait(old);
@@ -293,12 +307,12 @@ impl Stack {
         }
         let mtu = self.path_mtu(iface, remote.ip());
         let shared = self.shared_tcp_config(tcp);
-        let mut conn = Conn::connect(now, shared, tuple, iss, mtu, Conn::default_cc(tcp));
-        self.prepare_conn(&mut conn, tuple);
         let flow_label =
             self.flow_label_for(tuple.local, tuple.remote, ustack_wire::IpProtocol::TCP);
-        let h = self.insert_tcp(TcpSocket {
-            conn,
+        // Built in the socket's literal and prepared there (the connection is 2 KB: one copy
+        // less than building it first and moving it in).
+        let mut sock = TcpSocket {
+            conn: Conn::connect(now, shared, tuple, iss, mtu, Conn::default_cc(tcp)),
             iface,
             parent: None,
             in_accept_queue: false,
@@ -311,7 +325,9 @@ impl Stack {
             tfo_listener: None,
             flow_label,
             v6,
-        });
+        };
+        self.prepare_conn(&mut sock.conn, ts_offset);
+        let h = self.insert_tcp(sock);
         self.hash_conn(h, tuple);
         self.counters.tcp_active_opens += 1;
         self.after_input(h);
@@ -619,19 +635,15 @@ impl Stack {
             self.send_syn_cookie(now, iface, lh, tuple, seg);
             return;
         }
-        let iss = self.isn.isn(now, tuple.local, tuple.remote);
+        let (iss, ts_offset) = self.isn.isn_and_ts_offset(now, tuple.local, tuple.remote);
         let mtu = self.path_mtu(iface, tuple.remote.ip());
         let cc = Conn::default_cc(&tcp);
-        let mut conn = Conn::accept(now, tcp, tuple, iss, mtu, seg, cc);
-        self.prepare_conn(&mut conn, tuple);
-        // SPEC S6: Fast Open decides what becomes of the SYN's data and its cookie.
-        let fast_open = self.fastopen_syn(now, lh, &mut conn, tuple, seg);
-        if !fast_open {
-            // SPEC S7 (a Fast Open child is never deferred: it is accept()able already).
-            conn.set_defer_accept(defer_accept);
-        }
-        let h = self.insert_tcp(TcpSocket {
-            conn,
+        let flow_label =
+            self.flow_label_for(tuple.local, tuple.remote, ustack_wire::IpProtocol::TCP);
+        // Built in the socket's literal and prepared there (one copy of the 2 KB connection
+        // less than building it first and moving it in).
+        let mut sock = TcpSocket {
+            conn: Conn::accept(now, tcp, tuple, iss, mtu, seg, cc),
             iface,
             parent: Some(lh),
             in_accept_queue: false,
@@ -641,14 +653,19 @@ impl Stack {
             timer_at: None,
             in_tx: false,
             ttl,
-            tfo_listener: fast_open.then_some(lh),
-            flow_label: self.flow_label_for(
-                tuple.local,
-                tuple.remote,
-                ustack_wire::IpProtocol::TCP,
-            ),
+            tfo_listener: None,
+            flow_label,
             v6,
-        });
+        };
+        self.prepare_conn(&mut sock.conn, ts_offset);
+        // SPEC S6: Fast Open decides what becomes of the SYN's data and its cookie.
+        let fast_open = self.fastopen_syn(now, lh, &mut sock.conn, tuple, seg);
+        if !fast_open {
+            // SPEC S7 (a Fast Open child is never deferred: it is accept()able already).
+            sock.conn.set_defer_accept(defer_accept);
+        }
+        sock.tfo_listener = fast_open.then_some(lh);
+        let h = self.insert_tcp(sock);
         self.hash_conn(h, tuple);
         if let Some(Socket::Listener(l)) = self.socket_mut(lh) {
             l.syn_queue.insert(h);
@@ -664,16 +681,20 @@ impl Stack {
         }
     }
 
-    pub(crate) fn prepare_conn(&self, conn: &mut Conn, tuple: FourTuple) {
+    /// Tracing as the stack has it, and the timestamp offset of the connection's 4-tuple
+    /// ([`Stack::ts_offset`]).
+    pub(crate) fn prepare_conn(&self, conn: &mut Conn, ts_offset: u32) {
         conn.set_tracing(self.tracing);
-        conn.set_timestamp_offset(self.ts_offset(tuple));
+        conn.set_timestamp_offset(ts_offset);
     }
 
     /// RFC 7323 §5.4: a per-connection random offset for TSval, the same for every
     /// incarnation of a 4-tuple (so timestamps keep growing across them, as PAWS and
-    /// `tcp_tw_reuse` need).
+    /// `tcp_tw_reuse` need). It comes from the ISN's keyed hash of the 4-tuple
+    /// ([`ustack_tcp::IsnGenerator::isn_and_ts_offset`]), which gives both in one pass when
+    /// a connection opens.
     pub(crate) fn ts_offset(&self, tuple: FourTuple) -> u32 {
-        self.ts_hash.hash_four_tuple(tuple.local, tuple.remote, 0) as u32
+        self.isn.ts_offset(tuple.local, tuple.remote)
     }
 
     /// The connection of `key` in the demux table, the last one found first.
@@ -703,10 +724,12 @@ impl Stack {
         }
         t.hashed = false;
         let tuple = t.conn.tuple();
-        let key = ConnKey::from(tuple);
         self.tcp_conns_last = None;
-        if self.tcp_conns.get(&key) == Some(&h) {
-            self.tcp_conns.remove(&key);
+        // One hash for the look-up and the removal.
+        if let Entry::Occupied(e) = self.tcp_conns.entry(ConnKey::from(tuple))
+            && *e.get() == h
+        {
+            e.remove();
         }
         release_port(&mut self.tcp_conn_ports, tuple.local.port());
     }
@@ -730,11 +753,14 @@ impl Stack {
     }
 
     /// Inserts `sock`, in the box of a freed connection when there is one (whose finished
-    /// connection is dropped now), else in a new one.
+    /// connection is dropped now, after handing its small ring buffers and event queue to
+    /// the new one: [`ustack_tcp::ConnSpare`]), else in a new one.
     pub(crate) fn insert_tcp(&mut self, sock: TcpSocket) -> SocketHandle {
         let boxed = match self.tcp_spare.pop() {
             Some(mut spare) => {
+                let left = spare.conn.take_spare();
                 *spare = sock;
+                spare.conn.use_spare(left);
                 spare
             }
             None => Box::new(sock),
@@ -795,10 +821,10 @@ fn slot_in(slots: &[crate::stack::Slot], h: SocketHandle) -> Option<&Socket> {
 }
 
 pub(crate) fn release_port(map: &mut crate::hash::KeyedMap<u16, u32>, port: u16) {
-    if let Some(n) = map.get_mut(&port) {
-        *n -= 1;
-        if *n == 0 {
-            map.remove(&port);
+    if let Entry::Occupied(mut e) = map.entry(port) {
+        *e.get_mut() -= 1;
+        if *e.get() == 0 {
+            e.remove();
         }
     }
 }

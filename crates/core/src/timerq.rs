@@ -1,10 +1,13 @@
 //! The stack's keyed timer queue (after netstack3's `local_timer_heap.rs`): finding the
 //! next deadline is O(1) and expiring one is O(log n), never a scan of the sockets.
 //!
-//! A binary heap of `(deadline, socket)` with lazy deletion: re-arming a socket pushes a new
-//! entry and records the deadline in the socket ([`crate::Stack`] keeps it); an entry whose
-//! deadline no longer matches the socket's is stale and skipped when popped. Stale entries are
-//! bounded: when they outnumber the live ones the heap is rebuilt from the live deadlines.
+//! A binary heap of `(deadline, socket)` with lazy deletion: a socket whose deadline comes
+//! before its queued one pushes a new entry and records the deadline in the socket
+//! ([`crate::Stack`] keeps it); an entry whose deadline no longer matches the socket's is
+//! stale and skipped when popped. A deadline that moves later (or a timer that stops) pushes
+//! nothing: the queued entry wakes the stack early and the socket is queued again for what it
+//! has then. Stale entries are bounded: when they outnumber the live ones the heap is rebuilt
+//! from the live deadlines.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

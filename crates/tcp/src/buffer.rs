@@ -220,6 +220,35 @@ impl RingBuffer {
         true
     }
 
+    /// Gives up the storage, when it is the size of a first allocation
+    /// ([`MIN_CAPACITY`](Self::MIN_CAPACITY)), for a new buffer to start with
+    /// ([`adopt_storage`](Self::adopt_storage)); a larger one stays (and is freed with this
+    /// buffer). This buffer is left empty, with nothing allocated.
+    pub fn take_small_storage(&mut self) -> Option<Box<[u8]>> {
+        if self.capacity() != Self::MIN_CAPACITY {
+            return None;
+        }
+        self.head = 0;
+        self.len = 0;
+        Some(core::mem::take(&mut self.storage))
+    }
+
+    /// Starts a buffer that has allocated nothing yet on `storage` given up by another one
+    /// ([`take_small_storage`](Self::take_small_storage)), zeroed first, so that its first
+    /// write allocates nothing: it is what that write would have allocated (the first
+    /// allocation's size, within the limit). Otherwise `storage` is dropped and nothing
+    /// changes.
+    pub fn adopt_storage(&mut self, mut storage: Box<[u8]>) {
+        if self.capacity() == 0
+            && storage.len() == Self::MIN_CAPACITY
+            && self.limit as usize >= Self::MIN_CAPACITY
+        {
+            storage.fill(0);
+            self.storage = storage;
+            self.head = 0;
+        }
+    }
+
     /// The storage index of logical position `at`, for `at <= capacity`.
     fn physical(&self, at: usize) -> usize {
         let i = self.head as usize + at;

@@ -411,7 +411,11 @@ impl TcpConfig {
             return Duration::ZERO;
         }
         let max = self.rto_max.as_nanos().max(base);
-        let linear_threshold = (max / base).ilog2();
+        // As u64 when both fit (always, short of centuries): no u128 division routine.
+        let linear_threshold = match (u64::try_from(max), u64::try_from(base)) {
+            (Ok(max), Ok(base)) => (max / base).ilog2(),
+            _ => (max / base).ilog2(),
+        };
         let doublings = retries.min(linear_threshold);
         let pow = 1u128.checked_shl(doublings + 1).unwrap_or(u128::MAX);
         let capped = u128::from(retries - doublings);

@@ -96,8 +96,30 @@ impl IsnGenerator {
 
     /// The ISN for a connection from `local` to `remote` opened at `now`.
     pub fn isn(&self, now: Instant, local: SocketAddr, remote: SocketAddr) -> SeqNum {
-        let f = self.prf.hash_four_tuple(local, remote, 0) as u32;
-        SeqNum(Self::clock(now)) + f
+        self.isn_and_ts_offset(now, local, remote).0
+    }
+
+    /// The ISN of [`IsnGenerator::isn`] and the connection's TCP timestamp offset
+    /// (RFC 7323 §5.4: a random offset per connection, so TSval does not reveal the host's
+    /// clock), from one pass of the PRF over the connection-id: F is the low 32 bits of its
+    /// 64, the offset the high 32 (as Linux's `secure_tcp_seq_and_tsoff` derived both from
+    /// one SipHash). The halves of a PRF's output are independent, so the offset, which the
+    /// peer sees, tells nothing of F; and both are the same for every incarnation of the
+    /// 4-tuple, so timestamps keep growing across them, as PAWS and `tcp_tw_reuse` need.
+    pub fn isn_and_ts_offset(
+        &self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> (SeqNum, u32) {
+        let h = self.prf.hash_four_tuple(local, remote, 0);
+        (SeqNum(Self::clock(now)) + h as u32, (h >> 32) as u32)
+    }
+
+    /// The timestamp offset of the connection from `local` to `remote`: the one
+    /// [`IsnGenerator::isn_and_ts_offset`] gives it.
+    pub fn ts_offset(&self, local: SocketAddr, remote: SocketAddr) -> u32 {
+        (self.prf.hash_four_tuple(local, remote, 0) >> 32) as u32
     }
 
     /// M: the number of 4 µs ticks since the epoch of `now`, modulo 2^32.

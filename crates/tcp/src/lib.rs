@@ -27,8 +27,8 @@ pub use assembler::{AddOutcome, Assembler, TooManyRanges};
 pub use buffer::RingBuffer;
 pub use config::{BufferSizes, CcName, ConfigError, TcpConfig};
 pub use conn::{
-    ChronoStats, Conn, ConnError, ConnInfo, ConnStats, DropReason, Event, FourTuple, IcmpError,
-    RELEASE_AFTER, RecvError, RetransmitReason, SendError,
+    ChronoStats, Conn, ConnError, ConnInfo, ConnSpare, ConnStats, DropReason, Event, FourTuple,
+    IcmpError, RELEASE_AFTER, RecvError, RetransmitReason, SendError,
 };
 pub use core::time::Duration;
 pub use ecn::Ecn;

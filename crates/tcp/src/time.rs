@@ -77,6 +77,11 @@ impl Instant {
 /// done in `u128` nanoseconds).
 pub(crate) fn duration_from_nanos(nanos: u128) -> Duration {
     const NANOS_PER_SEC: u128 = 1_000_000_000;
+    // Every duration a connection meets fits in 64 bits of nanoseconds (584 years): divided
+    // as a u64, without the u128 division routine the general case calls.
+    if let Ok(n) = u64::try_from(nanos) {
+        return Duration::from_nanos(n);
+    }
     match u64::try_from(nanos / NANOS_PER_SEC) {
         Ok(secs) => Duration::new(secs, (nanos % NANOS_PER_SEC) as u32),
         Err(_) => Duration::MAX,
@@ -139,5 +144,16 @@ mod tests {
         assert_eq!(Instant::MAX.as_nanos(), u64::MAX - 1);
         assert_eq!(Instant::from_nanos(u64::MAX), Instant::MAX);
         assert!(Instant::ZERO < Instant::from_nanos(1) && Instant::from_nanos(1) < Instant::MAX);
+    }
+
+    #[test]
+    fn nanoseconds_become_durations_on_both_sides_of_64_bits() {
+        for n in [0u128, 1, 999_999_999, 1_000_000_000, 1_234_567_891, u128::from(u64::MAX)] {
+            let d = duration_from_nanos(n);
+            assert_eq!(d.as_nanos(), n, "{n}");
+        }
+        let beyond = u128::from(u64::MAX) + 1_000_000_007;
+        assert_eq!(duration_from_nanos(beyond).as_nanos(), beyond);
+        assert_eq!(duration_from_nanos(u128::MAX), Duration::MAX);
     }
 }

@@ -156,14 +156,23 @@ impl TimerTable {
     /// deadlines the first kind in [`TimerKind::ALL`]. `None` when every timer is stopped.
     /// What the engine's `poll_timeout` reports.
     pub fn next_expiry(&self) -> Option<(TimerKind, Instant)> {
-        let mut next: Option<(TimerKind, Instant)> = None;
-        for (kind, at) in self.iter() {
+        let mut next: Option<(usize, Instant)> = None;
+        for (i, &at) in self.deadlines.iter().enumerate() {
             // Strictly earlier only: on a tie the kind seen first (lower index) stays.
-            if next.is_none_or(|(_, best)| at < best) {
-                next = Some((kind, at));
+            if at != Instant::MAX && next.is_none_or(|(_, best)| at < best) {
+                next = Some((i, at));
             }
         }
-        next
+        next.map(|(i, at)| (TimerKind::ALL[i], at))
+    }
+
+    /// The earliest deadline, or `None` when every timer is stopped: the instant of
+    /// [`TimerTable::next_expiry`], found without telling the kinds apart (what the host's
+    /// timer queue needs after every input). A stopped timer's deadline is `Instant::MAX`,
+    /// so the minimum of the table is the answer unless it is that.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let at = self.deadlines.iter().copied().min().unwrap_or(Instant::MAX);
+        (at != Instant::MAX).then_some(at)
     }
 
     /// Takes the next due timer at `now`, stopping it, or `None` when none is due. Call it
@@ -352,6 +361,7 @@ mod tests {
                 .min()
                 .map(|(at, i)| (TimerKind::ALL[i], t(at)));
             prop_assert_eq!(table.next_expiry(), expected_next);
+            prop_assert_eq!(table.next_deadline(), expected_next.map(|(_, at)| at));
             // pop_expired: every due timer, sorted by (deadline, kind); the rest stay armed.
             let mut expected: Vec<(u64, usize)> = (0..TimerKind::COUNT)
                 .filter_map(|i| model[i].filter(|&at| at <= now).map(|at| (at, i)))

@@ -152,3 +152,68 @@ fn timer_queue_keeps_idle_deadlines_through_busy_connections() {
     }
     assert!(idle.iter().all(|c| p.a.tcp_conn(*c).state() == TcpState::Established));
 }
+
+#[test]
+fn a_deadline_that_moves_later_queues_no_new_timer_entry() {
+    // 100 small sends 5 ms apart on one connection (1 ms each way): each send arms or moves
+    // on the retransmission timer (200 ms at least, rto_min), each ACK stops it. A deadline
+    // later than the one queued, or a stopped timer, leaves the queued entry as it is (it
+    // wakes the stack early once, and the connection is queued again then), so the queue
+    // takes a few entries for the whole burst instead of one or more per send; and what the
+    // connection has armed when an early entry comes due is queued again and fires on time.
+    let mut p = Pair::new();
+    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 128, false).unwrap();
+    let (c, s) = p.connect_accept(l, 80);
+    p.run_for(Duration::from_secs(5));
+    let before = p.a.timers.len();
+    let mut buf = [0u8; 16];
+    for i in 0..100u32 {
+        // A request, and B's answer carrying the ACK: A's retransmission timer is armed,
+        // then stopped, and A's delayed ACK of the answer armed, then stopped by the next
+        // request, which arms the retransmission timer again.
+        p.a.tcp_send(c, &i.to_be_bytes()).unwrap();
+        p.run_for(Duration::from_millis(2));
+        assert_eq!(p.read_all_b(s), i.to_be_bytes());
+        p.b.tcp_send(s, b"!").unwrap();
+        p.run_for(Duration::from_millis(3));
+        assert_eq!(p.a.tcp_recv(c, &mut buf), Ok(1));
+    }
+    let pushed = p.a.timers.len() - before;
+    assert!(pushed <= 20, "{pushed} entries queued for 100 exchanges");
+    // Every early entry wakes the stack, finds nothing armed and leaves nothing behind.
+    p.run_for(Duration::from_secs(2));
+    assert_eq!(p.a.tcp_conn(c).poll_timeout(), None, "every byte acknowledged");
+    assert_eq!(p.a.tcp_mut(c).timer_at, None, "no live entry left");
+    // Keepalive armed while a send's retransmission timer is queued: the connection's
+    // deadline moves later when the ACK stops the retransmission timer, and it is queued
+    // again for it when the old entry comes due.
+    p.a.tcp_send(c, b"x").unwrap();
+    p.a.tcp_set_keepalive(p.now, c, true);
+    p.run_for(Duration::from_millis(50));
+    assert_eq!(p.read_all_b(s), b"x");
+    p.run_for(Duration::from_secs(2));
+    let keepalive_at = p.a.tcp_conn(c).poll_timeout().expect("keepalive armed");
+    assert!(keepalive_at > p.now + Duration::from_secs(7000));
+    assert_eq!(p.a.tcp_mut(c).timer_at, Some(keepalive_at), "queued again for its deadline");
+    let mark = p.log.len();
+    p.run_for(Duration::from_secs(7200));
+    // (The keepalive timer, when it fires, counts the idle time from the last segment
+    // received, B's delayed ACK of "x" 42 ms later, and waits out the rest.)
+    let probe = p.log[mark..].iter().find(|x| x.1).expect("a keepalive probe");
+    let late = probe.0.saturating_duration_since(keepalive_at);
+    assert!(probe.0 >= keepalive_at && late <= Duration::from_millis(50), "{late:?} late");
+}
+
+#[test]
+fn a_connect_queues_one_timer_entry_once_its_syn_is_sent() {
+    // A connection's timer is filed after its input has been sent: the SYN's retransmission
+    // timer (1 s), not first the handshake's 127 s deadline that the SYN at once puts behind
+    // it, which would sit in the queue as a stale entry for two minutes.
+    let mut a = stack(A, 1);
+    let t0 = Instant::from_secs(1);
+    let c = a.tcp_connect(t0, None, sa(B, 80)).unwrap();
+    assert_eq!(drain(&mut a, t0).len(), 1, "the SYN");
+    assert_eq!(a.tcp_conn(c).poll_timeout(), Some(t0 + Duration::from_secs(1)));
+    assert_eq!(a.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+    assert_eq!(a.timers.len(), 1);
+}

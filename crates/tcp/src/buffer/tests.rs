@@ -26,6 +26,39 @@ fn a_new_buffer_allocates_nothing() {
 }
 
 #[test]
+fn a_small_storage_passes_to_a_new_buffer_zeroed_and_a_large_one_stays() {
+    let mut old = RingBuffer::with_limit(64 << 10);
+    assert_eq!(old.push(&bytes(700, 3)), 700);
+    assert_eq!(old.write_at(100, &bytes(50, 9)), 50);
+    assert_eq!(old.capacity(), RingBuffer::MIN_CAPACITY);
+    let storage = old.take_small_storage().expect("the first allocation's size");
+    assert_eq!((old.len(), old.capacity()), (0, 0), "left empty, nothing allocated");
+
+    let mut new = RingBuffer::with_limit(128 << 10);
+    new.adopt_storage(storage);
+    assert_eq!((new.len(), new.capacity()), (0, RingBuffer::MIN_CAPACITY));
+    // Nothing of the old buffer shows, even where the new one never wrote.
+    assert_eq!(new.commit(RingBuffer::MIN_CAPACITY), RingBuffer::MIN_CAPACITY);
+    assert!(peeked(&new, 0, usize::MAX).iter().all(|&b| b == 0));
+    new.clear();
+    assert_eq!(new.push(&bytes(900, 5)), 900);
+    assert_eq!(peeked(&new, 0, usize::MAX), bytes(900, 5));
+    assert_eq!(new.capacity(), RingBuffer::MIN_CAPACITY, "no allocation for the first write");
+
+    // A grown storage is not handed on; a buffer that has storage, or whose limit is below
+    // a first allocation, takes none.
+    let mut big = RingBuffer::with_limit(64 << 10);
+    big.push(&bytes(3000, 1));
+    assert_eq!(big.take_small_storage(), None);
+    assert_eq!(peeked(&big, 0, usize::MAX), bytes(3000, 1));
+    let mut small_limit = RingBuffer::with_limit(512);
+    small_limit.adopt_storage(vec![7; RingBuffer::MIN_CAPACITY].into_boxed_slice());
+    assert_eq!(small_limit.capacity(), 0);
+    new.adopt_storage(vec![7; RingBuffer::MIN_CAPACITY].into_boxed_slice());
+    assert_eq!(peeked(&new, 0, usize::MAX), bytes(900, 5));
+}
+
+#[test]
 fn grows_by_doubling_up_to_the_limit() {
     let mut buf = RingBuffer::with_limit(5_000);
     assert_eq!(buf.push(&bytes(100, 0)), 100);

@@ -252,6 +252,24 @@ pub struct Conn {
     release_at: Option<Instant>,
 }
 
+/// What a finished connection leaves for a new one to start with, so that the new one
+/// allocates nothing on its first bytes, first segment and first event: its ring buffers'
+/// storage when it is the first allocation's size, and its event queue and the queue of
+/// its segments in flight when they are small (a host that keeps the boxes of finished
+/// connections for new ones, as ustack-core does, hands these over with
+/// [`Conn::take_spare`] and [`Conn::use_spare`]).
+#[derive(Debug, Default)]
+pub struct ConnSpare {
+    snd: Option<Box<[u8]>>,
+    rcv: Option<Box<[u8]>>,
+    events: VecDeque<Event>,
+    scoreboard: send::Scoreboard,
+}
+
+/// The largest event queue a finished connection hands on (its capacity, in events); a
+/// larger one, grown by trace events, is freed.
+const SPARE_EVENTS_MAX: usize = 16;
+
 /// At most this many trace events wait in the queue; later ones are counted as lost.
 const MAX_TRACE_EVENTS: usize = 1024;
 
@@ -702,6 +720,38 @@ impl Conn {
         }
     }
 
+    /// Takes what a new connection can start with ([`ConnSpare`]) out of this one, which is
+    /// done with: its buffers are emptied and its pending events dropped.
+    pub fn take_spare(&mut self) -> ConnSpare {
+        let mut events = core::mem::take(&mut self.events);
+        if events.capacity() > SPARE_EVENTS_MAX {
+            events = VecDeque::new();
+        }
+        events.clear();
+        ConnSpare {
+            snd: self.snd.buf.take_small_storage(),
+            rcv: self.rcv.buf.take_small_storage(),
+            events,
+            scoreboard: self.snd.sb.take_spare(),
+        }
+    }
+
+    /// Starts this connection, new and not yet used, on what a finished one left
+    /// ([`Conn::take_spare`]): nothing it holds is visible (the storage is zeroed, the queue
+    /// empty).
+    pub fn use_spare(&mut self, spare: ConnSpare) {
+        if let Some(storage) = spare.snd {
+            self.snd.buf.adopt_storage(storage);
+        }
+        if let Some(storage) = spare.rcv {
+            self.rcv.buf.adopt_storage(storage);
+        }
+        if self.events.is_empty() && self.events.capacity() == 0 {
+            self.events = spare.events;
+        }
+        self.snd.sb.use_spare(spare.scoreboard);
+    }
+
     /// Switches trace events on or off (application events are always reported).
     pub fn set_tracing(&mut self, on: bool) {
         self.tracing = on;
@@ -729,7 +779,7 @@ impl Conn {
     /// connection).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let timer = self.timers.next_expiry().map(|(_, at)| at);
+        let timer = self.timers.next_deadline();
         match (timer, self.release_at) {
             (Some(t), Some(r)) => Some(if r < t { r } else { t }),
             (t, r) => t.or(r),

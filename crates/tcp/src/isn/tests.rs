@@ -144,3 +144,29 @@ fn debug_hides_the_key() {
     assert!(!shown.contains("0123"));
     let _: SeqNum = IsnGenerator::new(KEY).isn(Instant::ZERO, addr(1, 1), addr(2, 2));
 }
+
+#[test]
+fn the_timestamp_offset_is_the_other_half_of_the_isn_hash() {
+    // One PRF pass gives both: F is the low 32 bits (the ISN is unchanged by taking the
+    // offset from the same pass), the timestamp offset the high 32.
+    let isn = IsnGenerator::new(KEY);
+    let (local, remote) = (addr(1, 40_000), addr(2, 80));
+    let now = Instant::from_secs(3);
+    let h = KeyedHash::new(KEY).hash_four_tuple(local, remote, 0);
+    let (iss, offset) = isn.isn_and_ts_offset(now, local, remote);
+    assert_eq!(iss, isn.isn(now, local, remote));
+    assert_eq!(iss, SeqNum(IsnGenerator::clock(now)) + h as u32);
+    assert_eq!(offset, (h >> 32) as u32);
+    assert_eq!(offset, isn.ts_offset(local, remote));
+    // RFC 7323 §5.4 with tcp_tw_reuse: the same offset for every incarnation of the 4-tuple,
+    // whenever it opens; another 4-tuple's is unrelated.
+    let later = now + Duration::from_secs(100);
+    assert_eq!(isn.isn_and_ts_offset(later, local, remote).1, offset);
+    let others: BTreeSet<u32> = [addr(1, 40_001), addr(3, 40_000)]
+        .into_iter()
+        .map(|l| isn.ts_offset(l, remote))
+        .chain([isn.ts_offset(local, addr(2, 81)), isn.ts_offset(addr6(1, 40_000), addr6(2, 80))])
+        .collect();
+    assert_eq!(others.len(), 4);
+    assert!(!others.contains(&offset));
+}

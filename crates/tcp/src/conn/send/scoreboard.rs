@@ -140,6 +140,29 @@ pub(in crate::conn) struct Scoreboard {
 }
 
 impl Scoreboard {
+    /// The most segments whose room a finished connection's queue hands on to a new one
+    /// ([`Scoreboard::take_spare`]); a queue grown larger is freed.
+    const SPARE_MAX: usize = 16;
+
+    /// An empty scoreboard holding this one's queue storage when it is small, for a new
+    /// connection to start with ([`Scoreboard::use_spare`]); this one is left empty.
+    pub(in crate::conn) fn take_spare(&mut self) -> Scoreboard {
+        let mut segs = core::mem::take(&mut self.segs);
+        if segs.capacity() > Self::SPARE_MAX {
+            segs = VecDeque::new();
+        }
+        segs.clear();
+        Scoreboard { segs, ..Scoreboard::default() }
+    }
+
+    /// Takes the queue storage of `spare` ([`Scoreboard::take_spare`]) when this scoreboard
+    /// has allocated none yet.
+    pub(in crate::conn) fn use_spare(&mut self, spare: Scoreboard) {
+        if self.segs.is_empty() && self.segs.capacity() == 0 {
+            self.segs = spare.segs;
+        }
+    }
+
     /// Bytes in flight: sent, neither SACKed nor lost (RFC 6675 `pipe`, Linux
     /// `tcp_packets_in_flight` in bytes).
     pub(in crate::conn) fn pipe(&self) -> u32 {
