@@ -18,11 +18,14 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[path = "support/netns.rs"]
+mod netns;
+
+use netns::{Netns, am_root, command_runs, describe, precondition, remove_stale_namespaces};
 use ustack::core::Ipv4Cidr;
 use ustack::device::tun::enter_netns;
 use ustack::device::{Device, PcapDevice, Tun, TunConfig, TunError};
@@ -46,6 +49,9 @@ struct SynSeen {
     captured: u64,
 }
 
+/// Prefix of the namespaces this file makes.
+const NETNS_PREFIX: &str = "ustack-test-";
+
 #[test]
 fn kernel_syn_through_tun_in_netns() {
     if !precondition(am_root(), "not root: creating namespaces and TUN devices needs root") {
@@ -55,8 +61,8 @@ fn kernel_syn_through_tun_in_netns() {
         return;
     }
     let started = Instant::now();
-    remove_stale_namespaces();
-    let ns = Netns::create().unwrap_or_else(|e| panic!("ip netns add: {e}"));
+    remove_stale_namespaces(NETNS_PREFIX);
+    let ns = Netns::create(NETNS_PREFIX).unwrap_or_else(|e| panic!("ip netns add: {e}"));
     let pcap = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("tun_netns-{}.pcap", std::process::id()));
 
@@ -344,92 +350,6 @@ fn invalid_tun_name_is_rejected_without_root() {
                 assert_eq!(io::Error::from(e).kind(), io::ErrorKind::InvalidInput);
             }
             other => panic!("{name:?}: expected InvalidName, got {other:?}"),
-        }
-    }
-}
-
-// ---- preconditions ----
-
-fn under_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-/// `true` when `ok`; otherwise prints why the test is skipped and returns `false`, or fails
-/// when running under CI.
-fn precondition(ok: bool, why: &str) -> bool {
-    if !ok {
-        assert!(!under_ci(), "{why} (CI is set: this test must run, not skip)");
-        eprintln!("SKIPPED: {why}");
-    }
-    ok
-}
-
-/// Whether the effective user is root (the second field of `Uid:` in /proc/self/status).
-fn am_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
-        .unwrap_or(false)
-}
-
-fn command_runs(program: &str, args: &[&str]) -> bool {
-    Command::new(program).args(args).output().is_ok_and(|out| out.status.success())
-}
-
-fn describe(out: &Output) -> String {
-    format!("{}; stderr: {}", out.status, String::from_utf8_lossy(&out.stderr).trim())
-}
-
-// ---- the namespace ----
-
-const NETNS_PREFIX: &str = "ustack-test-";
-
-/// A network namespace made with `ip netns add`, deleted on drop.
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn create() -> io::Result<Netns> {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{NETNS_PREFIX}{}-{n}", std::process::id());
-        let out = Command::new("ip").args(["netns", "add", &name]).output()?;
-        if !out.status.success() {
-            return Err(io::Error::other(format!("ip netns add {name}: {}", describe(&out))));
-        }
-        Ok(Netns { name })
-    }
-
-    fn path(&self) -> PathBuf {
-        Path::new("/run/netns").join(&self.name)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        match Command::new("ip").args(["netns", "delete", &self.name]).output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => eprintln!("ip netns delete {}: {}", self.name, describe(&out)),
-            Err(e) => eprintln!("ip netns delete {}: {e}", self.name),
-        }
-    }
-}
-
-/// Deletes namespaces left by earlier runs that were killed before their guard ran: those
-/// named after a process that no longer exists.
-fn remove_stale_namespaces() {
-    let Ok(entries) = std::fs::read_dir("/run/netns") else { return };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix(NETNS_PREFIX).and_then(|rest| rest.split('-').next())
-        else {
-            continue;
-        };
-        if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
-            drop(Netns { name });
         }
     }
 }

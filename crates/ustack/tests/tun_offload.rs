@@ -18,13 +18,16 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[path = "support/netns.rs"]
+mod netns;
+
+use netns::{Netns, am_root, command_runs, precondition, remove_stale_namespaces};
 use ustack::core::{Ipv4Cidr, Ipv6Cidr};
 use ustack::device::tun::enter_netns;
 use ustack::device::{Device, Gso, Offloads, Readiness, RxMeta, Tun, TunConfig};
@@ -138,6 +141,9 @@ fn read_bulk(r: &mut impl Read) -> io::Result<u64> {
     }
 }
 
+/// Prefix of the namespaces this file makes.
+const NETNS_PREFIX: &str = "ustack-offload-";
+
 #[test]
 fn bulk_both_ways_over_tun_offloads_ipv4_and_ipv6() {
     if !precondition(am_root(), "not root: creating namespaces and TUN devices needs root") {
@@ -146,8 +152,8 @@ fn bulk_both_ways_over_tun_offloads_ipv4_and_ipv6() {
     if !precondition(command_runs("ip", &["-V"]), "the `ip` command (iproute2) is missing") {
         return;
     }
-    remove_stale_namespaces();
-    let ns = Netns::create().unwrap_or_else(|e| panic!("ip netns add: {e}"));
+    remove_stale_namespaces(NETNS_PREFIX);
+    let ns = Netns::create(NETNS_PREFIX).unwrap_or_else(|e| panic!("ip netns add: {e}"));
     let path = ns.path();
     let inside = thread::spawn(move || bulk_in_netns(&path));
     if let Err(panic) = inside.join() {
@@ -238,8 +244,8 @@ fn kernel_connections_spread_over_tun_queues_each_with_its_own_stack() {
     if !precondition(command_runs("ip", &["-V"]), "the `ip` command (iproute2) is missing") {
         return;
     }
-    remove_stale_namespaces();
-    let ns = Netns::create().unwrap_or_else(|e| panic!("ip netns add: {e}"));
+    remove_stale_namespaces(NETNS_PREFIX);
+    let ns = Netns::create(NETNS_PREFIX).unwrap_or_else(|e| panic!("ip netns add: {e}"));
     let path = ns.path();
     let inside = thread::spawn(move || queues_in_netns(&path));
     if let Err(panic) = inside.join() {
@@ -323,89 +329,4 @@ fn kernel_csum_errors() -> u64 {
     let (names, values) = (tcp.next().unwrap(), tcp.next().unwrap());
     let i = names.split_whitespace().position(|n| n == "InCsumErrors").expect("InCsumErrors");
     values.split_whitespace().nth(i).unwrap().parse().unwrap()
-}
-
-// ---- preconditions ----
-
-fn under_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-/// `true` when `ok`; otherwise prints why the test is skipped and returns `false`, or fails
-/// when running under CI.
-fn precondition(ok: bool, why: &str) -> bool {
-    if !ok {
-        assert!(!under_ci(), "{why} (CI is set: this test must run, not skip)");
-        eprintln!("SKIPPED: {why}");
-    }
-    ok
-}
-
-/// Whether the effective user is root (the second field of `Uid:` in /proc/self/status).
-fn am_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
-        .unwrap_or(false)
-}
-
-fn command_runs(program: &str, args: &[&str]) -> bool {
-    Command::new(program).args(args).output().is_ok_and(|out| out.status.success())
-}
-
-fn describe(out: &Output) -> String {
-    format!("{}; stderr: {}", out.status, String::from_utf8_lossy(&out.stderr).trim())
-}
-
-// ---- the namespace ----
-
-const NETNS_PREFIX: &str = "ustack-offload-";
-
-/// A network namespace made with `ip netns add`, deleted on drop.
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn create() -> io::Result<Netns> {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{NETNS_PREFIX}{}-{n}", std::process::id());
-        let out = Command::new("ip").args(["netns", "add", &name]).output()?;
-        if !out.status.success() {
-            return Err(io::Error::other(format!("ip netns add {name}: {}", describe(&out))));
-        }
-        Ok(Netns { name })
-    }
-
-    fn path(&self) -> PathBuf {
-        Path::new("/run/netns").join(&self.name)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        match Command::new("ip").args(["netns", "delete", &self.name]).output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => eprintln!("ip netns delete {}: {}", self.name, describe(&out)),
-            Err(e) => eprintln!("ip netns delete {}: {e}", self.name),
-        }
-    }
-}
-
-/// Deletes namespaces left by earlier runs that were killed before their guard ran.
-fn remove_stale_namespaces() {
-    let Ok(entries) = std::fs::read_dir("/run/netns") else { return };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix(NETNS_PREFIX).and_then(|rest| rest.split('-').next())
-        else {
-            continue;
-        };
-        if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
-            drop(Netns { name });
-        }
-    }
 }
