@@ -80,7 +80,8 @@ fn echo_100_concurrent_kernel_connections() {
             .enumerate()
             .map(|(i, payload)| {
                 thread::spawn(move || {
-                    echo_once(&payload).map_err(|e| format!("connection {i}: {e}"))
+                    echo_once(SocketAddr::from((STACK, 7)), &payload)
+                        .map_err(|e| format!("connection {i}: {e}"))
                 })
             })
             .collect();
@@ -95,36 +96,6 @@ fn echo_100_concurrent_kernel_connections() {
     );
     lab.assert_no_errors();
     lab.report(&format!("{CONNS} connections, {total} bytes each way"));
-}
-
-/// One echo connection: a writer thread sends `payload` then FIN, this thread reads until
-/// the echo's FIN and compares.
-fn echo_once(payload: &Arc<Vec<u8>>) -> Result<(), String> {
-    let s = TcpStream::connect_timeout(&SocketAddr::from((STACK, 7)), IO_TIMEOUT)
-        .map_err(|e| format!("connect: {e}"))?;
-    set_timeouts(&s);
-    let mut w = s.try_clone().map_err(|e| e.to_string())?;
-    let p = Arc::clone(payload);
-    let writer = thread::spawn(move || {
-        w.write_all(&p)
-            .and_then(|()| w.shutdown(Shutdown::Write))
-            .map_err(|e| format!("write: {e}"))
-    });
-    let mut got = Vec::with_capacity(payload.len());
-    let read =
-        (&s).read_to_end(&mut got).map_err(|e| format!("read after {} bytes: {e}", got.len()));
-    writer.join().expect("the writer thread panicked")?;
-    read?;
-    if got != **payload {
-        let at = got.iter().zip(payload.iter()).position(|(a, b)| a != b);
-        return Err(format!(
-            "sent {} bytes, got back {}; first difference at {:?}",
-            payload.len(),
-            got.len(),
-            at.unwrap_or(got.len().min(payload.len()))
-        ));
-    }
-    Ok(())
 }
 
 // ---- 2. discard ----

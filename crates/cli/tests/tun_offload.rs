@@ -15,8 +15,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -89,7 +88,10 @@ fn echo_run(ns: Netns, extra: &[&str]) {
             .into_iter()
             .enumerate()
             .map(|(i, p)| {
-                thread::spawn(move || echo_once(&p).map_err(|e| format!("conn {i}: {e}")))
+                thread::spawn(move || {
+                    echo_once(SocketAddr::from((STACK, 7)), &p)
+                        .map_err(|e| format!("conn {i}: {e}"))
+                })
             })
             .collect();
         threads.into_iter().map(|t| t.join().expect("an echo thread panicked")).collect::<Vec<_>>()
@@ -132,34 +134,4 @@ fn kernel_tcp(ns: &Netns) -> std::collections::HashMap<String, u64> {
         .zip(values.split_whitespace())
         .map(|(n, v)| (n.to_string(), v.parse().unwrap_or(0)))
         .collect()
-}
-
-/// One echo connection: a writer thread sends `payload` then FIN, this thread reads until
-/// the echo's FIN and compares.
-fn echo_once(payload: &Arc<Vec<u8>>) -> Result<(), String> {
-    let s = TcpStream::connect_timeout(&SocketAddr::from((STACK, 7)), IO_TIMEOUT)
-        .map_err(|e| format!("connect: {e}"))?;
-    set_timeouts(&s);
-    let mut w = s.try_clone().map_err(|e| e.to_string())?;
-    let p = Arc::clone(payload);
-    let writer = thread::spawn(move || {
-        w.write_all(&p)
-            .and_then(|()| w.shutdown(Shutdown::Write))
-            .map_err(|e| format!("write: {e}"))
-    });
-    let mut got = Vec::with_capacity(payload.len());
-    let read =
-        (&s).read_to_end(&mut got).map_err(|e| format!("read after {} bytes: {e}", got.len()));
-    writer.join().expect("the writer thread panicked")?;
-    read?;
-    if got != **payload {
-        let at = got.iter().zip(payload.iter()).position(|(a, b)| a != b);
-        return Err(format!(
-            "sent {} bytes, got back {}; first difference at {:?}",
-            payload.len(),
-            got.len(),
-            at.unwrap_or(got.len().min(payload.len()))
-        ));
-    }
-    Ok(())
 }

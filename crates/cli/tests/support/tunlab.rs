@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test file uses its share
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -429,4 +429,33 @@ pub(crate) fn remove_stale_namespaces() {
             drop(Netns { name, n: 0 });
         }
     }
+}
+
+/// One echo connection to `to`: a writer thread sends `payload` then FIN, this thread reads
+/// until the echo's FIN and compares.
+pub(crate) fn echo_once(to: SocketAddr, payload: &Arc<Vec<u8>>) -> Result<(), String> {
+    let s = TcpStream::connect_timeout(&to, IO_TIMEOUT).map_err(|e| format!("connect: {e}"))?;
+    set_timeouts(&s);
+    let mut w = s.try_clone().map_err(|e| e.to_string())?;
+    let p = Arc::clone(payload);
+    let writer = thread::spawn(move || {
+        w.write_all(&p)
+            .and_then(|()| w.shutdown(Shutdown::Write))
+            .map_err(|e| format!("write: {e}"))
+    });
+    let mut got = Vec::with_capacity(payload.len());
+    let read =
+        (&s).read_to_end(&mut got).map_err(|e| format!("read after {} bytes: {e}", got.len()));
+    writer.join().expect("the writer thread panicked")?;
+    read?;
+    if got != **payload {
+        let at = got.iter().zip(payload.iter()).position(|(a, b)| a != b);
+        return Err(format!(
+            "sent {} bytes, got back {}; first difference at {:?}",
+            payload.len(),
+            got.len(),
+            at.unwrap_or(got.len().min(payload.len()))
+        ));
+    }
+    Ok(())
 }
