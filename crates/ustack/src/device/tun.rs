@@ -19,7 +19,7 @@
 //! TCP "super packet" of up to 64 KiB, whatever the MTU, that the kernel's TCP built whole
 //! (TSO: the segments it would have sent, laid end to end behind one set of headers) or that
 //! the kernel cuts into segments itself ([`Device::send_with`] with a
-//! [`Gso`](ustack_core::Gso)). The kernel may also leave a checksum to fill (Linux
+//! [`Gso`]). The kernel may also leave a checksum to fill (Linux
 //! `CHECKSUM_PARTIAL`: the packet comes from the host's own memory). One system call then
 //! moves up to 64 KiB instead of one MTU-sized packet.
 //!
