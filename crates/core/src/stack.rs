@@ -718,13 +718,27 @@ impl Stack {
     /// When to call `handle_timeout` next. Never late; occasionally early (a deadline that
     /// moved later or a timer that stopped since it was queued), in which case
     /// `handle_timeout` fires nothing.
+    ///
+    /// A connection that had an input since the last `poll_transmit` drained it has its
+    /// deadline filed only then (`after_input`); until then it is read here from the
+    /// connection itself, so that a caller that asks before sending is not told too late.
+    /// The queue of such connections is empty in the documented call order.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let earliest = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        earliest(earliest(self.timers.peek(), self.frag.poll_timeout()), self.frag6.poll_timeout())
+        let mut at = earliest(
+            earliest(self.timers.peek(), self.frag.poll_timeout()),
+            self.frag6.poll_timeout(),
+        );
+        for &h in &self.tx_ready {
+            if let Some(Socket::Tcp(t)) = self.slot(h) {
+                at = earliest(at, t.conn.poll_timeout());
+            }
+        }
+        at
     }
 
     // ------------------------------------------------------------------------------------

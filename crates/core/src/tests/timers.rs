@@ -217,3 +217,19 @@ fn a_connect_queues_one_timer_entry_once_its_syn_is_sent() {
     assert_eq!(a.poll_timeout(), Some(t0 + Duration::from_secs(1)));
     assert_eq!(a.timers.len(), 1);
 }
+
+#[test]
+fn poll_timeout_before_the_output_is_sent_is_not_later_than_a_connection_needs() {
+    // A connection's deadline is filed when `poll_transmit` has sent what its input let out;
+    // a caller that asks `poll_timeout` in between (after an input, before sending) must
+    // still not be told a time later than the connection needs (here the handshake's
+    // deadline, armed by the connect before its SYN goes out).
+    let mut a = stack(A, 1);
+    let t0 = Instant::from_secs(1);
+    let c = a.tcp_connect(t0, None, sa(B, 80)).unwrap();
+    let needs = a.tcp_conn(c).poll_timeout().expect("a connecting socket has a deadline");
+    assert!(a.poll_timeout().is_some_and(|at| at <= needs), "{:?} > {needs:?}", a.poll_timeout());
+    assert_eq!(a.timers.len(), 0, "nothing filed before the SYN is sent");
+    assert_eq!(drain(&mut a, t0).len(), 1, "the SYN");
+    assert_eq!(a.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+}
