@@ -27,7 +27,7 @@ use std::sync::Arc;
 use ustack_tcp::{
     Conn, ConnError, DropReason, Ecn, Event, FourTuple, RecvError, SendError, TcpConfig, TcpState,
 };
-use ustack_wire::{SeqNum, TcpFlags, TcpPacket, TcpRepr};
+use ustack_wire::{SeqNum, TcpFlags, TcpPacket, TcpRepr, checksum};
 
 use crate::addr::{canonical, mapped, unspecified_like};
 use crate::hash::{ConnKey, KeyedSet};
@@ -458,6 +458,15 @@ impl Stack {
             self.counters.tcp_in_errs += 1;
             return;
         };
+        // Data for an established connection: its payload summed as it is copied into the
+        // receive buffer, and verified before it is taken.
+        if !self.rx_checksum_verified
+            && !view.payload().is_empty()
+            && let Ok(seg) = TcpRepr::parse_trusted(&view)
+            && self.tcp_input_summed(now, from, &view, &seg)
+        {
+            return;
+        }
         let parsed = match from {
             // The device vouched for the checksum (`crate::offload`).
             _ if self.rx_checksum_verified => TcpRepr::parse_trusted(&view),
@@ -531,6 +540,42 @@ impl Stack {
         })
     }
 
+    /// The common case of a data segment (`Conn::handle_segment_summed`): a segment whose
+    /// checksum is still to be verified, for an established connection. Returns whether it
+    /// was handled (taken, or dropped for its checksum as `tcp_input` drops one, with the
+    /// same counters); `false` leaves it all to `tcp_input`.
+    fn tcp_input_summed(
+        &mut self,
+        now: Instant,
+        from: Invoking<'_>,
+        view: &TcpPacket<&[u8]>,
+        seg: &TcpRepr<'_>,
+    ) -> bool {
+        let (remote, local) = from.ends(seg.src_port, seg.dst_port);
+        let Some(h) = self.find_conn(ConnKey::from(FourTuple { local, remote })) else {
+            return false;
+        };
+        let header = match from {
+            Invoking::V4 { header, .. } => view.header_sum(header.src, header.dst),
+            Invoking::V6 { src, dst, .. } => view.header_sum(src, dst),
+        };
+        let verify = |payload: u16| checksum::combine(&[header, payload]) == 0xffff;
+        match self.tcp_mut(h).conn.handle_segment_summed(now, seg, from.ecn(), verify) {
+            None => false,
+            Some(false) => {
+                // SPEC S16: dropped silently, not ACKed.
+                self.counters.tcp_in_csum_errors += 1;
+                self.counters.tcp_in_errs += 1;
+                true
+            }
+            Some(true) => {
+                self.counters.tcp_in_segs += 1;
+                self.conn_segment_done(now, h);
+                true
+            }
+        }
+    }
+
     fn conn_segment(&mut self, now: Instant, h: SocketHandle, seg: &TcpRepr<'_>, ecn: Ecn) {
         let t = self.tcp_mut(h);
         // SPEC S4: the final ACK of a handshake whose listener's accept queue is full is
@@ -555,8 +600,13 @@ impl Stack {
             }
             return;
         }
+        self.tcp_mut(h).conn.handle_segment_ecn(now, seg, ecn);
+        self.conn_segment_done(now, h);
+    }
+
+    /// What follows a segment handled by connection `h`.
+    fn conn_segment_done(&mut self, now: Instant, h: SocketHandle) {
         let t = self.tcp_mut(h);
-        t.conn.handle_segment_ecn(now, seg, ecn);
         if t.tfo_listener.is_some() && t.conn.syn_acked() {
             self.fastopen_child_done(h, false);
         }

@@ -181,6 +181,38 @@ impl RingBuffer {
         n
     }
 
+    /// [`write_at`](Self::write_at) of all of `data` at `offset` that also returns the
+    /// checksum of `data` ([`checksum::data`](ustack_wire::checksum::data): its folded
+    /// ones-complement sum as big-endian words), reading each byte once
+    /// ([`checksum::copy_and_sum`](ustack_wire::checksum::copy_and_sum)): a received
+    /// segment's payload is verified as it is placed. Stores nothing and returns `None` when
+    /// not all of `data` fits under the limit. Like `write_at`, nothing becomes readable:
+    /// the caller commits the bytes only once the sum is found good.
+    pub fn write_at_summed(&mut self, offset: usize, data: &[u8]) -> Option<u16> {
+        use ustack_wire::checksum;
+        let start = self.len().checked_add(offset)?;
+        if data.len() > self.limit().saturating_sub(start) {
+            return None;
+        }
+        if data.is_empty() {
+            return Some(0);
+        }
+        self.reserve(start + data.len());
+        let at = self.physical(start);
+        let first = data.len().min(self.capacity() - at);
+        let (a, b) = data.split_at(first);
+        let sum_a = checksum::copy_and_sum(&mut self.storage[at..at + first], a);
+        if b.is_empty() {
+            return Some(sum_a);
+        }
+        let sum_b = checksum::copy_and_sum(&mut self.storage[..b.len()], b);
+        // The second piece starts at an odd offset of `data` when the first is odd: its
+        // words are the byte-swapped ones, and so is their ones-complement sum (RFC 1071
+        // §2 (B), byte-order independence).
+        let sum_b = if first % 2 == 1 { sum_b.swap_bytes() } else { sum_b };
+        Some(checksum::combine(&[sum_a, sum_b]))
+    }
+
     /// Makes the next `n` bytes past the readable end readable (stored earlier with
     /// [`write_at`](Self::write_at), once the hole before them is filled) and returns how many:
     /// `n` is clamped to the allocated bytes past `len` (`capacity - len`), which always

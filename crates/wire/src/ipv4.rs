@@ -260,7 +260,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
 
     /// Sets DSCP and ECN.
     pub fn set_dscp_ecn(&mut self, dscp: u8, ecn: u8) {
-        self.bm()[field::TOS] = (dscp << 2) | (ecn & 0x03);
+        self.bm()[field::TOS] = tos(dscp, ecn);
     }
 
     /// Sets the total length.
@@ -276,14 +276,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// Sets the flags and the fragment offset (in bytes; the low three bits are dropped).
     /// The reserved bit is always written as zero.
     pub fn set_flags_and_offset(&mut self, dont_frag: bool, more_frags: bool, offset: u16) {
-        let mut word = (offset >> 3) & OFFSET_MASK;
-        if dont_frag {
-            word |= FLAG_DF;
-        }
-        if more_frags {
-            word |= FLAG_MF;
-        }
-        self.set_u16_at(field::FLG_OFF, word)
+        self.set_u16_at(field::FLG_OFF, flags_and_offset(dont_frag, more_frags, offset))
     }
 
     /// Sets the time to live.
@@ -415,8 +408,41 @@ impl Ipv4Repr {
         packet.set_protocol(self.protocol);
         packet.set_src_addr(self.src);
         packet.set_dst_addr(self.dst);
-        packet.fill_checksum();
+        packet.set_checksum(checksum::finish(self.header_sum()));
     }
+
+    /// The folded sum of the header `emit` writes, checksum field zero, computed from the
+    /// field values rather than read back from the bytes just written.
+    fn header_sum(&self) -> u16 {
+        let (src, dst) = (u32::from(self.src), u32::from(self.dst));
+        let words = [
+            u16::from_be_bytes([0x40 | (HEADER_LEN / 4) as u8, tos(self.dscp, self.ecn)]),
+            self.buffer_len() as u16,
+            self.ident,
+            flags_and_offset(self.dont_frag, self.more_frags, self.frag_offset),
+            u16::from_be_bytes([self.ttl, self.protocol.0]),
+        ];
+        let mut sum: u32 = words.iter().map(|&w| u32::from(w)).sum();
+        sum += (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
+        checksum::combine(&[(sum >> 16) as u16, sum as u16])
+    }
+}
+
+/// The TOS byte: DSCP in its upper six bits, ECN in the lower two.
+const fn tos(dscp: u8, ecn: u8) -> u8 {
+    (dscp << 2) | (ecn & 0x03)
+}
+
+/// The flags and fragment offset word (`offset` in bytes, stored in 8-byte units).
+const fn flags_and_offset(dont_frag: bool, more_frags: bool, offset: u16) -> u16 {
+    let mut word = (offset >> 3) & OFFSET_MASK;
+    if dont_frag {
+        word |= FLAG_DF;
+    }
+    if more_frags {
+        word |= FLAG_MF;
+    }
+    word
 }
 
 impl fmt::Display for Ipv4Repr {

@@ -142,6 +142,10 @@ proptest! {
         let packet = Ipv4Packet::new_checked(&buf[..]).unwrap();
         prop_assert!(packet.verify_checksum());
         prop_assert_eq!(Ipv4Repr::parse(&packet).unwrap(), repr);
+        // The checksum `emit` computes from the values is the one summed over the bytes.
+        let mut summed = buf.clone();
+        Ipv4Packet::new_unchecked(&mut summed[..]).fill_checksum();
+        prop_assert_eq!(summed, buf);
     }
 
     #[test]

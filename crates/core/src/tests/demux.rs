@@ -203,6 +203,52 @@ fn s16_corrupted_data_on_a_connection_is_not_acked_nor_delivered() {
 }
 
 #[test]
+fn s16_corrupted_in_order_data_leaves_nothing_readable_and_its_good_copy_is_taken() {
+    // In-order data on an established connection is verified as it is copied into the
+    // receive buffer (`Conn::handle_segment_summed`): a segment whose payload fails the
+    // checksum (RFC 9293 §3.1) must still be dropped before any of it is taken: nothing
+    // readable, no ACK, counted in InCsumErrors and not in InSegs, RCV.NXT unmoved. The same
+    // segment arriving intact next is taken whole, with none of the corrupted bytes.
+    let mut p = Pair::new();
+    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 16, false).unwrap();
+    let (c, s) = p.connect_accept(l, 80);
+    p.a.tcp_send(c, b"first bytes, delivered").unwrap();
+    p.settle();
+    assert_eq!(p.read_all_b(s), b"first bytes, delivered");
+    let caught: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
+    let sink = caught.clone();
+    p.drop_if = Some(Box::new(move |from_a, pkt| {
+        let data = from_a && tcp(pkt).is_some_and(|s| !s.payload.is_empty());
+        if data && sink.borrow().is_empty() {
+            sink.borrow_mut().push(pkt.to_vec());
+            return true;
+        }
+        false
+    }));
+    let payload = [0x5a_u8; 1000];
+    p.a.tcp_send(c, &payload).unwrap();
+    p.settle();
+    let good = caught.borrow()[0].clone();
+    let rcv_nxt = p.b.tcp_conn(s).recv_next();
+    let before = p.b.counters();
+    let mark = p.log.len();
+    for at in [good.len() - 1, good.len() - 500, good.len() - 1000] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x21;
+        p.inject(true, &bad);
+    }
+    assert!(p.sent(false, mark).is_empty(), "B answered a corrupted segment");
+    assert!(p.read_all_b(s).is_empty(), "corrupted bytes became readable");
+    assert_eq!(p.b.tcp_conn(s).recv_next(), rcv_nxt);
+    let after = p.b.counters();
+    assert_eq!(after.tcp_in_csum_errors - before.tcp_in_csum_errors, 3);
+    assert_eq!(after.tcp_in_segs, before.tcp_in_segs);
+    p.inject(true, &good);
+    assert_eq!(p.read_all_b(s), payload);
+    assert_eq!(p.b.tcp_conn(s).recv_next(), rcv_nxt + 1000u32);
+}
+
+#[test]
 fn demux_packet_to_an_address_not_ours_is_dropped_and_counted() {
     // RFC 1122 §3.2.1.3: a host silently discards a datagram not addressed to one of its
     // addresses (it is not a router). No RST, no ICMP, nothing created.

@@ -198,6 +198,33 @@ fn write_at_then_commit_reassembles() {
 }
 
 #[test]
+fn write_at_summed_stores_like_write_at_and_sums_like_checksum_data_across_the_wrap() {
+    use ustack_wire::checksum;
+    // Every split of the data by the end of the storage, odd ones included (the second
+    // piece then starts on an odd byte of the data), and offsets past the readable end.
+    for head in [0, 1, 2, 1023, 1000, 1017] {
+        for (offset, n) in [(0, 1), (0, 24), (0, 1000), (3, 1021), (7, 333), (0, 1024 - 5)] {
+            let mut buf = RingBuffer::with_limit(1024);
+            buf.push(&bytes(head, 9));
+            buf.consume(head);
+            buf.push(&[0xaa; 5]);
+            let data = bytes(n, 77);
+            let fits = 5 + offset + n <= 1024;
+            let sum = buf.write_at_summed(offset, &data);
+            assert_eq!(sum, fits.then(|| checksum::data(&data)), "head {head} at {offset}+{n}");
+            if fits {
+                assert_eq!(buf.len(), 5, "nothing becomes readable");
+                buf.commit(offset + n);
+                assert_eq!(peeked(&buf, 5 + offset, n), data, "head {head} at {offset}+{n}");
+            }
+        }
+    }
+    let mut buf = RingBuffer::with_limit(100);
+    assert_eq!(buf.write_at_summed(1, &[0; 100]), None, "stores nothing past the limit");
+    assert_eq!(buf.capacity(), 0);
+}
+
+#[test]
 fn pending_bytes_keep_their_offset_across_pop() {
     let mut buf = RingBuffer::with_limit(1_000);
     buf.push(b"0123456789");

@@ -510,6 +510,7 @@ impl Conn {
                 last_data_at: now,
                 pingpong: 0,
                 last_ack_sent: SeqNum(0),
+                staged: false,
             },
             opts,
             ts_recent: 0,

@@ -212,6 +212,19 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         ])
     }
 
+    /// The folded ones-complement sum over the pseudo-header for `src` and `dst` (the
+    /// segment's length being the buffer's) and the header, options and checksum field
+    /// included: [`checksum::combine`] of it and [`checksum::data`] of the payload (which
+    /// starts at an even offset) is the sum [`verify_checksum`](Self::verify_checksum)
+    /// compares with `0xffff`. Lets a receiver sum the payload as it copies it.
+    pub fn header_sum<A: PseudoHeader>(&self, src: A, dst: A) -> u16 {
+        let buf = self.buffer.as_ref();
+        checksum::combine(&[
+            A::pseudo_header(src, dst, PROTOCOL, buf.len() as u32),
+            checksum::data(&buf[..self.header_end()]),
+        ])
+    }
+
     /// Whether the checksum verifies over the pseudo-header for `src` and `dst`, the header
     /// and the payload (RFC 9293 §3.1: "The checksum field is the 16-bit ones' complement of
     /// the ones' complement sum of all 16-bit words in the header and text"). The addresses

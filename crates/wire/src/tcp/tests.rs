@@ -789,6 +789,31 @@ proptest! {
     }
 
     #[test]
+    fn emit_sums_the_timestamp_only_header_from_its_values_like_the_bytes(
+        fields in arb_repr_fields(),
+        tsval in any::<u32>(),
+        tsecr in any::<u32>(),
+        sack_permitted in any::<bool>(),
+        payload in prop::collection::vec(any::<u8>(), 0..100),
+        src in arb_addr(),
+        dst in arb_addr(),
+    ) {
+        // The options of nearly every established segment, `NOP NOP TS` (and `SACKOK TS`,
+        // as long), whose sum `emit` takes from the values: the checksum verifies over the
+        // bytes written, whatever the flags (NS included), numbers and timestamps.
+        let options = TcpOptions {
+            timestamps: Some(Timestamps { tsval, tsecr }),
+            sack_permitted,
+            ..TcpOptions::default()
+        };
+        let repr = TcpRepr { payload: &payload, options, ..fields };
+        let bytes = emit_vec(&repr, src, dst);
+        let packet = TcpPacket::new_checked(&bytes[..]).unwrap();
+        prop_assert!(packet.verify_checksum(src, dst));
+        prop_assert_eq!(TcpRepr::parse(&packet, src, dst), Ok(repr));
+    }
+
+    #[test]
     fn s22_parse_of_emit_is_identity_over_ipv6(
         fields in arb_repr_fields(),
         payload in prop::collection::vec(any::<u8>(), 0..300),

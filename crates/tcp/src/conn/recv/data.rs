@@ -1,12 +1,54 @@
 //! Data arriving (RFC 9293 §3.10.7.4 "seventh, process the segment text"): in-order data
 //! into the receive buffer, out-of-order data held for reassembly, and whether to ACK now.
 
-use ustack_wire::SeqNum;
+use ustack_wire::{SeqNum, TcpFlags, TcpRepr};
 
-use super::super::{Conn, DropReason, seq_len};
-use crate::{Instant, TimerKind};
+use super::super::{Conn, DropReason, State, seq_len};
+use crate::{Ecn, Instant, TimerKind};
 
 impl Conn {
+    /// [`handle_segment_ecn`](Self::handle_segment_ecn) for a segment whose checksum the host
+    /// has not verified yet, with the payload summed as it is copied into the receive buffer
+    /// (one pass over it instead of two). Applies to the common case only: a data segment
+    /// with ACK (and no SYN, RST, FIN or URG) at RCV.NXT of an established connection that
+    /// holds no out-of-order data, the whole payload within the window and the buffer. Then
+    /// the payload is placed past the readable end, where nothing is readable yet, and
+    /// `verify` gets its checksum ([`checksum::data`](ustack_wire::checksum::data) of the
+    /// payload) and says whether the segment's checksum holds; only then is the segment
+    /// handled as `handle_segment_ecn` handles it, the payload taken from where it was
+    /// placed. Returns `Some(verified)`, or `None` when the segment is not such a segment
+    /// (nothing done: the host verifies it and calls `handle_segment_ecn`).
+    ///
+    /// A segment that fails `verify` changes nothing (RFC 9293 §3.1, SPEC S16: it is
+    /// dropped): the bytes it left past the readable end are never committed, as any bytes
+    /// there are committed only once written again by a segment taken.
+    pub fn handle_segment_summed(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        ecn: Ecn,
+        verify: impl FnOnce(u16) -> bool,
+    ) -> Option<bool> {
+        if self.state != State::Established
+            || seg.seq != self.rcv.nxt
+            || seg.payload.is_empty()
+            || !seg.flags.contains(TcpFlags::ACK)
+            || seg.flags.intersects(TcpFlags::SYN | TcpFlags::RST | TcpFlags::FIN | TcpFlags::URG)
+            || !self.rcv.asm.is_empty()
+            || seg.payload.len() > self.rcv.adv_wnd() as usize
+        {
+            return None;
+        }
+        let sum = self.rcv.buf.write_at_summed(0, seg.payload)?;
+        if !verify(sum) {
+            return Some(false);
+        }
+        self.rcv.staged = true;
+        self.handle_segment_ecn(now, seg, ecn);
+        self.rcv.staged = false;
+        Some(true)
+    }
+
     /// In-order or out-of-order data at `seq` (>= RCV.NXT). Returns whether all of it was
     /// taken (else a FIN after it is not).
     pub(in crate::conn) fn receive_data(
@@ -46,7 +88,13 @@ impl Conn {
         self.ecn_check_ce(self.in_ecn);
         if offset == 0 {
             let had_holes = self.rcv.asm.range_count() > 0;
-            let stored = self.rcv.buf.write_at(0, data) as u32;
+            // A payload `handle_segment_summed` placed is there already, all of it (this
+            // is the segment it placed: at RCV.NXT, cut by nothing).
+            let stored = if core::mem::take(&mut self.rcv.staged) {
+                data.len() as u32
+            } else {
+                self.rcv.buf.write_at(0, data) as u32
+            };
             // In-order data never needs a range slot, so this cannot fail.
             let _ = self.rcv.asm.add(0, stored);
             let ready = self.rcv.asm.pop_front();

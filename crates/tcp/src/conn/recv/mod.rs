@@ -57,6 +57,9 @@ pub(super) struct Receiver {
     pub(super) pingpong: u8,
     /// RCV.NXT carried by the last ACK sent (RFC 7323 §4.3 Last.ACK.sent).
     pub(super) last_ack_sent: SeqNum,
+    /// While [`Conn::handle_segment_summed`](super::Conn::handle_segment_summed) handles a
+    /// segment: its payload already sits in the buffer at offset 0, verified.
+    pub(super) staged: bool,
 }
 
 impl Receiver {

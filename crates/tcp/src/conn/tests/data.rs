@@ -2,7 +2,7 @@
 //! S19 (windows), S21 (delayed ACK), Nagle.
 
 use super::*;
-use crate::BufferSizes;
+use crate::{BufferSizes, Ecn};
 
 #[test]
 fn s14_segments_are_cut_at_mss() {
@@ -622,4 +622,51 @@ fn s19_an_orphan_stuck_behind_a_zero_window_gives_up_after_orphan_retries() {
     s.done();
     assert_eq!(s.conn.state(), TcpState::Closed);
     assert_eq!(s.conn.error(), Some(ConnError::TimedOut));
+}
+
+#[test]
+fn summed_input_takes_in_order_data_only_when_verified_and_leaves_other_segments_to_the_host() {
+    // `handle_segment_summed` (the receive side's checksum folded into the copy): the payload
+    // of an in-order data segment is handed to `verify` as its checksum; a failed check
+    // leaves nothing readable and RCV.NXT where it was (RFC 9293 §3.1: the segment is
+    // dropped), a passed one is taken as `handle_segment` takes it. Segments it does not
+    // apply to (out of order, with FIN) come back as None, untouched, for the host to verify.
+    let mut s = Script::established_server(cfg());
+    let rcv_nxt = s.conn.recv_next();
+    let payload = pattern_bytes(0, 700);
+    let seg = |seq: SeqNum, flags: TcpFlags, payload: &'static [u8]| TcpRepr {
+        src_port: tuple().remote.port(),
+        dst_port: tuple().local.port(),
+        seq,
+        ack: LOCAL_ISS + 1u32,
+        flags,
+        window: 65_535,
+        urgent: 0,
+        options: Default::default(),
+        payload,
+    };
+    let payload: &'static [u8] = Vec::leak(payload);
+    let now = s.now;
+    let mut seen = None;
+    let data = seg(rcv_nxt, TcpFlags::ACK | TcpFlags::PSH, payload);
+    let verdict = s.conn.handle_segment_summed(now, &data, Ecn::NotEct, |sum| {
+        seen = Some(sum);
+        false
+    });
+    assert_eq!(verdict, Some(false));
+    assert_eq!(seen, Some(ustack_wire::checksum::data(payload)), "the payload's checksum");
+    assert_eq!((s.conn.recv_queue(), s.conn.recv_next()), (0, rcv_nxt), "a failed check took data");
+    let mut buf = [0u8; 1000];
+    assert!(s.conn.recv(&mut buf).is_err(), "nothing to read");
+    // Out of order, and with FIN: not for this path.
+    let ooo = seg(rcv_nxt + 1000u32, TcpFlags::ACK, payload);
+    assert_eq!(s.conn.handle_segment_summed(now, &ooo, Ecn::NotEct, |_| true), None);
+    let fin = seg(rcv_nxt, TcpFlags::ACK | TcpFlags::FIN, payload);
+    assert_eq!(s.conn.handle_segment_summed(now, &fin, Ecn::NotEct, |_| true), None);
+    assert_eq!((s.conn.recv_queue(), s.conn.recv_next()), (0, rcv_nxt));
+    // The same segment, verified: taken whole.
+    assert_eq!(s.conn.handle_segment_summed(now, &data, Ecn::NotEct, |_| true), Some(true));
+    assert_eq!(s.conn.recv_next(), rcv_nxt + 700u32);
+    assert_eq!(s.conn.recv(&mut buf), Ok(700));
+    assert_eq!(&buf[..700], payload);
 }
