@@ -579,6 +579,17 @@ impl Stack {
     /// and fragment reassembly timeouts.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = now;
+        // A connection that had an input since the last `poll_transmit` has its deadline
+        // filed only once its output is sent (`after_input`); filed now, one already due
+        // fires in this call instead of after the next `poll_transmit`. None is waiting in
+        // the documented call order.
+        for &h in &self.tx_ready {
+            let slot =
+                self.slots.get_mut(h.index as usize).filter(|s| s.generation == h.generation);
+            if let Some(Slot { sock: Some(Socket::Tcp(t)), .. }) = slot {
+                file_timer(&mut self.timers, t, h);
+            }
+        }
         while let Some((at, h)) = self.timers.pop_due(now) {
             let Some(Socket::Tcp(t)) = self.socket_mut(h) else { continue };
             if t.timer_at != Some(at) {
@@ -822,16 +833,7 @@ impl Stack {
                 self.on_conn_event(h, ev);
                 continue;
             }
-            // Queued only when the deadline comes before the one queued already: one that
-            // moved later, or a timer that stopped, leaves its entry to wake the stack early
-            // once (`handle_timeout` queues the connection again then). Most inputs move the
-            // retransmission timer on or stop it; none of them touches the queue.
-            if let Some(at) = t.conn.poll_timeout()
-                && t.timer_at.is_none_or(|queued| at < queued)
-            {
-                t.timer_at = Some(at);
-                self.timers.push(at, h);
-            }
+            file_timer(&mut self.timers, t, h);
             return;
         }
     }
@@ -1083,5 +1085,18 @@ impl Invoking<'_> {
     /// `(src, port)` and `(dst, port)` as socket addresses.
     pub(crate) fn ends(&self, src_port: u16, dst_port: u16) -> (SocketAddr, SocketAddr) {
         (SocketAddr::new(self.src(), src_port), SocketAddr::new(self.dst(), dst_port))
+    }
+}
+
+/// Files connection `h`'s deadline in the timer queue when it comes before the one queued
+/// already: one that moved later, or a timer that stopped, leaves its entry to wake the
+/// stack early once (`handle_timeout` queues the connection again then). Most inputs move
+/// the retransmission timer on or stop it; none of them touches the queue.
+fn file_timer(timers: &mut TimerQueue, t: &mut TcpSocket, h: SocketHandle) {
+    if let Some(at) = t.conn.poll_timeout()
+        && t.timer_at.is_none_or(|queued| at < queued)
+    {
+        t.timer_at = Some(at);
+        timers.push(at, h);
     }
 }

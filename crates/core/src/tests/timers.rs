@@ -233,3 +233,16 @@ fn poll_timeout_before_the_output_is_sent_is_not_later_than_a_connection_needs()
     assert_eq!(drain(&mut a, t0).len(), 1, "the SYN");
     assert_eq!(a.poll_timeout(), Some(t0 + Duration::from_secs(1)));
 }
+
+#[test]
+fn handle_timeout_fires_a_due_deadline_of_a_connection_whose_output_was_not_sent_yet() {
+    // The same gap from the other side: `handle_timeout` past the deadline of a connection
+    // still waiting for `poll_transmit` fires it, and leaves no deadline in the past behind.
+    let mut a = stack(A, 1);
+    let t0 = Instant::from_secs(1);
+    let c = a.tcp_connect(t0, None, sa(B, 80)).unwrap();
+    let needs = a.tcp_conn(c).poll_timeout().expect("a connecting socket has a deadline");
+    a.handle_timeout(needs);
+    let next = a.poll_timeout();
+    assert!(next.is_none_or(|at| at > needs), "{next:?} is not after {needs:?}");
+}
