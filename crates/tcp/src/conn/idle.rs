@@ -41,6 +41,20 @@ impl Conn {
         }
     }
 
+    /// A read emptied the receive buffer (`recv`, which is not told the time): arms the
+    /// release a quiet second after the last segment arrived, or now if that is past. A
+    /// deadline is never armed in the past, where a host's `poll_timeout` would report it.
+    pub(super) fn arm_release_after_read(&mut self, now: Instant) {
+        if core::mem::take(&mut self.release_after_read) {
+            self.arm_release(self.last_recv);
+            if let Some(at) = self.release_at
+                && at < now
+            {
+                self.release_at = Some(now);
+            }
+        }
+    }
+
     /// The release deadline passed: frees what is empty if the connection has been quiet
     /// for `RELEASE_AFTER`, else looks again that long after its last activity.
     pub(super) fn on_release_timeout(&mut self, now: Instant) {

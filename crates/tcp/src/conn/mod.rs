@@ -250,6 +250,9 @@ pub struct Conn {
     in_ecn: crate::Ecn,
     /// When to free the storage of empty buffers if the connection stays quiet (`idle.rs`).
     release_at: Option<Instant>,
+    /// A read emptied the receive buffer: the release is armed at the next call that knows
+    /// the time (`idle.rs`, `arm_release_after_read`).
+    release_after_read: bool,
 }
 
 /// What a finished connection leaves for a new one to start with, so that the new one
@@ -545,6 +548,7 @@ impl Conn {
             ecn: ecn::EcnState::default(),
             in_ecn: crate::Ecn::NotEct,
             release_at: None,
+            release_after_read: false,
             cfg,
         }
     }
@@ -624,7 +628,7 @@ impl Conn {
             self.rcv.tune.read += n as u64;
             self.after_read();
             if self.rcv.buf.is_empty() {
-                self.arm_release(self.last_recv);
+                self.release_after_read = true;
             }
             return Ok(n);
         }

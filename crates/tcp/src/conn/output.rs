@@ -62,6 +62,7 @@ impl Conn {
         now: Instant,
         scratch: &'a mut [u8],
     ) -> Option<(TcpRepr<'a>, Ecn)> {
+        self.arm_release_after_read(now);
         self.poll_segment(now, scratch)
     }
 

@@ -65,7 +65,16 @@ fn unread_data_is_kept_however_long_the_connection_is_quiet() {
     s.wait_until(10.0);
     assert!(s.conn.recv_queue() == 100 && s.conn.storage_bytes() >= RingBuffer::MIN_CAPACITY);
     assert_eq!(s.recv_all(), 100);
-    // Read at last: freed a quiet second after the data arrived.
+    // The read empties the buffer ten seconds after the data arrived: no deadline in the
+    // past (a host's poll_timeout would report it), the release at once instead.
+    let now = s.line_time;
+    assert!(
+        s.conn.poll_timeout().is_none_or(|t| t >= now),
+        "{:?} is before {now:?}",
+        s.conn.poll_timeout()
+    );
+    s.collect();
+    assert_eq!(s.conn.poll_timeout(), Some(now), "released at the next call that knows the time");
     s.wait_until(10.0 + RELEASE_AFTER.as_secs_f64());
     assert_eq!(s.conn.storage_bytes(), 0);
     s.done();
