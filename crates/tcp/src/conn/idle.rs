@@ -14,8 +14,9 @@
 //!
 //! The release deadline is not one of the seven protocol timers (`TimerKind`): it sends
 //! nothing and changes no state the peer can see. It is armed when a side empties (an ACK
-//! covers everything sent, `recv` drains the receive ring), merged into `poll_timeout`,
-//! and handled by `handle_timeout` after the protocol timers.
+//! covers everything sent; `recv` drains the receive ring, armed at the next `poll_transmit`,
+//! which knows the time), merged into `poll_timeout`, and handled by `handle_timeout` after
+//! the protocol timers.
 
 use core::time::Duration;
 use std::collections::VecDeque;
