@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 #[path = "support/netns.rs"]
 mod netns;
 
-use netns::{Netns, am_root, command_runs, precondition, remove_stale_namespaces};
+use netns::in_new_netns;
 use ustack::core::{Ipv4Cidr, Ipv6Cidr};
 use ustack::device::tun::enter_netns;
 use ustack::device::{Device, Gso, Offloads, Readiness, RxMeta, Tun, TunConfig};
@@ -146,19 +146,7 @@ const NETNS_PREFIX: &str = "ustack-offload-";
 
 #[test]
 fn bulk_both_ways_over_tun_offloads_ipv4_and_ipv6() {
-    if !precondition(am_root(), "not root: creating namespaces and TUN devices needs root") {
-        return;
-    }
-    if !precondition(command_runs("ip", &["-V"]), "the `ip` command (iproute2) is missing") {
-        return;
-    }
-    remove_stale_namespaces(NETNS_PREFIX);
-    let ns = Netns::create(NETNS_PREFIX).unwrap_or_else(|e| panic!("ip netns add: {e}"));
-    let path = ns.path();
-    let inside = thread::spawn(move || bulk_in_netns(&path));
-    if let Err(panic) = inside.join() {
-        std::panic::resume_unwind(panic);
-    }
+    in_new_netns(NETNS_PREFIX, bulk_in_netns);
 }
 
 fn bulk_in_netns(ns: &Path) {
@@ -238,19 +226,7 @@ fn bulk_in_netns(ns: &Path) {
 /// connection's packets on one queue), and both shards take some.
 #[test]
 fn kernel_connections_spread_over_tun_queues_each_with_its_own_stack() {
-    if !precondition(am_root(), "not root: creating namespaces and TUN devices needs root") {
-        return;
-    }
-    if !precondition(command_runs("ip", &["-V"]), "the `ip` command (iproute2) is missing") {
-        return;
-    }
-    remove_stale_namespaces(NETNS_PREFIX);
-    let ns = Netns::create(NETNS_PREFIX).unwrap_or_else(|e| panic!("ip netns add: {e}"));
-    let path = ns.path();
-    let inside = thread::spawn(move || queues_in_netns(&path));
-    if let Err(panic) = inside.join() {
-        std::panic::resume_unwind(panic);
-    }
+    in_new_netns(NETNS_PREFIX, queues_in_netns);
 }
 
 fn queues_in_netns(ns: &Path) {

@@ -93,3 +93,22 @@ pub(crate) fn remove_stale_namespaces(prefix: &str) {
         }
     }
 }
+
+/// Runs `body` on a thread that entered a network namespace of its own (made with `prefix`,
+/// deleted afterwards), when the preconditions hold (root, iproute2); else skips, or fails
+/// under CI. A panic in `body` fails the caller.
+pub(crate) fn in_new_netns(prefix: &str, body: fn(&Path)) {
+    if !precondition(am_root(), "not root: creating namespaces and TUN devices needs root") {
+        return;
+    }
+    if !precondition(command_runs("ip", &["-V"]), "the `ip` command (iproute2) is missing") {
+        return;
+    }
+    remove_stale_namespaces(prefix);
+    let ns = Netns::create(prefix).unwrap_or_else(|e| panic!("ip netns add: {e}"));
+    let path = ns.path();
+    let inside = std::thread::spawn(move || body(&path));
+    if let Err(panic) = inside.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
