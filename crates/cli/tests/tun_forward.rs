@@ -52,7 +52,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[test]
 fn forward_100_tcp_and_100_udp_flows_directly_through_host_sockets() {
-    let Some(lab) = Lab::start(false) else { return };
+    let Some(lab) = Lab::start(false, 1) else { return };
     let report = lab.run_flows();
     let peers = lab.server_peers();
     assert_eq!(peers, BTreeSet::from([H_VETH]), "the server saw only the relay's host sockets");
@@ -60,12 +60,25 @@ fn forward_100_tcp_and_100_udp_flows_directly_through_host_sockets() {
     lab.finish(&format!("direct: {report}"));
 }
 
+/// With two queues (`--queues 2`), a stack on each: the kernel spreads the flows over the
+/// queues, each shard relays the ones it gets (a flow on a shard that did not relay would be
+/// refused), and `ustack ss --control` lists both shards' sockets (an any-IP listener on
+/// each) and sums their counters.
+#[test]
+fn forward_100_tcp_and_100_udp_flows_over_two_queues_each_with_a_stack() {
+    let Some(lab) = Lab::start(false, 2) else { return };
+    let report = lab.run_flows();
+    assert_eq!(lab.server_peers(), BTreeSet::from([H_VETH]));
+    lab.check_ss();
+    lab.finish(&format!("two queues: {report}"));
+}
+
 #[test]
 fn forward_100_tcp_and_100_udp_flows_through_a_socks5_proxy() {
     if !precondition(command_runs("danted", &["-v"]), "danted (Dante SOCKS server) is missing") {
         return;
     }
-    let Some(lab) = Lab::start(true) else { return };
+    let Some(lab) = Lab::start(true, 1) else { return };
     let report = lab.run_flows();
     let peers = lab.server_peers();
     assert_eq!(peers, BTreeSet::from([SERVER]), "every flow came from the proxy (in S)");
@@ -82,12 +95,16 @@ struct Lab {
     /// The addresses the echo server saw its clients come from.
     peers: Arc<Mutex<BTreeSet<Ipv4Addr>>>,
     server_stop: Arc<AtomicBool>,
+    /// The device's queues, a stack on each.
+    queues: u16,
     h: Netns,
     s: Netns,
 }
 
 impl Lab {
-    fn start(socks: bool) -> Option<Lab> {
+    /// The lab with ustack relaying directly or through the proxy (`socks`), its device
+    /// opened with `queues` queues and a stack on each.
+    fn start(socks: bool, queues: u16) -> Option<Lab> {
         if !precondition(am_root(), "not root: namespaces and TUN devices need root")
             || !precondition(command_runs("ip", &["-V"]), "the `ip` command is missing")
         {
@@ -130,6 +147,10 @@ impl Lab {
             "--mark",
             MARK,
         ];
+        let queues_arg = queues.to_string();
+        if queues > 1 {
+            args.splice(0..1, ["tun", "--queues", &queues_arg]);
+        }
         let proxy = format!("{SERVER}:{SOCKS_PORT}");
         if socks {
             args.extend(["--socks5", &proxy]);
@@ -146,8 +167,18 @@ impl Lab {
         let err = Arc::new(Mutex::new(Vec::new()));
         collect(ustack.stdout.take().expect("stdout"), Arc::clone(&out));
         collect(ustack.stderr.take().expect("stderr"), Arc::clone(&err));
-        let lab =
-            Lab { started: Instant::now(), ustack, out, err, danted, peers, server_stop, h, s };
+        let lab = Lab {
+            started: Instant::now(),
+            ustack,
+            out,
+            err,
+            danted,
+            peers,
+            server_stop,
+            queues,
+            h,
+            s,
+        };
         lab.wait_for("ustack's device", || {
             lab.h.run("ip", &["link", "show", &dev]).status.success().then_some(())
         });
@@ -255,10 +286,9 @@ impl Lab {
                 && internals.contains(" bytes_acked:9 "),
             "{table}"
         );
-        assert!(
-            lines.iter().any(|l| l.starts_with("LISTEN") && l.contains("0.0.0.0:*")),
-            "the any-IP listener: {table}"
-        );
+        let listeners =
+            lines.iter().filter(|l| l.starts_with("LISTEN") && l.contains("0.0.0.0:*")).count();
+        assert_eq!(listeners, usize::from(self.queues), "an any-IP listener per shard: {table}");
         let nstat = ss(&["-s"]);
         assert!(nstat.starts_with("#ustack\n"), "{nstat}");
         let passive: u64 = nstat

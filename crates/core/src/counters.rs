@@ -43,6 +43,17 @@ macro_rules! counters {
             }
         }
 
+        /// Adds `other`'s counts to these, counter by counter: the counters of several
+        /// stacks (the shards of a multi-queue device) as one.
+        impl core::ops::AddAssign<&Counters> for Counters {
+            fn add_assign(&mut self, other: &Counters) {
+                $($( self.$field += other.$field; )*)*
+                for (mine, theirs) in self.tcp_conn_drops.iter_mut().zip(other.tcp_conn_drops) {
+                    *mine += theirs;
+                }
+            }
+        }
+
         impl Counters {
             /// Every counter by its MIB name, in `nstat`'s order (the drops per reason after
             /// the TCP counters, as `UstackTcpDrop<Reason>`).
@@ -198,5 +209,23 @@ counters! {
         udp_in_errors: "UdpInErrors" "packet receive errors (length, checksum)",
         udp_rcvbuf_errors: "UdpRcvbufErrors" "receive buffer errors (socket queue full, dropped)",
         udp_out_datagrams: "UdpOutDatagrams" "packets sent",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adding_counters_sums_every_counter_and_every_drop_reason() {
+        let mut a = Counters { tcp_active_opens: 3, ip_in_receives: 10, ..Counters::default() };
+        a.tcp_conn_drops[DropReason::ALL[0] as usize] = 1;
+        let mut b = Counters { tcp_active_opens: 4, tcp_passive_opens: 2, ..Counters::default() };
+        b.tcp_conn_drops[DropReason::ALL[0] as usize] = 5;
+        b.tcp_conn_drops[DropReason::ALL[1] as usize] = 7;
+        a += &b;
+        assert_eq!((a.tcp_active_opens, a.tcp_passive_opens, a.ip_in_receives), (7, 2, 10));
+        assert_eq!(a.tcp_conn_drops[DropReason::ALL[0] as usize], 6);
+        assert_eq!(a.tcp_conn_drops[DropReason::ALL[1] as usize], 7);
     }
 }

@@ -9,7 +9,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread;
+
+use ustack::core::{Counters, Netstat};
 
 use ustack::NetStack;
 
@@ -102,20 +105,21 @@ fn kind_of(t: std::fs::FileType) -> &'static str {
 }
 
 impl Control {
-    /// Answers requests about `net` on a thread of its own; the returned guard removes the
-    /// socket file when dropped.
-    pub(crate) fn serve(self, net: &NetStack) -> Result<ControlGuard, String> {
+    /// Answers requests about the stacks of `shards` (one per queue of the device: their
+    /// sockets listed together, their counters summed) on a thread of its own; the returned
+    /// guard removes the socket file when dropped.
+    pub(crate) fn serve(self, shards: &[NetStack]) -> Result<ControlGuard, String> {
         let Control { listener, guard } = self;
-        let net = net.clone();
+        let shards: Arc<[NetStack]> = shards.into();
         thread::Builder::new()
             .name("ustack-control".into())
             .spawn(move || {
                 for conn in listener.incoming() {
                     let Ok(conn) = conn else { continue };
-                    let net = net.clone();
+                    let shards = Arc::clone(&shards);
                     let _ = thread::Builder::new().name("ustack-control-conn".into()).spawn(
                         move || {
-                            let _ = answer(&net, conn);
+                            let _ = answer(&shards, conn);
                         },
                     );
                 }
@@ -125,7 +129,26 @@ impl Control {
     }
 }
 
-fn answer(net: &NetStack, conn: UnixStream) -> std::io::Result<()> {
+/// The socket tables of every shard as one (in shard order; a listener bound on every
+/// shard shows once per shard, as SO_REUSEPORT listeners do in `ss`).
+fn netstat(shards: &[NetStack]) -> Netstat {
+    let mut all = Netstat::default();
+    for net in shards {
+        all.sockets.extend(net.netstat().sockets);
+    }
+    all
+}
+
+/// The counters of every shard, summed.
+fn counters(shards: &[NetStack]) -> Counters {
+    let mut sum = Counters::default();
+    for net in shards {
+        sum += &net.counters();
+    }
+    sum
+}
+
+fn answer(shards: &[NetStack], conn: UnixStream) -> std::io::Result<()> {
     let mut line = String::new();
     BufReader::new(&conn).take(1024).read_line(&mut line)?;
     let mut words = line.split_whitespace();
@@ -136,14 +159,14 @@ fn answer(net: &NetStack, conn: UnixStream) -> std::io::Result<()> {
             if !t && !u {
                 (t, u) = (true, true);
             }
-            net.netstat()
+            netstat(shards)
                 .filter(t, u, flags.contains(&"l"))
                 .with_internals(flags.contains(&"i"))
                 .with_timers(flags.contains(&"e"))
                 .to_string()
         }
-        Some("nstat") => ustack::core::Nstat(&net.counters()).to_string(),
-        Some("stats") => net.counters().to_string(),
+        Some("nstat") => ustack::core::Nstat(&counters(shards)).to_string(),
+        Some("stats") => counters(shards).to_string(),
         _ => format!(
             "error: unknown request {:?} (expected `ss [t] [u] [l] [i] [e]`, `nstat` or `stats`)\n",
             line.trim()

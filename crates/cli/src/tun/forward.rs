@@ -179,10 +179,13 @@ impl Relay {
     }
 }
 
-/// Runs the service until the stack stops: binds the any-IP sockets first (so an error is
-/// reported before the service is announced), then relays on a thread of its own.
+/// Runs the service on every shard (a stack per queue of the device) until the stacks stop:
+/// binds each shard's any-IP sockets first (so an error is reported before the service is
+/// announced), then relays each shard's connections and flows on a thread of its own. The
+/// shards share the relay's settings and its record of its own host sockets, so a routing
+/// loop is caught whichever queue the looped connection comes back on.
 pub(crate) fn start(
-    net: &NetStack,
+    shards: &[NetStack],
     args: &ForwardArgs,
     host_ip: Ipv4Addr,
     done: super::services::Done,
@@ -209,26 +212,37 @@ pub(crate) fn start(
     });
     // The mark needs CAP_NET_ADMIN: check it now rather than on the first connection.
     relay.tcp_socket().map_err(|e| format!("forward: a host socket: {e}"))?;
-    let tcp = ustack::TcpListener::bind_any(net).map_err(|e| format!("forward: {e}"))?;
-    let udp = ustack::UdpSocket::bind_any(net).map_err(|e| format!("forward: {e}"))?;
-    std::thread::Builder::new()
-        .name("ustack-forward".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => return done.set(Err(format!("forward: {e}"))),
-            };
-            rt.block_on(async move {
-                let tcp = ustack::tokio::TcpListener::from_std(tcp).expect("same socket");
-                let udp = Arc::new(ustack::tokio::UdpSocket::from_std(udp).expect("same socket"));
-                tokio::spawn(udp_loop(Arc::clone(&relay), udp));
-                // Accepts until the stack stops (accept then fails).
-                while let Ok((client, peer)) = tcp.accept().await {
-                    tokio::spawn(relay_tcp(Arc::clone(&relay), client, peer));
-                }
-            });
+    let sockets = shards
+        .iter()
+        .map(|net| {
+            let tcp = ustack::TcpListener::bind_any(net).map_err(|e| format!("forward: {e}"))?;
+            let udp = ustack::UdpSocket::bind_any(net).map_err(|e| format!("forward: {e}"))?;
+            Ok((tcp, udp))
         })
-        .map_err(|e| format!("forward: {e}"))?;
+        .collect::<Result<Vec<_>, String>>()?;
+    for (i, (tcp, udp)) in sockets.into_iter().enumerate() {
+        let relay = Arc::clone(&relay);
+        let done = done.clone();
+        std::thread::Builder::new()
+            .name(format!("ustack-forward-{i}"))
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => return done.set(Err(format!("forward: {e}"))),
+                };
+                rt.block_on(async move {
+                    let tcp = ustack::tokio::TcpListener::from_std(tcp).expect("same socket");
+                    let udp =
+                        Arc::new(ustack::tokio::UdpSocket::from_std(udp).expect("same socket"));
+                    tokio::spawn(udp_loop(Arc::clone(&relay), udp));
+                    // Accepts until the stack stops (accept then fails).
+                    while let Ok((client, peer)) = tcp.accept().await {
+                        tokio::spawn(relay_tcp(Arc::clone(&relay), client, peer));
+                    }
+                });
+            })
+            .map_err(|e| format!("forward: {e}"))?;
+    }
     Ok(())
 }
 

@@ -54,8 +54,9 @@ pub(crate) struct Args {
     /// on its own driver thread: one shard per core. The shards share the addresses; the
     /// kernel spreads connections over the queues by the hash of their addresses and ports
     /// and keeps each connection's packets on one queue, so every shard runs the service
-    /// for the connections it gets. Only for services that listen (not connect or forward),
-    /// and without --pcap and --control, which see one stack.
+    /// for the connections it gets (forward too: every shard relays its own); --control
+    /// lists the sockets of every shard and sums their counters. Not for connect, nor with
+    /// --pcap.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     queues: u16,
@@ -120,17 +121,16 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         }
     }
     if args.queues > 1 {
-        if matches!(args.service, services::Service::Connect { .. } | services::Service::Forward(_))
-        {
+        if matches!(args.service, services::Service::Connect { .. }) {
             return Err(format!(
                 "--queues {}: {} does not shard (each stack would connect on its own); use --queues 1",
                 args.queues,
                 args.service.describe()
             ));
         }
-        if args.pcap.is_some() || args.control.is_some() {
+        if args.pcap.is_some() {
             return Err(format!(
-                "--queues {}: --pcap and --control see one stack; use them with --queues 1",
+                "--queues {}: --pcap captures one device queue; use it with --queues 1",
                 args.queues
             ));
         }
@@ -194,7 +194,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     let flag = Arc::clone(&stop);
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .map_err(|e| format!("cannot install the SIGINT/SIGTERM handler: {e}"))?;
-    let _control = control.map(|c| c.serve(&net)).transpose()?;
+    let _control = control.map(|c| c.serve(&shards)).transpose()?;
     let (v6_stack, v6_kernel) = match (args.addr6, args.host_addr6) {
         (Some(a), Some(h)) => (format!(" and {a}"), format!(" and {h}")),
         _ => (String::new(), String::new()),
@@ -226,10 +226,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     if connects {
         eprintln!("{up}");
     }
-    let done = shards
-        .iter()
-        .map(|shard| services::start(shard, &args.service, opts, Arc::clone(&stop)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let done = services::start(&shards, &args.service, opts, &stop)?;
     if !connects {
         eprintln!("{up}");
     }
@@ -242,7 +239,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         if stop.load(Ordering::SeqCst) {
             break Ok(());
         }
-        if let Some(r) = done.iter().find_map(services::Done::try_take) {
+        if let Some(r) = done.try_take() {
             break r;
         }
         std::thread::sleep(Duration::from_millis(20));

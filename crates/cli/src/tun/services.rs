@@ -146,13 +146,38 @@ impl Done {
     }
 }
 
+/// Starts `service` on the stacks of `shards` (one per queue of the device): a listening
+/// service listens on each, as the kernel spreads its connections over the queues; the
+/// forward service relays from each, its loop check shared; `connect` runs on the first
+/// (the caller refuses it with more than one shard).
 pub(crate) fn start(
+    shards: &[NetStack],
+    service: &Service,
+    opts: Options,
+    stop: &Arc<AtomicBool>,
+) -> Result<Done, String> {
+    let done = Done::default();
+    match service {
+        Service::Forward(args) => {
+            super::forward::start(shards, args, opts.host_ip, done.clone())?;
+        }
+        _ => {
+            for net in shards {
+                start_on(net, service, opts, Arc::clone(stop), &done)?;
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Starts `service` on one stack.
+fn start_on(
     net: &NetStack,
     service: &Service,
     opts: Options,
     stop: Arc<AtomicBool>,
-) -> Result<Done, String> {
-    let done = Done::default();
+    done: &Done,
+) -> Result<(), String> {
     let unspecified: IpAddr =
         if opts.dual_stack { Ipv6Addr::UNSPECIFIED.into() } else { Ipv4Addr::UNSPECIFIED.into() };
     let any = |port| SocketAddr::new(unspecified, port);
@@ -200,7 +225,7 @@ pub(crate) fn start(
                 Ok(())
             });
         }
-        Service::Forward(args) => super::forward::start(net, &args, opts.host_ip, done.clone())?,
+        Service::Forward(_) => unreachable!("started for all shards at once"),
         Service::Connect { target, count } => {
             let addr = target
                 .to_socket_addrs()
@@ -219,7 +244,7 @@ pub(crate) fn start(
             });
         }
     }
-    Ok(done)
+    Ok(())
 }
 
 fn listen(net: &NetStack, addr: SocketAddr, opts: Options) -> Result<TcpListener, String> {
