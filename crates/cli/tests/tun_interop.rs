@@ -26,10 +26,8 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::PathBuf;
-use std::process::{ChildStdin, ChildStdout, Command};
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpStream};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -37,6 +35,7 @@ use sha2::{Digest, Sha256};
 use ustack::device::tun::enter_netns;
 
 mod support;
+use support::checks::{self, *};
 use support::env::*;
 use support::tunlab::*;
 
@@ -45,10 +44,6 @@ const HOST: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
 /// The stack's address.
 const STACK: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
 
-// ---- 1. echo ----
-
-/// 100 kernel connections at once to `echo`, each with its own seeded random payload of
-/// 1 B to 256 KiB, written and read concurrently, checked byte for byte.
 /// This file's labs: IPv4 only.
 const ADDRS: Addrs = Addrs {
     dev_prefix: "ut",
@@ -57,221 +52,44 @@ const ADDRS: Addrs = Addrs {
     any: "0.0.0.0",
 };
 
+/// The addresses the checks shared with the IPv6 suite speak to.
+const V4: Family = Family { host: IpAddr::V4(HOST), stack: IpAddr::V4(STACK) };
+
+// ---- 1-7. the checks the IPv6 suite runs too (support/checks.rs) ----
+
+/// 100 kernel connections at once to `echo`, each with its own seeded random payload of
+/// 1 B to 256 KiB, written and read concurrently, checked byte for byte.
 #[test]
 fn echo_100_concurrent_kernel_connections() {
-    const PORT: u16 = 7;
-    const CONNS: usize = 100;
-    const SEED: u64 = 0x5eed_ec40;
-    let Some(lab) = Lab::start("echo", &["echo", "--port", "7"], Io::Collect) else { return };
-    lab.wait_listening("t", PORT);
-
-    let mut rng = SplitMix64(SEED);
-    let payloads: Vec<Arc<Vec<u8>>> = (0..CONNS)
-        .map(|_| {
-            let len = 1 + rng.below(256 * 1024);
-            Arc::new((0..len).map(|_| rng.next() as u8).collect())
-        })
-        .collect();
-    let total: usize = payloads.iter().map(|p| p.len()).sum();
-
-    let results = in_netns(&lab.ns, move || {
-        let threads: Vec<_> = payloads
-            .into_iter()
-            .enumerate()
-            .map(|(i, payload)| {
-                thread::spawn(move || {
-                    echo_once(SocketAddr::from((STACK, 7)), &payload)
-                        .map_err(|e| format!("connection {i}: {e}"))
-                })
-            })
-            .collect();
-        threads.into_iter().map(|t| t.join().expect("an echo thread panicked")).collect::<Vec<_>>()
-    });
-    let failed: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(
-        failed.is_empty(),
-        "{} of {CONNS} echo connections failed (seed {SEED:#x}): {failed:#?}\nustack stderr:\n{}",
-        failed.len(),
-        lab.stderr()
-    );
-    lab.assert_no_errors();
-    lab.report(&format!("{CONNS} connections, {total} bytes each way"));
+    echo_100_concurrent(&V4, "echo", 0x5eed_ec40);
 }
-
-// ---- 2. discard ----
 
 /// 256 MiB into `discard`; ustack's line for the connection names exactly that many bytes.
 #[test]
 fn discard_256_mib_counted_exactly() {
-    const PORT: u16 = 9;
-    const TOTAL: u64 = 256 << 20;
-    let Some(lab) = Lab::start("discard", &["discard", "--port", "9"], Io::Collect) else {
-        return;
-    };
-    lab.wait_listening("t", PORT);
-
-    let local = in_netns(&lab.ns, || {
-        let mut s = TcpStream::connect_timeout(&SocketAddr::from((STACK, PORT)), IO_TIMEOUT)
-            .expect("connecting to discard");
-        set_timeouts(&s);
-        let local = s.local_addr().expect("local address");
-        let chunk: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 253) as u8).collect();
-        for _ in 0..TOTAL / chunk.len() as u64 {
-            s.write_all(&chunk).expect("writing to discard");
-        }
-        s.shutdown(Shutdown::Write).expect("shutdown(Write)");
-        // discard closes once it has read our FIN.
-        let mut rest = Vec::new();
-        s.read_to_end(&mut rest).expect("reading discard's FIN");
-        assert!(rest.is_empty(), "discard sent {} bytes", rest.len());
-        local
-    });
-
-    let prefix = format!("discard: {local}: ");
-    let line = lab.wait_for("ustack's discard line", || {
-        lab.stdout().lines().find(|l| l.starts_with(&prefix)).map(str::to_string)
-    });
-    let bytes: u64 = line[prefix.len()..]
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no byte count in {line:?}"));
-    assert_eq!(bytes, TOTAL, "{line}");
-    lab.assert_no_errors();
-    lab.report(&line);
+    discard_256_mib(&V4, "discard");
 }
-
-// ---- 3. source ----
 
 /// `source --bytes N`: the kernel reads exactly N bytes, byte i = i % 251, then EOF.
 #[test]
 fn source_bytes_received_exactly() {
-    const PORT: u16 = 19;
-    const N: usize = 3_000_017;
-    let Some(lab) =
-        Lab::start("source", &["source", "--port", "19", "--bytes", &N.to_string()], Io::Collect)
-    else {
-        return;
-    };
-    lab.wait_listening("t", PORT);
-
-    let got = in_netns(&lab.ns, || {
-        let mut s = TcpStream::connect_timeout(&SocketAddr::from((STACK, PORT)), IO_TIMEOUT)
-            .expect("connecting to source");
-        set_timeouts(&s);
-        let mut got = Vec::with_capacity(N);
-        s.read_to_end(&mut got).expect("reading from source");
-        got
-    });
-    assert_eq!(got.len(), N, "bytes received");
-    if let Some(i) = got.iter().enumerate().position(|(i, &b)| b != (i % 251) as u8) {
-        panic!("byte {i} is {}, expected {}", got[i], i % 251);
-    }
-    lab.assert_no_errors();
-    lab.report(&format!("{N} bytes"));
+    source_bytes(&V4, "source");
 }
-
-// ---- 4. http ----
 
 /// curl gets the page; then 1,000 requests by one curl on one keep-alive connection.
 #[test]
 fn http_page_and_1000_keep_alive_requests() {
-    const PORT: u16 = 80;
-    const REQUESTS: usize = 1000;
-    let Some(lab) = Lab::start("http", &["http", "--port", "80"], Io::Collect) else { return };
-    if !precondition(command_runs("curl", &["--version"]), "curl is not installed") {
-        return;
-    }
-    lab.wait_listening("t", PORT);
-    let url = format!("http://{STACK}:{PORT}/");
-
-    let out = lab.ns.run("curl", &["-sS", "-m", "10", "-w", "\n%{http_code}", &url]);
-    assert!(out.status.success(), "curl {url}: {}", describe(&out));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let (body, status) = text.rsplit_once('\n').expect("curl printed the status");
-    assert_eq!(status, "200", "status of GET {url}; body: {body}");
-    assert!(body.contains("ustack"), "the page does not say ustack: {body}");
-    let opens_before = lab.counter("passive connection openings");
-
-    // One curl, 1,000 URLs: curl keeps the connection and reuses it for the next URL.
-    let config = PathBuf::from(format!("{}.curlrc", lab.tmp_prefix));
-    let mut lines = String::new();
-    for i in 0..REQUESTS {
-        lines.push_str(&format!("url = \"{url}?n={i}\"\noutput = \"/dev/null\"\n"));
-    }
-    std::fs::write(&config, lines).expect("writing the curl config");
-    let out = lab.ns.run(
-        "curl",
-        &[
-            "-sS",
-            "-m",
-            "60",
-            "-K",
-            config.to_str().expect("UTF-8 path"),
-            "-w",
-            "%{http_code} %{num_connects}\n",
-        ],
-    );
-    let _ = std::fs::remove_file(&config);
-    assert!(out.status.success(), "curl with {REQUESTS} URLs: {}", describe(&out));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut connects = 0;
-    let mut statuses = 0;
-    for line in text.lines() {
-        let (code, n) = line.split_once(' ').unwrap_or_else(|| panic!("curl -w line {line:?}"));
-        assert_eq!(code, "200", "a keep-alive request failed: {line:?}");
-        statuses += 1;
-        connects += n.parse::<u32>().unwrap_or_else(|_| panic!("num_connects in {line:?}"));
-    }
-    assert_eq!(statuses, REQUESTS, "one status line per request");
-    assert_eq!(connects, 1, "curl opened {connects} connections for {REQUESTS} requests");
-    let opens = lab.counter("passive connection openings") - opens_before;
-    assert_eq!(opens, 1, "ustack accepted {opens} connections for the keep-alive run");
-    lab.assert_no_errors();
-    lab.report(&format!("1 + {REQUESTS} requests, the {REQUESTS} on one connection"));
+    checks::http_page_and_1000_keep_alive_requests(&V4, "http");
 }
-
-// ---- 5. udp-echo ----
 
 /// Datagrams of several sizes (one needing fragmentation both ways) come back unchanged.
 #[test]
 fn udp_echo_round_trip() {
-    const PORT: u16 = 7;
-    let Some(lab) = Lab::start("udp", &["udp-echo", "--port", "7"], Io::Collect) else {
-        return;
-    };
-    lab.wait_listening("u", PORT);
-    let sizes = [0usize, 1, 512, 1472, 4000];
-    in_netns(&lab.ns, move || {
-        let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("binding a UDP socket");
-        sock.connect((STACK, PORT)).expect("connecting the UDP socket");
-        sock.set_read_timeout(Some(Duration::from_secs(1))).expect("read timeout");
-        let mut buf = vec![0u8; 65_536];
-        for (k, &size) in sizes.iter().enumerate() {
-            let msg: Vec<u8> = (0..size).map(|i| (i * 7 + k) as u8).collect();
-            // UDP may lose a datagram: a few tries, each bounded.
-            let echoed = (0..5).find_map(|_| {
-                sock.send(&msg).expect("sending a datagram");
-                match sock.recv(&mut buf) {
-                    Ok(n) => Some(buf[..n].to_vec()),
-                    Err(e) if timed_out(&e) => None,
-                    Err(e) => panic!("recv of the {size}-byte echo: {e}"),
-                }
-            });
-            let echoed = echoed.unwrap_or_else(|| panic!("no echo of {size} bytes in 5 tries"));
-            assert_eq!(echoed, msg, "the echo of a {size}-byte datagram");
-        }
+    udp_echo(&V4, "udp", &[0, 1, 512, 1472, 4000], |lab| {
+        assert!(lab.nstat("IpReasmOKs") >= 1, "ustack reassembled no datagram");
+        assert!(lab.nstat("IpFragCreates") >= 2, "ustack fragmented no datagram");
     });
-    lab.assert_no_errors();
-    lab.report(&format!("datagrams of {sizes:?} bytes"));
 }
-
-/// A read timeout's error (Linux says EAGAIN, `WouldBlock`).
-fn timed_out(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
-}
-
-// ---- 6. closed ports ----
 
 /// A kernel connect to a port nobody listens on is refused (ustack's RST); a datagram to a
 /// closed UDP port brings the kernel ICMP port unreachable, so a connected UDP socket's next
@@ -279,244 +97,26 @@ fn timed_out(e: &io::Error) -> bool {
 /// malformed and checksums good.
 #[test]
 fn closed_ports_refuse_with_rst_and_icmp() {
-    const OPEN: u16 = 7;
-    const CLOSED: u16 = 8;
-    let Some(mut lab) = Lab::start_with(
+    closed_ports_refused(
+        &V4,
         "refused",
-        &["udp-echo", "--port", "7"],
-        Io::Collect,
-        &["--pcap", "{tmp}.pcap"],
-    ) else {
-        return;
-    };
-    if !precondition(command_runs("tshark", &["-v"]), "tshark is not installed") {
-        return;
-    }
-    lab.wait_listening("u", OPEN);
-
-    in_netns(&lab.ns, || {
-        match TcpStream::connect_timeout(&SocketAddr::from((STACK, CLOSED)), IO_TIMEOUT) {
-            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "TCP connect: {e}"),
-            Ok(s) => panic!("connected to a closed port: {:?}", s.peer_addr()),
-        }
-        let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("binding a UDP socket");
-        sock.connect((STACK, CLOSED)).expect("connecting the UDP socket");
-        sock.set_read_timeout(Some(IO_TIMEOUT)).expect("read timeout");
-        sock.send(b"anyone?").expect("sending to the closed port");
-        let mut buf = [0u8; 64];
-        match sock.recv(&mut buf) {
-            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "UDP recv: {e}"),
-            Ok(n) => panic!("a {n}-byte answer from a closed port"),
-        }
-    });
-    assert!(lab.counter("resets sent") >= 1, "ustack counted no RST");
-    assert!(lab.counter("destination unreachable sent") >= 1, "ustack counted no ICMP error");
-
-    let status = lab.stop();
-    assert!(status.success(), "ustack after SIGTERM: {status}; stderr:\n{}", lab.stderr());
-    assert!(lab.stderr().contains("removed"), "no graceful stop:\n{}", lab.stderr());
-    let pcap = format!("{}.pcap", lab.tmp_prefix);
-    let decoded = tshark_verbose(&pcap);
-    for want in [
-        "Flags: 0x014 (RST, ACK)".to_string(),
-        format!("Src Port: {CLOSED}, Dst Port:"),
-        "Type: 3 (Destination unreachable)".to_string(),
-        "Code: 3 (Port unreachable)".to_string(),
-    ] {
-        assert!(decoded.contains(&want), "tshark output of {pcap} lacks {want:?}:\n{decoded}");
-    }
-    let _ = std::fs::remove_file(&pcap);
-    lab.report("RST and ICMP port unreachable, pcap decoded clean");
+        "IcmpOutDestUnreachs",
+        &["Type: 3 (Destination unreachable)", "Code: 3 (Port unreachable)"],
+    );
 }
 
-/// `tshark -V` of `pcap` with checksums verified; fails on anything malformed or bad.
-fn tshark_verbose(pcap: &str) -> String {
-    let out = Command::new("tshark")
-        .args(["-r", pcap, "-V", "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE"])
-        .args(["-o", "udp.check_checksum:TRUE"])
-        .output()
-        .expect("running tshark");
-    assert!(out.status.success(), "tshark -r {pcap}: {}", describe(&out));
-    let text = String::from_utf8(out.stdout).expect("tshark prints UTF-8");
-    for bad in ["Malformed", "[Expert Info (Error", "Checksum Status: Bad"] {
-        assert!(!text.contains(bad), "tshark found {bad:?} in {pcap}:\n{text}");
-    }
-    text
-}
-
-// ---- 7. ustack against kernel servers ----
-
-/// `connect` to a kernel listener: stdin reaches the kernel, then ustack half-closes while
-/// the kernel keeps sending, which reaches stdout; the kernel closes last. ustack closed
-/// first, so ustack holds TIME-WAIT and the kernel does not (SPEC S26).
+/// `connect` to a kernel listener: ustack half-closes first, so ustack holds TIME-WAIT and
+/// the kernel does not (SPEC S26).
 #[test]
 fn connect_ustack_closes_first_and_holds_time_wait() {
-    const PORT: u16 = 5001;
-    let Some(mut sandbox) = Netns::for_test() else { return };
-    if !precondition(command_runs("ss", &["-V"]), "ss (iproute2) is not installed") {
-        return;
-    }
-    let listener = kernel_listener(&sandbox, PORT);
-    let target = format!("{HOST}:{PORT}");
-    let mut lab = Lab::start_in(sandbox.take(), "connect1", &["connect", &target], Io::Piped, &[]);
-    let mut rng = SplitMix64(0xc0ffee);
-    let to_kernel = Arc::new(rng.bytes(300 * 1024));
-    let to_ustack = rng.bytes(500 * 1024);
-
-    let stdin = lab.stdin.take().expect("ustack's stdin");
-    let sent = Arc::clone(&to_kernel);
-    // stdin → ustack, then EOF: ustack sends its FIN first.
-    let feeder = thread::spawn(move || feed(stdin, &sent));
-    let stdout = lab.stdout.take().expect("ustack's stdout");
-    let drain = thread::spawn(move || read_all(stdout));
-
-    let conn = accept_within(&listener, &lab);
-    let port = conn.peer_addr().expect("peer address").port();
-    let mut from_ustack = Vec::new();
-    (&conn).read_to_end(&mut from_ustack).expect("the kernel reading ustack's data");
-    assert!(
-        from_ustack == *to_kernel,
-        "kernel got {} of {} bytes, or different ones",
-        from_ustack.len(),
-        to_kernel.len()
-    );
-    // Half-closed by ustack; the kernel (CLOSE-WAIT) keeps sending, then closes.
-    (&conn).write_all(&to_ustack).expect("the kernel sending after ustack's FIN");
-    drop(conn);
-    feeder.join().expect("the stdin feeder");
-    let got = drain.join().expect("the stdout reader");
-    assert!(
-        got == to_ustack,
-        "stdout had {} of {} bytes, or different ones",
-        got.len(),
-        to_ustack.len()
-    );
-
-    let status = lab.wait_exit();
-    let err = lab.stderr();
-    assert!(status.success(), "ustack connect: {status}; stderr:\n{err}");
-    assert!(err.contains("ustack: connection closed, state TIME-WAIT"), "stderr:\n{err}");
-    // The kernel was the passive closer: LAST-ACK, then CLOSED on ustack's ACK; never
-    // TIME-WAIT.
-    let rows = wait_until("the kernel's socket to leave LAST-ACK", || {
-        let rows = kernel_ss_rows(&lab.ns, port);
-        (!rows.iter().any(|r| r.starts_with("LAST-ACK"))).then_some(rows)
-    });
-    assert!(
-        !rows.iter().any(|r| r.starts_with("TIME-WAIT")),
-        "the kernel holds TIME-WAIT though ustack closed first: {rows:#?}"
-    );
-    lab.ns.assert_kernel_tcp_clean();
-    lab.report("300 KiB up, 500 KiB down after ustack's FIN; TIME-WAIT in ustack");
+    connect_ustack_closes_first(&V4, "connect1", 5001, 0xc0ffee);
 }
 
-/// `connect` to a kernel server that sends and shuts down first: the kernel's FIN reaches
-/// ustack (CLOSE-WAIT, seen in `ustack ss`) while ustack's stdout is not yet read; ustack keeps
-/// sending stdin, then closes. The kernel closed first, so the kernel holds TIME-WAIT (S26).
+/// `connect` to a kernel server that sends and shuts down first (CLOSE-WAIT in `ustack ss`
+/// while ustack still sends): the kernel holds TIME-WAIT (S26).
 #[test]
 fn connect_kernel_closes_first_and_holds_time_wait() {
-    const PORT: u16 = 5002;
-    let Some(mut sandbox) = Netns::for_test() else { return };
-    if !precondition(command_runs("ss", &["-V"]), "ss (iproute2) is not installed") {
-        return;
-    }
-    let listener = kernel_listener(&sandbox, PORT);
-    let target = format!("{HOST}:{PORT}");
-    let mut lab = Lab::start_in(sandbox.take(), "connect2", &["connect", &target], Io::Piped, &[]);
-    let mut rng = SplitMix64(0xbeef);
-    // More than the stdout pipe (64 KiB) and ustack's 64 KiB read buffer hold, so ustack's
-    // reader blocks on stdout before it can read the FIN.
-    let to_ustack = Arc::new(rng.bytes(192 * 1024));
-    let to_kernel = rng.bytes(300 * 1024);
-
-    let conn = accept_within(&listener, &lab);
-    let port = conn.peer_addr().expect("peer address").port();
-    (&conn).write_all(&to_ustack).expect("the kernel sending");
-    conn.shutdown(Shutdown::Write).expect("the kernel's shutdown(Write)");
-    let kernel_reader = thread::spawn(move || {
-        let mut got = Vec::new();
-        (&conn).read_to_end(&mut got).map(|_| got)
-    });
-    lab.wait_for("ustack ss to show the connection in CLOSE-WAIT", || {
-        lab.query("ss t").lines().find(|l| l.starts_with("CLOSE-WAIT")).map(str::to_string)
-    });
-
-    // ustack keeps sending after the kernel's FIN, then closes.
-    let stdin = lab.stdin.take().expect("ustack's stdin");
-    feed(stdin, &to_kernel);
-    let from_ustack = kernel_reader.join().expect("the kernel reader").expect("kernel read");
-    assert!(
-        from_ustack == to_kernel,
-        "kernel got {} of {} bytes, or different ones",
-        from_ustack.len(),
-        to_kernel.len()
-    );
-    // ustack is still running: its reader waits for stdout to be read.
-    lab.assert_no_errors();
-    let got = read_all(lab.stdout.take().expect("ustack's stdout"));
-    assert!(
-        got == *to_ustack,
-        "stdout had {} of {} bytes, or different ones",
-        got.len(),
-        to_ustack.len()
-    );
-
-    let status = lab.wait_exit();
-    let err = lab.stderr();
-    assert!(status.success(), "ustack connect: {status}; stderr:\n{err}");
-    assert!(err.contains("ustack: connection closed, state CLOSED"), "stderr:\n{err}");
-    let rows = wait_until("the kernel's socket in TIME-WAIT", || {
-        let rows = kernel_ss_rows(&lab.ns, port);
-        rows.iter().any(|r| r.starts_with("TIME-WAIT")).then_some(rows)
-    });
-    assert_eq!(rows.len(), 1, "one kernel socket for the connection: {rows:#?}");
-    lab.ns.assert_kernel_tcp_clean();
-    lab.report("192 KiB down then the kernel's FIN, 300 KiB up after it; TIME-WAIT in the kernel");
-}
-
-/// A kernel listener on (any, `port`), made in the namespace before the TUN exists.
-fn kernel_listener(ns: &Netns, port: u16) -> TcpListener {
-    in_netns(ns, move || {
-        let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).expect("binding the listener");
-        l.set_nonblocking(true).expect("a non-blocking listener");
-        l
-    })
-}
-
-/// Accepts ustack's connection, polling so the wait is bounded.
-fn accept_within(listener: &TcpListener, lab: &Lab) -> TcpStream {
-    let conn =
-        lab.wait_for("ustack to connect to the kernel listener", || match listener.accept() {
-            Ok((s, _)) => Some(s),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-            Err(e) => panic!("accept: {e}"),
-        });
-    conn.set_nonblocking(false).expect("a blocking connection");
-    set_timeouts(&conn);
-    conn
-}
-
-/// Writes `data` to ustack's stdin and closes it.
-fn feed(mut stdin: ChildStdin, data: &[u8]) {
-    stdin.write_all(data).expect("writing ustack's stdin");
-}
-
-fn read_all(mut stdout: ChildStdout) -> Vec<u8> {
-    let mut got = Vec::new();
-    stdout.read_to_end(&mut got).expect("reading ustack's stdout");
-    got
-}
-
-/// The kernel's TCP sockets in the namespace with `port` at either end, as `ss -tan` rows.
-fn kernel_ss_rows(ns: &Netns, port: u16) -> Vec<String> {
-    let out = ns.run("ss", &["-tan"]);
-    assert!(out.status.success(), "ss -tan: {}", describe(&out));
-    let suffix = format!(":{port}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.split_whitespace().skip(3).take(2).any(|a| a.ends_with(&suffix)))
-        .map(str::to_string)
-        .collect()
+    connect_kernel_closes_first(&V4, "connect2", 5002, 0xbeef);
 }
 
 // ---- 8. CLOSE-WAIT in ustack ss ----
@@ -782,7 +382,7 @@ fn s6_ustack_fastopen_client_sends_syn_data_to_a_kernel_listener_cookie_first() 
     const PORT: u16 = 5003;
     let Some(mut sandbox) = Netns::for_test() else { return };
     sysctl(&sandbox, "net.ipv4.tcp_fastopen", "3");
-    let listener = kernel_listener(&sandbox, PORT);
+    let listener = kernel_listener(&sandbox, V4.unspecified(), PORT);
     set_int_opt(&listener, libc::IPPROTO_TCP, libc::TCP_FASTOPEN, 16);
     let target = format!("{HOST}:{PORT}");
     let mut lab = Lab::start_in(
@@ -800,7 +400,7 @@ fn s6_ustack_fastopen_client_sends_syn_data_to_a_kernel_listener_cookie_first() 
     let drain = thread::spawn(move || read_all(stdout));
     let mut syn_data = Vec::new();
     for i in 0..2 {
-        let conn = accept_within(&listener, &lab);
+        let (conn, _) = accept_within(&listener, &lab);
         set_timeouts(&conn);
         syn_data.push(tcp_info_options(&conn) & TCPI_OPT_SYN_DATA != 0);
         let mut got = Vec::new();
