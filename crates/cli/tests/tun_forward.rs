@@ -28,7 +28,9 @@
 
 use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,6 +46,9 @@ use env::{am_root, command_runs, describe, precondition};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
 const H_VETH: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
+/// The server's and H's IPv6 addresses on the veth pair (the dual-stack labs).
+const SERVER6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x99, 0, 0, 0, 0, 0, 2);
+const H_VETH6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x99, 0, 0, 0, 0, 0, 1);
 const PORT: u16 = 7;
 const SOCKS_PORT: u16 = 1080;
 const MARK: &str = "0x77";
@@ -52,12 +57,26 @@ const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[test]
 fn forward_100_tcp_and_100_udp_flows_directly_through_host_sockets() {
-    let Some(lab) = Lab::start(false, 1) else { return };
+    let Some(lab) = Lab::start(Setup::default()) else { return };
     let report = lab.run_flows();
     let peers = lab.server_peers();
-    assert_eq!(peers, BTreeSet::from([H_VETH]), "the server saw only the relay's host sockets");
+    assert_eq!(peers, BTreeSet::from([H_VETH.into()]), "only the relay's host sockets");
     lab.check_ss();
     lab.finish(&format!("direct: {report}"));
+}
+
+/// Dual stack (`--addr6`, `--host-addr6`, the server's IPv6 network routed into the device
+/// too): every other flow dials the server's IPv6 address; the relay takes both families on
+/// its any-IP sockets and reaches the server in the family dialled, from host sockets of
+/// that family.
+#[test]
+fn forward_ipv4_and_ipv6_flows_directly_through_host_sockets() {
+    let Some(lab) = Lab::start(Setup { ipv6: true, ..Setup::default() }) else { return };
+    let report = lab.run_flows();
+    let peers = lab.server_peers();
+    assert_eq!(peers, BTreeSet::from([H_VETH.into(), H_VETH6.into()]), "the relay's sockets");
+    lab.check_ss();
+    lab.finish(&format!("dual stack: {report}"));
 }
 
 /// With two queues (`--queues 2`), a stack on each: the kernel spreads the flows over the
@@ -66,9 +85,9 @@ fn forward_100_tcp_and_100_udp_flows_directly_through_host_sockets() {
 /// each) and sums their counters.
 #[test]
 fn forward_100_tcp_and_100_udp_flows_over_two_queues_each_with_a_stack() {
-    let Some(lab) = Lab::start(false, 2) else { return };
+    let Some(lab) = Lab::start(Setup { queues: 2, ..Setup::default() }) else { return };
     let report = lab.run_flows();
-    assert_eq!(lab.server_peers(), BTreeSet::from([H_VETH]));
+    assert_eq!(lab.server_peers(), BTreeSet::from([H_VETH.into()]));
     lab.check_ss();
     lab.finish(&format!("two queues: {report}"));
 }
@@ -78,11 +97,46 @@ fn forward_100_tcp_and_100_udp_flows_through_a_socks5_proxy() {
     if !precondition(command_runs("danted", &["-v"]), "danted (Dante SOCKS server) is missing") {
         return;
     }
-    let Some(lab) = Lab::start(true, 1) else { return };
+    let Some(lab) = Lab::start(Setup { socks: true, ..Setup::default() }) else { return };
     let report = lab.run_flows();
     let peers = lab.server_peers();
-    assert_eq!(peers, BTreeSet::from([SERVER]), "every flow came from the proxy (in S)");
+    assert_eq!(peers, BTreeSet::from([SERVER.into()]), "every flow came from the proxy (in S)");
     lab.finish(&format!("SOCKS5: {report}"));
+}
+
+/// Through the proxy, dual stack: ustack reaches the proxy over IPv4 and asks for the IPv6
+/// destinations by address (RFC 1928 ATYP 4, in CONNECT and in each UDP datagram's header);
+/// the proxy reaches the server in the family asked for.
+#[test]
+fn forward_ipv4_and_ipv6_flows_through_a_socks5_proxy() {
+    if !precondition(command_runs("danted", &["-v"]), "danted (Dante SOCKS server) is missing") {
+        return;
+    }
+    let Some(lab) = Lab::start(Setup { socks: true, ipv6: true, ..Setup::default() }) else {
+        return;
+    };
+    let report = lab.run_flows();
+    let peers = lab.server_peers();
+    assert_eq!(peers, BTreeSet::from([SERVER.into(), SERVER6.into()]), "all from the proxy");
+    lab.finish(&format!("SOCKS5, dual stack: {report}"));
+}
+
+/// How a test sets its lab up.
+#[derive(Clone, Copy)]
+struct Setup {
+    /// Relay through a SOCKS5 proxy (Dante, in S) instead of directly.
+    socks: bool,
+    /// The device's queues, a stack on each.
+    queues: u16,
+    /// Dual stack: IPv6 addresses on the veth pair and the device, the server's IPv6
+    /// network routed into the device, and every other flow over IPv6.
+    ipv6: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Setup {
+        Setup { socks: false, queues: 1, ipv6: false }
+    }
 }
 
 /// The two namespaces, the server, the proxy and ustack.
@@ -93,18 +147,16 @@ struct Lab {
     err: Arc<Mutex<Vec<u8>>>,
     danted: Option<Child>,
     /// The addresses the echo server saw its clients come from.
-    peers: Arc<Mutex<BTreeSet<Ipv4Addr>>>,
+    peers: Arc<Mutex<BTreeSet<IpAddr>>>,
     server_stop: Arc<AtomicBool>,
-    /// The device's queues, a stack on each.
-    queues: u16,
+    setup: Setup,
     h: Netns,
     s: Netns,
 }
 
 impl Lab {
-    /// The lab with ustack relaying directly or through the proxy (`socks`), its device
-    /// opened with `queues` queues and a stack on each.
-    fn start(socks: bool, queues: u16) -> Option<Lab> {
+    fn start(setup: Setup) -> Option<Lab> {
+        let Setup { socks, queues, ipv6 } = setup;
         if !precondition(am_root(), "not root: namespaces and TUN devices need root")
             || !precondition(command_runs("ip", &["-V"]), "the `ip` command is missing")
         {
@@ -120,8 +172,12 @@ impl Lab {
                 &s.name,
             ],
         );
-        for (ns, dev, addr) in [(&h, &vh, "10.99.0.1/24"), (&s, &vs, "10.99.0.2/24")] {
+        for (ns, dev, addr, addr6) in
+            [(&h, &vh, "10.99.0.1/24", "fd00:99::1/64"), (&s, &vs, "10.99.0.2/24", "fd00:99::2/64")]
+        {
             ns.ip(&["addr", "add", addr, "dev", dev]);
+            // Without duplicate address detection, so the address is usable at once.
+            ns.ip(&["addr", "add", addr6, "dev", dev, "nodad"]);
             ns.ip(&["link", "set", dev, "up"]);
             ns.ip(&["link", "set", "lo", "up"]);
         }
@@ -151,6 +207,11 @@ impl Lab {
         if queues > 1 {
             args.splice(0..1, ["tun", "--queues", &queues_arg]);
         }
+        if ipv6 {
+            let at = args.iter().position(|a| *a == "--control").expect("--control");
+            let v6 = ["--addr6", "fd00:98::2/64", "--host-addr6", "fd00:98::1/64"];
+            args.splice(at..at, v6);
+        }
         let proxy = format!("{SERVER}:{SOCKS_PORT}");
         if socks {
             args.extend(["--socks5", &proxy]);
@@ -175,7 +236,7 @@ impl Lab {
             danted,
             peers,
             server_stop,
-            queues,
+            setup,
             h,
             s,
         };
@@ -185,6 +246,10 @@ impl Lab {
         // Everything to 10.99.0.0/24 that is not the relay's own goes into the device.
         lab.h.ip(&["route", "add", "10.99.0.0/24", "dev", &dev, "table", "100"]);
         lab.h.ip(&["rule", "add", "not", "fwmark", MARK, "table", "100", "pref", "100"]);
+        if ipv6 {
+            lab.h.ip(&["-6", "route", "add", "fd00:99::/64", "dev", &dev, "table", "100"]);
+            lab.h.ip(&["-6", "rule", "add", "not", "fwmark", MARK, "table", "100", "pref", "100"]);
+        }
         if socks {
             lab.wait_for("danted listening", || {
                 let ss = lab.s.run("ss", &["-ltn"]);
@@ -197,12 +262,19 @@ impl Lab {
     }
 
     /// 100 TCP echo flows and 100 UDP echo flows at once, from the kernel in H to the
-    /// server's address; returns a summary.
+    /// server's address (in a dual-stack lab, every other flow to its IPv6 address); returns
+    /// a summary.
     fn run_flows(&self) -> String {
         let started = Instant::now();
+        let ipv6 = self.setup.ipv6;
+        let server = move |i: usize| -> SocketAddr {
+            if ipv6 && i % 2 == 1 { (SERVER6, PORT).into() } else { (SERVER, PORT).into() }
+        };
         let (tcp, udp) = in_netns(&self.h, move || {
-            let tcp: Vec<_> = (0..FLOWS).map(|i| thread::spawn(move || tcp_flow(i))).collect();
-            let udp: Vec<_> = (0..FLOWS).map(|i| thread::spawn(move || udp_flow(i))).collect();
+            let tcp: Vec<_> =
+                (0..FLOWS).map(|i| thread::spawn(move || tcp_flow(i, server(i)))).collect();
+            let udp: Vec<_> =
+                (0..FLOWS).map(|i| thread::spawn(move || udp_flow(i, server(i)))).collect();
             let join = |v: Vec<thread::JoinHandle<Result<usize, String>>>| {
                 v.into_iter().map(|t| t.join().expect("a flow thread panicked")).collect::<Vec<_>>()
             };
@@ -288,7 +360,11 @@ impl Lab {
         );
         let listeners =
             lines.iter().filter(|l| l.starts_with("LISTEN") && l.contains("0.0.0.0:*")).count();
-        assert_eq!(listeners, usize::from(self.queues), "an any-IP listener per shard: {table}");
+        assert_eq!(
+            listeners,
+            usize::from(self.setup.queues),
+            "an any-IP listener per shard: {table}"
+        );
         let nstat = ss(&["-s"]);
         assert!(nstat.starts_with("#ustack\n"), "{nstat}");
         let passive: u64 = nstat
@@ -300,7 +376,7 @@ impl Lab {
         drop(held);
     }
 
-    fn server_peers(&self) -> BTreeSet<Ipv4Addr> {
+    fn server_peers(&self) -> BTreeSet<IpAddr> {
         self.peers.lock().expect("peers").clone()
     }
 
@@ -372,10 +448,10 @@ fn payload(seed: u64, len: usize) -> Vec<u8> {
 
 /// One TCP flow: a seeded payload of 1 B to 128 KiB written (then FIN) while the echo is
 /// read until the server's FIN; compared byte for byte.
-fn tcp_flow(i: usize) -> Result<usize, String> {
+fn tcp_flow(i: usize, server: SocketAddr) -> Result<usize, String> {
     let len = 1 + (i * 1327) % (128 * 1024);
     let data = payload(0x7cb0 + i as u64, len);
-    let s = TcpStream::connect_timeout(&SocketAddr::from((SERVER, PORT)), IO_TIMEOUT)
+    let s = TcpStream::connect_timeout(&server, IO_TIMEOUT)
         .map_err(|e| format!("tcp {i}: connect: {e}"))?;
     s.set_read_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
     s.set_write_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
@@ -395,9 +471,14 @@ fn tcp_flow(i: usize) -> Result<usize, String> {
 
 /// One UDP flow: 20 datagrams of 1 to 1400 bytes, each sent and its echo awaited (sent
 /// again after a second without one, at most 5 times), compared byte for byte.
-fn udp_flow(i: usize) -> Result<usize, String> {
-    let u = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).map_err(|e| e.to_string())?;
-    u.connect((SERVER, PORT)).map_err(|e| e.to_string())?;
+fn udp_flow(i: usize, server: SocketAddr) -> Result<usize, String> {
+    let any: SocketAddr = if server.is_ipv6() {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let u = UdpSocket::bind(any).map_err(|e| e.to_string())?;
+    u.connect(server).map_err(|e| e.to_string())?;
     u.set_read_timeout(Some(Duration::from_secs(1))).map_err(|e| e.to_string())?;
     let mut total = 0;
     let mut buf = vec![0u8; 2048];
@@ -426,11 +507,22 @@ fn udp_flow(i: usize) -> Result<usize, String> {
     Ok(total)
 }
 
-/// TCP and UDP echo on 10.99.0.2:7 in S, noting every client address.
-fn start_echo_server(s: &Netns, peers: Arc<Mutex<BTreeSet<Ipv4Addr>>>, stop: Arc<AtomicBool>) {
-    let (tcp, udp) = in_netns(s, || {
-        let t = TcpListener::bind((SERVER, PORT)).expect("binding the TCP echo server");
-        let u = UdpSocket::bind((SERVER, PORT)).expect("binding the UDP echo server");
+/// TCP and UDP echo on 10.99.0.2:7 and [fd00:99::2]:7 in S, noting every client address.
+fn start_echo_server(s: &Netns, peers: Arc<Mutex<BTreeSet<IpAddr>>>, stop: Arc<AtomicBool>) {
+    for server in [IpAddr::from(SERVER), IpAddr::from(SERVER6)] {
+        start_echo_server_on(s, (server, PORT).into(), Arc::clone(&peers), Arc::clone(&stop));
+    }
+}
+
+fn start_echo_server_on(
+    s: &Netns,
+    at: SocketAddr,
+    peers: Arc<Mutex<BTreeSet<IpAddr>>>,
+    stop: Arc<AtomicBool>,
+) {
+    let (tcp, udp) = in_netns(s, move || {
+        let t = TcpListener::bind(at).expect("binding the TCP echo server");
+        let u = UdpSocket::bind(at).expect("binding the UDP echo server");
         (t, u)
     });
     tcp.set_nonblocking(true).expect("nonblocking listener");
@@ -440,9 +532,7 @@ fn start_echo_server(s: &Netns, peers: Arc<Mutex<BTreeSet<Ipv4Addr>>>, stop: Arc
         while !st.load(Ordering::SeqCst) {
             match tcp.accept() {
                 Ok((mut c, peer)) => {
-                    if let SocketAddr::V4(a) = peer {
-                        p.lock().expect("peers").insert(*a.ip());
-                    }
+                    p.lock().expect("peers").insert(peer.ip());
                     let _ = c.set_nonblocking(false);
                     let _ = c.set_read_timeout(Some(IO_TIMEOUT));
                     thread::spawn(move || {
@@ -467,9 +557,7 @@ fn start_echo_server(s: &Netns, peers: Arc<Mutex<BTreeSet<Ipv4Addr>>>, stop: Arc
         let mut buf = vec![0u8; 65536];
         while !stop.load(Ordering::SeqCst) {
             if let Ok((n, from)) = udp.recv_from(&mut buf) {
-                if let SocketAddr::V4(a) = from {
-                    peers.lock().expect("peers").insert(*a.ip());
-                }
+                peers.lock().expect("peers").insert(from.ip());
                 let _ = udp.send_to(&buf[..n], from);
             }
         }
@@ -483,9 +571,13 @@ fn start_danted(s: &Netns) -> Child {
         &conf,
         format!(
             "logoutput: stderr\ninternal: {SERVER} port = {SOCKS_PORT}\nexternal: {SERVER}\n\
+             external: {SERVER6}\n\
              clientmethod: none\nsocksmethod: none\nuser.privileged: root\nuser.unprivileged: nobody\n\
              client pass {{ from: 0.0.0.0/0 to: 0.0.0.0/0 }}\n\
-             socks pass {{ from: 0.0.0.0/0 to: 0.0.0.0/0 command: connect udpassociate udpreply }}\n"
+             socks pass {{ from: 0.0.0.0/0 to: 0.0.0.0/0 command: connect udpassociate udpreply }}\n\
+             socks pass {{ from: 0.0.0.0/0 to: ::/0 command: connect udpassociate udpreply }}\n\
+             socks pass {{ from: ::/0 to: 0.0.0.0/0 command: udpreply }}\n\
+             socks pass {{ from: ::/0 to: ::/0 command: udpreply }}\n"
         ),
     )
     .expect("writing danted's configuration");

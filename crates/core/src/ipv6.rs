@@ -263,9 +263,13 @@ impl Stack {
         // Link padding past the Payload Length is not part of the packet (Linux
         // `pskb_trim_rcsum` in `ipv6_rcv`).
         let packet = &packet[..ipv6::HEADER_LEN + ip.payload_len];
-        let dst_ok = self.is_local(IpAddr::V6(ip.dst))
+        // A destination not ours is taken only in transparent mode, and only off the
+        // loopback interface (`crate::transparent`); which protocols it takes is decided
+        // at delivery, after the extension headers.
+        let dst_ok = (self.is_local(IpAddr::V6(ip.dst))
             && (iface == Stack::LOOPBACK || !ip.dst.is_loopback())
-            && ip.dst.to_ipv4_mapped().is_none();
+            && ip.dst.to_ipv4_mapped().is_none())
+            || (self.any_ip.on && iface != Stack::LOOPBACK && self.is_any_ip_addr6(ip.dst));
         if !dst_ok || self.bad_v6_source(iface, ip.src) {
             self.counters.ip6_in_addr_errors += 1;
             return;
@@ -361,6 +365,13 @@ impl Stack {
         packet: &[u8],
         upper: &[u8],
     ) {
+        // Transparent mode stands for other hosts in TCP, UDP and the ICMPv6 errors about
+        // them; anything else to an address not ours is not for this host.
+        let foreign = !self.is_local(IpAddr::V6(ip.dst));
+        if foreign && !matches!(protocol, IpProtocol::TCP | IpProtocol::UDP | IpProtocol::ICMPV6) {
+            self.counters.ip6_in_addr_errors += 1;
+            return;
+        }
         self.counters.ip6_in_delivers += 1;
         let from = Invoking::V6 { packet, src: ip.src, dst: ip.dst };
         match protocol {
@@ -401,7 +412,8 @@ impl Stack {
         match repr {
             Icmpv6Repr::EchoRequest { ident, seq_no, data } => {
                 self.counters.icmp6_in_echos += 1;
-                if !self.cfg.icmp_echo {
+                // Not for an address transparent mode stands for: the stack is not that host.
+                if !self.cfg.icmp_echo || !self.is_local(IpAddr::V6(ip.dst)) {
                     return;
                 }
                 let reply = Icmpv6Repr::EchoReply { ident, seq_no, data };
@@ -465,7 +477,9 @@ impl Stack {
         error: IcmpError,
         port_unreachable: bool,
     ) {
-        if !self.is_local(IpAddr::V6(header.src)) {
+        // About a packet we sent: from one of our addresses, or one transparent mode
+        // stands for.
+        if !self.speaks_for(IpAddr::V6(header.src)) {
             return;
         }
         let Some(q) = parse_quoted(header, data) else { return };
@@ -484,7 +498,9 @@ impl Stack {
     /// RFC 8201 §4: a Packet Too Big lowers the path MTU to its destination, never below
     /// 1280, for `ip6_rt_mtu_expires`; a TCP connection to it resends at the new size.
     fn packet_too_big(&mut self, now: Instant, mtu: u32, header: &Ipv6Repr, data: &[u8]) {
-        if !self.is_local(IpAddr::V6(header.src)) {
+        // About a packet we sent: from one of our addresses, or one transparent mode
+        // stands for.
+        if !self.speaks_for(IpAddr::V6(header.src)) {
             return;
         }
         let dst = header.dst;

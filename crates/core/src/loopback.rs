@@ -82,11 +82,15 @@ impl Stack {
     }
 
     /// Whether `addr` may be bound: one of ours, or an unspecified address, or in
-    /// transparent mode any unicast IPv4 address (`crate::transparent`).
+    /// transparent mode any unicast address it may stand for (`crate::transparent`).
     pub(crate) fn is_bindable(&self, addr: IpAddr) -> bool {
-        addr.is_unspecified()
-            || self.is_local(addr)
-            || matches!(addr, IpAddr::V4(a) if self.any_ip.on && self.is_any_ip_addr(a))
+        addr.is_unspecified() || self.speaks_for(addr)
+    }
+
+    /// Whether the stack sends from `addr`: one of its addresses, or in transparent mode an
+    /// address it stands for (`crate::transparent`).
+    pub(crate) fn speaks_for(&self, addr: IpAddr) -> bool {
+        self.is_local(addr) || (self.any_ip.on && self.is_any_ip(addr))
     }
 
     /// The route to `dst`: the interface and our address on it. Our own addresses go to the

@@ -531,13 +531,10 @@ impl Stack {
     }
 
     /// The listener that takes SYNs for `local`: on its address, else on any address of its
-    /// family, else (IPv4) a dual-stack listener on `::`, else (transparent mode, an IPv4
-    /// address not ours) the any-IP listener.
+    /// family, else (IPv4) a dual-stack listener on `::`, else (transparent mode, an address
+    /// not ours) the any-IP listener.
     fn listener_for(&self, local: SocketAddr) -> Option<SocketHandle> {
-        self.tcp_listeners.lookup(local).or_else(|| match local.ip() {
-            IpAddr::V4(a) => self.any_ip_listener_for(a),
-            IpAddr::V6(_) => None,
-        })
+        self.tcp_listeners.lookup(local).or_else(|| self.any_ip_listener_for(local.ip()))
     }
 
     /// The common case of a data segment (`Conn::handle_segment_summed`): a segment whose

@@ -4,12 +4,13 @@
 //!
 //! Off by default. With [`Stack::set_transparent`] on:
 //!
-//! - A TCP segment, UDP datagram or ICMP error that arrives **on a device interface**
-//!   addressed to any unicast address is taken as if that address were the stack's own. What
-//!   is still refused: broadcast, multicast, 0.0.0.0, 127.0.0.0/8 and the directed broadcast
-//!   of an interface's network; other protocols; ICMP echo requests to addresses not ours
-//!   (the stack does not answer pings for hosts it is not). Nothing changes for packets that
-//!   come round the loopback interface.
+//! - A TCP segment, UDP datagram or ICMP (ICMPv6) error that arrives **on a device
+//!   interface** addressed to any unicast address, IPv4 or IPv6, is taken as if that address
+//!   were the stack's own. What is still refused: broadcast, multicast, 0.0.0.0 and `::`,
+//!   127.0.0.0/8 and `::1`, the directed broadcast of an interface's network, IPv6
+//!   link-local (fe80::/10) and IPv4-mapped addresses; other protocols; echo requests to
+//!   addresses not ours (the stack does not answer pings for hosts it is not). Nothing
+//!   changes for packets that come round the loopback interface.
 //! - A connection to a dialled address `D:p` has `D:p` as its local address (what
 //!   `getsockname` returns, and what the application reads to learn where the client meant
 //!   to go), and everything the stack sends on it leaves from `D:p`.
@@ -31,7 +32,7 @@
 //! destination to the stack must route the stack's replies back the same way, as the kernel
 //! does for a TUN device.
 
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::socket::{BindError, SocketHandle};
 use crate::stack::{Socket, Stack};
@@ -142,6 +143,28 @@ impl Stack {
                 && self.is_any_ip_addr(dst))
     }
 
+    /// Whether transparent mode may stand for `addr`, of either family
+    /// ([`Stack::is_any_ip_addr`], [`Stack::is_any_ip_addr6`]).
+    pub(crate) fn is_any_ip(&self, addr: IpAddr) -> bool {
+        match addr {
+            IpAddr::V4(a) => self.is_any_ip_addr(a),
+            IpAddr::V6(a) => self.is_any_ip_addr6(a),
+        }
+    }
+
+    /// Whether transparent mode may stand for the IPv6 `addr`: a unicast address beyond the
+    /// link that is not ours: not `::`, not `::1`, not multicast, not link-local (fe80::/10:
+    /// the link's own neighbours, which ND answers for, not a route), not IPv4-mapped (never
+    /// on the wire, RFC 4291 §2.5.5.2).
+    pub(crate) fn is_any_ip_addr6(&self, addr: Ipv6Addr) -> bool {
+        !(addr.is_unspecified()
+            || addr.is_loopback()
+            || addr.is_multicast()
+            || addr.is_unicast_link_local()
+            || addr.to_ipv4_mapped().is_some()
+            || self.is_local(addr.into()))
+    }
+
     /// Whether transparent mode may stand for `addr`: a unicast address that is not ours,
     /// not 0.0.0.0, not in 127.0.0.0/8, and not an interface network's directed broadcast.
     pub(crate) fn is_any_ip_addr(&self, addr: Ipv4Addr) -> bool {
@@ -158,14 +181,14 @@ impl Stack {
     }
 
     /// The any-IP listener, for a SYN to `local`, which no listener on its address or on
-    /// 0.0.0.0 took: only in transparent mode and only for addresses not the stack's own.
-    pub(crate) fn any_ip_listener_for(&self, local: Ipv4Addr) -> Option<SocketHandle> {
-        self.any_ip.tcp.filter(|_| self.any_ip.on && !self.is_local(local.into()))
+    /// the wildcard took: only in transparent mode and only for addresses not the stack's own.
+    pub(crate) fn any_ip_listener_for(&self, local: IpAddr) -> Option<SocketHandle> {
+        self.any_ip.tcp.filter(|_| self.any_ip.on && !self.is_local(local))
     }
 
     /// The any-IP UDP socket, for a datagram to `local` that no bound socket took.
-    pub(crate) fn any_ip_udp_for(&self, local: Ipv4Addr) -> Option<SocketHandle> {
-        self.any_ip.udp.filter(|_| self.any_ip.on && !self.is_local(local.into()))
+    pub(crate) fn any_ip_udp_for(&self, local: IpAddr) -> Option<SocketHandle> {
+        self.any_ip.udp.filter(|_| self.any_ip.on && !self.is_local(local))
     }
 }
 

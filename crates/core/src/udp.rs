@@ -197,7 +197,13 @@ impl Stack {
         data: &[u8],
     ) -> Result<usize, UdpSendError> {
         let dst = canonical(dst);
-        if dst.ip().is_unspecified() || dst.port() == 0 || !self.udp_family_ok(h, dst) {
+        // The any-IP socket answers in either family, from the address it was sent to.
+        let family_ok = if self.udp_is_any_socket(h) {
+            from.is_none_or(|f| canonical(f).is_ipv4() == dst.is_ipv4())
+        } else {
+            self.udp_family_ok(h, dst)
+        };
+        if dst.ip().is_unspecified() || dst.port() == 0 || !family_ok {
             return Err(UdpSendError::InvalidDestination);
         }
         let max = if dst.is_ipv6() { UDP6_MAX_PAYLOAD } else { UDP_MAX_PAYLOAD };
@@ -354,10 +360,7 @@ impl Stack {
                 Some(Socket::Udp(u)) => u.peer.is_none_or(|p| p == remote),
                 _ => false,
             })
-            .or_else(|| match local.ip() {
-                IpAddr::V4(a) => self.any_ip_udp_for(a),
-                IpAddr::V6(_) => None,
-            })
+            .or_else(|| self.any_ip_udp_for(local.ip()))
     }
 
     pub(crate) fn udp_input(

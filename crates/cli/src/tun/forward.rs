@@ -21,7 +21,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -32,7 +32,8 @@ use ustack::NetStack;
 #[derive(clap::Args, Clone, Debug)]
 pub(crate) struct ForwardArgs {
     /// Relay through this SOCKS5 proxy (no authentication) instead of connecting directly:
-    /// TCP with CONNECT, UDP with UDP ASSOCIATE, one association per flow.
+    /// TCP with CONNECT, UDP with UDP ASSOCIATE, one association per flow (IPv4 and IPv6
+    /// destinations alike).
     #[arg(long, value_name = "HOST:PORT")]
     socks5: Option<String>,
     /// Set this mark (SO_MARK) on every host socket the relay opens, so that a routing rule
@@ -71,16 +72,24 @@ enum Upstream {
     Socks5(SocketAddr),
 }
 
+/// The wildcard address of `ip`'s family.
+fn unspecified(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::from([0u8; 4]),
+        IpAddr::V6(_) => IpAddr::from([0u16; 8]),
+    }
+}
+
 /// What every relay task shares.
 struct Relay {
     upstream: Upstream,
     mark: Option<u32>,
     udp_timeout: Duration,
-    /// The kernel's address on the device: the source of the relay's own sockets if they
-    /// are routed back in.
-    host_ip: Ipv4Addr,
-    /// Local ports of the relay's live host sockets (TCP and UDP): a connection from
-    /// `host_ip` and one of them came back round (a routing loop).
+    /// The kernel's addresses on the device (IPv4, and IPv6 if it has one): the source of the
+    /// relay's own sockets if they are routed back in.
+    host_ips: Vec<IpAddr>,
+    /// Local ports of the relay's live host sockets (TCP and UDP): a connection from one of
+    /// `host_ips` and one of them came back round (a routing loop).
     own_ports: Mutex<HashSet<(bool, u16)>>,
     /// Routing loops seen, reported once.
     loop_reported: AtomicBool,
@@ -109,7 +118,7 @@ async fn tcp_connect(
     relay: &Arc<Relay>,
     to: SocketAddr,
 ) -> io::Result<(tokio::net::TcpStream, OwnPort)> {
-    let sock = relay.tcp_socket()?;
+    let sock = relay.tcp_socket(to.ip())?;
     let guard = own(relay, true, sock.local_addr()?.port());
     Ok((sock.connect(to).await?, guard))
 }
@@ -117,10 +126,10 @@ async fn tcp_connect(
 /// The upstream of a TCP connection to `dst`.
 async fn connect(
     relay: &Arc<Relay>,
-    dst: SocketAddrV4,
+    dst: SocketAddr,
 ) -> io::Result<(tokio::net::TcpStream, OwnPort)> {
     match relay.upstream {
-        Upstream::Direct => tcp_connect(relay, SocketAddr::V4(dst)).await,
+        Upstream::Direct => tcp_connect(relay, dst).await,
         Upstream::Socks5(proxy) => {
             let (mut s, guard) = tcp_connect(relay, proxy).await?;
             socks5::request(&mut s, socks5::CONNECT, dst).await?;
@@ -132,7 +141,7 @@ async fn connect(
 impl Relay {
     /// Whether `peer` is one of the relay's own sockets come back through the device.
     fn is_loop(&self, tcp: bool, peer: SocketAddr) -> bool {
-        let looped = peer.ip() == self.host_ip
+        let looped = self.host_ips.contains(&peer.ip())
             && self
                 .own_ports
                 .lock()
@@ -148,34 +157,27 @@ impl Relay {
         looped
     }
 
-    /// A host TCP socket, marked, bound to an ephemeral port.
-    fn tcp_socket(&self) -> io::Result<tokio::net::TcpSocket> {
-        let s = socket2::Socket::new(
-            socket2::Domain::IPV4,
-            socket2::Type::STREAM,
-            Some(socket2::Protocol::TCP),
-        )?;
+    /// A host socket of `ty` for reaching `to`'s family, marked, bound to an ephemeral port.
+    fn host_socket(&self, to: IpAddr, ty: socket2::Type) -> io::Result<socket2::Socket> {
+        let local = SocketAddr::new(unspecified(to), 0);
+        let s = socket2::Socket::new(socket2::Domain::for_address(local), ty, None)?;
         if let Some(m) = self.mark {
             s.set_mark(m).map_err(|e| io::Error::new(e.kind(), format!("SO_MARK {m:#x}: {e}")))?;
         }
         s.set_nonblocking(true)?;
-        s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)).into())?;
+        s.bind(&local.into())?;
+        Ok(s)
+    }
+
+    /// A host TCP socket for reaching `to`, marked, bound to an ephemeral port.
+    fn tcp_socket(&self, to: IpAddr) -> io::Result<tokio::net::TcpSocket> {
+        let s = self.host_socket(to, socket2::Type::STREAM)?;
         Ok(tokio::net::TcpSocket::from_std_stream(s.into()))
     }
 
-    /// A host UDP socket, marked, bound to an ephemeral port.
-    fn udp_socket(&self) -> io::Result<tokio::net::UdpSocket> {
-        let s = socket2::Socket::new(
-            socket2::Domain::IPV4,
-            socket2::Type::DGRAM,
-            Some(socket2::Protocol::UDP),
-        )?;
-        if let Some(m) = self.mark {
-            s.set_mark(m).map_err(|e| io::Error::new(e.kind(), format!("SO_MARK {m:#x}: {e}")))?;
-        }
-        s.set_nonblocking(true)?;
-        s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)).into())?;
-        tokio::net::UdpSocket::from_std(s.into())
+    /// A host UDP socket for reaching `to`, marked, bound to an ephemeral port.
+    fn udp_socket(&self, to: IpAddr) -> io::Result<tokio::net::UdpSocket> {
+        tokio::net::UdpSocket::from_std(self.host_socket(to, socket2::Type::DGRAM)?.into())
     }
 }
 
@@ -187,7 +189,7 @@ impl Relay {
 pub(crate) fn start(
     shards: &[NetStack],
     args: &ForwardArgs,
-    host_ip: Ipv4Addr,
+    host_ips: Vec<IpAddr>,
     done: super::services::Done,
 ) -> Result<(), String> {
     let upstream = match &args.socks5 {
@@ -197,8 +199,8 @@ pub(crate) fn start(
             let addr = p
                 .to_socket_addrs()
                 .map_err(|e| format!("--socks5 {p}: {e}"))?
-                .find(SocketAddr::is_ipv4)
-                .ok_or_else(|| format!("--socks5 {p}: no IPv4 address"))?;
+                .next()
+                .ok_or_else(|| format!("--socks5 {p}: no address"))?;
             Upstream::Socks5(addr)
         }
     };
@@ -206,12 +208,12 @@ pub(crate) fn start(
         upstream,
         mark: args.mark,
         udp_timeout: Duration::from_secs(args.udp_timeout.max(1)),
-        host_ip,
+        host_ips,
         own_ports: Mutex::new(HashSet::new()),
         loop_reported: AtomicBool::new(false),
     });
     // The mark needs CAP_NET_ADMIN: check it now rather than on the first connection.
-    relay.tcp_socket().map_err(|e| format!("forward: a host socket: {e}"))?;
+    relay.tcp_socket(relay.host_ips[0]).map_err(|e| format!("forward: a host socket: {e}"))?;
     let sockets = shards
         .iter()
         .map(|net| {
@@ -250,7 +252,7 @@ async fn relay_tcp(relay: Arc<Relay>, mut client: ustack::tokio::TcpStream, peer
     let reset = |c: &ustack::tokio::TcpStream| {
         let _ = c.set_linger(Some(Duration::ZERO));
     };
-    let Ok(SocketAddr::V4(dst)) = client.local_addr() else { return };
+    let Ok(dst) = client.local_addr() else { return };
     if relay.is_loop(true, peer) {
         return reset(&client);
     }
@@ -310,7 +312,6 @@ async fn udp_loop(relay: Arc<Relay>, any: Arc<ustack::tokio::UdpSocket>) {
     let mut buf = vec![0u8; 65_536];
     // Ends when the stack stops (the receive fails).
     while let Ok((n, src, dst)) = any.recv_from_to(&mut buf).await {
-        let SocketAddr::V4(dst4) = dst else { continue };
         if relay.is_loop(false, src) {
             continue;
         }
@@ -318,7 +319,7 @@ async fn udp_loop(relay: Arc<Relay>, any: Arc<ustack::tokio::UdpSocket>) {
             flows.lock().unwrap_or_else(PoisonError::into_inner).get(&(src, dst)).cloned();
         let flow = match existing {
             Some(f) => f,
-            None => match open_flow(&relay, dst4).await {
+            None => match open_flow(&relay, dst).await {
                 Ok(flow) => {
                     let flow = Arc::new(flow);
                     flows
@@ -343,7 +344,7 @@ async fn udp_loop(relay: Arc<Relay>, any: Arc<ustack::tokio::UdpSocket>) {
         flow.touch();
         flow.up.fetch_add(n as u64, Ordering::Relaxed);
         let sent = if flow.socks {
-            let mut packet = socks5::udp_header(dst4);
+            let mut packet = socks5::udp_header(dst);
             packet.extend_from_slice(&buf[..n]);
             flow.socket.send(&packet).await
         } else {
@@ -355,28 +356,28 @@ async fn udp_loop(relay: Arc<Relay>, any: Arc<ustack::tokio::UdpSocket>) {
     }
 }
 
-async fn open_flow(relay: &Arc<Relay>, dst: SocketAddrV4) -> io::Result<Flow> {
-    let socket = relay.udp_socket()?;
-    let guard = own(relay, false, socket.local_addr()?.port());
-    let (control, own_control, socks) = match relay.upstream {
+async fn open_flow(relay: &Arc<Relay>, dst: SocketAddr) -> io::Result<Flow> {
+    let (socket, guard, control, own_control, socks) = match relay.upstream {
         Upstream::Direct => {
-            socket.connect(SocketAddr::V4(dst)).await?;
-            (None, None, false)
+            let socket = relay.udp_socket(dst.ip())?;
+            let guard = own(relay, false, socket.local_addr()?.port());
+            socket.connect(dst).await?;
+            (socket, guard, None, None, false)
         }
         Upstream::Socks5(proxy) => {
             let (mut control, own_tcp) = tcp_connect(relay, proxy).await?;
             // RFC 1928 §7: the client's address is not known to it yet: all zeros.
-            let unspecified = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+            let unspecified = SocketAddr::new(unspecified(proxy.ip()), 0);
             let mut bound =
                 socks5::request(&mut control, socks5::UDP_ASSOCIATE, unspecified).await?;
             if bound.ip().is_unspecified() {
                 // The relay listens on the address we reached the proxy at.
-                if let SocketAddr::V4(p) = proxy {
-                    bound.set_ip(*p.ip());
-                }
+                bound.set_ip(proxy.ip());
             }
-            socket.connect(SocketAddr::V4(bound)).await?;
-            (Some(control), Some(own_tcp), true)
+            let socket = relay.udp_socket(bound.ip())?;
+            let guard = own(relay, false, socket.local_addr()?.port());
+            socket.connect(bound).await?;
+            (socket, guard, Some(control), Some(own_tcp), true)
         }
     };
     let flow = Flow {
@@ -440,20 +441,36 @@ async fn udp_replies(
 /// The client side of SOCKS5 (RFC 1928), no authentication.
 mod socks5 {
     use std::io;
-    use std::net::{Ipv4Addr, SocketAddrV4};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     pub(super) const CONNECT: u8 = 1;
     pub(super) const UDP_ASSOCIATE: u8 = 3;
 
+    /// ATYP, DST.ADDR and DST.PORT of `addr` (RFC 1928 §4 and §5: ATYP 1 for IPv4, 4 for
+    /// IPv6).
+    fn put_addr(out: &mut Vec<u8>, addr: SocketAddr) {
+        match addr.ip() {
+            IpAddr::V4(a) => {
+                out.push(1);
+                out.extend_from_slice(&a.octets());
+            }
+            IpAddr::V6(a) => {
+                out.push(4);
+                out.extend_from_slice(&a.octets());
+            }
+        }
+        out.extend_from_slice(&addr.port().to_be_bytes());
+    }
+
     /// Method negotiation (no authentication), then `command` for `addr`; returns the
-    /// address the proxy bound (BND.ADDR, BND.PORT).
+    /// address the proxy bound (BND.ADDR, BND.PORT; a name reads as 0.0.0.0).
     pub(super) async fn request(
         s: &mut tokio::net::TcpStream,
         command: u8,
-        addr: SocketAddrV4,
-    ) -> io::Result<SocketAddrV4> {
+        addr: SocketAddr,
+    ) -> io::Result<SocketAddr> {
         s.write_all(&[5, 1, 0]).await?;
         let mut reply = [0u8; 2];
         s.read_exact(&mut reply).await?;
@@ -463,9 +480,8 @@ mod socks5 {
                 format!("SOCKS5 proxy refused the no-authentication method (answer {reply:?})"),
             ));
         }
-        let mut req = vec![5, command, 0, 1];
-        req.extend_from_slice(&addr.ip().octets());
-        req.extend_from_slice(&addr.port().to_be_bytes());
+        let mut req = vec![5, command, 0];
+        put_addr(&mut req, addr);
         s.write_all(&req).await?;
         let mut head = [0u8; 4];
         s.read_exact(&mut head).await?;
@@ -479,18 +495,18 @@ mod socks5 {
             1 => {
                 let mut a = [0u8; 4];
                 s.read_exact(&mut a).await?;
-                Ipv4Addr::from(a)
+                IpAddr::V4(Ipv4Addr::from(a))
             }
             3 => {
                 let len = s.read_u8().await?;
                 let mut name = vec![0u8; usize::from(len)];
                 s.read_exact(&mut name).await?;
-                Ipv4Addr::UNSPECIFIED
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
             }
             4 => {
                 let mut a = [0u8; 16];
                 s.read_exact(&mut a).await?;
-                Ipv4Addr::UNSPECIFIED
+                IpAddr::V6(Ipv6Addr::from(a))
             }
             t => {
                 return Err(io::Error::new(
@@ -500,7 +516,7 @@ mod socks5 {
             }
         };
         let port = s.read_u16().await?;
-        Ok(SocketAddrV4::new(ip, port))
+        Ok(SocketAddr::new(ip, port))
     }
 
     /// RFC 1928 §6's reply codes as errors.
@@ -520,11 +536,10 @@ mod socks5 {
         io::Error::new(kind, format!("SOCKS5 proxy: {what} (reply {code})"))
     }
 
-    /// RFC 1928 §7: RSV, FRAG 0, ATYP IPv4, DST.ADDR, DST.PORT.
-    pub(super) fn udp_header(dst: SocketAddrV4) -> Vec<u8> {
-        let mut h = vec![0, 0, 0, 1];
-        h.extend_from_slice(&dst.ip().octets());
-        h.extend_from_slice(&dst.port().to_be_bytes());
+    /// RFC 1928 §7: RSV, FRAG 0, ATYP, DST.ADDR, DST.PORT.
+    pub(super) fn udp_header(dst: SocketAddr) -> Vec<u8> {
+        let mut h = vec![0, 0, 0];
+        put_addr(&mut h, dst);
         h
     }
 
@@ -549,9 +564,16 @@ mod socks5 {
 
         #[test]
         fn udp_header_round_trip_per_rfc_1928_section_7() {
-            let dst = SocketAddrV4::new(Ipv4Addr::new(10, 99, 0, 2), 53);
+            let dst = SocketAddr::from((Ipv4Addr::new(10, 99, 0, 2), 53));
             let mut d = udp_header(dst);
             assert_eq!(d, [0, 0, 0, 1, 10, 99, 0, 2, 0, 53]);
+            let dst6 = SocketAddr::from((Ipv6Addr::new(0xfd00, 0x99, 0, 0, 0, 0, 0, 2), 53));
+            let mut d6 = udp_header(dst6);
+            assert_eq!(d6[..4], [0, 0, 0, 4], "ATYP 4: an IPv6 address");
+            assert_eq!(d6[4..20], dst6.ip().to_string().parse::<Ipv6Addr>().unwrap().octets());
+            assert_eq!(d6[20..], [0, 53]);
+            d6.extend_from_slice(b"six");
+            assert_eq!(strip_udp_header(&d6), Some(&b"six"[..]));
             d.extend_from_slice(b"payload");
             assert_eq!(strip_udp_header(&d), Some(&b"payload"[..]));
             let mut frag = d.clone();

@@ -203,6 +203,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         fastopen: args.fastopen,
         defer_accept: args.defer_accept,
         host_ip: args.host_addr.addr(),
+        host_ip6: args.host_addr6.map(|c| c.addr()),
         dual_stack: args.addr6.is_some(),
     };
     let up = format!(

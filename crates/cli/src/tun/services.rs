@@ -76,8 +76,9 @@ pub(crate) enum Service {
     ///
     /// Route the destinations into the device (`ip route add 10.99.0.0/24 dev DEV`) and keep
     /// the relay's own sockets out of it: `--mark 0x1` with `ip rule add not fwmark 0x1 table
-    /// 100` and the device's routes in table 100. Each connection's line on stdout is `forward:
-    /// tcp CLIENT -> DEST: N bytes up, M bytes down, S s`; a UDP flow's comes when it ends.
+    /// 100` and the device's routes in table 100 (`ip -6 rule` and `ip -6 route` too for IPv6,
+    /// with --addr6 and --host-addr6). Each connection's line on stdout is `forward: tcp
+    /// CLIENT -> DEST: N bytes up, M bytes down, S s`; a UDP flow's comes when it ends.
     Forward(super::forward::ForwardArgs),
     /// Like netcat: stdin to the connection, the connection to stdout; shutdown(Write) at
     /// stdin's end; exits once the peer has closed: 0 when the connection then finishes
@@ -103,6 +104,8 @@ pub(crate) struct Options {
     pub(crate) defer_accept: Option<u32>,
     /// The kernel's address on the device (the forward service's loop check).
     pub(crate) host_ip: Ipv4Addr,
+    /// The kernel's IPv6 address on the device, if it has one (likewise).
+    pub(crate) host_ip6: Option<Ipv6Addr>,
     /// The stack has an IPv6 address: the services listen on `[::]` (IPv4 clients too, as
     /// `::ffff:a.b.c.d`) rather than on 0.0.0.0.
     pub(crate) dual_stack: bool,
@@ -159,7 +162,10 @@ pub(crate) fn start(
     let done = Done::default();
     match service {
         Service::Forward(args) => {
-            super::forward::start(shards, args, opts.host_ip, done.clone())?;
+            let hosts = std::iter::once(IpAddr::V4(opts.host_ip))
+                .chain(opts.host_ip6.map(IpAddr::V6))
+                .collect();
+            super::forward::start(shards, args, hosts, done.clone())?;
         }
         _ => {
             for net in shards {

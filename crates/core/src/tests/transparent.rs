@@ -255,3 +255,150 @@ fn netstat_shows_the_any_ip_sockets_on_every_port() {
         assert_eq!(row.split_whitespace().nth(4), Some("0.0.0.0:*"), "{row}");
     }
 }
+
+// ---- IPv6 ----
+
+const A6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const B6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+/// Addresses out on the Internet, as a client would dial them over IPv6.
+const FAR6: Ipv6Addr = Ipv6Addr::new(0x2606, 0x2800, 0x220, 1, 0x248, 0x1893, 0x25c8, 0x1946);
+const FAR6_2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 7);
+
+/// As [`pair`], with 2001:db8::1 and ::2 beside the IPv4 addresses, A's IPv6 default route
+/// into B.
+fn pair6() -> Pair {
+    let mut a = stack(A, 1);
+    a.add_ipv6_addr(0, crate::Ipv6Cidr::new(A6, 64).unwrap());
+    a.add_route(Route {
+        dest: crate::Ipv6Cidr::new(Ipv6Addr::UNSPECIFIED, 0).unwrap().into(),
+        iface: 0,
+    });
+    let mut b = stack(B, 2);
+    b.add_ipv6_addr(0, crate::Ipv6Cidr::new(B6, 64).unwrap());
+    b.set_transparent(true);
+    Pair::with(a, b)
+}
+
+#[test]
+fn any_ip_listener_accepts_an_ipv6_connection_to_a_foreign_address_as_that_address() {
+    // As over IPv4: the client dials [2606:2800:220:1:248:1893:25c8:1946]:443; B's
+    // connection has that as its local address and every segment B sends comes from it.
+    let mut p = pair6();
+    let l = p.b.tcp_listen_any(16).unwrap();
+    let c = p.a.tcp_connect(p.now, None, sa(FAR6, 443)).unwrap();
+    p.settle();
+    assert_eq!(p.a.tcp_conn(c).state(), TcpState::Established);
+    let s = p.b.tcp_accept(l).expect("the any-IP listener took the IPv6 connection");
+    let client = p.a.tcp_conn(c).tuple().local;
+    assert_eq!(client.ip(), IpAddr::V6(A6));
+    assert_eq!(p.b.tcp_conn(s).tuple().local, sa(FAR6, 443), "local address = the dialled one");
+    assert_eq!(p.b.tcp_conn(s).tuple().remote, client);
+    p.a.tcp_send(c, b"hello").unwrap();
+    p.settle();
+    assert_eq!(p.read_all_b(s), b"hello");
+    p.b.tcp_send(s, b"world").unwrap();
+    p.settle();
+    let mut buf = [0u8; 16];
+    let n = p.a.tcp_recv(c, &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"world");
+    let from_b = p.segs(false, 0);
+    assert!(from_b.iter().all(|seg| seg.src == sa(FAR6, 443) && seg.dst == client), "{from_b:?}");
+    assert_eq!(p.b.counters().tcp_out_rsts, 0);
+    // B's own address is still B's: a closed port there is refused, not relayed.
+    let c2 = p.a.tcp_connect(p.now, None, sa(B6, 81)).unwrap();
+    p.settle();
+    assert_eq!(p.a.tcp_conn(c2).error(), Some(ustack_tcp::ConnError::Refused));
+    assert_eq!(p.b.tcp_accept(l), None);
+}
+
+#[test]
+fn any_ip_udp_socket_gets_ipv6_datagrams_with_their_destination_and_replies_from_it() {
+    let mut p = pair6();
+    let any = p.b.udp_bind_any().unwrap();
+    let ua = p.a.udp_bind(sa(Ipv6Addr::UNSPECIFIED, 5353)).unwrap();
+    p.a.udp_connect(ua, sa(FAR6_2, 53)).unwrap();
+    p.a.udp_send(p.now, ua, b"query").unwrap();
+    p.settle();
+    let mut buf = [0u8; 64];
+    let (n, from, to) = p.b.udp_recv_from_to(any, &mut buf).unwrap();
+    assert_eq!((&buf[..n], from, to), (&b"query"[..], sa(A6, 5353), sa(FAR6_2, 53)));
+    p.b.udp_send_from_to(p.now, any, to, from, b"answer").unwrap();
+    p.settle();
+    let reply = p.sent(false, 0);
+    assert_eq!(udp(&reply[0]), Some((sa(FAR6_2, 53), sa(A6, 5353), b"answer".to_vec())));
+    let (n, src) = p.a.udp_recv_from(ua, &mut buf).unwrap();
+    assert_eq!((&buf[..n], src), (&b"answer"[..], sa(FAR6_2, 53)));
+}
+
+#[test]
+fn ipv6_multicast_link_local_loopback_mapped_and_pings_are_not_taken_for_someone_else() {
+    // Transparent mode stands for unicast hosts beyond the link: a SYN to a multicast group,
+    // a link-local address (the link's own neighbours), ::, ::1 or an IPv4-mapped address
+    // arriving on the device is dropped (counted); a ping to a foreign address is not
+    // answered, while a ping to B itself still is.
+    let mut b = stack(B, 2);
+    b.add_ipv6_addr(0, crate::Ipv6Cidr::new(B6, 64).unwrap());
+    b.set_transparent(true);
+    let any = b.tcp_listen_any(16).unwrap();
+    let now = Instant::from_secs(1);
+    let bad = [
+        Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1),
+        Ipv6Addr::new(0xff0e, 0, 0, 0, 0, 0, 0, 0x101),
+        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 7),
+        Ipv6Addr::UNSPECIFIED,
+        Ipv6Addr::LOCALHOST,
+        Ipv4Addr::new(93, 184, 216, 34).to_ipv6_mapped(),
+    ];
+    for dst in bad {
+        b.handle_packet(now, 0, &syn_packet(sa(A6, 40000), sa(dst, 80), 1));
+    }
+    assert!(drain(&mut b, now).is_empty());
+    assert_eq!(b.tcp_accept(any), None);
+    assert_eq!(b.counters().ip6_in_addr_errors, bad.len() as u64);
+    let ping = |dst| {
+        let msg = ustack_wire::Icmpv6Repr::EchoRequest { ident: 7, seq_no: 1, data: b"ping" };
+        let mut body = vec![0u8; msg.buffer_len()];
+        msg.emit(&mut ustack_wire::Icmpv6Packet::new_unchecked(&mut body[..]), A6, dst);
+        ip6_packet(A6, dst, IpProtocol::ICMPV6, &body)
+    };
+    b.handle_packet(now, 0, &ping(FAR6));
+    assert!(drain(&mut b, now).is_empty(), "no echo reply for a foreign address");
+    b.handle_packet(now, 0, &ping(B6));
+    assert_eq!(drain(&mut b, now).len(), 1, "B answers its own");
+}
+
+#[test]
+fn packet_too_big_about_a_transparent_ipv6_connection_lowers_its_segment_size() {
+    // A router on the path from the dialled address back to the client reports that B's
+    // segments are too big: the Packet Too Big comes to the dialled address (B's side of the
+    // connection), and the connection's MSS follows it (RFC 8201 §4: 1300 − 60, less 12
+    // bytes of timestamps), as for a connection on one of B's own addresses.
+    let mut p = pair6();
+    let l = p.b.tcp_listen_any(16).unwrap();
+    let c = p.a.tcp_connect(p.now, None, sa(FAR6, 443)).unwrap();
+    p.settle();
+    let s = p.b.tcp_accept(l).unwrap();
+    let data: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+    let queued = p.b.tcp_send(s, &data).unwrap();
+    let mut buf = vec![0u8; 2000];
+    let t = p.b.poll_transmit(p.now, &mut buf).unwrap();
+    assert!(t.len > 1300);
+    let (header, quoted) = ustack_wire::icmpv6::quote(&buf[..t.len]).unwrap();
+    assert_eq!(header.src, FAR6);
+    let router = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0xfe);
+    let msg = ustack_wire::Icmpv6Repr::PacketTooBig { mtu: 1300, header, data: quoted };
+    let mut body = vec![0u8; msg.buffer_len()];
+    msg.emit(&mut ustack_wire::Icmpv6Packet::new_unchecked(&mut body[..]), router, FAR6);
+    p.inject(true, &ip6_packet(router, FAR6, IpProtocol::ICMPV6, &body));
+    assert_eq!(p.b.tcp_conn(s).effective_mss(), 1228);
+    p.run_for(crate::Duration::from_secs(5));
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = p.a.tcp_recv(c, &mut chunk) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&chunk[..n]);
+    }
+    assert!(got == data[..queued], "{} of {queued} bytes arrived", got.len());
+}

@@ -89,8 +89,8 @@ pub struct NetConfig {
     /// Transparent (any-IP) mode: take TCP connections and UDP datagrams to any unicast
     /// address the device delivers, not only to `addr`, with the dialled address as the
     /// local one and the source of the replies ([`TcpListener::bind_any`],
-    /// [`UdpSocket::bind_any`]; `docs/host-stack.md`). IPv4 only: IPv6 packets to
-    /// addresses not the stack's are dropped as before. Off by default.
+    /// [`UdpSocket::bind_any`]; `docs/host-stack.md`), over IPv4 and IPv6 (IPv6 needs an
+    /// address of the stack's, `ipv6`, for the device to carry it). Off by default.
     pub transparent: bool,
 }
 
