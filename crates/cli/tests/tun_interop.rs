@@ -112,6 +112,41 @@ fn connect_ustack_closes_first_and_holds_time_wait() {
     connect_ustack_closes_first(&V4, "connect1", 5001, 0xc0ffee);
 }
 
+/// `--queues 2 connect`: the connection runs on the first shard, and the kernel steers its
+/// packets to that shard's queue by their ports (the eBPF program `ustack tun` loads), also
+/// after the connection was quiet for longer than the kernel's flow table remembers a queue
+/// (3 s): ustack half-closes at once, the kernel answers 4 s later, and the answer reaches
+/// stdout.
+#[test]
+fn connect_over_two_queues_gets_its_answer_after_an_idle_spell() {
+    const PORT: u16 = 5003;
+    let Some(mut sandbox) = Netns::for_test() else { return };
+    let listener = kernel_listener(&sandbox, V4.unspecified(), PORT);
+    let target = format!("{HOST}:{PORT}");
+    let mut lab = Lab::start_in(
+        sandbox.take(),
+        "connectq",
+        &["connect", &target],
+        Io::Piped,
+        &["--queues", "2"],
+    );
+    feed(lab.stdin.take().expect("ustack's stdin"), b"ping\n");
+    let stdout = lab.stdout.take().expect("ustack's stdout");
+    let drain = thread::spawn(move || read_all(stdout));
+    let (conn, _) = accept_within(&listener, &lab);
+    let mut got = Vec::new();
+    (&conn).read_to_end(&mut got).expect("the kernel reading ustack's data and FIN");
+    assert_eq!(got, b"ping\n");
+    thread::sleep(Duration::from_secs(4));
+    (&conn).write_all(b"pong after a quiet spell\n").expect("the kernel's answer");
+    drop(conn);
+    assert_eq!(drain.join().expect("the stdout reader"), b"pong after a quiet spell\n");
+    let status = lab.wait_exit();
+    assert!(status.success(), "ustack connect: {status}; stderr:\n{}", lab.stderr());
+    assert!(lab.stderr().contains("2 queues and stacks"), "{}", lab.stderr());
+    lab.report("answered on its shard's queue after 4 s quiet");
+}
+
 /// `connect` to a kernel server that sends and shuts down first (CLOSE-WAIT in `ustack ss`
 /// while ustack still sends): the kernel holds TIME-WAIT (S26).
 #[test]

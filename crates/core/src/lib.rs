@@ -33,6 +33,7 @@ mod socket;
 mod sockopt;
 mod ssinfo;
 pub mod stack;
+pub mod steering;
 mod syncookies;
 pub mod sysctl;
 mod tcp;

@@ -207,6 +207,8 @@ pub struct Stack {
     /// client's cookie cache and black-hole state (`fastopen.rs`).
     pub(crate) fastopen: crate::fastopen::FastOpenHost,
     pub(crate) ports: PortAllocator,
+    /// The stack's place among the shards of a multi-queue device (`crate::steering`).
+    pub(crate) shard: Option<crate::steering::Shard>,
     pub(crate) ip_ident: u16,
     frag: Reassembler<crate::frag::FragKey>,
     /// IPv6 reassembly (`crate::ipv6`).
@@ -358,6 +360,7 @@ impl Stack {
             syncookies: ustack_tcp::syncookie::SynCookies::new(derived_key(s, b"syncookies")),
             fastopen: crate::fastopen::FastOpenHost::new(derived_key(s, b"fastopen"), s),
             ports: PortAllocator::new(cfg.ip_local_port_range, s),
+            shard: None,
             ip_ident: (KeyedHash::new(s).hash(b"ip-ident") & 0xffff) as u16,
             frag: Reassembler::new(FragLimits {
                 max_bytes: cfg.ipfrag_high_thresh,

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use ustack_tcp::{
     Conn, ConnError, DropReason, Ecn, Event, FourTuple, RecvError, SendError, TcpConfig, TcpState,
 };
-use ustack_wire::{SeqNum, TcpFlags, TcpPacket, TcpRepr, checksum};
+use ustack_wire::{IpProtocol, SeqNum, TcpFlags, TcpPacket, TcpRepr, checksum};
 
 use crate::addr::{canonical, mapped, unspecified_like};
 use crate::hash::{ConnKey, KeyedSet};
@@ -274,10 +274,13 @@ impl Stack {
         let port = if local.port() == 0 {
             let conns = &self.tcp_conns;
             let listeners = &self.tcp_listeners;
-            let (cfg, slots) = (&self.cfg, &self.slots);
+            let (cfg, slots, shard) = (&self.cfg, &self.slots, self.shard);
             self.ports
                 .pick(src, Some(remote), |p| {
-                    if listeners.port_used(p) {
+                    // On a shard, only a port the device steers the answers of to it.
+                    if listeners.port_used(p)
+                        || shard.is_some_and(|s| !s.takes(IpProtocol::TCP, remote.port(), p))
+                    {
                         return false;
                     }
                     let tuple = FourTuple { local: SocketAddr::new(src, p), remote };

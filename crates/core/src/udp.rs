@@ -107,10 +107,14 @@ impl Stack {
         }
         let ip = local.ip();
         let port = if local.port() == 0 {
-            let binds = &self.udp_binds;
-            // Linux `udp_lib_get_port`: only a port that passes the conflict check below.
+            let (binds, shard) = (&self.udp_binds, self.shard);
+            // Linux `udp_lib_get_port`: only a port that passes the conflict check below,
+            // and on a shard only one the device steers to it (`crate::steering`).
             self.ports
-                .pick(ip, None, |p| !binds.conflicts(SocketAddr::new(ip, p), v6only))
+                .pick(ip, None, |p| {
+                    !binds.conflicts(SocketAddr::new(ip, p), v6only)
+                        && shard.is_none_or(|s| s.takes(IpProtocol::UDP, 0, p))
+                })
                 .ok_or(BindError::NoEphemeralPort)?
         } else {
             local.port()

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ustack::core::{Ipv4Cidr, Ipv6Cidr};
-use ustack::device::{PcapDevice, Tun, TunConfig};
+use ustack::device::{PcapDevice, SteeringProgram, Tun, TunConfig};
 use ustack::{NetConfig, NetStack};
 
 mod control;
@@ -55,8 +55,11 @@ pub(crate) struct Args {
     /// kernel spreads connections over the queues by the hash of their addresses and ports
     /// and keeps each connection's packets on one queue, so every shard runs the service
     /// for the connections it gets (forward too: every shard relays its own); --control
-    /// lists the sockets of every shard and sums their counters. Not for connect, nor with
-    /// --pcap.
+    /// lists the sockets of every shard and sums their counters. The kernel is told to pick
+    /// the queue by the ports (an eBPF steering program, which needs CAP_BPF), and each
+    /// stack picks its own ports so the answers come back to it: `connect` runs on the first
+    /// shard. Without the program (no privilege to load it) the kernel's flow hash spreads
+    /// the connections and `connect` is refused. Not with --pcap.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     queues: u16,
@@ -120,21 +123,37 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
             return Err(format!("--mtu {}: IPv6 needs 1280 or more (RFC 8200 §5)", args.mtu));
         }
     }
-    if args.queues > 1 {
-        if matches!(args.service, services::Service::Connect { .. }) {
-            return Err(format!(
-                "--queues {}: {} does not shard (each stack would connect on its own); use --queues 1",
-                args.queues,
-                args.service.describe()
-            ));
-        }
-        if args.pcap.is_some() {
-            return Err(format!(
-                "--queues {}: --pcap captures one device queue; use it with --queues 1",
-                args.queues
-            ));
-        }
+    if args.queues > 1 && args.pcap.is_some() {
+        return Err(format!(
+            "--queues {}: --pcap captures one device queue; use it with --queues 1",
+            args.queues
+        ));
     }
+    // With more than one queue, the kernel steers packets to the queues by ports, so that
+    // every connection reaches its shard, those a shard opens too. Loaded before the device
+    // is made, so that a refusal leaves the network untouched.
+    let steering = if args.queues > 1 {
+        match SteeringProgram::load(args.queues) {
+            Ok(program) => Some(program),
+            Err(e) if matches!(args.service, services::Service::Connect { .. }) => {
+                return Err(format!(
+                    "--queues {}: connect needs the kernel to steer the queues by ports: {e}; \
+                     use --queues 1",
+                    args.queues
+                ));
+            }
+            Err(e) => {
+                eprintln!(
+                    "ustack: --queues {}: {e}; the kernel's own flow hash spreads the \
+                     connections instead",
+                    args.queues
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     let grace = Duration::try_from_secs_f64(args.grace).map_err(|e| format!("--grace: {e}"))?;
     let mut net_cfg = NetConfig::new(args.addr);
     net_cfg.ipv6.extend(args.addr6);
@@ -156,6 +175,12 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     let more_queues = (1..args.queues)
         .map(|_| tun.new_queue().map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(program) = &steering {
+        tun.set_steering(program).map_err(|e| e.to_string())?;
+    }
+    let shard = |queue: u16| {
+        steering.as_ref().map(|_| ustack::core::steering::Shard { queue, queues: args.queues })
+    };
     let dev_name = tun.name().to_string();
     net_cfg.mtu = Some(args.mtu);
     net_cfg.tracing = args.trace;
@@ -164,6 +189,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         net_cfg.stack.tcp_fastopen |= ustack::core::tcp_engine::tfo::CLIENT_ENABLE
             | ustack::core::tcp_engine::tfo::SERVER_ENABLE;
     }
+    net_cfg.shard = shard(0);
     let net = match &args.pcap {
         Some(path) => {
             let dev = PcapDevice::create(tun, path)
@@ -175,10 +201,11 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     .map_err(|e| format!("cannot start the stack: {e}"))?;
     // The other shards, one per further queue (their sockets are their own).
     let mut shards = vec![net.clone()];
-    for queue in more_queues {
-        let shard = NetStack::spawn(queue, net_cfg.clone())
+    for (i, queue) in (1..).zip(more_queues) {
+        let cfg = NetConfig { shard: shard(i), ..net_cfg.clone() };
+        let stack = NetStack::spawn(queue, cfg)
             .map_err(|e| format!("cannot start the stack of another queue: {e}"))?;
-        shards.push(shard);
+        shards.push(stack);
     }
     if args.trace {
         for (i, shard) in shards.iter().enumerate() {

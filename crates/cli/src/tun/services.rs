@@ -151,8 +151,7 @@ impl Done {
 
 /// Starts `service` on the stacks of `shards` (one per queue of the device): a listening
 /// service listens on each, as the kernel spreads its connections over the queues; the
-/// forward service relays from each, its loop check shared; `connect` runs on the first
-/// (the caller refuses it with more than one shard).
+/// forward service relays from each, its loop check shared; `connect` runs on the first.
 pub(crate) fn start(
     shards: &[NetStack],
     service: &Service,
@@ -161,6 +160,9 @@ pub(crate) fn start(
 ) -> Result<Done, String> {
     let done = Done::default();
     match service {
+        // One connection (or one after another): on the first shard, whose ports the
+        // device's steering sends back to it.
+        Service::Connect { .. } => start_on(&shards[0], service, opts, Arc::clone(stop), &done)?,
         Service::Forward(args) => {
             let hosts = std::iter::once(IpAddr::V4(opts.host_ip))
                 .chain(opts.host_ip6.map(IpAddr::V6))

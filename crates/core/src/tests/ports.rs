@@ -219,3 +219,47 @@ fn connect_errors_before_anything_is_sent() {
     assert_eq!(drain(&mut s, now).len(), 2, "two SYNs, nothing for the failed calls");
     assert_eq!(s.socket_count(), 2);
 }
+
+#[test]
+fn a_shard_connects_and_binds_only_from_ports_whose_answers_are_steered_to_it() {
+    // Shard 1 of 4 (`crate::steering`): every connection it opens has a local port whose
+    // hash with the destination's port names queue 1, so the device hands the answers to
+    // this stack; a UDP socket bound to port 0 likewise. 300 connections to two destination
+    // ports, all from distinct ports in the range, each established.
+    use crate::steering::{Shard, queue_for};
+    use ustack_wire::IpProtocol;
+    let mut p = Pair::new();
+    let shard = Shard { queue: 1, queues: 4 };
+    p.a.set_shard(Some(shard));
+    assert_eq!(p.a.shard(), Some(shard));
+    let listeners = [
+        p.b.tcp_listen(sa(ANY, 80), 512, false).unwrap(),
+        p.b.tcp_listen(sa(ANY, 443), 512, false).unwrap(),
+    ];
+    let mut ports = BTreeSet::new();
+    for i in 0..300 {
+        let dst = if i % 2 == 0 { 80 } else { 443 };
+        let c = p.a.tcp_connect(p.now, None, sa(B, dst)).unwrap();
+        let port = p.a.tcp_local_addr(c).port();
+        assert_eq!(queue_for(IpProtocol::TCP, dst, port, 4), 1, "port {port} to {dst}");
+        assert!(EPHEMERAL.contains(&port) && ports.insert(port), "port {port}");
+        p.settle();
+        assert_eq!(p.a.tcp_conn(c).state(), TcpState::Established);
+        let l = listeners[i % 2];
+        assert!(p.b.tcp_accept(l).is_some());
+    }
+    for _ in 0..50 {
+        let u = p.a.udp_bind(sa(ANY, 0)).unwrap();
+        let port = p.a.udp_local_addr(u).port();
+        assert_eq!(queue_for(IpProtocol::UDP, 53, port, 4), 1, "UDP port {port}");
+    }
+    // Alone again, the first pick is no longer held to the queue: over many picks some
+    // ports steer elsewhere.
+    p.a.set_shard(None);
+    let mut others = 0;
+    for _ in 0..40 {
+        let u = p.a.udp_bind(sa(ANY, 0)).unwrap();
+        others += usize::from(queue_for(IpProtocol::UDP, 53, p.a.udp_local_addr(u).port(), 4) != 1);
+    }
+    assert!(others > 0);
+}

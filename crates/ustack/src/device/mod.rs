@@ -52,7 +52,7 @@ pub use memory::{LinkStats, MemoryDevice, MemoryLink};
 pub use notify::Notify;
 pub use pcap::{PcapDevice, PcapSink};
 #[cfg(target_os = "linux")]
-pub use tun::{Tun, TunConfig, TunError};
+pub use tun::{SteeringProgram, Tun, TunConfig, TunError};
 pub use ustack_core::{Gso, Offloads, RxMeta};
 
 /// A network device that carries IP packets, one per call, without a link-layer header.

@@ -43,6 +43,7 @@ use ustack_core::{Gso, Ipv4Cidr, Ipv6Cidr, Offloads, RxMeta};
 
 use super::{Device, Readiness, RecvBufferTooSmall, packet_too_big};
 
+mod steering;
 #[allow(unsafe_code)]
 mod sys;
 mod vnet;
@@ -265,6 +266,23 @@ impl Tun {
         Tun::attach(&self.name, self.mtu, true, self.offload)
     }
 
+    /// Makes the kernel steer the packets it sends into this multi-queue interface by
+    /// [`ustack_core::steering`]'s rule, `program` built for the interface's number of
+    /// queues: each connection and flow then reaches the queue whose stack
+    /// ([`ustack_core::Stack::set_shard`]) holds it, those the stacks open included. Without
+    /// it the kernel picks queues by its own flow hash, which only keeps a flow where its
+    /// packets last came from. Needs `CAP_BPF` or `CAP_SYS_ADMIN` in the initial user
+    /// namespace (loading the program) and an interface made with
+    /// [`TunConfig::multi_queue`].
+    pub fn set_steering(&self, program: &SteeringProgram) -> Result<(), TunError> {
+        sys::tun_set_steering_ebpf(&self.file, &program.fd).map_err(|e| {
+            TunError::from_io(
+                || format!("setting the queue steering of {} (TUNSETSTEERINGEBPF)", self.name),
+                e,
+            )
+        })
+    }
+
     /// Whether the interface was opened with the kernel's offloads ([`TunConfig::offload`]).
     pub fn offload(&self) -> bool {
         self.offload
@@ -431,6 +449,53 @@ fn validate_name(name: &str) -> Result<(), TunError> {
         return invalid("it contains whitespace or a control character");
     }
     Ok(())
+}
+
+/// ustack-core's queue-steering rule ([`ustack_core::steering::queue_for`]) as an eBPF
+/// program loaded into the kernel, for [`Tun::set_steering`].
+#[derive(Debug)]
+pub struct SteeringProgram {
+    fd: std::os::fd::OwnedFd,
+    queues: u16,
+}
+
+impl SteeringProgram {
+    /// Builds the program for an interface of `queues` queues (1 to 256) and loads it
+    /// (`bpf(BPF_PROG_LOAD)`, a socket filter). Fails without the privilege to load eBPF
+    /// programs (`PermissionDenied`: `CAP_BPF` or `CAP_SYS_ADMIN`, or
+    /// `kernel.unprivileged_bpf_disabled` 0), or on a kernel without eBPF.
+    pub fn load(queues: u16) -> io::Result<SteeringProgram> {
+        if !(1..=256).contains(&queues) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{queues} queues: a TUN interface has 1 to 256"),
+            ));
+        }
+        let fd = sys::bpf_load_socket_filter(&steering::program(queues)).map_err(|e| {
+            io::Error::new(e.kind(), format!("loading the queue-steering eBPF program: {e}"))
+        })?;
+        Ok(SteeringProgram { fd, queues })
+    }
+
+    /// The number of queues the program steers over.
+    pub fn queues(&self) -> u16 {
+        self.queues
+    }
+
+    /// The queue the kernel's copy of the program picks for `packet` (an IP packet, as the
+    /// kernel sends it into the interface), by running it once (`BPF_PROG_TEST_RUN`): what
+    /// checks that it computes [`ustack_core::steering::queue_for`].
+    pub fn run(&self, packet: &[u8]) -> io::Result<u16> {
+        // The kernel runs a socket filter of a test on an Ethernet frame, past its header.
+        let mut frame = vec![0u8; 14];
+        frame[12..14].copy_from_slice(match packet.first().map(|b| b >> 4) {
+            Some(6) => &[0x86, 0xdd],
+            _ => &[0x08, 0x00],
+        });
+        frame.extend_from_slice(packet);
+        let queue = sys::bpf_test_run(&self.fd, &frame)?;
+        u16::try_from(queue).map_err(|_| io::Error::other(format!("the program returned {queue}")))
+    }
 }
 
 /// Classifies a TUNSETIFF failure.

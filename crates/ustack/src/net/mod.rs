@@ -92,6 +92,11 @@ pub struct NetConfig {
     /// [`UdpSocket::bind_any`]; `docs/host-stack.md`), over IPv4 and IPv6 (IPv6 needs an
     /// address of the stack's, `ipv6`, for the device to carry it). Off by default.
     pub transparent: bool,
+    /// The stack's place among the shards of a multi-queue device whose queues are steered
+    /// by [`ustack_core::steering`]'s rule ([`crate::device::Tun::set_steering`]): its
+    /// ephemeral ports are then picked so that the answers come back to its queue. `None`
+    /// (the default) for a stack alone on its device.
+    pub shard: Option<ustack_core::steering::Shard>,
 }
 
 impl NetConfig {
@@ -105,6 +110,7 @@ impl NetConfig {
             stack: StackConfig::new(random_secret()),
             tracing: false,
             transparent: false,
+            shard: None,
         }
     }
 
@@ -289,6 +295,7 @@ impl NetStack {
         }
         stack.set_tracing(cfg.tracing);
         stack.set_transparent(cfg.transparent);
+        stack.set_shard(cfg.shard);
         let readiness = device.readiness();
         let (nudge, wake_rx) = match &readiness {
             Readiness::Notify(n) => (Nudge::Notify(Arc::clone(n)), None),

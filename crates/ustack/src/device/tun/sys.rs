@@ -242,3 +242,142 @@ pub(super) fn tun_set_vnet_hdr_size(dev: &File, size: c_int) -> io::Result<()> {
     let rc = unsafe { libc::ioctl(dev.as_raw_fd(), libc::TUNSETVNETHDRSZ, &size as *const c_int) };
     if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
+
+/// One eBPF instruction (`struct bpf_insn`): opcode, destination register in the low four
+/// bits of `regs` and source register in the high four, offset, immediate.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct BpfInsn {
+    pub(super) code: u8,
+    pub(super) regs: u8,
+    pub(super) off: i16,
+    pub(super) imm: i32,
+}
+
+/// The head of `union bpf_attr` for `BPF_PROG_LOAD`, up to `prog_flags` (the kernel reads
+/// the rest as zero).
+#[repr(C)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+}
+
+/// The `test` member of `union bpf_attr` for `BPF_PROG_TEST_RUN`, up to `ctx_out`.
+#[repr(C)]
+struct TestRunAttr {
+    prog_fd: u32,
+    retval: u32,
+    data_size_in: u32,
+    data_size_out: u32,
+    data_in: u64,
+    data_out: u64,
+    repeat: u32,
+    duration: u32,
+    ctx_size_in: u32,
+    ctx_size_out: u32,
+    ctx_in: u64,
+    ctx_out: u64,
+}
+
+const BPF_PROG_LOAD: c_int = 5;
+const BPF_PROG_TEST_RUN: c_int = 10;
+const BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;
+/// `TUNSETSTEERINGEBPF`: `_IOR('T', 224, int)`.
+const TUNSETSTEERINGEBPF: c_ulong = 0x8004_54e0;
+
+/// Loads `insns` as a socket-filter eBPF program (the type a TUN device's steering program
+/// has), GPL-licensed (the licence only matters for helpers; these programs call none).
+/// On a verifier rejection the error carries the verifier's log.
+pub(super) fn bpf_load_socket_filter(insns: &[BpfInsn]) -> io::Result<OwnedFd> {
+    let license = c"GPL";
+    let mut log = vec![0u8; 64 * 1024];
+    let attr = ProgLoadAttr {
+        prog_type: BPF_PROG_TYPE_SOCKET_FILTER,
+        insn_cnt: u32::try_from(insns.len())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 1,
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+        kern_version: 0,
+        prog_flags: 0,
+    };
+    // SAFETY: BPF_PROG_LOAD reads `size_of::<ProgLoadAttr>()` bytes at `&attr` (the kernel
+    // takes a shorter attribute as zero-extended), then `insn_cnt` instructions at `insns`,
+    // the NUL-terminated licence, and writes at most `log_size` bytes at `log_buf`: all three
+    // buffers live until the call returns and have the sizes given. It returns a new
+    // descriptor, which is then owned here, or -1.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &attr as *const ProgLoadAttr,
+            std::mem::size_of::<ProgLoadAttr>() as u32,
+        )
+    };
+    if fd < 0 {
+        let err = io::Error::last_os_error();
+        let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+        let text = String::from_utf8_lossy(&log[..end]);
+        return Err(if text.trim().is_empty() {
+            err
+        } else {
+            io::Error::new(err.kind(), format!("{err}; verifier: {}", text.trim()))
+        });
+    }
+    // SAFETY: a descriptor the kernel just returned and nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Runs the loaded program `prog` once on `frame` (an Ethernet frame: the kernel builds a
+/// socket buffer of it and hands the program what follows the Ethernet header) and returns
+/// the program's return value (`BPF_PROG_TEST_RUN`).
+pub(super) fn bpf_test_run(prog: &OwnedFd, frame: &[u8]) -> io::Result<u32> {
+    let mut attr = TestRunAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        retval: 0,
+        data_size_in: u32::try_from(frame.len())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+        data_size_out: 0,
+        data_in: frame.as_ptr() as u64,
+        data_out: 0,
+        repeat: 1,
+        duration: 0,
+        ctx_size_in: 0,
+        ctx_size_out: 0,
+        ctx_in: 0,
+        ctx_out: 0,
+    };
+    // SAFETY: BPF_PROG_TEST_RUN reads and writes `size_of::<TestRunAttr>()` bytes at `&mut
+    // attr` and reads `data_size_in` bytes at `data_in` (`frame`, borrowed for the call);
+    // with `data_out` null it writes no packet back.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_TEST_RUN,
+            &mut attr as *mut TestRunAttr,
+            std::mem::size_of::<TestRunAttr>() as u32,
+        )
+    };
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(attr.retval) }
+}
+
+/// Makes `prog` the queue-steering program of the multi-queue TUN interface `dev` is
+/// attached to (`TUNSETSTEERINGEBPF`): the kernel hands each packet it sends into the device
+/// to queue `prog(packet) % queues`. The interface keeps its own reference to the program.
+pub(super) fn tun_set_steering_ebpf(dev: &File, prog: &OwnedFd) -> io::Result<()> {
+    let fd: c_int = prog.as_raw_fd();
+    // SAFETY: TUNSETSTEERINGEBPF reads one `int` (a program descriptor, or -1 to detach)
+    // through its third argument; `fd` is one, borrowed for the whole call.
+    let rc =
+        unsafe { libc::ioctl(dev.as_raw_fd(), request(TUNSETSTEERINGEBPF), &fd as *const c_int) };
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
