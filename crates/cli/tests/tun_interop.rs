@@ -241,15 +241,7 @@ fn kernel_to_ustack_more_than_4_gib_arrive_with_their_sha256() {
         (local, hex(&hasher.finalize()), start.elapsed())
     });
 
-    let prefix = format!("discard: {local}: ");
-    let line = lab.wait_for("ustack's discard line", || {
-        lab.stdout().lines().find(|l| l.starts_with(&prefix)).map(str::to_string)
-    });
-    let bytes: u64 = line[prefix.len()..]
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no byte count in {line:?}"));
+    let (line, bytes) = discard_line(&lab, local);
     let digest = line.rsplit_once(" sha256 ").map(|(_, d)| d.trim());
     assert_eq!(bytes, BIG, "bytes ustack received: {line}");
     assert_eq!(digest, Some(sent_digest.as_str()), "SHA-256 of what ustack received: {line}");

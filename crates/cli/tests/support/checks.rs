@@ -101,18 +101,24 @@ pub(crate) fn discard_256_mib(f: &Family, name: &'static str) {
         local
     });
     assert_eq!(local.ip(), f.host, "the kernel's source address");
-    let prefix = format!("discard: {local}: ");
+    let (line, bytes) = discard_line(&lab, local);
+    assert_eq!(bytes, TOTAL, "{line}");
+    lab.assert_no_errors();
+    lab.report(&line);
+}
+
+/// ustack's `discard` line for the connection from `peer`, and the byte count it names.
+pub(crate) fn discard_line(lab: &Lab, peer: SocketAddr) -> (String, u64) {
+    let prefix = format!("discard: {peer}: ");
     let line = lab.wait_for("ustack's discard line", || {
         lab.stdout().lines().find(|l| l.starts_with(&prefix)).map(str::to_string)
     });
-    let bytes: u64 = line[prefix.len()..]
+    let bytes = line[prefix.len()..]
         .split_whitespace()
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no byte count in {line:?}"));
-    assert_eq!(bytes, TOTAL, "{line}");
-    lab.assert_no_errors();
-    lab.report(&line);
+    (line, bytes)
 }
 
 // ---- source ----
@@ -337,23 +343,13 @@ pub(crate) fn connect_ustack_closes_first(f: &Family, name: &'static str, port: 
     assert_eq!(peer.ip(), f.stack, "ustack's source address");
     let mut from_ustack = Vec::new();
     (&conn).read_to_end(&mut from_ustack).expect("the kernel reading ustack's data");
-    assert!(
-        from_ustack == *to_kernel,
-        "kernel got {} of {} bytes, or different ones",
-        from_ustack.len(),
-        to_kernel.len()
-    );
+    assert_same_bytes("the kernel", &from_ustack, &to_kernel);
     // Half-closed by ustack; the kernel (CLOSE-WAIT) keeps sending, then closes.
     (&conn).write_all(&to_ustack).expect("the kernel sending after ustack's FIN");
     drop(conn);
     feeder.join().expect("the stdin feeder");
     let got = drain.join().expect("the stdout reader");
-    assert!(
-        got == to_ustack,
-        "stdout had {} of {} bytes, or different ones",
-        got.len(),
-        to_ustack.len()
-    );
+    assert_same_bytes("stdout", &got, &to_ustack);
     let status = lab.wait_exit();
     let err = lab.stderr();
     assert!(status.success(), "ustack connect: {status}; stderr:\n{err}");
@@ -409,21 +405,11 @@ pub(crate) fn connect_kernel_closes_first(f: &Family, name: &'static str, port: 
     let stdin = lab.stdin.take().expect("ustack's stdin");
     feed(stdin, &to_kernel);
     let from_ustack = kernel_reader.join().expect("the kernel reader").expect("kernel read");
-    assert!(
-        from_ustack == to_kernel,
-        "kernel got {} of {} bytes, or different ones",
-        from_ustack.len(),
-        to_kernel.len()
-    );
+    assert_same_bytes("the kernel", &from_ustack, &to_kernel);
     // ustack is still running: its reader waits for stdout to be read.
     lab.assert_no_errors();
     let got = read_all(lab.stdout.take().expect("ustack's stdout"));
-    assert!(
-        got == *to_ustack,
-        "stdout had {} of {} bytes, or different ones",
-        got.len(),
-        to_ustack.len()
-    );
+    assert_same_bytes("stdout", &got, &to_ustack);
     let status = lab.wait_exit();
     let err = lab.stderr();
     assert!(status.success(), "ustack connect: {status}; stderr:\n{err}");
@@ -435,6 +421,11 @@ pub(crate) fn connect_kernel_closes_first(f: &Family, name: &'static str, port: 
     assert_eq!(rows.len(), 1, "one kernel socket for the connection: {rows:#?}");
     lab.ns.assert_kernel_tcp_clean();
     lab.report("192 KiB down then the kernel's FIN, 300 KiB up after it; TIME-WAIT in the kernel");
+}
+
+/// Fails unless `got` (what `who` received) is `want`, byte for byte, naming the lengths.
+pub(crate) fn assert_same_bytes(who: &str, got: &[u8], want: &[u8]) {
+    assert!(got == want, "{who} got {} of {} bytes, or different ones", got.len(), want.len());
 }
 
 /// A kernel listener on (`any`, `port`), made in the namespace before the TUN exists (on
