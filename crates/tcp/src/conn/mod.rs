@@ -65,6 +65,7 @@ mod recv;
 mod send;
 mod sockopt;
 mod timers;
+mod tuple;
 
 #[cfg(test)]
 mod tests;
@@ -175,7 +176,8 @@ struct Rst {
 /// A TCP connection: see the [module docs](self) for the call order.
 #[derive(Debug)]
 pub struct Conn {
-    tuple: FourTuple,
+    /// The 4-tuple, packed (`tuple.rs`).
+    tuple: tuple::Packed,
     /// The settings, shared with the other connections that run with the same ones until an
     /// option of this one is set ([`Conn::config_mut`]).
     cfg: Arc<TcpConfig>,
@@ -445,7 +447,7 @@ impl Conn {
         let wscale = if cfg.window_scaling { wscale_for(&cfg) } else { 0 };
         let last_cc = (cc.window(), cc.ssthresh());
         Conn {
-            tuple,
+            tuple: tuple::Packed::new(tuple),
             state,
             snd: Sender {
                 iss,
@@ -578,7 +580,7 @@ impl Conn {
         }
         // RFC 2018 §2: SACK only if both sent SACK-permitted.
         self.opts.sack &= o.sack_permitted;
-        self.snd.mss = send_mss(&self.cfg, self.tuple, o.mss, self.rcv.mss);
+        self.snd.mss = send_mss(&self.cfg, self.tuple.get(), o.mss, self.rcv.mss);
         // RFC 7323 §2.2: "The window field in a segment where the SYN bit is set (i.e., a
         // <SYN> or <SYN,ACK>) MUST NOT be scaled."
         self.snd.wnd = u32::from(syn.window);
@@ -806,7 +808,7 @@ impl Conn {
 
     /// The 4-tuple.
     pub fn tuple(&self) -> FourTuple {
-        self.tuple
+        self.tuple.get()
     }
 
     /// Counters.

@@ -402,8 +402,8 @@ impl Conn {
         let offset = seq_len(self.snd.data_start(), d.seq) as usize;
         let len = d.len as usize;
         let header = TcpRepr {
-            src_port: self.tuple.local.port(),
-            dst_port: self.tuple.remote.port(),
+            src_port: self.tuple.local_port(),
+            dst_port: self.tuple.remote_port(),
             seq: d.seq,
             ack: self.rcv.nxt,
             flags,
@@ -485,8 +485,8 @@ impl Conn {
         self.snd.last_send = now;
         self.stats.segments_out += 1;
         TcpRepr {
-            src_port: self.tuple.local.port(),
-            dst_port: self.tuple.remote.port(),
+            src_port: self.tuple.local_port(),
+            dst_port: self.tuple.remote_port(),
             seq: self.snd.iss,
             ack,
             flags,
@@ -507,8 +507,8 @@ impl Conn {
         self.on_ack_sent();
         self.stats.segments_out += 1;
         TcpRepr {
-            src_port: self.tuple.local.port(),
-            dst_port: self.tuple.remote.port(),
+            src_port: self.tuple.local_port(),
+            dst_port: self.tuple.remote_port(),
             seq,
             ack: self.rcv.nxt,
             flags,
@@ -533,8 +533,8 @@ impl Conn {
                 Some(Timestamps { tsval: self.ts_now(now), tsecr: self.ts_recent });
         }
         TcpRepr {
-            src_port: self.tuple.local.port(),
-            dst_port: self.tuple.remote.port(),
+            src_port: self.tuple.local_port(),
+            dst_port: self.tuple.remote_port(),
             seq: rst.seq,
             ack: rst.ack.unwrap_or(SeqNum(0)),
             flags,
