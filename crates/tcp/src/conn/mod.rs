@@ -466,34 +466,20 @@ impl Conn {
                 sb: send::Scoreboard::default(),
                 phase: send::Phase::Open,
                 recover: iss,
-                rtx_now: false,
-                inflation: 0,
-                prr: send::Prr::default(),
                 rack: send::Rack::default(),
                 reordering: cfg.reordering.max(1),
-                reord_seen: 0,
                 chrono: send::Chrono::new(now),
                 busy_pending: false,
-                tlp: None,
-                tlp_pending: false,
                 undo: None,
                 rtx_timer: send::RtxTimer::Rto,
-                dupacks: 0,
-                dsack_dups: 0,
-                timed: None,
                 min_rtt: None,
-                rto_retries: 0,
-                retrans_stamp: None,
-                rto_tsval: None,
                 syn_retransmitted: false,
-                persist_backoff: 0,
-                probes_out: 0,
-                probes_since: None,
                 last_send: now,
                 sml: iss,
-                black_hole_mss: None,
                 max_pipe: 0,
                 pipe_mark: iss,
+                timed: None,
+                loss: None,
             },
             rcv: Receiver {
                 irs: SeqNum(0),
@@ -901,7 +887,9 @@ impl Conn {
         self.snd.buf.clear();
         self.ack_now = false;
         self.challenge_owed = false;
-        self.snd.rtx_now = false;
+        if let Some(l) = self.snd.loss_held() {
+            l.rtx_now = false;
+        }
         self.push_event(Event::Closed(error));
     }
 

@@ -152,7 +152,7 @@ impl Conn {
         let max_payload = self.max_payload(&options).min(scratch_len as u32);
         let data_end = self.snd.data_end();
 
-        if core::mem::take(&mut self.snd.tlp_pending)
+        if self.snd.loss_held().is_some_and(|l| core::mem::take(&mut l.tlp_pending))
             && let Some(d) = self.probe_segment(max_payload, data_end)
         {
             return Some(d);
@@ -375,7 +375,7 @@ impl Conn {
         self.note_recovery_send();
         if d.probe {
             // RFC 8985 §7.3: the probe is out; the RTO (already armed) takes over.
-            self.snd.tlp = Some((self.snd.nxt, d.rtx.is_some()));
+            self.snd.loss_mut().tlp = Some((self.snd.nxt, d.rtx.is_some()));
         } else if seg_len > 0 {
             // RFC 6298 (5.1): "Every time a packet containing data is sent (including a
             // retransmission), if the timer is not running, start it running so that it will
@@ -582,7 +582,7 @@ impl Conn {
     /// cwnd plus the fast-recovery inflation (cc/mod.rs: "The usable window is `window() +
     /// adjustment`, never below zero").
     pub(super) fn usable_cwnd(&self) -> u32 {
-        let w = i64::from(self.cc.window()) + self.snd.inflation;
+        let w = i64::from(self.cc.window()) + self.snd.loss().inflation;
         w.clamp(0, i64::from(u32::MAX)) as u32
     }
 
@@ -593,7 +593,7 @@ impl Conn {
             return;
         }
         let base = self.rtt.base_rto();
-        let backed = base.saturating_mul(1u32 << self.snd.persist_backoff.min(16));
+        let backed = base.saturating_mul(1u32 << self.snd.loss().persist_backoff.min(16));
         self.timers.set(TimerKind::Persist, now + backed.min(self.rtt.rto_max()));
     }
 }
