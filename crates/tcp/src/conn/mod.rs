@@ -198,7 +198,7 @@ pub struct Conn {
     timers: TimerTable,
     events: VecDeque<Event>,
     tracing: bool,
-    stats: ConnStats,
+    stats: event::Counters,
 
     // ---- output obligations ----
     /// Send an ACK at the next `poll_transmit` (or piggyback it on data).
@@ -514,7 +514,7 @@ impl Conn {
             timers: TimerTable::new(),
             events: VecDeque::new(),
             tracing: false,
-            stats: ConnStats::default(),
+            stats: event::Counters::default(),
             ack_now: false,
             quick_ack_only: false,
             challenge_owed: false,
@@ -797,9 +797,10 @@ impl Conn {
         self.tuple.get()
     }
 
-    /// Counters.
-    pub fn stats(&self) -> &ConnStats {
-        &self.stats
+    /// The connection's counters, as they stand (a copy: the connection keeps the counters
+    /// of rare events apart, allocated by the first of them).
+    pub fn stats(&self) -> ConnStats {
+        self.stats.snapshot()
     }
 
     /// Bytes received and not yet read (netstat's Recv-Q).
@@ -902,7 +903,7 @@ impl Conn {
 
     fn push_event(&mut self, event: Event) {
         if event.is_trace() && self.events.len() >= MAX_TRACE_EVENTS {
-            self.stats.events_lost += 1;
+            self.stats.rare_mut().events_lost += 1;
             return;
         }
         self.events.push_back(event);

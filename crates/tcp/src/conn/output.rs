@@ -111,7 +111,7 @@ impl Conn {
             // previous sequence. This should cause the other end to send an ack.") the probe
             // carries SND.UNA − 1 and no data, so it never counts as data in flight.
             let seq = self.snd.una - 1u32;
-            self.stats.retransmits += 1;
+            self.stats.rare_mut().retransmits += 1;
             self.trace(Event::Retransmit { reason: RetransmitReason::Probe, seq, len: 0 });
             return Some((self.ack_segment(now, seq), Ecn::NotEct));
         }
@@ -330,7 +330,7 @@ impl Conn {
         match d.rtx {
             Some(i) => {
                 let reason = d.reason.unwrap_or(RetransmitReason::Rto);
-                self.stats.retransmits += 1;
+                self.stats.rare_mut().retransmits += 1;
                 self.trace(Event::Retransmit { reason, seq: d.seq, len: seg_len });
                 // Karn (RFC 6298 §3): "RTT samples MUST NOT be made using segments that
                 // were retransmitted".
@@ -431,7 +431,7 @@ impl Conn {
         let synack = !matches!(self.state, State::SynSent);
         let fresh = core::mem::take(&mut self.syn_fresh);
         if self.snd.max != self.snd.iss && !fresh {
-            self.stats.retransmits += 1;
+            self.stats.rare_mut().retransmits += 1;
             self.snd.syn_retransmitted = true;
             self.snd.timed = None;
             let reason = RetransmitReason::SynRetry;

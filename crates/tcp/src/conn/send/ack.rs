@@ -55,7 +55,7 @@ impl Conn {
         // RFC 3168 §6.1.2: the ACK echoes a CE mark the network put on our data.
         info.ece = self.ecn_echoed(seg);
         if info.ece {
-            self.stats.delivered_ce += u64::from(info.delivered.segments);
+            self.stats.rare_mut().delivered_ce += u64::from(info.delivered.segments);
         }
         if self.snd.syn_acked
             && (info.una_advanced
@@ -127,7 +127,7 @@ impl Conn {
                 .is_some_and(|b| (first.left - b.left) >= 0 && (b.right - first.right) >= 0);
         if dsack && self.dsack_credible(first.left, first.right) {
             info.dsack = Some((first.left, first.right));
-            self.stats.dsacks_received += 1;
+            self.stats.rare_mut().dsacks_received += 1;
             // A D-SACK proves a retransmission spurious only if it names data that was
             // retransmitted (RFC 3708 §3): inside the flight the scoreboard knows (Linux
             // `tcp_sacktag_one`), below SND.UNA the episode's record of what it sent again.
@@ -209,7 +209,7 @@ impl Conn {
         }
         let mss = u64::from(self.snd.mss.max(1));
         self.snd.loss_mut().dsack_dups += (len as u64).div_ceil(mss);
-        self.snd.loss().dsack_dups <= self.stats.retransmits
+        self.snd.loss().dsack_dups <= self.stats.retransmits()
     }
 
     /// SND.UNA < SEG.ACK =< SND.MAX: new data acknowledged. The bookkeeping of the

@@ -314,10 +314,10 @@ impl Conn {
             Phase::Cwr => {}
             Phase::Open | Phase::Loss => {
                 if a.una_advanced && !ended_recovery {
-                    if self.snd.phase == Phase::Open {
-                        if let Some(l) = self.snd.loss_held() {
-                            l.dupacks = 0;
-                        }
+                    if self.snd.phase == Phase::Open
+                        && let Some(l) = self.snd.loss_held()
+                    {
+                        l.dupacks = 0;
                     }
                     let ack = crate::cc::NewAck::new(
                         a.data_acked,
@@ -467,7 +467,7 @@ impl Conn {
                 ..Prr::default()
             };
         }
-        self.stats.ecn_reductions += 1;
+        self.stats.rare_mut().ecn_reductions += 1;
         self.note_cc();
     }
 
@@ -628,7 +628,7 @@ impl Conn {
             l.inflation = 0;
             l.rtx_now = false;
         }
-        self.stats.spurious_undos += 1;
+        self.stats.rare_mut().spurious_undos += 1;
         self.note_cc();
         true
     }
@@ -672,7 +672,7 @@ impl Conn {
                 self.reduction_base(),
             );
             self.cc.on_recovery_exit(now, self.snd.flight().max(self.cc.ssthresh()));
-            self.stats.tlp_recoveries += 1;
+            self.stats.rare_mut().tlp_recoveries += 1;
             self.note_cc();
         }
     }
@@ -749,7 +749,7 @@ impl Conn {
             return;
         }
         self.snd.loss_mut().tlp_pending = true;
-        self.stats.tlp_probes += 1;
+        self.stats.rare_mut().tlp_probes += 1;
         self.arm_rto(now);
     }
 
