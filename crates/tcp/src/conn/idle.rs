@@ -76,7 +76,13 @@ impl Conn {
     pub(super) fn release_empty_storage(&mut self) {
         if self.snd.buf.is_empty() && self.snd.sb.is_empty() {
             self.snd.buf.release_if_empty();
-            self.snd.sb.release_storage();
+            if self.state == State::TimeWait {
+                // Nothing more to send: the queue's box waits, empty, for the connection
+                // that takes this one's place (`ConnSpare`), which would allocate it again.
+                self.snd.sb.release_entries();
+            } else {
+                self.snd.sb.release_storage();
+            }
             self.snd.release_loss();
         }
         if self.rcv.buf.is_empty() && self.rcv.asm.is_empty() {

@@ -278,6 +278,18 @@ impl Scoreboard {
         }
     }
 
+    /// Frees the storage of the entries when nothing is outstanding, and keeps the (empty)
+    /// box of the counts: for a connection that will send no more data (TIME-WAIT), whose
+    /// box a new connection takes over ([`take_spare`](Self::take_spare)) rather than
+    /// allocate one.
+    pub(in crate::conn) fn release_entries(&mut self) {
+        if let Some(q) = self.q.as_deref_mut()
+            && q.segs.is_empty()
+        {
+            q.segs = VecDeque::new();
+        }
+    }
+
     /// Bytes allocated for the queue.
     pub(in crate::conn) fn storage_bytes(&self) -> usize {
         self.q.as_deref().map_or(0, |q| {
