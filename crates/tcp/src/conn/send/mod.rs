@@ -97,7 +97,9 @@ pub(super) struct Sender {
 /// that has lost nothing and is not probing, which is what most connections are most of the
 /// time; the sender allocates it when a field leaves that value ([`Sender::loss_mut`]) and
 /// the idle release frees it once every field is back ([`Sender::release_loss`]), so a
-/// freed one reads exactly as the values it held.
+/// freed one reads exactly as the values it held. Some never go back: a connection that
+/// had a retransmission timeout (`rto_tsval`), found a black hole or counted reordering or
+/// D-SACKed retransmissions keeps its box.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Loss {
     /// With `prr` off (RFC 5681 fast recovery): retransmit the first lost segment once,
@@ -128,6 +130,7 @@ pub(super) struct Loss {
     /// Our TSval when the retransmission timer last expired: echoes older than it are not
     /// RTT samples (see `take_rtt_sample`).
     pub(in crate::conn) rto_tsval: Option<u32>,
+    /// Doublings of the persist timer since the peer last opened its window.
     pub(in crate::conn) persist_backoff: u32,
     /// Window probes sent since the peer last acknowledged anything, and when the first of
     /// them went (Linux `icsk_probes_out`, `icsk_probes_tstamp`).

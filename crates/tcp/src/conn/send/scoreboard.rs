@@ -123,9 +123,9 @@ impl Delivered {
 /// The queue. See the [module docs](self).
 ///
 /// The entries and their counts by mark live in a box allocated by the first segment sent
-/// and freed with the rest of an idle connection's storage ([`release_storage`]
-/// (Self::release_storage), `idle.rs`): a connection with nothing in flight holds 24 bytes
-/// here (88 with the queue inline).
+/// and freed with the rest of an idle connection's storage
+/// ([`release_storage`](Self::release_storage), `idle.rs`): a connection with nothing in
+/// flight holds 24 bytes here (88 with the queue inline).
 #[derive(Debug, Default)]
 pub(in crate::conn) struct Scoreboard {
     /// `None`: nothing outstanding and no storage.
