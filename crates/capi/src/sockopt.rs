@@ -402,7 +402,7 @@ impl Host {
         let conn = self.stack.tcp_conn(h);
         let mtu = self.stack.interfaces().first().map_or(1500, |i| i.mtu);
         let ato = conn.config().delack_min.as_micros() as u32;
-        let mut info = tcp_info::fill(&conn.info(), conn.stats(), mtu, ato);
+        let mut info = tcp_info::fill(&conn.info(), &conn.stats(), mtu, ato);
         tcp_info::fill_chrono(&mut info, conn.chrono_stats(now));
         info
     }

@@ -1024,7 +1024,7 @@ fn half_close_smoltcp_shuts_down_writing_ustack_keeps_sending() {
     });
     net.report("half-close, smoltcp first", t0, i0, &[&down], h);
     assert_eq!(net.smol_state(sh), SmolState::FinWait2, "still receiving in FIN-WAIT-2");
-    let stats = *net.us.tcp_conn(h).stats();
+    let stats = net.us.tcp_conn(h).stats();
     assert_eq!((stats.retransmits, stats.dropped_total()), (0, 0));
     assert_eq!(net.tap.retransmits, [0, 0]);
 

@@ -173,7 +173,7 @@ fn transfer(seed: u64, link: &LinkConfig, bytes: u64, per_second: u64) -> Outcom
     Outcome {
         goodput_bps: bytes as f64 * 8.0 / elapsed.as_secs_f64(),
         injected: net.host(server).injected(),
-        sender: *sender.tcp_conn(conn(sender, net.now())).stats(),
+        sender: sender.tcp_conn(conn(sender, net.now())).stats(),
     }
 }
 

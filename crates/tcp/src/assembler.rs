@@ -22,9 +22,11 @@
 //! }
 //! ```
 //!
-//! The ranges live in a vector allocated when the first out-of-order segment arrives (an
-//! in-order stream never allocates) and reused after; the SACK history lives inline. No
-//! method panics, whatever its arguments.
+//! The ranges and the SACK history live in a box allocated when the first out-of-order
+//! segment arrives (an in-order stream never allocates) and reused after, until
+//! [`Assembler::release_storage`] gives it back once nothing is held: an assembler with
+//! nothing out of order is 16 bytes, as a connection that has been idle keeps one. No method
+//! panics, whatever its arguments.
 
 use core::fmt;
 use core::ops::Range;
@@ -36,15 +38,13 @@ use ustack_wire::{SackBlock, SackList, SeqNum};
 const RECENT: usize = SackList::CAPACITY;
 
 /// A half-open range of offsets, `start < end`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 struct Span {
     start: u32,
     end: u32,
 }
 
 impl Span {
-    const EMPTY: Span = Span { start: 0, end: 0 };
-
     /// The number of offsets in both `self` and `other`.
     fn overlap(self, other: Span) -> u32 {
         self.end.min(other.end).saturating_sub(self.start.max(other.start))
@@ -77,11 +77,25 @@ impl Span {
 #[derive(Clone)]
 pub struct Assembler {
     front: u32,
+    /// At most `u32::MAX` (a receive window holds fewer than 2^30 ranges).
+    limit: u32,
+    /// The out-of-order ranges and the SACK history: `None` while none is held and the
+    /// storage has been released (or never needed).
+    held: Option<Box<Held>>,
+}
+
+/// What an assembler holding out-of-order ranges keeps. Every history entry names a range
+/// of `spans` (`forget_stale_history` drops the others), so the history is empty whenever
+/// `spans` is.
+#[derive(Clone, Default)]
+struct Held {
     spans: Vec<Span>,
-    limit: usize,
     recent: [Span; RECENT],
     recent_count: usize,
 }
+
+/// The ranges of an assembler whose storage was released: none.
+const NO_SPANS: &[Span] = &[];
 
 /// What [`Assembler::add`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,23 +139,35 @@ impl Assembler {
 
     /// An assembler that holds at most `limit` out-of-order ranges.
     pub const fn with_limit(limit: usize) -> Self {
-        Assembler {
-            front: 0,
-            spans: Vec::new(),
-            limit,
-            recent: [Span::EMPTY; RECENT],
-            recent_count: 0,
-        }
+        Assembler { front: 0, limit: Self::narrow(limit), held: None }
+    }
+
+    /// `limit` as stored: at most `u32::MAX`, more than any window's worth of ranges.
+    const fn narrow(limit: usize) -> u32 {
+        if limit > u32::MAX as usize { u32::MAX } else { limit as u32 }
     }
 
     /// The most out-of-order ranges held at once.
     pub const fn limit(&self) -> usize {
-        self.limit
+        self.limit as usize
+    }
+
+    /// The out-of-order ranges, sorted.
+    fn spans(&self) -> &[Span] {
+        match &self.held {
+            Some(held) => &held.spans,
+            None => NO_SPANS,
+        }
+    }
+
+    /// The storage of the ranges and the history, allocated on first use.
+    fn held_mut(&mut self) -> &mut Held {
+        self.held.get_or_insert_with(Box::default)
     }
 
     /// Changes the limit. Ranges already held above a lowered limit stay until delivered.
     pub fn set_limit(&mut self, limit: usize) {
-        self.limit = limit;
+        self.limit = Self::narrow(limit);
     }
 
     /// Records that the bytes `offset..offset + len` past the in-order point arrived, merging
@@ -160,27 +186,31 @@ impl Assembler {
         }
         // Ranges `first..last` touch or overlap `seg`: they end at or after its start and
         // begin at or before its end. Both predicates hold on a prefix of the sorted ranges.
-        let first = self.spans.partition_point(|s| s.end < seg.start);
-        let last = self.spans.partition_point(|s| s.start <= seg.end);
+        let spans = self.spans();
+        let first = spans.partition_point(|s| s.end < seg.start);
+        let last = spans.partition_point(|s| s.start <= seg.end);
+        if first == last && spans.len() >= self.limit() && (first == spans.len() || self.limit == 0)
+        {
+            return Err(TooManyRanges);
+        }
+        let limit = self.limit();
+        let spans = &mut self.held_mut().spans;
         let mut pruned = 0;
         let new_bytes = if first == last {
-            if self.spans.len() >= self.limit {
-                if first == self.spans.len() || self.limit == 0 {
-                    return Err(TooManyRanges);
-                }
-                let gone = self.spans.pop().expect("a range above");
+            if spans.len() >= limit {
+                let gone = spans.pop().expect("a range above");
                 pruned = gone.end - gone.start;
             }
-            self.spans.insert(first, seg);
+            spans.insert(first, seg);
             seg.end - seg.start
         } else {
-            let covered: u32 = self.spans[first..last].iter().map(|s| s.overlap(seg)).sum();
+            let covered: u32 = spans[first..last].iter().map(|s| s.overlap(seg)).sum();
             let merged = Span {
-                start: seg.start.min(self.spans[first].start),
-                end: seg.end.max(self.spans[last - 1].end),
+                start: seg.start.min(spans[first].start),
+                end: seg.end.max(spans[last - 1].end),
             };
-            self.spans[first] = merged;
-            self.spans.drain(first + 1..last);
+            spans[first] = merged;
+            spans.drain(first + 1..last);
             seg.end - seg.start - covered
         };
         self.remember(seg);
@@ -211,18 +241,19 @@ impl Assembler {
             return;
         }
         self.front = self.front.saturating_sub(n);
-        let gone = self.spans.partition_point(|s| s.end <= n);
-        self.spans.drain(..gone);
-        for span in &mut self.spans {
+        let Some(held) = self.held.as_deref_mut() else { return };
+        let gone = held.spans.partition_point(|s| s.end <= n);
+        held.spans.drain(..gone);
+        for span in &mut held.spans {
             span.start = span.start.saturating_sub(n);
             span.end -= n;
         }
-        for span in &mut self.recent[..self.recent_count] {
+        for span in &mut held.recent[..held.recent_count] {
             span.start = span.start.saturating_sub(n);
             span.end = span.end.saturating_sub(n);
         }
-        if self.spans.first().is_some_and(|s| s.start <= self.front) {
-            let span = self.spans.remove(0);
+        if held.spans.first().is_some_and(|s| s.start <= self.front) {
+            let span = held.spans.remove(0);
             self.front = self.front.max(span.end);
         }
         self.forget_stale_history();
@@ -230,40 +261,45 @@ impl Assembler {
 
     /// Whether nothing is held: no ready bytes, no out-of-order range.
     pub fn is_empty(&self) -> bool {
-        self.front == 0 && self.spans.is_empty()
+        self.front == 0 && self.spans().is_empty()
     }
 
     /// The number of out-of-order ranges held (each one a hole before it), at most
     /// [`limit`](Self::limit).
     pub fn range_count(&self) -> usize {
-        self.spans.len()
+        self.spans().len()
     }
 
     /// Every range of received offsets in ascending order: the ready front `0..front_len`
     /// first when it is not empty, then the out-of-order ranges.
     pub fn ranges(&self) -> impl Iterator<Item = Range<u32>> + '_ {
         let front = (self.front > 0).then_some(0..self.front);
-        front.into_iter().chain(self.spans.iter().map(|s| s.start..s.end))
+        front.into_iter().chain(self.spans().iter().map(|s| s.start..s.end))
     }
 
-    /// Frees the storage of the out-of-order ranges when none is held (an idle connection);
+    /// Frees the storage of the out-of-order ranges and the SACK history when no range is
+    /// held (an idle connection; the history names held ranges only, so it is empty too);
     /// the next out-of-order segment allocates again.
     pub fn release_storage(&mut self) {
-        if self.spans.is_empty() {
-            self.spans = Vec::new();
+        if self.spans().is_empty() {
+            self.held = None;
         }
     }
 
-    /// Bytes allocated for out-of-order ranges.
+    /// Bytes allocated for out-of-order ranges and the SACK history.
     pub fn storage_bytes(&self) -> usize {
-        self.spans.capacity() * core::mem::size_of::<Span>()
+        self.held.as_ref().map_or(0, |held| {
+            core::mem::size_of::<Held>() + held.spans.capacity() * core::mem::size_of::<Span>()
+        })
     }
 
     /// Forgets everything (e.g. when the connection is reset).
     pub fn clear(&mut self) {
         self.front = 0;
-        self.spans.clear();
-        self.recent_count = 0;
+        if let Some(held) = self.held.as_deref_mut() {
+            held.spans.clear();
+            held.recent_count = 0;
+        }
     }
 
     /// The SACK blocks to send with an ACK whose acknowledgment number is `rcv_nxt`, which
@@ -303,7 +339,7 @@ impl Assembler {
         let mut choose = |index: usize, list: &mut SackList| {
             let n = list.len();
             if n < max_blocks && !chosen[..n].contains(&index) {
-                let span = self.spans[index];
+                let span = self.spans()[index];
                 chosen[n] = index;
                 let _ = list.push(SackBlock::new(rcv_nxt + span.start, rcv_nxt + span.end));
             }
@@ -311,12 +347,14 @@ impl Assembler {
         if let Some(index) = most_recent.and_then(|(offset, _)| self.find(offset)) {
             choose(index, &mut list);
         }
-        for seg in &self.recent[..self.recent_count] {
-            if let Some(index) = self.find(seg.start) {
-                choose(index, &mut list);
+        if let Some(held) = &self.held {
+            for seg in &held.recent[..held.recent_count] {
+                if let Some(index) = self.find(seg.start) {
+                    choose(index, &mut list);
+                }
             }
         }
-        for index in 0..self.spans.len() {
+        for index in 0..self.spans().len() {
             choose(index, &mut list);
         }
         list
@@ -332,7 +370,7 @@ impl Assembler {
         let mut new_bytes = fresh.end - fresh.start;
         let mut front = seg.end;
         let mut absorbed = 0;
-        for span in &self.spans {
+        for span in self.spans() {
             if span.start > front {
                 break;
             }
@@ -340,7 +378,9 @@ impl Assembler {
             front = front.max(span.end);
             absorbed += 1;
         }
-        self.spans.drain(..absorbed);
+        if let Some(held) = self.held.as_deref_mut() {
+            held.spans.drain(..absorbed);
+        }
         self.front = front;
         self.forget_stale_history();
         new_bytes
@@ -348,34 +388,42 @@ impl Assembler {
 
     /// The index of the out-of-order range holding `offset`.
     fn find(&self, offset: u32) -> Option<usize> {
-        let index = self.spans.partition_point(|s| s.end <= offset);
-        self.spans.get(index).filter(|s| s.start <= offset).map(|_| index)
+        find_in(self.spans(), offset)
     }
 
     /// Puts `seg`, just added out of order, at the front of the SACK history.
     fn remember(&mut self, seg: Span) {
-        let keep = self.recent_count.min(RECENT - 1);
-        self.recent.copy_within(..keep, 1);
-        self.recent[0] = seg;
-        self.recent_count = keep + 1;
+        let held = self.held_mut();
+        let keep = held.recent_count.min(RECENT - 1);
+        held.recent.copy_within(..keep, 1);
+        held.recent[0] = seg;
+        held.recent_count = keep + 1;
         self.forget_stale_history();
     }
 
     /// Drops history entries whose range is gone (delivered in order) or is already named by
     /// a more recent entry, keeping the order of the rest.
     fn forget_stale_history(&mut self) {
+        let Some(held) = self.held.as_deref_mut() else { return };
         let mut kept = 0;
-        for i in 0..self.recent_count {
-            let seg = self.recent[i];
-            let Some(index) = self.find(seg.start) else { continue };
-            let duplicate = self.recent[..kept].iter().any(|r| self.find(r.start) == Some(index));
+        for i in 0..held.recent_count {
+            let seg = held.recent[i];
+            let Some(index) = find_in(&held.spans, seg.start) else { continue };
+            let duplicate =
+                held.recent[..kept].iter().any(|r| find_in(&held.spans, r.start) == Some(index));
             if !duplicate {
-                self.recent[kept] = seg;
+                held.recent[kept] = seg;
                 kept += 1;
             }
         }
-        self.recent_count = kept;
+        held.recent_count = kept;
     }
+}
+
+/// The index of the range of sorted `spans` holding `offset`.
+fn find_in(spans: &[Span], offset: u32) -> Option<usize> {
+    let index = spans.partition_point(|s| s.end <= offset);
+    spans.get(index).filter(|s| s.start <= offset).map(|_| index)
 }
 
 impl Default for Assembler {
@@ -388,9 +436,9 @@ impl fmt::Debug for Assembler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Assembler")
             .field("front", &self.front)
-            .field("ranges", &self.spans)
+            .field("ranges", &self.spans())
             .field("limit", &self.limit)
-            .field("recent", &&self.recent[..self.recent_count])
+            .field("recent", &self.held.as_ref().map_or(&[][..], |h| &h.recent[..h.recent_count]))
             .finish()
     }
 }

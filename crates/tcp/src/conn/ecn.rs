@@ -120,7 +120,7 @@ impl Conn {
                 }
             }
             Ecn::Ce => {
-                self.stats.ce_received += 1;
+                self.stats.rare_mut().ce_received += 1;
                 if !self.ecn.demand_cwr {
                     self.enter_quickack_mode(2);
                     self.ecn.demand_cwr = true;

@@ -316,6 +316,75 @@ pub struct ConnStats {
     dropped: [u32; DropReason::COUNT],
 }
 
+/// The counters as a connection keeps them: the five every connection that moves a byte
+/// moves, inline; the rest, which count rare events (retransmissions, loss probes, undos,
+/// ECN, D-SACKs, lost trace events, drops), in a box allocated by the first such event and
+/// kept for the connection's life (`ss` and `TCP_INFO` report them). 48 bytes for a
+/// connection that never had one, where the [`ConnStats`] it reports takes 160.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub(super) segments_in: u64,
+    pub(super) segments_out: u64,
+    pub(super) bytes_received: u64,
+    pub(super) bytes_acked: u64,
+    pub(super) delivered: u64,
+    rare: Option<Box<Rare>>,
+}
+
+/// The counters of rare events ([`ConnStats`] has their meaning).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Rare {
+    pub(super) retransmits: u64,
+    pub(super) events_lost: u64,
+    pub(super) dsacks_received: u64,
+    pub(super) tlp_probes: u64,
+    pub(super) tlp_recoveries: u64,
+    pub(super) spurious_undos: u64,
+    pub(super) delivered_ce: u64,
+    pub(super) ce_received: u64,
+    pub(super) ecn_reductions: u64,
+    dropped: [u32; DropReason::COUNT],
+}
+
+impl Counters {
+    /// The rare events' counters, to count one: allocated by the first.
+    pub(super) fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// Segments sent again.
+    pub(super) fn retransmits(&self) -> u64 {
+        self.rare.as_ref().map_or(0, |r| r.retransmits)
+    }
+
+    pub(super) fn count_drop(&mut self, reason: DropReason) {
+        let n = &mut self.rare_mut().dropped[reason.index()];
+        *n = n.saturating_add(1);
+    }
+
+    /// What the counters say, as the connection reports them.
+    pub(super) fn snapshot(&self) -> ConnStats {
+        let rare = self.rare.as_deref().copied().unwrap_or_default();
+        ConnStats {
+            segments_in: self.segments_in,
+            segments_out: self.segments_out,
+            retransmits: rare.retransmits,
+            bytes_received: self.bytes_received,
+            bytes_acked: self.bytes_acked,
+            events_lost: rare.events_lost,
+            dsacks_received: rare.dsacks_received,
+            tlp_probes: rare.tlp_probes,
+            tlp_recoveries: rare.tlp_recoveries,
+            spurious_undos: rare.spurious_undos,
+            delivered: self.delivered,
+            delivered_ce: rare.delivered_ce,
+            ce_received: rare.ce_received,
+            ecn_reductions: rare.ecn_reductions,
+            dropped: rare.dropped,
+        }
+    }
+}
+
 impl ConnStats {
     /// Segments dropped (wholly or in part) for `reason` (saturating at `u32::MAX`).
     pub fn dropped(&self, reason: DropReason) -> u64 {
@@ -325,10 +394,5 @@ impl ConnStats {
     /// Segments dropped for any reason.
     pub fn dropped_total(&self) -> u64 {
         self.dropped.iter().map(|&n| u64::from(n)).sum()
-    }
-
-    pub(super) fn count_drop(&mut self, reason: DropReason) {
-        let n = &mut self.dropped[reason.index()];
-        *n = n.saturating_add(1);
     }
 }

@@ -139,7 +139,7 @@ impl Conn {
             return;
         }
         let timeouts =
-            if self.snd.syn_acked { self.snd.rto_retries } else { self.fo().syn_timeouts };
+            if self.snd.syn_acked { self.snd.loss().rto_retries } else { self.fo().syn_timeouts };
         if timeouts == 2 {
             self.fo_mut().blackhole = true;
         }

@@ -8,9 +8,9 @@
 //! allocation on nearly every segment of a bulk flow whose reader keeps up, so the engine
 //! waits until the connection has been quiet (nothing received, nothing sent) for
 //! [`RELEASE_AFTER`], then frees whatever storage is empty: the send ring and the
-//! scoreboard's queue once every byte is acknowledged, the receive ring and the reassembly
-//! ranges once the application has read everything and nothing is held out of order, and
-//! the event queue once drained. The next byte allocates again.
+//! scoreboard's queue once every byte is acknowledged (with the loss-recovery state, once it
+//! is back at rest), the receive ring and the reassembly ranges once the application has
+//! read everything and nothing is held out of order, and the event queue once drained. The next byte allocates again.
 //!
 //! The release deadline is not one of the seven protocol timers (`TimerKind`): it sends
 //! nothing and changes no state the peer can see. It is armed when a side empties (an ACK
@@ -70,12 +70,20 @@ impl Conn {
     }
 
     /// Frees the storage of every part that holds nothing: the send side once every byte is
-    /// acknowledged, the receive side once everything is read and nothing is held out of
+    /// acknowledged (and its loss state, `send::Loss`, once all of it is at rest), the
+    /// receive side once everything is read and nothing is held out of
     /// order, the event queue once drained. Returns nothing; the next write reallocates.
     pub(super) fn release_empty_storage(&mut self) {
         if self.snd.buf.is_empty() && self.snd.sb.is_empty() {
             self.snd.buf.release_if_empty();
-            self.snd.sb.release_storage();
+            if self.state == State::TimeWait {
+                // Nothing more to send: the queue's box waits, empty, for the connection
+                // that takes this one's place (`ConnSpare`), which would allocate it again.
+                self.snd.sb.release_entries();
+            } else {
+                self.snd.sb.release_storage();
+            }
+            self.snd.release_loss();
         }
         if self.rcv.buf.is_empty() && self.rcv.asm.is_empty() {
             self.rcv.buf.release_if_empty();
@@ -86,13 +94,14 @@ impl Conn {
         }
     }
 
-    /// Bytes of storage allocated for the rings, the scoreboard, the reassembly ranges and
-    /// the event queue (what [`RELEASE_AFTER`] of quiet gives back when they are empty).
+    /// Bytes of storage allocated for the rings, the scoreboard, the reassembly ranges, the
+    /// event queue and the loss-recovery state (what [`RELEASE_AFTER`] of quiet gives back when they are empty).
     pub fn storage_bytes(&self) -> usize {
         self.snd.buf.capacity()
             + self.rcv.buf.capacity()
             + self.snd.sb.storage_bytes()
             + self.rcv.asm.storage_bytes()
             + self.events.capacity() * core::mem::size_of::<super::Event>()
+            + self.snd.loss.as_ref().map_or(0, |_| core::mem::size_of::<super::send::Loss>())
     }
 }

@@ -65,6 +65,7 @@ mod recv;
 mod send;
 mod sockopt;
 mod timers;
+mod tuple;
 
 #[cfg(test)]
 mod tests;
@@ -175,7 +176,8 @@ struct Rst {
 /// A TCP connection: see the [module docs](self) for the call order.
 #[derive(Debug)]
 pub struct Conn {
-    tuple: FourTuple,
+    /// The 4-tuple, packed (`tuple.rs`).
+    tuple: tuple::Packed,
     /// The settings, shared with the other connections that run with the same ones until an
     /// option of this one is set ([`Conn::config_mut`]).
     cfg: Arc<TcpConfig>,
@@ -196,7 +198,7 @@ pub struct Conn {
     timers: TimerTable,
     events: VecDeque<Event>,
     tracing: bool,
-    stats: ConnStats,
+    stats: event::Counters,
 
     // ---- output obligations ----
     /// Send an ACK at the next `poll_transmit` (or piggyback it on data).
@@ -445,7 +447,7 @@ impl Conn {
         let wscale = if cfg.window_scaling { wscale_for(&cfg) } else { 0 };
         let last_cc = (cc.window(), cc.ssthresh());
         Conn {
-            tuple,
+            tuple: tuple::Packed::new(tuple),
             state,
             snd: Sender {
                 iss,
@@ -464,34 +466,20 @@ impl Conn {
                 sb: send::Scoreboard::default(),
                 phase: send::Phase::Open,
                 recover: iss,
-                rtx_now: false,
-                inflation: 0,
-                prr: send::Prr::default(),
                 rack: send::Rack::default(),
                 reordering: cfg.reordering.max(1),
-                reord_seen: 0,
                 chrono: send::Chrono::new(now),
                 busy_pending: false,
-                tlp: None,
-                tlp_pending: false,
                 undo: None,
                 rtx_timer: send::RtxTimer::Rto,
-                dupacks: 0,
-                dsack_dups: 0,
-                timed: None,
                 min_rtt: None,
-                rto_retries: 0,
-                retrans_stamp: None,
-                rto_tsval: None,
                 syn_retransmitted: false,
-                persist_backoff: 0,
-                probes_out: 0,
-                probes_since: None,
                 last_send: now,
                 sml: iss,
-                black_hole_mss: None,
                 max_pipe: 0,
                 pipe_mark: iss,
+                timed: None,
+                loss: None,
             },
             rcv: Receiver {
                 irs: SeqNum(0),
@@ -526,7 +514,7 @@ impl Conn {
             timers: TimerTable::new(),
             events: VecDeque::new(),
             tracing: false,
-            stats: ConnStats::default(),
+            stats: event::Counters::default(),
             ack_now: false,
             quick_ack_only: false,
             challenge_owed: false,
@@ -578,7 +566,7 @@ impl Conn {
         }
         // RFC 2018 §2: SACK only if both sent SACK-permitted.
         self.opts.sack &= o.sack_permitted;
-        self.snd.mss = send_mss(&self.cfg, self.tuple, o.mss, self.rcv.mss);
+        self.snd.mss = send_mss(&self.cfg, self.tuple.get(), o.mss, self.rcv.mss);
         // RFC 7323 §2.2: "The window field in a segment where the SYN bit is set (i.e., a
         // <SYN> or <SYN,ACK>) MUST NOT be scaled."
         self.snd.wnd = u32::from(syn.window);
@@ -806,12 +794,13 @@ impl Conn {
 
     /// The 4-tuple.
     pub fn tuple(&self) -> FourTuple {
-        self.tuple
+        self.tuple.get()
     }
 
-    /// Counters.
-    pub fn stats(&self) -> &ConnStats {
-        &self.stats
+    /// The connection's counters, as they stand (a copy: the connection keeps the counters
+    /// of rare events apart, allocated by the first of them).
+    pub fn stats(&self) -> ConnStats {
+        self.stats.snapshot()
     }
 
     /// Bytes received and not yet read (netstat's Recv-Q).
@@ -899,7 +888,9 @@ impl Conn {
         self.snd.buf.clear();
         self.ack_now = false;
         self.challenge_owed = false;
-        self.snd.rtx_now = false;
+        if let Some(l) = self.snd.loss_held() {
+            l.rtx_now = false;
+        }
         self.push_event(Event::Closed(error));
     }
 
@@ -912,7 +903,7 @@ impl Conn {
 
     fn push_event(&mut self, event: Event) {
         if event.is_trace() && self.events.len() >= MAX_TRACE_EVENTS {
-            self.stats.events_lost += 1;
+            self.stats.rare_mut().events_lost += 1;
             return;
         }
         self.events.push_back(event);

@@ -111,7 +111,7 @@ impl Conn {
             // previous sequence. This should cause the other end to send an ack.") the probe
             // carries SND.UNA − 1 and no data, so it never counts as data in flight.
             let seq = self.snd.una - 1u32;
-            self.stats.retransmits += 1;
+            self.stats.rare_mut().retransmits += 1;
             self.trace(Event::Retransmit { reason: RetransmitReason::Probe, seq, len: 0 });
             return Some((self.ack_segment(now, seq), Ecn::NotEct));
         }
@@ -152,7 +152,7 @@ impl Conn {
         let max_payload = self.max_payload(&options).min(scratch_len as u32);
         let data_end = self.snd.data_end();
 
-        if core::mem::take(&mut self.snd.tlp_pending)
+        if self.snd.loss_held().is_some_and(|l| core::mem::take(&mut l.tlp_pending))
             && let Some(d) = self.probe_segment(max_payload, data_end)
         {
             return Some(d);
@@ -330,7 +330,7 @@ impl Conn {
         match d.rtx {
             Some(i) => {
                 let reason = d.reason.unwrap_or(RetransmitReason::Rto);
-                self.stats.retransmits += 1;
+                self.stats.rare_mut().retransmits += 1;
                 self.trace(Event::Retransmit { reason, seq: d.seq, len: seg_len });
                 // Karn (RFC 6298 §3): "RTT samples MUST NOT be made using segments that
                 // were retransmitted".
@@ -375,7 +375,7 @@ impl Conn {
         self.note_recovery_send();
         if d.probe {
             // RFC 8985 §7.3: the probe is out; the RTO (already armed) takes over.
-            self.snd.tlp = Some((self.snd.nxt, d.rtx.is_some()));
+            self.snd.loss_mut().tlp = Some((self.snd.nxt, d.rtx.is_some()));
         } else if seg_len > 0 {
             // RFC 6298 (5.1): "Every time a packet containing data is sent (including a
             // retransmission), if the timer is not running, start it running so that it will
@@ -402,8 +402,8 @@ impl Conn {
         let offset = seq_len(self.snd.data_start(), d.seq) as usize;
         let len = d.len as usize;
         let header = TcpRepr {
-            src_port: self.tuple.local.port(),
-            dst_port: self.tuple.remote.port(),
+            src_port: self.tuple.local_port(),
+            dst_port: self.tuple.remote_port(),
             seq: d.seq,
             ack: self.rcv.nxt,
             flags,
@@ -431,7 +431,7 @@ impl Conn {
         let synack = !matches!(self.state, State::SynSent);
         let fresh = core::mem::take(&mut self.syn_fresh);
         if self.snd.max != self.snd.iss && !fresh {
-            self.stats.retransmits += 1;
+            self.stats.rare_mut().retransmits += 1;
             self.snd.syn_retransmitted = true;
             self.snd.timed = None;
             let reason = RetransmitReason::SynRetry;
@@ -485,8 +485,8 @@ impl Conn {
         self.snd.last_send = now;
         self.stats.segments_out += 1;
         TcpRepr {
-            src_port: self.tuple.local.port(),
-            dst_port: self.tuple.remote.port(),
+            src_port: self.tuple.local_port(),
+            dst_port: self.tuple.remote_port(),
             seq: self.snd.iss,
             ack,
             flags,
@@ -507,8 +507,8 @@ impl Conn {
         self.on_ack_sent();
         self.stats.segments_out += 1;
         TcpRepr {
-            src_port: self.tuple.local.port(),
-            dst_port: self.tuple.remote.port(),
+            src_port: self.tuple.local_port(),
+            dst_port: self.tuple.remote_port(),
             seq,
             ack: self.rcv.nxt,
             flags,
@@ -533,8 +533,8 @@ impl Conn {
                 Some(Timestamps { tsval: self.ts_now(now), tsecr: self.ts_recent });
         }
         TcpRepr {
-            src_port: self.tuple.local.port(),
-            dst_port: self.tuple.remote.port(),
+            src_port: self.tuple.local_port(),
+            dst_port: self.tuple.remote_port(),
             seq: rst.seq,
             ack: rst.ack.unwrap_or(SeqNum(0)),
             flags,
@@ -582,7 +582,7 @@ impl Conn {
     /// cwnd plus the fast-recovery inflation (cc/mod.rs: "The usable window is `window() +
     /// adjustment`, never below zero").
     pub(super) fn usable_cwnd(&self) -> u32 {
-        let w = i64::from(self.cc.window()) + self.snd.inflation;
+        let w = i64::from(self.cc.window()) + self.snd.loss().inflation;
         w.clamp(0, i64::from(u32::MAX)) as u32
     }
 
@@ -593,7 +593,7 @@ impl Conn {
             return;
         }
         let base = self.rtt.base_rto();
-        let backed = base.saturating_mul(1u32 << self.snd.persist_backoff.min(16));
+        let backed = base.saturating_mul(1u32 << self.snd.loss().persist_backoff.min(16));
         self.timers.set(TimerKind::Persist, now + backed.min(self.rtt.rto_max()));
     }
 }

@@ -210,7 +210,7 @@ impl Conn {
             snd_wscale: self.snd.wscale,
             rcv_wscale: self.rcv.wscale,
             rto: self.rtt.rto(),
-            rto_retries: self.snd.rto_retries,
+            rto_retries: self.snd.loss().rto_retries,
             in_recovery: self.snd.phase == super::send::Phase::Recovery,
             in_loss: self.snd.phase == super::send::Phase::Loss,
             in_cwr: self.snd.phase == super::send::Phase::Cwr,
@@ -218,7 +218,7 @@ impl Conn {
             ecn_seen: self.ecn.seen,
             min_rtt: self.snd.min_rtt,
             backoffs: self.rtt.backoffs(),
-            probes: self.keepalive_probes_out.max(self.snd.persist_backoff),
+            probes: self.keepalive_probes_out.max(self.snd.loss().persist_backoff),
             snd_mss: self.effective_mss(),
             rcv_mss: self.rcv.seg_mss,
             advmss: self.rcv.mss,
@@ -244,7 +244,7 @@ impl Conn {
             last_recv: self.last_recv,
             syn_data: self.fo().syn_data_acked,
             reordering: self.snd.reordering,
-            reord_seen: self.snd.reord_seen,
+            reord_seen: self.snd.loss().reord_seen,
         }
     }
 }

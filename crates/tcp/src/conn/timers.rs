@@ -100,7 +100,7 @@ impl Conn {
         // than `retries2` doublings from rto_min would (Linux `retransmits_timed_out`),
         // counted from when the oldest outstanding segment was sent (approximated by when
         // the timer that just expired was armed).
-        let stamp = *self.snd.retrans_stamp.get_or_insert(Instant::from_nanos(
+        let stamp = *self.snd.loss_mut().retrans_stamp.get_or_insert(Instant::from_nanos(
             now.as_nanos().saturating_sub(self.rtt.rto().as_nanos() as u64),
         ));
         let limit = if !self.cfg.user_timeout.is_zero() {
@@ -120,7 +120,7 @@ impl Conn {
         // RFC 5681 §3.1 (the controller sets ssthresh and cwnd), RFC 6582 §3.2 step 4:
         // "After a retransmit timeout, record the highest sequence number transmitted in the
         // variable recover, and exit the fast recovery procedure if applicable."
-        let event = if self.snd.rto_retries == 0 {
+        let event = if self.snd.loss().rto_retries == 0 {
             CongestionEvent::Timeout
         } else {
             CongestionEvent::RepeatedTimeout
@@ -135,8 +135,8 @@ impl Conn {
         // (5.6) "Start the retransmission timer, such that it expires after RTO seconds (for
         // the value of RTO after the doubling operation)."
         self.rtt.backoff();
-        self.snd.rto_retries += 1;
-        self.snd.rto_tsval = Some(self.ts_now(now));
+        self.snd.loss_mut().rto_retries += 1;
+        self.snd.loss_mut().rto_tsval = Some(self.ts_now(now));
         self.snd.timed = None;
         self.arm_rto(now);
     }
@@ -150,11 +150,11 @@ impl Conn {
         if self.cfg.mtu_probing == 0 {
             return;
         }
-        let mss = match self.snd.black_hole_mss {
+        let mss = match self.snd.loss().black_hole_mss {
             None => self.cfg.base_mss,
             Some(mss) => (mss / 2).min(self.cfg.base_mss).max(48).max(self.cfg.min_snd_mss),
         };
-        self.snd.black_hole_mss = Some(mss);
+        self.snd.loss_mut().black_hole_mss = Some(mss);
         if mss < self.snd.mss {
             self.snd.mss = mss;
             self.cc.on_mss_change(u32::from(self.effective_mss()));
@@ -207,17 +207,19 @@ impl Conn {
         if matches!(self.state, State::TimeWait | State::FinWait2) {
             return;
         }
-        let since = *self.snd.probes_since.get_or_insert(now);
+        let since = *self.snd.loss_mut().probes_since.get_or_insert(now);
         let max = if self.orphan { self.cfg.orphan_retries } else { self.cfg.retries2 };
         let user_timeout = !self.cfg.user_timeout.is_zero() && now - since >= self.cfg.user_timeout;
-        if self.snd.probes_out >= max || user_timeout {
+        if self.snd.loss().probes_out >= max || user_timeout {
             self.close_with(Some(ConnError::TimedOut));
             return;
         }
-        self.snd.probes_out += 1;
+        self.snd.loss_mut().probes_out += 1;
         self.force_send = true;
-        self.snd.persist_backoff = self.snd.persist_backoff.saturating_add(1);
-        let backed = self.rtt.base_rto().saturating_mul(1u32 << self.snd.persist_backoff.min(16));
+        let l = self.snd.loss_mut();
+        l.persist_backoff = l.persist_backoff.saturating_add(1);
+        let backed =
+            self.rtt.base_rto().saturating_mul(1u32 << self.snd.loss().persist_backoff.min(16));
         self.timers.set(TimerKind::Persist, now + backed.min(self.rtt.rto_max()));
     }
 }

@@ -22,8 +22,10 @@ impl Conn {
         let mut info = AckInfo::default();
         // Any acknowledgment answers the window probes (Linux `tcp_ack` clears
         // `icsk_probes_out` for every ACK it takes).
-        self.snd.probes_out = 0;
-        self.snd.probes_since = None;
+        if let Some(l) = self.snd.loss_held() {
+            l.probes_out = 0;
+            l.probes_since = None;
+        }
         if self.snd.syn_acked || ack > self.snd.una {
             self.take_sack_blocks(seg, &mut info);
         }
@@ -43,7 +45,7 @@ impl Conn {
             // off-path attacker's data segments could not make the peer say.
             if !self.opts.sack || info.sack_info {
                 info.dupack = true;
-                self.snd.dupacks += 1;
+                self.snd.loss_mut().dupacks += 1;
             }
         }
         self.stats.delivered += u64::from(info.delivered.segments);
@@ -53,7 +55,7 @@ impl Conn {
         // RFC 3168 §6.1.2: the ACK echoes a CE mark the network put on our data.
         info.ece = self.ecn_echoed(seg);
         if info.ece {
-            self.stats.delivered_ce += u64::from(info.delivered.segments);
+            self.stats.rare_mut().delivered_ce += u64::from(info.delivered.segments);
         }
         if self.snd.syn_acked
             && (info.una_advanced
@@ -77,7 +79,9 @@ impl Conn {
             self.snd.wl2 = ack;
             if opened {
                 self.timers.stop(TimerKind::Persist);
-                self.snd.persist_backoff = 0;
+                if let Some(l) = self.snd.loss_held() {
+                    l.persist_backoff = 0;
+                }
             }
         }
         match self.state {
@@ -123,7 +127,7 @@ impl Conn {
                 .is_some_and(|b| (first.left - b.left) >= 0 && (b.right - first.right) >= 0);
         if dsack && self.dsack_credible(first.left, first.right) {
             info.dsack = Some((first.left, first.right));
-            self.stats.dsacks_received += 1;
+            self.stats.rare_mut().dsacks_received += 1;
             // A D-SACK proves a retransmission spurious only if it names data that was
             // retransmitted (RFC 3708 §3): inside the flight the scoreboard knows (Linux
             // `tcp_sacktag_one`), below SND.UNA the episode's record of what it sent again.
@@ -176,7 +180,8 @@ impl Conn {
         if metric > self.snd.reordering.saturating_mul(mss) {
             self.snd.reordering = metric.div_ceil(mss).min(self.cfg.max_reordering.max(1));
         }
-        self.snd.reord_seen = self.snd.reord_seen.saturating_add(1);
+        let l = self.snd.loss_mut();
+        l.reord_seen = l.reord_seen.saturating_add(1);
     }
 
     /// Whether a D-SACK for `[left, right)` can be believed. Anyone who guesses the 4-tuple
@@ -203,8 +208,8 @@ impl Conn {
             }
         }
         let mss = u64::from(self.snd.mss.max(1));
-        self.snd.dsack_dups += (len as u64).div_ceil(mss);
-        self.snd.dsack_dups <= self.stats.retransmits
+        self.snd.loss_mut().dsack_dups += (len as u64).div_ceil(mss);
+        self.snd.loss().dsack_dups <= self.stats.retransmits()
     }
 
     /// SND.UNA < SEG.ACK =< SND.MAX: new data acknowledged. The bookkeeping of the
@@ -245,7 +250,8 @@ impl Conn {
         // the peer held; a cumulative ACK takes them back, all but one per hole.
         if !self.opts.sack {
             let acked_segments = d.segments.max(1);
-            self.snd.dupacks = self.snd.dupacks.saturating_sub(acked_segments - 1);
+            let l = self.snd.loss_mut();
+            l.dupacks = l.dupacks.saturating_sub(acked_segments - 1);
         }
         // `recover` and `snd_sml` are only ever compared with SND.UNA, and such a comparison
         // holds only within 2^31: a mark left behind reads as *ahead* after 2 GiB more. Keep
@@ -264,8 +270,10 @@ impl Conn {
             self.snd.pipe_mark = self.snd.max;
             self.snd.max_pipe = self.snd.pipe();
         }
-        self.snd.rto_retries = 0;
-        self.snd.retrans_stamp = None;
+        if let Some(l) = self.snd.loss_held() {
+            l.rto_retries = 0;
+            l.retrans_stamp = None;
+        }
         if self.send_blocked && self.snd.buf.free() > 0 && self.snd.fin.is_none() {
             self.send_blocked = false;
             self.push_event(Event::Writable);
@@ -325,7 +333,8 @@ impl Conn {
             && let Some(ts) = seg.options.timestamps
         {
             let ms = self.ts_now(now).wrapping_sub(ts.tsecr);
-            let stale = self.snd.rto_tsval.is_some_and(|t| (ts.tsecr.wrapping_sub(t) as i32) < 0);
+            let stale =
+                self.snd.loss().rto_tsval.is_some_and(|t| (ts.tsecr.wrapping_sub(t) as i32) < 0);
             if stale {
                 self.rtt.reset_backoff();
             } else if ts.tsecr != 0 && ms < 1 << 31 {

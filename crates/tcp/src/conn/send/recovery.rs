@@ -181,7 +181,7 @@ impl Conn {
         let holes = self.snd.sb.lost_segments().max(1);
         let limit =
             (self.snd.sb.pipe_segments() + self.snd.sb.lost_segments()).saturating_sub(holes);
-        self.snd.dupacks.min(limit)
+        self.snd.loss().dupacks.min(limit)
     }
 
     /// Bytes in flight as the windows see them.
@@ -200,9 +200,11 @@ impl Conn {
         match self.snd.phase {
             Phase::Recovery | Phase::Cwr if self.cfg.prr => {
                 let pipe = self.snd.sb.pipe_segments().saturating_sub(self.reno_sacked());
-                pipe < self.snd.prr.cwnd
+                pipe < self.snd.loss().prr.cwnd
             }
-            Phase::Recovery if retransmission => core::mem::take(&mut self.snd.rtx_now),
+            Phase::Recovery if retransmission => {
+                self.snd.loss_held().is_some_and(|l| core::mem::take(&mut l.rtx_now))
+            }
             _ => self.pipe_for_window().saturating_add(len) <= self.usable_cwnd(),
         }
     }
@@ -255,7 +257,7 @@ impl Conn {
             // data sent before the last recovery or timeout began.
             if matches!(self.snd.phase, Phase::Open | Phase::Cwr)
                 && a.dupack
-                && self.snd.dupacks >= 3
+                && self.snd.loss().dupacks >= 3
                 && self.snd.una >= self.snd.recover
             {
                 newly_lost = self.mark_head_lost();
@@ -290,7 +292,7 @@ impl Conn {
                 // RFC 5681 §3.2 step 4: "For each additional duplicate ACK received (after
                 // the third), cwnd MUST be incremented by SMSS."
                 if a.dupack && !newly_lost {
-                    self.snd.inflation += i64::from(mss);
+                    self.snd.loss_mut().inflation += i64::from(mss);
                 }
                 if a.una_advanced {
                     // RFC 6582 §3.2 step 3, partial acknowledgment: "deflate the congestion
@@ -298,13 +300,13 @@ impl Conn {
                     // Acknowledgment field. If the partial ACK acknowledges at least one SMSS
                     // of new data, then add back SMSS bytes to the congestion window."
                     let acked = a.delivered.bytes;
-                    self.snd.inflation -= i64::from(acked);
+                    self.snd.loss_mut().inflation -= i64::from(acked);
                     if acked >= mss {
-                        self.snd.inflation += i64::from(mss);
+                        self.snd.loss_mut().inflation += i64::from(mss);
                     }
                 }
                 if newly_lost {
-                    self.snd.rtx_now = true;
+                    self.snd.loss_mut().rtx_now = true;
                 }
             }
             // Without PRR the controller set the reduced window at once; it does not grow
@@ -312,8 +314,10 @@ impl Conn {
             Phase::Cwr => {}
             Phase::Open | Phase::Loss => {
                 if a.una_advanced && !ended_recovery {
-                    if self.snd.phase == Phase::Open {
-                        self.snd.dupacks = 0;
+                    if self.snd.phase == Phase::Open
+                        && let Some(l) = self.snd.loss_held()
+                    {
+                        l.dupacks = 0;
                     }
                     let ack = crate::cc::NewAck::new(
                         a.data_acked,
@@ -385,10 +389,14 @@ impl Conn {
         if self.snd.phase == Phase::Cwr {
             self.snd.recover = self.snd.max;
             self.snd.phase = Phase::Recovery;
-            self.snd.tlp = None;
+            if let Some(l) = self.snd.loss_held() {
+                l.tlp = None;
+            }
             if !self.cfg.prr {
-                self.snd.inflation = 3 * i64::from(self.effective_mss());
-                self.snd.rtx_now = true;
+                let mss = i64::from(self.effective_mss());
+                let l = self.snd.loss_mut();
+                l.inflation = 3 * mss;
+                l.rtx_now = true;
             }
             return;
         }
@@ -404,7 +412,9 @@ impl Conn {
         }));
         self.snd.recover = self.snd.max;
         self.snd.phase = Phase::Recovery;
-        self.snd.tlp = None;
+        if let Some(l) = self.snd.loss_held() {
+            l.tlp = None;
+        }
         self.ecn_queue_cwr();
         let base = self.reduction_base();
         self.cc.on_congestion_event(now, CongestionEvent::FastRetransmit, base);
@@ -414,11 +424,13 @@ impl Conn {
             // PRR spreads exactly that reduction over the round trip. (Linux takes cwnd,
             // which in slow start can be well above what is in flight, and then sends too
             // little: a tenth of a window per round trip after an overshoot.)
-            self.snd.prr = Prr { prior_cwnd: base.div_ceil(mss).max(1), ..Prr::default() };
+            self.snd.loss_mut().prr =
+                Prr { prior_cwnd: base.div_ceil(mss).max(1), ..Prr::default() };
         } else {
             // RFC 5681 §3.2 step 3: "set cwnd to ssthresh plus 3*SMSS".
-            self.snd.inflation = 3 * i64::from(mss);
-            self.snd.rtx_now = true;
+            let l = self.snd.loss_mut();
+            l.inflation = 3 * i64::from(mss);
+            l.rtx_now = true;
         }
         self.note_cc();
     }
@@ -449,13 +461,13 @@ impl Conn {
         if self.cfg.prr {
             // Until an ACK delivers something the window stays as it was (Linux changes
             // `snd_cwnd` only in `tcp_cwnd_reduction`).
-            self.snd.prr = Prr {
+            self.snd.loss_mut().prr = Prr {
                 prior_cwnd: base.div_ceil(mss).max(1),
                 cwnd: prior_cwnd / mss,
                 ..Prr::default()
             };
         }
-        self.stats.ecn_reductions += 1;
+        self.stats.rare_mut().ecn_reductions += 1;
         self.note_cc();
     }
 
@@ -472,9 +484,11 @@ impl Conn {
             self.cc.on_recovery_exit(now, flight);
         }
         self.snd.phase = Phase::Open;
-        self.snd.inflation = 0;
-        self.snd.dupacks = 0;
-        self.snd.rtx_now = false;
+        if let Some(l) = self.snd.loss_held() {
+            l.inflation = 0;
+            l.dupacks = 0;
+            l.rtx_now = false;
+        }
         // The undo state stays: D-SACKs for the retransmissions may still come (Linux keeps
         // `undo_marker` until the next episode or an undo).
         if phase != Phase::Cwr {
@@ -510,10 +524,12 @@ impl Conn {
         self.snd.phase = Phase::Loss;
         self.ecn_queue_cwr();
         self.snd.recover = self.snd.max;
-        self.snd.inflation = 0;
-        self.snd.dupacks = 0;
-        self.snd.rtx_now = false;
-        self.snd.tlp = None;
+        if let Some(l) = self.snd.loss_held() {
+            l.inflation = 0;
+            l.dupacks = 0;
+            l.rtx_now = false;
+            l.tlp = None;
+        }
     }
 
     /// RFC 6937 (Linux `tcp_cwnd_reduction`, in segments): `newly` segments were delivered.
@@ -524,7 +540,7 @@ impl Conn {
         let mss = u32::from(self.effective_mss());
         let ssthresh = i64::from(self.cc.ssthresh() / mss.max(1));
         let pipe = i64::from(self.snd.sb.pipe_segments().saturating_sub(self.reno_sacked()));
-        let prr = &mut self.snd.prr;
+        let prr = &mut self.snd.loss_mut().prr;
         prr.delivered += newly;
         let (delivered, out) = (i64::from(prr.delivered), i64::from(prr.out));
         let delta = ssthresh - pipe;
@@ -551,7 +567,7 @@ impl Conn {
     /// A segment went out during recovery (PRR's `prr_out`).
     pub(in crate::conn) fn note_recovery_send(&mut self) {
         if matches!(self.snd.phase, Phase::Recovery | Phase::Cwr) {
-            self.snd.prr.out += 1;
+            self.snd.loss_mut().prr.out += 1;
         }
     }
 
@@ -608,9 +624,11 @@ impl Conn {
         }
         self.snd.phase = Phase::Open;
         self.snd.undo = None;
-        self.snd.inflation = 0;
-        self.snd.rtx_now = false;
-        self.stats.spurious_undos += 1;
+        if let Some(l) = self.snd.loss_held() {
+            l.inflation = 0;
+            l.rtx_now = false;
+        }
+        self.stats.rare_mut().spurious_undos += 1;
         self.note_cc();
         true
     }
@@ -629,11 +647,13 @@ impl Conn {
     /// RFC 8985 §7.4 / Linux `tcp_process_tlp_ack`: an ACK at or past the probe tells
     /// whether it repaired a loss.
     fn process_tlp_ack(&mut self, now: Instant, ack: SeqNum, a: &AckInfo) {
-        let Some((high, retransmitted)) = self.snd.tlp else { return };
+        let Some((high, retransmitted)) = self.snd.loss().tlp else { return };
         if ack < high {
             return;
         }
-        self.snd.tlp = None;
+        if let Some(l) = self.snd.loss_held() {
+            l.tlp = None;
+        }
         // The D-SACK must name the probe (the segment ending at `high`; Linux
         // `FLAG_DSACK_TLP`): one for other data says nothing about it, and taken as proof it
         // would let a duplicate the network or a spoofer made cancel the reduction for a loss
@@ -652,7 +672,7 @@ impl Conn {
                 self.reduction_base(),
             );
             self.cc.on_recovery_exit(now, self.snd.flight().max(self.cc.ssthresh()));
-            self.stats.tlp_recoveries += 1;
+            self.stats.rare_mut().tlp_recoveries += 1;
             self.note_cc();
         }
     }
@@ -692,7 +712,7 @@ impl Conn {
             || !self.cfg.rack
             || !self.sack_in_use()
             || !matches!(self.snd.phase, Phase::Open | Phase::Cwr)
-            || self.snd.tlp.is_some()
+            || self.snd.loss().tlp.is_some()
             || self.snd.sb.is_empty()
             || !matches!(
                 self.state,
@@ -728,8 +748,8 @@ impl Conn {
         if self.snd.sb.is_empty() {
             return;
         }
-        self.snd.tlp_pending = true;
-        self.stats.tlp_probes += 1;
+        self.snd.loss_mut().tlp_pending = true;
+        self.stats.rare_mut().tlp_probes += 1;
         self.arm_rto(now);
     }
 
@@ -742,7 +762,7 @@ impl Conn {
             if self.cfg.prr {
                 // Linux `tcp_rack_reo_timeout`: the window reduction starts without an ACK.
                 let pipe = self.snd.sb.pipe_segments();
-                self.snd.prr.cwnd = pipe + 1;
+                self.snd.loss_mut().prr.cwnd = pipe + 1;
             }
         }
     }

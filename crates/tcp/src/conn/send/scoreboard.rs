@@ -121,8 +121,25 @@ impl Delivered {
 }
 
 /// The queue. See the [module docs](self).
+///
+/// The entries and their counts by mark live in a box allocated by the first segment sent
+/// and freed with the rest of an idle connection's storage
+/// ([`release_storage`](Self::release_storage), `idle.rs`): a connection with nothing in
+/// flight holds 24 bytes here (88 with the queue inline).
 #[derive(Debug, Default)]
 pub(in crate::conn) struct Scoreboard {
+    /// `None`: nothing outstanding and no storage.
+    q: Option<Box<Queue>>,
+    /// Transmissions so far (the next `order`).
+    transmissions: u64,
+    /// One past the highest sequence number known delivered, by a SACK or the cumulative ACK
+    /// (RFC 8985's RACK.fack; Linux `snd_una + fackets`).
+    fack: Option<SeqNum>,
+}
+
+/// The entries and their counts.
+#[derive(Debug, Default)]
+struct Queue {
     segs: VecDeque<Segment>,
     /// Sequence space by mark (`Mark::index`).
     bytes: [u32; 3],
@@ -130,142 +147,15 @@ pub(in crate::conn) struct Scoreboard {
     count: [u32; 3],
     /// Retransmitted segments still in flight (a RACK scan cannot stop early while any is).
     retransmitted_in_flight: u32,
-    /// Transmissions so far (the next `order`).
-    transmissions: u64,
-    /// The highest end of a segment known delivered, for RACK.fack.
-    delivered_end: Option<SeqNum>,
-    /// One past the highest sequence number known delivered, by a SACK or the cumulative ACK
-    /// (RFC 8985's RACK.fack; Linux `snd_una + fackets`).
-    fack: Option<SeqNum>,
 }
 
-impl Scoreboard {
-    /// The most segments whose room a finished connection's queue hands on to a new one
-    /// ([`Scoreboard::take_spare`]); a queue grown larger is freed.
-    const SPARE_MAX: usize = 16;
+/// The queue of a scoreboard without storage: nothing outstanding.
+static EMPTY: Queue =
+    Queue { segs: VecDeque::new(), bytes: [0; 3], count: [0; 3], retransmitted_in_flight: 0 };
 
-    /// An empty scoreboard holding this one's queue storage when it is small, for a new
-    /// connection to start with ([`Scoreboard::use_spare`]); this one is left empty.
-    pub(in crate::conn) fn take_spare(&mut self) -> Scoreboard {
-        let mut segs = core::mem::take(&mut self.segs);
-        if segs.capacity() > Self::SPARE_MAX {
-            segs = VecDeque::new();
-        }
-        segs.clear();
-        Scoreboard { segs, ..Scoreboard::default() }
-    }
-
-    /// Takes the queue storage of `spare` ([`Scoreboard::take_spare`]) when this scoreboard
-    /// has allocated none yet.
-    pub(in crate::conn) fn use_spare(&mut self, spare: Scoreboard) {
-        if self.segs.is_empty() && self.segs.capacity() == 0 {
-            self.segs = spare.segs;
-        }
-    }
-
-    /// Bytes in flight: sent, neither SACKed nor lost (RFC 6675 `pipe`, Linux
-    /// `tcp_packets_in_flight` in bytes).
-    pub(in crate::conn) fn pipe(&self) -> u32 {
-        self.bytes[Mark::InFlight.index()]
-    }
-
-    /// Segments in flight (Linux's `tcp_packets_in_flight`).
-    pub(in crate::conn) fn pipe_segments(&self) -> u32 {
-        self.count[Mark::InFlight.index()]
-    }
-
-    /// Segments SACKed above SND.UNA.
-    pub(in crate::conn) fn sacked_segments(&self) -> u32 {
-        self.count[Mark::Sacked.index()]
-    }
-
-    /// Bytes marked lost and not sent again.
-    pub(in crate::conn) fn lost(&self) -> u32 {
-        self.bytes[Mark::Lost.index()]
-    }
-
-    /// Segments marked lost and not sent again.
-    pub(in crate::conn) fn lost_segments(&self) -> u32 {
-        self.count[Mark::Lost.index()]
-    }
-
-    /// Whether nothing is outstanding.
-    pub(in crate::conn) fn is_empty(&self) -> bool {
-        self.segs.is_empty()
-    }
-
-    pub(in crate::conn) fn len(&self) -> usize {
-        self.segs.len()
-    }
-
-    /// Frees the queue's storage when nothing is outstanding (an idle connection,
-    /// `idle.rs`); the next segment sent allocates again.
-    pub(in crate::conn) fn release_storage(&mut self) {
-        if self.segs.is_empty() {
-            self.segs = VecDeque::new();
-        }
-    }
-
-    /// Bytes allocated for the queue.
-    pub(in crate::conn) fn storage_bytes(&self) -> usize {
-        self.segs.capacity() * core::mem::size_of::<Segment>()
-    }
-
-    pub(in crate::conn) fn get(&self, i: usize) -> Option<&Segment> {
-        self.segs.get(i)
-    }
-
-    /// The entries, oldest first.
-    #[cfg(test)]
-    pub(in crate::conn) fn iter(&self) -> impl Iterator<Item = &Segment> + '_ {
-        self.segs.iter()
-    }
-
-    /// Whether any retransmitted segment is in flight.
-    pub(in crate::conn) fn retransmissions_in_flight(&self) -> bool {
-        self.retransmitted_in_flight > 0
-    }
-
-    /// A new segment went out at `start` (the end of the last entry, or SND.UNA when empty).
-    pub(in crate::conn) fn push(&mut self, start: SeqNum, len: u32, fin: bool, now: Instant) {
-        debug_assert!(self.segs.back().is_none_or(|s| s.end() == start), "a gap in the queue");
-        self.segs.push_back(Segment {
-            start,
-            len,
-            fin,
-            sent_at: now,
-            order: self.transmissions,
-            retransmitted: false,
-            mark: Mark::InFlight,
-        });
-        self.transmissions += 1;
-        self.add(Mark::InFlight, len);
-    }
-
-    /// Entry `i` was sent again at `now`, its first `len` bytes of sequence space (the rest,
-    /// if any, becomes an entry of its own that keeps its mark).
-    pub(in crate::conn) fn retransmitted(&mut self, i: usize, len: u32, now: Instant) {
-        if len < self.segs[i].len {
-            self.split(i, len);
-        }
-        let order = self.transmissions;
-        self.transmissions += 1;
-        let seg = &mut self.segs[i];
-        let was = seg.mark;
-        seg.sent_at = now;
-        seg.order = order;
-        if !seg.retransmitted || was != Mark::InFlight {
-            self.retransmitted_in_flight += 1;
-        }
-        seg.retransmitted = true;
-        seg.mark = Mark::InFlight;
-        let len = seg.len;
-        self.unmark(was, len);
-        self.add(Mark::InFlight, len);
-    }
-
+impl Queue {
     /// Changes entry `i`'s mark.
-    pub(in crate::conn) fn set_mark(&mut self, i: usize, mark: Mark) {
+    fn set_mark(&mut self, i: usize, mark: Mark) {
         let seg = self.segs[i];
         if seg.mark == mark {
             return;
@@ -291,9 +181,8 @@ impl Scoreboard {
         self.count[mark.index()] -= 1;
     }
 
-    /// Splits entry `i` after `at` bytes of sequence space (0 < at < len); both parts keep
-    /// the mark and the transmission time, the FIN goes with the second.
-    pub(in crate::conn) fn split(&mut self, i: usize, at: u32) {
+    /// See [`Scoreboard::split`].
+    fn split(&mut self, i: usize, at: u32) {
         let seg = self.segs[i];
         debug_assert!(at > 0 && at < seg.len);
         let tail = Segment { start: seg.start + at, len: seg.len - at, ..seg };
@@ -305,36 +194,208 @@ impl Scoreboard {
         }
         self.segs.insert(i + 1, tail);
     }
+}
+
+impl Scoreboard {
+    /// The most segments whose room a finished connection's queue hands on to a new one
+    /// ([`Scoreboard::take_spare`]); a queue grown larger is freed.
+    const SPARE_MAX: usize = 16;
+
+    /// The entries and counts (empty ones when there is no storage).
+    fn q(&self) -> &Queue {
+        self.q.as_deref().unwrap_or(&EMPTY)
+    }
+
+    /// The entries and counts, allocated when there is no storage.
+    fn q_mut(&mut self) -> &mut Queue {
+        self.q.get_or_insert_with(Box::default)
+    }
+
+    /// An empty scoreboard holding this one's queue storage when it is small, for a new
+    /// connection to start with ([`Scoreboard::use_spare`]); this one is left empty.
+    pub(in crate::conn) fn take_spare(&mut self) -> Scoreboard {
+        let mut q = self.q.take();
+        if let Some(queue) = q.as_deref_mut() {
+            if queue.segs.capacity() > Self::SPARE_MAX {
+                queue.segs = VecDeque::new();
+            }
+            queue.segs.clear();
+            queue.bytes = [0; 3];
+            queue.count = [0; 3];
+            queue.retransmitted_in_flight = 0;
+        }
+        Scoreboard { q, ..Scoreboard::default() }
+    }
+
+    /// Takes the queue storage of `spare` ([`Scoreboard::take_spare`]) when this scoreboard
+    /// has allocated none yet.
+    pub(in crate::conn) fn use_spare(&mut self, spare: Scoreboard) {
+        if self.q.is_none() {
+            self.q = spare.q;
+        }
+    }
+
+    /// Bytes in flight: sent, neither SACKed nor lost (RFC 6675 `pipe`, Linux
+    /// `tcp_packets_in_flight` in bytes).
+    pub(in crate::conn) fn pipe(&self) -> u32 {
+        self.q().bytes[Mark::InFlight.index()]
+    }
+
+    /// Segments in flight (Linux's `tcp_packets_in_flight`).
+    pub(in crate::conn) fn pipe_segments(&self) -> u32 {
+        self.q().count[Mark::InFlight.index()]
+    }
+
+    /// Segments SACKed above SND.UNA.
+    pub(in crate::conn) fn sacked_segments(&self) -> u32 {
+        self.q().count[Mark::Sacked.index()]
+    }
+
+    /// Bytes marked lost and not sent again.
+    pub(in crate::conn) fn lost(&self) -> u32 {
+        self.q().bytes[Mark::Lost.index()]
+    }
+
+    /// Segments marked lost and not sent again.
+    pub(in crate::conn) fn lost_segments(&self) -> u32 {
+        self.q().count[Mark::Lost.index()]
+    }
+
+    /// Whether nothing is outstanding.
+    pub(in crate::conn) fn is_empty(&self) -> bool {
+        self.q().segs.is_empty()
+    }
+
+    pub(in crate::conn) fn len(&self) -> usize {
+        self.q().segs.len()
+    }
+
+    /// Frees the queue's storage when nothing is outstanding (an idle connection,
+    /// `idle.rs`); the next segment sent allocates again.
+    pub(in crate::conn) fn release_storage(&mut self) {
+        if self.is_empty() {
+            self.q = None;
+        }
+    }
+
+    /// Frees the storage of the entries when nothing is outstanding, and keeps the (empty)
+    /// box of the counts: for a connection that will send no more data (TIME-WAIT), whose
+    /// box a new connection takes over ([`take_spare`](Self::take_spare)) rather than
+    /// allocate one.
+    pub(in crate::conn) fn release_entries(&mut self) {
+        if let Some(q) = self.q.as_deref_mut()
+            && q.segs.is_empty()
+        {
+            q.segs = VecDeque::new();
+        }
+    }
+
+    /// Bytes allocated for the queue.
+    pub(in crate::conn) fn storage_bytes(&self) -> usize {
+        self.q.as_deref().map_or(0, |q| {
+            core::mem::size_of::<Queue>() + q.segs.capacity() * core::mem::size_of::<Segment>()
+        })
+    }
+
+    pub(in crate::conn) fn get(&self, i: usize) -> Option<&Segment> {
+        self.q().segs.get(i)
+    }
+
+    /// The entries, oldest first.
+    #[cfg(test)]
+    pub(in crate::conn) fn iter(&self) -> impl Iterator<Item = &Segment> + '_ {
+        self.q().segs.iter()
+    }
+
+    /// Whether any retransmitted segment is in flight.
+    pub(in crate::conn) fn retransmissions_in_flight(&self) -> bool {
+        self.q().retransmitted_in_flight > 0
+    }
+
+    /// A new segment went out at `start` (the end of the last entry, or SND.UNA when empty).
+    pub(in crate::conn) fn push(&mut self, start: SeqNum, len: u32, fin: bool, now: Instant) {
+        let order = self.transmissions;
+        self.transmissions += 1;
+        let q = self.q_mut();
+        debug_assert!(q.segs.back().is_none_or(|s| s.end() == start), "a gap in the queue");
+        q.segs.push_back(Segment {
+            start,
+            len,
+            fin,
+            sent_at: now,
+            order,
+            retransmitted: false,
+            mark: Mark::InFlight,
+        });
+        q.add(Mark::InFlight, len);
+    }
+
+    /// Entry `i` was sent again at `now`, its first `len` bytes of sequence space (the rest,
+    /// if any, becomes an entry of its own that keeps its mark).
+    pub(in crate::conn) fn retransmitted(&mut self, i: usize, len: u32, now: Instant) {
+        let order = self.transmissions;
+        self.transmissions += 1;
+        let q = self.q_mut();
+        if len < q.segs[i].len {
+            q.split(i, len);
+        }
+        let seg = &mut q.segs[i];
+        let was = seg.mark;
+        seg.sent_at = now;
+        seg.order = order;
+        if !seg.retransmitted || was != Mark::InFlight {
+            q.retransmitted_in_flight += 1;
+        }
+        let seg = &mut q.segs[i];
+        seg.retransmitted = true;
+        seg.mark = Mark::InFlight;
+        let len = seg.len;
+        q.unmark(was, len);
+        q.add(Mark::InFlight, len);
+    }
+
+    /// Changes entry `i`'s mark.
+    pub(in crate::conn) fn set_mark(&mut self, i: usize, mark: Mark) {
+        self.q_mut().set_mark(i, mark);
+    }
+
+    /// Splits entry `i` after `at` bytes of sequence space (0 < at < len); both parts keep
+    /// the mark and the transmission time, the FIN goes with the second.
+    pub(in crate::conn) fn split(&mut self, i: usize, at: u32) {
+        self.q_mut().split(i, at);
+    }
 
     /// The cumulative ACK moved SND.UNA from `una` to `ack`: entries below it leave the queue
     /// (one cut in two leaves its first part). Returns what was newly delivered.
     pub(in crate::conn) fn ack(&mut self, una: SeqNum, ack: SeqNum) -> Delivered {
         let mut d = Delivered::default();
         let fack = self.fack.unwrap_or(una);
-        while let Some(front) = self.segs.front() {
-            let covered = (ack - front.start).max(0) as u32;
-            if covered == 0 {
-                break;
-            }
-            if covered < front.len {
-                self.split(0, covered);
-            }
-            let seg = self.segs.pop_front().expect("the front entry");
-            if seg.mark != Mark::Sacked {
-                d.note(&seg);
-                if !seg.retransmitted && seg.end() < fack {
-                    d.note_reordered(&seg);
+        if let Some(q) = self.q.as_deref_mut() {
+            while let Some(front) = q.segs.front() {
+                let covered = (ack - front.start).max(0) as u32;
+                if covered == 0 {
+                    break;
                 }
+                if covered < front.len {
+                    q.split(0, covered);
+                }
+                let seg = q.segs.pop_front().expect("the front entry");
+                if seg.mark != Mark::Sacked {
+                    d.note(&seg);
+                    if !seg.retransmitted && seg.end() < fack {
+                        d.note_reordered(&seg);
+                    }
+                }
+                if seg.retransmitted && seg.mark == Mark::InFlight {
+                    q.retransmitted_in_flight -= 1;
+                }
+                q.unmark(seg.mark, seg.len);
             }
-            if seg.retransmitted && seg.mark == Mark::InFlight {
-                self.retransmitted_in_flight -= 1;
-            }
-            self.unmark(seg.mark, seg.len);
         }
         if self.fack.is_none_or(|f| f < ack) {
             self.fack = Some(ack);
         }
-        if self.segs.is_empty() {
+        if self.is_empty() {
             self.fack = None;
         }
         d
@@ -349,14 +410,17 @@ impl Scoreboard {
     /// newly delivered.
     pub(in crate::conn) fn sack(&mut self, left: SeqNum, right: SeqNum, mss: u32) -> Delivered {
         let mut d = Delivered::default();
-        let Some(first) = self.segs.front().map(|s| s.start) else { return d };
+        let Some(q) = self.q.as_deref_mut() else { return d };
+        let Some(first) = q.segs.front().map(|s| s.start) else { return d };
         let fack = self.fack.unwrap_or(first);
+        // The highest end of a segment this block delivered, for RACK.fack.
+        let mut delivered_end: Option<SeqNum> = None;
         // Sequence numbers compared relative to the first entry (all within 2^31 of it).
         let rel = |s: SeqNum| (s - first) as i64;
         let (l, r) = (rel(left), rel(right));
-        let mut i = self.segs.partition_point(|s| rel(s.end()) <= l);
-        while i < self.segs.len() {
-            let seg = self.segs[i];
+        let mut i = q.segs.partition_point(|s| rel(s.end()) <= l);
+        while i < q.segs.len() {
+            let seg = q.segs[i];
             let (s, e) = (rel(seg.start), rel(seg.end()));
             if s >= r {
                 break;
@@ -366,7 +430,7 @@ impl Scoreboard {
                 // begin, if that leaves any.
                 let at = ((l - s) as u32).div_ceil(mss.max(1)) * mss.max(1);
                 if seg.data_len() > mss && at < seg.len {
-                    self.split(i, at);
+                    q.split(i, at);
                 }
                 i += 1;
                 continue;
@@ -375,7 +439,7 @@ impl Scoreboard {
                 // The block ends inside the entry: SACK the whole segments before `r`.
                 let at = (r - s) as u32 / mss.max(1) * mss.max(1);
                 if seg.data_len() > mss && at > 0 {
-                    self.split(i, at);
+                    q.split(i, at);
                     continue;
                 }
                 break;
@@ -385,14 +449,14 @@ impl Scoreboard {
                 if !seg.retransmitted && seg.end() < fack {
                     d.note_reordered(&seg);
                 }
-                if self.delivered_end.is_none_or(|e| e < seg.end()) {
-                    self.delivered_end = Some(seg.end());
+                if delivered_end.is_none_or(|e| e < seg.end()) {
+                    delivered_end = Some(seg.end());
                 }
-                self.set_mark(i, Mark::Sacked);
+                q.set_mark(i, Mark::Sacked);
             }
             i += 1;
         }
-        if let Some(end) = self.delivered_end.take()
+        if let Some(end) = delivered_end
             && self.fack.is_none_or(|f| f < end)
         {
             self.fack = Some(end);
@@ -404,11 +468,12 @@ impl Scoreboard {
     /// D-SACK inside the flight prove a retransmission spurious, Linux `tcp_sacktag_one`'s
     /// `TCPCB_RETRANS` test).
     pub(in crate::conn) fn any_retransmitted(&self, left: SeqNum, right: SeqNum) -> bool {
-        let Some(first) = self.segs.front().map(|s| s.start) else { return false };
+        let segs = &self.q().segs;
+        let Some(first) = segs.front().map(|s| s.start) else { return false };
         let rel = |s: SeqNum| (s - first) as i64;
         let (l, r) = (rel(left), rel(right));
-        let i = self.segs.partition_point(|s| rel(s.end()) <= l);
-        self.segs.iter().skip(i).take_while(|s| rel(s.start) < r).any(|s| s.retransmitted)
+        let i = segs.partition_point(|s| rel(s.end()) <= l);
+        segs.iter().skip(i).take_while(|s| rel(s.start) < r).any(|s| s.retransmitted)
     }
 
     /// One past the highest sequence number known delivered (RACK.fack), if anything above
@@ -422,14 +487,15 @@ impl Scoreboard {
         if self.lost() == 0 {
             return None;
         }
-        self.segs.iter().position(|s| s.mark == Mark::Lost)
+        self.q().segs.iter().position(|s| s.mark == Mark::Lost)
     }
 
     /// Marks every entry not SACKed as lost (a retransmission timeout, RFC 6675 §5.1).
     pub(in crate::conn) fn mark_all_lost(&mut self) {
-        for i in 0..self.segs.len() {
-            if self.segs[i].mark == Mark::InFlight {
-                self.set_mark(i, Mark::Lost);
+        let Some(q) = self.q.as_deref_mut() else { return };
+        for i in 0..q.segs.len() {
+            if q.segs[i].mark == Mark::InFlight {
+                q.set_mark(i, Mark::Lost);
             }
         }
     }
@@ -437,9 +503,11 @@ impl Scoreboard {
     /// Forgets every SACK (the peer reneged, RFC 2018 §8): SACKed entries count as in flight
     /// again.
     pub(in crate::conn) fn clear_sacks(&mut self) {
-        for i in 0..self.segs.len() {
-            if self.segs[i].mark == Mark::Sacked {
-                self.set_mark(i, Mark::InFlight);
+        if let Some(q) = self.q.as_deref_mut() {
+            for i in 0..q.segs.len() {
+                if q.segs[i].mark == Mark::Sacked {
+                    q.set_mark(i, Mark::InFlight);
+                }
             }
         }
         self.fack = None;
@@ -465,9 +533,10 @@ impl Scoreboard {
     pub(in crate::conn) fn mark_lost_by_sacks(&mut self, smss: u32, dup_thresh: u32) -> bool {
         let dup_thresh = dup_thresh.max(1);
         let mut any = false;
+        let Some(q) = self.q.as_deref_mut() else { return false };
         let (mut segs_above, mut bytes_above) = (0u32, 0u32);
-        for i in (0..self.segs.len()).rev() {
-            let seg = self.segs[i];
+        for i in (0..q.segs.len()).rev() {
+            let seg = q.segs[i];
             match seg.mark {
                 Mark::Sacked => {
                     segs_above += 1;
@@ -482,7 +551,7 @@ impl Scoreboard {
                             dup_thresh,
                         ) =>
                 {
-                    self.set_mark(i, Mark::Lost);
+                    q.set_mark(i, Mark::Lost);
                     any = true;
                 }
                 _ => {}
@@ -494,15 +563,16 @@ impl Scoreboard {
     /// Checks the byte counts against the entries (tests).
     #[cfg(test)]
     pub(in crate::conn) fn check(&self) {
+        let q = self.q();
         for m in [Mark::InFlight, Mark::Sacked, Mark::Lost] {
-            let of = || self.segs.iter().filter(move |s| s.mark == m);
-            assert_eq!(self.bytes[m.index()], of().map(|s| s.len).sum::<u32>(), "{m:?}");
-            assert_eq!(self.count[m.index()], of().count() as u32, "{m:?}");
+            let of = || q.segs.iter().filter(move |s| s.mark == m);
+            assert_eq!(q.bytes[m.index()], of().map(|s| s.len).sum::<u32>(), "{m:?}");
+            assert_eq!(q.count[m.index()], of().count() as u32, "{m:?}");
         }
         let rif =
-            self.segs.iter().filter(|s| s.retransmitted && s.mark == Mark::InFlight).count() as u32;
-        assert_eq!(self.retransmitted_in_flight, rif);
-        for w in self.segs.iter().zip(self.segs.iter().skip(1)) {
+            q.segs.iter().filter(|s| s.retransmitted && s.mark == Mark::InFlight).count() as u32;
+        assert_eq!(q.retransmitted_in_flight, rif);
+        for w in q.segs.iter().zip(q.segs.iter().skip(1)) {
             assert_eq!(w.0.end(), w.1.start, "entries must be contiguous");
         }
     }

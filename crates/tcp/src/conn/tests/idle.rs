@@ -99,3 +99,51 @@ fn out_of_order_data_is_kept_however_long_the_connection_is_quiet() {
     assert_eq!(s.recv_all(), 200, "the bytes held out of order survived the quiet time");
     s.done();
 }
+
+#[test]
+fn a_connection_back_at_rest_after_a_loss_episode_gives_back_its_loss_state() {
+    // The loss-recovery state (`send::Loss`) is allocated by the episode and, once the
+    // episode is over and every byte acknowledged, freed by the quiet second like the
+    // buffers: with RFC 5681's window inflation and with PRR (whose counters are dead out of
+    // recovery).
+    for prr in [false, true] {
+        let cfg = TcpConfig { prr, congestion_control: crate::CcName::NEWRENO, ..cfg() };
+        let mut s = Script::established_client(cfg);
+        assert!(
+            s.conn.snd.loss.is_none(),
+            "prr {prr}: nothing lost yet, nothing held: {:?}",
+            s.conn.snd.loss
+        );
+        s.send(15_000);
+        // What goes out is not what this test checks (`recovery.rs`, `prr.rs` do): it
+        // feeds the peer's side only.
+        let input = |s: &mut Script, line: &str| {
+            s.pending.clear();
+            s.run(line);
+            s.collect();
+        };
+        // The first segment is lost: three duplicate ACKs (RFC 5681 §3.2), then the ACK of
+        // the repair and of everything else.
+        input(&mut s, "+0.05 < . 1:1(0) ack 1 win 65535");
+        input(&mut s, "+0 < . 1:1(0) ack 1 win 65535");
+        input(&mut s, "+0 < . 1:1(0) ack 1 win 65535");
+        assert!(s.conn.snd.loss.is_some(), "prr {prr}: recovery holds its state");
+        assert_eq!(s.conn.stats().retransmits, 1, "prr {prr}: the fast retransmit");
+        // The peer acknowledges whatever was sent, until the stream is through.
+        for _ in 0..20 {
+            let sent = s.conn.snd.max - s.conn.snd.iss;
+            input(&mut s, &format!("+0.05 < . 1:1(0) ack {sent} win 65535"));
+            if sent == 15_001 && s.conn.snd.una == s.conn.snd.max {
+                break;
+            }
+        }
+        assert_eq!(s.conn.snd.una - s.conn.snd.iss, 15_001, "prr {prr}: all acknowledged");
+        s.pending.clear();
+        assert_eq!(s.conn.snd.phase, send::Phase::Open, "prr {prr}: recovery is over");
+        let quiet_from = s.line_time.since_epoch().as_secs_f64();
+        s.wait_until(quiet_from + RELEASE_AFTER.as_secs_f64());
+        assert!(s.conn.snd.loss.is_none(), "prr {prr}: {:?}", s.conn.snd.loss);
+        assert_eq!(s.conn.storage_bytes(), 0, "prr {prr}");
+        assert_eq!(s.conn.stats().retransmits, 1, "prr {prr}: what ss shows is kept");
+    }
+}

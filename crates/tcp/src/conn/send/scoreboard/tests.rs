@@ -41,7 +41,7 @@ fn sack_blocks_mark_only_whole_segments() {
     let d = sb.sack(SeqNum(2000), SeqNum(4500), MSS);
     sb.check();
     assert_eq!((d.bytes, d.segments), (2000, 2));
-    assert_eq!(sb.bytes[Mark::Sacked.index()], 2000);
+    assert_eq!(sb.q().bytes[Mark::Sacked.index()], 2000);
     assert_eq!(sb.pipe(), 3000);
     assert_eq!(sb.fack, Some(SeqNum(4000)));
     // The same block again delivers nothing new.
