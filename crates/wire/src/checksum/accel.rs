@@ -189,14 +189,21 @@ pub(super) fn prefetch(bytes: &[u8]) {
     {
         use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         // One address per 64 bytes, and the last byte: a slice that does not start on a line
-        // boundary ends in the line after its last 64-byte step.
-        let last = bytes.len().checked_sub(1);
-        let steps = (0..bytes.len()).step_by(64).chain(last);
-        for at in steps {
+        // boundary ends in the line after its last 64-byte step. A plain loop: an iterator
+        // chain cost twice the instructions per line here.
+        let line = |at: usize| {
             // SAFETY: PREFETCHT0 is SSE, which every x86-64 CPU has (the baseline target
             // enables it); it is a hint that neither reads memory the program can observe nor
             // faults, and the address lies inside a live slice besides.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().wrapping_add(at).cast()) };
+        };
+        let mut at = 0;
+        while at < bytes.len() {
+            line(at);
+            at += 64;
+        }
+        if !bytes.is_empty() {
+            line(bytes.len() - 1);
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
