@@ -323,6 +323,23 @@ mod tests {
         assert_eq!(data_bytewise(&bytes), 0xddf2);
     }
 
+    /// A prefetch is only a hint: for any slice (empty, one byte, any start within a cache
+    /// line, any length across lines, up to the end of its allocation) it returns and leaves
+    /// the bytes and their sum as they were.
+    #[test]
+    fn prefetch_takes_any_slice_and_changes_nothing() {
+        let buf: Vec<u8> = (0..400u32).map(|i| (i * 7 + 3) as u8).collect();
+        let before = buf.clone();
+        for start in 0..70 {
+            for len in 0..=buf.len() - start {
+                let bytes = &buf[start..start + len];
+                prefetch(bytes);
+                assert_eq!(data(bytes), data_bytewise(bytes), "start {start} len {len}");
+            }
+        }
+        assert_eq!(buf, before);
+    }
+
     #[test]
     fn ipv4_header_verifies() {
         // A real IPv4 header (checksum b861) from the Wikipedia example.
