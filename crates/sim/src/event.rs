@@ -192,6 +192,14 @@ impl EventQueue {
             Source::Lane(i) => {
                 let lane = &mut self.lanes[i].0;
                 let Queued { packet, .. } = lane.pop_front()?;
+                // The lane's next packet is the next to reach the same host, a packet's
+                // serialization time from now. On a path longer than the caches hold (10
+                // Gbit/s for a millisecond is 1.25 MB on the wire) it has left them since
+                // it was sent; fetching it while this one is handled saves the receiving
+                // stack the wait in its checksum loop (docs/performance.md, simulator).
+                if let Some(next) = lane.front() {
+                    ustack_wire::checksum::prefetch(&next.packet);
+                }
                 let (link, dir) = (LinkId(i / 2), Direction::BOTH[i % 2]);
                 (EventKind::Arrival { link, dir, packet }, lane.front().map(|q| q.key))
             }

@@ -19,7 +19,7 @@
 //!
 //! The crate is `no_std` and has no dependencies. Its one unsafe module is
 //! `checksum::accel`: the checksum loop built for AVX2 and AVX-512, chosen at run time by
-//! what the CPU has.
+//! what the CPU has, and the cache prefetch hint (`checksum::prefetch`).
 
 #![no_std]
 #![deny(unsafe_code)]
