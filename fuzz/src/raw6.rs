@@ -3,8 +3,11 @@
 //! of the fuzzer's host, the payload length, the ports of a live flow, the TCP, UDP or ICMPv6
 //! checksum over the IPv6 pseudo-header when the upper layer follows the fixed header),
 //! interleaved with the wire between the stack and an IPv6 peer stack, virtual time and
-//! application reads. Checks: nothing panics; `poll_transmit` runs dry; every IPv6 packet the
-//! stack sends parses, comes from one of its addresses and fits the MTU.
+//! application reads. The stack is in transparent (any-IP) mode with an any-IP listener and
+//! UDP socket, and a fix-up aims a packet at a foreign address, so that what a tun2socks
+//! stack takes for other hosts is fuzzed too. Checks: nothing panics; `poll_transmit` runs
+//! dry; every IPv6 packet the stack sends parses, comes from one of its addresses or (being
+//! transparent) from a unicast address beyond the link, and fits the MTU.
 
 use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 
@@ -21,6 +24,8 @@ pub const S6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 pub const P6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 /// The fuzzer's host: what the stack sends there is lost.
 pub const GHOST6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 3);
+/// A host beyond the link that the stack under test answers for in transparent mode.
+pub const FOREIGN6: Ipv6Addr = Ipv6Addr::new(0x2606, 0x2800, 0x220, 1, 0, 0, 0, 0x42);
 
 /// One step of a run.
 #[derive(Arbitrary, Debug)]
@@ -28,7 +33,8 @@ pub enum Op6 {
     /// A packet for the stack under test.
     Packet {
         /// Fix-ups, one bit each: 1 version, 2 addresses, 4 aim at the live flow,
-        /// 8 payload length, 16 upper-layer checksum.
+        /// 8 payload length, 16 upper-layer checksum, 32 to [`FOREIGN6`] instead of the
+        /// stack's own address (with 2 or 4).
         fix: u8,
         /// The packet (at most 2,000 bytes are used).
         bytes: Vec<u8>,
@@ -57,6 +63,10 @@ pub fn run(data: &[u8]) {
     let listener = s.stack.tcp_listen(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 80), 8, true);
     let udp = s.stack.udp_bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 53));
     let (Ok(listener), Ok(udp)) = (listener, udp) else { panic!("setting up the stack") };
+    s.stack.set_transparent(true);
+    let (Ok(any_tcp), Ok(any_udp)) = (s.stack.tcp_listen_any(8), s.stack.udp_bind_any()) else {
+        panic!("setting up the any-IP sockets")
+    };
     let conn = p
         .stack
         .tcp_connect(now, None, SocketAddr::new(S6.into(), 80))
@@ -95,6 +105,9 @@ pub fn run(data: &[u8]) {
                 while let Some(h) = s.stack.tcp_accept(listener) {
                     accepted.push(h);
                 }
+                while let Some(h) = s.stack.tcp_accept(any_tcp) {
+                    accepted.push(h);
+                }
                 for &h in &accepted {
                     if s.stack.contains(h) {
                         let _ = s.stack.tcp_recv(h, &mut buf);
@@ -104,6 +117,10 @@ pub fn run(data: &[u8]) {
                     }
                 }
                 let _ = s.stack.udp_recv_from(udp, &mut buf);
+                // The any-IP socket answers each datagram from where it was sent.
+                if let Ok((n, from, to)) = s.stack.udp_recv_from_to(any_udp, &mut buf) {
+                    let _ = s.stack.udp_send_from_to(now, any_udp, to, from, &buf[..n.min(64)]);
+                }
                 if p.stack.contains(conn) {
                     let _ = p.stack.tcp_send(conn, &[what; 100]);
                     let _ = p.stack.tcp_recv(conn, &mut buf);
@@ -170,12 +187,26 @@ fn check_out(h: &mut Host, now: Instant) -> Vec<Vec<u8>> {
         if pkt.first().is_some_and(|v| v >> 4 == 6) {
             let v =
                 Ipv6Packet::new_checked(pkt).expect("the stack sent an IPv6 packet that parses");
-            assert_eq!(v.src_addr(), h.addr, "the source of an IPv6 packet the stack sent");
+            let src = v.src_addr();
+            assert!(
+                src == h.addr || (h.stack.transparent() && stands_for(src)),
+                "the source {src} of an IPv6 packet the stack sent"
+            );
         }
         out.push(pkt.to_vec());
         assert!(out.len() <= 10_000, "poll_transmit does not run dry");
     }
     out
+}
+
+/// Whether transparent mode may answer from `a` (RFC 4291 §2: a unicast address beyond the
+/// link): not `::`, `::1`, multicast, link-local or IPv4-mapped.
+fn stands_for(a: Ipv6Addr) -> bool {
+    !(a.is_unspecified()
+        || a.is_loopback()
+        || a.is_multicast()
+        || a.is_unicast_link_local()
+        || a.to_ipv4_mapped().is_some())
 }
 
 /// The fix-ups `fix` asks for (see [`Op6::Packet`]).
@@ -193,8 +224,9 @@ fn fix_up(fix: u8, bytes: &[u8], live: SocketAddr) -> Vec<u8> {
             (true, IpAddr::V6(a)) => a,
             _ => GHOST6,
         };
+        let dst = if fix & 32 != 0 { FOREIGN6 } else { S6 };
         b[8..24].copy_from_slice(&src.octets());
-        b[24..40].copy_from_slice(&S6.octets());
+        b[24..40].copy_from_slice(&dst.octets());
     }
     if aim && b.len() >= 44 {
         b[40..42].copy_from_slice(&live.port().to_be_bytes());
