@@ -51,15 +51,14 @@ pub(crate) struct Args {
     #[arg(long)]
     offload: bool,
     /// Open the device with N queues (IFF_MULTI_QUEUE) and run a stack of its own on each,
-    /// on its own driver thread: one shard per core. The shards share the addresses; the
-    /// kernel spreads connections over the queues by the hash of their addresses and ports
-    /// and keeps each connection's packets on one queue, so every shard runs the service
-    /// for the connections it gets (forward too: every shard relays its own); --control
-    /// lists the sockets of every shard and sums their counters. The kernel is told to pick
-    /// the queue by the ports (an eBPF steering program, which needs CAP_BPF), and each
-    /// stack picks its own ports so the answers come back to it: `connect` runs on the first
-    /// shard. Without the program (no privilege to load it) the kernel's flow hash spreads
-    /// the connections and `connect` is refused. Not with --pcap.
+    /// on its own driver thread: one shard per core. The shards share the addresses. ustack
+    /// loads an eBPF program that makes the kernel pick each packet's queue by its ports
+    /// (needs CAP_BPF), and each stack picks its ephemeral ports so that the answers come
+    /// back to it: every connection stays on one shard, the kernel's spread over all of
+    /// them. Every shard runs the service for the connections it gets (forward too), and
+    /// `connect` runs on the first; --control lists the sockets of every shard and sums
+    /// their counters. Without the program (no privilege to load it) the kernel's own flow
+    /// hash spreads the connections and `connect` is refused. Not with --pcap.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     queues: u16,
