@@ -205,3 +205,11 @@ fn a_new_syn_above_the_record_reopens_its_tuple() {
         "its end is reported as the connection's abort was"
     );
 }
+
+#[test]
+fn a_record_with_the_hosts_fields_fits_128_bytes() {
+    // docs/host-stack.md: the engine's 96-byte record and the host's fields, 128 bytes,
+    // where the connection's box took 944 and its controller's 208.
+    let size = core::mem::size_of::<crate::timewait::TimeWaitSocket>();
+    assert!(size <= 128, "TimeWaitSocket is {size} bytes");
+}
