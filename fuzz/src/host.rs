@@ -643,7 +643,12 @@ impl Host {
             if info.protocol != ustack_core::Protocol::Tcp || info.state == TcpState::Listen {
                 continue;
             }
-            if let Some(t) = self.stack.tcp_conn(info.handle).poll_timeout() {
+            // A connection in TIME-WAIT that the application closed is a record.
+            let timeout = match self.stack.tcp_time_wait(info.handle) {
+                Some(tw) => Some(tw.poll_timeout()),
+                None => self.stack.tcp_conn(info.handle).poll_timeout(),
+            };
+            if let Some(t) = timeout {
                 assert!(
                     deadline.is_some_and(|d| d <= t),
                     "{name}: {} needs a timer at {t:?}, but poll_timeout says {deadline:?}",

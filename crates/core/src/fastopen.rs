@@ -97,7 +97,7 @@ pub(crate) struct FastOpenHost {
     cache: KeyedMap<IpAddr, CacheEntry>,
     order: VecDeque<IpAddr>,
     /// Suspected black holes in a row (Linux `tfo_active_disable_times`) and the last one.
-    disable_times: u32,
+    pub(crate) disable_times: u32,
     disable_stamp: Instant,
 }
 

@@ -13,6 +13,7 @@ impl Stack {
         }
         match self.socket_mut(h) {
             Some(Socket::Tcp(t)) => t.ttl = Some(ttl),
+            Some(Socket::TimeWait(r)) => r.ttl = Some(ttl),
             Some(Socket::Listener(l)) => l.ttl = Some(ttl),
             Some(Socket::Udp(u)) => u.ttl = Some(ttl),
             None => panic!("set_ttl on {h}, which is not a live socket"),
@@ -24,6 +25,7 @@ impl Stack {
     pub fn ttl(&self, h: SocketHandle) -> u8 {
         let own = match self.slot(h) {
             Some(Socket::Tcp(t)) => t.ttl,
+            Some(Socket::TimeWait(r)) => r.ttl,
             Some(Socket::Listener(l)) => l.ttl,
             Some(Socket::Udp(u)) => u.ttl,
             None => panic!("ttl of {h}, which is not a live socket"),

@@ -549,9 +549,13 @@ impl Stack {
             self.counters.tcp_icmp_unmatched += 1;
             return;
         };
-        if let Some(Socket::Tcp(t)) = self.socket_mut(h) {
-            let _taken = t.conn.handle_icmp_error(now, seq, error);
-            self.after_input(h);
+        match self.socket_mut(h) {
+            Some(Socket::Tcp(t)) => {
+                let _taken = t.conn.handle_icmp_error(now, seq, error);
+                self.after_input(h);
+            }
+            Some(Socket::TimeWait(_)) => self.time_wait_icmp(h),
+            _ => {}
         }
     }
 

@@ -38,6 +38,7 @@ mod syncookies;
 pub mod sysctl;
 mod tcp;
 mod timerq;
+mod timewait;
 pub mod transparent;
 mod twreuse;
 mod udp;

@@ -216,6 +216,31 @@ impl Stack {
                         owned: t.owned || t.parent.is_some(),
                     }
                 }
+                // Linux's `inet_timewait_sock`: no queues, no `ss -i` internals, its timer
+                // `timewait`.
+                Socket::TimeWait(r) => {
+                    let show = |a| if r.v6 { crate::addr::mapped(a) } else { a };
+                    let tuple = r.tw.tuple();
+                    let left = r.tw.time_left(now);
+                    SocketInfo {
+                        handle,
+                        protocol: Protocol::Tcp,
+                        state: TcpState::TimeWait,
+                        recv_q: 0,
+                        send_q: 0,
+                        local: show(tuple.local),
+                        peer: Some(show(tuple.remote)),
+                        timer: Some((TimerKind::TimeWait, left)),
+                        ss_timer: Some(SsTimer {
+                            name: "timewait",
+                            left,
+                            count: 0,
+                            kind: TimerKind::TimeWait,
+                        }),
+                        internals: None,
+                        owned: false,
+                    }
+                }
                 Socket::Udp(u) => SocketInfo {
                     handle,
                     protocol: Protocol::Udp,
@@ -241,6 +266,7 @@ impl Stack {
     pub fn close(&mut self, now: Instant, h: SocketHandle) {
         match self.slot(h) {
             Some(Socket::Tcp(_)) => self.close_tcp(now, h),
+            Some(Socket::TimeWait(_)) => panic!("close of {h}, which the application closed"),
             Some(Socket::Listener(_)) => self.close_listener(h),
             Some(Socket::Udp(_)) => self.close_udp(h),
             None => panic!("close of {h}, which is not a live socket"),

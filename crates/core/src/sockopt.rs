@@ -65,7 +65,7 @@ impl Stack {
         match self.slot(h) {
             Some(Socket::Listener(l)) => l.v6only,
             Some(Socket::Udp(u)) => u.v6only,
-            Some(Socket::Tcp(_)) => false,
+            Some(Socket::Tcp(_) | Socket::TimeWait(_)) => false,
             None => panic!("v6only of {h}, which is not a live socket"),
         }
     }

@@ -174,6 +174,10 @@ pub struct Stack {
     /// `Vec`.
     #[allow(clippy::vec_box)]
     pub(crate) tcp_spare: Vec<Box<TcpSocket>>,
+    /// The boxes of ended TIME-WAIT records, kept as `tcp_spare` keeps connections' (at most
+    /// [`TCP_SPARE_MAX`](crate::tcp::TCP_SPARE_MAX)).
+    #[allow(clippy::vec_box)]
+    pub(crate) tw_spare: Vec<Box<crate::timewait::TimeWaitSocket>>,
     pub(crate) live: usize,
     /// Exact 4-tuple → connection (SYN-RECEIVED to TIME-WAIT), keyed by the fixed-size
     /// [`ConnKey`] (hashed once per packet, whatever the family).
@@ -240,6 +244,8 @@ pub(crate) struct Slot {
 pub(crate) enum Socket {
     Listener(Box<Listener>),
     Tcp(Box<TcpSocket>),
+    /// A connection in TIME-WAIT that nobody holds, reduced to a record (`crate::timewait`).
+    TimeWait(Box<crate::timewait::TimeWaitSocket>),
     Udp(Box<UdpSocket>),
 }
 
@@ -343,6 +349,7 @@ impl Stack {
             slots: Vec::new(),
             free_slots: Vec::new(),
             tcp_spare: Vec::new(),
+            tw_spare: Vec::new(),
             live: 0,
             tcp_conns: hash::map(s, 1),
             tcp_conns_last: None,
@@ -457,8 +464,10 @@ impl Stack {
     pub fn set_tracing(&mut self, on: bool) {
         self.tracing = on;
         for slot in &mut self.slots {
-            if let Some(Socket::Tcp(t)) = &mut slot.sock {
-                t.conn.set_tracing(on);
+            match &mut slot.sock {
+                Some(Socket::Tcp(t)) => t.conn.set_tracing(on),
+                Some(Socket::TimeWait(r)) => r.tw.set_tracing(on),
+                _ => {}
             }
         }
     }
@@ -589,11 +598,23 @@ impl Stack {
         for &h in &self.tx_ready {
             let slot =
                 self.slots.get_mut(h.index as usize).filter(|s| s.generation == h.generation);
-            if let Some(Slot { sock: Some(Socket::Tcp(t)), .. }) = slot {
-                file_timer(&mut self.timers, t, h);
+            match slot {
+                Some(Slot { sock: Some(Socket::Tcp(t)), .. }) => file_timer(&mut self.timers, t, h),
+                Some(Slot { sock: Some(Socket::TimeWait(r)), .. }) => {
+                    let at = r.tw.poll_timeout();
+                    if r.timer_at.is_none_or(|queued| at < queued) {
+                        r.timer_at = Some(at);
+                        self.timers.push(at, h);
+                    }
+                }
+                _ => {}
             }
         }
         while let Some((at, h)) = self.timers.pop_due(now) {
+            if let Some(Socket::TimeWait(_)) = self.slot(h) {
+                self.time_wait_timer(now, at, h);
+                continue;
+            }
             let Some(Socket::Tcp(t)) = self.socket_mut(h) else { continue };
             if t.timer_at != Some(at) {
                 continue;
@@ -627,6 +648,9 @@ impl Stack {
                 .enumerate()
                 .filter_map(|(i, s)| match &s.sock {
                     Some(Socket::Tcp(t)) => t
+                        .timer_at
+                        .map(|at| (at, SocketHandle { index: i as u32, generation: s.generation })),
+                    Some(Socket::TimeWait(r)) => r
                         .timer_at
                         .map(|at| (at, SocketHandle { index: i as u32, generation: s.generation })),
                     _ => None,
@@ -666,9 +690,34 @@ impl Stack {
             let h = *self.tx_ready.front()?;
             let slot =
                 self.slots.get_mut(h.index as usize).filter(|s| s.generation == h.generation);
-            let Some(Slot { sock: Some(Socket::Tcp(t)), .. }) = slot else {
-                self.tx_ready.pop_front();
-                continue;
+            let t = match slot {
+                Some(Slot { sock: Some(Socket::Tcp(t)), .. }) => t,
+                Some(Slot { sock: Some(Socket::TimeWait(r)), .. }) => {
+                    let Some(seg) = r.tw.poll_transmit(now) else {
+                        r.in_tx = false;
+                        self.tx_ready.pop_front();
+                        self.file_time_wait_timer(h);
+                        continue;
+                    };
+                    let tuple = r.tw.tuple();
+                    let (iface, flow_label, sock_ttl) = (r.iface, r.flow_label, r.ttl);
+                    let hdr = TcpHeader {
+                        src: tuple.local.ip(),
+                        dst: tuple.remote.ip(),
+                        ttl: sock_ttl.unwrap_or(self.cfg.ip_default_ttl),
+                        hop_limit: self.cfg.ipv6_hop_limit,
+                        flow_label,
+                        ecn: Ecn::NotEct,
+                    };
+                    if let Some(len) = self.send_time_wait_ack(now, iface, hdr, &seg, buf) {
+                        return Some(Transmit { iface, len, gso: None });
+                    }
+                    continue;
+                }
+                _ => {
+                    self.tx_ready.pop_front();
+                    continue;
+                }
             };
             let tuple = t.conn.tuple();
             let iface = t.iface;
@@ -748,8 +797,10 @@ impl Stack {
             self.frag6.poll_timeout(),
         );
         for &h in &self.tx_ready {
-            if let Some(Socket::Tcp(t)) = self.slot(h) {
-                at = earliest(at, t.conn.poll_timeout());
+            match self.slot(h) {
+                Some(Socket::Tcp(t)) => at = earliest(at, t.conn.poll_timeout()),
+                Some(Socket::TimeWait(r)) => at = earliest(at, Some(r.tw.poll_timeout())),
+                _ => {}
             }
         }
         at
@@ -822,7 +873,37 @@ impl Stack {
             && t.is_finished()
         {
             self.free_tcp(h);
+            return;
         }
+        self.time_wait_record(h);
+    }
+
+    /// Sends a TIME-WAIT record's ACK as a connection's segments are sent: counted, looped
+    /// back to our own input for a local address (then `None`), else written into `buf`
+    /// (its length returned).
+    fn send_time_wait_ack(
+        &mut self,
+        now: Instant,
+        iface: usize,
+        hdr: TcpHeader,
+        seg: &TcpRepr<'_>,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        self.counters.tcp_out_segs += 1;
+        if hdr.src.is_ipv6() {
+            self.counters.ip6_out_requests += 1;
+        } else {
+            self.counters.ip_out_requests += 1;
+        }
+        if iface == Stack::LOOPBACK {
+            self.counters.ip_out_loopback += 1;
+            let mut packet = std::mem::take(&mut self.lo_buf);
+            let len = emit_tcp(&mut packet, &mut self.ip_ident, hdr, seg);
+            self.handle_packet(now, Stack::LOOPBACK, &packet[..len]);
+            self.lo_buf = packet;
+            return None;
+        }
+        Some(emit_tcp(buf, &mut self.ip_ident, hdr, seg))
     }
 
     fn drain_conn(&mut self, h: SocketHandle) {

@@ -377,11 +377,35 @@ impl Stack {
         self.after_input(h);
     }
 
-    /// The connection, to read its state, queues, counters and timers.
+    /// The connection, to read its state, queues, counters and timers. Once the application
+    /// has closed it, a connection in TIME-WAIT is a record with none of these
+    /// (`crate::timewait`; [`Stack::tcp_state`] and [`Stack::netstat`] still show it): this
+    /// panics on it then.
     pub fn tcp_conn(&self, h: SocketHandle) -> &Conn {
         match self.slot(h) {
             Some(Socket::Tcp(t)) => &t.conn,
             _ => panic!("{h} is not a live TCP connection"),
+        }
+    }
+
+    /// The RFC 9293 state of connection `h`, also after the application closed it: a
+    /// connection in TIME-WAIT that nobody holds is a record then (`crate::timewait`), which
+    /// [`Stack::tcp_conn`] does not reach.
+    pub fn tcp_state(&self, h: SocketHandle) -> TcpState {
+        match self.slot(h) {
+            Some(Socket::Tcp(t)) => t.conn.state(),
+            Some(Socket::TimeWait(_)) => TcpState::TimeWait,
+            _ => panic!("{h} is not a live TCP connection"),
+        }
+    }
+
+    /// The TIME-WAIT record that connection `h` became once the application closed it
+    /// (`crate::timewait`), to read its 4-tuple, RCV.NXT and time left; `None` for a live
+    /// connection ([`Stack::tcp_conn`] reads it) and for any other socket.
+    pub fn tcp_time_wait(&self, h: SocketHandle) -> Option<&ustack_tcp::TimeWait> {
+        match self.slot(h) {
+            Some(Socket::TimeWait(r)) => Some(&r.tw),
+            _ => None,
         }
     }
 
@@ -501,10 +525,7 @@ impl Stack {
             // RFC 9293 §3.6.1 / RFC 6191, as Linux `tcp_timewait_state_process` (TCP_TW_SYN):
             // a new SYN above the old connection's sequence space ends TIME-WAIT early and
             // opens a new connection through the listener.
-            self.unhash_conn(h);
-            let t = self.tcp_mut(h);
-            t.conn.abort();
-            self.after_input(h);
+            self.end_time_wait(h);
         }
         let mut seg = seg;
         if seg.flags.contains(TcpFlags::SYN) && ecn.is_ect() {
@@ -525,12 +546,29 @@ impl Stack {
     /// TIME-WAIT: a bare SYN whose sequence number is past the old connection's RCV.NXT, and a
     /// listener to take it.
     fn syn_reopens_time_wait(&self, h: SocketHandle, seg: &TcpRepr<'_>) -> bool {
-        let Some(Socket::Tcp(t)) = self.slot(h) else { return false };
-        t.conn.state() == TcpState::TimeWait
-            && seg.flags.contains(TcpFlags::SYN)
+        let (recv_next, local) = match self.slot(h) {
+            Some(Socket::Tcp(t)) if t.conn.state() == TcpState::TimeWait => {
+                (t.conn.recv_next(), t.conn.tuple().local)
+            }
+            Some(Socket::TimeWait(r)) => (r.tw.recv_next(), r.tw.tuple().local),
+            _ => return false,
+        };
+        seg.flags.contains(TcpFlags::SYN)
             && !seg.flags.intersects(TcpFlags::ACK | TcpFlags::RST)
-            && seg.seq > t.conn.recv_next()
-            && self.listener_for(t.conn.tuple().local).is_some()
+            && seg.seq > recv_next
+            && self.listener_for(local).is_some()
+    }
+
+    /// Ends TIME-WAIT of `h` (a connection or a record) for a new connection that takes its
+    /// 4-tuple: it leaves the demux table and closes (`Aborted`, as `Conn::abort`).
+    pub(crate) fn end_time_wait(&mut self, h: SocketHandle) {
+        if let Some(Socket::TimeWait(_)) = self.slot(h) {
+            self.close_time_wait(h, Some(ConnError::Aborted));
+            return;
+        }
+        self.unhash_conn(h);
+        self.tcp_mut(h).conn.abort();
+        self.after_input(h);
     }
 
     /// The listener that takes SYNs for `local`: on its address, else on any address of its
@@ -555,6 +593,9 @@ impl Stack {
         let Some(h) = self.find_conn(ConnKey::from(FourTuple { local, remote })) else {
             return false;
         };
+        if let Some(Socket::TimeWait(_)) = self.slot(h) {
+            return false;
+        }
         let header = match from {
             Invoking::V4 { header, .. } => view.header_sum(header.src, header.dst),
             Invoking::V6 { src, dst, .. } => view.header_sum(src, dst),
@@ -577,7 +618,11 @@ impl Stack {
     }
 
     fn conn_segment(&mut self, now: Instant, h: SocketHandle, seg: &TcpRepr<'_>, ecn: Ecn) {
-        let t = self.tcp_mut(h);
+        let t = match self.socket_mut(h) {
+            Some(Socket::Tcp(t)) => t,
+            Some(Socket::TimeWait(_)) => return self.time_wait_segment(now, h, seg),
+            _ => panic!("{h} is not a live TCP connection"),
+        };
         // SPEC S4: the final ACK of a handshake whose listener's accept queue is full is
         // dropped (Linux `tcp_check_req` → `listen_overflow`), or answered by a RST with
         // tcp_abort_on_overflow. Only an ACK of our SYN-ACK can overflow: Linux checks
@@ -774,6 +819,11 @@ impl Stack {
         }
         t.hashed = false;
         let tuple = t.conn.tuple();
+        self.unhash_tuple(h, tuple);
+    }
+
+    /// Takes `tuple` out of the demux table if `h` holds it there, and gives back its port.
+    pub(crate) fn unhash_tuple(&mut self, h: SocketHandle, tuple: FourTuple) {
         self.tcp_conns_last = None;
         // One hash for the look-up and the removal.
         if let Entry::Occupied(e) = self.tcp_conns.entry(ConnKey::from(tuple))
@@ -789,16 +839,23 @@ impl Stack {
     pub(crate) fn free_tcp(&mut self, h: SocketHandle) {
         self.unhash_conn(h);
         if let Some(Socket::Tcp(t)) = self.remove(h) {
-            let stats = t.conn.stats();
-            self.counters.tcp_retrans_segs += stats.retransmits;
-            self.counters.tcp_ecn_reductions += stats.ecn_reductions;
-            self.counters.tcp_ecn_ce_recv += stats.ce_received;
-            for r in DropReason::ALL {
-                self.counters.tcp_conn_drops[r as usize] += stats.dropped(r);
-            }
-            if self.tcp_spare.len() < TCP_SPARE_MAX {
-                self.tcp_spare.push(t);
-            }
+            self.retire_conn(t);
+        }
+    }
+
+    /// A connection that is done with (freed, or become a TIME-WAIT record): its counters
+    /// go into the stack's, and its box is kept for the next connection (up to
+    /// [`TCP_SPARE_MAX`]).
+    pub(crate) fn retire_conn(&mut self, t: Box<TcpSocket>) {
+        let stats = t.conn.stats();
+        self.counters.tcp_retrans_segs += stats.retransmits;
+        self.counters.tcp_ecn_reductions += stats.ecn_reductions;
+        self.counters.tcp_ecn_ce_recv += stats.ce_received;
+        for r in DropReason::ALL {
+            self.counters.tcp_conn_drops[r as usize] += stats.dropped(r);
+        }
+        if self.tcp_spare.len() < TCP_SPARE_MAX {
+            self.tcp_spare.push(t);
         }
     }
 

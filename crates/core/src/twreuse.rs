@@ -32,7 +32,7 @@ pub(crate) fn reusable(
     tuple: FourTuple,
     sock: Option<&Socket>,
 ) -> Option<SeqNum> {
-    let Some(Socket::Tcp(t)) = sock else { return None };
+    let reuse = time_wait_reuse(sock);
     let loopback = tuple.local.ip().is_loopback() || tuple.remote.ip().is_loopback();
     let allowed = match cfg.tcp_tw_reuse {
         1 => true,
@@ -42,7 +42,7 @@ pub(crate) fn reusable(
     if !allowed {
         return None;
     }
-    let (snd_nxt, since) = t.conn.time_wait_reuse()?;
+    let (snd_nxt, since) = reuse?;
     if now.saturating_duration_since(since) <= cfg.tcp_tw_reuse_delay {
         return None;
     }
@@ -50,13 +50,21 @@ pub(crate) fn reusable(
     Some(if iss == SeqNum(0) { SeqNum(1) } else { iss })
 }
 
+/// SND.NXT and when TIME-WAIT began, of a connection or record in TIME-WAIT whose peer
+/// sent timestamps (`Conn::time_wait_reuse`, `TimeWait::time_wait_reuse`).
+pub(crate) fn time_wait_reuse(sock: Option<&Socket>) -> Option<(SeqNum, Instant)> {
+    match sock {
+        Some(Socket::Tcp(t)) => t.conn.time_wait_reuse(),
+        Some(Socket::TimeWait(r)) => r.tw.time_wait_reuse(),
+        _ => None,
+    }
+}
+
 impl Stack {
     /// Takes the 4-tuple from connection `h` in TIME-WAIT for a new outgoing connection: it
     /// leaves the demux table and closes.
     pub(crate) fn recycle_time_wait(&mut self, h: SocketHandle) {
-        self.unhash_conn(h);
-        self.tcp_mut(h).conn.abort();
-        self.after_input(h);
+        self.end_time_wait(h);
         self.counters.tw_recycled += 1;
     }
 }

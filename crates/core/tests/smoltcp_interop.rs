@@ -434,7 +434,7 @@ impl Net {
     }
 
     fn us_state(&self, h: SocketHandle) -> Option<TcpState> {
-        self.us.contains(h).then(|| self.us.tcp_conn(h).state())
+        self.us.contains(h).then(|| self.us.tcp_state(h))
     }
 
     /// Inputs due now, each followed by that stack's output as the call orders ask: every

@@ -28,7 +28,7 @@ pub use buffer::RingBuffer;
 pub use config::{BufferSizes, CcName, ConfigError, TcpConfig};
 pub use conn::{
     ChronoStats, Conn, ConnError, ConnInfo, ConnSpare, ConnStats, DropReason, Event, FourTuple,
-    IcmpError, RELEASE_AFTER, RecvError, RetransmitReason, SendError,
+    IcmpError, RELEASE_AFTER, RecvError, RetransmitReason, SendError, TimeWait, TimeWaitInput,
 };
 pub use core::time::Duration;
 pub use ecn::Ecn;

@@ -28,6 +28,7 @@ mod offload;
 mod ports;
 mod sockopts;
 mod timers;
+mod timewait;
 mod transparent;
 mod twreuse;
 mod udp;

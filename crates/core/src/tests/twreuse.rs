@@ -31,7 +31,7 @@ fn one_port(cfg: StackConfig, to: Ipv4Addr) -> (Stack, SocketHandle, Instant, u3
         .find(|i| i.state == TcpState::TimeWait)
         .map(|i| i.handle)
         .unwrap();
-    let snd_nxt = s.tcp_conn(tw).time_wait_reuse().map_or(0, |(n, _)| n.0);
+    let snd_nxt = crate::twreuse::time_wait_reuse(s.slot(tw)).map_or(0, |(n, _)| n.0);
     (s, l, now, snd_nxt)
 }
 

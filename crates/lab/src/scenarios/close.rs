@@ -296,7 +296,12 @@ pub(crate) fn time_wait_lost_last_ack(seed: u64) -> Run {
     let entered = w.now();
     w.run_until(entered + Duration::from_secs(20)).expect("run");
     // An attacker's RST, in window, 20 s into TIME-WAIT.
-    let recv_next = w.stack(Side::Client).tcp_conn(c).recv_next();
+    // Closed by the application, the connection is a TIME-WAIT record by now.
+    let client = w.stack(Side::Client);
+    let recv_next = match client.tcp_time_wait(c) {
+        Some(tw) => tw.recv_next(),
+        None => client.tcp_conn(c).recv_next(),
+    };
     let rst = bare_segment(tuple.remote.port(), tuple.local.port(), recv_next.0, 0, TcpFlags::RST);
     w.inject(
         Side::Server,

@@ -525,9 +525,14 @@ impl Conn {
         self.set_state(State::TimeWait);
         self.timers.stop_all();
         self.timers.set(TimerKind::TimeWait, now + self.cfg.time_wait_len());
-        // Nothing is sent or read any more but ACKs: the storage goes back now.
+        // Nothing is sent or read any more but ACKs: the storage goes back now, unless the
+        // application closed the connection: then the host reduces it to a `TimeWait` record
+        // and hands its storage, empty, to the next connection (`ConnSpare`) instead of
+        // freeing it for that one to allocate again.
         self.release_at = None;
-        self.release_empty_storage();
+        if !self.orphan {
+            self.release_empty_storage();
+        }
     }
 
     /// RFC 7323 §5.3 R1 with §5.5's rule that TS.Recent expires after 24 days idle.

@@ -64,6 +64,7 @@ mod output;
 mod recv;
 mod send;
 mod sockopt;
+mod time_wait;
 mod timers;
 mod tuple;
 
@@ -76,6 +77,7 @@ pub use icmp::{IcmpError, MIN_PMTU};
 pub use idle::RELEASE_AFTER;
 pub use send::ChronoStats;
 pub use sockopt::ConnInfo;
+pub use time_wait::{TimeWait, TimeWaitInput};
 
 /// The two ends of a connection, as seen from this host: the addresses on the wire, both
 /// IPv4 or both IPv6 (an IPv4 peer of a dual-stack socket is an IPv4 tuple here; the host

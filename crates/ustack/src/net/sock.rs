@@ -205,7 +205,7 @@ impl Drop for Sock {
             let sending = inner.check_running().is_ok()
                 && inner.stack.contains(self.h)
                 && matches!(
-                    inner.stack.tcp_conn(self.h).state(),
+                    inner.stack.tcp_state(self.h),
                     TcpState::SynSent
                         | TcpState::SynReceived
                         | TcpState::Established

@@ -36,6 +36,7 @@ mod robustness;
 mod sack;
 mod security;
 mod size;
+mod time_wait;
 mod timers;
 mod transfer;
 mod window;
