@@ -14,59 +14,20 @@
 //! allocates during the measurement.
 
 use std::alloc::System;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use ustack_core::tcp_engine::RecvError;
-use ustack_core::{Duration, Instant, InterfaceConfig, Ipv4Cidr, SocketHandle, Stack, StackConfig};
+use ustack_core::{Duration, SocketHandle};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-
-struct Pair {
-    a: Stack,
-    b: Stack,
-    now: Instant,
-    buf: Vec<u8>,
-}
+#[path = "support/pair.rs"]
+mod pair;
+use pair::{B, Pair};
 
 impl Pair {
-    fn new() -> Pair {
-        let stack = |addr, secret| {
-            let mut s = Stack::new(StackConfig::new([secret; 16])).expect("a valid configuration");
-            s.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(addr, 24).expect("a /24"), 1500));
-            s
-        };
-        Pair { a: stack(A, 1), b: stack(B, 2), now: Instant::from_secs(1), buf: vec![0; 1500] }
-    }
-
-    /// Hands packets both ways until neither stack has any, firing due timers first.
-    fn pump(&mut self) {
-        for s in [&mut self.a, &mut self.b] {
-            if s.poll_timeout().is_some_and(|t| t <= self.now) {
-                s.handle_timeout(self.now);
-            }
-        }
-        loop {
-            let mut moved = false;
-            for from_a in [true, false] {
-                let (tx, rx) =
-                    if from_a { (&mut self.a, &mut self.b) } else { (&mut self.b, &mut self.a) };
-                while let Some(t) = tx.poll_transmit(self.now, &mut self.buf) {
-                    rx.handle_packet(self.now, 0, &self.buf[..t.len]);
-                    moved = true;
-                }
-                while tx.poll_event().is_some() {}
-            }
-            if !moved {
-                break;
-            }
-        }
-    }
-
     fn read(&mut self, on_a: bool, h: SocketHandle) -> Result<usize, RecvError> {
         let mut one = [0u8; 1];
         let s = if on_a { &mut self.a } else { &mut self.b };

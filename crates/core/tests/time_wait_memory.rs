@@ -12,51 +12,21 @@
 #![allow(clippy::print_stderr, reason = "the test prints its figure, once")]
 
 use std::alloc::System;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use ustack_core::tcp_engine::TcpState;
-use ustack_core::{Duration, Instant, InterfaceConfig, Ipv4Cidr, SocketHandle, Stack, StackConfig};
+use ustack_core::{Duration, SocketHandle};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+#[path = "support/pair.rs"]
+mod pair;
+use pair::{B, Pair};
 const CONNECTIONS: usize = 2_000;
 
-struct Pair {
-    a: Stack,
-    b: Stack,
-    now: Instant,
-    buf: Vec<u8>,
-}
-
 impl Pair {
-    /// Hands packets both ways until neither stack has any, firing due timers first.
-    fn pump(&mut self) {
-        for s in [&mut self.a, &mut self.b] {
-            if s.poll_timeout().is_some_and(|t| t <= self.now) {
-                s.handle_timeout(self.now);
-            }
-        }
-        loop {
-            let mut moved = false;
-            for from_a in [true, false] {
-                let (tx, rx) =
-                    if from_a { (&mut self.a, &mut self.b) } else { (&mut self.b, &mut self.a) };
-                while let Some(t) = tx.poll_transmit(self.now, &mut self.buf) {
-                    rx.handle_packet(self.now, 0, &self.buf[..t.len]);
-                    moved = true;
-                }
-                while tx.poll_event().is_some() {}
-            }
-            if !moved {
-                break;
-            }
-        }
-    }
-
     /// `CONNECTIONS` connections open, carry "?" and "!", and close, the client first.
     fn round(&mut self, listener: SocketHandle) {
         let mut pairs = Vec::with_capacity(CONNECTIONS);
@@ -91,13 +61,7 @@ impl Pair {
 
 #[test]
 fn a_connection_in_time_wait_holds_a_small_record_of_heap() {
-    let stack = |addr, secret| {
-        let mut s = Stack::new(StackConfig::new([secret; 16])).expect("a valid configuration");
-        s.add_interface(InterfaceConfig::ipv4(Ipv4Cidr::new(addr, 24).expect("a /24"), 1500));
-        s
-    };
-    let mut p =
-        Pair { a: stack(A, 1), b: stack(B, 2), now: Instant::from_secs(1), buf: vec![0; 1500] };
+    let mut p = Pair::new();
     let l = p.b.tcp_listen(SocketAddrV4::new(B, 80), 4096, false).expect("listen");
     // A first round to size the tables, then its TIME-WAITs end.
     p.round(l);
