@@ -3,10 +3,10 @@
 
 use super::*;
 
-/// An established client that closed actively: FIN sent at 0.1, ACKed at 0.2, the peer's FIN
-/// at 0.3: TIME-WAIT from 0.3 s.
-fn client_in_time_wait() -> Script {
-    let mut s = Script::established_client(cfg());
+/// An established client with `cfg` that closed actively: FIN sent at 0.1, ACKed at 0.2, the
+/// peer's FIN at 0.3: TIME-WAIT from 0.3 s.
+pub(super) fn client_in_time_wait(cfg: TcpConfig) -> Script {
+    let mut s = Script::established_client(cfg);
     s.close();
     s.run(
         "
@@ -25,7 +25,7 @@ fn client_in_time_wait() -> Script {
 fn s9_four_way_close_active() {
     // SPEC S9: the active closer goes FIN-WAIT-1 → FIN-WAIT-2 → TIME-WAIT → CLOSED, TIME-WAIT
     // lasting 2·MSL (60 s).
-    let mut s = client_in_time_wait();
+    let mut s = client_in_time_wait(cfg());
     assert_eq!(
         s.states(),
         [TcpState::Established, TcpState::FinWait1, TcpState::FinWait2, TcpState::TimeWait]
@@ -158,7 +158,7 @@ fn s9_lost_fin_is_retransmitted() {
 fn s12_time_wait_reacks_fin_and_restarts() {
     // SPEC S12 / RFC 9293: "The only thing that can arrive in this state is a retransmission
     // of the remote FIN. Acknowledge it, and restart the 2 MSL timeout."
-    let mut s = client_in_time_wait();
+    let mut s = client_in_time_wait(cfg());
     s.run(
         "
         +10 < F. 1:1(0) ack 2 win 65535
@@ -180,7 +180,7 @@ fn s12_time_wait_acks_stale_segments_and_delivers_nothing() {
     // answered with an ACK of RCV.NXT (RFC 9293 §3.10.7.4: "If an incoming segment is not
     // acceptable, an acknowledgment should be sent in reply"); so is a SYN (RFC 5961 §4.2;
     // whether a SYN may reopen the 4-tuple, RFC 6191, is the host's call).
-    let mut s = client_in_time_wait();
+    let mut s = client_in_time_wait(cfg());
     s.run(
         "
         +1 < P. 1:101(100) ack 2 win 65535
@@ -198,7 +198,7 @@ fn s12_time_wait_acks_stale_segments_and_delivers_nothing() {
 #[test]
 fn s12_rst_does_not_kill_time_wait() {
     // SPEC S12, RFC 1337 §3: "Ignore RST segments in TIME-WAIT state."
-    let mut s = client_in_time_wait();
+    let mut s = client_in_time_wait(cfg());
     s.run("+1 < R. 2:2(0) ack 2 win 0");
     s.done();
     assert_eq!(s.conn.state(), TcpState::TimeWait);

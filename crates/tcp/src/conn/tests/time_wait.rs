@@ -4,6 +4,7 @@
 //! RFC 5961 §7's rate limit), byte for byte what the connection sends, at the same times, and
 //! end when the connection ends.
 
+use super::close::client_in_time_wait;
 use super::*;
 use crate::conn::{TimeWait, TimeWaitInput};
 
@@ -100,22 +101,6 @@ impl Twin {
             );
         }
     }
-}
-
-/// As close.rs's: FIN sent at 0.1, ACKed at 0.2, the peer's FIN at 0.3: TIME-WAIT from 0.3 s.
-fn client_in_time_wait(cfg: TcpConfig) -> Script {
-    let mut s = Script::established_client(cfg);
-    s.close();
-    s.run(
-        "
-        +0   > F. 1:1(0) ack 1
-        +0.1 < . 1:1(0) ack 2 win 65535
-        +0.1 < F. 1:1(0) ack 2 win 65535
-        +0   > . 2:2(0) ack 2
-        ",
-    );
-    s.done();
-    s
 }
 
 /// The same with timestamps and window scaling negotiated: TSval at our 1 ms clock.
