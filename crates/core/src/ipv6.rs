@@ -367,8 +367,11 @@ impl Stack {
     ) {
         // Transparent mode stands for other hosts in TCP, UDP and the ICMPv6 errors about
         // them; anything else to an address not ours is not for this host.
-        let foreign = !self.is_local(IpAddr::V6(ip.dst));
-        if foreign && !matches!(protocol, IpProtocol::TCP | IpProtocol::UDP | IpProtocol::ICMPV6) {
+        // (Only in that mode does a packet to an address not ours get this far.)
+        if self.any_ip.on
+            && !matches!(protocol, IpProtocol::TCP | IpProtocol::UDP | IpProtocol::ICMPV6)
+            && !self.is_local(IpAddr::V6(ip.dst))
+        {
             self.counters.ip6_in_addr_errors += 1;
             return;
         }
@@ -625,6 +628,11 @@ impl Stack {
             return;
         }
         let Ok((header, data)) = icmpv6::quote(invoking) else { return };
+        // A header the stack cannot parse is reported by the host it was for: not by an
+        // address transparent mode stands for (it takes only TCP, UDP and ICMPv6 errors).
+        if !self.is_local(IpAddr::V6(header.dst)) {
+            return;
+        }
         let msg = Icmpv6Repr::ParamProblem { reason, pointer, header, data };
         if self.send_icmpv6(header.dst, header.src, &msg) {
             self.counters.icmp6_out_parm_problems += 1;

@@ -363,6 +363,12 @@ fn ipv6_multicast_link_local_loopback_mapped_and_pings_are_not_taken_for_someone
     };
     b.handle_packet(now, 0, &ping(FAR6));
     assert!(drain(&mut b, now).is_empty(), "no echo reply for a foreign address");
+    // Nor any other protocol: an unknown Next Header gets no Parameter Problem from it,
+    // while one to B's own address still does (RFC 8200 §4).
+    b.handle_packet(now, 0, &ip6_packet(A6, FAR6, IpProtocol(47), b"gre"));
+    assert!(drain(&mut b, now).is_empty(), "no ICMPv6 error from a foreign address");
+    b.handle_packet(now, 0, &ip6_packet(A6, B6, IpProtocol(47), b"gre"));
+    assert_eq!(drain(&mut b, now).len(), 1, "B reports its own");
     b.handle_packet(now, 0, &ping(B6));
     assert_eq!(drain(&mut b, now).len(), 1, "B answers its own");
 }
