@@ -172,13 +172,9 @@ fn s16_segment_with_a_bad_checksum_is_dropped_silently() {
     assert_eq!((c.tcp_in_csum_errors, c.tcp_out_rsts, c.tcp_in_segs), (2, 0, 0));
 }
 
-#[test]
-fn s16_corrupted_data_on_a_connection_is_not_acked_nor_delivered() {
-    // The sender's data segment is corrupted on the way: B must neither deliver it nor ACK
-    // it. The sender's retransmission (RTO, at least 200 ms) then delivers the right bytes.
-    let mut p = Pair::new();
-    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 16, false).unwrap();
-    let (c, s) = p.connect_accept(l, 80);
+/// Makes the wire drop A's next data segment and keep it in the returned cell, to be
+/// injected later (corrupted or intact).
+fn catch_first_data_from_a(p: &mut Pair) -> Rc<RefCell<Vec<Vec<u8>>>> {
     let caught: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
     let sink = caught.clone();
     p.drop_if = Some(Box::new(move |from_a, pkt| {
@@ -189,6 +185,17 @@ fn s16_corrupted_data_on_a_connection_is_not_acked_nor_delivered() {
         }
         false
     }));
+    caught
+}
+
+#[test]
+fn s16_corrupted_data_on_a_connection_is_not_acked_nor_delivered() {
+    // The sender's data segment is corrupted on the way: B must neither deliver it nor ACK
+    // it. The sender's retransmission (RTO, at least 200 ms) then delivers the right bytes.
+    let mut p = Pair::new();
+    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 16, false).unwrap();
+    let (c, s) = p.connect_accept(l, 80);
+    let caught = catch_first_data_from_a(&mut p);
     p.a.tcp_send(c, b"checksummed payload").unwrap();
     p.settle();
     let good = caught.borrow()[0].clone();
@@ -215,16 +222,7 @@ fn s16_corrupted_in_order_data_leaves_nothing_readable_and_its_good_copy_is_take
     p.a.tcp_send(c, b"first bytes, delivered").unwrap();
     p.settle();
     assert_eq!(p.read_all_b(s), b"first bytes, delivered");
-    let caught: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
-    let sink = caught.clone();
-    p.drop_if = Some(Box::new(move |from_a, pkt| {
-        let data = from_a && tcp(pkt).is_some_and(|s| !s.payload.is_empty());
-        if data && sink.borrow().is_empty() {
-            sink.borrow_mut().push(pkt.to_vec());
-            return true;
-        }
-        false
-    }));
+    let caught = catch_first_data_from_a(&mut p);
     let payload = [0x5a_u8; 1000];
     p.a.tcp_send(c, &payload).unwrap();
     p.settle();
