@@ -88,6 +88,51 @@ pub(crate) fn duration_from_nanos(nanos: u128) -> Duration {
     }
 }
 
+/// A duration kept in 8 bytes where `Duration` takes 16: whole nanoseconds up to
+/// `u64::MAX - 1` (some 584 years; longer ones are cut there), stored one up in a
+/// `NonZeroU64` as [`Instant`] is, so an `Option<Span>` is 8 bytes too. For the durations a
+/// connection holds (RTT estimates, the delayed-ACK timeout): a million connections carry
+/// several each. Every duration they hold comes from the difference of two `Instant`s or a
+/// setting, so the cut never happens and the value read back is the value stored.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Span(NonZeroU64);
+
+impl Span {
+    pub(crate) const ZERO: Span = Span::new(Duration::ZERO);
+
+    /// `d`, cut at `u64::MAX - 1` nanoseconds.
+    pub(crate) const fn new(d: Duration) -> Span {
+        let n = d.as_nanos();
+        let stored = if n >= (u64::MAX - 1) as u128 { u64::MAX } else { n as u64 + 1 };
+        match NonZeroU64::new(stored) {
+            Some(n) => Span(n),
+            None => unreachable!(),
+        }
+    }
+
+    pub(crate) const fn get(self) -> Duration {
+        Duration::from_nanos(self.0.get() - 1)
+    }
+}
+
+impl From<Duration> for Span {
+    fn from(d: Duration) -> Span {
+        Span::new(d)
+    }
+}
+
+impl From<Span> for Duration {
+    fn from(s: Span) -> Duration {
+        s.get()
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.get(), f)
+    }
+}
+
 impl Add<Duration> for Instant {
     type Output = Instant;
     /// Saturates at [`Instant::MAX`] ("never").
@@ -144,6 +189,18 @@ mod tests {
         assert_eq!(Instant::MAX.as_nanos(), u64::MAX - 1);
         assert_eq!(Instant::from_nanos(u64::MAX), Instant::MAX);
         assert!(Instant::ZERO < Instant::from_nanos(1) && Instant::from_nanos(1) < Instant::MAX);
+    }
+
+    #[test]
+    fn a_span_reads_back_the_duration_stored_in_half_the_room() {
+        assert_eq!(core::mem::size_of::<Option<Span>>(), 8);
+        for d in [Duration::ZERO, Duration::from_nanos(1), Duration::from_millis(40)] {
+            assert_eq!(Span::new(d).get(), d);
+        }
+        let longest = Duration::from_nanos(u64::MAX - 1);
+        assert_eq!(Span::new(longest).get(), longest);
+        assert_eq!(Span::new(Duration::MAX).get(), longest, "cut, not wrapped");
+        assert!(Span::new(Duration::from_nanos(1)) < Span::new(Duration::from_nanos(2)));
     }
 
     #[test]

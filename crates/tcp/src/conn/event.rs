@@ -7,6 +7,7 @@
 
 use core::fmt;
 use core::time::Duration;
+use std::collections::VecDeque;
 
 use ustack_wire::SeqNum;
 
@@ -230,6 +231,63 @@ impl Event {
                 | Event::PeerClosed
                 | Event::Closed(_)
         )
+    }
+}
+
+/// The events waiting for `poll_event`: a pointer in `Conn` (where the queue itself takes
+/// 32 bytes), the queue allocated by the first event and freed with the other empty storage
+/// by the idle release (`idle.rs`); a finished connection hands it on (`ConnSpare`).
+#[derive(Debug, Default)]
+pub(super) struct EventQueue(Option<Box<VecDeque<Event>>>);
+
+impl EventQueue {
+    pub(super) fn push_back(&mut self, event: Event) {
+        self.0.get_or_insert_default().push_back(event);
+    }
+
+    pub(super) fn pop_front(&mut self) -> Option<Event> {
+        self.0.as_mut()?.pop_front()
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |q| q.len())
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes held: the queue and its storage.
+    pub(super) fn storage_bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, |q| {
+            core::mem::size_of::<VecDeque<Event>>() + q.capacity() * core::mem::size_of::<Event>()
+        })
+    }
+
+    /// Frees the queue if nothing waits in it.
+    pub(super) fn release_if_empty(&mut self) {
+        if self.is_empty() {
+            self.0 = None;
+        }
+    }
+
+    /// The queue emptied, for a new connection, unless it grew past `max` events (trace
+    /// events), then nothing.
+    pub(super) fn take_cleared(&mut self, max: usize) -> EventQueue {
+        match self.0.take() {
+            Some(mut q) if q.capacity() <= max => {
+                q.clear();
+                EventQueue(Some(q))
+            }
+            _ => EventQueue(None),
+        }
+    }
+
+    /// Takes `spare`'s storage if this queue has none.
+    pub(super) fn adopt(&mut self, spare: EventQueue) {
+        if self.0.is_none() {
+            self.0 = spare.0;
+        }
     }
 }
 

@@ -72,7 +72,7 @@ impl Conn {
                     self.rcv.mss = self.rcv.mss.min(mss);
                     self.cc.on_mss_change(u32::from(self.effective_mss()));
                     if self.snd.syn_acked && self.mark_oversized_lost() {
-                        self.snd.timed = None;
+                        self.snd.set_timed(None);
                     }
                     self.arm_rto(now);
                 }

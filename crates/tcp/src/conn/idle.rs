@@ -19,7 +19,6 @@
 //! the protocol timers.
 
 use core::time::Duration;
-use std::collections::VecDeque;
 
 use super::{Conn, State};
 use crate::Instant;
@@ -89,9 +88,7 @@ impl Conn {
             self.rcv.buf.release_if_empty();
             self.rcv.asm.release_storage();
         }
-        if self.events.is_empty() {
-            self.events = VecDeque::new();
-        }
+        self.events.release_if_empty();
     }
 
     /// Bytes of storage allocated for the rings, the scoreboard, the reassembly ranges, the
@@ -101,7 +98,7 @@ impl Conn {
             + self.rcv.buf.capacity()
             + self.snd.sb.storage_bytes()
             + self.rcv.asm.storage_bytes()
-            + self.events.capacity() * core::mem::size_of::<super::Event>()
+            + self.events.storage_bytes()
             + self.snd.loss.as_ref().map_or(0, |_| core::mem::size_of::<super::send::Loss>())
     }
 }

@@ -40,7 +40,6 @@
 //! - this file: creation, the application calls, and the bookkeeping shared by the three.
 
 use core::net::SocketAddr;
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use ustack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr};
@@ -198,7 +197,7 @@ pub struct Conn {
     cc: Box<dyn CongestionControl>,
     last_cc: (u32, u32),
     timers: TimerTable,
-    events: VecDeque<Event>,
+    events: event::EventQueue,
     tracing: bool,
     stats: event::Counters,
 
@@ -269,7 +268,7 @@ pub struct Conn {
 pub struct ConnSpare {
     snd: Option<Box<[u8]>>,
     rcv: Option<Box<[u8]>>,
-    events: VecDeque<Event>,
+    events: event::EventQueue,
     scoreboard: send::Scoreboard,
 }
 
@@ -480,7 +479,8 @@ impl Conn {
                 sml: iss,
                 max_pipe: 0,
                 pipe_mark: iss,
-                timed: None,
+                timed_end: iss,
+                timed_at: None,
                 loss: None,
             },
             rcv: Receiver {
@@ -499,7 +499,7 @@ impl Conn {
                 sack_trigger: None,
                 quickacks: 0,
                 got_data: false,
-                ato: cfg.delack_min,
+                ato: crate::time::Span::new(cfg.delack_min),
                 last_data_at: now,
                 pingpong: 0,
                 last_ack_sent: SeqNum(0),
@@ -514,7 +514,7 @@ impl Conn {
             cc,
             last_cc,
             timers: TimerTable::new(),
-            events: VecDeque::new(),
+            events: event::EventQueue::default(),
             tracing: false,
             stats: event::Counters::default(),
             ack_now: false,
@@ -718,11 +718,7 @@ impl Conn {
     /// Takes what a new connection can start with ([`ConnSpare`]) out of this one, which is
     /// done with: its buffers are emptied and its pending events dropped.
     pub fn take_spare(&mut self) -> ConnSpare {
-        let mut events = core::mem::take(&mut self.events);
-        if events.capacity() > SPARE_EVENTS_MAX {
-            events = VecDeque::new();
-        }
-        events.clear();
+        let events = self.events.take_cleared(SPARE_EVENTS_MAX);
         ConnSpare {
             snd: self.snd.buf.take_small_storage(),
             rcv: self.rcv.buf.take_small_storage(),
@@ -741,9 +737,7 @@ impl Conn {
         if let Some(storage) = spare.rcv {
             self.rcv.buf.adopt_storage(storage);
         }
-        if self.events.is_empty() && self.events.capacity() == 0 {
-            self.events = spare.events;
-        }
+        self.events.adopt(spare.events);
         self.snd.sb.use_spare(spare.scoreboard);
     }
 

@@ -334,7 +334,7 @@ impl Conn {
                 self.trace(Event::Retransmit { reason, seq: d.seq, len: seg_len });
                 // Karn (RFC 6298 §3): "RTT samples MUST NOT be made using segments that
                 // were retransmitted".
-                self.snd.timed = None;
+                self.snd.set_timed(None);
                 self.snd.sb.retransmitted(i, seg_len, now);
                 self.snd.max_pipe = self.snd.max_pipe.max(self.snd.pipe());
                 self.note_retransmission(now, d.seq, seg_len);
@@ -346,8 +346,8 @@ impl Conn {
                     self.cc.on_idle_restart(now);
                     self.note_cc();
                 }
-                if !self.opts.timestamps && self.snd.timed.is_none() && d.len > 0 {
-                    self.snd.timed = Some((d.seq + seg_len, now));
+                if !self.opts.timestamps && self.snd.timed().is_none() && d.len > 0 {
+                    self.snd.set_timed(Some((d.seq + seg_len, now)));
                 }
                 if d.len < self.max_payload(&options) {
                     self.snd.sml = d.seq + d.len;
@@ -433,16 +433,16 @@ impl Conn {
         if self.snd.max != self.snd.iss && !fresh {
             self.stats.rare_mut().retransmits += 1;
             self.snd.syn_retransmitted = true;
-            self.snd.timed = None;
+            self.snd.set_timed(None);
             let reason = RetransmitReason::SynRetry;
             self.trace(Event::Retransmit { reason, seq: self.snd.iss, len: 1 });
         } else if fresh {
             // The SYN-ACK of a simultaneous open resends our SYN's sequence number: Karn.
-            self.snd.timed = None;
+            self.snd.set_timed(None);
         } else {
             // Timed even when timestamps are offered: the peer may not take them, and a
             // TSecr of 0 gives no sample (Linux ignores it too).
-            self.snd.timed = Some((self.snd.iss + 1u32, now));
+            self.snd.set_timed(Some((self.snd.iss + 1u32, now)));
         }
         // RFC 7323 §2.2: the window of a SYN is never scaled.
         let window = self.rcv.buf.free().min(65_535) as u16;

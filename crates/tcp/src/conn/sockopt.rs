@@ -8,6 +8,8 @@
 
 use core::time::Duration;
 
+use crate::time::Span;
+
 use super::{Conn, State};
 use crate::{Instant, TcpConfig, TcpState, TimerKind};
 
@@ -216,7 +218,7 @@ impl Conn {
             in_cwr: self.snd.phase == super::send::Phase::Cwr,
             ecn: self.ecn.ok,
             ecn_seen: self.ecn.seen,
-            min_rtt: self.snd.min_rtt,
+            min_rtt: self.snd.min_rtt.map(Span::get),
             backoffs: self.rtt.backoffs(),
             probes: self.keepalive_probes_out.max(self.snd.loss().persist_backoff),
             snd_mss: self.effective_mss(),

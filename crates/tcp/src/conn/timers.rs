@@ -137,7 +137,7 @@ impl Conn {
         self.rtt.backoff();
         self.snd.loss_mut().rto_retries += 1;
         self.snd.loss_mut().rto_tsval = Some(self.ts_now(now));
-        self.snd.timed = None;
+        self.snd.set_timed(None);
         self.arm_rto(now);
     }
 

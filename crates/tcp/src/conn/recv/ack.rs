@@ -19,6 +19,8 @@
 
 use core::time::Duration;
 
+use crate::time::Span;
+
 use super::super::Conn;
 use crate::Instant;
 use crate::TimerKind;
@@ -50,7 +52,7 @@ impl Conn {
         };
         self.rcv.quickacks = self.rcv.quickacks.max(quick.min(max));
         self.rcv.pingpong = 0;
-        self.rcv.ato = self.cfg.delack_min;
+        self.rcv.ato = Span::new(self.cfg.delack_min);
     }
 
     /// In-order data arrived on a connection that had data before (Linux
@@ -60,10 +62,11 @@ impl Conn {
         let gap = now - self.rcv.last_data_at;
         let half_min = self.cfg.delack_min / 2;
         let rto = self.rtt.rto();
+        let ato = self.rcv.ato.get();
         if gap <= half_min {
-            self.rcv.ato = self.rcv.ato / 2 + half_min;
-        } else if gap < self.rcv.ato {
-            self.rcv.ato = (self.rcv.ato / 2 + gap).min(rto);
+            self.rcv.ato = Span::new(ato / 2 + half_min);
+        } else if gap < ato {
+            self.rcv.ato = Span::new((ato / 2 + gap).min(rto));
         } else if gap > rto {
             self.enter_quickack();
         }
@@ -73,7 +76,7 @@ impl Conn {
     /// We sent new data (Linux `tcp_event_data_sent`): sent within `ato` of the last data
     /// received, it is a reply, and the connection counts as interactive.
     pub(in crate::conn) fn note_data_sent(&mut self, now: Instant) {
-        if self.rcv.got_data && now - self.rcv.last_data_at < self.rcv.ato {
+        if self.rcv.got_data && now - self.rcv.last_data_at < self.rcv.ato.get() {
             self.rcv.pingpong = self.rcv.pingpong.saturating_add(1);
         }
     }
@@ -81,7 +84,7 @@ impl Conn {
     /// How long to delay an ACK now (Linux `tcp_send_delayed_ack`).
     pub(in crate::conn) fn delayed_ack_timeout(&self) -> Duration {
         let min = self.cfg.delack_min;
-        let mut ato = self.rcv.ato.max(min);
+        let mut ato = self.rcv.ato.get().max(min);
         if ato > min {
             let mut cap = if self.rcv.pingpong > 0 { INTERACTIVE_MAX } else { BULK_MAX };
             if let Some(srtt) = self.rtt.srtt() {
@@ -98,9 +101,9 @@ impl Conn {
     pub(in crate::conn) fn on_delayed_ack_timeout(&mut self) {
         if self.rcv.pingpong > 0 {
             self.rcv.pingpong = 0;
-            self.rcv.ato = self.cfg.delack_min;
+            self.rcv.ato = Span::new(self.cfg.delack_min);
         } else {
-            self.rcv.ato = (self.rcv.ato * 2).min(self.rtt.rto());
+            self.rcv.ato = Span::new((self.rcv.ato.get() * 2).min(self.rtt.rto()));
         }
         self.ack_now = true;
     }

@@ -15,6 +15,7 @@ use ustack_wire::{SeqNum, TcpRepr};
 
 use super::super::Conn;
 use crate::Instant;
+use crate::time::Span;
 
 /// The state autotuning keeps (Linux `rcvq_space` and `rcv_rtt_est`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,10 +28,12 @@ pub(in crate::conn) struct Tune {
     /// When the current measurement started.
     started: Option<Instant>,
     /// The receiver's RTT estimate.
-    rtt: Option<Duration>,
-    /// Without timestamps: the window edge whose filling ends the current RTT sample, and
-    /// when it was set.
-    window_probe: Option<(SeqNum, Instant)>,
+    rtt: Option<Span>,
+    /// Without timestamps: the window edge whose filling ends the current RTT sample, and,
+    /// once one is set, when (two fields: the sequence number packs with the other 4-byte
+    /// fields, 12 bytes where the pair takes 16).
+    probe_edge: SeqNum,
+    probe_at: Option<Instant>,
     /// The last TSecr an RTT sample was taken from.
     last_tsecr: u32,
     /// The application set the buffer size: no autotuning.
@@ -68,23 +71,25 @@ impl Conn {
             if ms < 1 << 31 {
                 let sample = Duration::from_millis(u64::from(ms.max(1)));
                 // An average with gain 1/8, as SRTT.
-                self.rcv.tune.rtt = Some(match self.rcv.tune.rtt {
-                    Some(rtt) => rtt - rtt / 8 + sample / 8,
+                self.rcv.tune.rtt = Some(Span::new(match self.rcv.tune.rtt {
+                    Some(rtt) => rtt.get() - rtt.get() / 8 + sample / 8,
                     None => sample,
-                });
+                }));
             }
             return;
         }
         // Without timestamps: the time the peer takes to send one window, the least seen.
-        if let Some((edge, since)) = self.rcv.tune.window_probe {
-            if (self.rcv.nxt - edge) < 0 {
+        if let Some(since) = self.rcv.tune.probe_at {
+            if (self.rcv.nxt - self.rcv.tune.probe_edge) < 0 {
                 return;
             }
             let sample = (now - since).max(Duration::from_millis(1));
-            self.rcv.tune.rtt = Some(self.rcv.tune.rtt.map_or(sample, |r| r.min(sample)));
+            self.rcv.tune.rtt =
+                Some(Span::new(self.rcv.tune.rtt.map_or(sample, |r| r.get().min(sample))));
         }
         let edge = self.rcv.nxt + self.rcv.adv_wnd().max(1);
-        self.rcv.tune.window_probe = Some((edge, now));
+        self.rcv.tune.probe_edge = edge;
+        self.rcv.tune.probe_at = Some(now);
     }
 
     /// Once a round trip: grow the buffer to what the application reads (Linux
@@ -93,7 +98,7 @@ impl Conn {
         if !self.cfg.moderate_rcvbuf || self.rcv.tune.locked {
             return;
         }
-        let Some(rtt) = self.rcv.tune.rtt else { return };
+        let Some(rtt) = self.rcv.tune.rtt.map(Span::get) else { return };
         let tune = &mut self.rcv.tune;
         let Some(started) = tune.started else {
             tune.started = Some(now);

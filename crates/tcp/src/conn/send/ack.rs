@@ -3,6 +3,8 @@
 
 use core::time::Duration;
 
+use crate::time::Span;
+
 use ustack_wire::{SeqNum, TcpFlags, TcpRepr};
 
 use super::super::{Conn, Event, State, seq_len};
@@ -341,15 +343,15 @@ impl Conn {
                 sample = Some(Duration::from_millis(u64::from(ms)));
             }
         }
-        if let Some((end, sent)) = self.snd.timed
+        if let Some((end, sent)) = self.snd.timed()
             && seg.ack >= end
         {
-            self.snd.timed = None;
+            self.snd.set_timed(None);
             sample = sample.or(Some(now - sent));
         }
         if let Some(rtt) = sample {
             self.rtt.on_sample(rtt);
-            self.snd.min_rtt = Some(self.snd.min_rtt.map_or(rtt, |m| m.min(rtt)));
+            self.snd.min_rtt = Some(Span::new(self.snd.min_rtt.map_or(rtt, |m| m.get().min(rtt))));
             if self.tracing {
                 let srtt = self.rtt.srtt().unwrap_or(rtt);
                 self.trace(Event::Rtt { sample: rtt, srtt, rto: self.rtt.rto() });

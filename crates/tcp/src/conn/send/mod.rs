@@ -73,7 +73,7 @@ pub(super) struct Sender {
     /// reordering timeout (Linux multiplexes the three the same way).
     pub(super) rtx_timer: RtxTimer,
     /// The smallest RTT sample seen (RACK's min_RTT).
-    pub(super) min_rtt: Option<core::time::Duration>,
+    pub(super) min_rtt: Option<crate::time::Span>,
     /// Whether the SYN (or SYN-ACK) had to be retransmitted (RFC 6298 (5.7)).
     pub(super) syn_retransmitted: bool,
     pub(super) last_send: Instant,
@@ -82,9 +82,11 @@ pub(super) struct Sender {
     /// The largest pipe since `pipe_mark` was acknowledged (was the sender cwnd-limited?).
     pub(super) max_pipe: u32,
     pub(super) pipe_mark: SeqNum,
-    /// One segment timed for an RTT sample when timestamps are off (Karn): its end and when
-    /// it was sent.
-    pub(super) timed: Option<(SeqNum, Instant)>,
+    /// One segment timed for an RTT sample when timestamps are off (Karn): its end and,
+    /// when one is timed, when it was sent (`timed`; two fields, so that the sequence
+    /// number packs with the other 4-byte fields: 12 bytes where the pair takes 16).
+    pub(super) timed_end: SeqNum,
+    pub(super) timed_at: Option<Instant>,
     /// What loss recovery, timeouts and window probes keep (`Loss`): boxed, allocated when
     /// any of it leaves its resting value and freed by the idle release once all of it is
     /// back there; `None` reads as [`Loss::RESTING`].
@@ -166,6 +168,18 @@ impl Loss {
 static RESTING: Loss = Loss::RESTING;
 
 impl Sender {
+    /// The segment timed for an RTT sample, if any: its end and when it was sent.
+    pub(super) fn timed(&self) -> Option<(SeqNum, Instant)> {
+        self.timed_at.map(|at| (self.timed_end, at))
+    }
+
+    pub(super) fn set_timed(&mut self, timed: Option<(SeqNum, Instant)>) {
+        if let Some((end, _)) = timed {
+            self.timed_end = end;
+        }
+        self.timed_at = timed.map(|(_, at)| at);
+    }
+
     /// The loss state ([`Loss`]).
     pub(super) fn loss(&self) -> &Loss {
         self.loss.as_deref().unwrap_or(&RESTING)

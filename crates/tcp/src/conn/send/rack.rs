@@ -13,13 +13,14 @@ use ustack_wire::SeqNum;
 
 use super::scoreboard::{Delivered, Mark, Scoreboard};
 use crate::Instant;
+use crate::time::Span;
 
 /// RFC 8985's DupThresh (Linux's initial `tcp_reordering`), for the tests.
 #[cfg(test)]
 const DUP_THRESH: u32 = 3;
 /// Recoveries without a D-SACK after which the reordering window shrinks back (RFC 8985
 /// §6.2 step 4: "RACK.reo_wnd_persist = 16").
-const REO_WND_PERSIST: u32 = 16;
+const REO_WND_PERSIST: u8 = 16;
 
 /// RACK's variables (RFC 8985 §6.1).
 #[derive(Debug, Clone, Copy)]
@@ -30,12 +31,12 @@ pub(in crate::conn) struct Rack {
     pub(in crate::conn) xmit_ts: Option<Instant>,
     pub(in crate::conn) order: u64,
     /// The RTT of that segment (RACK.rtt).
-    pub(in crate::conn) rtt: Duration,
+    pub(in crate::conn) rtt: Span,
     /// Whether reordering was seen on this connection (RACK.reordering_seen).
     pub(in crate::conn) reordering_seen: bool,
     /// RACK.reo_wnd_mult, RACK.reo_wnd_persist, RACK.dsack_round.
     reo_wnd_mult: u32,
-    reo_wnd_persist: u32,
+    reo_wnd_persist: u8,
     dsack_round: Option<SeqNum>,
 }
 
@@ -44,7 +45,7 @@ impl Default for Rack {
         Rack {
             xmit_ts: None,
             order: 0,
-            rtt: Duration::ZERO,
+            rtt: Span::ZERO,
             reordering_seen: false,
             reo_wnd_mult: 1,
             reo_wnd_persist: REO_WND_PERSIST,
@@ -86,10 +87,10 @@ impl Rack {
             self.reordering_seen = true;
         }
         match d.last {
-            Some((sent, _)) if !last_ambiguous => self.rtt = now - sent,
+            Some((sent, _)) if !last_ambiguous => self.rtt = Span::new(now - sent),
             Some(_) => {
                 if let Some(sent) = d.last_original {
-                    self.rtt = now - sent;
+                    self.rtt = Span::new(now - sent);
                 }
             }
             None => {}
@@ -177,7 +178,7 @@ impl Rack {
                 }
                 continue;
             }
-            let deadline = seg.sent_at + self.rtt + reo_wnd;
+            let deadline = seg.sent_at + self.rtt.get() + reo_wnd;
             if deadline <= now {
                 sb.set_mark(i - 1, Mark::Lost);
                 found.lost += 1;
@@ -215,7 +216,7 @@ mod tests {
         let d = sb.sack(SeqNum(1000), SeqNum(2000), 1000);
         rack.on_delivered(now, &d, false, false);
         assert_eq!(
-            (rack.xmit_ts, rack.rtt, rack.order),
+            (rack.xmit_ts, rack.rtt.get(), rack.order),
             (Some(Instant::from_millis(1)), ms(49), 1)
         );
         // One SACKed segment and no reordering seen: reo_wnd = min_RTT / 4 = 12 ms; segment 0

@@ -25,6 +25,8 @@
 
 use core::time::Duration;
 
+use crate::time::Span;
+
 use ustack_wire::{SeqNum, TcpRepr};
 
 use super::super::{Conn, State};
@@ -344,7 +346,7 @@ impl Conn {
             return (ts.tsecr.wrapping_sub(self.ts_now(sent)) as i32) < 0;
         }
         // "the segment's RTT is below the minimum RTT"
-        self.snd.min_rtt.is_some_and(|min| now - sent < min)
+        self.snd.min_rtt.is_some_and(|min| now - sent < min.get())
     }
 
     /// Runs RACK's loss scan and arms its reordering timer; returns whether it marked any.
@@ -354,7 +356,7 @@ impl Conn {
             in_recovery,
             self.snd.sb.sacked_segments(),
             self.snd.reordering,
-            self.snd.min_rtt,
+            self.snd.min_rtt.map(Span::get),
             self.rtt.srtt(),
         );
         let found = self.snd.rack.detect(&mut self.snd.sb, now, reo);
