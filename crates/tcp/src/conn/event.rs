@@ -238,6 +238,7 @@ impl Event {
 /// 32 bytes), the queue allocated by the first event and freed with the other empty storage
 /// by the idle release (`idle.rs`); a finished connection hands it on (`ConnSpare`).
 #[derive(Debug, Default)]
+#[allow(clippy::box_collection, reason = "the point: 8 bytes in every connection, not 32")]
 pub(super) struct EventQueue(Option<Box<VecDeque<Event>>>);
 
 impl EventQueue {
