@@ -5,9 +5,10 @@
 //! built when tracing is switched on for the connection ([`super::Conn::set_tracing`]); drops
 //! are always counted in [`ConnStats`].
 
+use std::collections::VecDeque;
+
 use core::fmt;
 use core::time::Duration;
-use std::collections::VecDeque;
 
 use ustack_wire::SeqNum;
 
@@ -234,60 +235,114 @@ impl Event {
     }
 }
 
-/// The events waiting for `poll_event`: a pointer in `Conn` (where the queue itself takes
-/// 32 bytes), the queue allocated by the first event and freed with the other empty storage
-/// by the idle release (`idle.rs`); a finished connection hands it on (`ConnSpare`).
+/// The events waiting for `poll_event`. A host drains them after every call, so one
+/// application event at a time is the usual case: it waits in `first`, two bytes in `Conn`,
+/// and nothing is allocated. Trace events, and events that arrive while others wait, go to
+/// `more`, allocated when needed and freed with the other empty storage by the idle release
+/// (`idle.rs`); a finished connection hands it on (`ConnSpare`). Without `first`, the
+/// storage allocated by a connection's first event outlived its use by the idle delay, in
+/// between the connections' own boxes, and a host that opens connections in bursts kept
+/// those holes as fragmentation (docs/performance.md, idle connections).
 #[derive(Debug, Default)]
-#[allow(clippy::box_collection, reason = "the point: 8 bytes in every connection, not 32")]
-pub(super) struct EventQueue(Option<Box<VecDeque<Event>>>);
+pub(super) struct EventQueue {
+    /// The oldest event, when it is an application event and was queued while `more` was
+    /// empty (so everything in `more` is newer).
+    first: Option<AppEvent>,
+    #[allow(
+        clippy::box_collection,
+        reason = "8 bytes in every connection where the queue takes 32"
+    )]
+    more: Option<Box<VecDeque<Event>>>,
+}
+
+/// An application event in two bytes.
+#[derive(Debug, Clone, Copy)]
+enum AppEvent {
+    Connected,
+    Readable,
+    Writable,
+    PeerClosed,
+    Closed(Option<ConnError>),
+}
+
+impl AppEvent {
+    fn of(event: Event) -> Option<AppEvent> {
+        Some(match event {
+            Event::Connected => AppEvent::Connected,
+            Event::Readable => AppEvent::Readable,
+            Event::Writable => AppEvent::Writable,
+            Event::PeerClosed => AppEvent::PeerClosed,
+            Event::Closed(e) => AppEvent::Closed(e),
+            _ => return None,
+        })
+    }
+
+    fn event(self) -> Event {
+        match self {
+            AppEvent::Connected => Event::Connected,
+            AppEvent::Readable => Event::Readable,
+            AppEvent::Writable => Event::Writable,
+            AppEvent::PeerClosed => Event::PeerClosed,
+            AppEvent::Closed(e) => Event::Closed(e),
+        }
+    }
+}
 
 impl EventQueue {
     pub(super) fn push_back(&mut self, event: Event) {
-        self.0.get_or_insert_default().push_back(event);
+        if self.is_empty()
+            && let Some(app) = AppEvent::of(event)
+        {
+            self.first = Some(app);
+            return;
+        }
+        self.more.get_or_insert_default().push_back(event);
     }
 
     pub(super) fn pop_front(&mut self) -> Option<Event> {
-        self.0.as_mut()?.pop_front()
+        match self.first.take() {
+            Some(app) => Some(app.event()),
+            None => self.more.as_mut()?.pop_front(),
+        }
     }
 
     pub(super) fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, |q| q.len())
+        usize::from(self.first.is_some()) + self.more.as_ref().map_or(0, |q| q.len())
     }
 
     pub(super) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Heap bytes held: the queue and its storage.
+    /// Heap bytes held.
     pub(super) fn storage_bytes(&self) -> usize {
-        self.0.as_ref().map_or(0, |q| {
+        self.more.as_ref().map_or(0, |q| {
             core::mem::size_of::<VecDeque<Event>>() + q.capacity() * core::mem::size_of::<Event>()
         })
     }
 
-    /// Frees the queue if nothing waits in it.
+    /// Frees the storage if nothing waits in it.
     pub(super) fn release_if_empty(&mut self) {
-        if self.is_empty() {
-            self.0 = None;
+        if self.more.as_ref().is_some_and(|q| q.is_empty()) {
+            self.more = None;
         }
     }
 
-    /// The queue emptied, for a new connection, unless it grew past `max` events (trace
+    /// The storage emptied, for a new connection, unless it grew past `max` events (trace
     /// events), then nothing.
     pub(super) fn take_cleared(&mut self, max: usize) -> EventQueue {
-        match self.0.take() {
-            Some(mut q) if q.capacity() <= max => {
-                q.clear();
-                EventQueue(Some(q))
-            }
-            _ => EventQueue(None),
-        }
+        self.first = None;
+        let more = self.more.take().filter(|q| q.capacity() <= max).map(|mut q| {
+            q.clear();
+            q
+        });
+        EventQueue { first: None, more }
     }
 
     /// Takes `spare`'s storage if this queue has none.
     pub(super) fn adopt(&mut self, spare: EventQueue) {
-        if self.0.is_none() {
-            self.0 = spare.0;
+        if self.more.is_none() {
+            self.more = spare.more;
         }
     }
 }

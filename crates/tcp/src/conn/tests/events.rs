@@ -92,3 +92,39 @@ fn observability_trace_queue_is_bounded_and_counts_what_it_loses() {
     assert_eq!(n, 1025);
     assert_eq!(last, Some(Event::Closed(Some(ConnError::Aborted))));
 }
+
+/// The queue keeps the order events were pushed in, whether an application event waits in
+/// the inline slot or in the allocated storage, and a lone application event (what a host
+/// that drains after every call sees) allocates nothing.
+#[test]
+fn the_event_queue_keeps_order_and_holds_a_lone_application_event_inline() {
+    use super::event::EventQueue;
+    let mut q = EventQueue::default();
+    q.push_back(Event::Connected);
+    assert_eq!(q.storage_bytes(), 0, "one application event is held inline");
+    assert_eq!(q.pop_front(), Some(Event::Connected));
+    assert_eq!(q.pop_front(), None);
+
+    // The inline slot holds the oldest; what comes while it is full goes behind it, and an
+    // application event that arrives while others wait stays behind them.
+    let trace = Event::TimerFired(TimerKind::Retransmit);
+    q.push_back(Event::Readable);
+    q.push_back(trace);
+    q.push_back(Event::Writable);
+    assert_eq!(q.len(), 3);
+    assert!(q.storage_bytes() > 0);
+    assert_eq!(q.pop_front(), Some(Event::Readable));
+    q.push_back(Event::PeerClosed);
+    assert_eq!(q.pop_front(), Some(trace));
+    assert_eq!(q.pop_front(), Some(Event::Writable));
+    assert_eq!(q.pop_front(), Some(Event::PeerClosed));
+    assert!(q.is_empty());
+
+    // A trace event first: nothing goes inline ahead of it.
+    q.push_back(trace);
+    q.push_back(Event::Closed(Some(ConnError::Reset)));
+    assert_eq!(q.pop_front(), Some(trace));
+    assert_eq!(q.pop_front(), Some(Event::Closed(Some(ConnError::Reset))));
+    q.release_if_empty();
+    assert_eq!(q.storage_bytes(), 0, "the idle release frees the empty storage");
+}
