@@ -11,6 +11,8 @@
 //! being opened and left idle past the idle release. This file holds a single test,
 //! so no other test thread allocates during the measurement.
 
+#![allow(clippy::print_stderr, reason = "the test prints its figures, once")]
+
 use std::alloc::System;
 use std::net::SocketAddrV4;
 
