@@ -103,6 +103,9 @@ pub(crate) struct Sock {
     pub(crate) fastopen_qlen: Option<u32>,
     /// `TCP_FASTOPEN_CONNECT`.
     pub(crate) fastopen_connect: bool,
+    /// `TCP_FASTOPEN_KEY`: the socket's own Fast Open server keys (a listener's, or what
+    /// `listen` gives the listener).
+    pub(crate) fastopen_key: Option<ustack_core::tcp_engine::tfo::FastOpenKeys>,
     /// A `connect` under `TCP_FASTOPEN_CONNECT` with a cookie at hand: the SYN waits for the
     /// first write, which it carries (Linux `tcp_fastopen_defer_connect`).
     pub(crate) deferred_to: Option<SocketAddr>,
@@ -131,6 +134,7 @@ impl Sock {
             rcvlowat: 1,
             fastopen_qlen: None,
             fastopen_connect: false,
+            fastopen_key: None,
             deferred_to: None,
             defer_accept: 0,
         }
@@ -411,7 +415,7 @@ impl Host {
         let tcp = s.tcp;
         let reuse = s.reuse_addr;
         // Linux checks the port again when the listener starts (`inet_csk_listen_start`).
-        let (fastopen, defer) = (s.fastopen_qlen, s.defer_accept);
+        let (fastopen, defer, key) = (s.fastopen_qlen, s.defer_accept, s.fastopen_key);
         let h = self
             .stack
             .tcp_listen_v6only(local, backlog, reuse, v6only, &tcp)
@@ -419,6 +423,7 @@ impl Host {
         if let Some(qlen) = fastopen {
             self.stack.tcp_set_fastopen(h, qlen);
         }
+        self.stack.tcp_set_fastopen_key(h, key);
         self.stack.tcp_set_defer_accept(h, defer);
         let s = self.sock_mut(fd)?;
         s.phase = Phase::Listening(h);

@@ -5,6 +5,7 @@
 use core::time::Duration;
 
 use libc::c_int;
+use ustack_core::tcp_engine::tfo::{FastOpenKey, FastOpenKeys};
 use ustack_core::tcp_engine::{CcName, TcpConfig, cc};
 use ustack_core::{Instant, SocketHandle};
 
@@ -163,6 +164,22 @@ impl Host {
             self.sync_listener(fd);
             return Ok(());
         }
+        if name == libc::TCP_FASTOPEN_KEY {
+            // Linux: a primary key of 16 bytes, optionally followed by a backup key, in any
+            // state; a listener makes its cookies with it from then on.
+            let key = |b: &[u8]| FastOpenKey::from_bytes(b.try_into().expect("16 bytes"));
+            let keys = match val.len() {
+                16 => FastOpenKeys::new(key(val)),
+                32 => FastOpenKeys { primary: key(&val[..16]), backup: Some(key(&val[16..])) },
+                _ => return Err(libc::EINVAL),
+            };
+            let s = self.sock_mut(fd)?;
+            s.fastopen_key = Some(keys);
+            if let Phase::Listening(l) = s.phase {
+                self.stack.tcp_set_fastopen_key(l, Some(keys));
+            }
+            return Ok(());
+        }
         let v = int(val)?;
         if name == libc::TCP_FASTOPEN_CONNECT {
             // `tcp_fastopen` is read when it is used, as Linux does.
@@ -258,7 +275,7 @@ impl Host {
                 }
             }
             // Not implemented in ustack (see docs/c-api.md): corking, TCP_NOTSENT_LOWAT,
-            // TCP_INQ, TCP_QUICKACK, TCP_FASTOPEN_KEY, TCP_FASTOPEN_NO_COOKIE, ...
+            // TCP_INQ, TCP_QUICKACK, TCP_FASTOPEN_NO_COOKIE, ...
             _ => return Err(libc::ENOPROTOOPT),
         }
         self.sync_listener(fd);
@@ -364,6 +381,15 @@ impl Host {
                 _ => s.fastopen_qlen.unwrap_or(0) as c_int,
             }),
             (libc::IPPROTO_TCP, libc::TCP_FASTOPEN_CONNECT) => b(s.fastopen_connect),
+            (libc::IPPROTO_TCP, libc::TCP_FASTOPEN_KEY) => {
+                // Linux `tcp_fastopen_get_cipher`: the socket's keys, else the host's; 16
+                // bytes per key, the backup after the primary.
+                let keys = s.fastopen_key.unwrap_or(self.stack.tcp_fastopen_keys());
+                let bytes = |k: FastOpenKey| k.words().into_iter().flat_map(u32::to_le_bytes);
+                OptVal::Bytes(
+                    bytes(keys.primary).chain(keys.backup.into_iter().flat_map(bytes)).collect(),
+                )
+            }
             (libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT) => {
                 // Linux: retrans_to_secs of what was stored.
                 let retrans =

@@ -65,6 +65,8 @@ pub(crate) struct ListenerFastOpen {
     pub(crate) pending: u32,
     /// When the accepted children reset in their handshake stop counting, oldest first.
     pub(crate) reset_until: VecDeque<Instant>,
+    /// Its own server keys (`TCP_FASTOPEN_KEY`), used instead of the host's.
+    pub(crate) keys: Option<FastOpenKeys>,
 }
 
 impl ListenerFastOpen {
@@ -87,6 +89,10 @@ struct CacheEntry {
     /// SYNs with data lost in a row, and when the last was.
     syn_loss: u32,
     last_syn_loss: Instant,
+    /// Linux `try_exp`: 1 after a cookie request in RFC 7413's encoding went unanswered (the
+    /// next asks in the experimental one), 2 after one in the experimental encoding did too
+    /// (back to RFC 7413's for good); 0 before either.
+    try_exp: u8,
 }
 
 /// What the client has learned, per destination, and the host-wide black-hole state.
@@ -144,6 +150,27 @@ impl Stack {
         }
     }
 
+    /// Gives a listener server keys of its own (`TCP_FASTOPEN_KEY`: the primary makes its
+    /// cookies, the backup is accepted too), used instead of the host's
+    /// ([`Stack::tcp_fastopen_keys`]); `None` goes back to the host's. A listener restarted
+    /// with the same key keeps its clients' cookies valid, and different listeners on one
+    /// host may hand out different ones (Linux keeps the key in the listener's
+    /// `fastopenq.ctx`).
+    pub fn tcp_set_fastopen_key(&mut self, listener: SocketHandle, keys: Option<FastOpenKeys>) {
+        match self.socket_mut(listener) {
+            Some(Socket::Listener(l)) => l.fastopen.keys = keys,
+            _ => panic!("{listener} is not a listener"),
+        }
+    }
+
+    /// The keys a listener's cookies are made and checked with: its own, else the host's.
+    pub fn tcp_fastopen_key(&self, listener: SocketHandle) -> FastOpenKeys {
+        match self.slot(listener) {
+            Some(Socket::Listener(l)) => l.fastopen.keys.unwrap_or(self.tcp_fastopen_keys()),
+            _ => panic!("{listener} is not a listener"),
+        }
+    }
+
     /// The cookie and MSS the client has cached for `dest`, as `ip tcp_metrics` shows them.
     pub fn tcp_fastopen_cached(
         &self,
@@ -152,8 +179,9 @@ impl Stack {
         self.fastopen.cache.get(&crate::addr::canonical_ip(dest.into())).map(|e| (e.cookie, e.mss))
     }
 
-    /// The server keys in use: `tcp_fastopen_key`, or the key derived from the secret.
-    pub(crate) fn fastopen_keys(&self) -> FastOpenKeys {
+    /// The host's server keys, for listeners without keys of their own: `tcp_fastopen_key`,
+    /// or a key derived from the stack's secret.
+    pub fn tcp_fastopen_keys(&self) -> FastOpenKeys {
         self.cfg.tcp_fastopen_key.unwrap_or(self.fastopen.default_key)
     }
 
@@ -182,7 +210,9 @@ impl Stack {
         let mut start = FastOpenStart { syn_data: 0, cookie_request: false };
         let t = self.tcp_mut(h);
         match mode {
-            Some(FastOpenConnect::RequestCookie) => start.cookie_request = true,
+            Some(FastOpenConnect::RequestCookie | FastOpenConnect::RequestExperimentalCookie) => {
+                start.cookie_request = true;
+            }
             Some(
                 FastOpenConnect::WithCookie { max_data, .. }
                 | FastOpenConnect::NoCookie { max_data },
@@ -256,6 +286,9 @@ impl Stack {
         }
         match entry.and_then(|e| e.cookie) {
             Some(cookie) => Some(FastOpenConnect::WithCookie { cookie, max_data }),
+            None if entry.is_some_and(|e| e.try_exp == 1) => {
+                Some(FastOpenConnect::RequestExperimentalCookie)
+            }
             None => Some(FastOpenConnect::RequestCookie),
         }
     }
@@ -310,12 +343,18 @@ impl Stack {
             cookie: None,
             syn_loss: 0,
             last_syn_loss: Instant::ZERO,
+            try_exp: 0,
         });
         if o.mss.is_some() {
             e.mss = o.mss;
         }
         if o.cookie.is_some() {
             e.cookie = o.cookie;
+        } else if o.unanswered_request {
+            let try_exp = if o.experimental { 2 } else { 1 };
+            if try_exp > e.try_exp && e.cookie.is_none() {
+                e.try_exp = try_exp;
+            }
         }
         if o.syn_lost {
             e.syn_loss += 1;
@@ -361,6 +400,9 @@ impl Stack {
         syn: &TcpRepr<'_>,
     ) -> bool {
         let foc = syn.options.fast_open;
+        // The SYN-ACK's cookie goes in the encoding the SYN's option came in (Linux
+        // `tcp_try_fastopen`: `valid_foc.exp = foc->exp`).
+        let exp = foc.is_some_and(|c| c.is_experimental());
         if foc.is_some_and(|c| c.is_request()) {
             self.counters.tcp_fastopen_cookie_reqd += 1;
         }
@@ -373,26 +415,32 @@ impl Stack {
             return false;
         }
         let (client, server) = (tuple.remote.ip(), tuple.local.ip());
-        let keys = self.fastopen_keys();
+        let keys = self.tcp_fastopen_key(lh);
         let child = if sysctl & tfo::SERVER_COOKIE_NOT_REQD != 0 {
             true
         } else {
             match foc {
                 None => false,
                 Some(c) if c.is_request() => {
-                    conn.set_synack_cookie(keys.primary.cookie(client, server));
+                    conn.set_synack_cookie(
+                        keys.primary.cookie(client, server).with_experimental(exp),
+                    );
                     false
                 }
                 Some(c) => match keys.check(&c, client, server) {
                     CookieCheck::Valid => true,
                     CookieCheck::ValidBackup => {
                         self.counters.tcp_fastopen_passive_alt_key += 1;
-                        conn.set_synack_cookie(keys.primary.cookie(client, server));
+                        conn.set_synack_cookie(
+                            keys.primary.cookie(client, server).with_experimental(exp),
+                        );
                         true
                     }
                     CookieCheck::Invalid => {
                         self.counters.tcp_fastopen_passive_fail += 1;
-                        conn.set_synack_cookie(keys.primary.cookie(client, server));
+                        conn.set_synack_cookie(
+                            keys.primary.cookie(client, server).with_experimental(exp),
+                        );
                         false
                     }
                 },

@@ -19,8 +19,9 @@
 //! without it). Sequence numbers are relative: on `<` lines to the peer's
 //! initial sequence number, on `>` lines to ours; `ack` the other way round. `start:end(len)`
 //! gives the sequence range. Options go between `<` and `>`: `mss N`, `wscale N`, `sackOK`,
-//! `TS val V ecr E`, `sack L:R L:R ...`, `FO` (cookie request), `FO HEX` (cookie), `nop`,
-//! `eol`. On `>` lines `*` matches any value (`win *`, `TS val * ecr 7`), and an absent `win`
+//! `TS val V ecr E`, `sack L:R L:R ...`, `FO` (cookie request), `FO HEX` (cookie), `FOEXP`
+//! and `FOEXP HEX` (the same in the experimental encoding, kind 254), `nop`, `eol`. On `>`
+//! lines `*` matches any value (`win *`, `TS val * ecr 7`), and an absent `win`
 //! or absent option list is not checked.
 //!
 //! Parsing never panics; an error names the line and what is wrong.
@@ -95,7 +96,7 @@ pub enum OptionSpec {
     /// `sack L:R ...`, relative to the receiver's view (the sender of the SACK acknowledges
     /// the other side's data, so the numbers are relative to the other side's ISN).
     Sack([(u32, u32); 4], usize),
-    /// `FO` or `FO hexbytes`.
+    /// `FO` or `FO hexbytes`, `FOEXP` or `FOEXP hexbytes`.
     FastOpen(FastOpenCookie),
     /// `nop` (kept for readability; not compared).
     Nop,
@@ -317,7 +318,8 @@ fn parse_options(
                 OptionSpec::Sack(list, blocks.len())
             }
             ["FO"] => OptionSpec::FastOpen(FastOpenCookie::request()),
-            ["FO", hex] => {
+            ["FOEXP"] => OptionSpec::FastOpen(FastOpenCookie::request().with_experimental(true)),
+            [kind @ ("FO" | "FOEXP"), hex] => {
                 let mut bytes = [0u8; 16];
                 let digits = hex.as_bytes();
                 if digits.len() % 2 != 0 || digits.len() > 32 {
@@ -332,7 +334,7 @@ fn parse_options(
                         line: number,
                         message: "FO cookie: 4 to 16 bytes, even",
                     })?;
-                OptionSpec::FastOpen(cookie)
+                OptionSpec::FastOpen(cookie.with_experimental(*kind == "FOEXP"))
             }
             ["nop"] => OptionSpec::Nop,
             ["eol"] => OptionSpec::Eol,

@@ -180,9 +180,11 @@ impl FastOpenKeys {
         server: impl Into<IpAddr>,
     ) -> CookieCheck {
         let (client, server) = (client.into(), server.into());
-        if self.primary.cookie(client, server) == *cookie {
+        // The cookie itself, in either encoding (Linux compares the bytes).
+        let made_by = |k: FastOpenKey| k.cookie(client, server).as_bytes() == cookie.as_bytes();
+        if made_by(self.primary) {
             CookieCheck::Valid
-        } else if self.backup.is_some_and(|k| k.cookie(client, server) == *cookie) {
+        } else if self.backup.is_some_and(made_by) {
             CookieCheck::ValidBackup
         } else {
             CookieCheck::Invalid
@@ -223,9 +225,14 @@ pub enum FastOpenConnect {
     /// §4.1.3, "the client [...] sends a SYN with a Fast Open option with an empty cookie
     /// field to request a cookie").
     RequestCookie,
+    /// Ask for a cookie in the experimental encoding (kind 254, magic 0xF989): Linux tries it
+    /// once for a destination that answered a request in RFC 7413's encoding with no Fast
+    /// Open option at all, in case the server speaks only the older one.
+    RequestExperimentalCookie,
     /// Send data in the SYN with this cookie, at most `max_data` bytes of what is buffered.
     WithCookie {
-        /// The cookie the server gave this destination.
+        /// The cookie the server gave this destination, in the encoding it came in (the SYN
+        /// uses the same).
         cookie: FastOpenCookie,
         /// Most bytes the SYN may carry.
         max_data: u32,
@@ -253,6 +260,13 @@ pub struct FastOpenOutcome {
     /// The SYN timed out and the SYN-ACK neither carried a cookie nor acknowledged the data:
     /// the network probably dropped the SYN with data (Linux `syn_drop`).
     pub syn_lost: bool,
+    /// The SYN asked for a cookie (no data) and the SYN-ACK carried no Fast Open option.
+    pub unanswered_request: bool,
+    /// The SYN's Fast Open option was in the experimental encoding (Linux
+    /// `syn_fastopen_exp`). With `unanswered_request`, Linux's cache tries the experimental
+    /// encoding next time after an unanswered RFC 7413 request, and RFC 7413's for good after
+    /// an unanswered experimental one (`try_exp` 1 and 2).
+    pub experimental: bool,
 }
 
 #[cfg(test)]

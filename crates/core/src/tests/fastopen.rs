@@ -327,3 +327,78 @@ fn s6_connect_with_data_fails_without_the_client_bit() {
     let r = a.tcp_connect_fast_open(Instant::ZERO, None, sa(B, 80), &tcp, b"x");
     assert_eq!(r.map(|_| ()), Err(ConnectError::FastOpenDisabled));
 }
+
+#[test]
+fn s6_a_request_in_the_experimental_encoding_is_answered_in_it() {
+    // Linux `tcp_try_fastopen` answers in the encoding the SYN's option came in (packetdrill
+    // server/simple1: `FOEXP` in, `FOEXP 00abaaabe8e954c2` out), and takes a cookie in
+    // either encoding: it compares the cookie's bytes.
+    let (mut b, l, now) = server(StackConfig { tcp_fastopen: 0x3, ..config(2) }, 4);
+    let exp = |c: FastOpenCookie| Some(c.with_experimental(true));
+    let valid = KEY.cookie(CLIENT, B);
+    let synack = answer(&mut b, now, &syn_fo(4000, exp(FastOpenCookie::request()), &[]));
+    assert_eq!(synack.options.fast_open, exp(valid));
+    assert_eq!(b.counters().tcp_fastopen_cookie_reqd, 1);
+
+    let synack = answer(&mut b, now, &syn_fo(4001, exp(valid), b"0123456789"));
+    assert_eq!(synack.ack, 1011, "the SYN and its data");
+    assert_eq!(synack.options.fast_open, None, "a valid cookie is not sent back");
+    assert_eq!(b.counters().tcp_fastopen_passive, 1);
+    assert!(b.tcp_accept(l).is_some(), "the Fast Open child");
+
+    let bogus = FastOpenCookie::new(&[0xaa; 8]).unwrap();
+    let synack = answer(&mut b, now, &syn_fo(4002, exp(bogus), b"0123456789"));
+    assert_eq!(synack.ack, 1001, "only the SYN");
+    assert_eq!(synack.options.fast_open, exp(valid));
+    assert_eq!(b.counters().tcp_fastopen_passive_fail, 1);
+}
+
+#[test]
+fn s6_client_tries_the_experimental_encoding_once_after_an_unanswered_request() {
+    // Linux `tcp_rcv_fastopen_synack` and the cache's `try_exp` (packetdrill
+    // client/fallback-exp-opt): a cookie request the SYN-ACK does not answer at all makes the
+    // next request go in the experimental encoding; if that one goes unanswered too, requests
+    // go in RFC 7413's for good. A cookie that comes in the experimental encoding is sent back
+    // in it.
+    let (mut p, l) = tfo_pair();
+    p.b.tcp_set_fastopen(l, 0);
+    let mut requests = Vec::new();
+    for _ in 0..4 {
+        let (_c, start) = connect_fo(&mut p, b"data");
+        assert!(start.cookie_request);
+        let mark = p.log.len();
+        p.settle();
+        let syn = &p.segs(true, mark)[0];
+        let synack = p.segs(false, mark).into_iter().find(|s| s.has(TcpFlags::SYN)).unwrap();
+        assert_eq!(synack.options.fast_open, None);
+        requests.push(syn.options.fast_open.map(|c| (c.is_request(), c.is_experimental())));
+        p.b.tcp_accept(l).unwrap();
+    }
+    let (rfc, exp) = (Some((true, false)), Some((true, true)));
+    assert_eq!(requests, [rfc, exp, rfc, rfc]);
+
+    // A fresh destination cache, a server that answers: after one unanswered request the
+    // next goes in the experimental encoding, the server answers in it, and the SYN with
+    // data carries the cookie in the encoding it came in.
+    let (mut p, l) = tfo_pair();
+    p.b.tcp_set_fastopen(l, 0);
+    connect_fo(&mut p, &[]);
+    p.settle();
+    p.b.tcp_accept(l).unwrap();
+    p.b.tcp_set_fastopen(l, 16);
+    let mark = p.log.len();
+    connect_fo(&mut p, &[]);
+    p.settle();
+    p.b.tcp_accept(l).unwrap();
+    let cookie = KEY.cookie(A, B).with_experimental(true);
+    let synack = p.segs(false, mark).into_iter().find(|s| s.has(TcpFlags::SYN)).unwrap();
+    assert_eq!(synack.options.fast_open, Some(cookie));
+    assert_eq!(p.a.tcp_fastopen_cached(B).and_then(|(c, _)| c), Some(cookie));
+    let mark = p.log.len();
+    let (c, start) = connect_fo(&mut p, b"ping");
+    assert_eq!(start.syn_data, 4);
+    p.settle();
+    let syn = &p.segs(true, mark)[0];
+    assert_eq!((syn.payload.as_slice(), syn.options.fast_open), (&b"ping"[..], Some(cookie)));
+    assert!(p.a.tcp_conn(c).syn_data_acked(), "the server took the data");
+}

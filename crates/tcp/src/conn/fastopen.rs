@@ -33,6 +33,8 @@ pub(super) struct FastOpen {
     pub(super) connect: Option<FastOpenConnect>,
     /// Client: the first SYN carried a Fast Open option (Linux `syn_fastopen`).
     pub(super) attempted: bool,
+    /// Client: ... in the experimental encoding (Linux `syn_fastopen_exp`).
+    pub(super) experimental: bool,
     /// Client: bytes of data the first SYN carried.
     pub(super) syn_data: u32,
     /// Client: what the SYN-ACK said, for the host.
@@ -53,6 +55,7 @@ impl FastOpen {
         synack_cookie: None,
         connect: None,
         attempted: false,
+        experimental: false,
         syn_data: 0,
         outcome: None,
         syn_timeouts: 0,
@@ -159,12 +162,17 @@ impl Conn {
         let Some(fo) = self.fo.as_mut().and_then(|f| f.connect.take()) else { return (0, None) };
         let buffered = self.snd.buf.len() as u32;
         match fo {
-            FastOpenConnect::RequestCookie => {
-                self.fo_mut().attempted = true;
-                (0, Some(FastOpenCookie::request()))
+            FastOpenConnect::RequestCookie | FastOpenConnect::RequestExperimentalCookie => {
+                let experimental = fo == FastOpenConnect::RequestExperimentalCookie;
+                let f = self.fo_mut();
+                f.attempted = true;
+                f.experimental = experimental;
+                (0, Some(FastOpenCookie::request().with_experimental(experimental)))
             }
             FastOpenConnect::WithCookie { cookie, max_data } => {
-                self.fo_mut().attempted = true;
+                let f = self.fo_mut();
+                f.attempted = true;
+                f.experimental = cookie.is_experimental();
                 let n = buffered.min(max_data);
                 self.fo_mut().syn_data = n;
                 (n, Some(cookie))
@@ -197,6 +205,11 @@ impl Conn {
                 && cookie.is_none()
                 && self.fo().syn_data > 0
                 && !all,
+            unanswered_request: self.fo().attempted
+                && !self.snd.syn_retransmitted
+                && self.fo().syn_data == 0
+                && synack.options.fast_open.is_none(),
+            experimental: self.fo().experimental,
         };
         self.fo_mut().outcome = Some(outcome);
         self.fo_mut().syn_data_acked = all;

@@ -53,9 +53,9 @@ use crate::{ParseError, SeqNum};
 
 pub use flags::TcpFlags;
 pub use options::{
-    FastOpenCookie, KIND_EOL, KIND_FAST_OPEN, KIND_MSS, KIND_NOP, KIND_SACK, KIND_SACK_PERMITTED,
-    KIND_TIMESTAMPS, KIND_WINDOW_SCALE, SackBlock, SackList, TcpOption, TcpOptionIter, TcpOptions,
-    Timestamps,
+    FAST_OPEN_MAGIC, FastOpenCookie, KIND_EOL, KIND_EXPERIMENTAL, KIND_FAST_OPEN, KIND_MSS,
+    KIND_NOP, KIND_SACK, KIND_SACK_PERMITTED, KIND_TIMESTAMPS, KIND_WINDOW_SCALE, SackBlock,
+    SackList, TcpOption, TcpOptionIter, TcpOptions, Timestamps,
 };
 pub use repr::TcpRepr;
 

@@ -50,6 +50,12 @@ pub const KIND_SACK: u8 = 5;
 pub const KIND_TIMESTAMPS: u8 = 8;
 /// TCP Fast Open cookie (RFC 7413 §4.1.1).
 pub const KIND_FAST_OPEN: u8 = 34;
+/// The shared experimental option kind (RFC 6994 §2, RFC 4727's 254) that Fast Open used
+/// before it had kind 34, marked by [`FAST_OPEN_MAGIC`].
+pub const KIND_EXPERIMENTAL: u8 = 254;
+/// The Experiment Identifier (RFC 6994 §3) of the experimental Fast Open option: kind 254,
+/// length, `0xF989`, then the cookie (Linux `TCPOPT_FASTOPEN_MAGIC`).
+pub const FAST_OPEN_MAGIC: u16 = 0xF989;
 
 /// One SACK block (RFC 2018 §3): the received bytes `left..right` in sequence space, `right`
 /// being the sequence number just past the block.
@@ -185,13 +191,18 @@ impl<'l> IntoIterator for &'l SackList {
 /// are ignored, others outside 4..=16 are marked invalid). Honoring the SYN rule is left to
 /// the TCP layer, which sees the flags.
 ///
-/// Only the RFC 7413 kind 34 is parsed; the pre-RFC experimental encoding (kind 254 with
-/// magic 0xF989, RFC 6994) is an unknown option here and is skipped.
+/// A cookie also travels in the pre-RFC experimental encoding (kind 254 with the magic
+/// 0xF989 of RFC 6994, then the cookie, with the same lengths), which Linux still speaks: a
+/// server answers a request in the encoding it came in, and a client whose cookie request
+/// went unanswered tries that encoding once. [`is_experimental`](Self::is_experimental) says
+/// which encoding a cookie was parsed from or will be written in; it takes part in the
+/// comparisons, so compare [`as_bytes`](Self::as_bytes) to compare cookies alone.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FastOpenCookie {
     // Invariant: bytes[len..] are zero, so the derived comparisons see only the cookie.
     bytes: [u8; FastOpenCookie::MAX_LEN],
     len: u8,
+    experimental: bool,
 }
 
 impl FastOpenCookie {
@@ -202,7 +213,7 @@ impl FastOpenCookie {
 
     /// The empty cookie: a request for a cookie, sent by a client in its SYN.
     pub const fn request() -> FastOpenCookie {
-        FastOpenCookie { bytes: [0; FastOpenCookie::MAX_LEN], len: 0 }
+        FastOpenCookie { bytes: [0; FastOpenCookie::MAX_LEN], len: 0, experimental: false }
     }
 
     /// A cookie holding `bytes`, or `None` unless the length is 0 or even in 4..=16.
@@ -239,19 +250,37 @@ impl FastOpenCookie {
         self.is_empty()
     }
 
-    /// Bytes the option takes on the wire with its padding: kind, length, cookie, then NOP NOP
-    /// when that is not a multiple of 4 (Linux `tcp_options_write`).
+    /// Whether the cookie travels in the experimental encoding (kind 254, magic 0xF989).
+    pub const fn is_experimental(&self) -> bool {
+        self.experimental
+    }
+
+    /// The same cookie, in the experimental encoding when `experimental` is true, else in
+    /// RFC 7413's.
+    #[must_use]
+    pub const fn with_experimental(self, experimental: bool) -> FastOpenCookie {
+        FastOpenCookie { experimental, ..self }
+    }
+
+    /// Bytes of the option before the cookie: kind and length, and the magic of the
+    /// experimental encoding.
+    const fn base_len(&self) -> usize {
+        if self.experimental { 4 } else { 2 }
+    }
+
+    /// Bytes the option takes on the wire with its padding: kind, length (and magic), cookie,
+    /// then NOP NOP when that is not a multiple of 4 (Linux `tcp_options_write`).
     const fn padded_len(&self) -> usize {
-        (2 + self.len() + 3) & !3
+        (self.base_len() + self.len() + 3) & !3
     }
 }
 
 impl fmt::Debug for FastOpenCookie {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.experimental { "FastOpenCookie(exp " } else { "FastOpenCookie(" })?;
         if self.is_request() {
-            return f.write_str("FastOpenCookie(request)");
+            return f.write_str("request)");
         }
-        f.write_str("FastOpenCookie(")?;
         write_hex(f, self.as_bytes())?;
         f.write_str(")")
     }
@@ -398,7 +427,8 @@ impl TcpOptions {
     /// 3. `NOP WS`;
     /// 4. `NOP NOP SACK` with the first [`sack_emitted`](Self::sack_emitted) blocks; blocks
     ///    that do not fit in 40 bytes are dropped from the tail, never an error;
-    /// 5. `TFO`, followed by `NOP NOP` when its length is not a multiple of 4.
+    /// 5. `TFO` (kind 34, or 254 with the magic in the experimental encoding), followed by
+    ///    `NOP NOP` when its length is not a multiple of 4.
     ///
     /// A Linux SYN thus reads `mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7`.
     ///
@@ -439,9 +469,15 @@ impl TcpOptions {
             }
         }
         if let Some(cookie) = &self.fast_open {
-            w.put(&[KIND_FAST_OPEN, (2 + cookie.len()) as u8]);
+            let len = (cookie.base_len() + cookie.len()) as u8;
+            if cookie.experimental {
+                let [m0, m1] = FAST_OPEN_MAGIC.to_be_bytes();
+                w.put(&[KIND_EXPERIMENTAL, len, m0, m1]);
+            } else {
+                w.put(&[KIND_FAST_OPEN, len]);
+            }
             w.put(cookie.as_bytes());
-            if cookie.len() % 4 == 0 {
+            if len % 4 == 2 {
                 w.put(&[KIND_NOP, KIND_NOP]);
             }
         }
@@ -479,10 +515,12 @@ pub enum TcpOption<'a> {
     Sack(SackList),
     /// Timestamps (kind 8, length 10).
     Timestamps(Timestamps),
-    /// Fast Open cookie or cookie request (kind 34, length 2 or even in 6..=18).
+    /// Fast Open cookie or cookie request (kind 34, length 2 or even in 6..=18; or kind 254
+    /// with the magic 0xF989, length 4 or even in 8..=20: [`FastOpenCookie::is_experimental`]).
     FastOpen(FastOpenCookie),
-    /// An option this module does not interpret: an unknown kind, or a Fast Open option whose
-    /// length RFC 7413 §4.1.1 says to ignore. `data` excludes the kind and length bytes.
+    /// An option this module does not interpret: an unknown kind, a kind-254 option of
+    /// another experiment, or a Fast Open option whose length RFC 7413 §4.1.1 says to
+    /// ignore. `data` excludes the kind and length bytes.
     Other {
         /// The option kind.
         kind: u8,
@@ -493,8 +531,14 @@ pub enum TcpOption<'a> {
 
 impl fmt::Display for TcpOption<'_> {
     /// tcpdump's rendering of one option: `mss 1460`, `sackOK`, `TS val 1 ecr 0`, `nop`,
-    /// `wscale 7`, `sack 2 {1:2}{3:4}`, `tfo cookiereq`, `tfo cookie 0102030405060708`.
+    /// `wscale 7`, `sack 2 {1:2}{3:4}`, `tfo cookiereq`, `tfo cookie 0102030405060708`; the
+    /// experimental Fast Open encoding as `exp-tfo cookiereq` and `exp-tfo cookie ...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let TcpOption::FastOpen(cookie) = self
+            && cookie.is_experimental()
+        {
+            f.write_str("exp-")?;
+        }
         match self {
             TcpOption::End => f.write_str("eol"),
             TcpOption::Nop => f.write_str("nop"),
@@ -583,6 +627,17 @@ impl<'a> TcpOptionIter<'a> {
                 Some(cookie) => TcpOption::FastOpen(cookie),
                 // RFC 7413 §4.1.1: "Options with invalid Length values [...] MUST be ignored."
                 None => TcpOption::Other { kind, data },
+            }),
+            // The experimental Fast Open encoding, with the same cookie lengths (Linux
+            // `tcp_parse_options`, `TCPOPT_EXP`); another experiment's option is skipped.
+            KIND_EXPERIMENTAL => Some(match data.split_first_chunk::<2>() {
+                Some((magic, cookie)) if u16::from_be_bytes(*magic) == FAST_OPEN_MAGIC => {
+                    match FastOpenCookie::new(cookie) {
+                        Some(cookie) => TcpOption::FastOpen(cookie.with_experimental(true)),
+                        None => TcpOption::Other { kind, data },
+                    }
+                }
+                _ => TcpOption::Other { kind, data },
             }),
             _ => Some(TcpOption::Other { kind, data }),
         };

@@ -226,6 +226,40 @@ fn s22_fast_open_layout_pads_with_nops() {
     assert_eq!(&bytes[18..], &[1, 1]);
 }
 
+/// The experimental encoding Linux still speaks (`TCPOPT_EXP` with `TCPOPT_FASTOPEN_MAGIC`,
+/// packetdrill's `FOEXP`): kind 254, length, 0xF9 0x89, the cookie, NOP NOP when the length
+/// is 2 modulo 4; parsed back into the same cookie, marked experimental.
+#[test]
+fn s6_fast_open_in_the_experimental_encoding_is_written_and_read_back() {
+    let with =
+        |cookie: FastOpenCookie| TcpOptions { fast_open: Some(cookie), ..Default::default() };
+    let request = FastOpenCookie::request().with_experimental(true);
+    assert_eq!(options_bytes(&with(request)), [254, 4, 0xf9, 0x89]);
+    let c4 = FastOpenCookie::new(&[0x12, 0x34, 0xab, 0xcd]).unwrap().with_experimental(true);
+    assert_eq!(options_bytes(&with(c4)), [254, 8, 0xf9, 0x89, 0x12, 0x34, 0xab, 0xcd]);
+    let c6 = FastOpenCookie::new(&[9, 8, 7, 6, 5, 4]).unwrap().with_experimental(true);
+    assert_eq!(options_bytes(&with(c6)), [254, 10, 0xf9, 0x89, 9, 8, 7, 6, 5, 4, 1, 1]);
+    for cookie in [request, c4, c6] {
+        let parsed = TcpOptions::parse(&options_bytes(&with(cookie))).unwrap();
+        assert_eq!(parsed.fast_open, Some(cookie));
+        assert!(parsed.fast_open.unwrap().is_experimental());
+    }
+    // The same bytes in either encoding are the same cookie, told apart by the encoding.
+    assert_eq!(c4.as_bytes(), c4.with_experimental(false).as_bytes());
+    assert_ne!(c4, c4.with_experimental(false));
+    assert_eq!(format!("{c4:?}"), "FastOpenCookie(exp 1234abcd)");
+    assert_eq!(format!("{}", TcpOption::FastOpen(request)), "exp-tfo cookiereq");
+    // Another experiment under kind 254, and a Fast Open cookie of a length RFC 7413 does
+    // not allow, are skipped as unknown options, not errors.
+    let other = TcpOptions::parse(&[254, 6, 0x12, 0x34, 1, 2, 1, 1]).unwrap();
+    assert_eq!(other.fast_open, None);
+    let odd = TcpOptions::parse(&[254, 7, 0xf9, 0x89, 1, 2, 3, 1]).unwrap();
+    assert_eq!(odd.fast_open, None);
+    // The last Fast Open option of a segment wins, whichever its encoding (Linux).
+    let both = TcpOptions::parse(&[254, 4, 0xf9, 0x89, 34, 6, 1, 2, 3, 4]).unwrap();
+    assert_eq!(both.fast_open, FastOpenCookie::new(&[1, 2, 3, 4]));
+}
+
 #[test]
 fn s22_fast_open_cookie_lengths_follow_rfc7413() {
     // RFC 7413 §4.1.1 with erratum 4238: "Cookie 0, or 4 to 16 bytes", length "MUST be even".
@@ -651,7 +685,8 @@ prop_compose! {
 fn arb_cookie() -> impl Strategy<Value = FastOpenCookie> {
     prop::sample::select(vec![0usize, 4, 6, 8, 10, 12, 14, 16])
         .prop_flat_map(|n| prop::collection::vec(any::<u8>(), n))
-        .prop_map(|bytes| FastOpenCookie::new(&bytes).unwrap())
+        .prop_flat_map(|bytes| (Just(bytes), any::<bool>()))
+        .prop_map(|(bytes, exp)| FastOpenCookie::new(&bytes).unwrap().with_experimental(exp))
 }
 
 prop_compose! {

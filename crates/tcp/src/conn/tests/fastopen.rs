@@ -151,9 +151,43 @@ fn s6_client_requests_a_cookie_and_learns_it_with_the_mss() {
             sent_data: false,
             data_acked: false,
             syn_lost: false,
+            unanswered_request: false,
+            experimental: false,
         })
     );
     assert_eq!(s.conn.take_fast_open_outcome(), None, "reported once");
+}
+
+#[test]
+fn s6_client_request_in_the_experimental_encoding_and_what_the_synack_said() {
+    // packetdrill fastopen/client/fallback-exp-opt: the request goes as `FOEXP` (kind 254,
+    // magic 0xF989); a SYN-ACK with no Fast Open option leaves it unanswered, which the
+    // host's cache counts (Linux `try_exp`); a cookie in the experimental encoding is
+    // learned in it, to be sent back the same way.
+    let mut s = tfo_client(no_ts(), 0, FastOpenConnect::RequestExperimentalCookie);
+    s.run(
+        "
+        0     > S 0:0(0) <mss 1460,sackOK,nop,wscale 7,FOEXP>
+        +0.01 < S. 123:123(0) ack 1 win 5840 <mss 1460,nop,wscale 6>
+        +0    > . 1:1(0) ack 124
+        ",
+    );
+    s.done();
+    let o = s.conn.take_fast_open_outcome().unwrap();
+    assert_eq!((o.cookie, o.unanswered_request, o.experimental), (None, true, true));
+
+    let mut s = tfo_client(no_ts(), 0, FastOpenConnect::RequestExperimentalCookie);
+    s.run(
+        "
+        0     > S 0:0(0) <mss 1460,sackOK,nop,wscale 7,FOEXP>
+        +0.01 < S. 123:123(0) ack 1 win 5840 <mss 1460,nop,wscale 6,FOEXP 1234abcd>
+        +0    > . 1:1(0) ack 124
+        ",
+    );
+    s.done();
+    let o = s.conn.take_fast_open_outcome().unwrap();
+    let exp = cookie("1234abcd").with_experimental(true);
+    assert_eq!((o.cookie, o.unanswered_request), (Some(exp), false));
 }
 
 #[test]
