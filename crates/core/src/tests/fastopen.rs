@@ -402,3 +402,25 @@ fn s6_client_tries_the_experimental_encoding_once_after_an_unanswered_request() 
     assert_eq!((syn.payload.as_slice(), syn.options.fast_open), (&b"ping"[..], Some(cookie)));
     assert!(p.a.tcp_conn(c).syn_data_acked(), "the server took the data");
 }
+
+#[test]
+fn s6_a_listener_with_its_own_key_makes_and_checks_cookies_with_it() {
+    // Linux TCP_FASTOPEN_KEY on a listener (packetdrill server/sockopt-fastopen-key): its
+    // cookies come from its key, the host's cookie no longer opens it, and without its key it
+    // is back on the host's.
+    let (mut b, l, now) = server(StackConfig { tcp_fastopen: 0x3, ..config(2) }, 4);
+    let own = FastOpenKey::from_words([0xa0bf_63f7, 0xed80_3d81, 0xcd64_1d30, 0xcebc_4a90]);
+    b.tcp_set_fastopen_key(l, Some(FastOpenKeys::new(own)));
+    assert_eq!(b.tcp_fastopen_key(l), FastOpenKeys::new(own));
+    let synack = answer(&mut b, now, &syn_fo(4000, Some(FastOpenCookie::request()), &[]));
+    assert_eq!(synack.options.fast_open, Some(own.cookie(CLIENT, B)));
+    let synack = answer(&mut b, now, &syn_fo(4001, Some(KEY.cookie(CLIENT, B)), b"data"));
+    assert_eq!(synack.ack, 1001, "the host's cookie does not open this listener");
+    let synack = answer(&mut b, now, &syn_fo(4002, Some(own.cookie(CLIENT, B)), b"data"));
+    assert_eq!(synack.ack, 1005, "its own does");
+
+    b.tcp_set_fastopen_key(l, None);
+    assert_eq!(b.tcp_fastopen_key(l), b.tcp_fastopen_keys());
+    let synack = answer(&mut b, now, &syn_fo(4003, Some(KEY.cookie(CLIENT, B)), b"data"));
+    assert_eq!(synack.ack, 1005, "back on the host's key");
+}
