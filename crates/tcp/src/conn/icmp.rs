@@ -46,7 +46,9 @@ impl Conn {
     ///   [`MIN_PMTU`]); over IPv6 to `mtu − 60`, the MTU never below 1280 (RFC 8201 §4:
     ///   "a node MUST NOT reduce its estimate of the Path MTU below the IPv6 minimum link
     ///   MTU"), and resends what is in flight at the new size (RFC 1191 §6.5, Linux
-    ///   `tcp_simple_retransmit`), without a congestion response.
+    ///   `tcp_simple_retransmit`), without a congestion response. In SYN-SENT it lowers the
+    ///   MSS the SYN announces (and so the one the SYN-ACK can set), and a SYN whose data
+    ///   no longer fits goes again at once without it.
     pub fn handle_icmp_error(&mut self, now: Instant, seq: SeqNum, error: IcmpError) -> bool {
         let in_flight = seq.in_window(self.snd.una, super::seq_len(self.snd.una, self.snd.max));
         if !in_flight || matches!(self.state, State::Closed { .. }) {
@@ -67,6 +69,17 @@ impl Conn {
             IcmpError::FragNeeded { mtu } => {
                 let floor = if self.tuple.is_ipv6() { super::IPV6_MIN_MTU } else { MIN_PMTU };
                 let mss = mtu.max(floor) - self.tuple.header_len();
+                if self.state == State::SynSent && mss < self.rcv.mss {
+                    // Before the peer's MSS is known (SND.MSS is still the default), Linux
+                    // (`tcp_v4_mtu_reduced`) lowers what the SYN announces, which follows
+                    // the path (`tcp_advertise_mss`), and caps the segment size the SYN-ACK
+                    // will set; a SYN whose data no longer fits goes again at once, without
+                    // it (`tcp_simple_retransmit`; a retransmitted SYN carries no data).
+                    self.rcv.mss = mss;
+                    if self.fo().syn_data > u32::from(mss) && self.snd.nxt != self.snd.iss {
+                        self.snd.rewind_to_syn();
+                    }
+                }
                 if mss < self.snd.mss {
                     self.snd.mss = mss;
                     self.rcv.mss = self.rcv.mss.min(mss);

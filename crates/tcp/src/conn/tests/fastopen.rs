@@ -3,6 +3,7 @@
 use ustack_wire::FastOpenCookie;
 
 use super::*;
+use crate::IcmpError;
 use crate::tfo::{FastOpenConnect, FastOpenOutcome};
 
 fn no_ts() -> TcpConfig {
@@ -227,6 +228,41 @@ fn s6_client_sends_data_in_the_syn_and_the_synack_acknowledges_it() {
     let o = s.conn.take_fast_open_outcome().unwrap();
     assert!(o.sent_data && o.data_acked && !o.syn_lost);
     assert_eq!(o.cookie, Some(cookie("abcd1234")), "a new cookie replaces the cached one");
+}
+
+#[test]
+fn s6_fragmentation_needed_for_a_syn_with_data_resends_the_syn_announcing_the_path_mss() {
+    // packetdrill fastopen/client/syn-data-icmp-unreach-frag-needed (Linux
+    // `tcp_v4_mtu_reduced` in SYN-SENT): the SYN with 1000 bytes does not fit an MTU of 800;
+    // the SYN goes again at once, without the data, announcing 800 − 40; the SYN-ACK's MSS
+    // of 1040 is capped by the path, so the data follows in segments of 760.
+    let fo = FastOpenConnect::WithCookie { cookie: cookie("abcd1234"), max_data: 1420 };
+    let mut s = tfo_client(no_ts(), 1000, fo);
+    s.run("0 > S 0:1000(1000) <mss 1460,sackOK,nop,wscale 7,FO abcd1234>");
+    let now = Instant::from_millis(10);
+    s.advance(now);
+    assert!(s.conn.handle_icmp_error(now, LOCAL_ISS, IcmpError::FragNeeded { mtu: 800 }));
+    s.collect();
+    s.run(
+        "
+        +0.01 > S 0:0(0) <mss 760,sackOK,nop,wscale 7>
+        +0.02 < S. 0:0(0) ack 1 win 5840 <mss 1040,nop,nop,sackOK,nop,wscale 6>
+        +0    > . 1:761(760) ack 1
+        +0    > P. 761:1001(240) ack 1
+        ",
+    );
+    s.done();
+    assert!(!s.conn.syn_data_acked());
+
+    // A SYN without data fits any MTU: it is not sent again, but the next one announces the
+    // path's MSS.
+    let mut s = tfo_client(no_ts(), 0, FastOpenConnect::RequestCookie);
+    s.run("0 > S 0:0(0) <mss 1460,sackOK,nop,wscale 7,FO>");
+    let now = Instant::from_millis(10);
+    s.advance(now);
+    assert!(s.conn.handle_icmp_error(now, LOCAL_ISS, IcmpError::FragNeeded { mtu: 800 }));
+    s.collect();
+    s.run("1 > S 0:0(0) <mss 760,sackOK,nop,wscale 7>");
 }
 
 #[test]
