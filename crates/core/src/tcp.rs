@@ -356,14 +356,17 @@ impl Stack {
         let flow_label =
             self.flow_label_for(tuple.local, tuple.remote, ustack_wire::IpProtocol::TCP);
         // Built in the socket's literal and prepared there (the connection is 2 KB: one copy
-        // less than building it first and moving it in).
+        // less than building it first and moving it in). Nothing in the literal may panic
+        // once the connection is built, or it is built aside and copied in (to be dropped
+        // on the way out): the interface's index is packed before.
+        let iface = IfaceId::new(iface);
         let mut sock = TcpSocket {
             conn: Conn::connect(now, shared, tuple, iss, mtu, Conn::default_cc(tcp)),
             listener: None,
             timer_at: None,
             iss,
             flow_label,
-            iface: IfaceId::new(iface),
+            iface,
             ttl: None,
             queued: false,
             tfo: false,
@@ -780,14 +783,16 @@ impl Stack {
         let flow_label =
             self.flow_label_for(tuple.local, tuple.remote, ustack_wire::IpProtocol::TCP);
         // Built in the socket's literal and prepared there (one copy of the 2 KB connection
-        // less than building it first and moving it in).
+        // less than building it first and moving it in; nothing after it in the literal may
+        // panic, as in `tcp_connect_with`).
+        let iface = IfaceId::new(iface);
         let mut sock = TcpSocket {
             conn: Conn::accept(now, tcp, tuple, iss, mtu, seg, cc),
             listener: Some(lh),
             timer_at: None,
             iss,
             flow_label,
-            iface: IfaceId::new(iface),
+            iface,
             ttl: ttl.and_then(NonZeroU8::new),
             queued: true,
             tfo: false,
