@@ -3,11 +3,12 @@
 //!
 //! The table holds slot indices alone, 4 bytes and a control byte per bucket, where a map
 //! from key to handle held 45 (the 36-byte [`ConnKey`], the 8-byte handle): the key of an
-//! entry is the 4-tuple of the socket in its slot, read back when a probe needs it ([`key_of`]).
-//! A bucket is hashed with the stack's keyed SipHash of the [`ConnKey`], as before (hash
-//! flooding defence, runs that replay); the table compares a probe's key with a slot's only
-//! for an entry whose 7 control bits match, one comparison per look-up that finds its
-//! connection, and a rehash computes every entry's hash again from its slot.
+//! entry is the 4-tuple of the socket in its slot ([`tuple_of`]), read back when a probe
+//! needs it. A bucket is hashed with the stack's keyed SipHash of the [`ConnKey`], as before
+//! (hash flooding defence, runs that replay); the table compares a probe's key with a slot's
+//! 4-tuple only for an entry whose 7 control bits match (`ConnKey::is_of`, field by field),
+//! one comparison per look-up that finds its connection, and a rehash computes every entry's
+//! hash again from its slot.
 //!
 //! The invariant that makes this work: an index is in the table exactly while its slot holds
 //! the connection (or the TIME-WAIT record it became) that was hashed with it. A connection
@@ -20,6 +21,8 @@ use core::hash::BuildHasher;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 
+use ustack_tcp::FourTuple;
+
 use crate::hash::{ConnKey, Keyed};
 use crate::socket::SocketHandle;
 use crate::stack::{Slot, Socket};
@@ -31,15 +34,20 @@ pub(crate) struct ConnTable {
     hasher: Keyed,
 }
 
-/// The key of the connection in slot `index`: its 4-tuple, whether the slot holds the
-/// connection or its TIME-WAIT record. Panics on a slot that holds neither, which the table's
-/// invariant rules out (module documentation).
-pub(crate) fn key_of(slots: &[Slot], index: u32) -> ConnKey {
+/// The 4-tuple of the connection in slot `index`, whether the slot holds the connection or
+/// its TIME-WAIT record: the key of its entry. Panics on a slot that holds neither, which the
+/// table's invariant rules out (module documentation).
+pub(crate) fn tuple_of(slots: &[Slot], index: u32) -> FourTuple {
     match slots.get(index as usize).and_then(|s| s.sock.as_ref()) {
-        Some(Socket::Tcp(t)) => ConnKey::from(t.conn.tuple()),
-        Some(Socket::TimeWait(r)) => ConnKey::from(r.tw.tuple()),
+        Some(Socket::Tcp(t)) => t.conn.tuple(),
+        Some(Socket::TimeWait(r)) => r.tw.tuple(),
         _ => panic!("demux entry {index} names a slot without a connection"),
     }
+}
+
+/// The key of the connection in slot `index` ([`tuple_of`]).
+fn key_of(slots: &[Slot], index: u32) -> ConnKey {
+    ConnKey::from(tuple_of(slots, index))
 }
 
 /// The handle of the socket in slot `index`.
@@ -59,7 +67,7 @@ impl ConnTable {
 
     /// The connection holding `key`.
     pub(crate) fn get(&self, slots: &[Slot], key: &ConnKey) -> Option<SocketHandle> {
-        let &index = self.table.find(self.hash(key), |&i| key_of(slots, i) == *key)?;
+        let &index = self.table.find(self.hash(key), |&i| key.is_of(tuple_of(slots, i)))?;
         Some(handle_of(slots, index))
     }
 
@@ -69,7 +77,7 @@ impl ConnTable {
         debug_assert!(key_of(slots, h.index) == key, "{h} does not hold the key it is filed under");
         let hasher = self.hasher;
         let rehash = |&i: &u32| hasher.hash_one(key_of(slots, i));
-        match self.table.entry(self.hash(&key), |&i| key_of(slots, i) == key, rehash) {
+        match self.table.entry(self.hash(&key), |&i| key.is_of(tuple_of(slots, i)), rehash) {
             Entry::Occupied(mut e) => *e.get_mut() = h.index,
             Entry::Vacant(e) => {
                 e.insert(h.index);
