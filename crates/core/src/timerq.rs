@@ -14,9 +14,6 @@ use std::collections::BinaryHeap;
 
 use crate::{Instant, SocketHandle};
 
-/// The capacity, in entries (16 KiB), below which the heap is not shrunk.
-const SHRINK_FLOOR: usize = 1024;
-
 #[derive(Debug, Default)]
 pub(crate) struct TimerQueue {
     heap: BinaryHeap<Reverse<(Instant, SocketHandle)>>,
@@ -35,37 +32,14 @@ impl TimerQueue {
     /// Pops the earliest entry due at `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, SocketHandle)> {
         match self.heap.peek() {
-            Some(Reverse((at, _))) if *at <= now => {
-                let popped = self.heap.pop().map(|Reverse(e)| e);
-                self.shrink_if_sparse();
-                popped
-            }
+            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(e)| e),
             _ => None,
-        }
-    }
-
-    /// Gives most of the heap's storage back once it holds less than a quarter of what it
-    /// has room for: the entries of a burst (connections opening by the hundred thousand,
-    /// and the stale entries lazy deletion leaves behind them) would otherwise keep their
-    /// peak allocation, 16 bytes an entry, long after the connections went quiet. It shrinks
-    /// to twice the entries left, so the entries must halve again, or double, before the
-    /// next copy: the copies cost O(1) amortized per entry. Never below
-    /// [`SHRINK_FLOOR`] entries, which a small stack keeps.
-    fn shrink_if_sparse(&mut self) {
-        let capacity = self.heap.capacity();
-        if capacity > SHRINK_FLOOR && self.heap.len() < capacity / 4 {
-            self.heap.shrink_to((self.heap.len() * 2).max(SHRINK_FLOOR));
         }
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
-    }
-
-    #[cfg(test)]
-    pub(crate) fn capacity(&self) -> usize {
-        self.heap.capacity()
     }
 
     /// Rebuilds the heap from the live deadlines when stale entries dominate.
@@ -112,27 +86,5 @@ mod tests {
         assert_eq!(q.len(), 1);
         assert_eq!(q.peek(), Some(Instant::from_millis(4999)));
         q.compact_if_needed(1, || unreachable!("no rebuild below the bound"));
-    }
-
-    #[test]
-    fn a_heap_emptied_after_a_burst_gives_its_storage_back() {
-        // 100,000 timers filed at once (a burst of connections) take 131,072 entries of
-        // room, 2 MiB; once they have fired, at most twice what is left stays, and never
-        // less than the floor. The entries still pop in deadline order meanwhile.
-        let mut q = TimerQueue::default();
-        for i in 0..100_000u64 {
-            q.push(Instant::from_millis(1 + (i * 7_919) % 100_000), h(i as u32));
-        }
-        assert!(q.capacity() >= 100_000);
-        let mut last = Instant::ZERO;
-        for _ in 0..99_990 {
-            let (at, _) = q.pop_due(Instant::from_millis(100_000)).expect("due");
-            assert!(at >= last, "in deadline order");
-            last = at;
-        }
-        assert_eq!(q.len(), 10);
-        assert!(q.capacity() <= SHRINK_FLOOR, "{} entries of room for 10", q.capacity());
-        while q.pop_due(Instant::from_millis(100_000)).is_some() {}
-        assert_eq!((q.len(), q.capacity() >= SHRINK_FLOOR), (0, true), "the floor is kept");
     }
 }
