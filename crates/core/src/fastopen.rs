@@ -270,7 +270,7 @@ impl Stack {
         let entry = self.fastopen_paused(now, remote)?;
         // The SYN's data: the cached MSS (else our own) within the route, less the largest
         // option space, as Linux's `tcp_send_syn_data`.
-        let iface = self.tcp_mut(h).iface;
+        let iface = self.tcp_mut(h).iface.get();
         let mtu = self.path_mtu(iface, remote.ip());
         let headers = if remote.is_ipv6() { 60 } else { 40 };
         let mut mss = mtu.saturating_sub(headers);
@@ -327,8 +327,8 @@ impl Stack {
         let disabled = self.fastopen.disable_times > 0;
         let t = self.tcp_mut(h);
         if disabled
-            && t.parent.is_none()
-            && t.iface != Stack::LOOPBACK
+            && t.parent().is_none()
+            && t.iface.get() != Stack::LOOPBACK
             && t.conn.fast_open_attempted()
             && t.conn.stats().bytes_received > 0
         {
@@ -483,7 +483,8 @@ impl Stack {
     /// reset, its place stays taken for 60 s (Linux `reqsk_fastopen_remove`).
     pub(crate) fn fastopen_child_done(&mut self, h: SocketHandle, reset: bool) {
         let t = self.tcp_mut(h);
-        let Some(lh) = t.tfo_listener.take() else { return };
+        let Some(lh) = t.tfo_listener() else { return };
+        t.tfo = false;
         let accepted = t.owned;
         let now = self.last_now;
         if let Some(Socket::Listener(l)) = self.socket_mut(lh) {

@@ -1,5 +1,7 @@
 //! IP-level options of a socket of any kind: `IP_TTL`.
 
+use core::num::NonZeroU8;
+
 use crate::socket::SocketHandle;
 use crate::stack::{Socket, Stack};
 
@@ -12,8 +14,8 @@ impl Stack {
             return Err(crate::StackConfigError::Invalid("a TTL must be 1 to 255"));
         }
         match self.socket_mut(h) {
-            Some(Socket::Tcp(t)) => t.ttl = Some(ttl),
-            Some(Socket::TimeWait(r)) => r.ttl = Some(ttl),
+            Some(Socket::Tcp(t)) => t.ttl = NonZeroU8::new(ttl),
+            Some(Socket::TimeWait(r)) => r.ttl = NonZeroU8::new(ttl),
             Some(Socket::Listener(l)) => l.ttl = Some(ttl),
             Some(Socket::Udp(u)) => u.ttl = Some(ttl),
             None => panic!("set_ttl on {h}, which is not a live socket"),
@@ -24,8 +26,8 @@ impl Stack {
     /// The TTL socket `h` sends with: its own, else the stack's `ip_default_ttl`.
     pub fn ttl(&self, h: SocketHandle) -> u8 {
         let own = match self.slot(h) {
-            Some(Socket::Tcp(t)) => t.ttl,
-            Some(Socket::TimeWait(r)) => r.ttl,
+            Some(Socket::Tcp(t)) => t.ttl.map(NonZeroU8::get),
+            Some(Socket::TimeWait(r)) => r.ttl.map(NonZeroU8::get),
             Some(Socket::Listener(l)) => l.ttl,
             Some(Socket::Udp(u)) => u.ttl,
             None => panic!("ttl of {h}, which is not a live socket"),

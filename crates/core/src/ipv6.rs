@@ -548,7 +548,8 @@ impl Stack {
         seq: SeqNum,
         error: IcmpError,
     ) {
-        let Some(&h) = self.tcp_conns.get(&crate::hash::ConnKey::new(local, remote)) else {
+        let key = crate::hash::ConnKey::new(local, remote);
+        let Some(h) = self.tcp_conns.get(&self.slots, &key) else {
             self.counters.tcp_icmp_unmatched += 1;
             return;
         };

@@ -19,6 +19,7 @@ mod bind;
 mod challenge;
 mod config;
 mod counters;
+mod demux;
 mod fastopen;
 mod frag;
 mod hash;

@@ -213,7 +213,7 @@ impl Stack {
                         ss_timer: SsTimer::of(c, now),
                         internals: (c.state() != TcpState::Closed)
                             .then(|| TcpInternals::of(c, now)),
-                        owned: t.owned || t.parent.is_some(),
+                        owned: t.owned || t.parent().is_some(),
                     }
                 }
                 // Linux's `inet_timewait_sock`: no queues, no `ss -i` internals, its timer

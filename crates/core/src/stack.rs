@@ -40,6 +40,7 @@
 //! handle the application has released are a caller bug and panic.
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::num::NonZeroU8;
 use std::collections::VecDeque;
 
 use ustack_tcp::{DropReason, Ecn, Event, IsnGenerator, KeyedHash};
@@ -179,9 +180,10 @@ pub struct Stack {
     #[allow(clippy::vec_box)]
     pub(crate) tw_spare: Vec<Box<crate::timewait::TimeWaitSocket>>,
     pub(crate) live: usize,
-    /// Exact 4-tuple → connection (SYN-RECEIVED to TIME-WAIT), keyed by the fixed-size
-    /// [`ConnKey`] (hashed once per packet, whatever the family).
-    pub(crate) tcp_conns: KeyedMap<ConnKey, SocketHandle>,
+    /// Exact 4-tuple → connection (SYN-RECEIVED to TIME-WAIT): slot indices hashed by the
+    /// fixed-size [`ConnKey`] (hashed once per packet, whatever the family), each entry's key
+    /// read from its slot (`crate::demux`).
+    pub(crate) tcp_conns: crate::demux::ConnTable,
     /// The last hit of `tcp_conns`, tried before hashing: the segments of a bulk flow come
     /// one connection at a time. Forgotten whenever `tcp_conns` changes (`hash_conn`,
     /// `unhash_conn`), so it never names what the table would not.
@@ -351,7 +353,7 @@ impl Stack {
             tcp_spare: Vec::new(),
             tw_spare: Vec::new(),
             live: 0,
-            tcp_conns: hash::map(s, 1),
+            tcp_conns: crate::demux::ConnTable::new(hash::Keyed::new(s, 1)),
             tcp_conns_last: None,
             tcp_listeners: BindTable::new(s, 2),
             tcp_conn_ports: hash::map(s, 4),
@@ -700,11 +702,11 @@ impl Stack {
                         continue;
                     };
                     let tuple = r.tw.tuple();
-                    let (iface, flow_label, sock_ttl) = (r.iface, r.flow_label, r.ttl);
+                    let (iface, flow_label, sock_ttl) = (r.iface.get(), r.flow_label, r.ttl);
                     let hdr = TcpHeader {
                         src: tuple.local.ip(),
                         dst: tuple.remote.ip(),
-                        ttl: sock_ttl.unwrap_or(self.cfg.ip_default_ttl),
+                        ttl: sock_ttl.map_or(self.cfg.ip_default_ttl, NonZeroU8::get),
                         hop_limit: self.cfg.ipv6_hop_limit,
                         flow_label,
                         ecn: Ecn::NotEct,
@@ -720,7 +722,7 @@ impl Stack {
                 }
             };
             let tuple = t.conn.tuple();
-            let iface = t.iface;
+            let iface = t.iface.get();
             let flow_label = t.flow_label;
             let sock_ttl = t.ttl;
             match t.conn.poll_transmit_ecn(now, &mut self.scratch) {
@@ -731,7 +733,7 @@ impl Stack {
                     let hdr = TcpHeader {
                         src: tuple.local.ip(),
                         dst: tuple.remote.ip(),
-                        ttl: sock_ttl.unwrap_or(self.cfg.ip_default_ttl),
+                        ttl: sock_ttl.map_or(self.cfg.ip_default_ttl, NonZeroU8::get),
                         hop_limit: self.cfg.ipv6_hop_limit,
                         flow_label,
                         ecn,

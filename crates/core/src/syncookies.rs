@@ -104,24 +104,25 @@ impl Stack {
         self.prepare_conn(&mut conn, self.ts_offset(tuple));
         let h = self.insert_tcp(TcpSocket {
             conn,
-            iface,
-            parent: Some(lh),
-            in_accept_queue: false,
-            owned: false,
-            hashed: false,
-            iss: cookie.iss,
+            listener: Some(lh),
             timer_at: None,
-            in_tx: false,
-            ttl: match self.slot(lh) {
-                Some(Socket::Listener(l)) => l.ttl,
-                _ => None,
-            },
-            tfo_listener: None,
+            iss: cookie.iss,
             flow_label: self.flow_label_for(
                 tuple.local,
                 tuple.remote,
                 ustack_wire::IpProtocol::TCP,
             ),
+            iface: crate::tcp::IfaceId::new(iface),
+            ttl: match self.slot(lh) {
+                Some(Socket::Listener(l)) => l.ttl.and_then(core::num::NonZeroU8::new),
+                _ => None,
+            },
+            queued: true,
+            tfo: false,
+            in_accept_queue: false,
+            owned: false,
+            hashed: false,
+            in_tx: false,
             v6,
         });
         self.hash_conn(h, tuple);

@@ -20,6 +20,7 @@
 //! again) or, with `tcp_abort_on_overflow`, answered by a RST.
 
 use core::net::{IpAddr, SocketAddr};
+use core::num::NonZeroU8;
 use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
@@ -36,33 +37,41 @@ use crate::stack::Invoking;
 use crate::stack::{Socket, SocketEventKind, Stack};
 use crate::{Instant, hash};
 
-/// A TCP connection in the socket table.
+/// A TCP connection in the socket table: the connection and 40 bytes of the host's fields
+/// (`tests/basic.rs` holds them to it; a million connections pay for every byte twice over,
+/// one per end, when both ends are in one process).
 #[derive(Debug)]
 pub(crate) struct TcpSocket {
     pub(crate) conn: Conn,
-    pub(crate) iface: usize,
-    /// The listener whose queues hold this connection, until `tcp_accept` takes it.
-    pub(crate) parent: Option<SocketHandle>,
+    /// The listener it came from (a passive open; `None` for an active one): the one whose
+    /// queues hold it while `queued`, and whose Fast Open queue counts it while `tfo`. One
+    /// handle for both, as both are the listener that took the SYN ([`TcpSocket::parent`],
+    /// [`TcpSocket::tfo_listener`]).
+    pub(crate) listener: Option<SocketHandle>,
+    /// The deadline of its live entry in the timer queue: the connection's deadline, or an
+    /// earlier one it had (the entry then wakes the stack early and is queued again).
+    pub(crate) timer_at: Option<Instant>,
+    /// Our initial sequence number: in SYN-RECEIVED the only acceptable ACK is ISS + 1.
+    pub(crate) iss: SeqNum,
+    /// The flow label of its IPv6 packets (`crate::ipv6`; 0 over IPv4).
+    pub(crate) flow_label: u32,
+    pub(crate) iface: IfaceId,
+    /// `IP_TTL`, when set (a listener's connections inherit it; never 0: `Stack::set_ttl`).
+    pub(crate) ttl: Option<NonZeroU8>,
+    /// In `listener`'s queues, until `tcp_accept` takes it (or it closes in the SYN queue,
+    /// or the listener closes).
+    pub(crate) queued: bool,
+    /// A Fast Open child still in its handshake, counted in `listener`'s Fast Open queue
+    /// (`fastopen.rs`).
+    pub(crate) tfo: bool,
     /// In the parent's accept queue (else in its SYN queue).
     pub(crate) in_accept_queue: bool,
     /// The application holds the handle.
     pub(crate) owned: bool,
     /// In `tcp_conns` (and counted in `tcp_conn_ports`).
     pub(crate) hashed: bool,
-    /// Our initial sequence number: in SYN-RECEIVED the only acceptable ACK is ISS + 1.
-    pub(crate) iss: SeqNum,
-    /// The deadline of its live entry in the timer queue: the connection's deadline, or an
-    /// earlier one it had (the entry then wakes the stack early and is queued again).
-    pub(crate) timer_at: Option<Instant>,
     /// Queued in the tx-ready queue.
     pub(crate) in_tx: bool,
-    /// `IP_TTL`, when set (a listener's connections inherit it).
-    pub(crate) ttl: Option<u8>,
-    /// A Fast Open child still in its handshake, counted in this listener's Fast Open queue
-    /// (`fastopen.rs`).
-    pub(crate) tfo_listener: Option<SocketHandle>,
-    /// The flow label of its IPv6 packets (`crate::ipv6`; 0 over IPv4).
-    pub(crate) flow_label: u32,
     /// An IPv6 socket (`AF_INET6`): IPv4 addresses are shown IPv4-mapped.
     pub(crate) v6: bool,
 }
@@ -70,7 +79,41 @@ pub(crate) struct TcpSocket {
 impl TcpSocket {
     /// Nobody will touch it again: closed, released by the application, in no listener queue.
     pub(crate) fn is_finished(&self) -> bool {
-        !self.owned && self.parent.is_none() && self.conn.state() == TcpState::Closed
+        !self.owned && !self.queued && self.conn.state() == TcpState::Closed
+    }
+
+    /// The listener whose queues hold this connection, until `tcp_accept` takes it.
+    pub(crate) fn parent(&self) -> Option<SocketHandle> {
+        self.listener.filter(|_| self.queued)
+    }
+
+    /// The listener whose Fast Open queue counts this connection, a Fast Open child still in
+    /// its handshake.
+    pub(crate) fn tfo_listener(&self) -> Option<SocketHandle> {
+        self.listener.filter(|_| self.tfo)
+    }
+}
+
+/// An interface index in 4 bytes, for the sockets a million connections hold: a device
+/// interface's index (fewer than 2^32 - 1 of them), or [`Stack::LOOPBACK`] as `u32::MAX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IfaceId(u32);
+
+impl IfaceId {
+    /// Interface `iface` (a device's index, or [`Stack::LOOPBACK`]).
+    pub(crate) fn new(iface: usize) -> IfaceId {
+        if iface == Stack::LOOPBACK {
+            return IfaceId(u32::MAX);
+        }
+        match u32::try_from(iface) {
+            Ok(i) if i != u32::MAX => IfaceId(i),
+            _ => panic!("interface index {iface} out of range"),
+        }
+    }
+
+    /// The interface's index, as `Stack`'s API numbers them.
+    pub(crate) fn get(self) -> usize {
+        if self.0 == u32::MAX { Stack::LOOPBACK } else { self.0 as usize }
     }
 }
 
@@ -222,7 +265,7 @@ impl Stack {
         };
         let h = l.accept_queue.pop_front()?;
         let t = self.tcp_mut(h);
-        t.parent = None;
+        t.queued = false;
         t.in_accept_queue = false;
         t.owned = true;
         Some(h)
@@ -284,7 +327,7 @@ impl Stack {
                         return false;
                     }
                     let tuple = FourTuple { local: SocketAddr::new(src, p), remote };
-                    let found = conns.get(&ConnKey::from(tuple)).copied();
+                    let found = conns.get(slots, &ConnKey::from(tuple));
                     holder = Some(found);
                     // A 4-tuple in TIME-WAIT is free for tcp_tw_reuse (`twreuse.rs`).
                     found.is_none_or(|h| {
@@ -300,7 +343,7 @@ impl Stack {
         // The connection holding the 4-tuple, if any: the port search looked it up already.
         let holder = match holder {
             Some(found) => found,
-            None => self.tcp_conns.get(&ConnKey::from(tuple)).copied(),
+            None => self.tcp_conns.get(&self.slots, &ConnKey::from(tuple)),
         };
         if let Some(old) = holder {
             let reuse = crate::twreuse::reusable(&self.cfg, now, tuple, self.slot(old));
@@ -313,20 +356,24 @@ impl Stack {
         let flow_label =
             self.flow_label_for(tuple.local, tuple.remote, ustack_wire::IpProtocol::TCP);
         // Built in the socket's literal and prepared there (the connection is 2 KB: one copy
-        // less than building it first and moving it in).
+        // less than building it first and moving it in). Nothing in the literal may panic
+        // once the connection is built, or it is built aside and copied in (to be dropped
+        // on the way out): the interface's index is packed before.
+        let iface = IfaceId::new(iface);
         let mut sock = TcpSocket {
             conn: Conn::connect(now, shared, tuple, iss, mtu, Conn::default_cc(tcp)),
+            listener: None,
+            timer_at: None,
+            iss,
+            flow_label,
             iface,
-            parent: None,
+            ttl: None,
+            queued: false,
+            tfo: false,
             in_accept_queue: false,
             owned: true,
             hashed: false,
-            iss,
-            timer_at: None,
             in_tx: false,
-            ttl: None,
-            tfo_listener: None,
-            flow_label,
             v6,
         };
         self.prepare_conn(&mut sock.conn, ts_offset);
@@ -456,7 +503,7 @@ impl Stack {
         }
         for child in l.syn_queue.iter().copied().chain(l.accept_queue.iter().copied()) {
             let t = self.tcp_mut(child);
-            t.parent = None;
+            t.queued = false;
             t.conn.abort();
             self.after_input(child);
         }
@@ -634,7 +681,7 @@ impl Stack {
             && seg.ack == t.iss + 1u32
             && !t.conn.is_fast_open_child()
             && !t.conn.defers_final_ack(seg)
-            && let Some(p) = t.parent
+            && let Some(p) = t.parent()
             && matches!(self.slot(p), Some(Socket::Listener(l)) if l.accept_queue_full())
         {
             self.counters.tcp_listen_overflows += 1;
@@ -652,7 +699,7 @@ impl Stack {
     /// What follows a segment handled by connection `h`.
     fn conn_segment_done(&mut self, now: Instant, h: SocketHandle) {
         let t = self.tcp_mut(h);
-        if t.tfo_listener.is_some() && t.conn.syn_acked() {
+        if t.tfo && t.conn.syn_acked() {
             self.fastopen_child_done(h, false);
         }
         let t = self.tcp_mut(h);
@@ -736,20 +783,23 @@ impl Stack {
         let flow_label =
             self.flow_label_for(tuple.local, tuple.remote, ustack_wire::IpProtocol::TCP);
         // Built in the socket's literal and prepared there (one copy of the 2 KB connection
-        // less than building it first and moving it in).
+        // less than building it first and moving it in; nothing after it in the literal may
+        // panic, as in `tcp_connect_with`).
+        let iface = IfaceId::new(iface);
         let mut sock = TcpSocket {
             conn: Conn::accept(now, tcp, tuple, iss, mtu, seg, cc),
+            listener: Some(lh),
+            timer_at: None,
+            iss,
+            flow_label,
             iface,
-            parent: Some(lh),
+            ttl: ttl.and_then(NonZeroU8::new),
+            queued: true,
+            tfo: false,
             in_accept_queue: false,
             owned: false,
             hashed: false,
-            iss,
-            timer_at: None,
             in_tx: false,
-            ttl,
-            tfo_listener: None,
-            flow_label,
             v6,
         };
         self.prepare_conn(&mut sock.conn, ts_offset);
@@ -759,7 +809,7 @@ impl Stack {
             // SPEC S7 (a Fast Open child is never deferred: it is accept()able already).
             sock.conn.set_defer_accept(defer_accept);
         }
-        sock.tfo_listener = fast_open.then_some(lh);
+        sock.tfo = fast_open;
         let h = self.insert_tcp(sock);
         self.hash_conn(h, tuple);
         if let Some(Socket::Listener(l)) = self.socket_mut(lh) {
@@ -797,7 +847,7 @@ impl Stack {
         match self.tcp_conns_last {
             Some((k, h)) if k == key => Some(h),
             _ => {
-                let h = *self.tcp_conns.get(&key)?;
+                let h = self.tcp_conns.get(&self.slots, &key)?;
                 self.tcp_conns_last = Some((key, h));
                 Some(h)
             }
@@ -806,7 +856,7 @@ impl Stack {
 
     pub(crate) fn hash_conn(&mut self, h: SocketHandle, tuple: FourTuple) {
         self.tcp_conns_last = None;
-        self.tcp_conns.insert(ConnKey::from(tuple), h);
+        self.tcp_conns.insert(&self.slots, ConnKey::from(tuple), h);
         *self.tcp_conn_ports.entry(tuple.local.port()).or_insert(0) += 1;
         self.tcp_mut(h).hashed = true;
     }
@@ -825,12 +875,7 @@ impl Stack {
     /// Takes `tuple` out of the demux table if `h` holds it there, and gives back its port.
     pub(crate) fn unhash_tuple(&mut self, h: SocketHandle, tuple: FourTuple) {
         self.tcp_conns_last = None;
-        // One hash for the look-up and the removal.
-        if let Entry::Occupied(e) = self.tcp_conns.entry(ConnKey::from(tuple))
-            && *e.get() == h
-        {
-            e.remove();
-        }
+        self.tcp_conns.remove(&ConnKey::from(tuple), h);
         release_port(&mut self.tcp_conn_ports, tuple.local.port());
     }
 
@@ -882,8 +927,8 @@ impl Stack {
             Event::Connected => {
                 self.fastopen_connected(h);
                 let t = self.tcp_mut(h);
-                t.in_accept_queue = t.parent.is_some();
-                if let Some(p) = t.parent
+                t.in_accept_queue = t.queued;
+                if let Some(p) = t.parent()
                     && let Some(Socket::Listener(l)) = self.socket_mut(p)
                 {
                     l.syn_queue.remove(&h);
@@ -893,7 +938,7 @@ impl Stack {
             }
             Event::Closed(error) => {
                 self.unhash_conn(h);
-                if self.tcp_mut(h).tfo_listener.is_some() {
+                if self.tcp_mut(h).tfo {
                     self.fastopen_child_done(h, error == Some(ConnError::Reset));
                 }
                 self.fastopen_closed(h);
@@ -907,10 +952,10 @@ impl Stack {
                 // A connection still in the SYN queue leaves it: nobody will accept it. One
                 // in the accept queue stays, so accept() returns it with its error (Linux).
                 let t = self.tcp_mut(h);
-                if let Some(p) = t.parent
+                if let Some(p) = t.parent()
                     && !t.in_accept_queue
                 {
-                    t.parent = None;
+                    t.queued = false;
                     if let Some(Socket::Listener(l)) = self.socket_mut(p) {
                         l.syn_queue.remove(&h);
                     }

@@ -28,9 +28,9 @@ use crate::tcp::TCP_SPARE_MAX;
 #[derive(Debug)]
 pub(crate) struct TimeWaitSocket {
     pub(crate) tw: TimeWait,
-    pub(crate) iface: usize,
+    pub(crate) iface: crate::tcp::IfaceId,
     /// `IP_TTL` of the connection, when it had one.
-    pub(crate) ttl: Option<u8>,
+    pub(crate) ttl: Option<core::num::NonZeroU8>,
     /// The flow label of its IPv6 packets (0 over IPv4).
     pub(crate) flow_label: u32,
     /// An IPv6 socket: IPv4 addresses are shown IPv4-mapped.
@@ -51,10 +51,10 @@ impl Stack {
         let slot = self.slots.get_mut(h.index as usize).filter(|s| s.generation == h.generation);
         let Some(Slot { sock: Some(Socket::Tcp(t)), .. }) = slot else { return };
         if t.owned
-            || t.parent.is_some()
+            || t.queued
             || t.in_tx
             || !t.hashed
-            || t.tfo_listener.is_some()
+            || t.tfo
             || t.conn.state() != TcpState::TimeWait
         {
             return;
@@ -68,7 +68,7 @@ impl Stack {
             v6: t.v6,
             timer_at: t.timer_at,
             in_tx: false,
-            fast_open_worked: t.iface != Stack::LOOPBACK
+            fast_open_worked: t.iface.get() != Stack::LOOPBACK
                 && t.conn.fast_open_attempted()
                 && t.conn.stats().bytes_received > 0,
         };
@@ -145,9 +145,11 @@ impl Stack {
     /// `Aborted` when a new connection takes the 4-tuple), reports it as the connection
     /// would have, and its slot is freed.
     pub(crate) fn close_time_wait(&mut self, h: SocketHandle, error: Option<ConnError>) {
-        let Some(Socket::TimeWait(r)) = self.remove(h) else { return };
+        let Some(Socket::TimeWait(r)) = self.slot(h) else { return };
+        // Out of the demux table while its slot still holds it (`crate::demux`).
         let tuple = r.tw.tuple();
         self.unhash_tuple(h, tuple);
+        let Some(Socket::TimeWait(r)) = self.remove(h) else { unreachable!("read above") };
         if r.fast_open_worked && self.fastopen.disable_times > 0 {
             self.fastopen.disable_times = 0;
         }

@@ -126,3 +126,28 @@ fn a_socket_slot_is_a_pointer_and_a_generation() {
     // a million connections once paid 200 bytes each, the size of a listener kept inline.
     assert!(core::mem::size_of::<crate::stack::Slot>() <= 24);
 }
+
+#[test]
+fn a_connection_socket_is_its_connection_and_40_bytes_of_the_hosts() {
+    // What the host keeps beside each connection, paid twice by a pair with both ends in one
+    // process: the listener's handle 12 (index and generation, no niche), the timer queue's
+    // deadline 8 (an `Instant` is never zero, so `None` costs nothing), ISS 4, flow label 4,
+    // interface 4 (`IfaceId`, the loopback one as u32::MAX), IP_TTL 1 (never 0, so `None`
+    // costs nothing) and seven flags 7: 40 bytes, where a usize interface, a second listener
+    // handle for Fast Open and an unpacked TTL took 56.
+    use core::mem::size_of;
+    assert_eq!(size_of::<Option<SocketHandle>>(), 12);
+    assert_eq!(size_of::<Option<Instant>>(), 8);
+    assert_eq!(size_of::<crate::tcp::IfaceId>(), 4);
+    assert_eq!(size_of::<Option<core::num::NonZeroU8>>(), 1);
+    let host = size_of::<crate::tcp::TcpSocket>() - size_of::<ustack_tcp::Conn>();
+    assert!(host <= 40, "TcpSocket holds {host} bytes beside its connection");
+}
+
+#[test]
+fn an_interface_index_packs_into_four_bytes_and_back() {
+    use crate::tcp::IfaceId;
+    for iface in [0, 1, 7, u32::MAX as usize - 1, Stack::LOOPBACK] {
+        assert_eq!(IfaceId::new(iface).get(), iface);
+    }
+}

@@ -331,3 +331,64 @@ fn demux_never_hands_a_segment_to_the_connection_a_reused_tuple_replaced() {
     assert_eq!(p.read_all_b(s2), b"second");
     assert_eq!(p.a.tcp_conn(c2).state(), TcpState::Established);
 }
+
+#[test]
+fn demux_finds_connections_and_time_wait_records_after_the_table_grows() {
+    // The demux table keeps slot indices and reads each entry's key from its slot, also
+    // when it grows and places every entry again. Connections opened before it grew still
+    // take their data, and TIME-WAIT records (A closed first, so A holds them) still answer
+    // a retransmitted FIN with an ACK (RFC 9293 §3.10.7.4, TIME-WAIT: "the only thing that
+    // can arrive in this state is a retransmission of the remote FIN. Acknowledge it");
+    // were either missed, A's data would be lost and the FIN draw a RST (no listener on A).
+    let mut p = Pair::new();
+    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 1024, false).unwrap();
+    let early: Vec<_> = (0..40).map(|_| p.connect_accept(l, 80)).collect();
+    let (closed, open) = early.split_at(20);
+    for &(c, s) in closed {
+        p.a.close(p.now, c);
+        p.settle();
+        p.b.close(p.now, s);
+    }
+    p.settle();
+    for &(c, _) in closed {
+        assert!(p.a.tcp_time_wait(c).is_some(), "{c} is a TIME-WAIT record");
+    }
+    // From 40 entries to 620 on each side: the table grows several times.
+    let late: Vec<_> = (0..580).map(|_| p.connect_accept(l, 80)).collect();
+    assert_eq!((p.a.tcp_conns.len(), p.b.tcp_conns.len()), (620, 600));
+    for (i, &(c, s)) in open.iter().chain(&late).enumerate() {
+        let msg = format!("to connection {i}");
+        assert_eq!(p.a.tcp_send(c, msg.as_bytes()).unwrap(), msg.len());
+        p.settle();
+        assert_eq!(p.read_all_b(s), msg.as_bytes());
+    }
+    for &(c, _) in closed {
+        let tw = p.a.tcp_time_wait(c).expect("a record");
+        let (tuple, rcv_nxt) = (tw.tuple(), tw.recv_next());
+        let fin = TcpFlags::FIN | TcpFlags::ACK;
+        p.inject(false, &tcp_packet(tuple.remote, tuple.local, rcv_nxt.0 - 1, 1, fin, b""));
+        let sent: Vec<_> = drain(&mut p.a, p.now).iter().filter_map(|pkt| tcp(pkt)).collect();
+        assert_eq!(sent.len(), 1, "{c}: one answer");
+        assert!(sent[0].is(TcpFlags::ACK), "{c}: an ACK, not a RST: {:?}", sent[0].flags);
+        assert_eq!((sent[0].dst, sent[0].ack), (tuple.remote, rcv_nxt.0), "{c}");
+    }
+    // The records end after 2·MSL and leave the table; the rest stay.
+    p.run_for(Duration::from_secs(61));
+    assert_eq!(p.a.tcp_conns.len(), 600);
+}
+
+#[test]
+fn the_demux_table_holds_a_slot_index_and_a_control_byte_a_connection() {
+    // A bucket is a 4-byte slot index and its control byte, the table at most 7/8 full and
+    // its bucket count a power of two: 3,000 connections take 4,096 buckets, 20,480 bytes
+    // and a group of 16 control bytes (the key and handle of a map's bucket took 45 bytes
+    // and a control byte, 184,336 bytes).
+    let mut p = Pair::new();
+    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 4096, false).unwrap();
+    for _ in 0..3000 {
+        p.connect_accept(l, 80);
+    }
+    assert_eq!(p.b.tcp_conns.len(), 3000);
+    let bytes = p.b.tcp_conns.allocation_size();
+    assert!(bytes <= 4096 * 5 + 16, "{bytes} bytes for 3,000 connections");
+}
