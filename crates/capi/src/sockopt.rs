@@ -263,6 +263,9 @@ impl Host {
                     return Err(libc::EINVAL);
                 }
                 s.tcp.syn_retries = v as u32;
+                if let Some(h) = h {
+                    self.stack.tcp_set_syn_retries(h, v as u32);
+                }
             }
             libc::TCP_USER_TIMEOUT => {
                 if v < 0 {

@@ -135,6 +135,12 @@ impl Stack {
         self.after_input(h);
     }
 
+    /// `TCP_SYNCNT` on a connection; see [`ustack_tcp::Conn::set_syn_retries`].
+    pub fn tcp_set_syn_retries(&mut self, h: SocketHandle, retries: u32) {
+        self.tcp_mut(h).conn.set_syn_retries(retries);
+        self.after_input(h);
+    }
+
     /// `SO_SNDBUF` on a connection; see [`ustack_tcp::Conn::set_send_buffer`].
     pub fn tcp_set_send_buffer(&mut self, h: SocketHandle, bytes: u32) {
         self.tcp_mut(h).conn.set_send_buffer(bytes);

@@ -141,6 +141,21 @@ impl Conn {
         self.config_mut().user_timeout = timeout;
     }
 
+    /// `TCP_SYNCNT`: how many times the SYN is sent again before the connection gives up.
+    /// Linux reads it at every SYN timeout, so it also bounds a handshake under way: the
+    /// deadline moves to the first SYN plus the new count's doublings.
+    pub fn set_syn_retries(&mut self, retries: u32) {
+        let old = self.cfg.syn_timeout();
+        self.config_mut().syn_retries = retries;
+        if self.state == State::SynSent
+            && let Some(deadline) = self.timers.get(TimerKind::Establish)
+        {
+            let old = u64::try_from(old.as_nanos()).unwrap_or(u64::MAX);
+            let first_syn = Instant::from_nanos(deadline.as_nanos().saturating_sub(old));
+            self.timers.set(TimerKind::Establish, first_syn + self.cfg.syn_timeout());
+        }
+    }
+
     /// `SO_SNDBUF`: the send buffer's size, fixed (it no longer grows with the congestion
     /// window). Data already queued stays.
     pub fn set_send_buffer(&mut self, bytes: u32) {

@@ -129,6 +129,22 @@ fn s21_establishment_timer_fires_when_the_handshake_times_out() {
 }
 
 #[test]
+fn s21_tcp_syncnt_set_during_the_handshake_bounds_it() {
+    // Linux reads TCP_SYNCNT at every SYN timeout (packetdrill fastopen/client/
+    // nonblocking-connect-bypass-errno sets it after the first SYN): 1 set then ends the
+    // attempt 1 s + 2 s after the first SYN, not after the default 6 retries.
+    let mut s = Script::client(cfg());
+    s.run("0 > S 0:0(0)");
+    s.conn.set_syn_retries(1);
+    assert_eq!(s.conn.timers().get(TimerKind::Establish), Some(secs(3.0)));
+    s.run("1 > S 0:0(0)");
+    s.wait_until(3.0);
+    s.done();
+    assert_eq!(s.conn.error(), Some(ConnError::TimedOut));
+    assert_eq!(s.conn.config().syn_retries, 1);
+}
+
+#[test]
 fn s21_establishment_timer_is_cancelled_by_the_handshake() {
     let mut s = Script::client(cfg());
     assert_eq!(s.conn.timers().get(TimerKind::Establish), Some(secs(127.0)));
