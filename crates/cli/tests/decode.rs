@@ -229,13 +229,14 @@ fn capture_shows_the_ipv6_packets_the_kernel_sends_into_the_device() {
     let made = Command::new("ip").args(["netns", "add", &ns.0]).output().unwrap();
     assert!(made.status.success(), "ip netns add: {made:?}");
     // Capture for at most 10 s (until one datagram to port 9 has come, or the time is up);
-    // the kernel sends the datagram once its address is on the device.
+    // the kernel sends the datagram once its address is on the device and no longer
+    // tentative (before, it would send from ::1).
     let script = format!(
         r#"ip link set lo up
 "{bin}" capture --dev ustcap0 --host-addr6 fd00:78::1/64 --mtu 1280 --duration 10 > "$OUT" &
 capture=$!
 for i in $(seq 100); do
-  ip -6 addr show dev ustcap0 2>/dev/null | grep -q fd00:78::1 && break
+  ip -6 addr show dev ustcap0 2>/dev/null | grep fd00:78::1 | grep -qv tentative && break
   sleep 0.1
 done
 echo hi > /dev/udp/fd00:78::2/9
