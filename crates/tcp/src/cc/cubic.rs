@@ -12,6 +12,7 @@
 
 use core::time::Duration;
 
+use super::compact::MaybeF64;
 use super::hystart::HyStart;
 use super::{
     CcMetrics, CongestionControl, CongestionControlFactory, CongestionEvent, HyStartPhase,
@@ -57,8 +58,10 @@ fn cube_root(x: f64) -> f64 {
 struct Epoch {
     /// `t` of RFC 9438 Figure 1: time since the stage began, without the application-limited
     /// stretches (§4.2: "The elapsed time t in Figure 1 MUST NOT include periods during which
-    /// cwnd has not been updated due to application-limited behavior").
-    elapsed: Duration,
+    /// cwnd has not been updated due to application-limited behavior"). Nanoseconds: the
+    /// gaps between ACKs add up to at most the span of an [`Instant`] (`u64::MAX − 1` ns),
+    /// and in 8 bytes where a `Duration` takes 16.
+    elapsed_ns: u64,
     /// When the last ACK of the stage arrived: the gap to the next one counts towards
     /// `elapsed` only if that next ACK is cwnd-limited.
     last_ack: Instant,
@@ -68,6 +71,13 @@ struct Epoch {
     w_est: f64,
 }
 
+impl Epoch {
+    /// `t`, see `elapsed_ns`.
+    fn elapsed(&self) -> Duration {
+        Duration::from_nanos(self.elapsed_ns)
+    }
+}
+
 /// What [`CongestionControl::undo`] restores (RFC 9438 §4.9.2's `undo_*` variables).
 #[derive(Debug, Clone, PartialEq)]
 struct Saved {
@@ -75,7 +85,7 @@ struct Saved {
     cwnd_frac: f64,
     cwnd_prior: f64,
     ssthresh: u32,
-    w_max: Option<f64>,
+    w_max: MaybeF64,
     epoch: Option<Epoch>,
 }
 
@@ -119,6 +129,9 @@ struct Saved {
 ///   when D-SACKs or timestamps show the retransmissions were spurious, restores them "if the
 ///   current cwnd is lower than cwnd_prior".
 ///
+/// 136 bytes: optional floats keep `None` as NaN and durations are nanoseconds in 8 bytes
+/// (see [`HyStart`]), decoded to the same values for every computation.
+///
 /// [`CSS_ROUNDS`]: super::hystart::CSS_ROUNDS
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cubic {
@@ -134,14 +147,14 @@ pub struct Cubic {
     initial_window: u32,
     /// `W_max`, bytes; `None` while undefined (before the first reduction, after a timeout,
     /// after HyStart++ ended slow start without a loss) until a stage starts.
-    w_max: Option<f64>,
+    w_max: MaybeF64,
     /// `cwnd_prior`, bytes (§4.1.2: "Size of cwnd ... at the time of setting ssthresh most
     /// recently").
     cwnd_prior: f64,
     /// The congestion-avoidance stage under way.
     epoch: Option<Epoch>,
     /// Smoothed RTT, seconds, from the samples passed to `on_ack`.
-    srtt: Option<f64>,
+    srtt: MaybeF64,
     /// HyStart++, consulted while `ssthresh` is infinite.
     hystart: HyStart,
     /// The state before the last fast retransmit or timeout, for `undo`.
@@ -163,10 +176,10 @@ impl Cubic {
             cwnd_frac: 0.0,
             ssthresh: INFINITE_SSTHRESH,
             initial_window: iw,
-            w_max: None,
+            w_max: MaybeF64::NONE,
             cwnd_prior: 0.0,
             epoch: None,
-            srtt: None,
+            srtt: MaybeF64::NONE,
             hystart: HyStart::new(),
             saved: None,
         }
@@ -211,16 +224,16 @@ impl Cubic {
     /// cwnd`).
     fn start_epoch(&mut self, now: Instant) -> Epoch {
         let cwnd_epoch = self.cwnd_f64();
-        let k = match self.w_max {
+        let k = match self.w_max.get() {
             Some(w_max) if w_max > cwnd_epoch => {
                 cube_root((w_max - cwnd_epoch) / (C * f64::from(self.smss)))
             }
             _ => {
-                self.w_max = Some(cwnd_epoch);
+                self.w_max = MaybeF64::some(cwnd_epoch);
                 0.0
             }
         };
-        Epoch { elapsed: Duration::ZERO, last_ack: now, k, w_est: cwnd_epoch }
+        Epoch { elapsed_ns: 0, last_ack: now, k, w_est: cwnd_epoch }
     }
 
     /// Congestion avoidance for one ACK of `acked` bytes (§4.2–4.5).
@@ -237,8 +250,9 @@ impl Cubic {
             self.epoch = Some(epoch);
             return;
         }
-        epoch.elapsed = epoch.elapsed.saturating_add(gap);
-        let t = epoch.elapsed.as_secs_f64();
+        let gap_ns = u64::try_from(gap.as_nanos()).unwrap_or(u64::MAX);
+        epoch.elapsed_ns = epoch.elapsed_ns.saturating_add(gap_ns);
+        let t = epoch.elapsed().as_secs_f64();
         let cwnd = self.cwnd_f64();
         let acked = f64::from(acked);
         let smss = f64::from(self.smss);
@@ -247,7 +261,7 @@ impl Cubic {
         // ... the sender SHOULD set α_cubic to 1".
         let alpha = if epoch.w_est >= self.cwnd_prior { 1.0 } else { ALPHA_CUBIC };
         epoch.w_est += alpha * acked * smss / cwnd;
-        let w_max = self.w_max.unwrap_or(cwnd);
+        let w_max = self.w_max.get().unwrap_or(cwnd);
         let grown = if self.w_cubic(epoch.k, w_max, t) < epoch.w_est {
             // §4.3: "If so, CUBIC is in the Reno-friendly region and cwnd SHOULD be set to
             // W_est" (an ACK never shrinks cwnd, so not below it).
@@ -256,7 +270,7 @@ impl Cubic {
             // §4.2: target = W_cubic(t + RTT) within [cwnd, 1.5·cwnd]; §4.4, §4.5: "cwnd
             // MUST be incremented by (target − cwnd)/cwnd for each received new ACK", per
             // segment acknowledged when counting bytes.
-            let rtt = self.srtt.unwrap_or(0.0);
+            let rtt = self.srtt.get().unwrap_or(0.0);
             let target = self.w_cubic(epoch.k, w_max, t + rtt).min(1.5 * cwnd).max(cwnd);
             cwnd + (target - cwnd) * acked / cwnd
         };
@@ -276,7 +290,7 @@ impl Cubic {
         if let Some(sample) = rtt {
             // RFC 6298 (2.2)/(2.3): SRTT <- R, then SRTT <- (1 - 1/8)·SRTT + 1/8·R'.
             let r = sample.as_secs_f64();
-            self.srtt = Some(self.srtt.map_or(r, |s| s + (r - s) / 8.0));
+            self.srtt = MaybeF64::some(self.srtt.get().map_or(r, |s| s + (r - s) / 8.0));
         }
         let mut acked = acked_bytes;
         if self.cwnd < self.ssthresh {
@@ -302,7 +316,7 @@ impl Cubic {
                 // avoidance stage".
                 self.ssthresh = self.cwnd.max(self.smss.saturating_mul(2));
                 self.cwnd_prior = self.cwnd_f64();
-                self.w_max = None;
+                self.w_max = MaybeF64::NONE;
                 self.epoch = None;
             } else {
                 if app_limited {
@@ -340,7 +354,7 @@ impl Cubic {
         let cwnd = self.cwnd_f64();
         // §4.7: "W_max = cwnd · (1 + β_cubic)/2 if cwnd < W_max and fast convergence
         // enabled, further reduce W_max; cwnd otherwise, remember cwnd before reduction".
-        self.w_max = Some(match self.w_max {
+        self.w_max = MaybeF64::some(match self.w_max.get() {
             Some(w_max) if cwnd < w_max => cwnd * (1.0 + BETA_CUBIC) / 2.0,
             _ => cwnd,
         });
@@ -419,7 +433,7 @@ impl CongestionControl for Cubic {
                 self.cwnd_prior = self.cwnd_f64();
                 let reduced = beta_of(self.reduction_base(flight_size));
                 self.ssthresh = reduced.max(self.smss.saturating_mul(2));
-                self.w_max = None;
+                self.w_max = MaybeF64::NONE;
                 self.cwnd = self.smss;
             }
             // RFC 5681 §3.1: "the value of ssthresh is held constant"; the loss window again.
@@ -458,7 +472,7 @@ impl CongestionControl for Cubic {
         if self.ssthresh != INFINITE_SSTHRESH {
             self.ssthresh = rescale(self.ssthresh, new, old).max(new.saturating_mul(2));
         }
-        self.w_max = self.w_max.map(|w| w * ratio);
+        self.w_max = self.w_max.get().map(|w| w * ratio).into();
         self.cwnd_prior *= ratio;
         if let Some(epoch) = &mut self.epoch {
             epoch.w_est *= ratio;
@@ -517,7 +531,7 @@ impl CongestionControl for Cubic {
 
     fn metrics(&self) -> CcMetrics {
         let mut metrics = CcMetrics::new(self.cwnd, self.ssthresh);
-        metrics.w_max = self.w_max.map(|w| w.clamp(0.0, f64::from(u32::MAX)) as u32);
+        metrics.w_max = self.w_max.get().map(|w| w.clamp(0.0, f64::from(u32::MAX)) as u32);
         metrics
     }
 

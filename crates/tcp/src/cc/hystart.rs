@@ -17,6 +17,7 @@ use core::time::Duration;
 use ustack_wire::SeqNum;
 
 use super::NewAck;
+use super::compact::Nanos;
 
 #[cfg(test)]
 mod tests;
@@ -66,7 +67,7 @@ pub struct SlowStartStep {
     pub exit: bool,
 }
 
-/// Where the current round ends.
+/// Where the current round ends (decoded from [`HyStart`]'s packed fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RoundEnd {
     /// No round started yet.
@@ -76,6 +77,14 @@ enum RoundEnd {
     /// Without sequence numbers: the round ends once this many bytes have been acknowledged
     /// in all (a running total, see [`HyStart::on_ack_unsequenced`]).
     Bytes(u64),
+}
+
+/// Which [`RoundEnd`] `HyStart::round_end` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RoundKind {
+    None,
+    Seq,
+    Bytes,
 }
 
 /// HyStart++'s state for one connection (RFC 9406 §4.2), from the first slow start until it
@@ -94,21 +103,31 @@ enum RoundEnd {
 /// not fill its window builds no queue of its own, so a rise in RTT then says nothing about
 /// overshoot, and the jitter of an interactive flow would otherwise end slow start at a
 /// small window. Such ACKs still end rounds, so CSS's rounds are rounds of time.
+///
+/// 48 bytes: the phase and the round's end are packed into plain fields (an enum with data
+/// would take a word for its tag), and RTTs are nanoseconds in 8 bytes (see `Nanos`), decoded
+/// to the same `Duration`s for every comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HyStart {
-    phase: HyStartPhase,
-    round_end: RoundEnd,
-    /// `lastRoundMinRTT`; `None` is the RFC's infinity.
-    last_round_min_rtt: Option<Duration>,
-    /// `currentRoundMinRTT`; `None` is the RFC's infinity.
-    current_round_min_rtt: Option<Duration>,
-    /// `rttSampleCount`.
-    rtt_sample_count: u32,
     /// Bytes acknowledged in all, for [`RoundEnd::Bytes`].
     delivered: u64,
+    /// The current round's end: a sequence number or a byte total, as `round_kind` says.
+    round_end: u64,
+    /// `lastRoundMinRTT`; `None` is the RFC's infinity.
+    last_round_min_rtt: Option<Nanos>,
+    /// `currentRoundMinRTT`; `None` is the RFC's infinity.
+    current_round_min_rtt: Option<Nanos>,
+    /// `cssBaselineMinRtt` in Conservative Slow Start; `None` in standard slow start (the
+    /// RFC's infinity).
+    css_baseline: Option<Nanos>,
+    /// `rttSampleCount`.
+    rtt_sample_count: u32,
+    /// CSS rounds begun so far, 1 to [`CSS_ROUNDS`] in CSS (0 in slow start).
+    css_rounds: u8,
     /// CSS growth not yet handed out: `min(N, L·SMSS) / CSS_GROWTH_DIVISOR` in whole bytes,
     /// the remainder kept here (below [`CSS_GROWTH_DIVISOR`]).
-    css_remainder: u32,
+    css_remainder: u8,
+    round_kind: RoundKind,
 }
 
 impl Default for HyStart {
@@ -122,26 +141,74 @@ impl HyStart {
     #[must_use]
     pub const fn new() -> Self {
         HyStart {
-            phase: HyStartPhase::SlowStart,
-            round_end: RoundEnd::None,
+            delivered: 0,
+            round_end: 0,
             last_round_min_rtt: None,
             current_round_min_rtt: None,
+            css_baseline: None,
             rtt_sample_count: 0,
-            delivered: 0,
+            css_rounds: 0,
             css_remainder: 0,
+            round_kind: RoundKind::None,
         }
     }
 
     /// The current phase.
     #[must_use]
     pub const fn phase(&self) -> HyStartPhase {
-        self.phase
+        match self.css_baseline {
+            None => HyStartPhase::SlowStart,
+            Some(baseline) => HyStartPhase::ConservativeSlowStart {
+                baseline: baseline.get(),
+                rounds: self.css_rounds as u32,
+            },
+        }
+    }
+
+    /// Sets the phase (for tests that start in CSS).
+    #[cfg(test)]
+    fn set_phase(&mut self, phase: HyStartPhase) {
+        match phase {
+            HyStartPhase::SlowStart => {
+                self.css_baseline = None;
+                self.css_rounds = 0;
+            }
+            HyStartPhase::ConservativeSlowStart { baseline, rounds } => {
+                self.css_baseline = Some(Nanos::new(baseline));
+                self.css_rounds = u8::try_from(rounds.min(CSS_ROUNDS)).unwrap_or(u8::MAX);
+            }
+        }
     }
 
     /// The minimum RTT of the current and the last round (`None`: no sample yet).
     #[must_use]
     pub const fn round_min_rtts(&self) -> (Option<Duration>, Option<Duration>) {
-        (self.current_round_min_rtt, self.last_round_min_rtt)
+        let current = match self.current_round_min_rtt {
+            Some(rtt) => Some(rtt.get()),
+            None => None,
+        };
+        let last = match self.last_round_min_rtt {
+            Some(rtt) => Some(rtt.get()),
+            None => None,
+        };
+        (current, last)
+    }
+
+    /// Where the current round ends.
+    fn round_end(&self) -> RoundEnd {
+        match self.round_kind {
+            RoundKind::None => RoundEnd::None,
+            RoundKind::Seq => RoundEnd::Seq(SeqNum(self.round_end as u32)),
+            RoundKind::Bytes => RoundEnd::Bytes(self.round_end),
+        }
+    }
+
+    fn set_round_end(&mut self, end: RoundEnd) {
+        (self.round_kind, self.round_end) = match end {
+            RoundEnd::None => (RoundKind::None, 0),
+            RoundEnd::Seq(seq) => (RoundKind::Seq, u64::from(seq.0)),
+            RoundEnd::Bytes(total) => (RoundKind::Bytes, total),
+        };
     }
 
     /// Starts over in slow start with no round begun, as for a new connection. For the
@@ -159,12 +226,12 @@ impl HyStart {
         // set to SND.NXT." (A round end SND.UNA has passed by 2^31 or more would compare as
         // ahead; SND.UNA never gets that far beyond SND.MAX at the round's start without an
         // ACK in between, and every ACK is seen here.)
-        let new_round = match self.round_end {
+        let new_round = match self.round_end() {
             RoundEnd::Seq(end) => ack.snd_una >= end,
             RoundEnd::None | RoundEnd::Bytes(_) => true,
         };
         if new_round {
-            self.round_end = RoundEnd::Seq(ack.snd_max);
+            self.set_round_end(RoundEnd::Seq(ack.snd_max));
         }
         self.step(ack.acked_bytes, ack.rtt, ack.app_limited, new_round, smss)
     }
@@ -180,7 +247,7 @@ impl HyStart {
         smss: u32,
     ) -> SlowStartStep {
         self.delivered = self.delivered.saturating_add(u64::from(acked_bytes));
-        let new_round = match self.round_end {
+        let new_round = match self.round_end() {
             RoundEnd::Bytes(end) => self.delivered >= end,
             RoundEnd::None | RoundEnd::Seq(_) => true,
         };
@@ -188,7 +255,8 @@ impl HyStart {
             // What is still outstanding once this ACK is counted: the window less what it
             // acknowledged, while the sender fills its window.
             let outstanding = cwnd.saturating_sub(acked_bytes);
-            self.round_end = RoundEnd::Bytes(self.delivered.saturating_add(u64::from(outstanding)));
+            let end = self.delivered.saturating_add(u64::from(outstanding));
+            self.set_round_end(RoundEnd::Bytes(end));
         }
         self.step(acked_bytes, rtt, app_limited, new_round, smss)
     }
@@ -203,14 +271,15 @@ impl HyStart {
         smss: u32,
     ) -> SlowStartStep {
         if new_round {
-            if let HyStartPhase::ConservativeSlowStart { rounds, .. } = &mut self.phase {
-                if *rounds >= CSS_ROUNDS {
+            if self.css_baseline.is_some() {
+                if u32::from(self.css_rounds) >= CSS_ROUNDS {
                     // "If CSS_ROUNDS rounds are complete, enter congestion avoidance by
                     // setting the ssthresh to the current cwnd."
-                    self.phase = HyStartPhase::SlowStart;
+                    self.css_baseline = None;
+                    self.css_rounds = 0;
                     return SlowStartStep { growth: 0, exit: true };
                 }
-                *rounds += 1;
+                self.css_rounds += 1;
             }
             // "At the start of each round during standard slow start and CSS, initialize the
             // variables used to compute the last round's and current round's minimum RTT:
@@ -226,20 +295,19 @@ impl HyStart {
         // "cwnd = cwnd + min(N, L * SMSS)" in slow start, and in CSS
         // "cwnd = cwnd + (min(N, L * SMSS) / CSS_GROWTH_DIVISOR)".
         let n = acked_bytes.min(L.saturating_mul(smss));
-        let growth = match self.phase {
-            HyStartPhase::SlowStart => n,
-            HyStartPhase::ConservativeSlowStart { .. } => {
-                let total = u64::from(n) + u64::from(self.css_remainder);
-                let divisor = u64::from(CSS_GROWTH_DIVISOR);
-                self.css_remainder = (total % divisor) as u32;
-                (total / divisor) as u32
-            }
+        let growth = if self.css_baseline.is_none() {
+            n
+        } else {
+            let total = u64::from(n) + u64::from(self.css_remainder);
+            let divisor = u64::from(CSS_GROWTH_DIVISOR);
+            self.css_remainder = (total % divisor) as u8;
+            (total / divisor) as u32
         };
         // "Keep track of the minimum observed RTT: currentRoundMinRTT =
         // min(currentRoundMinRTT, currRTT); rttSampleCount += 1".
         if let Some(rtt) = rtt {
-            self.current_round_min_rtt =
-                Some(self.current_round_min_rtt.map_or(rtt, |min| min.min(rtt)));
+            let min = self.current_round_min_rtt.map_or(rtt, |min| min.get().min(rtt));
+            self.current_round_min_rtt = Some(Nanos::new(min));
             self.rtt_sample_count += 1;
         }
         self.check(self.rtt_sample_count >= N_RTT_SAMPLE);
@@ -251,10 +319,10 @@ impl HyStart {
         if !enough_samples {
             return;
         }
-        let Some(current) = self.current_round_min_rtt else {
+        let Some(current) = self.current_round_min_rtt.map(Nanos::get) else {
             return;
         };
-        match self.phase {
+        match self.phase() {
             // "For rounds where at least N_RTT_SAMPLE RTT samples have been obtained and
             // currentRoundMinRTT and lastRoundMinRTT are valid, check to see if delay increase
             // triggers slow start exit: RttThresh = max(MIN_RTT_THRESH, min(lastRoundMinRTT /
@@ -262,13 +330,13 @@ impl HyStart {
             // RttThresh)) cssBaselineMinRtt = currentRoundMinRTT; exit slow start and enter
             // CSS". The round in which this happens is CSS's first.
             HyStartPhase::SlowStart => {
-                let Some(last) = self.last_round_min_rtt else {
+                let Some(last) = self.last_round_min_rtt.map(Nanos::get) else {
                     return;
                 };
                 let thresh = (last / MIN_RTT_DIVISOR).clamp(MIN_RTT_THRESH, MAX_RTT_THRESH);
                 if current >= last.saturating_add(thresh) {
-                    self.phase =
-                        HyStartPhase::ConservativeSlowStart { baseline: current, rounds: 1 };
+                    self.css_baseline = Some(Nanos::new(current));
+                    self.css_rounds = 1;
                     self.css_remainder = 0;
                 }
             }
@@ -279,7 +347,8 @@ impl HyStart {
             // slow start including HyStart++".
             HyStartPhase::ConservativeSlowStart { baseline, .. } => {
                 if current < baseline {
-                    self.phase = HyStartPhase::SlowStart;
+                    self.css_baseline = None;
+                    self.css_rounds = 0;
                 }
             }
         }

@@ -73,6 +73,7 @@ use ustack_wire::SeqNum;
 
 use crate::Instant;
 
+mod compact;
 pub mod cubic;
 pub mod hystart;
 mod newreno;

@@ -72,14 +72,14 @@ impl<F: Fn(Instant) -> Duration> Sender<F> {
         let rtt = (self.rtt)(sent);
         self.now = self.now.max(sent + rtt);
         self.una = end;
-        let before = self.hs.round_end;
+        let before = self.hs.round_end();
         let step = match self.feed {
             Feed::Sequenced => {
                 self.hs.on_ack(&NewAck::new(MSS, Some(rtt), false, self.una, self.max), MSS)
             }
             Feed::Unsequenced => self.hs.on_ack_unsequenced(MSS, Some(rtt), false, self.cwnd, MSS),
         };
-        if self.hs.round_end != before {
+        if self.hs.round_end() != before {
             self.rounds += 1;
         }
         self.cwnd += step.growth;
@@ -217,7 +217,8 @@ fn css_grows_a_quarter_as_fast() {
     }
     assert_eq!(s.cwnd, before + 2 * MSS);
     // Quarters of odd sizes add up exactly: 3 × 333 bytes grow 249 (999 / 4), not 3 × 83.
-    let mut hs = HyStart { phase: s.hs.phase(), ..HyStart::new() };
+    let mut hs = HyStart::new();
+    hs.set_phase(s.hs.phase());
     let grown: u32 = (1..=3u32)
         .map(|i| hs.on_ack(&NewAck::new(333, None, false, SeqNum(i), SeqNum(9)), MSS).growth)
         .sum();
@@ -305,5 +306,5 @@ fn restart_forgets_rounds_and_css() {
     s.hs.restart();
     assert_eq!(s.hs.phase(), HyStartPhase::SlowStart);
     assert_eq!(s.hs.round_min_rtts(), (None, None));
-    assert_eq!(s.hs.round_end, RoundEnd::None);
+    assert_eq!(s.hs.round_end(), RoundEnd::None);
 }
