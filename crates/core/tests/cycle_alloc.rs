@@ -1,13 +1,13 @@
 //! Connection cycles at steady state: a connection that opens, carries one byte each way and
-//! closes allocates nothing the stack could keep from the previous one. The boxes of finished
-//! connections are kept for new ones, and a new connection starts on what the old one left
-//! (its 1 KiB ring buffers, its event queue and its queue of segments in flight:
-//! `ustack_tcp::ConnSpare`), so what remains per cycle is each end's congestion controller,
-//! built fresh for each connection. The client's connection, closed by the application, is
-//! reduced to a TIME-WAIT record as it enters TIME-WAIT and hands its box and its storage on
-//! at once (before the records, it freed its rings and its queue of segments in flight there,
-//! so that TIME-WAIT held no buffer storage for its 60 s, and a cycle allocated them again:
-//! five allocations per cycle).
+//! closes allocates nothing. The boxes of finished connections are kept for new ones, and a
+//! new connection starts on what the old one left (its 1 KiB ring buffers, its event queue and
+//! its queue of segments in flight: `ustack_tcp::ConnSpare`); its congestion controller is
+//! held inline in the connection (before, each end boxed a fresh one: two allocations per
+//! cycle). The client's connection, closed by the application, is reduced to a TIME-WAIT
+//! record as it enters TIME-WAIT and hands its box and its storage on at once (before the
+//! records, it freed its rings and its queue of segments in flight there, so that TIME-WAIT
+//! held no buffer storage for its 60 s, and a cycle allocated them again: five allocations
+//! per cycle).
 //!
 //! Two stacks joined in memory, with Linux's settings; a counting global allocator watches
 //! a run of cycles after a warm-up. This file holds a single test, so no other test thread
@@ -56,7 +56,7 @@ impl Pair {
 }
 
 #[test]
-fn a_connection_cycle_at_steady_state_allocates_only_what_no_finished_connection_keeps() {
+fn a_connection_cycle_at_steady_state_allocates_nothing() {
     let mut p = Pair::new();
     let l = p.b.tcp_listen(SocketAddrV4::new(B, 80), 128, false).expect("listen");
     // Past 60 s, so the cycles retire TIME-WAITs as fast as they make them and every table
@@ -72,10 +72,9 @@ fn a_connection_cycle_at_steady_state_allocates_only_what_no_finished_connection
     }
     let stats = region.change();
     assert_eq!(p.a.socket_count() + p.b.socket_count(), sockets, "a steady state");
-    // Two connection ends per cycle, one congestion controller each; and a few for the run
-    // (the timer queue rebuilt when stale entries pile up).
+    // A few for the run (the timer queue rebuilt when stale entries pile up), none per cycle.
     assert!(
-        stats.allocations <= 2 * CYCLES + 10,
+        stats.allocations <= 10,
         "{} allocations ({} bytes), {} reallocations, {} deallocations in {CYCLES} cycles",
         stats.allocations,
         stats.bytes_allocated,

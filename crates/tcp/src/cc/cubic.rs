@@ -15,8 +15,8 @@ use core::time::Duration;
 use super::compact::MaybeF64;
 use super::hystart::HyStart;
 use super::{
-    CcMetrics, CongestionControl, CongestionControlFactory, CongestionEvent, HyStartPhase,
-    INFINITE_SSTHRESH, NewAck,
+    CcMetrics, CongestionControl, CongestionControlFactory, CongestionEvent, Controller,
+    HyStartPhase, INFINITE_SSTHRESH, NewAck,
 };
 use crate::Instant;
 
@@ -551,5 +551,9 @@ impl CongestionControlFactory for CubicFactory {
 
     fn build(&self, mss: u32, initial_window: u32) -> Box<dyn CongestionControl> {
         Box::new(Cubic::new(mss, initial_window))
+    }
+
+    fn build_controller(&self, mss: u32, initial_window: u32) -> Controller {
+        Controller::Cubic(Cubic::new(mss, initial_window))
     }
 }

@@ -49,11 +49,15 @@
 //!
 //! Controllers are built by a [`CongestionControlFactory`], found by name with
 //! [`factory_by_name`] (the names are Linux's `tcp_congestion_control` values), so a config
-//! string picks the algorithm and a new one needs only a new entry in the registry.
+//! string picks the algorithm and a new one needs only a new entry in the registry. A
+//! connection holds a [`Controller`], which its factory's
+//! [`build_controller`](CongestionControlFactory::build_controller) gives: the built-in
+//! algorithms inline (no allocation per connection, calls without a virtual dispatch), any
+//! other boxed as a trait object.
 //!
-//! No method allocates except [`CongestionControlFactory::build`] and
-//! [`CongestionControl::clone_box`] (one `Box` each); no method panics, whatever its inputs:
-//! all arithmetic saturates.
+//! No method allocates except [`CongestionControlFactory::build`], the default
+//! [`CongestionControlFactory::build_controller`] and [`CongestionControl::clone_box`] (one
+//! `Box` each); no method panics, whatever its inputs: all arithmetic saturates.
 //!
 //! [`on_congestion_event`]: CongestionControl::on_congestion_event
 //! [`on_recovery_exit`]: CongestionControl::on_recovery_exit
@@ -74,12 +78,14 @@ use ustack_wire::SeqNum;
 use crate::Instant;
 
 mod compact;
+mod controller;
 pub mod cubic;
 pub mod hystart;
 mod newreno;
 #[cfg(test)]
 mod tests;
 
+pub use controller::Controller;
 pub use cubic::{Cubic, CubicFactory};
 pub use hystart::{HyStart, HyStartPhase, SlowStartStep};
 pub use newreno::{NewReno, NewRenoFactory};
@@ -203,7 +209,8 @@ impl NewAck {
 }
 
 /// One connection's congestion controller: the window math only (see the module docs for the
-/// split with the engine). Object safe; the engine holds a `Box<dyn CongestionControl>`.
+/// split with the engine). Object safe; the engine holds a [`Controller`]: the built-in
+/// algorithms inline, any other as a `Box<dyn CongestionControl>`.
 ///
 /// Every implementation keeps `SMSS ≤ window()` and `2·SMSS ≤ ssthresh()` (saturating) after
 /// any call, and never panics.
@@ -313,6 +320,14 @@ pub trait CongestionControlFactory: Send + Sync + fmt::Debug {
     /// the initial `cwnd` in bytes (the engine passes [`initial_window`]`(mss,
     /// cfg.initial_cwnd)`; a value below one SMSS is raised to it).
     fn build(&self, mss: u32, initial_window: u32) -> Box<dyn CongestionControl>;
+
+    /// The controller a connection holds, from the same arguments as [`build`](Self::build):
+    /// the default boxes what `build` gives ([`Controller::Boxed`]); the built-in factories
+    /// return their algorithm inline, so that a connection of theirs allocates nothing for
+    /// it. The engine builds its controllers with this.
+    fn build_controller(&self, mss: u32, initial_window: u32) -> Controller {
+        Controller::Boxed(self.build(mss, initial_window))
+    }
 }
 
 /// The registry: every name a config may use, aliases included. A new algorithm is one more

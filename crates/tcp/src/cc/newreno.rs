@@ -6,7 +6,8 @@
 use core::time::Duration;
 
 use super::{
-    CcMetrics, CongestionControl, CongestionControlFactory, CongestionEvent, INFINITE_SSTHRESH,
+    CcMetrics, CongestionControl, CongestionControlFactory, CongestionEvent, Controller,
+    INFINITE_SSTHRESH,
 };
 use crate::Instant;
 
@@ -218,5 +219,9 @@ impl CongestionControlFactory for NewRenoFactory {
 
     fn build(&self, mss: u32, initial_window: u32) -> Box<dyn CongestionControl> {
         Box::new(NewReno::new(mss, initial_window))
+    }
+
+    fn build_controller(&self, mss: u32, initial_window: u32) -> Controller {
+        Controller::NewReno(NewReno::new(mss, initial_window))
     }
 }

@@ -523,3 +523,129 @@ proptest! {
         }
     }
 }
+
+/// A factory from outside the crate's registry: NewReno under another name, with only
+/// `build`, so its connections get [`Controller::Boxed`].
+#[derive(Debug)]
+struct OutsideFactory;
+
+/// NewReno with another name, as an algorithm from outside the crate would be.
+#[derive(Debug, Clone)]
+struct Outside(NewReno);
+
+impl CongestionControl for Outside {
+    fn name(&self) -> &'static str {
+        "outside"
+    }
+    fn window(&self) -> u32 {
+        self.0.window()
+    }
+    fn ssthresh(&self) -> u32 {
+        self.0.ssthresh()
+    }
+    fn on_ack(&mut self, now: Instant, acked: u32, rtt: Option<Duration>, app_limited: bool) {
+        self.0.on_ack(now, acked, rtt, app_limited);
+    }
+    fn on_congestion_event(&mut self, now: Instant, event: CongestionEvent, flight: u32) {
+        self.0.on_congestion_event(now, event, flight);
+    }
+    fn on_recovery_exit(&mut self, now: Instant, flight: u32) {
+        self.0.on_recovery_exit(now, flight);
+    }
+    fn on_mss_change(&mut self, mss: u32) {
+        self.0.on_mss_change(mss);
+    }
+    fn on_idle_restart(&mut self, now: Instant) {
+        self.0.on_idle_restart(now);
+    }
+    fn restore(&mut self, cwnd: u32, ssthresh: u32) {
+        self.0.restore(cwnd, ssthresh);
+    }
+    fn metrics(&self) -> CcMetrics {
+        self.0.metrics()
+    }
+    fn clone_box(&self) -> Box<dyn CongestionControl> {
+        Box::new(self.clone())
+    }
+}
+
+impl CongestionControlFactory for OutsideFactory {
+    fn name(&self) -> &'static str {
+        "outside"
+    }
+    fn build(&self, mss: u32, initial_window: u32) -> Box<dyn CongestionControl> {
+        Box::new(Outside(NewReno::new(mss, initial_window)))
+    }
+}
+
+#[test]
+fn built_in_factories_build_inline_controllers_and_others_boxed_ones() {
+    let iw = initial_window(MSS, 10);
+    let cubic = CubicFactory.build_controller(MSS, iw);
+    assert!(matches!(cubic, Controller::Cubic(_)), "{cubic:?}");
+    assert_eq!((cubic.name(), cubic.window(), cubic.ssthresh()), ("cubic", iw, INFINITE_SSTHRESH));
+    let reno = factory_by_name("reno").expect("registered").build_controller(MSS, iw);
+    assert!(matches!(reno, Controller::NewReno(_)), "{reno:?}");
+    assert_eq!(reno.name(), "newreno");
+    let outside = OutsideFactory.build_controller(MSS, iw);
+    assert!(matches!(outside, Controller::Boxed(_)), "{outside:?}");
+    assert_eq!((outside.name(), outside.window()), ("outside", iw));
+    // A box built elsewhere goes in as it is; `clone_box` copies the algorithm, not the
+    // wrapper.
+    let boxed = Controller::from(CubicFactory.build(MSS, iw));
+    assert!(matches!(boxed, Controller::Boxed(_)));
+    assert!(format!("{:?}", cubic.clone_box()).starts_with("Cubic {"));
+    assert!(format!("{:?}", boxed.clone_box()).starts_with("Cubic {"));
+}
+
+proptest! {
+    /// A [`Controller`] only hands calls on: whatever happens, the algorithm it holds, inline
+    /// or boxed, ends in the same state as the same algorithm driven on its own.
+    #[test]
+    fn a_controller_behaves_as_the_algorithm_it_holds(
+        algorithm in 0..3usize,
+        mss in prop_oneof![1..10_000u32, any::<u32>()],
+        iw in byte_count(),
+        ops in proptest::collection::vec(op(), 0..200),
+    ) {
+        let factory: &dyn CongestionControlFactory =
+            [&CubicFactory as &dyn CongestionControlFactory, &NewRenoFactory, &OutsideFactory]
+                [algorithm];
+        let mut alone = factory.build(mss, iw);
+        let mut held = factory.build_controller(mss, iw);
+        let mut now = Instant::ZERO;
+        let mut prior = (alone.window(), alone.ssthresh());
+        for op in ops {
+            if let Op::Event { .. } = op {
+                prior = (alone.window(), alone.ssthresh());
+            }
+            for cc in [&mut *alone, &mut held as &mut dyn CongestionControl] {
+                match op {
+                    Op::Ack { bytes, app_limited, rtt, seq } => {
+                        let rtt = rtt.map(Duration::from_millis);
+                        match seq {
+                            Some((una, max)) => {
+                                let ack = NewAck::new(bytes, rtt, app_limited, SeqNum(una), SeqNum(max));
+                                cc.on_new_ack(now, &ack);
+                            }
+                            None => cc.on_ack(now, bytes, rtt, app_limited),
+                        }
+                    }
+                    Op::Undo => cc.undo(prior.0, prior.1),
+                    Op::Wait(_) => {}
+                    Op::Event { event, flight } => cc.on_congestion_event(now, event, flight),
+                    Op::RecoveryExit { flight } => cc.on_recovery_exit(now, flight),
+                    Op::Mss(m) => cc.on_mss_change(m),
+                    Op::Idle => cc.on_idle_restart(now),
+                }
+            }
+            if let Op::Wait(ms) = op {
+                now += Duration::from_millis(ms);
+            }
+            prop_assert_eq!(held.metrics(), alone.metrics());
+            prop_assert_eq!(held.in_slow_start(), alone.in_slow_start());
+            prop_assert_eq!(held.name(), alone.name());
+            prop_assert_eq!(format!("{:?}", held.clone_box()), format!("{alone:?}"));
+        }
+    }
+}

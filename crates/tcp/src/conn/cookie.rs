@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ustack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
 use super::{Conn, Negotiated, State, local_mss, wscale_for};
-use crate::cc::CongestionControl;
+use crate::cc::Controller;
 use crate::syncookie::{CookieOptions, ValidCookie};
 use crate::{Instant, TcpConfig, TimerKind};
 
@@ -89,12 +89,13 @@ impl Conn {
         cookie: ValidCookie,
         opts: Option<CookieOptions>,
         ack: &TcpRepr<'_>,
-        cc: Box<dyn CongestionControl>,
+        cc: impl Into<Controller>,
     ) -> Conn {
         let cfg = cfg.into();
         let offered = Negotiated::offered_by(&cfg);
         let state = State::SynReceived { passive: true };
-        let mut conn = Conn::new(now, Arc::clone(&cfg), tuple, cookie.iss, mtu, cc, state, offered);
+        let mut conn =
+            Conn::new(now, Arc::clone(&cfg), tuple, cookie.iss, mtu, cc.into(), state, offered);
         let opts = opts.unwrap_or_default();
         let syn_options = TcpOptions {
             mss: Some(cookie.mss),

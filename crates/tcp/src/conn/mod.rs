@@ -44,7 +44,7 @@ use std::sync::Arc;
 
 use ustack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr};
 
-use crate::cc::{self, CongestionControl};
+use crate::cc::{self, CongestionControl, Controller};
 use crate::{
     Assembler, Instant, RingBuffer, RttEstimator, TcpConfig, TcpState, TimerKind, TimerTable,
 };
@@ -194,7 +194,7 @@ pub struct Conn {
     /// The window field of our SYN or SYN-ACK (unscaled).
     syn_window: u16,
     rtt: RttEstimator,
-    cc: Box<dyn CongestionControl>,
+    cc: Controller,
     last_cc: (u32, u32),
     timers: TimerTable,
     events: event::EventQueue,
@@ -361,8 +361,10 @@ impl Conn {
     /// over IPv6), window
     /// scaling with the shift `rmem.max` needs, SACK-permitted and timestamps, each as the
     /// config enables it. `iss` comes from the host's [`crate::IsnGenerator`] (RFC 6528).
-    /// `cc` is the congestion controller, built with any MSS (e.g. [`Conn::default_cc`]):
-    /// the engine tells it the negotiated MSS when the handshake completes.
+    /// `cc` is the congestion controller, built with any MSS (e.g. [`Conn::default_cc`], or a
+    /// [`Controller`] from any [`cc::CongestionControlFactory`], or a boxed
+    /// [`CongestionControl`]): the engine tells it the negotiated MSS when the handshake
+    /// completes.
     ///
     /// `cfg` must have passed [`TcpConfig::validate`]. The connection gives up with
     /// [`ConnError::TimedOut`] after `syn_retries` retransmissions (SPEC S5).
@@ -377,11 +379,11 @@ impl Conn {
         tuple: FourTuple,
         iss: SeqNum,
         mtu: u16,
-        cc: Box<dyn CongestionControl>,
+        cc: impl Into<Controller>,
     ) -> Conn {
         let cfg = cfg.into();
         let opts = Negotiated::offered_by(&cfg);
-        let mut conn = Conn::new(now, cfg, tuple, iss, mtu, cc, State::SynSent, opts);
+        let mut conn = Conn::new(now, cfg, tuple, iss, mtu, cc.into(), State::SynSent, opts);
         // RFC 3168 §6.1.1, Linux `tcp_ecn_send_syn`: only `tcp_ecn` = 1 asks for ECN.
         conn.ecn.ok = conn.cfg.ecn == 1;
         conn.timers.set(TimerKind::Establish, now + conn.cfg.syn_timeout());
@@ -410,12 +412,12 @@ impl Conn {
         iss: SeqNum,
         mtu: u16,
         syn: &TcpRepr<'_>,
-        cc: Box<dyn CongestionControl>,
+        cc: impl Into<Controller>,
     ) -> Conn {
         let cfg = cfg.into();
         let offered = Negotiated::offered_by(&cfg);
         let state = State::SynReceived { passive: true };
-        let mut conn = Conn::new(now, cfg, tuple, iss, mtu, cc, state, offered);
+        let mut conn = Conn::new(now, cfg, tuple, iss, mtu, cc.into(), state, offered);
         conn.take_peer_syn(now, syn);
         conn.ecn_on_passive_syn(syn);
         conn.timers.set(TimerKind::Establish, now + conn.cfg.synack_timeout());
@@ -426,11 +428,11 @@ impl Conn {
     /// Linux's initial window of `initial_cwnd` segments. `cfg` must have passed
     /// [`TcpConfig::validate`], which refuses a name the registry does not know; should an
     /// unvalidated one come here anyway, the default algorithm runs.
-    pub fn default_cc(cfg: &TcpConfig) -> Box<dyn CongestionControl> {
+    pub fn default_cc(cfg: &TcpConfig) -> Controller {
         let factory =
             cc::factory_by_name(cfg.congestion_control.as_str()).unwrap_or(cc::default_factory());
         let mss = u32::from(cfg.mss_default);
-        factory.build(mss, cc::initial_window(mss, cfg.initial_cwnd))
+        factory.build_controller(mss, cc::initial_window(mss, cfg.initial_cwnd))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -440,7 +442,7 @@ impl Conn {
         tuple: FourTuple,
         iss: SeqNum,
         mtu: u16,
-        cc: Box<dyn CongestionControl>,
+        cc: Controller,
         state: State,
         opts: Negotiated,
     ) -> Conn {
@@ -827,7 +829,7 @@ impl Conn {
 
     /// The congestion controller.
     pub fn congestion_control(&self) -> &dyn CongestionControl {
-        &*self.cc
+        &self.cc
     }
 
     /// The timers and their deadlines.
