@@ -1,11 +1,9 @@
-//! Small encodings of the controllers' optional values, so that a connection's controller
+//! A small encoding of the controllers' optional values, so that a connection's controller
 //! takes little room (a host may hold a million; docs/performance.md, idle connections). Each
 //! decodes to exactly the value it was given, so the arithmetic done on the decoded values is
-//! the same as on the plain types.
+//! the same as on the plain types. (Durations: `crate::time::Span`.)
 
 use core::fmt;
-use core::num::NonZeroU64;
-use core::time::Duration;
 
 /// An `Option<f64>` in 8 bytes instead of 16: NaN stands for `None`. The values the
 /// controllers keep here are windows in bytes and times in seconds, all finite, so no
@@ -49,38 +47,6 @@ impl fmt::Debug for MaybeF64 {
     }
 }
 
-/// A duration of up to `u64::MAX − 1` nanoseconds (some 584 years), stored one up in a
-/// `NonZeroU64` like [`Instant`](crate::Instant): an `Option<Nanos>` takes 8 bytes where an
-/// `Option<Duration>` takes 16. Every duration a connection measures is a difference of two
-/// `Instant`s, so it fits; a longer one is held as the longest.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Nanos(NonZeroU64);
-
-impl Nanos {
-    /// The longest duration held.
-    const MAX_NANOS: u64 = u64::MAX - 1;
-
-    /// `d`, or the longest duration held if `d` is longer.
-    pub(crate) fn new(d: Duration) -> Self {
-        let nanos = u64::try_from(d.as_nanos()).map_or(Self::MAX_NANOS, |n| n.min(Self::MAX_NANOS));
-        match NonZeroU64::new(nanos + 1) {
-            Some(stored) => Nanos(stored),
-            None => unreachable!(),
-        }
-    }
-
-    /// The duration.
-    pub(crate) const fn get(self) -> Duration {
-        Duration::from_nanos(self.0.get() - 1)
-    }
-}
-
-impl fmt::Debug for Nanos {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.get(), f)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,16 +63,5 @@ mod tests {
         assert_eq!(MaybeF64::from(None), MaybeF64::NONE, "None equals None");
         assert_ne!(MaybeF64::NONE, MaybeF64::some(0.0));
         assert_eq!(format!("{:?}", MaybeF64::some(2.5)), "Some(2.5)");
-    }
-
-    #[test]
-    fn an_optional_duration_reads_back_to_the_nanosecond_in_8_bytes() {
-        assert_eq!(core::mem::size_of::<Option<Nanos>>(), 8);
-        let longest = Duration::from_nanos(u64::MAX - 1);
-        for d in [Duration::ZERO, Duration::from_nanos(1), Duration::new(3, 999_999_999), longest] {
-            assert_eq!(Nanos::new(d).get(), d);
-        }
-        assert_eq!(Nanos::new(Duration::from_nanos(u64::MAX)).get(), longest);
-        assert_eq!(Nanos::new(Duration::MAX).get(), longest);
     }
 }
