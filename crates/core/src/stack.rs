@@ -234,6 +234,20 @@ pub struct Stack {
     pub(crate) last_now: Instant,
 }
 
+/// Entries of room a drained queue keeps (`shrink_drained`).
+pub(crate) const QUEUE_KEEP: usize = 1024;
+
+/// Gives back the room a burst left in a queue once it is drained: the event and tx-ready
+/// queues grow to hold every connection of a burst (a burst of 100k connections left 7 MiB
+/// of room in the event queue and 1 MiB in the other), and a `VecDeque` keeps its room. Only
+/// a queue with four times `QUEUE_KEEP` of room shrinks, to `QUEUE_KEEP`, so a stack that
+/// runs at its usual size never reallocates.
+fn shrink_drained<T>(queue: &mut VecDeque<T>) {
+    if queue.is_empty() && queue.capacity() > 4 * QUEUE_KEEP {
+        queue.shrink_to(QUEUE_KEEP);
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub(crate) generation: u32,
@@ -689,7 +703,10 @@ impl Stack {
                 self.out.recycle(packet);
                 return Some(Transmit { iface, len, gso: None });
             }
-            let h = *self.tx_ready.front()?;
+            let Some(&h) = self.tx_ready.front() else {
+                shrink_drained(&mut self.tx_ready);
+                return None;
+            };
             let slot =
                 self.slots.get_mut(h.index as usize).filter(|s| s.generation == h.generation);
             let t = match slot {
@@ -777,7 +794,11 @@ impl Stack {
     /// The next socket event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() {
+            shrink_drained(&mut self.events);
+        }
+        event
     }
 
     /// When to call `handle_timeout` next. Never late; occasionally early (a deadline that

@@ -151,3 +151,23 @@ fn an_interface_index_packs_into_four_bytes_and_back() {
         assert_eq!(IfaceId::new(iface).get(), iface);
     }
 }
+
+#[test]
+fn queues_a_burst_grew_give_their_room_back_once_drained() {
+    // 6,000 connects at once: each SYN waits in A's tx-ready queue, and B's listener reports
+    // the connections it queues. Once both queues are drained, neither keeps the room the
+    // burst needed (it was kept for good before: 7 MiB of events after 100k connections).
+    let mut p = Pair::new();
+    p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 4096, false).unwrap();
+    for _ in 0..6_000 {
+        p.a.tcp_connect(p.now, None, sa(B, 80)).unwrap();
+    }
+    assert!(p.a.tx_ready.len() >= 6_000);
+    let before = p.a.tx_ready.capacity();
+    p.settle();
+    assert!(p.events_b.len() >= 4_000, "B reported the connections it queued");
+    assert!(before > 4 * crate::stack::QUEUE_KEEP);
+    assert!(p.a.tx_ready.capacity() <= crate::stack::QUEUE_KEEP, "{}", p.a.tx_ready.capacity());
+    assert!(p.b.events.capacity() <= crate::stack::QUEUE_KEEP, "{}", p.b.events.capacity());
+    assert!(p.a.events.capacity() <= crate::stack::QUEUE_KEEP, "{}", p.a.events.capacity());
+}
