@@ -368,7 +368,7 @@ pub(crate) fn connect_ustack_closes_first(f: &Family, name: &'static str, port: 
     lab.report("300 KiB up, 500 KiB down after ustack's FIN; TIME-WAIT in ustack");
 }
 
-/// `connect` to a kernel server on `port` that sends (192 KiB from `seed`) and shuts down
+/// `connect` to a kernel server on `port` that sends (160 KiB from `seed`) and shuts down
 /// first: the kernel's FIN reaches ustack (CLOSE-WAIT in `ustack ss`) while ustack's stdout
 /// is not yet read; ustack keeps sending stdin (300 KiB), then closes. The kernel closed
 /// first, so the kernel holds TIME-WAIT.
@@ -383,8 +383,12 @@ pub(crate) fn connect_kernel_closes_first(f: &Family, name: &'static str, port: 
         Lab::start_in(sandbox.take(), name, &["connect", &target.to_string()], Io::Piped, &[]);
     let mut rng = SplitMix64(seed);
     // More than the stdout pipe (64 KiB) and ustack's 64 KiB read buffer hold, so ustack's
-    // reader blocks on stdout before it can read the FIN.
-    let to_ustack = Arc::new(rng.bytes(192 * 1024));
+    // reader blocks on stdout before it can read the FIN; and well under what the pipe and
+    // the receive buffer (128 KiB) hold, so the FIN reaches the stack whatever the size of
+    // the read the reader holds while it blocks. At 192 KiB the sum was exact: a reader that
+    // blocked holding a short read left the last bytes and the FIN outside a full window,
+    // and the test timed out (about 1 run in 70, here and on the code before).
+    let to_ustack = Arc::new(rng.bytes(160 * 1024));
     let to_kernel = rng.bytes(300 * 1024);
 
     let (conn, peer) = accept_within(&listener, &lab);
@@ -420,7 +424,7 @@ pub(crate) fn connect_kernel_closes_first(f: &Family, name: &'static str, port: 
     });
     assert_eq!(rows.len(), 1, "one kernel socket for the connection: {rows:#?}");
     lab.ns.assert_kernel_tcp_clean();
-    lab.report("192 KiB down then the kernel's FIN, 300 KiB up after it; TIME-WAIT in the kernel");
+    lab.report("160 KiB down then the kernel's FIN, 300 KiB up after it; TIME-WAIT in the kernel");
 }
 
 /// Fails unless `got` (what `who` received) is `want`, byte for byte, naming the lengths.
