@@ -91,6 +91,17 @@ fn drop_name(reason: DropReason) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Nstat<'a>(pub &'a Counters);
 
+impl Counters {
+    /// A datagram handed to IP to send (`IpOutRequests`, or `Ip6OutRequests` for IPv6).
+    pub(crate) fn ip_out(&mut self, v6: bool) {
+        if v6 {
+            self.ip6_out_requests += 1;
+        } else {
+            self.ip_out_requests += 1;
+        }
+    }
+}
+
 impl fmt::Display for Nstat<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "#ustack")?;

@@ -205,11 +205,7 @@ impl Stack {
                 lead.next_seq += n as u32;
                 last_flags = seg.flags;
                 short = n < lead.segment_size;
-                if hdr.src.is_ipv6() {
-                    self.counters.ip6_out_requests += 1;
-                } else {
-                    self.counters.ip_out_requests += 1;
-                }
+                self.counters.ip_out(hdr.src.is_ipv6());
                 continue;
             }
             // It cannot join: it goes as a packet of its own, next (`poll_transmit` takes

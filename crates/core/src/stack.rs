@@ -687,11 +687,7 @@ impl Stack {
         self.last_now = now;
         loop {
             if let Some((iface, packet)) = self.out.pop() {
-                if packet.first().is_some_and(|b| b >> 4 == 6) {
-                    self.counters.ip6_out_requests += 1;
-                } else {
-                    self.counters.ip_out_requests += 1;
-                }
+                self.counters.ip_out(packet.first().is_some_and(|b| b >> 4 == 6));
                 if iface == Stack::LOOPBACK {
                     self.counters.ip_out_loopback += 1;
                     self.handle_packet(now, Stack::LOOPBACK, &packet);
@@ -720,14 +716,7 @@ impl Stack {
                     };
                     let tuple = r.tw.tuple();
                     let (iface, flow_label, sock_ttl) = (r.iface.get(), r.flow_label, r.ttl);
-                    let hdr = TcpHeader {
-                        src: tuple.local.ip(),
-                        dst: tuple.remote.ip(),
-                        ttl: sock_ttl.map_or(self.cfg.ip_default_ttl, NonZeroU8::get),
-                        hop_limit: self.cfg.ipv6_hop_limit,
-                        flow_label,
-                        ecn: Ecn::NotEct,
-                    };
+                    let hdr = TcpHeader::of(&self.cfg, tuple, sock_ttl, flow_label, Ecn::NotEct);
                     if let Some(len) = self.send_time_wait_ack(now, iface, hdr, &seg, buf) {
                         return Some(Transmit { iface, len, gso: None });
                     }
@@ -747,19 +736,8 @@ impl Stack {
                     let is_rst = seg.flags.contains(ustack_wire::TcpFlags::RST);
                     self.counters.tcp_out_segs += 1;
                     self.counters.tcp_out_rsts += u64::from(is_rst);
-                    let hdr = TcpHeader {
-                        src: tuple.local.ip(),
-                        dst: tuple.remote.ip(),
-                        ttl: sock_ttl.map_or(self.cfg.ip_default_ttl, NonZeroU8::get),
-                        hop_limit: self.cfg.ipv6_hop_limit,
-                        flow_label,
-                        ecn,
-                    };
-                    if hdr.src.is_ipv6() {
-                        self.counters.ip6_out_requests += 1;
-                    } else {
-                        self.counters.ip_out_requests += 1;
-                    }
+                    let hdr = TcpHeader::of(&self.cfg, tuple, sock_ttl, flow_label, ecn);
+                    self.counters.ip_out(hdr.src.is_ipv6());
                     if iface == Stack::LOOPBACK {
                         self.counters.ip_out_loopback += 1;
                         let mut packet = std::mem::take(&mut self.lo_buf);
@@ -913,11 +891,7 @@ impl Stack {
         buf: &mut [u8],
     ) -> Option<usize> {
         self.counters.tcp_out_segs += 1;
-        if hdr.src.is_ipv6() {
-            self.counters.ip6_out_requests += 1;
-        } else {
-            self.counters.ip_out_requests += 1;
-        }
+        self.counters.ip_out(hdr.src.is_ipv6());
         if iface == Stack::LOOPBACK {
             self.counters.ip_out_loopback += 1;
             let mut packet = std::mem::take(&mut self.lo_buf);
@@ -1076,6 +1050,28 @@ pub(crate) struct TcpHeader {
     pub(crate) flow_label: u32,
     /// The ECN codepoint the connection chose (RFC 3168 §6.1.2).
     pub(crate) ecn: Ecn,
+}
+
+impl TcpHeader {
+    /// The IP fields of a segment of the connection `tuple`: its `IP_TTL` if set, else the
+    /// stack's default TTL; the stack's hop limit; its flow label and the segment's ECN
+    /// codepoint (connections and TIME-WAIT records alike).
+    pub(crate) fn of(
+        cfg: &StackConfig,
+        tuple: ustack_tcp::FourTuple,
+        ttl: Option<NonZeroU8>,
+        flow_label: u32,
+        ecn: Ecn,
+    ) -> TcpHeader {
+        TcpHeader {
+            src: tuple.local.ip(),
+            dst: tuple.remote.ip(),
+            ttl: ttl.map_or(cfg.ip_default_ttl, NonZeroU8::get),
+            hop_limit: cfg.ipv6_hop_limit,
+            flow_label,
+            ecn,
+        }
+    }
 }
 
 /// Writes `seg` (header, options, payload, checksum over the pseudo-header of its family)

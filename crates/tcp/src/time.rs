@@ -90,22 +90,22 @@ pub(crate) fn duration_from_nanos(nanos: u128) -> Duration {
 
 /// A duration kept in 8 bytes where `Duration` takes 16: whole nanoseconds up to
 /// `u64::MAX - 1` (some 584 years; longer ones are cut there), stored one up in a
-/// `NonZeroU64` as [`Instant`] is, so an `Option<Span>` is 8 bytes too. For the durations a
+/// `NonZeroU64` as [`Instant`] is, so an `Option<Nanos>` is 8 bytes too. For the durations a
 /// connection holds (RTT estimates, the delayed-ACK timeout): a million connections carry
 /// several each. Every duration they hold comes from the difference of two `Instant`s or a
 /// setting, so the cut never happens and the value read back is the value stored.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct Span(NonZeroU64);
+pub(crate) struct Nanos(NonZeroU64);
 
-impl Span {
-    pub(crate) const ZERO: Span = Span::new(Duration::ZERO);
+impl Nanos {
+    pub(crate) const ZERO: Nanos = Nanos::new(Duration::ZERO);
 
     /// `d`, cut at `u64::MAX - 1` nanoseconds.
-    pub(crate) const fn new(d: Duration) -> Span {
+    pub(crate) const fn new(d: Duration) -> Nanos {
         let n = d.as_nanos();
         let stored = if n >= (u64::MAX - 1) as u128 { u64::MAX } else { n as u64 + 1 };
         match NonZeroU64::new(stored) {
-            Some(n) => Span(n),
+            Some(n) => Nanos(n),
             None => unreachable!(),
         }
     }
@@ -115,19 +115,7 @@ impl Span {
     }
 }
 
-impl From<Duration> for Span {
-    fn from(d: Duration) -> Span {
-        Span::new(d)
-    }
-}
-
-impl From<Span> for Duration {
-    fn from(s: Span) -> Duration {
-        s.get()
-    }
-}
-
-impl fmt::Debug for Span {
+impl fmt::Debug for Nanos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.get(), f)
     }
@@ -192,15 +180,15 @@ mod tests {
     }
 
     #[test]
-    fn a_span_reads_back_the_duration_stored_in_half_the_room() {
-        assert_eq!(core::mem::size_of::<Option<Span>>(), 8);
+    fn nanos_read_back_the_duration_stored_in_half_the_room() {
+        assert_eq!(core::mem::size_of::<Option<Nanos>>(), 8);
         for d in [Duration::ZERO, Duration::from_nanos(1), Duration::from_millis(40)] {
-            assert_eq!(Span::new(d).get(), d);
+            assert_eq!(Nanos::new(d).get(), d);
         }
         let longest = Duration::from_nanos(u64::MAX - 1);
-        assert_eq!(Span::new(longest).get(), longest);
-        assert_eq!(Span::new(Duration::MAX).get(), longest, "cut, not wrapped");
-        assert!(Span::new(Duration::from_nanos(1)) < Span::new(Duration::from_nanos(2)));
+        assert_eq!(Nanos::new(longest).get(), longest);
+        assert_eq!(Nanos::new(Duration::MAX).get(), longest, "cut, not wrapped");
+        assert!(Nanos::new(Duration::from_nanos(1)) < Nanos::new(Duration::from_nanos(2)));
     }
 
     #[test]

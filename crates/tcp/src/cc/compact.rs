@@ -1,7 +1,7 @@
 //! A small encoding of the controllers' optional values, so that a connection's controller
 //! takes little room (a host may hold a million; docs/performance.md, idle connections). Each
 //! decodes to exactly the value it was given, so the arithmetic done on the decoded values is
-//! the same as on the plain types. (Durations: `crate::time::Span`.)
+//! the same as on the plain types. (Durations: `crate::time::Nanos`.)
 
 use core::fmt;
 

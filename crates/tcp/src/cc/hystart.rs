@@ -17,7 +17,7 @@ use core::time::Duration;
 use ustack_wire::SeqNum;
 
 use super::NewAck;
-use crate::time::Span;
+use crate::time::Nanos;
 
 #[cfg(test)]
 mod tests;
@@ -105,7 +105,7 @@ enum RoundKind {
 /// small window. Such ACKs still end rounds, so CSS's rounds are rounds of time.
 ///
 /// 48 bytes: the phase and the round's end are packed into plain fields (an enum with data
-/// would take a word for its tag), and RTTs are nanoseconds in 8 bytes (`Span`), decoded
+/// would take a word for its tag), and RTTs are nanoseconds in 8 bytes (`Nanos`), decoded
 /// to the same `Duration`s for every comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HyStart {
@@ -114,12 +114,12 @@ pub struct HyStart {
     /// The current round's end: a sequence number or a byte total, as `round_kind` says.
     round_end: u64,
     /// `lastRoundMinRTT`; `None` is the RFC's infinity.
-    last_round_min_rtt: Option<Span>,
+    last_round_min_rtt: Option<Nanos>,
     /// `currentRoundMinRTT`; `None` is the RFC's infinity.
-    current_round_min_rtt: Option<Span>,
+    current_round_min_rtt: Option<Nanos>,
     /// `cssBaselineMinRtt` in Conservative Slow Start; `None` in standard slow start (the
     /// RFC's infinity).
-    css_baseline: Option<Span>,
+    css_baseline: Option<Nanos>,
     /// `rttSampleCount`.
     rtt_sample_count: u32,
     /// CSS rounds begun so far, 1 to [`CSS_ROUNDS`] in CSS (0 in slow start).
@@ -174,7 +174,7 @@ impl HyStart {
                 self.css_rounds = 0;
             }
             HyStartPhase::ConservativeSlowStart { baseline, rounds } => {
-                self.css_baseline = Some(Span::new(baseline));
+                self.css_baseline = Some(Nanos::new(baseline));
                 self.css_rounds = u8::try_from(rounds.min(CSS_ROUNDS)).unwrap_or(u8::MAX);
             }
         }
@@ -307,7 +307,7 @@ impl HyStart {
         // min(currentRoundMinRTT, currRTT); rttSampleCount += 1".
         if let Some(rtt) = rtt {
             let min = self.current_round_min_rtt.map_or(rtt, |min| min.get().min(rtt));
-            self.current_round_min_rtt = Some(Span::new(min));
+            self.current_round_min_rtt = Some(Nanos::new(min));
             self.rtt_sample_count += 1;
         }
         self.check(self.rtt_sample_count >= N_RTT_SAMPLE);
@@ -319,7 +319,7 @@ impl HyStart {
         if !enough_samples {
             return;
         }
-        let Some(current) = self.current_round_min_rtt.map(Span::get) else {
+        let Some(current) = self.current_round_min_rtt.map(Nanos::get) else {
             return;
         };
         match self.phase() {
@@ -330,12 +330,12 @@ impl HyStart {
             // RttThresh)) cssBaselineMinRtt = currentRoundMinRTT; exit slow start and enter
             // CSS". The round in which this happens is CSS's first.
             HyStartPhase::SlowStart => {
-                let Some(last) = self.last_round_min_rtt.map(Span::get) else {
+                let Some(last) = self.last_round_min_rtt.map(Nanos::get) else {
                     return;
                 };
                 let thresh = (last / MIN_RTT_DIVISOR).clamp(MIN_RTT_THRESH, MAX_RTT_THRESH);
                 if current >= last.saturating_add(thresh) {
-                    self.css_baseline = Some(Span::new(current));
+                    self.css_baseline = Some(Nanos::new(current));
                     self.css_rounds = 1;
                     self.css_remainder = 0;
                 }

@@ -578,14 +578,24 @@ impl Conn {
     /// Whether an answer to an invalid segment must be skipped (`invalid_ratelimit`); if not,
     /// records that one is sent now.
     pub(super) fn ack_rate_limited(&mut self, now: Instant) -> bool {
-        let limit = self.cfg.invalid_ratelimit;
-        if !limit.is_zero()
-            && let Some(last) = self.last_oow_ack
-            && now - last < limit
-        {
-            return true;
-        }
-        self.last_oow_ack = Some(now);
-        false
+        oow_rate_limited(&mut self.last_oow_ack, self.cfg.invalid_ratelimit, now)
     }
+}
+
+/// Linux `tcp_oow_rate_limited`: whether an answer sent at `now` would come within `limit`
+/// of the last one, sent at `last` (then it is skipped); if not, `now` becomes the last. A
+/// zero `limit` limits nothing. For connections and TIME-WAIT records alike.
+pub(super) fn oow_rate_limited(
+    last: &mut Option<Instant>,
+    limit: core::time::Duration,
+    now: Instant,
+) -> bool {
+    if !limit.is_zero()
+        && let Some(at) = *last
+        && now - at < limit
+    {
+        return true;
+    }
+    *last = Some(now);
+    false
 }

@@ -501,7 +501,7 @@ impl Conn {
                 sack_trigger: None,
                 quickacks: 0,
                 got_data: false,
-                ato: crate::time::Span::new(cfg.delack_min),
+                ato: crate::time::Nanos::new(cfg.delack_min),
                 last_data_at: now,
                 pingpong: 0,
                 last_ack_sent: SeqNum(0),

@@ -8,7 +8,7 @@
 
 use core::time::Duration;
 
-use crate::time::Span;
+use crate::time::Nanos;
 
 use super::{Conn, State};
 use crate::{Instant, TcpConfig, TcpState, TimerKind};
@@ -233,7 +233,7 @@ impl Conn {
             in_cwr: self.snd.phase == super::send::Phase::Cwr,
             ecn: self.ecn.ok,
             ecn_seen: self.ecn.seen,
-            min_rtt: self.snd.min_rtt.map(Span::get),
+            min_rtt: self.snd.min_rtt.map(Nanos::get),
             backoffs: self.rtt.backoffs(),
             probes: self.keepalive_probes_out.max(self.snd.loss().persist_backoff),
             snd_mss: self.effective_mss(),

@@ -256,20 +256,14 @@ impl TimeWait {
     /// one per `invalid_ratelimit` (as `Conn::oow_ack`).
     fn oow_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         let data = !seg.payload.is_empty() && !seg.flags.contains(TcpFlags::SYN);
-        if data || !self.rate_limited(now) {
+        if data
+            || !super::input::oow_rate_limited(
+                &mut self.last_oow_ack,
+                self.cfg.invalid_ratelimit,
+                now,
+            )
+        {
             self.ack_owed = true;
         }
-    }
-
-    fn rate_limited(&mut self, now: Instant) -> bool {
-        let limit = self.cfg.invalid_ratelimit;
-        if !limit.is_zero()
-            && let Some(last) = self.last_oow_ack
-            && now - last < limit
-        {
-            return true;
-        }
-        self.last_oow_ack = Some(now);
-        false
     }
 }

@@ -19,7 +19,7 @@
 
 use core::time::Duration;
 
-use crate::time::Span;
+use crate::time::Nanos;
 
 use super::super::Conn;
 use crate::Instant;
@@ -52,7 +52,7 @@ impl Conn {
         };
         self.rcv.quickacks = self.rcv.quickacks.max(quick.min(max));
         self.rcv.pingpong = 0;
-        self.rcv.ato = Span::new(self.cfg.delack_min);
+        self.rcv.ato = Nanos::new(self.cfg.delack_min);
     }
 
     /// In-order data arrived on a connection that had data before (Linux
@@ -64,9 +64,9 @@ impl Conn {
         let rto = self.rtt.rto();
         let ato = self.rcv.ato.get();
         if gap <= half_min {
-            self.rcv.ato = Span::new(ato / 2 + half_min);
+            self.rcv.ato = Nanos::new(ato / 2 + half_min);
         } else if gap < ato {
-            self.rcv.ato = Span::new((ato / 2 + gap).min(rto));
+            self.rcv.ato = Nanos::new((ato / 2 + gap).min(rto));
         } else if gap > rto {
             self.enter_quickack();
         }
@@ -101,9 +101,9 @@ impl Conn {
     pub(in crate::conn) fn on_delayed_ack_timeout(&mut self) {
         if self.rcv.pingpong > 0 {
             self.rcv.pingpong = 0;
-            self.rcv.ato = Span::new(self.cfg.delack_min);
+            self.rcv.ato = Nanos::new(self.cfg.delack_min);
         } else {
-            self.rcv.ato = Span::new((self.rcv.ato.get() * 2).min(self.rtt.rto()));
+            self.rcv.ato = Nanos::new((self.rcv.ato.get() * 2).min(self.rtt.rto()));
         }
         self.ack_now = true;
     }

@@ -49,7 +49,7 @@ pub(super) struct Receiver {
     /// The delayed-ACK timeout as Linux adapts it (`icsk_ack.ato`): it starts at
     /// `delack_min`, follows the gaps between arriving segments, grows when a delayed ACK
     /// had to fire, and is capped by `delack_max` when the timer is armed (`ack.rs`).
-    pub(super) ato: crate::time::Span,
+    pub(super) ato: crate::time::Nanos,
     /// When in-order data last arrived (`icsk_ack.lrcvtime`).
     pub(super) last_data_at: Instant,
     /// Interactive mode (`icsk_ack.pingpong`): data we sent within `ato` of receiving

@@ -15,7 +15,7 @@ use ustack_wire::{SeqNum, TcpRepr};
 
 use super::super::Conn;
 use crate::Instant;
-use crate::time::Span;
+use crate::time::Nanos;
 
 /// The state autotuning keeps (Linux `rcvq_space` and `rcv_rtt_est`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -28,7 +28,7 @@ pub(in crate::conn) struct Tune {
     /// When the current measurement started.
     started: Option<Instant>,
     /// The receiver's RTT estimate.
-    rtt: Option<Span>,
+    rtt: Option<Nanos>,
     /// Without timestamps: the window edge whose filling ends the current RTT sample, and,
     /// once one is set, when (two fields: the sequence number packs with the other 4-byte
     /// fields, 12 bytes where the pair takes 16).
@@ -71,7 +71,7 @@ impl Conn {
             if ms < 1 << 31 {
                 let sample = Duration::from_millis(u64::from(ms.max(1)));
                 // An average with gain 1/8, as SRTT.
-                self.rcv.tune.rtt = Some(Span::new(match self.rcv.tune.rtt {
+                self.rcv.tune.rtt = Some(Nanos::new(match self.rcv.tune.rtt {
                     Some(rtt) => rtt.get() - rtt.get() / 8 + sample / 8,
                     None => sample,
                 }));
@@ -85,7 +85,7 @@ impl Conn {
             }
             let sample = (now - since).max(Duration::from_millis(1));
             self.rcv.tune.rtt =
-                Some(Span::new(self.rcv.tune.rtt.map_or(sample, |r| r.get().min(sample))));
+                Some(Nanos::new(self.rcv.tune.rtt.map_or(sample, |r| r.get().min(sample))));
         }
         let edge = self.rcv.nxt + self.rcv.adv_wnd().max(1);
         self.rcv.tune.probe_edge = edge;
@@ -98,7 +98,7 @@ impl Conn {
         if !self.cfg.moderate_rcvbuf || self.rcv.tune.locked {
             return;
         }
-        let Some(rtt) = self.rcv.tune.rtt.map(Span::get) else { return };
+        let Some(rtt) = self.rcv.tune.rtt.map(Nanos::get) else { return };
         let tune = &mut self.rcv.tune;
         let Some(started) = tune.started else {
             tune.started = Some(now);

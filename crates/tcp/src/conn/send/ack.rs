@@ -3,7 +3,7 @@
 
 use core::time::Duration;
 
-use crate::time::Span;
+use crate::time::Nanos;
 
 use ustack_wire::{SeqNum, TcpFlags, TcpRepr};
 
@@ -351,7 +351,7 @@ impl Conn {
         }
         if let Some(rtt) = sample {
             self.rtt.on_sample(rtt);
-            self.snd.min_rtt = Some(Span::new(self.snd.min_rtt.map_or(rtt, |m| m.get().min(rtt))));
+            self.snd.min_rtt = Some(Nanos::new(self.snd.min_rtt.map_or(rtt, |m| m.get().min(rtt))));
             if self.tracing {
                 let srtt = self.rtt.srtt().unwrap_or(rtt);
                 self.trace(Event::Rtt { sample: rtt, srtt, rto: self.rtt.rto() });

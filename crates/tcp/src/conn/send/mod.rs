@@ -73,7 +73,7 @@ pub(super) struct Sender {
     /// reordering timeout (Linux multiplexes the three the same way).
     pub(super) rtx_timer: RtxTimer,
     /// The smallest RTT sample seen (RACK's min_RTT).
-    pub(super) min_rtt: Option<crate::time::Span>,
+    pub(super) min_rtt: Option<crate::time::Nanos>,
     /// Whether the SYN (or SYN-ACK) had to be retransmitted (RFC 6298 (5.7)).
     pub(super) syn_retransmitted: bool,
     pub(super) last_send: Instant,

@@ -13,7 +13,7 @@ use ustack_wire::SeqNum;
 
 use super::scoreboard::{Delivered, Mark, Scoreboard};
 use crate::Instant;
-use crate::time::Span;
+use crate::time::Nanos;
 
 /// RFC 8985's DupThresh (Linux's initial `tcp_reordering`), for the tests.
 #[cfg(test)]
@@ -31,7 +31,7 @@ pub(in crate::conn) struct Rack {
     pub(in crate::conn) xmit_ts: Option<Instant>,
     pub(in crate::conn) order: u64,
     /// The RTT of that segment (RACK.rtt).
-    pub(in crate::conn) rtt: Span,
+    pub(in crate::conn) rtt: Nanos,
     /// Whether reordering was seen on this connection (RACK.reordering_seen).
     pub(in crate::conn) reordering_seen: bool,
     /// RACK.reo_wnd_mult, RACK.reo_wnd_persist, RACK.dsack_round.
@@ -45,7 +45,7 @@ impl Default for Rack {
         Rack {
             xmit_ts: None,
             order: 0,
-            rtt: Span::ZERO,
+            rtt: Nanos::ZERO,
             reordering_seen: false,
             reo_wnd_mult: 1,
             reo_wnd_persist: REO_WND_PERSIST,
@@ -87,10 +87,10 @@ impl Rack {
             self.reordering_seen = true;
         }
         match d.last {
-            Some((sent, _)) if !last_ambiguous => self.rtt = Span::new(now - sent),
+            Some((sent, _)) if !last_ambiguous => self.rtt = Nanos::new(now - sent),
             Some(_) => {
                 if let Some(sent) = d.last_original {
-                    self.rtt = Span::new(now - sent);
+                    self.rtt = Nanos::new(now - sent);
                 }
             }
             None => {}

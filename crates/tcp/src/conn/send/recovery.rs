@@ -25,7 +25,7 @@
 
 use core::time::Duration;
 
-use crate::time::Span;
+use crate::time::Nanos;
 
 use ustack_wire::{SeqNum, TcpRepr};
 
@@ -356,7 +356,7 @@ impl Conn {
             in_recovery,
             self.snd.sb.sacked_segments(),
             self.snd.reordering,
-            self.snd.min_rtt.map(Span::get),
+            self.snd.min_rtt.map(Nanos::get),
             self.rtt.srtt(),
         );
         let found = self.snd.rack.detect(&mut self.snd.sb, now, reo);

@@ -11,7 +11,7 @@ fn a_connection_stays_within_its_memory_budget() {
     // matters while data is out of order, in flight or lost went into boxes that an idle
     // connection gives back, and the counters of rare events into one allocated by the
     // first (docs/performance.md, idle connections); 808 with the durations it holds in 8
-    // bytes (`Span`) instead of 16, the event queue as one inline application event and a
+    // bytes (`Nanos`) instead of 16, the event queue as one inline application event and a
     // pointer, and the (sequence number, time) pairs split so the number packs with the
     // other 4-byte fields; 928 with the congestion controller inline (136 bytes where its
     // box pointer took 16): the 200-byte box it replaces was a second allocation per
